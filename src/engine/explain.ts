@@ -1,0 +1,100 @@
+// explain(): preprocess -> forward with captures -> CPU unravelling -> image-space fixations, heatmap, box.
+import * as tf from '@tensorflow/tfjs-core';
+import { disposeForward, type Fit, type FixationModel } from './model.ts';
+import { camBox, DEFAULT_POST, heatmap, peak, removeOutliers, tightBox, toImagePoints, type Box, type PostOptions } from './post.ts';
+import { unravelCpu } from './unravel.ts';
+import { resolveRules, type Fixation, type InputFixation, type KeptLayer, type PixelTransform, type PresetName, type Rules, type TopClass } from './types.ts';
+
+export interface ExplainOptions {
+  /** 'top' (default) explains the top-1 class; a number explains that class index. */
+  classIndex?: 'top' | number;
+  rules?: PresetName | Rules;
+  /** Override single rules of the preset. */
+  override?: Partial<Rules>;
+  fit?: Fit;
+  post?: Partial<PostOptions>;
+  /** Heatmap size; default the image size (for a preprocessed tensor, the network input size). */
+  heatmapSize?: { width: number; height: number };
+}
+
+export interface Explanation {
+  model: string;
+  class: TopClass;
+  top: TopClass[];
+  rules: Rules;
+  layers: { name: string; count: number }[];
+  kept: KeptLayer[];
+  inputFixations: InputFixation[];
+  /** Image-pixel fixations after outlier removal. */
+  fixations: Fixation[];
+  /** Tight box around the fixations, and the CAM-protocol box of the heatmap. */
+  box: Box | null;
+  camBox: Box | null;
+  peak: [number, number];
+  heatmap: { width: number; height: number; data: Float32Array };
+  transform: PixelTransform;
+  timingsMs: Record<string, number>;
+}
+
+/** Explain an image (H,W,3|4 values 0..255), or an already preprocessed network input [1,S,S,3]. */
+export async function explain(
+  fm: FixationModel, image: tf.Tensor3D | tf.Tensor4D, opts: ExplainOptions = {},
+): Promise<Explanation> {
+  const rules = resolveRules(opts.rules ?? 'default', opts.override);
+  const post = { ...DEFAULT_POST, ...opts.post };
+  const t: Record<string, number> = {};
+  let t0 = performance.now();
+  const lap = (k: string) => { const n = performance.now(); t[k] = n - t0; t0 = n; };
+
+  const S = fm.info.inputSize;
+  let input: tf.Tensor4D, transform: PixelTransform;
+  if (image.rank === 4) {
+    if (image.shape[1] !== S || image.shape[2] !== S || image.shape[3] !== 3) {
+      throw new Error(`input tensor must be [1,${S},${S},3] for model '${fm.info.id}', got [${image.shape}]`);
+    }
+    input = image as tf.Tensor4D;
+    transform = { fit: 'crop', srcWidth: S, srcHeight: S, size: S, stepX: 1, stepY: 1, startX: 0, startY: 0 };
+  } else {
+    ({ input, transform } = fm.preprocess(image as tf.Tensor3D, opts.fit));
+  }
+  lap('preprocessMs');
+  const fwd = await fm.forward(input);
+  const acts = new Map<string, Float32Array>();
+  for (const name of fm.graph.captures) acts.set(name, (await fwd.tensors.get(name)!.data()) as Float32Array);
+  // The input placeholder is itself captured: dispose once, after reading.
+  disposeForward(fwd, input === image ? [image] : []);
+  if (input !== image && !input.isDisposed) input.dispose();
+  lap('forwardMs');
+
+  const top = fm.top(fwd.probs, 5);
+  const ci = opts.classIndex === undefined || opts.classIndex === 'top' ? top[0].index : opts.classIndex;
+  const { layers, inputFixations } = unravelCpu(fm.graph, (n) => acts.get(n)!, ci, rules);
+  lap('unravelMs');
+
+  const { width, height } = opts.heatmapSize ?? { width: transform.srcWidth, height: transform.srcHeight };
+  let fixations = toImagePoints(inputFixations, transform);
+  if (post.outliers) fixations = removeOutliers(fixations, transform.srcWidth, transform.srcHeight);
+  const sx = width / transform.srcWidth, sy = height / transform.srcHeight;
+  const map = heatmap(fixations.map((p) => ({ x: p.x * sx, y: p.y * sy, w: p.w })), width, height, post.sigma);
+  const [px, py] = peak(map, width);
+  const cb = camBox(map, width, height);
+  lap('heatmapMs');
+  t.totalMs = Object.values(t).reduce((a, b) => a + b, 0);
+
+  return {
+    model: fm.info.id,
+    class: { index: ci, label: fm.info.labels[ci] ?? `class ${ci}`, prob: fwd.probs[ci] },
+    top,
+    rules,
+    layers: layers.map((l) => ({ name: l.name, count: l.indices.length })),
+    kept: layers,
+    inputFixations,
+    fixations,
+    box: tightBox(fixations),
+    camBox: cb && [cb[0] / sx, cb[1] / sy, cb[2] / sx, cb[3] / sy],
+    peak: [px / sx, py / sy],
+    heatmap: { width, height, data: map },
+    transform,
+    timingsMs: t,
+  };
+}

@@ -1,0 +1,121 @@
+// Shared types of the engine: the graph IR the unravelling walks, the rule options, and the results.
+
+/** Where inside a conv window the kept input neuron sits. */
+export type LocationRule = 'center' | 'max';
+/** How a (global) average pool selects positions: the authors' argmax, or every positive position. */
+export type GapRule = 'argmax' | 'positive';
+/** 'count': every kept neuron weighs 1 (the authors' de-duplication); 'contribution': weights flow by share. */
+export type WeightRule = 'count' | 'contribution';
+
+export interface Rules {
+  location: LocationRule;
+  gap: GapRule;
+  weights: WeightRule;
+}
+
+export const PRESETS = {
+  /** The authors' rules (val-iisc/cnn-fixations), except the true window centre for unpadded convs. */
+  reference: { location: 'center', gap: 'argmax', weights: 'count' },
+  /** Project default, chosen by measurement (see README, "Evaluation"). */
+  default: { location: 'max', gap: 'positive', weights: 'contribution' },
+} as const satisfies Record<string, Rules>;
+export type PresetName = keyof typeof PRESETS;
+
+export function resolveRules(preset: PresetName | Rules = 'default', over: Partial<Rules> = {}): Rules {
+  const base = typeof preset === 'string' ? PRESETS[preset] : preset;
+  if (!base) throw new Error(`unknown rule preset '${String(preset)}' (known: ${Object.keys(PRESETS).join(', ')})`);
+  const r = { ...base, ...stripUndefined(over) };
+  check('location', r.location, ['center', 'max']);
+  check('gap', r.gap, ['argmax', 'positive']);
+  check('weights', r.weights, ['count', 'contribution']);
+  return r;
+}
+function check(name: string, v: string, ok: string[]) {
+  if (!ok.includes(v)) throw new Error(`rule ${name}='${v}' is not one of ${ok.join(', ')}`);
+}
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Shapes are without the batch dimension: [H, W, C] for maps, [N] for vectors. */
+export type Shape = number[];
+
+interface Base {
+  name: string; // graph node name; also the tensor captured for it
+  shape: Shape; // output shape
+  inputs: string[]; // producers the unravelling follows (never consts)
+}
+export interface InputNode extends Base { kind: 'input' }
+export interface ConvNode extends Base {
+  kind: 'conv';
+  /** HWIO for conv, HW·C·M for depthwise (channel multiplier M). */
+  weights: Float32Array;
+  kernel: [number, number];
+  strides: [number, number];
+  dilations: [number, number];
+  /** Padding before (top, left); the amount after follows from the shapes. */
+  pad: [number, number];
+  depthwise: boolean;
+  /** Per output channel factor folded in from a BatchNorm (gamma/sqrt(var+eps)); a negative one flips the argmax. */
+  scale?: Float32Array;
+}
+export interface MatMulNode extends Base {
+  kind: 'matmul';
+  /** [N, M] row-major, already transposed if the graph said transpose_b. */
+  weights: Float32Array;
+  /** The input vector is a flattened spatial map: keep only the single best input. */
+  fromSpatial: boolean;
+}
+export interface PoolNode extends Base {
+  kind: 'pool';
+  op: 'max' | 'avg';
+  kernel: [number, number];
+  strides: [number, number];
+  pad: [number, number];
+}
+/** Mean over H and W (global average pool). */
+export interface GapNode extends Base { kind: 'gap' }
+export interface ConcatNode extends Base { kind: 'concat'; /** channel offset of each input */ offsets: number[] }
+/** Residual add: follow the larger addend; ties go to inputs[skip]. */
+export interface AddNode extends Base { kind: 'add'; skip: number }
+/** Pad: index remap. */
+export interface PadNode extends Base { kind: 'pad'; before: [number, number, number] }
+/** One-to-one ops: ReLU, BiasAdd, BN, Softmax, Reshape, Squeeze, Identity, Mul by a gate (follows the main input). */
+export interface IdentityNode extends Base { kind: 'identity'; op: string }
+
+export type GraphNode = InputNode | ConvNode | MatMulNode | PoolNode | GapNode | ConcatNode | AddNode | PadNode | IdentityNode;
+
+export interface Graph {
+  /** From the logits node down to the input: every node the unravelling visits, consumers before producers. */
+  order: GraphNode[];
+  byName: Map<string, GraphNode>;
+  input: InputNode;
+  logits: string;
+  /** Names whose activations the unravelling reads (tensors to capture in the forward pass). */
+  captures: string[];
+}
+
+/** Kept neurons of one node: flat NHWC indices (batch dropped) and their weights. */
+export interface KeptLayer {
+  name: string;
+  shape: Shape;
+  indices: Int32Array;
+  weights: Float32Array;
+}
+
+export interface Fixation { x: number; y: number; w: number }
+export interface InputFixation extends Fixation { c: number }
+
+/** Maps network-input pixel centres to original-image pixel coordinates: orig = net * step + start. */
+export interface PixelTransform {
+  fit: 'crop' | 'letterbox';
+  srcWidth: number;
+  srcHeight: number;
+  size: number;
+  stepX: number;
+  stepY: number;
+  startX: number;
+  startY: number;
+}
+
+export interface TopClass { index: number; label: string; prob: number }
