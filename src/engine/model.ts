@@ -36,7 +36,9 @@ export class FixationModel {
 
   /** Build the engine graph from a loaded GraphModel; one dry run on zeros gives every node's shape. */
   static create(model: GraphModel, info: ModelInfo): FixationModel {
-    const topology = (model.artifacts?.modelTopology as { node?: TfNode[] } | undefined)?.node;
+    // artifacts is private in the typings, but it is the parsed model.json.
+    const artifacts = (model as unknown as { artifacts?: { modelTopology?: { node?: TfNode[] } } }).artifacts;
+    const topology = artifacts?.modelTopology?.node;
     if (!topology) throw new Error(`model '${info.id}': model.json has no modelTopology.node (not a TF.js graph model?)`);
     const names = topology.filter((n) => n.op !== 'Const').map((n) => n.name);
     for (const n of [info.logits, info.probs].filter(Boolean) as string[]) {
