@@ -6,6 +6,9 @@ export const CHROMIUM_ARGS = [
   '--no-first-run', '--disable-quic', '--enable-unsafe-webgpu',
 ];
 
+// TEST_PORT lets several checkouts or runs test side by side.
+const PORT = Number(process.env.TEST_PORT ?? 5173);
+
 export default defineConfig({
   testDir: 'tests/browser',
   workers: 1,
@@ -14,10 +17,10 @@ export default defineConfig({
   expect: { timeout: 60_000 },
   reporter: [['list']],
   use: {
-    baseURL: 'http://localhost:5173',
+    baseURL: `http://localhost:${PORT}`,
     launchOptions: { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS },
   },
   webServer: [
-    { command: 'npx vite --port 5173 --strictPort', port: 5173, reuseExistingServer: !process.env.CI, timeout: 120_000 },
+    { command: `npx vite --port ${PORT} --strictPort`, port: PORT, reuseExistingServer: !process.env.CI, timeout: 120_000 },
   ],
 });
