@@ -53,7 +53,6 @@ export function padBefore(
 
 export function buildGraph(src: GraphSource): Graph {
   const tf = new Map(src.nodes.map((n) => [n.name, n]));
-  const topo = new Map(src.nodes.map((n, i) => [n.name, i]));
   const isConst = (name: string) => tf.get(name)?.op === 'Const';
   const fail = (n: TfNode, why: string): never => {
     throw new Error(`node '${n.name}' (op ${n.op}): ${why}`);
@@ -65,21 +64,28 @@ export function buildGraph(src: GraphSource): Graph {
 
   if (!tf.has(src.logits)) throw new Error(`logits node '${src.logits}' is not in the graph`);
 
+  // Producers-first order of everything the logits depend on (DFS post-order), so that the walk can go
+  // consumers-first without trusting the file's node order. Also the skip path of a residual add is the earlier one.
+  const post: string[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const visit = (name: string) => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'open') throw new Error(`graph has a cycle through node '${name}'`);
+    state.set(name, 'open');
+    const n = tf.get(name) ?? fail({ name, op: '?' }, 'referenced but not defined');
+    for (const i of inputsOf(n)) if (!isConst(i)) visit(i);
+    state.set(name, 'done');
+    post.push(name);
+  };
+  visit(src.logits);
+  const topo = new Map(post.map((n, i) => [n, i]));
+
   const built = new Map<string, GraphNode>();
   const consumers = new Map<string, number>();
-  const stack = [src.logits];
-  const seen = new Set<string>();
-  while (stack.length) {
-    const name = stack.pop()!;
-    if (seen.has(name)) continue;
-    seen.add(name);
-    const n = tf.get(name) ?? fail({ name, op: '?' }, 'referenced but not defined');
-    const node = convert(n);
+  for (const name of post) {
+    const node = convert(tf.get(name)!);
     built.set(name, node);
-    for (const i of node.inputs) {
-      consumers.set(i, (consumers.get(i) ?? 0) + 1);
-      stack.push(i);
-    }
+    for (const i of node.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
   }
 
   // A BatchNorm right after a conv is folded into the conv's contributions (a negative scale flips the argmax).
@@ -92,8 +98,8 @@ export function buildGraph(src: GraphSource): Graph {
     }
   }
 
-  // Consumers before producers: reverse topological order of the model file, which TF writes producers-first.
-  const order = [...built.values()].sort((a, b) => topo.get(b.name)! - topo.get(a.name)!);
+  // Consumers before producers: every node is visited after all the nodes that read it.
+  const order = post.map((n) => built.get(n)!).reverse();
   const inputs = order.filter((n) => n.kind === 'input');
   if (inputs.length !== 1) {
     throw new Error(`the logits node '${src.logits}' must depend on exactly one input placeholder, found ${inputs.length}`);
@@ -115,7 +121,7 @@ export function buildGraph(src: GraphSource): Graph {
 
   function convert(n: TfNode): GraphNode {
     const ins = inputsOf(n);
-    const shape = n.op === 'Placeholder' ? shapeOf(n.name) : shapeOf(n.name);
+    const shape = shapeOf(n.name);
     const live = ins.filter((i) => !isConst(i));
     const base = { name: n.name, shape };
     switch (n.op) {
