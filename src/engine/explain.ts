@@ -1,11 +1,19 @@
 // explain(): preprocess -> forward with captures -> CPU unravelling -> image-space fixations, heatmap, box.
+// The baselines (CAM, Grad-CAM, centre prior) share everything but the unravelling.
 import * as tf from '@tensorflow/tfjs-core';
+import { baselineHeatmap } from './baselines.ts';
 import { disposeForward, type Fit, type FixationModel } from './model.ts';
 import { camBox, DEFAULT_POST, heatmap, peak, removeOutliers, tightBox, toImagePoints, type Box, type PostOptions } from './post.ts';
 import { unravelCpu } from './unravel.ts';
 import { resolveRules, type Fixation, type InputFixation, type KeptLayer, type PixelTransform, type PresetName, type Rules, type TopClass } from './types.ts';
 
+/** 'fixations' (this project) or a baseline to compare with. */
+export type ExplainMethod = 'fixations' | 'cam' | 'gradcam' | 'center';
+const METHODS: ExplainMethod[] = ['fixations', 'cam', 'gradcam', 'center'];
+
 export interface ExplainOptions {
+  /** Default 'fixations'. The baselines leave fixations/inputFixations/kept empty and set box = camBox. */
+  method?: ExplainMethod;
   /** 'top' (default) explains the top-1 class; a number explains that class index. */
   classIndex?: 'top' | number;
   rules?: PresetName | Rules;
@@ -19,6 +27,7 @@ export interface ExplainOptions {
 
 export interface Explanation {
   model: string;
+  method: ExplainMethod;
   class: TopClass;
   top: TopClass[];
   rules: Rules;
@@ -40,6 +49,8 @@ export interface Explanation {
 export async function explain(
   fm: FixationModel, image: tf.Tensor3D | tf.Tensor4D, opts: ExplainOptions = {},
 ): Promise<Explanation> {
+  const method = opts.method ?? 'fixations';
+  if (!METHODS.includes(method)) throw new Error(`unknown method '${String(method)}' (known: ${METHODS.join(', ')})`);
   const rules = resolveRules(opts.rules ?? 'default', opts.override);
   const post = { ...DEFAULT_POST, ...opts.post };
   const t: Record<string, number> = {};
@@ -68,21 +79,27 @@ export async function explain(
 
   const top = fm.top(fwd.probs, 5);
   const ci = opts.classIndex === undefined || opts.classIndex === 'top' ? top[0].index : opts.classIndex;
-  const { layers, inputFixations } = unravelCpu(fm.graph, (n) => acts.get(n)!, ci, rules);
-  lap('unravelMs');
-
   const { width, height } = opts.heatmapSize ?? { width: transform.srcWidth, height: transform.srcHeight };
-  let fixations = toImagePoints(inputFixations, transform);
-  if (post.outliers) fixations = removeOutliers(fixations, transform.srcWidth, transform.srcHeight);
   const sx = width / transform.srcWidth, sy = height / transform.srcHeight;
-  const map = heatmap(fixations.map((p) => ({ x: p.x * sx, y: p.y * sy, w: p.w })), width, height, post.sigma);
+  let layers: KeptLayer[] = [], inputFixations: InputFixation[] = [], fixations: Fixation[] = [], map: Float32Array;
+  if (method === 'fixations') {
+    ({ layers, inputFixations } = unravelCpu(fm.graph, (n) => acts.get(n)!, ci, rules));
+    lap('unravelMs');
+    fixations = toImagePoints(inputFixations, transform);
+    if (post.outliers) fixations = removeOutliers(fixations, transform.srcWidth, transform.srcHeight);
+    map = heatmap(fixations.map((p) => ({ x: p.x * sx, y: p.y * sy, w: p.w })), width, height, post.sigma);
+  } else {
+    map = baselineHeatmap(fm, (n) => acts.get(n)!, ci, method, transform, width, height).heatmap;
+  }
   const [px, py] = peak(map, width);
   const cb = camBox(map, width, height);
+  const camBoxImage: Box | null = cb && [cb[0] / sx, cb[1] / sy, cb[2] / sx, cb[3] / sy];
   lap('heatmapMs');
   t.totalMs = Object.values(t).reduce((a, b) => a + b, 0);
 
   return {
     model: fm.info.id,
+    method,
     class: { index: ci, label: fm.info.labels[ci] ?? `class ${ci}`, prob: fwd.probs[ci] },
     top,
     rules,
@@ -90,8 +107,8 @@ export async function explain(
     kept: layers,
     inputFixations,
     fixations,
-    box: tightBox(fixations),
-    camBox: cb && [cb[0] / sx, cb[1] / sy, cb[2] / sx, cb[3] / sy],
+    box: method === 'fixations' ? tightBox(fixations) : camBoxImage,
+    camBox: camBoxImage,
     peak: [px / sx, py / sy],
     heatmap: { width, height, data: map },
     transform,
