@@ -47,7 +47,7 @@ export class FixationModel {
     const weights = model.weights;
     const reachable = reachableFrom(topology, info.logits);
     const zeros = tf.zeros([1, info.inputSize, info.inputSize, 3]);
-    const outs = model.execute(zeros, names.filter((n) => reachable.has(n))) as tf.Tensor[];
+    const outs = executeAll(model, zeros, names.filter((n) => reachable.has(n)));
     const shapes = new Map(names.filter((n) => reachable.has(n)).map((n, i) => [n, outs[i].shape]));
     tf.dispose([zeros, ...outs]);
     const graph = buildGraph({
@@ -95,7 +95,7 @@ export class FixationModel {
   async forward(input: tf.Tensor4D): Promise<Forward> {
     const { logits, probs } = this.info;
     const names = [...new Set([logits, ...(probs ? [probs] : []), ...this.graph.captures])];
-    const outs = this.model.execute(input, names) as tf.Tensor[];
+    const outs = executeAll(this.model, input, names);
     const tensors = new Map(names.map((n, i) => [n, outs[i]]));
     const logitsData = (await tensors.get(logits)!.data()) as Float32Array;
     const probsData = probs
@@ -133,6 +133,12 @@ function softmax(v: Float32Array): Float32Array {
   const e = v.map((x) => Math.exp(x - m));
   const s = e.reduce((a, b) => a + b, 0);
   return e.map((x) => x / s);
+}
+
+/** GraphModel.execute returns a bare tensor (not a 1-array) for a single output name: always give an array. */
+function executeAll(model: GraphModel, input: tf.Tensor, names: string[]): tf.Tensor[] {
+  const out = model.execute(input, names);
+  return Array.isArray(out) ? out : [out];
 }
 
 function reachableFrom(nodes: TfNode[], from: string): Set<string> {
