@@ -79,6 +79,10 @@ export function buildGraph(src: GraphSource): Graph {
   };
   visit(src.logits);
   const topo = new Map(post.map((n, i) => [n, i]));
+  // Longest path from the input: the skip path of a residual add is the shallower addend. The post-order alone is
+  // not enough: with a projection shortcut listed second, the deep branch would come first.
+  const depth = new Map<string, number>();
+  for (const name of post) depth.set(name, Math.max(-1, ...inputsOf(tf.get(name)!).filter((i) => !isConst(i)).map((i) => depth.get(i)!)) + 1);
 
   const built = new Map<string, GraphNode>();
   const consumers = new Map<string, number>();
@@ -195,8 +199,9 @@ export function buildGraph(src: GraphSource): Graph {
           return { ...base, kind: 'identity', op: n.op, inputs: [full[0]] };
         }
         const node: AddNode = { ...base, kind: 'add', inputs: full.slice(0, 2), skip: 0 };
-        // The skip path comes from earlier in the network.
-        node.skip = topo.get(full[0])! <= topo.get(full[1])! ? 0 : 1;
+        // The skip path is the shallower addend (an identity skip is an ancestor of the branch); equal depths: the earlier.
+        const [d0, d1] = [depth.get(full[0])!, depth.get(full[1])!];
+        node.skip = d0 !== d1 ? (d0 < d1 ? 0 : 1) : topo.get(full[0])! <= topo.get(full[1])! ? 0 : 1;
         return node;
       }
       case 'Pad': case 'PadV2': case 'MirrorPad': {
