@@ -44,7 +44,10 @@ export class FixationModel {
     for (const n of [info.logits, info.probs].filter(Boolean) as string[]) {
       if (!names.includes(n)) throw new Error(`model '${info.id}': node '${n}' is not in the graph`);
     }
-    const weights = model.weights;
+    // Read the constants before the dry run: once tfjs-webgpu uploads a tensor it drops the CPU copy, and a
+    // synchronous read then goes through a WebGPU canvas (slow, and it loses a device without presentation).
+    const constants = new Map(Object.entries(model.weights).map(([name, [t]]) =>
+      [name, { values: t.dataSync() as Float32Array | Int32Array, shape: t.shape }]));
     const reachable = reachableFrom(topology, info.logits);
     const zeros = tf.zeros([1, info.inputSize, info.inputSize, 3]);
     const outs = executeAll(model, zeros, names.filter((n) => reachable.has(n)));
@@ -54,10 +57,7 @@ export class FixationModel {
       nodes: topology,
       logits: info.logits,
       shape: (n) => shapes.get(n) ?? [],
-      constant(name) {
-        const t = weights[name]?.[0];
-        return t ? { values: t.dataSync() as Float32Array | Int32Array, shape: t.shape } : undefined;
-      },
+      constant: (name) => constants.get(name),
     });
     if (graph.input.shape[0] !== info.inputSize || graph.input.shape[1] !== info.inputSize) {
       throw new Error(`model '${info.id}': input is ${graph.input.shape}, catalog says ${info.inputSize}`);
