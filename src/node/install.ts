@@ -124,13 +124,23 @@ async function installOne(entry: InstallEntry, opts: InstallOptions): Promise<In
     return s.data;
   };
 
-  const order = Object.keys(wanted);
-  // model.json first: the shards it names are installed too, even when the catalog does not list them.
-  if (order.includes('model.json')) {
-    const json = await handle('model.json');
-    for (const shard of shardPaths(entry.id, json)) if (!(shard in wanted)) wanted[shard] = null;
+  try {
+    // model.json first: the shards it names are installed too, even when the catalog does not list them.
+    if ('model.json' in wanted) {
+      const json = await handle('model.json');
+      for (const shard of shardPaths(entry.id, json)) if (!(shard in wanted)) wanted[shard] = null;
+    }
+    for (const name of Object.keys(wanted)) if (name !== 'model.json') await handle(name);
+  } catch (e) {
+    // Nothing was written. An installed file that fails its pinned hash is removed, so that loading the model
+    // fails clearly instead of running on corrupt weights.
+    for (const [name, sha] of Object.entries(entry.files)) {
+      const p = join(dir, name);
+      const data = sha ? await readIfPresent(p) : undefined;
+      if (data && sha256(data) !== sha) await rm(p, { force: true });
+    }
+    throw e;
   }
-  for (const name of Object.keys(wanted)) if (name !== 'model.json') await handle(name);
 
   const all = [...kept, ...staged];
   if (entry.classes && entry.labels) checkLabels(entry, all.find((f) => f.name === entry.labels));
