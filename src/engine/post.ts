@@ -86,6 +86,103 @@ function blur1d(src: Float32Array, dst: Float32Array, len: number, lines: number
   }
 }
 
+/**
+ * The splat step of heatmap() as data for the GPU: points rounded to pixels (Math.round, as above), in range,
+ * weights merged per pixel so that the WGSL scatter below needs no atomics.
+ */
+export function splatPixels(points: Fixation[], width: number, height: number): { index: Uint32Array; weight: Float32Array } {
+  const acc = new Map<number, number>();
+  for (const p of points) {
+    const x = Math.round(p.x), y = Math.round(p.y);
+    if (x >= 0 && x < width && y >= 0 && y < height) acc.set(y * width + x, (acc.get(y * width + x) ?? 0) + p.w);
+  }
+  return { index: Uint32Array.from(acc.keys()), weight: Float32Array.from(acc.values()) };
+}
+
+/**
+ * WGSL twin of heatmap() + peak(), run by src/gpu/heatmap.ts, one entry point per step, all on one bind group:
+ * splat (scatter splatPixels) -> blur_rows, blur_cols (the separable gaussianKernel, zero outside) -> reduce_max
+ * (max as ordered u32 bits: heat is >= 0) -> argmax (first index holding the max, as peak()) -> normalise
+ * (divide by the max, then the EMA over frames: heat = s * heat + (1 - s) * new; reset copies).
+ * A CPU-made map (CAM, Grad-CAM) is written into `img` and enters at reduce_max.
+ */
+export const HEATMAP_WGSL = /* wgsl */ `
+struct Params { width: u32, height: u32, radius: u32, count: u32, smoothing: f32, reset: u32, pad0: u32, pad1: u32 }
+struct Splat { pix: u32, w: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> points: array<Splat>;
+@group(0) @binding(2) var<storage, read> kern: array<f32>;
+@group(0) @binding(3) var<storage, read_write> img: array<f32>;
+@group(0) @binding(4) var<storage, read_write> tmp: array<f32>;
+@group(0) @binding(5) var<storage, read_write> stats: array<atomic<u32>, 2>;
+@group(0) @binding(6) var<storage, read_write> heat: array<f32>;
+
+// Flat invocation index over a 2-D dispatch of 64-wide workgroups (large images exceed 65535 workgroups in x).
+fn gidx(id: vec3u, n: vec3u) -> u32 { return id.y * n.x * 64u + id.x; }
+
+@compute @workgroup_size(64)
+fn splat(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) n: vec3u) {
+  let i = gidx(id, n);
+  if (i < P.count) { img[points[i].pix] = points[i].w; }
+}
+
+@compute @workgroup_size(64)
+fn blur_rows(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) n: vec3u) {
+  let i = gidx(id, n);
+  if (i >= P.width * P.height) { return; }
+  let x = i32(i % P.width);
+  let row = i - u32(x);
+  let r = i32(P.radius);
+  var s = 0.0;
+  for (var j = max(0, x - r); j <= min(i32(P.width) - 1, x + r); j++) { s += img[row + u32(j)] * kern[u32(j - x + r)]; }
+  tmp[i] = s;
+}
+
+@compute @workgroup_size(64)
+fn blur_cols(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) n: vec3u) {
+  let i = gidx(id, n);
+  if (i >= P.width * P.height) { return; }
+  let y = i32(i / P.width);
+  let col = i % P.width;
+  let r = i32(P.radius);
+  var s = 0.0;
+  for (var j = max(0, y - r); j <= min(i32(P.height) - 1, y + r); j++) { s += tmp[u32(j) * P.width + col] * kern[u32(j - y + r)]; }
+  img[i] = s;
+}
+
+var<workgroup> part: array<f32, 64>;
+@compute @workgroup_size(64)
+fn reduce_max(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) n: vec3u,
+              @builtin(local_invocation_index) li: u32) {
+  let i = gidx(id, n);
+  var v = 0.0;
+  if (i < P.width * P.height) { v = max(img[i], 0.0); }
+  part[li] = v;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s = s >> 1u) {
+    if (li < s) { part[li] = max(part[li], part[li + s]); }
+    workgroupBarrier();
+  }
+  if (li == 0u) { atomicMax(&stats[0], bitcast<u32>(part[0])); }
+}
+
+@compute @workgroup_size(64)
+fn argmax(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) n: vec3u) {
+  let i = gidx(id, n);
+  if (i < P.width * P.height && bitcast<u32>(max(img[i], 0.0)) == atomicLoad(&stats[0])) { atomicMin(&stats[1], i); }
+}
+
+@compute @workgroup_size(64)
+fn normalise(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) n: vec3u) {
+  let i = gidx(id, n);
+  if (i >= P.width * P.height) { return; }
+  let m = bitcast<f32>(atomicLoad(&stats[0]));
+  var h = 0.0;
+  if (m > 0.0) { h = max(img[i], 0.0) / m; }
+  if (P.reset == 1u) { heat[i] = h; } else { heat[i] = P.smoothing * heat[i] + (1.0 - P.smoothing) * h; }
+}
+`;
+
 export type Box = [number, number, number, number];
 
 /** Tight box around the points. */

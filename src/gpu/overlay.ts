@@ -1,0 +1,162 @@
+// Draws the overlay on the GPU into a texture (the OffscreenCanvas's, or an offscreen one for tests): the heat
+// buffer through the colormap (COLORMAP_WGSL, premultiplied alpha), then rectangles (points, boxes, receptive
+// fields) blended over it. Nothing here reads back, except readTexture() for tests.
+import { COLORMAP_WGSL, colormapIndex, type ColormapName } from '../engine/colormap.ts';
+import { align4, Growable } from './device.ts';
+
+/** Axis-aligned rectangle in overlay pixels, colour straight RGBA 0..1. */
+export interface Rect { x0: number; y0: number; x1: number; y1: number; color: [number, number, number, number] }
+
+export interface HeatLayer {
+  buffer: GPUBuffer;
+  colormap: ColormapName;
+  opacity: number;
+}
+
+const SHADER = /* wgsl */ `
+${COLORMAP_WGSL}
+struct View { width: f32, height: f32, colormap: u32, opacity: f32 }
+@group(0) @binding(0) var<uniform> V: View;
+@group(0) @binding(1) var<storage, read> heat: array<f32>;
+struct Rect { box: vec4f, color: vec4f }
+@group(0) @binding(2) var<storage, read> rects: array<Rect>;
+
+@vertex fn full(@builtin(vertex_index) i: u32) -> @builtin(position) vec4f {
+  let p = vec2f(f32((i << 1u) & 2u), f32(i & 2u));
+  return vec4f(p * 2.0 - 1.0, 0.0, 1.0);
+}
+@fragment fn heatmap(@builtin(position) pos: vec4f) -> @location(0) vec4f {
+  let i = u32(pos.y) * u32(V.width) + u32(pos.x);
+  let v = heat[i];
+  let a = overlay_alpha(v, V.opacity);
+  return vec4f(colormap(V.colormap, v) * a, a);
+}
+
+struct RectOut { @builtin(position) pos: vec4f, @location(0) color: vec4f }
+@vertex fn rect(@builtin(vertex_index) vi: u32, @builtin(instance_index) ii: u32) -> RectOut {
+  let r = rects[ii];
+  var corners = array<vec2f, 6>(vec2f(0, 0), vec2f(1, 0), vec2f(0, 1), vec2f(0, 1), vec2f(1, 0), vec2f(1, 1));
+  let px = mix(r.box.xy, r.box.zw, corners[vi]);
+  var o: RectOut;
+  o.pos = vec4f(px.x / V.width * 2.0 - 1.0, 1.0 - px.y / V.height * 2.0, 0.0, 1.0);
+  o.color = vec4f(r.color.rgb * r.color.a, r.color.a);
+  return o;
+}
+@fragment fn fill(i: RectOut) -> @location(0) vec4f { return i.color; }
+`;
+
+export class GpuOverlay {
+  private module: GPUShaderModule;
+  private layout: GPUBindGroupLayout;
+  private pipelines = new Map<GPUTextureFormat, { heat: GPURenderPipeline; rect: GPURenderPipeline }>();
+  private view: GPUBuffer;
+  private rects: Growable;
+  /** Bound when there is no heat layer, so that one bind group layout serves both pipelines. */
+  private emptyHeat: GPUBuffer;
+
+  constructor(private device: GPUDevice) {
+    this.module = device.createShaderModule({ label: 'overlay', code: SHADER });
+    const vis = GPUShaderStage.VERTEX | GPUShaderStage.FRAGMENT;
+    this.layout = device.createBindGroupLayout({
+      label: 'overlay',
+      entries: [
+        { binding: 0, visibility: vis, buffer: { type: 'uniform' } },
+        { binding: 1, visibility: GPUShaderStage.FRAGMENT, buffer: { type: 'read-only-storage' } },
+        { binding: 2, visibility: GPUShaderStage.VERTEX, buffer: { type: 'read-only-storage' } },
+      ],
+    });
+    this.view = device.createBuffer({ label: 'overlay.view', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.rects = new Growable(device, 'overlay.rects', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    this.emptyHeat = device.createBuffer({ label: 'overlay.noheat', size: 16, usage: GPUBufferUsage.STORAGE });
+  }
+
+  private pipelinesFor(format: GPUTextureFormat) {
+    let p = this.pipelines.get(format);
+    if (!p) {
+      const layout = this.device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
+      const over: GPUBlendState = {
+        color: { srcFactor: 'one', dstFactor: 'one-minus-src-alpha', operation: 'add' },
+        alpha: { srcFactor: 'one', dstFactor: 'one-minus-src-alpha', operation: 'add' },
+      };
+      const make = (vs: string, fs: string, blend?: GPUBlendState) => this.device.createRenderPipeline({
+        label: `overlay.${fs}`, layout,
+        vertex: { module: this.module, entryPoint: vs },
+        fragment: { module: this.module, entryPoint: fs, targets: [{ format, blend }] },
+        primitive: { topology: 'triangle-list' },
+      });
+      p = { heat: make('full', 'heatmap'), rect: make('rect', 'fill', over) };
+      this.pipelines.set(format, p);
+    }
+    return p;
+  }
+
+  /** Clear `target` (width x height) to transparent, draw the heat layer (if any) and the rectangles. */
+  draw(encoder: GPUCommandEncoder, target: GPUTextureView, format: GPUTextureFormat, width: number, height: number,
+    heat: HeatLayer | null, rects: Rect[]) {
+    const p = this.pipelinesFor(format);
+    const view = new ArrayBuffer(16);
+    new Float32Array(view, 0, 2).set([width, height]);
+    new Uint32Array(view, 8, 1)[0] = heat ? colormapIndex(heat.colormap) : 0;
+    new Float32Array(view, 12, 1)[0] = heat ? heat.opacity : 0;
+    this.device.queue.writeBuffer(this.view, 0, view);
+    const rectBuf = this.rects.ensure(Math.max(rects.length, 1) * 32);
+    if (rects.length) {
+      const data = new Float32Array(rects.length * 8);
+      rects.forEach((r, i) => data.set([r.x0, r.y0, r.x1, r.y1, ...r.color], i * 8));
+      this.device.queue.writeBuffer(rectBuf, 0, data);
+    }
+    const bindGroup = this.device.createBindGroup({
+      layout: this.layout,
+      entries: [
+        { binding: 0, resource: { buffer: this.view } },
+        { binding: 1, resource: { buffer: heat?.buffer ?? this.emptyHeat } },
+        { binding: 2, resource: { buffer: rectBuf } },
+      ],
+    });
+    const pass = encoder.beginRenderPass({
+      label: 'overlay',
+      colorAttachments: [{ view: target, loadOp: 'clear', storeOp: 'store', clearValue: { r: 0, g: 0, b: 0, a: 0 } }],
+    });
+    pass.setBindGroup(0, bindGroup);
+    if (heat) {
+      pass.setPipeline(p.heat);
+      pass.draw(3);
+    }
+    if (rects.length) {
+      pass.setPipeline(p.rect);
+      pass.draw(6, rects.length);
+    }
+    pass.end();
+  }
+
+  /** Test path: draw into an offscreen rgba8unorm texture and read it back (premultiplied RGBA, row-major). */
+  async drawOffscreen(width: number, height: number, heat: HeatLayer | null, rects: Rect[]): Promise<Uint8Array> {
+    const tex = this.device.createTexture({
+      label: 'overlay.offscreen', size: [width, height], format: 'rgba8unorm',
+      usage: GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.COPY_SRC,
+    });
+    const bytesPerRow = Math.ceil((width * 4) / 256) * 256;
+    const out = this.device.createBuffer({ label: 'overlay.readback', size: align4(bytesPerRow * height), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      const enc = this.device.createCommandEncoder();
+      this.draw(enc, tex.createView(), 'rgba8unorm', width, height, heat, rects);
+      enc.copyTextureToBuffer({ texture: tex }, { buffer: out, bytesPerRow }, [width, height]);
+      this.device.queue.submit([enc.finish()]);
+      await out.mapAsync(GPUMapMode.READ);
+      const padded = new Uint8Array(out.getMappedRange());
+      const px = new Uint8Array(width * height * 4);
+      for (let y = 0; y < height; y++) px.set(padded.subarray(y * bytesPerRow, y * bytesPerRow + width * 4), y * width * 4);
+      out.unmap();
+      return px;
+    } finally {
+      out.destroy();
+      tex.destroy();
+    }
+  }
+
+  destroy() {
+    this.view.destroy();
+    this.rects.destroy();
+    this.emptyHeat.destroy();
+  }
+}
