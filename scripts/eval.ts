@@ -1,0 +1,284 @@
+// npm run eval [-- --quick] [-- --explore]
+// Localization and faithfulness of CNN Fixations against CAM, Grad-CAM and a centre prior, on SqueezeNet 1.1:
+// the hand-boxed photos (boxes.json) and a synthetic set made from a seed (objects pasted at known places).
+// Metrics: pointing game, energy share, CAM-protocol localization, deletion/insertion AUC, the cascading
+// randomisation sanity check, and ms per explanation. Writes out/eval.json and the tables into eval/results.md.
+// --quick: a small run (out/eval-quick.json, eval/results.md untouched). --explore: the rule search instead.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { explain, type ExplainOptions } from '../src/engine/explain.ts';
+import type { FixationModel } from '../src/engine/model.ts';
+import { PRESETS } from '../src/engine/types.ts';
+import { DEFAULT_POST } from '../src/engine/post.ts';
+import { initNodeBackend, loadModel, ROOT } from '../src/node/index.ts';
+import { explore, SANITY_MAX_RHO, type ExploreResult, type Prepared } from './eval/explore.ts';
+import { auc, energyShare, every4, iou, mean, pointingHit, spearman } from './eval/metrics.ts';
+import { cascade, perturbationBase, perturbationCurves, probsOf, saliencyAtInput } from './eval/protocols.ts';
+import { loadPhotos, sharedDir, synthesizer, type EvalCase } from './eval/synthetic.ts';
+
+const argv = process.argv.slice(2);
+const flag = (f: string) => argv.includes(f);
+const QUICK = flag('--quick');
+const CFG = {
+  synthetic: QUICK ? 32 : 300, // synthetic test cases (object's class in the model's top 5)
+  perturbCases: QUICK ? 8 : 60, // synthetic cases that also get deletion/insertion (all photos do)
+  sanityCases: QUICK ? 3 : 12, // synthetic cases of the sanity check (plus all photos)
+  steps: 16, // deletion/insertion steps of 1/16 of the pixels each
+  seed: 1, // test set; the rule search uses seed 2
+  tol: 15, // pointing game tolerance, pixels
+  exploreCases: QUICK ? 24 : 300,
+  exploreDeletionCases: QUICK ? 6 : 48,
+  exploreSanityCases: QUICK ? 2 : 8,
+  exploreTopK: 6,
+};
+const SHARED = sharedDir();
+const IMAGES = join(SHARED, 'images'), BOXES = join(SHARED, 'eval/boxes.json');
+
+interface Method { key: string; label: string; opts: ExplainOptions }
+const METHODS: Method[] = [
+  { key: 'fixations', label: 'CNN Fixations, default rules', opts: { method: 'fixations', rules: 'default' } },
+  { key: 'fixations-ref', label: 'CNN Fixations, reference rules', opts: { method: 'fixations', rules: 'reference' } },
+  { key: 'cam', label: 'CAM', opts: { method: 'cam' } },
+  { key: 'gradcam', label: 'Grad-CAM', opts: { method: 'gradcam' } },
+  { key: 'center', label: 'centre prior', opts: { method: 'center' } },
+];
+
+const log = (s: string) => console.log(s);
+const toTensor = (c: EvalCase) => tf.tensor3d(c.image.data, [c.image.height, c.image.width, 3], 'int32');
+
+/** The explained class: the highest-scoring of the case's classes, and its rank among all classes. */
+async function classify(fm: FixationModel, cs: EvalCase[]): Promise<{ ci: number; prob: number; rank: number }[]> {
+  const inputs = cs.map((c) => tf.tidy(() => fm.preprocess(toTensor(c)).input));
+  const batch = tf.concat(inputs) as tf.Tensor4D;
+  const probs = await probsOf(fm, batch);
+  tf.dispose([batch, ...inputs]);
+  return cs.map((c, i) => {
+    const p = probs[i];
+    const ci = c.classes.reduce((a, b) => (p[b] > p[a] ? b : a));
+    let rank = 0;
+    for (const v of p) if (v > p[ci]) rank++;
+    return { ci, prob: p[ci], rank };
+  });
+}
+
+/** Synthetic cases whose object the model sees (its class in the top 5), drawn in order from the seeded stream. */
+async function syntheticSet(fm: FixationModel, count: number, seed: number) {
+  const syn = await synthesizer(IMAGES, BOXES, seed);
+  const out: (Prepared & { prob: number; rank: number })[] = [];
+  let tried = 0;
+  while (out.length < count) {
+    const batch = Array.from({ length: 16 }, (_, k) => syn.candidate(tried + k));
+    tried += batch.length;
+    const cls = await classify(fm, batch);
+    batch.forEach((c, k) => { if (cls[k].rank < 5 && out.length < count) out.push({ c, ...cls[k] }); });
+    if (tried > 40 * count + 400) throw new Error(`eval: only ${out.length} of ${tried} synthetic candidates have their class in the top 5`);
+  }
+  return { cases: out, tried };
+}
+
+interface Rec { pointing: number; energy: number; loc: number; ms: number; deletion?: number; insertion?: number }
+
+async function main() {
+  const t0 = performance.now();
+  const backend = await initNodeBackend();
+  const fm = await loadModel();
+  log(`eval: model ${fm.info.id}, backend ${backend}, ${cpus().length} CPUs, data ${SHARED}${QUICK ? ', --quick' : ''}`);
+
+  if (flag('--explore')) return runExplore(fm, t0);
+
+  const photos = await loadPhotos(IMAGES, BOXES);
+  const photoCls = await classify(fm, photos);
+  const { cases: syn, tried } = await syntheticSet(fm, CFG.synthetic, CFG.seed);
+  log(`synthetic: ${syn.length} cases from ${tried} candidates (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  const all = [
+    ...photos.map((c, i) => ({ c, ...photoCls[i], perturb: true, sanity: true })),
+    ...syn.map((s, i) => ({ ...s, perturb: i < CFG.perturbCases, sanity: i < CFG.sanityCases })),
+  ];
+
+  const recs = new Map<string, Map<string, Rec>>(); // case id -> method -> record
+  const originals = new Map<string, Map<string, Float32Array>>(); // sanity cases' maps
+  const t1 = performance.now();
+  for (const [n, k] of all.entries()) {
+    const img = toTensor(k.c);
+    const byMethod = new Map<string, Rec>();
+    recs.set(k.c.id, byMethod);
+    let base;
+    let input: tf.Tensor4D | undefined;
+    if (k.perturb) {
+      input = fm.preprocess(img).input;
+      base = await perturbationBase(fm, input, k.ci, 100 + n);
+    }
+    for (const m of METHODS) {
+      const s = performance.now();
+      const e = await explain(fm, img, { ...m.opts, classIndex: k.ci });
+      const ms = performance.now() - s;
+      const { width, height, data } = e.heatmap;
+      const r: Rec = {
+        pointing: pointingHit(data, width, k.c.box, CFG.tol) ? 1 : 0,
+        energy: energyShare(data, width, k.c.box),
+        loc: e.camBox && iou(e.camBox, k.c.box) >= 0.5 ? 1 : 0,
+        ms,
+      };
+      if (base) {
+        const curves = await perturbationCurves(fm, base, saliencyAtInput(data, width, height, e.transform), k.ci, CFG.steps);
+        r.deletion = auc(curves.deletion);
+        r.insertion = auc(curves.insertion!);
+      }
+      if (k.sanity) {
+        if (!originals.has(k.c.id)) originals.set(k.c.id, new Map());
+        originals.get(k.c.id)!.set(m.key, every4(data, width));
+      }
+      byMethod.set(m.key, r);
+    }
+    tf.dispose([img, ...(input ? [input] : [])]);
+    if ((n + 1) % 50 === 0) log(`  ${n + 1}/${all.length} cases, ${((performance.now() - t1) / 1000).toFixed(0)} s`);
+  }
+  const mainS = (performance.now() - t1) / 1000;
+
+  // Sanity check: cascading randomisation from the top; rank correlation of each map with the original one.
+  const t2 = performance.now();
+  const sanity: Record<string, { depth: number; group: string; rho: number; degenerate: number }[]> = {};
+  for (const m of METHODS) sanity[m.key] = [];
+  const sanityCases = all.filter((k) => k.sanity);
+  for await (const { depth, group, model } of cascade(fm)) {
+    const rhos = new Map(METHODS.map((m) => [m.key, [] as number[]]));
+    const degenerate = new Map(METHODS.map((m) => [m.key, 0]));
+    for (const k of sanityCases) {
+      const img = toTensor(k.c);
+      for (const m of METHODS) {
+        const e = await explain(model, img, { ...m.opts, classIndex: k.ci });
+        const rho = spearman(originals.get(k.c.id)!.get(m.key)!, every4(e.heatmap.data, e.heatmap.width));
+        // A constant map (e.g. a dead class channel) has no ranking left: count it as uncorrelated.
+        if (Number.isNaN(rho)) degenerate.set(m.key, degenerate.get(m.key)! + 1);
+        rhos.get(m.key)!.push(Number.isNaN(rho) ? 0 : rho);
+      }
+      img.dispose();
+    }
+    for (const m of METHODS) sanity[m.key].push({ depth, group, rho: mean(rhos.get(m.key)!), degenerate: degenerate.get(m.key)! });
+  }
+  const sanityS = (performance.now() - t2) / 1000;
+
+  const sets = { photos: all.filter((k) => k.c.set === 'photos'), synthetic: all.filter((k) => k.c.set === 'synthetic') };
+  const summary: Record<string, Record<string, Record<string, number>>> = {};
+  for (const [name, ks] of Object.entries(sets)) {
+    summary[name] = {};
+    for (const m of METHODS) {
+      const rs = ks.map((k) => recs.get(k.c.id)!.get(m.key)!);
+      const pick = (f: keyof Rec) => rs.map((r) => r[f]).filter((v): v is number => v !== undefined);
+      summary[name][m.key] = {
+        n: rs.length, pointing: mean(pick('pointing')), energy: mean(pick('energy')), loc: mean(pick('loc')),
+        deletion: mean(pick('deletion')), insertion: mean(pick('insertion')), perturbN: pick('deletion').length,
+        ms: mean(pick('ms')), pointingSe: se01(pick('pointing')), energySe: se(pick('energy')), deletionSe: se(pick('deletion')),
+      };
+    }
+  }
+  const totalS = (performance.now() - t0) / 1000;
+  const result = {
+    model: fm.info.id, backend, cpus: cpus().length, quick: QUICK, config: CFG,
+    defaults: { rules: PRESETS.default, post: DEFAULT_POST },
+    syntheticCandidates: tried,
+    objects: countBy(syn.map((s) => s.c.object)),
+    photos: sets.photos.map((k) => ({ id: k.c.id, class: k.ci, label: fm.info.labels[k.ci], prob: k.prob, rank: k.rank })),
+    summary, sanity,
+    cases: all.map((k) => ({ id: k.c.id, set: k.c.set, box: k.c.box, class: k.ci, prob: k.prob, rank: k.rank, methods: Object.fromEntries(recs.get(k.c.id)!) })),
+    seconds: { total: totalS, main: mainS, sanity: sanityS },
+  };
+  const md = tables(result);
+  log('\n' + md);
+  await mkdir(join(ROOT, 'out'), { recursive: true });
+  const jsonPath = join(ROOT, 'out', QUICK ? 'eval-quick.json' : 'eval.json');
+  await writeFile(jsonPath, JSON.stringify(result, null, 1));
+  if (!QUICK) await writeSection('eval', md);
+  log(`wrote ${jsonPath}${QUICK ? '' : ' and eval/results.md'}; ${totalS.toFixed(0)} s in all (main ${mainS.toFixed(0)} s, sanity ${sanityS.toFixed(0)} s)`);
+}
+
+async function runExplore(fm: FixationModel, t0: number) {
+  const { cases, tried } = await syntheticSet(fm, CFG.exploreCases, CFG.seed + 1);
+  log(`explore: ${cases.length} tuning cases (seed ${CFG.seed + 1}) from ${tried} candidates`);
+  const must = ['center/argmax/count/s0.03/out', 'max/positive/contribution/s0.03/out'];
+  const r = await explore(fm, cases, {
+    deletionCases: CFG.exploreDeletionCases, sanityCases: CFG.exploreSanityCases, topK: CFG.exploreTopK, steps: CFG.steps, must, log,
+  });
+  const md = exploreTable(r);
+  log('\n' + md);
+  await mkdir(join(ROOT, 'out'), { recursive: true });
+  await writeFile(join(ROOT, 'out', QUICK ? 'explore-quick.json' : 'explore.json'), JSON.stringify(r, null, 1));
+  if (!QUICK) await writeSection('explore', md);
+  log(`winner: ${r.winner}; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+const pct = (v: number) => (Number.isNaN(v) ? '–' : `${(100 * v).toFixed(1)}`);
+const f3 = (v: number) => (Number.isNaN(v) ? '–' : v.toFixed(3));
+
+function tables(r: any): string {
+  const out: string[] = [];
+  for (const [set, title] of [['synthetic', 'Synthetic test set'], ['photos', 'Hand-boxed photos (boxes.json)']]) {
+    const s = r.summary[set];
+    const any = s[METHODS[0].key];
+    out.push(`#### ${title}: ${any.n} images, deletion/insertion on ${any.perturbN}`, '',
+      '| method | pointing % | energy % | loc. (IoU≥0.5) % | deletion AUC ↓ | insertion AUC ↑ | ms |', '|---|---|---|---|---|---|---|');
+    for (const m of METHODS) {
+      const v = s[m.key];
+      const pm = set === 'synthetic' ? ` ± ${pct(v.pointingSe)}` : '';
+      const em = set === 'synthetic' ? ` ± ${pct(v.energySe)}` : '';
+      const dm = set === 'synthetic' ? ` ± ${f3(v.deletionSe)}` : '';
+      out.push(`| ${m.label} | ${pct(v.pointing)}${pm} | ${pct(v.energy)}${em} | ${pct(v.loc)} | ${f3(v.deletion)}${dm} | ${f3(v.insertion)} | ${v.ms.toFixed(0)} |`);
+    }
+    out.push('');
+  }
+  const groups = r.sanity[METHODS[0].key].map((d: any) => d.group);
+  out.push(`#### Sanity check: Spearman ρ of the map with the original after randomising the layers from the top down to ...`, '',
+    `| method | ${groups.join(' | ')} | passes (ρ < ${SANITY_MAX_RHO} at every depth) |`, `|---|${groups.map(() => '---|').join('')}---|`);
+  for (const m of METHODS) {
+    const d = r.sanity[m.key] as { rho: number; degenerate: number }[];
+    out.push(`| ${m.label} | ${d.map((x) => x.rho.toFixed(2) + (x.degenerate ? '*' : '')).join(' | ')} | ${d.every((x) => x.rho < SANITY_MAX_RHO) ? 'yes' : 'no'} |`);
+  }
+  out.push('', `(* some maps became constant and count as ρ = 0.) Sanity cases: ${r.cases.filter((c: any) => c.set === 'photos').length} photos + ${r.config.sanityCases} synthetic.`,
+    `Run: ${r.cpus} CPUs, backend ${r.backend}, ${r.seconds.total.toFixed(0)} s; synthetic cases from ${r.syntheticCandidates} candidates; objects ${JSON.stringify(r.objects)}.`,
+    `Defaults measured: rules ${JSON.stringify(r.defaults.rules)}, post ${JSON.stringify(r.defaults.post)}.`);
+  return out.join('\n');
+}
+
+function exploreTable(r: ExploreResult): string {
+  const out = [`#### Rule search on the synthetic tuning set (seed 2): ${r.cases} cases, deletion on ${r.deletionCases}, sanity on ${r.sanityCases}`, '',
+    'Variant = location / GAP rule / weights / blur sigma (fraction of the diagonal) / outlier removal. Stage 1 ranks all by the mean rank over pointing and energy.',
+    `The finalists also get the deletion AUC and the sanity check (worst mean ρ over the cascade; passes below ${SANITY_MAX_RHO}) and are ranked by the mean rank over pointing, energy and deletion; the winner (bold) is the best finalist that passes.`, '',
+    '| variant | pointing % | energy % | deletion AUC ↓ | sanity: worst ρ | stage-1 rank | final rank |', '|---|---|---|---|---|---|---|'];
+  const fin = r.rows.filter((x) => x.rank !== undefined).sort((a, b) => a.rank! - b.rank!);
+  const rest = r.rows.filter((x) => x.rank === undefined).sort((a, b) => a.rank1 - b.rank1);
+  for (const x of [...fin, ...rest]) {
+    out.push(`| ${x.key === r.winner ? `**${x.key}**` : x.key} | ${pct(x.pointing)} | ${pct(x.energy)} | ${x.deletion === undefined ? '' : f3(x.deletion)} | ${x.sanityMaxRho === undefined ? '' : x.sanityMaxRho.toFixed(2)} | ${x.rank1.toFixed(1)} | ${x.rank === undefined ? '' : x.rank.toFixed(2)} |`);
+  }
+  return out.join('\n');
+}
+
+/** Replace the text between <!-- name:begin --> and <!-- name:end --> in eval/results.md (appended if absent). */
+async function writeSection(name: string, md: string) {
+  const path = join(ROOT, 'eval/results.md');
+  await mkdir(join(ROOT, 'eval'), { recursive: true });
+  let text = existsSync(path) ? await readFile(path, 'utf8') : '# Evaluation results\n';
+  const begin = `<!-- ${name}:begin -->`, end = `<!-- ${name}:end -->`;
+  const block = `${begin}\n${md}\n${end}`;
+  const i = text.indexOf(begin), j = text.indexOf(end);
+  text = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + end.length) : `${text.trimEnd()}\n\n${block}\n`;
+  await writeFile(path, text);
+}
+
+function se(v: number[]): number {
+  const m = mean(v);
+  return Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / Math.max(v.length - 1, 1) / v.length);
+}
+function se01(v: number[]): number {
+  const p = mean(v);
+  return Math.sqrt((p * (1 - p)) / v.length);
+}
+function countBy(v: string[]): Record<string, number> {
+  const o: Record<string, number> = {};
+  for (const x of v) o[x] = (o[x] ?? 0) + 1;
+  return o;
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

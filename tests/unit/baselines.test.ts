@@ -1,0 +1,213 @@
+// Baselines (CAM, Grad-CAM, centre prior) on the real SqueezeNet, and the evaluation metrics on hand-made maps.
+// Expected values are computed here from the captured activations and the raw weights, or worked out by hand.
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { camMap, classHead, gradCamGradient, receptiveField } from '../../src/engine/baselines.ts';
+import { explain } from '../../src/engine/explain.ts';
+import { disposeForward, type FixationModel } from '../../src/engine/model.ts';
+import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
+import { auc, distanceToBox, energyShare, iou, pointingHit, spearman } from '../../scripts/eval/metrics.ts';
+import { sharedDir } from '../../scripts/eval/synthetic.ts';
+
+const SQUIRREL = 335;
+let fm: FixationModel;
+let input: tf.Tensor4D;
+const acts = new Map<string, Float32Array>();
+let logits: Float32Array;
+
+beforeAll(async () => {
+  fm = await loadModel('squeezenet1_1');
+  const img = await readImage(join(sharedDir(), 'images/squirrel_cls.jpg'));
+  input = fm.preprocess(img).input;
+  img.dispose();
+  const fwd = await fm.forward(input);
+  for (const n of fm.graph.captures) acts.set(n, (await fwd.tensors.get(n)!.data()) as Float32Array);
+  logits = fwd.logits;
+  disposeForward(fwd, [input]);
+});
+afterAll(() => {
+  input?.dispose();
+  fm?.dispose();
+});
+
+describe('CAM on SqueezeNet', () => {
+  it('finds the GAP head: pool10 over conv10/Relu, no FC, ReLU class map', () => {
+    const h = classHead(fm);
+    expect(h.gap.name).toBe('pool10');
+    expect(h.gap.inputs[0]).toBe('conv10/Relu');
+    expect(h.fc).toBeUndefined();
+    expect(h.classConv?.name).toBe('conv10/Relu');
+    expect(h.activation).toBe('relu');
+  });
+
+  it('puts the 13x13 cell centres at 15 + 16 i network pixels (conv1 and three 3x3/2 max pools)', () => {
+    // conv1 3x3/2 VALID: x_in = 2x + 1; pool1, pool3, pool5 3x3/2 VALID: the same; 1x1 convs and the SAME 3x3
+    // convs of the fire modules keep the centre. 2(2(2(2i+1)+1)+1)+1 = 16i + 15.
+    expect(receptiveField(fm.graph, 'conv10/Relu')).toEqual({ scale: [16, 16], offset: [15, 15] });
+  });
+
+  it('is the class channel of conv10/Relu, upsampled bilinearly from the cell centres', async () => {
+    const a = acts.get('conv10/Relu')!;
+    const ch = Array.from({ length: 169 }, (_, p) => a[p * 1000 + SQUIRREL]);
+    const min = Math.min(...ch), max = Math.max(...ch);
+    expect(max).toBeGreaterThan(0);
+    const map = camMap(fm, (n) => acts.get(n)!, SQUIRREL);
+    expect(map.layer).toBe('conv10/Relu');
+    expect(map.data[6 * 13 + 6]).toBeCloseTo(ch[6 * 13 + 6] - min, 5);
+
+    // A preprocessed input: the heatmap is in network pixels. Cell (6,6) sits at pixel (111,111); pixel (119,111)
+    // is half way to cell (6,7).
+    const e = await explain(fm, input, { method: 'cam', classIndex: SQUIRREL });
+    expect(e.method).toBe('cam');
+    expect(e.fixations).toEqual([]);
+    expect(e.inputFixations).toEqual([]);
+    expect(e.box).toEqual(e.camBox);
+    const hm = e.heatmap.data, at = (x: number, y: number) => hm[y * 224 + x];
+    const norm = (v: number) => (v - min) / (max - min);
+    expect(at(111, 111)).toBeCloseTo(norm(ch[6 * 13 + 6]), 5);
+    expect(at(119, 111)).toBeCloseTo((norm(ch[6 * 13 + 6]) + norm(ch[6 * 13 + 7])) / 2, 5);
+    // Beyond the outer cell centres the map is constant (clamped).
+    expect(at(0, 0)).toBeCloseTo(norm(ch[0]), 5);
+    expect(Math.max(...hm)).toBeCloseTo(1, 6);
+  });
+});
+
+describe('Grad-CAM on SqueezeNet', () => {
+  // The head on the CPU in double precision, from fire9/concat: mean over positions of relu(A W10[:,c] + b10[c]).
+  async function head() {
+    const W = (await fm.model.weights['conv10/weights'][0].data()) as Float32Array; // [1,1,512,1000]
+    const b = (await fm.model.weights['conv10/bias'][0].data()) as Float32Array;
+    return (A: ArrayLike<number>, c: number) => {
+      let s = 0;
+      for (let p = 0; p < 169; p++) {
+        let z = b[c];
+        for (let k = 0; k < 512; k++) z += A[p * 512 + k] * W[k * 1000 + c];
+        s += Math.max(z, 0);
+      }
+      return s / 169;
+    };
+  }
+
+  it('takes the gradient at fire9/concat and matches a finite difference of the class logit', async () => {
+    const score = await head();
+    const A = Float64Array.from(acts.get('fire9/concat')!);
+    // The CPU head reproduces the model's logit, so the finite difference differentiates the real score.
+    expect(score(A, SQUIRREL)).toBeCloseTo(logits[SQUIRREL], 3);
+    const { layer, shape, gradient } = gradCamGradient(fm, (n) => acts.get(n)!, SQUIRREL);
+    expect(layer).toBe('fire9/concat');
+    expect(shape).toEqual([13, 13, 512]);
+    const out = acts.get('conv10/Relu')!;
+    // One position where the class unit is active (strongest), one where it is not.
+    let on = 0, off = -1;
+    for (let p = 0; p < 169; p++) {
+      if (out[p * 1000 + SQUIRREL] > out[on * 1000 + SQUIRREL]) on = p;
+      if (off < 0 && out[p * 1000 + SQUIRREL] === 0) off = p;
+    }
+    const W = (await fm.model.weights['conv10/weights'][0].data()) as Float32Array;
+    let k = 0;
+    for (let j = 0; j < 512; j++) if (Math.abs(W[j * 1000 + SQUIRREL]) > Math.abs(W[k * 1000 + SQUIRREL])) k = j;
+    const eps = 1e-2;
+    const fd = (p: number) => {
+      const plus = Float64Array.from(A), minus = Float64Array.from(A);
+      plus[p * 512 + k] += eps; minus[p * 512 + k] -= eps;
+      return (score(plus, SQUIRREL) - score(minus, SQUIRREL)) / (2 * eps);
+    };
+    const gOn = gradient[on * 512 + k];
+    expect(gOn).not.toBe(0);
+    expect(Math.abs(gOn - fd(on)) / Math.abs(fd(on))).toBeLessThan(1e-3);
+    if (off >= 0) {
+      expect(gradient[off * 512 + k]).toBe(0);
+      expect(Math.abs(fd(off))).toBeLessThan(1e-9);
+    }
+  });
+
+  it('gives a different map from CAM only through the layer below: both peak on the squirrel', async () => {
+    const box: [number, number, number, number] = [125, 100, 360, 370];
+    const img = await readImage(join(sharedDir(), 'images/squirrel_cls.jpg'));
+    for (const method of ['cam', 'gradcam'] as const) {
+      const e = await explain(fm, img, { method, classIndex: SQUIRREL });
+      expect(distanceToBox(e.peak[0], e.peak[1], box)).toBe(0);
+    }
+    img.dispose();
+  });
+
+  it('rejects a class index out of range with a clear error', () => {
+    expect(() => gradCamGradient(fm, (n) => acts.get(n)!, 1000)).toThrow(/class index 1000 is out of range 0..999/);
+  });
+});
+
+describe('centre prior', () => {
+  it('peaks in the middle of the image whatever the model sees', async () => {
+    const e = await explain(fm, input, { method: 'center' });
+    // 224 pixels: the centre 111.5 falls between pixels 111 and 112.
+    expect([111, 112]).toContain(e.peak[0]);
+    expect([111, 112]).toContain(e.peak[1]);
+  });
+});
+
+describe('metrics on hand-made maps', () => {
+  const one = (w: number, h: number, x: number, y: number) => {
+    const m = new Float32Array(w * h);
+    m[y * w + x] = 1;
+    return m;
+  };
+  it('pointing game: a hit at exactly 15 px from the box, a miss at 16', () => {
+    const m = one(40, 10, 20, 5);
+    expect(pointingHit(m, 40, [0, 0, 5, 9])).toBe(true); // 20 - 5 = 15
+    expect(pointingHit(m, 40, [0, 0, 4, 9])).toBe(false); // 16
+    expect(pointingHit(m, 40, [18, 4, 22, 6])).toBe(true); // inside
+    // Diagonal: 9 and 12 px away on the axes = 15 px.
+    expect(distanceToBox(20, 5, [0, -20, 11, -7])).toBeCloseTo(15, 10);
+  });
+  it('energy share: mass inside the (inclusive) box over all mass', () => {
+    const m = new Float32Array(16); // 4x4
+    m[0] = 1; m[1] = 1; m[4] = 1; m[5] = 1; // the 2x2 box [0,0,1,1]
+    m[15] = 2; m[10] = 2;
+    expect(energyShare(m, 4, [0, 0, 1, 1])).toBeCloseTo(0.5, 12);
+    expect(energyShare(new Float32Array(16), 4, [0, 0, 1, 1])).toBe(0);
+  });
+  it('IoU of inclusive pixel boxes', () => {
+    expect(iou([0, 0, 9, 9], [5, 0, 14, 9])).toBeCloseTo(50 / 150, 12);
+    expect(iou([0, 0, 9, 9], [0, 0, 9, 9])).toBe(1);
+    expect(iou([0, 0, 9, 9], [10, 0, 19, 9])).toBe(0);
+  });
+  it('AUC of known curves', () => {
+    expect(auc([1, 0.75, 0.5, 0.25, 0])).toBeCloseTo(0.5, 12);
+    expect(auc([1, 1, 1])).toBe(1);
+    expect(auc([0, 1, 0])).toBeCloseTo(0.5, 12);
+  });
+  it('Spearman rank correlation, with ties', () => {
+    expect(spearman([1, 2, 3, 4], [10, 20, 30, 40])).toBeCloseTo(1, 12);
+    expect(spearman([1, 2, 3, 4], [4, 3, 2, 1])).toBeCloseTo(-1, 12);
+    expect(spearman([1, 2, 3, 4], [1, 3, 2, 4])).toBeCloseTo(0.8, 12); // 1 - 6*2/(4*15)
+    // Ties: ranks [1.5,1.5,3,4] vs [1,2,3,4]: Pearson of the ranks = 0.9486832981
+    expect(spearman([5, 5, 6, 7], [1, 2, 3, 4])).toBeCloseTo(0.9486832981, 9);
+    expect(spearman([1, 1, 1], [1, 2, 3])).toBeNaN();
+  });
+});
+
+describe('npm run eval -- --quick', () => {
+  it('runs end to end and writes a report with every method', async () => {
+    await promisify(execFile)('npx', ['tsx', 'scripts/eval.ts', '--quick'], { cwd: ROOT, maxBuffer: 1 << 26 });
+    const r = JSON.parse(await readFile(join(ROOT, 'out/eval-quick.json'), 'utf8'));
+    for (const set of ['photos', 'synthetic']) {
+      for (const m of ['fixations', 'fixations-ref', 'cam', 'gradcam', 'center']) {
+        const s = r.summary[set][m];
+        for (const k of ['pointing', 'energy', 'loc', 'deletion', 'insertion']) {
+          expect(s[k]).toBeGreaterThanOrEqual(0);
+          expect(s[k]).toBeLessThanOrEqual(1);
+        }
+      }
+    }
+    // The off-centre synthetic boxes: the centre prior can never point inside.
+    expect(r.summary.synthetic.center.pointing).toBe(0);
+    // The sanity check can fail: the model-independent centre prior never changes.
+    for (const d of r.sanity.center) expect(d.rho).toBeCloseTo(1, 6);
+    // ... and randomising conv10 changes CAM's map.
+    expect(r.sanity.cam[0].rho).toBeLessThan(0.5);
+  }, 600_000);
+});
