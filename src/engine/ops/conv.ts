@@ -67,3 +67,77 @@ export function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
 export function clamp(v: number, n: number): number {
   return v < 0 ? 0 : v >= n ? n - 1 : v;
 }
+
+/** GPU twin of convCpu: one invocation per output neuron; same loops, same first-maximum tie-breaking. */
+export const convWgsl = /* wgsl */ `
+struct Conv {
+  n: i32, H: i32, W: i32, Cin: i32, Wo: i32, Cout: i32, KH: i32, KW: i32,
+  sy: i32, sx: i32, dy: i32, dx: i32, pt: i32, pl: i32, mult: i32, depthwise: i32,
+}
+override MAX_LOCATION: bool = false;
+@group(0) @binding(0) var<uniform> p: Conv;
+@group(0) @binding(3) var<storage, read> act: array<f32>;
+@group(0) @binding(4) var<storage, read> wt: array<f32>;
+@group(0) @binding(5) var<storage, read> scale: array<f32>; // BN factor per output channel (ones if none)
+
+fn wIndex(u: i32, v: i32, k: i32, c: i32) -> i32 {
+  if (p.depthwise != 0) { return ((u * p.KW + v) * p.Cin + k) * p.mult + c % p.mult; }
+  return ((u * p.KW + v) * p.Cin + k) * p.Cout + c;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let o = neuron(gid, groups);
+  if (o >= p.n) { return; }
+  let w = kept[o];
+  if (w == 0.0) { return; }
+  let c = o % p.Cout;
+  let x = (o / p.Cout) % p.Wo;
+  let y = o / p.Cout / p.Wo;
+  let y0 = y * p.sy - p.pt;
+  let x0 = x * p.sx - p.pl;
+  let sign = scale[c];
+  var bestK = 0;
+  if (p.depthwise != 0) {
+    bestK = c / p.mult;
+  } else {
+    var best = 0.0;
+    for (var k = 0; k < p.Cin; k++) {
+      var s = 0.0;
+      for (var u = 0; u < p.KH; u++) {
+        let iy = y0 + u * p.dy;
+        if (iy < 0 || iy >= p.H) { continue; }
+        for (var v = 0; v < p.KW; v++) {
+          let ix = x0 + v * p.dx;
+          if (ix < 0 || ix >= p.W) { continue; }
+          s += act[(iy * p.W + ix) * p.Cin + k] * wt[wIndex(u, v, k, c)];
+        }
+      }
+      s *= sign;
+      if (k == 0 || s > best) { best = s; bestK = k; }
+    }
+  }
+  var iy: i32;
+  var ix: i32;
+  if (!MAX_LOCATION) {
+    iy = clamp(y0 + ((p.KH - 1) * p.dy) / 2, 0, p.H - 1);
+    ix = clamp(x0 + ((p.KW - 1) * p.dx) / 2, 0, p.W - 1);
+  } else {
+    var best = 0.0;
+    var found = false;
+    iy = clamp(y0, 0, p.H - 1);
+    ix = clamp(x0, 0, p.W - 1);
+    for (var u = 0; u < p.KH; u++) {
+      let ty = y0 + u * p.dy;
+      if (ty < 0 || ty >= p.H) { continue; }
+      for (var v = 0; v < p.KW; v++) {
+        let tx = x0 + v * p.dx;
+        if (tx < 0 || tx >= p.W) { continue; }
+        let s = act[(ty * p.W + tx) * p.Cin + bestK] * wt[wIndex(u, v, bestK, c)] * sign;
+        if (!found || s > best) { found = true; best = s; iy = ty; ix = tx; }
+      }
+    }
+  }
+  keep((iy * p.W + ix) * p.Cin + bestK, w);
+}
+`;

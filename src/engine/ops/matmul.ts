@@ -18,3 +18,36 @@ export function matmulCpu(node: MatMulNode, kept: Kept, ctx: StepContext) {
     else fanOut(ctx, node.inputs[0], w, idx, contrib);
   }
 }
+
+/**
+ * GPU twin of matmulCpu. Each kept output loops over the inputs twice: first the total of positive contributions
+ * and the first maximum, then the shares (fanOut); sizes are small enough for one invocation per kept output.
+ */
+export const matmulWgsl = /* wgsl */ `
+struct MatMul { n: i32, N: i32, M: i32, fromSpatial: i32 }
+@group(0) @binding(0) var<uniform> p: MatMul;
+@group(0) @binding(3) var<storage, read> act: array<f32>;
+@group(0) @binding(4) var<storage, read> wt: array<f32>; // [N, M] row-major
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let o = neuron(gid, groups);
+  if (o >= p.n) { return; }
+  let w = kept[o];
+  if (w == 0.0) { return; }
+  let i = o % p.M;
+  var total = 0.0;
+  var best = 0;
+  var bestV = 0.0;
+  for (var j = 0; j < p.N; j++) {
+    let cj = act[j] * wt[j * p.M + i];
+    if (cj > 0.0) { total += cj; }
+    if (j == 0 || cj > bestV) { bestV = cj; best = j; }
+  }
+  if (p.fromSpatial != 0 || total <= 0.0) { keep(best, w); return; }
+  for (var j = 0; j < p.N; j++) {
+    let cj = act[j] * wt[j * p.M + i];
+    if (cj > 0.0) { keep(j, (w * cj) / total); }
+  }
+}
+`;

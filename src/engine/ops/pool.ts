@@ -31,3 +31,49 @@ export function poolCpu(node: PoolNode | GapNode, kept: Kept, ctx: StepContext) 
     else fanOut(ctx, node.inputs[0], w, cand, vals);
   }
 }
+
+/**
+ * GPU twin of poolCpu (a global average pool is a pool whose window is the whole map). Max pools and the
+ * 'argmax' rule keep the first maximum in row-major window order; 'positive' fans out like the CPU's fanOut.
+ */
+export const poolWgsl = /* wgsl */ `
+struct Pool { n: i32, H: i32, W: i32, C: i32, Wo: i32, KH: i32, KW: i32, sy: i32, sx: i32, pt: i32, pl: i32, isMax: i32 }
+override GAP_POSITIVE: bool = false;
+@group(0) @binding(0) var<uniform> p: Pool;
+@group(0) @binding(3) var<storage, read> act: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let o = neuron(gid, groups);
+  if (o >= p.n) { return; }
+  let w = kept[o];
+  if (w == 0.0) { return; }
+  let c = o % p.C;
+  let q = o / p.C;
+  let y0 = (q / p.Wo) * p.sy - p.pt;
+  let x0 = (q % p.Wo) * p.sx - p.pl;
+  let ya = max(y0, 0);
+  let yb = min(y0 + p.KH, p.H);
+  let xa = max(x0, 0);
+  let xb = min(x0 + p.KW, p.W);
+  var best = -1;
+  var bestV = 0.0;
+  var total = 0.0;
+  for (var y = ya; y < yb; y++) {
+    for (var x = xa; x < xb; x++) {
+      let j = (y * p.W + x) * p.C + c;
+      let v = act[j];
+      if (best < 0 || v > bestV) { best = j; bestV = v; }
+      if (v > 0.0) { total += v; }
+    }
+  }
+  if (p.isMax != 0 || !GAP_POSITIVE || total <= 0.0) { keep(best, w); return; }
+  for (var y = ya; y < yb; y++) {
+    for (var x = xa; x < xb; x++) {
+      let j = (y * p.W + x) * p.C + c;
+      let v = act[j];
+      if (v > 0.0) { keep(j, (w * v) / total); }
+    }
+  }
+}
+`;

@@ -38,3 +38,76 @@ export function padCpu(node: PadNode, kept: Kept, ctx: StepContext) {
 export function identityCpu(node: IdentityNode, kept: Kept, ctx: StepContext) {
   for (const [idx, w] of kept) ctx.keep(node.inputs[0], idx, w);
 }
+
+// GPU twins. Steps with several inputs (concat, add) run one dispatch per input, each keeping only the neurons
+// routed to that input, so that every kernel writes a single weight buffer.
+
+/** Concat, one dispatch per input: the channels [off, off + width) go to that input. */
+export const concatWgsl = /* wgsl */ `
+struct Concat { n: i32, C: i32, off: i32, width: i32 }
+@group(0) @binding(0) var<uniform> p: Concat;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let o = neuron(gid, groups);
+  if (o >= p.n) { return; }
+  let w = kept[o];
+  if (w == 0.0) { return; }
+  let c = o % p.C;
+  if (c < p.off || c >= p.off + p.width) { return; }
+  keep((o / p.C) * p.width + c - p.off, w);
+}
+`;
+
+/** Residual add, one dispatch per addend (which = 0 | 1): the larger addend, ties to the skip path. */
+export const addWgsl = /* wgsl */ `
+struct Add { n: i32, which: i32, skip: i32 }
+@group(0) @binding(0) var<uniform> p: Add;
+@group(0) @binding(3) var<storage, read> a: array<f32>;
+@group(0) @binding(4) var<storage, read> b: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let o = neuron(gid, groups);
+  if (o >= p.n) { return; }
+  let w = kept[o];
+  if (w == 0.0) { return; }
+  var pick = p.skip;
+  if (a[o] > b[o]) { pick = 0; } else if (b[o] > a[o]) { pick = 1; }
+  if (pick == p.which) { keep(o, w); }
+}
+`;
+
+export const padWgsl = /* wgsl */ `
+struct Pad { n: i32, Wo: i32, Co: i32, H: i32, W: i32, C: i32, t: i32, l: i32, c0: i32 }
+@group(0) @binding(0) var<uniform> p: Pad;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let o = neuron(gid, groups);
+  if (o >= p.n) { return; }
+  let w = kept[o];
+  if (w == 0.0) { return; }
+  let y = o / p.Co / p.Wo - p.t;
+  let x = (o / p.Co) % p.Wo - p.l;
+  let c = o % p.Co - p.c0;
+  if (y >= 0 && y < p.H && x >= 0 && x < p.W && c >= 0 && c < p.C) { keep((y * p.W + x) * p.C + c, w); }
+}
+`;
+
+/**
+ * One-to-one ops normally need no kernel: the node shares its input's weight buffer (see src/gpu/unravel.ts).
+ * This copy runs only when the input has other consumers too (its buffer then holds more than this node's set).
+ */
+export const identityWgsl = /* wgsl */ `
+struct Identity { n: i32 }
+@group(0) @binding(0) var<uniform> p: Identity;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let o = neuron(gid, groups);
+  if (o >= p.n) { return; }
+  let w = kept[o];
+  if (w != 0.0) { keep(o, w); }
+}
+`;

@@ -1,0 +1,82 @@
+// One place for WebGPU compute plumbing: explicit bind-group layouts (so that bind groups stay valid across
+// pipelines that differ only in override constants, e.g. the unravelling rules), a per-device cache of shader
+// modules and pipelines, dispatch sizes, and buffer creation.
+
+/** Binding kinds, in binding-number order. */
+export type Binding = 'uniform' | 'uniform-dynamic' | 'read' | 'write';
+
+interface Cache {
+  layouts: Map<string, GPUBindGroupLayout>;
+  modules: Map<string, GPUShaderModule>;
+  pipelines: Map<string, GPUComputePipeline>;
+}
+const caches = new WeakMap<GPUDevice, Cache>();
+function cache(device: GPUDevice): Cache {
+  let c = caches.get(device);
+  if (!c) caches.set(device, (c = { layouts: new Map(), modules: new Map(), pipelines: new Map() }));
+  return c;
+}
+
+export function bindGroupLayout(device: GPUDevice, bindings: Binding[]): GPUBindGroupLayout {
+  const c = cache(device);
+  const key = bindings.join();
+  let layout = c.layouts.get(key);
+  if (!layout) {
+    layout = device.createBindGroupLayout({
+      label: `layout(${key})`,
+      entries: bindings.map((b, binding) => ({
+        binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: b === 'uniform' ? { type: 'uniform' }
+          : b === 'uniform-dynamic' ? { type: 'uniform', hasDynamicOffset: true }
+          : { type: b === 'read' ? 'read-only-storage' : 'storage' },
+      })),
+    });
+    c.layouts.set(key, layout);
+  }
+  return layout;
+}
+
+/** A compute pipeline (entry point `main`) over one bind group with the given bindings; cached per device. */
+export function computePipeline(
+  device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number> = {},
+): GPUComputePipeline {
+  const c = cache(device);
+  const key = `${bindings.join()}|${JSON.stringify(constants)}|${code}`;
+  let pipeline = c.pipelines.get(key);
+  if (pipeline) return pipeline;
+  let module = c.modules.get(code);
+  if (!module) {
+    module = device.createShaderModule({ label, code });
+    // Compile errors otherwise only surface as an invalid pipeline far from their cause.
+    void module.getCompilationInfo().then((info) => {
+      for (const m of info.messages) {
+        if (m.type === 'error') console.error(`WGSL error in '${label}' at line ${m.lineNum}:${m.linePos}: ${m.message}`);
+      }
+    });
+    c.modules.set(code, module);
+  }
+  pipeline = device.createComputePipeline({
+    label,
+    layout: device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout(device, bindings)] }),
+    compute: { module, entryPoint: 'main', constants },
+  });
+  c.pipelines.set(key, pipeline);
+  return pipeline;
+}
+
+/** Workgroup counts for n invocations of workgroup_size(size): wraps into y past the per-dimension limit. */
+export function workgroups(device: GPUDevice, n: number, size = 64): [number, number] {
+  const groups = Math.max(1, Math.ceil(n / size));
+  const max = device.limits.maxComputeWorkgroupsPerDimension;
+  return groups <= max ? [groups, 1] : [max, Math.ceil(groups / max)];
+}
+
+/** A buffer with initial contents (at least 4 bytes; storage bindings cannot be empty). */
+export function bufferWith(device: GPUDevice, label: string, data: Float32Array | Int32Array | Uint32Array, usage: number): GPUBuffer {
+  const size = Math.max(4, Math.ceil(data.byteLength / 4) * 4);
+  const buffer = device.createBuffer({ label, size, usage, mappedAtCreation: true });
+  new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  buffer.unmap();
+  return buffer;
+}
