@@ -1,6 +1,9 @@
-import { createReadStream, existsSync, statSync, cpSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, statSync, cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, normalize, resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
+import { VitePWA } from 'vite-plugin-pwa';
+import { catalogOrigins, contentSecurityPolicy } from './src/app/csp.ts';
 
 const MODELS = resolve(__dirname, 'models');
 
@@ -26,8 +29,77 @@ function models(): Plugin {
   };
 }
 
+// ---- The app: one Content-Security-Policy (meta tag and preview header), and the PWA (manifest, service worker).
+const catalogText = readFileSync(join(MODELS, 'catalog.json'), 'utf8');
+const catalog = JSON.parse(catalogText);
+const CSP = contentSecurityPolicy(catalogOrigins(catalog));
+
+function csp(): Plugin {
+  return {
+    name: 'cnnfix-csp',
+    transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CSP }, injectTo: 'head-prepend' }],
+  };
+}
+
+/**
+ * Precache entries for the default model and the catalog (the models plugin copies them into dist/ after the
+ * bundle, so they are listed here, with the catalog's sha256 as revision). Models not installed here are left out,
+ * or the service worker would fail to install.
+ */
+function defaultModelEntries(): { url: string; revision: string }[] {
+  const id: string = catalog.default;
+  const entry = catalog.models.find((m: { id: string }) => m.id === id);
+  const out: { url: string; revision: string }[] = [{ url: 'models/catalog.json', revision: createHash('sha256').update(catalogText).digest('hex') }];
+  for (const [file, sha] of Object.entries<string>(entry?.files ?? {})) {
+    if (existsSync(join(MODELS, id, file))) out.push({ url: `models/${id}/${file}`, revision: sha });
+    else console.warn(`pwa: models/${id}/${file} is not installed (npm run models): the app will not work offline`);
+  }
+  return out;
+}
+
+const https = process.env.HTTPS
+  ? { key: readFileSync(resolve(__dirname, '.cert/key.pem')), cert: readFileSync(resolve(__dirname, '.cert/cert.pem')) }
+  : undefined;
+
 export default defineConfig({
-  plugins: [models()],
+  plugins: [
+    models(),
+    csp(),
+    VitePWA({
+      registerType: 'prompt',
+      injectRegister: false, // src/app/pwa.ts registers it, with the update prompt
+      includeAssets: ['icons/*.png'],
+      manifest: {
+        name: 'CNN Fixations, live',
+        short_name: 'CNN Fixations',
+        description: "See which pixels a neural network's guess rests on, live on the camera, on the device.",
+        theme_color: '#0e1118',
+        background_color: '#0e1118',
+        display: 'standalone',
+        start_url: '.',
+        scope: '.',
+        icons: [
+          { src: 'icons/icon-192.png', sizes: '192x192', type: 'image/png' },
+          { src: 'icons/icon-512.png', sizes: '512x512', type: 'image/png' },
+          { src: 'icons/maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+        ],
+      },
+      workbox: {
+        // App shell, the worker bundle and any tfjs wasm it emits; the models are listed below.
+        globPatterns: ['**/*.{js,css,html,wasm,png,svg,webmanifest}'],
+        globIgnores: ['models/**'],
+        additionalManifestEntries: defaultModelEntries(),
+        maximumFileSizeToCacheInBytes: 64 * 1024 * 1024,
+        navigateFallback: 'index.html',
+        navigateFallbackDenylist: [/\/models\//],
+        clientsClaim: true,
+        cleanupOutdatedCaches: true,
+        // Other catalog models (and a user's URL model on this site) are kept once fetched.
+        runtimeCaching: [{ urlPattern: /\/models\//, handler: 'CacheFirst', options: { cacheName: 'cnnfix-models' } }],
+      },
+    }),
+  ],
   worker: { format: 'es' },
   build: { target: 'es2022' },
+  preview: { headers: { 'Content-Security-Policy': CSP, 'Referrer-Policy': 'no-referrer' }, https },
 });

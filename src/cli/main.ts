@@ -230,7 +230,7 @@ async function explainOne(model: FixationModel, input: Input, name: string, o: O
   };
   await writeFile(`${base}.json`, JSON.stringify(json, null, 1) + '\n');
   const distinct = new Set(ex.inputFixations.map((p) => `${p.x},${p.y}`)).size;
-  const fix = ex.method === 'fixations' ? `${distinct} fixations (${ex.fixations.length} after outlier removal), ` : '';
+  const fix = ex.method === 'fixations' ? `${distinct} fixation${distinct === 1 ? '' : 's'} (${ex.fixations.length} after outlier removal), ` : '';
   console.log(`${input.file}: ${ex.class.index} ${ex.class.label} (p=${ex.class.prob.toFixed(3)}), ${fix}${imageMs.toFixed(0)} ms -> ${base}.png`);
 }
 

@@ -1,0 +1,2 @@
+// Entry of the app page (index.html).
+import './app.ts';

@@ -1,0 +1,76 @@
+// What the user (or the page's URL) chose: the explain request and the camera, in one place.
+import type { Colormap, ExplainRequest, Method, OverlayOptions } from '../../workers/api.ts';
+import type { PresetName } from '../engine/types.ts';
+import type { Resolution } from './camera.ts';
+
+export interface Settings {
+  /** Empty: explain the top-1 class, whatever it is. Otherwise these classes, one colour each. */
+  classes: number[];
+  rules: PresetName;
+  method: Method;
+  fit: 'crop' | 'letterbox';
+  points: boolean;
+  heatmap: boolean;
+  box: boolean;
+  colormap: Colormap;
+  opacity: number;
+  smooth: boolean;
+  /** Layer view: a layer name, or undefined for the pixels (the fixations). */
+  layer?: string;
+  resolution: Resolution;
+  facingMode: 'environment' | 'user';
+  deviceId?: string;
+}
+
+/** EMA factor when smoothing is on: half the previous heatmap, half the new one. */
+export const SMOOTHING = 0.5;
+
+export const DEFAULTS: Settings = {
+  classes: [], rules: 'default', method: 'fixations', fit: 'crop',
+  points: true, heatmap: true, box: true, colormap: 'turbo', opacity: 0.6, smooth: true,
+  resolution: '720p', facingMode: 'environment',
+};
+
+/** Options of the URL: ?kiosk, ?idle=SECONDS, ?backend=auto|webgpu|fallback, ?model=ID, ?method=..., ?rules=... */
+export interface PageParams {
+  kiosk: boolean;
+  idleMs: number;
+  backend: 'auto' | 'webgpu' | 'fallback';
+  model?: string;
+  settings: Partial<Settings>;
+}
+
+export function pageParams(search = location.search): PageParams {
+  const q = new URLSearchParams(search);
+  const idle = Number(q.get('idle'));
+  const backend = q.get('backend');
+  const settings: Partial<Settings> = {};
+  const method = q.get('method');
+  if (method === 'fixations' || method === 'cam' || method === 'gradcam') settings.method = method;
+  const rules = q.get('rules');
+  if (rules === 'default' || rules === 'reference') settings.rules = rules;
+  return {
+    kiosk: q.has('kiosk'),
+    idleMs: (idle > 0 ? idle : 60) * 1000,
+    backend: backend === 'webgpu' || backend === 'fallback' ? backend : 'auto',
+    model: q.get('model') ?? undefined,
+    settings,
+  };
+}
+
+export function explainRequest(s: Settings, still: boolean): ExplainRequest {
+  const overlay: OverlayOptions = {
+    points: s.points, heatmap: s.heatmap, box: s.box, colormap: s.colormap, opacity: s.opacity,
+    // A still picture is explained once: nothing to smooth over, and the previous picture must not bleed in.
+    smoothing: s.smooth && !still ? SMOOTHING : 0,
+    layer: s.layer,
+  };
+  return {
+    classes: s.classes.length === 0 ? 'top' : s.classes.length === 1 ? s.classes[0] : s.classes,
+    rules: s.rules,
+    method: s.method,
+    fit: s.fit,
+    overlay,
+    withLayers: s.layer !== undefined,
+  };
+}

@@ -1,0 +1,126 @@
+import { css } from 'lit';
+
+export const appStyles = css`
+  :host {
+    --bg: #0e1118; --panel: #161b25; --line: #2a3140; --fg: #e8ecf3; --muted: #a3adbf; --accent: #ff7a45;
+    --warn: #ffcf5c; --bad: #ff8080;
+    display: flex; flex-direction: column; min-height: 100dvh; background: var(--bg); color: var(--fg);
+    font: 15px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;
+  }
+  [hidden] { display: none !important; }
+  button, select, input { font: inherit; color: inherit; }
+  button {
+    background: #232a38; border: 1px solid var(--line); border-radius: 8px; padding: 0.4em 0.8em; cursor: pointer;
+  }
+  button:hover:not(:disabled) { border-color: var(--muted); }
+  button:disabled { opacity: 0.5; cursor: default; }
+  button.accent { background: var(--accent); border-color: var(--accent); color: #1a0d05; font-weight: 600; }
+  button.big { font-size: 1.1em; padding: 0.7em 1.2em; }
+  :focus-visible { outline: 3px solid #7fb2ff; outline-offset: 2px; }
+  select, input[type='search'], input[type='url'] {
+    background: #0b0e14; border: 1px solid var(--line); border-radius: 6px; padding: 0.35em 0.5em; width: 100%;
+    box-sizing: border-box;
+  }
+  h1 { font-size: 1.1rem; margin: 0; font-weight: 650; letter-spacing: 0.01em; }
+  h1 .sub { color: var(--accent); font-weight: 500; }
+  h2 { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.08em; color: var(--muted); margin: 0 0 0.5em; }
+  .muted { color: var(--muted); margin: 0.2em 0; }
+
+  .bar { display: flex; align-items: center; justify-content: space-between; gap: 1em; padding: 0.5em 1em;
+    border-bottom: 1px solid var(--line); }
+  .bar-actions { display: flex; gap: 0.5em; }
+
+  .layout { flex: 1; display: grid; grid-template-columns: minmax(0, 1fr) 340px; min-height: 0; }
+  .stage { position: relative; background: #000; overflow: hidden; min-height: 300px; height: calc(100dvh - 3.2em); }
+  .stage video, .stage img.still { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain; }
+  .mirror { transform: scaleX(-1); }
+  .overlay-host { position: absolute; pointer-events: none; }
+  .overlay-host canvas { width: 100%; height: 100%; display: block; }
+  .stage.dragging { outline: 3px dashed var(--accent); outline-offset: -6px; }
+  .drop-hint, .veil { position: absolute; inset: 0; display: grid; place-items: center; background: rgb(0 0 0 / 0.55);
+    font-size: 1.3em; text-align: center; padding: 1em; }
+  .veil { background: rgb(0 0 0 / 0.35); pointer-events: none; }
+
+  .start { position: absolute; inset: 0; display: flex; flex-direction: column; align-items: center; justify-content: center;
+    gap: 0.8em; padding: 1.5em; text-align: center;
+    background: radial-gradient(circle at 50% 40%, #1d2533, #0b0e14 70%); }
+  .start .lead { font-size: 1.3em; margin: 0; max-width: 28em; }
+  .start .hint { color: var(--muted); margin: 0; }
+  .row { display: flex; gap: 0.5em; align-items: center; }
+  .row.wrap { flex-wrap: wrap; }
+  .problem { color: var(--bad); max-width: 34em; margin: 0.3em 0; }
+  .note { margin: 0.3em 0; }
+  .note.warn { color: var(--warn); }
+
+  .caption { position: absolute; left: 0; right: 0; bottom: 0; padding: 0.6em 1em; display: flex; align-items: baseline;
+    gap: 0.6em; flex-wrap: wrap; background: linear-gradient(transparent, rgb(0 0 0 / 0.75)); pointer-events: none; }
+  .caption .top1 { font-size: 1.6em; font-weight: 650; text-shadow: 0 1px 3px #000; }
+  .caption .top1:empty { display: none; }
+  .caption .prob { font-size: 1.1em; color: var(--muted); }
+  .caption .explaining { color: var(--muted); }
+  .badge { background: var(--warn); color: #000; border-radius: 4px; padding: 0 0.4em; font-size: 0.85em; }
+
+  .panel { background: var(--panel); border-left: 1px solid var(--line); padding: 0.8em 1em 2em; overflow-y: auto;
+    height: calc(100dvh - 3.2em); box-sizing: border-box; display: flex; flex-direction: column; gap: 1.1em; }
+  .panel section { display: flex; flex-direction: column; gap: 0.45em; }
+  .field { display: flex; flex-direction: column; gap: 0.2em; color: var(--muted); font-size: 0.9em; }
+  .field output { color: var(--fg); }
+  .checks, .seg { display: flex; flex-wrap: wrap; gap: 0.3em 1em; }
+  .checks label, .seg label { display: flex; align-items: center; gap: 0.3em; cursor: pointer; }
+  input[type='range'] { width: 100%; accent-color: var(--accent); }
+  input[type='checkbox'], input[type='radio'] { accent-color: var(--accent); width: 1.05em; height: 1.05em; }
+
+  .top5 { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 0.25em; }
+  .top-row { position: relative; width: 100%; display: flex; justify-content: space-between; gap: 0.5em; text-align: left;
+    overflow: hidden; background: #0b0e14; }
+  .top-row[aria-pressed='true'] { border-color: var(--accent); }
+  .top-row .bar-fill { position: absolute; left: 0; top: 0; bottom: 0; background: rgb(255 122 69 / 0.25); }
+  .top-row .label, .top-row .pct { position: relative; }
+  .top-row .pct { color: var(--muted); font-variant-numeric: tabular-nums; }
+
+  .chips { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 0.3em; }
+  .chip { display: flex; align-items: center; gap: 0.35em; border: 1px solid var(--c); border-radius: 999px; padding: 0.1em 0.2em 0.1em 0.6em; }
+  .chip .swatch { width: 0.8em; height: 0.8em; border-radius: 50%; background: var(--c); }
+  .chip .x { border: 0; background: none; padding: 0 0.4em; }
+  .hits { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 0.2em; }
+  .hits button { width: 100%; text-align: left; }
+  .layer-readout { margin: 0; font-variant-numeric: tabular-nums; word-break: break-all; }
+  .perf { display: grid; grid-template-columns: auto 1fr; gap: 0.1em 1em; margin: 0; font-size: 0.9em; font-variant-numeric: tabular-nums; }
+  .perf dt { color: var(--muted); }
+  .perf dd { margin: 0; }
+  details summary { cursor: pointer; color: var(--muted); }
+  .own { display: flex; flex-direction: column; gap: 0.4em; margin: 0.5em 0; }
+
+  .toast { position: fixed; left: 50%; bottom: 1.2em; transform: translateX(-50%); max-width: 90vw; background: #2b3446;
+    border-radius: 8px; padding: 0.5em 1em; box-shadow: 0 4px 20px rgb(0 0 0 / 0.5); }
+  .toast:empty { display: none; }
+
+  /* Phones and narrow windows: picture on top, controls below. */
+  @media (max-width: 820px) {
+    .layout { grid-template-columns: 1fr; }
+    .stage { height: min(62dvh, 100vw * 4 / 3); }
+    .panel { height: auto; border-left: 0; border-top: 1px solid var(--line); }
+    .caption .top1 { font-size: 1.3em; }
+  }
+
+  /* Exhibit mode: the picture fills the screen, large type, one legend line. */
+  :host(.kiosk) { font-size: clamp(18px, 2.4vw, 32px); }
+  :host(.kiosk) .layout { grid-template-columns: 1fr; }
+  :host(.kiosk) .stage { height: calc(100dvh - 3.2em); }
+  :host(.kiosk) .caption { padding: 0.6em 1em 1em; }
+  :host(.kiosk) .caption .top1 { font-size: 2.4em; }
+  .legend { height: 3.2em; box-sizing: border-box; display: flex; align-items: center; justify-content: center; gap: 1.5em;
+    padding: 0 1em; font-size: 0.8em; white-space: nowrap; overflow: hidden; border-top: 1px solid var(--line); }
+  .legend .caveat { color: var(--muted); font-style: italic; }
+  .ramp { display: inline-block; width: 4em; height: 0.7em; border-radius: 3px; vertical-align: middle; }
+  .ramp.turbo { background: linear-gradient(90deg, #30123b, #4686fb, #1ae4b6, #a2fc3c, #fabb39, #e4460a, #7a0403); }
+  .ramp.jet { background: linear-gradient(90deg, #00007f, #0000ff, #00ffff, #ffff00, #ff0000, #7f0000); }
+  .ramp.viridis { background: linear-gradient(90deg, #440154, #3b528b, #21918c, #5ec962, #fde725); }
+  .dot { display: inline-block; width: 0.6em; height: 0.6em; border-radius: 50%; background: #fff; vertical-align: middle; }
+  .attract { position: absolute; inset: 0; display: flex; flex-direction: column; align-items: center; justify-content: center;
+    text-align: center; padding: 2em; background: rgb(8 10 16 / 0.8); animation: breathe 4s ease-in-out infinite; }
+  .attract p { max-width: 24em; margin: 0.3em; }
+  .attract-title { font-size: 2.2em; font-weight: 700; color: var(--accent); }
+  @keyframes breathe { 50% { background: rgb(8 10 16 / 0.65); } }
+  @media (prefers-reduced-motion: reduce) { .attract { animation: none; } }
+`;
