@@ -191,13 +191,17 @@ export function buildGraph(src: GraphSource): Graph {
         for (const p of parts) { offsets.push(off); off += shapeOf(p).at(-1)!; }
         return { ...base, kind: 'concat', inputs: parts, offsets };
       }
-      case 'AddV2': case 'Add': case 'Mul': {
+      case 'AddV2': case 'Add': case 'Mul': case 'Sub': case 'RealDiv': case 'Div': case 'Maximum': case 'Minimum': {
         const full = live.filter((i) => size(shapeOf(i)) === size(shape));
         if (full.length === 0) fail(n, 'no input has the output shape');
-        if (n.op === 'Mul' || full.length === 1) {
+        const elementwise = !['AddV2', 'Add', 'Sub'].includes(n.op);
+        if (elementwise && full.length > 1 && n.op !== 'Mul') fail(n, `op '${n.op}' cannot be unravelled between two computed tensors (only with a constant)`);
+        // e.g. input scaling (x*2-1 in TF Hub graphs), ReLU6 as Minimum/Maximum, hard-swish, SE gates.
+        if (elementwise || full.length === 1) {
           // Bias, gate (squeeze-excitation) or scalar: follow the main input, same index.
           return { ...base, kind: 'identity', op: n.op, inputs: [full[0]] };
         }
+        if (n.op === 'Sub') fail(n, "op 'Sub' cannot be unravelled between two computed tensors (only with a constant)");
         const node: AddNode = { ...base, kind: 'add', inputs: full.slice(0, 2), skip: 0 };
         // The skip path is the shallower addend (an identity skip is an ancestor of the branch); equal depths: the earlier.
         const [d0, d1] = [depth.get(full[0])!, depth.get(full[1])!];
