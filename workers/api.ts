@@ -3,6 +3,10 @@
 // into an OffscreenCanvas transferred from the page, so the heatmap never leaves the GPU.
 import type { Fixation, InputFixation, PresetName, Rules, TopClass } from '../src/engine/types.ts';
 import type { Box } from '../src/engine/post.ts';
+import type { ModelInfo } from '../src/engine/model.ts';
+
+/** Overlay colour of the i-th explained class (points, box, cells), also for the UI's legend. */
+export const CLASS_COLORS = ['#ff3b30', '#30d158', '#0a84ff', '#ffd60a', '#bf5af2', '#ff9f0a'] as const;
 
 export type Backend = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 /** Which path ran: WebGPU inference + WGSL unravelling, or the fallback (WebGL/wasm inference + CPU unravelling). */
@@ -14,8 +18,15 @@ export interface InitOptions {
   /** Catalog model id (served at /models/<id>/), or a user model given by URL of its model.json. */
   modelId?: string;
   modelUrl?: string;
-  /** User model given as files (model.json + shards); labels optional. */
+  /** User model given as files (model.json + shards); labels optional (a JSON array file named *labels*.json). */
   modelFiles?: File[];
+  /** Labels of a user model (else labels.json beside a URL model, else "class N"). */
+  labels?: string[];
+  /**
+   * A user model's facts the graph cannot tell (defaults: logits = the output node, or its input when the output
+   * is a Softmax; inputSize from the input signature, else 224; ImageNet preprocessing, range [0,1]).
+   */
+  info?: Partial<Omit<ModelInfo, 'labels'>>;
   /** 'auto' tries WebGPU first, then the fallback. */
   backend?: 'auto' | 'webgpu' | 'fallback';
   /** Overlay target, transferred from the page (comlink.transfer). */
@@ -55,10 +66,17 @@ export interface ExplainRequest {
   overlay?: Partial<OverlayOptions>;
   /** Return per-layer kept indices (layer view, tests); costs a larger readback. */
   withLayers?: boolean;
+  /**
+   * Accurate per-stage GPU timings: wait for the queue between stages (serialises CPU and GPU; benchmarks only).
+   * Without it, GPU stages show encode time and the waiting lands in 'readback'; 'total' is right either way.
+   */
+  timing?: boolean;
 }
 
 export interface ExplainedClass {
   class: TopClass;
+  /** Overlay colour, CLASS_COLORS[i] for the i-th requested class. The heatmap is the first class's. */
+  color: string;
   /** Network-input pixels. */
   inputFixations: InputFixation[];
   /** Frame pixels. */
@@ -74,7 +92,9 @@ export interface FrameResult {
   path: PathName;
   backend: Backend;
   frameSize: { width: number; height: number };
+  /** Kept neurons per layer of the first explained class (GPU path: only with withLayers or overlay.layer). */
   layers: { name: string; count: number; indices?: Int32Array; shape: number[] }[];
+  method: Method;
   /** upload, preprocess, forward, unravel, heatmap, readback, total (ms). */
   timings: Record<string, number>;
   /** Bytes read back from the GPU for this frame. */
@@ -95,4 +115,18 @@ export interface ExplainWorkerApi {
   /** tf.memory() and the worker's own GPU buffers, for leak checks. */
   memory(): Promise<{ tensors: number; bytes: number; gpuBuffers: number; gpuBytes: number }>;
   dispose(): Promise<void>;
+}
+
+/** Test-only hooks of the worker (not for the UI). */
+export interface ExplainWorkerTestApi extends ExplainWorkerApi {
+  /** Destroy the GPUDevice as a driver reset would; resolves once the worker reports 'recovering'. */
+  __loseDeviceForTest(): Promise<WorkerStatus>;
+  /**
+   * GPU path: the GPU heatmap of these points (overlay pixels) drawn offscreen through the overlay's colormap pass
+   * and read back: premultiplied RGBA8, row-major width x height. Compare with colorize(heatmap(...), .., true).
+   */
+  __heatmapForTest(points: Fixation[], width: number, height: number,
+    opts: { colormap: Colormap; opacity: number; sigma?: number }): Promise<Uint8Array>;
+  /** GPU path: the last frame's overlay drawn again offscreen and read back (premultiplied RGBA8). */
+  __overlayForTest(): Promise<{ width: number; height: number; pixels: Uint8Array }>;
 }

@@ -1,0 +1,30 @@
+// The fallback path (WebGL inference + CPU unravelling + 2D overlay) against the CPU reference: the engine's
+// explain() on tfjs's cpu backend in the page, on the very same pixels.
+import { expect, test } from '@playwright/test';
+import { openHarness, SQUIRREL } from './setup.ts';
+
+test('fallback path: same fixations as the CPU reference on the same input', async ({ page }) => {
+  await openHarness(page);
+  const info = await page.evaluate(() => (window as any).h.init({ modelId: 'squeezenet1_1', backend: 'fallback', canvas: { width: 200, height: 150 } }));
+  expect(info.path).toBe('fallback');
+  expect(info.backend).toBe('webgl');
+  expect(info.fallbackReason).toBe('requested');
+  for (const rules of ['default', 'reference'] as const) {
+    const { w, ref } = await page.evaluate(async ([url, rules]) => {
+      const h = (window as any).h;
+      return { w: await h.explainUrl(url, { rules }), ref: await h.referenceExplain(url, { rules }) };
+    }, [SQUIRREL, rules] as const);
+    expect(w.path).toBe('fallback');
+    expect(w.top[0].index).toBe(335);
+    expect(ref.class.index).toBe(335);
+    const key = (f: any) => `${f.x},${f.y},${f.c}`;
+    const got = w.explained[0].inputFixations;
+    expect(got.map(key).sort(), rules).toEqual(ref.inputFixations.map(key).sort());
+    const refW = new Map(ref.inputFixations.map((f: any) => [key(f), f.w]));
+    for (const f of got) expect(Math.abs(f.w - (refW.get(key(f)) as number)), key(f)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(f.w)));
+    // Frame-pixel fixations and box: the same post-processing as the reference.
+    expect(w.explained[0].fixations.length).toBe(ref.fixations.length);
+    expect(w.explained[0].box).toEqual(ref.box);
+    expect(w.readbackBytes).toBeGreaterThan(16384); // the fallback reads every activation back
+  }
+});

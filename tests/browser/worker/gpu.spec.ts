@@ -1,0 +1,127 @@
+// The explain worker on the GPU path (tfjs-webgpu through SwiftShader), overlay presented to a real OffscreenCanvas.
+import { expect, test, type Page } from '@playwright/test';
+import { PRESENT_LAUNCH } from './launch.ts';
+import { openHarness, SQUIRREL } from './setup.ts';
+
+test.use({ launchOptions: PRESENT_LAUNCH });
+test.describe.configure({ mode: 'serial' });
+
+const OVERLAY = { width: 320, height: 240 };
+let page: Page;
+test.beforeAll(async ({ browser }) => {
+  page = await browser.newPage();
+  await openHarness(page);
+  const info = await page.evaluate((canvas) => (window as any).h.init({ modelId: 'squeezenet1_1', backend: 'auto', canvas }), OVERLAY);
+  expect(info.path).toBe('gpu');
+  expect(info.backend).toBe('webgpu');
+});
+test.afterAll(async () => { await page?.close(); });
+
+const explain = (req: object) => page.evaluate(([url, r]) => (window as any).h.explainUrl(url, r), [SQUIRREL, req] as const);
+
+test('explains the squirrel: fox squirrel (335), fixations inside the frame, at most 16 KB read back', async () => {
+  const r = await explain({});
+  expect(r.path).toBe('gpu');
+  expect(r.top[0].index).toBe(335);
+  expect(r.top[0].label).toMatch(/fox squirrel/);
+  const [c] = r.explained;
+  expect(c.class.index).toBe(335);
+  expect(c.class.prob).toBeCloseTo(r.top[0].prob, 6);
+  expect(c.inputFixations.length).toBeGreaterThan(0);
+  expect(c.fixations.length).toBeGreaterThan(0);
+  for (const p of c.fixations) {
+    expect(p.x).toBeGreaterThanOrEqual(0); expect(p.x).toBeLessThanOrEqual(r.frameSize.width - 1);
+    expect(p.y).toBeGreaterThanOrEqual(0); expect(p.y).toBeLessThanOrEqual(r.frameSize.height - 1);
+  }
+  const [x0, y0, x1, y1] = c.box;
+  expect(x0).toBeLessThanOrEqual(x1); expect(y0).toBeLessThanOrEqual(y1);
+  expect(c.peak).not.toBeNull();
+  expect(r.readbackBytes).toBeGreaterThan(0);
+  expect(r.readbackBytes).toBeLessThanOrEqual(16384);
+  for (const s of ['upload', 'preprocess', 'forward', 'unravel', 'heatmap', 'readback', 'total']) expect(r.timings[s]).toBeGreaterThanOrEqual(0);
+});
+
+test('GPU heatmap + colormap equals the CPU heatmap + colormap within 1/255 per channel', async () => {
+  // Hand-placed points (one off-image, two on the same pixel after rounding, one in a corner), and a dense random
+  // set that takes the CPU's other branch (separable blur instead of per-point kernels).
+  const sparse = [
+    { x: 20, y: 15, w: 1 }, { x: 20.4, y: 15.2, w: 0.5 }, { x: 70, y: 50, w: 2 }, { x: 40, y: 60, w: 0.25 },
+    { x: 95, y: 71, w: 1 }, { x: -3, y: 5, w: 1 },
+  ];
+  let s = 12345;
+  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const dense = Array.from({ length: 500 }, () => ({ x: rand() * 30, y: rand() * 20, w: 0.1 + rand() }));
+  const cases = [
+    { points: sparse, width: 96, height: 72, colormap: 'jet', opacity: 0.6 },
+    { points: sparse, width: 96, height: 72, colormap: 'turbo', opacity: 1 },
+    { points: dense, width: 64, height: 48, colormap: 'viridis', opacity: 0.8 },
+  ];
+  for (const c of cases) {
+    const d = await page.evaluate(async (c) => {
+      const h = (window as any).h;
+      const gpu: Uint8Array = await h.api.__heatmapForTest(c.points, c.width, c.height, { colormap: c.colormap, opacity: c.opacity });
+      const cpu: Uint8Array = h.cpuHeatmapPixels(c.points, c.width, c.height, c.colormap, c.opacity);
+      let maxDiff = 0, maxAlpha = 0, transparent = 0;
+      for (let i = 0; i < cpu.length; i++) maxDiff = Math.max(maxDiff, Math.abs(gpu[i] - cpu[i]));
+      for (let i = 3; i < cpu.length; i += 4) { maxAlpha = Math.max(maxAlpha, cpu[i]); if (cpu[i] === 0) transparent++; }
+      return { len: gpu.length, want: cpu.length, maxDiff, maxAlpha, transparent };
+    }, c);
+    expect(d.len).toBe(d.want);
+    // Not a vacuous comparison: the map reaches full opacity somewhere and is transparent elsewhere.
+    expect(d.maxAlpha).toBe(Math.round(c.opacity * 255));
+    expect(d.transparent, c.colormap).toBeGreaterThan(0);
+    expect(d.maxDiff, `${c.colormap}`).toBeLessThanOrEqual(1);
+  }
+});
+
+test('the overlay drawn for a frame is the CPU heatmap of its fixations; box edges in the class colour', async () => {
+  const r = await explain({ overlay: { points: false, box: false, colormap: 'turbo', opacity: 0.8 } });
+  const d = await page.evaluate(async ({ r, size }) => {
+    const h = (window as any).h;
+    const o = await h.api.__overlayForTest();
+    const sx = size.width / r.frameSize.width, sy = size.height / r.frameSize.height;
+    const pts = r.explained[0].fixations.map((p: any) => ({ x: p.x * sx, y: p.y * sy, w: p.w }));
+    const cpu: Uint8Array = h.cpuHeatmapPixels(pts, size.width, size.height, 'turbo', 0.8);
+    let maxDiff = 0;
+    for (let i = 0; i < cpu.length; i++) maxDiff = Math.max(maxDiff, Math.abs(o.pixels[i] - cpu[i]));
+    return { w: o.width, h: o.height, maxDiff };
+  }, { r, size: OVERLAY });
+  expect([d.w, d.h]).toEqual([OVERLAY.width, OVERLAY.height]);
+  expect(d.maxDiff).toBeLessThanOrEqual(1);
+
+  const r2 = await explain({ overlay: { heatmap: false, points: false, box: true } });
+  const px = await page.evaluate(async ({ r, size }) => {
+    const o = await (window as any).h.api.__overlayForTest();
+    const [x0, y0, , y1] = r.explained[0].box;
+    const x = Math.ceil(x0 * size.width / r.frameSize.width), y = Math.round(((y0 + y1) / 2) * size.height / r.frameSize.height);
+    const i = (y * size.width + x) * 4;
+    return { edge: Array.from(o.pixels.slice(i, i + 4)) as number[], color: r.explained[0].color as string, corner: Array.from(o.pixels.slice(0, 4)) as number[] };
+  }, { r: r2, size: OVERLAY });
+  const hex = (px.color as string).slice(1).match(/../g)!.map((h) => parseInt(h, 16));
+  for (let k = 0; k < 3; k++) expect(Math.abs(px.edge[k] - hex[k])).toBeLessThanOrEqual(1);
+  expect(px.edge[3]).toBe(255);
+  expect(px.corner).toEqual([0, 0, 0, 0]);
+});
+
+test('several classes at once, layer view and CAM on the GPU path', async () => {
+  const first = await explain({});
+  const second = first.top[1].index;
+  const info = await page.evaluate(() => (window as any).h.api.memory());
+  expect(info.gpuBuffers).toBeGreaterThan(0);
+  const layer = 'fire9/concat';
+  const r = await explain({ classes: [335, second], withLayers: true, overlay: { layer } });
+  expect(r.explained.map((c: any) => c.class.index)).toEqual([335, second]);
+  expect(r.explained[0].color).not.toBe(r.explained[1].color);
+  for (const c of r.explained) expect(c.inputFixations.length).toBeGreaterThan(0);
+  expect(r.explained[1].class.prob).toBeCloseTo(first.top[1].prob, 6);
+  const kept = r.layers.find((l: any) => l.name === layer);
+  expect(kept.count).toBeGreaterThan(0);
+  expect(kept.indices.length).toBe(kept.count);
+  expect(r.layers.find((l: any) => l.name === 'pool10').count).toBe(1); // the class neuron
+
+  const cam = await explain({ method: 'cam' });
+  expect(cam.method).toBe('cam');
+  expect(cam.explained[0].fixations).toEqual([]);
+  expect(cam.explained[0].box).not.toBeNull();
+  expect(cam.explained[0].peak).not.toBeNull();
+});

@@ -1,0 +1,82 @@
+// Test/bench page: the real explain worker, frames made from shared images, and the CPU references (engine code
+// on tfjs's cpu backend, in the page) to compare with.
+import { transfer, wrap } from 'comlink';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { loadGraphModel } from '@tensorflow/tfjs-converter';
+import { colorize, type ColormapName } from '../../../src/engine/colormap.ts';
+import { explain, type ExplainOptions } from '../../../src/engine/explain.ts';
+import { FixationModel } from '../../../src/engine/model.ts';
+import { heatmap } from '../../../src/engine/post.ts';
+import type { Fixation } from '../../../src/engine/types.ts';
+import type { ExplainRequest, ExplainWorkerTestApi, InitOptions } from '../../../workers/api.ts';
+
+const worker = new Worker(new URL('../../../workers/explain.worker.ts', import.meta.url), { type: 'module' });
+const api = wrap<ExplainWorkerTestApi>(worker);
+
+/** Decoded pixels of an image, optionally resized (the same pixels go to the worker and to the reference). */
+async function pixels(url: string, width?: number, height?: number): Promise<ImageData> {
+  const blob = await (await fetch(url)).blob();
+  const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none' });
+  const w = width ?? bmp.width, h = height ?? bmp.height;
+  const c = new OffscreenCanvas(w, h);
+  const ctx = c.getContext('2d', { willReadFrequently: true })!;
+  ctx.drawImage(bmp, 0, 0, w, h);
+  bmp.close();
+  return ctx.getImageData(0, 0, w, h);
+}
+const cache = new Map<string, ImageData>();
+async function cached(url: string, width?: number, height?: number) {
+  const key = `${url}|${width}|${height}`;
+  if (!cache.has(key)) cache.set(key, await pixels(url, width, height));
+  return cache.get(key)!;
+}
+
+let refModel: FixationModel | null = null;
+async function reference(): Promise<FixationModel> {
+  if (refModel) return refModel;
+  await tf.setBackend('cpu');
+  const catalog = await (await fetch('/models/catalog.json')).json();
+  const e = catalog.models.find((m: { id: string }) => m.id === 'squeezenet1_1');
+  const labels = await (await fetch(`/models/${e.id}/${e.labels}`)).json();
+  const gm = await loadGraphModel(`/models/${e.id}/model.json`);
+  refModel = FixationModel.create(gm, { id: e.id, inputSize: e.inputSize, preprocessing: e.preprocessing, logits: e.logits, probs: e.probs, labels });
+  return refModel;
+}
+
+const h = {
+  api,
+  async init(o: Omit<InitOptions, 'canvas'> & { canvas?: { width: number; height: number } }) {
+    const { canvas: size, ...rest } = o;
+    if (!size) return api.init(rest);
+    const el = document.createElement('canvas');
+    el.width = size.width;
+    el.height = size.height;
+    document.body.append(el);
+    const off = el.transferControlToOffscreen();
+    return api.init(transfer({ ...rest, canvas: off }, [off]));
+  },
+  /** Explain a shared image (optionally resized) in the worker. */
+  async explainUrl(url: string, req: ExplainRequest = {}, width?: number, height?: number) {
+    const bmp = await createImageBitmap(await cached(url, width, height));
+    return api.explain(transfer(bmp, [bmp]), req);
+  },
+  /** The CPU reference explain() (engine, tfjs cpu backend) on the same pixels. */
+  async referenceExplain(url: string, opts: ExplainOptions = {}, width?: number, height?: number) {
+    const fm = await reference();
+    const img = await cached(url, width, height);
+    const t = tf.tensor3d(Int32Array.from(img.data), [img.height, img.width, 4], 'int32');
+    try {
+      const e = await explain(fm, t, opts);
+      return { top: e.top, class: e.class, inputFixations: e.inputFixations, fixations: e.fixations, box: e.box, peak: e.peak };
+    } finally {
+      t.dispose();
+    }
+  },
+  /** CPU heatmap + colormap, premultiplied: the twin of __heatmapForTest. */
+  cpuHeatmapPixels(points: Fixation[], width: number, height: number, colormap: ColormapName, opacity: number, sigma?: number) {
+    return new Uint8Array(colorize(heatmap(points, width, height, sigma), colormap, opacity, true).buffer);
+  },
+};
+(window as unknown as { h: typeof h }).h = h;
+document.body.dataset.ready = '1';

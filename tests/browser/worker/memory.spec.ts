@@ -1,0 +1,34 @@
+// 200 frames in a row on the GPU path: tfjs tensors, tfjs bytes and the device's GPU buffers stay flat from frame
+// 10 to frame 200 (a leak of one tensor or buffer per frame would show as +190). The tiny CNN keeps this to about a
+// minute on SwiftShader; every stage of the pipeline runs as for SqueezeNet, overlay presented to a canvas.
+import { expect, test } from '@playwright/test';
+import { PRESENT_LAUNCH } from './launch.ts';
+import { openHarness, SQUIRREL } from './setup.ts';
+import { routeTinyModel, TINY_CLASSES } from './tiny-model.ts';
+
+test.use({ launchOptions: PRESENT_LAUNCH });
+
+test('200 frames: tensors, tfjs bytes and GPU buffers are flat from frame 10 to 200', async ({ page }) => {
+  await routeTinyModel(page);
+  await openHarness(page);
+  const info = await page.evaluate(() => (window as any).h.init({ modelUrl: '/tiny-model/model.json', backend: 'webgpu', canvas: { width: 64, height: 48 } }));
+  expect(info.path).toBe('gpu');
+  expect(info.inputSize).toBe(32);
+  const run = await page.evaluate(async ({ url, classes }) => {
+    const h = (window as any).h;
+    const mem: Record<number, any> = {};
+    let last: any;
+    for (let i = 1; i <= 200; i++) {
+      // Alternate the request so that every branch (explicit classes, smoothing, layer view) is in the loop.
+      const req = i % 3 === 0 ? { classes: [1, 2], overlay: { smoothing: 0.5 } } : i % 3 === 1 ? {} : { overlay: { layer: 'relu1' } };
+      last = await h.explainUrl(url, req, 64, 48);
+      if (i === 10 || i === 200) mem[i] = await h.api.memory();
+    }
+    return { mem, last, classes };
+  }, { url: SQUIRREL, classes: TINY_CLASSES });
+  console.log(JSON.stringify(run.mem));
+  expect(run.last.path).toBe('gpu');
+  expect(run.last.top[0].label).toMatch(/^class \d$/);
+  expect(run.mem[10].gpuBuffers).toBeGreaterThan(0);
+  expect(run.mem[200]).toEqual(run.mem[10]);
+});

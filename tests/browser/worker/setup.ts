@@ -1,0 +1,22 @@
+// Test setup shared by the worker specs: shared images served at /shared-images/, Vite's HMR socket blocked (other
+// edits in the working tree must not reload a page mid-test), and the harness page opened.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Page } from '@playwright/test';
+
+export const IMAGES = resolve(process.env.SHARED_DIR ?? resolve(import.meta.dirname, '../../../../shared'), 'images');
+export const SQUIRREL = '/shared-images/squirrel_cls.jpg';
+
+export async function openHarness(page: Page, log = true) {
+  if (log) {
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`[page ${m.type()}]`, m.text()); });
+    page.on('pageerror', (e) => console.log('[pageerror]', e.message));
+  }
+  await page.route('**/shared-images/*', (route) => {
+    const file = resolve(IMAGES, decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop()!));
+    return route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.png') ? 'image/png' : 'image/jpeg' });
+  });
+  await page.routeWebSocket(/\?token=/, () => {});
+  await page.goto('/tests/browser/worker/harness.html');
+  await page.waitForFunction(() => document.body.dataset.ready === '1');
+}

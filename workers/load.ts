@@ -1,0 +1,114 @@
+// Loading a model in the worker: a catalog model (served at /models/<id>/ with its catalog entry and labels), or a
+// user model by URL or by files. User models get their facts from the graph (logits, input size), ImageNet
+// preprocessing unless told otherwise, and "class N" labels unless labels come along.
+import { io } from '@tensorflow/tfjs-core';
+import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { FixationModel, type ModelInfo } from '../src/engine/model.ts';
+import type { InitOptions } from './api.ts';
+
+const IMAGENET: ModelInfo['preprocessing'] = { range: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+/** Where the installed models are served (vite: /models/, dist/models/). */
+export function modelsBase(): URL {
+  return new URL(`${import.meta.env.BASE_URL ?? '/'}models/`, self.location.href);
+}
+
+async function fetchJson(url: URL | string, what: string): Promise<any> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${what}: ${url} answered ${res.status} ${res.statusText}`);
+  try {
+    return await res.json();
+  } catch (e) {
+    throw new Error(`${what}: ${url} is not JSON (${(e as Error).message})`);
+  }
+}
+
+export async function loadFixationModel(opts: InitOptions): Promise<FixationModel> {
+  if (opts.modelFiles?.length) return fromFiles(opts.modelFiles, opts);
+  if (opts.modelUrl) return fromUrl(opts.modelUrl, opts);
+  return fromCatalog(opts.modelId);
+}
+
+async function fromCatalog(id?: string): Promise<FixationModel> {
+  const base = modelsBase();
+  const catalog = await fetchJson(new URL('catalog.json', base), 'model catalog');
+  const want = id ?? catalog.default;
+  const entry = (catalog.models ?? []).find((m: { id: string }) => m.id === want);
+  if (!entry) throw new Error(`unknown model '${want}' (catalog has: ${(catalog.models ?? []).map((m: { id: string }) => m.id).join(', ')})`);
+  const dir = new URL(`${entry.id}/`, base);
+  const labels = await fetchJson(new URL(entry.labels, dir), `labels of '${entry.id}'`);
+  if (!Array.isArray(labels)) throw new Error(`labels of '${entry.id}': expected a JSON array of strings`);
+  const gm = await loadOrExplain(() => loadGraphModel(new URL('model.json', dir).href), `model '${entry.id}' at ${dir}`);
+  const { id: mid, inputSize, preprocessing, logits, probs } = entry;
+  return create(gm, { id: mid, inputSize, preprocessing, logits, probs, labels });
+}
+
+async function fromUrl(url: string, opts: InitOptions): Promise<FixationModel> {
+  const gm = await loadOrExplain(() => loadGraphModel(url), `model ${url}`);
+  let labels = opts.labels;
+  if (!labels) {
+    // A labels.json beside model.json is optional.
+    try {
+      const res = await fetch(new URL('labels.json', new URL(url, self.location.href)));
+      const j = res.ok ? await res.json() : undefined;
+      if (Array.isArray(j)) labels = j;
+    } catch { /* none */ }
+  }
+  return create(gm, userInfo(gm, url, opts, labels));
+}
+
+async function fromFiles(files: File[], opts: InitOptions): Promise<FixationModel> {
+  const jsons = files.filter((f) => f.name.endsWith('.json'));
+  const model = jsons.find((f) => f.name === 'model.json') ?? jsons.find((f) => !/labels/i.test(f.name));
+  if (!model) throw new Error(`model files: no model.json among ${files.map((f) => f.name).join(', ')}`);
+  const shards = files.filter((f) => f !== model && !f.name.endsWith('.json'));
+  let labels = opts.labels;
+  const labelFile = jsons.find((f) => f !== model && /labels/i.test(f.name));
+  if (!labels && labelFile) {
+    try { labels = JSON.parse(await labelFile.text()); } catch (e) { throw new Error(`labels file ${labelFile.name}: not JSON (${(e as Error).message})`); }
+    if (!Array.isArray(labels)) throw new Error(`labels file ${labelFile.name}: expected a JSON array of strings`);
+  }
+  const gm = await loadOrExplain(() => loadGraphModel(io.browserFiles([model, ...shards])), `model files (${model.name})`);
+  return create(gm, userInfo(gm, model.name, opts, labels));
+}
+
+async function loadOrExplain(load: () => Promise<GraphModel>, what: string): Promise<GraphModel> {
+  try {
+    return await load();
+  } catch (e) {
+    throw new Error(`${what}: could not load (${(e as Error).message})`);
+  }
+}
+
+function create(gm: GraphModel, info: ModelInfo): FixationModel {
+  try {
+    return FixationModel.create(gm, info);
+  } catch (e) {
+    gm.dispose();
+    throw e;
+  }
+}
+
+/** Facts of a user model: from opts.info, else read off the graph. */
+function userInfo(gm: GraphModel, source: string, opts: InitOptions, labels?: string[]): ModelInfo {
+  const nodes: { name: string; op: string; input?: string[] }[] =
+    (gm as unknown as { artifacts?: { modelTopology?: { node?: any[] } } }).artifacts?.modelTopology?.node ?? [];
+  const out = gm.outputNodes[0]?.replace(/:\d+$/, '');
+  const outNode = nodes.find((n) => n.name === out);
+  let logits = opts.info?.logits, probs = opts.info?.probs;
+  if (!logits) {
+    if (!outNode) throw new Error(`model ${source}: cannot find its output node; pass info.logits`);
+    if (outNode.op === 'Softmax') { logits = outNode.input![0].replace(/:\d+$/, ''); probs ??= outNode.name; }
+    else logits = outNode.name;
+  }
+  const shape = gm.inputs[0]?.shape ?? [];
+  const inputSize = opts.info?.inputSize ?? (shape[1] && shape[1] > 0 ? shape[1] : 224);
+  return {
+    id: opts.info?.id ?? source.replace(/^.*\/([^/]+)\/[^/]*$/, '$1'),
+    inputSize,
+    preprocessing: opts.info?.preprocessing ?? IMAGENET,
+    logits,
+    probs,
+    labels: labels ?? [],
+  };
+}

@@ -1,0 +1,118 @@
+// What both paths share after the unravelling: class selection, network-input fixations -> frame pixels
+// (outliers removed, box), receptive-field boxes for the layer view, and the overlay geometry as rectangles
+// (the GPU path draws them with a render pass, the fallback with a 2D context: the same geometry).
+import { receptiveField } from '../src/engine/baselines.ts';
+import type { FixationModel } from '../src/engine/model.ts';
+import { removeOutliers, tightBox, toImagePoints, type Box } from '../src/engine/post.ts';
+import type { Fixation, Graph, InputFixation, PixelTransform } from '../src/engine/types.ts';
+import type { Rect } from '../src/gpu/overlay.ts';
+import { CLASS_COLORS, type ExplainRequest, type OverlayOptions } from './api.ts';
+
+export const DEFAULT_OVERLAY: OverlayOptions = {
+  points: true, heatmap: true, box: true, colormap: 'jet', opacity: 0.6, smoothing: 0,
+};
+
+export function overlayOptions(o: Partial<OverlayOptions> | undefined): OverlayOptions {
+  const r = { ...DEFAULT_OVERLAY, ...Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) };
+  if (!(r.opacity >= 0 && r.opacity <= 1)) throw new Error(`overlay.opacity must be in 0..1, got ${r.opacity}`);
+  if (!(r.smoothing >= 0 && r.smoothing < 1)) throw new Error(`overlay.smoothing must be in [0, 1), got ${r.smoothing}`);
+  return r;
+}
+
+/** The requested class indices ('top' = the top-1 class), checked against the model's class count. */
+export function requestedClasses(req: ExplainRequest, top1: number, numClasses: number): number[] {
+  const c = req.classes ?? 'top';
+  const list = c === 'top' ? [top1] : Array.isArray(c) ? c : [c];
+  if (list.length === 0) throw new Error('classes: empty list');
+  if (list.length > CLASS_COLORS.length) throw new Error(`classes: at most ${CLASS_COLORS.length} at once, got ${list.length}`);
+  for (const i of list) {
+    if (!Number.isInteger(i) || i < 0 || i >= numClasses) throw new Error(`classes: index ${i} is out of range 0..${numClasses - 1}`);
+  }
+  return [...new Set(list)];
+}
+
+/** Network-input fixations -> frame-pixel fixations (outliers removed, the authors' rule) and their tight box. */
+export function framePoints(input: InputFixation[], t: PixelTransform): { fixations: Fixation[]; box: Box | null } {
+  const fixations = removeOutliers(toImagePoints(input, t), t.srcWidth, t.srcHeight);
+  return { fixations, box: tightBox(fixations) };
+}
+
+/** Receptive-field boxes (frame pixels) of kept neurons of a spatial layer; none for vectors (after a pool/FC). */
+export function layerCells(graph: Graph, layer: string, indices: ArrayLike<number>, t: PixelTransform): Box[] {
+  const node = graph.byName.get(layer);
+  if (!node) throw new Error(`overlay.layer: no layer '${layer}' in the model`);
+  if (node.shape.length !== 3) return [];
+  let rf: ReturnType<typeof receptiveField>;
+  try { rf = receptiveField(graph, layer); } catch { return []; }
+  const extent = receptiveExtent(graph, layer);
+  const [, W, C] = node.shape;
+  const S = t.size;
+  const boxes: Box[] = [];
+  const seen = new Set<number>();
+  for (let i = 0; i < indices.length; i++) {
+    const cell = Math.floor(indices[i] / C);
+    if (seen.has(cell)) continue;
+    seen.add(cell);
+    const cx = rf.offset[1] + rf.scale[1] * (cell % W), cy = rf.offset[0] + rf.scale[0] * Math.floor(cell / W);
+    const clip = (v: number) => Math.min(Math.max(v, 0), S - 1);
+    const x0 = clip(cx - (extent[1] - 1) / 2), x1 = clip(cx + (extent[1] - 1) / 2);
+    const y0 = clip(cy - (extent[0] - 1) / 2), y1 = clip(cy + (extent[0] - 1) / 2);
+    boxes.push([x0 * t.stepX + t.startX, y0 * t.stepY + t.startY, x1 * t.stepX + t.startX, y1 * t.stepY + t.startY]);
+  }
+  return boxes;
+}
+
+/** Receptive-field size (network pixels, per axis) of one cell of `layer`, down the first-input path. */
+function receptiveExtent(graph: Graph, layer: string): [number, number] {
+  const size: [number, number] = [1, 1];
+  for (let n = graph.byName.get(layer); n && n.kind !== 'input'; n = graph.byName.get(n.inputs[0])) {
+    if (n.kind !== 'conv' && n.kind !== 'pool') continue;
+    const dil = n.kind === 'conv' ? n.dilations : [1, 1];
+    for (const i of [0, 1] as const) size[i] = (size[i] - 1) * n.strides[i] + (n.kernel[i] - 1) * dil[i] + 1;
+  }
+  return size;
+}
+
+export interface ClassScene {
+  color: [number, number, number];
+  fixations: Fixation[];
+  box: Box | null;
+  /** Layer view: receptive-field boxes (frame pixels) instead of the points. */
+  cells?: Box[];
+}
+
+/** The overlay's points, boxes and cells as rectangles in overlay pixels (frame pixels scaled). */
+export function sceneRects(classes: ClassScene[], frame: { width: number; height: number },
+  overlay: { width: number; height: number }, o: OverlayOptions): Rect[] {
+  const sx = overlay.width / frame.width, sy = overlay.height / frame.height;
+  const unit = Math.max(1, Math.round(Math.hypot(overlay.width, overlay.height) / 400));
+  const rects: Rect[] = [];
+  const outline = (b: Box, t: number, color: Rect['color']) => {
+    const [x0, y0, x1, y1] = [b[0] * sx, b[1] * sy, b[2] * sx + 1, b[3] * sy + 1];
+    rects.push({ x0, y0, x1, y1: y0 + t, color }, { x0, y0: y1 - t, x1, y1, color },
+      { x0, y0, x1: x0 + t, y1, color }, { x0: x1 - t, y0, x1, y1, color });
+  };
+  for (const c of classes) {
+    if (c.cells) {
+      for (const b of c.cells) outline(b, unit, [...c.color, 0.7]);
+    } else if (o.points) {
+      const r = 1.5 * unit;
+      for (const p of c.fixations) {
+        const x = p.x * sx + 0.5, y = p.y * sy + 0.5;
+        rects.push({ x0: x - r, y0: y - r, x1: x + r, y1: y + r, color: [...c.color, 1] });
+      }
+    }
+    if (o.box && c.box) outline(c.box, 2 * unit, [...c.color, 1]);
+  }
+  return rects;
+}
+
+/** CLASS_COLORS[i] ('#rrggbb') as 0..1 floats. */
+export function classColor(i: number): [number, number, number] {
+  const h = CLASS_COLORS[i % CLASS_COLORS.length];
+  return [1, 3, 5].map((k) => parseInt(h.slice(k, k + 2), 16) / 255) as [number, number, number];
+}
+
+export function labelOf(fm: FixationModel, i: number): string {
+  return fm.info.labels[i] ?? `class ${i}`;
+}

@@ -1,0 +1,85 @@
+// The GPU path's unravelling behind one seam: the WGSL walker (src/gpu/unravel.ts) reading the activations in
+// place, or the CPU reference (unravelCpu) when the WGSL walker cannot be built for a model (its buffers exceed
+// the device's limits) — then the activations are read back, which the result's readbackBytes shows.
+import type * as tf from '@tensorflow/tfjs-core';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { size } from '../src/engine/graph.ts';
+import type { FixationModel } from '../src/engine/model.ts';
+import type { InputFixation, KeptLayer, Rules } from '../src/engine/types.ts';
+import { unravelCpu } from '../src/engine/unravel.ts';
+import { flushTf, tensorBuffer } from '../src/gpu/device.ts';
+import { GpuUnraveller, MAX_FIXATIONS } from '../src/gpu/unravel.ts';
+
+// readInputFixations() copies the whole list: count + pad + MAX_FIXATIONS (index, weight) pairs.
+const LIST_BYTES = 8 + MAX_FIXATIONS * 8;
+
+export interface Unravelled { input: InputFixation[]; layers?: KeptLayer[]; bytes: number; truncated: boolean }
+
+export interface UnravelSeam {
+  readonly kind: 'gpu' | 'cpu';
+  /** Start the unravelling of one class on this frame's captured activations (the 'unravel' stage). */
+  run(tensors: Map<string, tf.Tensor>, classIndex: number, rules: Rules): Promise<void>;
+  /** The result of the last run (the 'readback' stage); layers only when asked (large). */
+  read(withLayers: boolean): Promise<Unravelled>;
+  destroy(): void;
+}
+
+export class GpuUnravelSeam implements UnravelSeam {
+  readonly kind = 'gpu';
+  private constructor(private backend: WebGPUBackend, private unraveller: GpuUnraveller) {}
+
+  static create(backend: WebGPUBackend, fm: FixationModel): GpuUnravelSeam {
+    return new GpuUnravelSeam(backend, GpuUnraveller.create(backend.device, fm.graph));
+  }
+
+  async run(tensors: Map<string, tf.Tensor>, classIndex: number, rules: Rules) {
+    const device = this.backend.device;
+    const encoder = device.createCommandEncoder({ label: 'unravel' });
+    this.unraveller.encode(encoder, (name) => {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`activation '${name}' was not captured by the forward pass`);
+      return tensorBuffer(this.backend, t);
+    }, classIndex, rules);
+    // tfjs may still hold the forward pass (or an upload of a CPU-resident tensor) in its own encoder.
+    flushTf(this.backend);
+    device.queue.submit([encoder.finish()]);
+  }
+
+  async read(withLayers: boolean): Promise<Unravelled> {
+    const list = await this.unraveller.readInputFixations();
+    const out: Unravelled = { input: list.fixations, bytes: LIST_BYTES, truncated: list.truncated };
+    if (withLayers) {
+      out.layers = await this.unraveller.readLayers();
+      out.bytes += out.layers.reduce((s, l) => s + size(l.shape) * 4, 0);
+    }
+    return out;
+  }
+
+  destroy() { this.unraveller.destroy(); }
+}
+
+export class CpuUnravelSeam implements UnravelSeam {
+  readonly kind = 'cpu';
+  private last: Unravelled | null = null;
+  constructor(private fm: FixationModel) {}
+
+  async run(tensors: Map<string, tf.Tensor>, classIndex: number, rules: Rules) {
+    const acts = new Map<string, Float32Array>();
+    let bytes = 0;
+    for (const name of this.fm.graph.captures) {
+      const a = (await tensors.get(name)!.data()) as Float32Array;
+      acts.set(name, a);
+      bytes += a.byteLength;
+    }
+    const r = unravelCpu(this.fm.graph, (n) => acts.get(n)!, classIndex, rules);
+    this.last = { input: r.inputFixations, layers: r.layers, bytes, truncated: false };
+  }
+
+  async read(withLayers: boolean): Promise<Unravelled> {
+    if (!this.last) throw new Error('unravelling: read() before run()');
+    const r = this.last;
+    return withLayers ? r : { ...r, layers: undefined };
+  }
+
+  destroy() { this.last = null; }
+}
