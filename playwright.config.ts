@@ -9,6 +9,14 @@ export const CHROMIUM_ARGS = [
 // TEST_PORT lets several checkouts or runs test side by side.
 const PORT = Number(process.env.TEST_PORT ?? 5173);
 
+// The production app (tests/browser/app) is built and served by `vite preview` on APP_PORT (default TEST_PORT - 1000).
+// Building takes a while, so that server starts only when the app's tests may run: a run naming no test files or
+// naming tests/browser/app (APP_SERVER=1 / 0 forces it on / off).
+export const APP_PORT = Number(process.env.APP_PORT ?? PORT - 1000);
+export const APP_URL = `http://localhost:${APP_PORT}`;
+const filters = process.argv.slice(process.argv.indexOf('test') + 1).filter((a) => !a.startsWith('-') && /[/.]/.test(a));
+const APP_SERVER = process.env.APP_SERVER ? process.env.APP_SERVER === '1' : filters.length === 0 || filters.some((a) => a.includes('app'));
+
 export default defineConfig({
   testDir: 'tests/browser',
   workers: 1,
@@ -22,5 +30,7 @@ export default defineConfig({
   },
   webServer: [
     { command: `npx vite --port ${PORT} --strictPort`, port: PORT, reuseExistingServer: !process.env.CI, timeout: 120_000 },
+    // Never reused: the app's tests must run against a build of this working tree.
+    ...(APP_SERVER ? [{ command: `npx vite build && npx vite preview --port ${APP_PORT} --strictPort`, port: APP_PORT, reuseExistingServer: false, timeout: 300_000 }] : []),
   ],
 });

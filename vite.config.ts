@@ -37,7 +37,10 @@ const CSP = contentSecurityPolicy(catalogOrigins(catalog));
 function csp(): Plugin {
   return {
     name: 'cnnfix-csp',
-    transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CSP }, injectTo: 'head-prepend' }],
+    // Only the app's page: the test pages other suites serve through the dev server keep their inline scripts.
+    transformIndexHtml: (_html, ctx) => ctx.path === '/index.html'
+      ? [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CSP }, injectTo: 'head-prepend' }]
+      : undefined,
   };
 }
 

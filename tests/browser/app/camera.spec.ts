@@ -1,0 +1,123 @@
+// The live camera, end to end on the production build: a fake camera shows the squirrel photo; the page must name
+// it, draw an overlay over the picture where the heatmap peaks, keep every request on this machine, and snapshot.
+import { readFileSync } from 'node:fs';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { PNG } from 'pngjs';
+import { APP_URL, FOX_SQUIRREL, SQUIRREL_BOX, inBox, launch, logPage, peakInPhoto, waitForTop1 } from './fixtures.ts';
+
+test.use({ launchOptions: launch({ camera: true }), viewport: { width: 1366, height: 768 }, acceptDownloads: true });
+test.describe.configure({ mode: 'serial' });
+
+let context: BrowserContext;
+let page: Page;
+const requests: string[] = [];
+let sessionStart = 0;
+
+test.beforeAll(async ({ browser }) => {
+  context = await browser.newContext({ viewport: { width: 1366, height: 768 }, acceptDownloads: true });
+  // Every request of the session, the service worker's included.
+  context.on('request', (r) => requests.push(r.url()));
+  page = await context.newPage();
+  logPage(page);
+  sessionStart = Date.now();
+  await page.goto(`${APP_URL}/`);
+  await page.getByTestId('start-camera').click();
+});
+
+test.afterAll(async () => {
+  await context?.close();
+});
+
+test('names the squirrel, overlays the picture where the heatmap peaks, peak inside the squirrel box', async () => {
+  await waitForTop1(page, FOX_SQUIRREL);
+  const result = await page.evaluate(() => window.__lastResult!);
+  expect(result.frameSize).toEqual({ width: 534, height: 426 });
+  expect(result.explained[0].class.index).toBe(335);
+  const peak = await peakInPhoto(page);
+  expect(inBox(peak, SQUIRREL_BOX), `peak ${peak} in ${SQUIRREL_BOX}`).toBe(true);
+
+  // Overlay pixels: the stage with and without the overlay canvas differ, most of all at the peak.
+  const stage = page.getByTestId('stage');
+  const host = page.locator('.overlay-host');
+  const withOverlay = PNG.sync.read(await stage.screenshot());
+  await host.evaluate((h: HTMLElement) => (h.style.visibility = 'hidden'));
+  const without = PNG.sync.read(await stage.screenshot());
+  await host.evaluate((h: HTMLElement) => (h.style.visibility = ''));
+  const diff = (x: number, y: number) => {
+    const o = 4 * (Math.round(y) * withOverlay.width + Math.round(x));
+    return [0, 1, 2].reduce((s, c) => s + Math.abs(withOverlay.data[o + c] - without.data[o + c]), 0);
+  };
+  let changed = 0;
+  for (let y = 0; y < withOverlay.height; y++) for (let x = 0; x < withOverlay.width; x++) if (diff(x, y) > 30) changed++;
+  expect(changed / (withOverlay.width * withOverlay.height)).toBeGreaterThan(0.005);
+
+  // The overlay lies over the picture: the heatmap's maximum, mapped through the contain layout, is where it changed.
+  const stageBox = (await stage.boundingBox())!;
+  const hostBox = (await host.boundingBox())!;
+  const last = await page.evaluate(() => window.__lastResult!);
+  const [px, py] = last.explained[0].peak!;
+  const sx = hostBox.x - stageBox.x + (px / last.frameSize.width) * hostBox.width;
+  const sy = hostBox.y - stageBox.y + (py / last.frameSize.height) * hostBox.height;
+  let best = 0;
+  for (let dy = -3; dy <= 3; dy++) for (let dx = -3; dx <= 3; dx++) best = Math.max(best, diff(sx + dx, sy + dy));
+  expect(best, `overlay change at the peak (${sx.toFixed(0)}, ${sy.toFixed(0)})`).toBeGreaterThan(60);
+});
+
+test('layer view: a layer name and its kept count', async () => {
+  const slider = page.getByLabel('From the class down to the pixels');
+  await slider.focus();
+  await page.keyboard.press('Home');
+  await page.keyboard.press('ArrowRight'); // one step below the class: a spatial map
+  const layer = await page.evaluate(() => window.__cnnfix!.s.layer!);
+  expect(layer).toBeTruthy();
+  await expect(page.getByTestId('layer')).toContainText(layer);
+  await expect(page.getByTestId('layer')).toContainText(/\d+ kept neurons/, { timeout: 120_000 });
+  const kept = await page.evaluate((name) => window.__lastResult!.layers.find((l) => l.name === name)?.count, layer);
+  expect(kept).toBeGreaterThan(0);
+  await expect(page.getByTestId('layer')).toContainText(`${kept} kept neurons`);
+  await page.keyboard.press('End');
+  await expect(page.getByTestId('layer')).toContainText('pixels');
+});
+
+test('snapshot downloads the frame with its overlay (PNG) and the result (JSON)', async () => {
+  const [png, json] = await Promise.all([
+    page.waitForEvent('download', (d) => d.suggestedFilename().endsWith('.png')),
+    page.waitForEvent('download', (d) => d.suggestedFilename().endsWith('.json')),
+    page.getByTestId('snapshot').click(),
+  ]);
+  expect(png.suggestedFilename()).toMatch(/^cnnfix-.*\.png$/);
+
+  const doc = JSON.parse(readFileSync(await json.path(), 'utf8'));
+  expect(doc.model).toBe('squeezenet1_1');
+  expect(doc.rules).toBe('default');
+  expect(doc.top[0].label).toMatch(FOX_SQUIRREL);
+  expect(doc.explained[0].class.index).toBe(335);
+  expect(doc.explained[0].fixations.length).toBeGreaterThan(0);
+  expect(doc.timings.total).toBeGreaterThan(0);
+
+  // The PNG is the camera frame at its own size, the overlay composited: at the peak it is not the photo's colour.
+  const img = PNG.sync.read(readFileSync(await png.path()));
+  expect([img.width, img.height]).toEqual([534, 426]);
+  const photo = await page.evaluate(async () => {
+    const v = document.querySelector('cnnfix-app')!.shadowRoot!.querySelector('video')!;
+    const c = new OffscreenCanvas(v.videoWidth, v.videoHeight);
+    c.getContext('2d')!.drawImage(v, 0, 0);
+    return Array.from(c.getContext('2d')!.getImageData(0, 0, v.videoWidth, v.videoHeight).data);
+  });
+  const [x, y] = doc.explained[0].peak.map(Math.round);
+  let best = 0;
+  for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) {
+    const o = 4 * ((y + dy) * img.width + x + dx);
+    best = Math.max(best, [0, 1, 2].reduce((s, c) => s + Math.abs(img.data[o + c] - photo[o + c]), 0));
+  }
+  expect(best, 'overlay in the snapshot at the peak').toBeGreaterThan(60);
+});
+
+test('no request leaves this machine during a 30 s camera session', async () => {
+  const left = 30_000 - (Date.now() - sessionStart);
+  if (left > 0) await page.waitForTimeout(left);
+  expect(requests.length).toBeGreaterThan(0);
+  const origin = new URL(APP_URL).origin;
+  const away = requests.filter((u) => !(u.startsWith(`${origin}/`) || u.startsWith('blob:') || u.startsWith('data:')));
+  expect(away).toEqual([]);
+});

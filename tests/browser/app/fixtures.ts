@@ -1,0 +1,95 @@
+// Shared by the app's tests: the production build's URL, Chromium flags for a fake camera showing the squirrel
+// photo, and small helpers. The y4m is made with ffmpeg once per machine (os.tmpdir()).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { expect, type Page } from '@playwright/test';
+import { APP_URL, CHROMIUM_ARGS } from '../../../playwright.config.ts';
+
+export { APP_URL };
+export const SHARED = resolve(process.env.SHARED_DIR ?? resolve(import.meta.dirname, '../../../../shared'));
+export const SQUIRREL_JPG = join(SHARED, 'images/squirrel_cls.jpg');
+/** Hand-drawn squirrel box of eval/boxes.json, in the photo's pixels [x1, y1, x2, y2]. */
+export const SQUIRREL_BOX = (JSON.parse(readFileSync(join(SHARED, 'eval/boxes.json'), 'utf8')).items as { image: string; box: number[] }[])
+  .find((i) => i.image === 'squirrel_cls.jpg')!.box as [number, number, number, number];
+export const SQUIRREL_SIZE = { width: 535, height: 426 };
+export const FOX_SQUIRREL = /fox squirrel/;
+
+/**
+ * The photo as a y4m for --use-file-for-fake-video-capture. yuv420p needs an even width: the last column is
+ * cropped (534 x 426), so frame pixels are photo pixels.
+ */
+export function squirrelY4m(): string {
+  const out = join(tmpdir(), 'cnnfix-app-squirrel-534x426.y4m');
+  if (!existsSync(out)) {
+    const tmp = `${out}.${process.pid}.tmp.y4m`;
+    execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-loop', '1', '-i', SQUIRREL_JPG, '-vf', 'crop=534:426:0:0',
+      '-t', '1', '-r', '10', '-pix_fmt', 'yuv420p', tmp]);
+    renameSync(tmp, out);
+  }
+  return out;
+}
+
+/** WebGPU presenting to a canvas under SwiftShader needs Vulkan (COMMON.md); the overlay is such a canvas. */
+export const PRESENT_ARGS = [
+  ...CHROMIUM_ARGS,
+  '--enable-features=Vulkan,CDPScreenshotNewSurface', '--use-vulkan=swiftshader', '--use-angle=vulkan',
+];
+const PRESENT_ENV = { ...process.env, VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json' } as Record<string, string>;
+const FAKE_CAMERA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+
+/** Launch options: overlay-capable WebGPU, and optionally the fake squirrel camera. */
+export function launch(opts: { camera?: boolean; args?: string[] } = {}) {
+  const args = [...PRESENT_ARGS, ...(opts.args ?? [])];
+  if (opts.camera) args.push(...FAKE_CAMERA, `--use-file-for-fake-video-capture=${squirrelY4m()}`);
+  return { executablePath: '/usr/bin/chromium', args, env: PRESENT_ENV };
+}
+
+/** SwiftShader is slow, and slower with other work on the machine: the first explanation can take minutes. */
+export const FIRST_RESULT_MS = 240_000;
+
+export function logPage(page: Page) {
+  page.on('console', (m) => { if (m.type() === 'error') console.log('[page error]', m.text().slice(0, 400)); });
+  page.on('pageerror', (e) => console.log('[pageerror]', e.message));
+}
+
+export async function waitForEngine(page: Page) {
+  await page.waitForFunction(() => window.__cnnfix?.engineState !== 'loading', null, { timeout: FIRST_RESULT_MS });
+  expect(await page.evaluate(() => window.__cnnfix!.engineMessage)).toBe('');
+}
+
+/** Wait for a FrameResult whose top-1 matches (and, for still images, which came after `since`). */
+export async function waitForTop1(page: Page, label: RegExp) {
+  await expect(page.getByTestId('top1')).toHaveText(label, { timeout: FIRST_RESULT_MS });
+}
+
+/** Drop a file onto the stage the way a browser does: a drop event whose DataTransfer holds it. */
+export async function dropFile(page: Page, path: string, type = 'image/jpeg') {
+  const b64 = readFileSync(path).toString('base64');
+  const name = path.split('/').pop()!;
+  await page.getByTestId('stage').evaluate((stage, [b64, name, type]) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], name, { type }));
+    stage.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true, composed: true }));
+    stage.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true, composed: true }));
+  }, [b64, name, type] as const);
+}
+
+/** Heatmap peak of the first explained class, mapped from frame pixels to the squirrel photo's pixels. */
+export async function peakInPhoto(page: Page): Promise<[number, number]> {
+  const r = await page.evaluate(() => {
+    const r = window.__lastResult!;
+    return { peak: r.explained[0].peak, frame: r.frameSize };
+  });
+  expect(r.peak).not.toBeNull();
+  // Frames are the photo itself (still) or its 534-column crop (camera); a scaled camera frame scales back.
+  const sx = r.frame.width === 534 ? 1 : SQUIRREL_SIZE.width / r.frame.width;
+  const sy = SQUIRREL_SIZE.height / r.frame.height;
+  return [r.peak![0] * sx, r.peak![1] * sy];
+}
+
+export function inBox([x, y]: [number, number], [x1, y1, x2, y2]: number[]) {
+  return x >= x1 && x <= x2 && y >= y1 && y <= y2;
+}
