@@ -15,6 +15,8 @@ import { topK } from '../src/engine/model.ts';
 export class FallbackPath {
   readonly name = 'fallback' as const;
   private ctx: OffscreenCanvasRenderingContext2D | null = null;
+  /** The smoothed heat drawn last (overlay.smoothing), as the GPU path's EMA buffer. */
+  private ema: Float32Array | null = null;
   /** Why there is no overlay, if there is none despite a canvas. */
   readonly note?: string;
 
@@ -107,7 +109,11 @@ export class FallbackPath {
         map = maps[0].map;
       }
 
-      if (this.ctx) this.draw(this.ctx, map, overlaySize, sceneRects(scenes, { width: fw, height: fh }, overlaySize, o), o);
+      // EMA over frames, as on the GPU: a new size (or smoothing 0) starts over from this frame.
+      const s = o.smoothing;
+      if (s > 0 && this.ema?.length === map.length) for (let i = 0; i < map.length; i++) this.ema[i] = s * this.ema[i] + (1 - s) * map[i];
+      else this.ema = map.slice();
+      if (this.ctx) this.draw(this.ctx, this.ema, overlaySize, sceneRects(scenes, { width: fw, height: fh }, overlaySize, o), o);
       laps.mark('heatmap');
       return {
         top, explained, path: 'fallback', backend: this.backend, method, frameSize: { width: fw, height: fh },

@@ -103,7 +103,7 @@ test('the overlay drawn for a frame is the CPU heatmap of its fixations; box edg
   expect(px.corner).toEqual([0, 0, 0, 0]);
 });
 
-test('several classes at once, layer view and CAM on the GPU path', async () => {
+test('several classes at once, layer view, CAM and Grad-CAM on the GPU path', async () => {
   const first = await explain({});
   const second = first.top[1].index;
   const info = await page.evaluate(() => (window as any).h.api.memory());
@@ -119,9 +119,15 @@ test('several classes at once, layer view and CAM on the GPU path', async () => 
   expect(kept.indices.length).toBe(kept.count);
   expect(r.layers.find((l: any) => l.name === 'pool10').count).toBe(1); // the class neuron
 
-  const cam = await explain({ method: 'cam' });
-  expect(cam.method).toBe('cam');
-  expect(cam.explained[0].fixations).toEqual([]);
-  expect(cam.explained[0].box).not.toBeNull();
-  expect(cam.explained[0].peak).not.toBeNull();
+  for (const method of ['cam', 'gradcam']) {
+    const cam = await explain({ method });
+    expect(cam.method).toBe(method);
+    expect(cam.explained[0].class.index).toBe(335);
+    expect(cam.explained[0].fixations).toEqual([]);
+    const [x0, y0, x1, y1] = cam.explained[0].box;
+    expect(x1 - x0).toBeGreaterThan(0); expect(y1 - y0).toBeGreaterThan(0);
+    const [px, py] = cam.explained[0].peak;
+    expect(px).toBeGreaterThanOrEqual(x0 - 1); expect(px).toBeLessThanOrEqual(x1 + 1);
+    expect(py).toBeGreaterThanOrEqual(y0 - 1); expect(py).toBeLessThanOrEqual(y1 + 1);
+  }
 });

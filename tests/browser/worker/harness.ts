@@ -56,10 +56,13 @@ const h = {
     const off = el.transferControlToOffscreen();
     return api.init(transfer({ ...rest, canvas: off }, [off]));
   },
-  /** Explain a shared image (optionally resized) in the worker. */
-  async explainUrl(url: string, req: ExplainRequest = {}, width?: number, height?: number) {
+  /** Explain a shared image (optionally resized) in the worker, sent as an ImageBitmap or a VideoFrame. */
+  async explainUrl(url: string, req: ExplainRequest = {}, width?: number, height?: number, videoFrame = false) {
     const bmp = await createImageBitmap(await cached(url, width, height));
-    return api.explain(transfer(bmp, [bmp]), req);
+    if (!videoFrame) return api.explain(transfer(bmp, [bmp]), req);
+    const frame = new VideoFrame(bmp, { timestamp: 0 });
+    bmp.close();
+    return api.explain(transfer(frame, [frame as unknown as Transferable]), req);
   },
   /** The CPU reference explain() (engine, tfjs cpu backend) on the same pixels. */
   async referenceExplain(url: string, opts: ExplainOptions = {}, width?: number, height?: number) {
@@ -72,6 +75,15 @@ const h = {
     } finally {
       t.dispose();
     }
+  },
+  /** EMA of CPU heatmaps (oldest first), as the overlay smooths them, colormapped and premultiplied. */
+  cpuSmoothedPixels(frames: Fixation[][], smoothing: number, width: number, height: number, colormap: ColormapName, opacity: number) {
+    let ema: Float32Array | null = null;
+    for (const pts of frames) {
+      const m = heatmap(pts, width, height);
+      ema = ema ? ema.map((v, i) => smoothing * v + (1 - smoothing) * m[i]) : m;
+    }
+    return new Uint8Array(colorize(ema!, colormap, opacity, true).buffer);
   },
   /** CPU heatmap + colormap, premultiplied: the twin of __heatmapForTest. */
   cpuHeatmapPixels(points: Fixation[], width: number, height: number, colormap: ColormapName, opacity: number, sigma?: number) {
