@@ -1,10 +1,12 @@
 // The unravelling on the GPU: the same walk as unravelCpu (src/engine/unravel.ts), one compute dispatch per step.
-// Per node a weight buffer (one f32 per output neuron, 0 = not kept); a step reads its node's buffer and adds into
-// its input's. The kernels sit beside their CPU twins in src/engine/ops/*.ts.
+// Per node a dense weight buffer (one f32 per output neuron, 0 = not kept) and the list of its kept neurons; a step
+// runs one invocation per kept neuron of its node (an indirect dispatch sized by the list) and keeps input neurons
+// in its input's buffers. The kernels sit beside their CPU twins in src/engine/ops/*.ts; the shared part (keep,
+// merging, the loop over the list) is commonWgsl in src/engine/ops/common.ts.
 //
-// Allocated once per model: weight buffers, uniforms, conv/matmul weights. Per frame: one writeBuffer (the class
-// index), clears, and the dispatches; a bind group is re-created only when an activation buffer changes.
-// One-to-one ops (ReLU, reshape...) share their input's weight buffer when they are its only consumer: no dispatch.
+// Allocated once per model: buffers, uniforms, conv/matmul weights. Per frame: one writeBuffer (the class index),
+// clears, and the dispatches; a bind group is re-created only when an activation buffer changes.
+// One-to-one ops (ReLU, reshape...) share their input's buffers when they are its only consumer: no dispatch.
 import { commonWgsl } from '../engine/ops/common.ts';
 import { convWgsl } from '../engine/ops/conv.ts';
 import { matmulWgsl } from '../engine/ops/matmul.ts';
@@ -12,37 +14,45 @@ import { poolWgsl } from '../engine/ops/pool.ts';
 import { addWgsl, concatWgsl, identityWgsl, padWgsl } from '../engine/ops/route.ts';
 import { size } from '../engine/graph.ts';
 import { resolveRules, type Graph, type GraphNode, type InputFixation, type KeptLayer, type PresetName, type Rules } from '../engine/types.ts';
-import { bindGroupLayout, bufferWith, computePipeline, workgroups, type Binding } from './kernels.ts';
+import { bindGroupLayout, bufferWith, computePipeline, type Binding } from './kernels.ts';
 
 type Kernel = 'conv' | 'matmul' | 'pool' | 'concat' | 'add' | 'pad' | 'identity';
 const KERNELS: Record<Kernel, string> = {
   conv: convWgsl, matmul: matmulWgsl, pool: poolWgsl, concat: concatWgsl, add: addWgsl, pad: padWgsl, identity: identityWgsl,
 };
 
-/** The class neuron: weight 1 at the class index of the logits buffer (index from a ring of uniform slots). */
+/** The class neuron: weight 1 at the class index of the logits, listed (index from a ring of uniform slots). */
 const seedWgsl = /* wgsl */ `
 struct Seed { index: u32 }
+struct List { count: u32, groups: u32, gy: u32, gz: u32, index: array<u32> }
 @group(0) @binding(0) var<uniform> s: Seed;
 @group(0) @binding(1) var<storage, read_write> logits: array<f32>;
+@group(0) @binding(2) var<storage, read_write> list: List;
 @compute @workgroup_size(1)
-fn main() { logits[s.index] = 1.0; }
+fn main() {
+  logits[s.index] = 1.0;
+  list.count = 1u;
+  list.groups = 1u;
+  list.index[0] = s.index;
+}
 `;
 
 /** Kept input neurons -> a short list of (flat index, weight bits), so that the readback stays small. */
 const compactWgsl = /* wgsl */ `
-struct Compact { n: u32, cap: u32 }
-struct List { count: atomic<u32>, pad: u32, items: array<vec2<u32>> }
+struct Compact { cap: u32 }
+struct KeptList { count: u32, groups: u32, gy: u32, gz: u32, index: array<u32> }
+struct Out { count: u32, pad: u32, items: array<vec2<u32>> }
 @group(0) @binding(0) var<uniform> p: Compact;
 @group(0) @binding(1) var<storage, read> weights: array<f32>;
-@group(0) @binding(2) var<storage, read_write> list: List;
+@group(0) @binding(2) var<storage, read> list: KeptList;
+@group(0) @binding(3) var<storage, read_write> out: Out;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * 64u;
-  if (i >= p.n) { return; }
-  let w = weights[i];
-  if (w == 0.0) { return; }
-  let slot = atomicAdd(&list.count, 1u);
-  if (slot < p.cap) { list.items[slot] = vec2<u32>(i, bitcast<u32>(w)); }
+  if (gid.x == 0u) { out.count = list.count; }
+  for (var t = gid.x; t < min(list.count, p.cap); t += groups.x * 64u) {
+    let i = list.index[t];
+    out.items[t] = vec2<u32>(i, bitcast<u32>(weights[i]));
+  }
 }
 `;
 
@@ -50,15 +60,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 export const MAX_FIXATIONS = 2000;
 /** How many encode() calls may share one queue submission (each takes its own class-index slot). */
 const SEED_SLOTS = 16;
+/** Byte offset of the indirect dispatch arguments (workgroups x, y, z) in a list buffer. */
+const ARGS = 4;
+
+/** A node's kept neurons: dense f32 weights and the list [count, groups x, 1, 1, index...]. */
+interface Store { weights: GPUBuffer; list: GPUBuffer }
 
 interface Step {
   label: string;
   kernel: Kernel;
-  n: number;
   params: GPUBuffer;
-  kept: GPUBuffer;
-  next: GPUBuffer;
-  /** Activations bound at 3.. (per frame), then fixed read-only buffers (weights, scale). */
+  kept: Store;
+  next: Store;
+  /** Activations bound after the common bindings (per frame), then fixed read-only buffers (weights, scale). */
   acts: string[];
   fixed: GPUBuffer[];
   bindGroup?: GPUBindGroup;
@@ -70,22 +84,26 @@ export interface FixationList {
   fixations: InputFixation[];
   /** Number of kept input neurons; more than fixations.length when the list overflowed MAX_FIXATIONS. */
   total: number;
+  /** Over MAX_FIXATIONS kept: fixations holds an arbitrary MAX_FIXATIONS of them. */
   truncated: boolean;
 }
 
 export class GpuUnraveller {
-  /** Weight buffer of the input node: f32 per input neuron (H*W*C, NHWC), 0 = not kept. */
+  /** Weights of the input node: f32 per input neuron (H*W*C, NHWC), 0 = not kept. */
   readonly inputWeights: GPUBuffer;
-  /** Compact list of the kept input neurons: u32 count, u32 pad, then (u32 index, f32 weight) pairs. */
+  /** Kept input neurons: u32 [count, groups, 1, 1, flat index...] (count entries, in no particular order). */
+  readonly inputList: GPUBuffer;
+  /** Compact fixation list: u32 count, u32 pad, then (u32 flat index, f32 weight) pairs, at most MAX_FIXATIONS. */
   readonly fixationList: GPUBuffer;
   /** Activations encode() reads: pass a GPUBuffer for each (see gpuActivations). */
   readonly activationNames: string[];
 
-  private readonly weightsOf = new Map<string, GPUBuffer>();
-  /** Distinct weight buffers (one-to-one ops share). */
-  private readonly unique: GPUBuffer[];
+  private readonly stores = new Map<string, Store>();
+  /** Distinct stores (one-to-one ops share their input's). */
+  private readonly unique: Store[];
   private readonly steps: Step[] = [];
   private readonly owned: GPUBuffer[] = [];
+  private readonly listReset: GPUBuffer;
   private readonly seedParams: GPUBuffer;
   private readonly seedGroup: GPUBindGroup;
   private readonly compactGroup: GPUBindGroup;
@@ -102,39 +120,46 @@ export class GpuUnraveller {
   }
 
   private constructor(readonly device: GPUDevice, readonly graph: Graph) {
-    const STORAGE = GPUBufferUsage.STORAGE;
-    const consumers = new Map<string, number>();
-    for (const n of graph.order) for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
+    const U = GPUBufferUsage;
     const limit = device.limits.maxStorageBufferBindingSize;
-    const buffer = (label: string, bytes: number, usage: number) => {
+    const check = (label: string, bytes: number) => {
       if (bytes > limit) throw new Error(`GPU unravelling: '${label}' needs ${bytes} bytes, over this device's storage binding limit ${limit}`);
+    };
+    const buffer = (label: string, bytes: number, usage: number) => {
+      check(label, bytes);
       const b = device.createBuffer({ label, size: Math.max(4, bytes), usage });
       this.owned.push(b);
       return b;
     };
     const upload = (label: string, data: Float32Array | Int32Array | Uint32Array, usage: number) => {
-      if (data.byteLength > limit) throw new Error(`GPU unravelling: '${label}' needs ${data.byteLength} bytes, over this device's storage binding limit ${limit}`);
+      check(label, data.byteLength);
       const b = bufferWith(device, label, data, usage);
       this.owned.push(b);
       return b;
     };
 
-    // Weight buffers, producers first so that a one-to-one op can take its input's buffer.
+    // Stores, producers first so that a one-to-one op can take its input's.
+    const consumers = new Map<string, number>();
+    for (const n of graph.order) for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
     for (const node of [...graph.order].reverse()) {
-      const only = node.kind === 'identity' && consumers.get(node.inputs[0]) === 1;
-      this.weightsOf.set(node.name, only
-        ? this.weightsOf.get(node.inputs[0])!
-        : buffer(`weights of ${node.name}`, size(node.shape) * 4, STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST));
+      const n = size(node.shape);
+      const shared = node.kind === 'identity' && consumers.get(node.inputs[0]) === 1;
+      this.stores.set(node.name, shared ? this.stores.get(node.inputs[0])! : {
+        weights: buffer(`weights of ${node.name}`, n * 4, U.STORAGE | U.COPY_SRC | U.COPY_DST),
+        list: buffer(`kept list of ${node.name}`, 16 + n * 4, U.STORAGE | U.INDIRECT | U.COPY_SRC | U.COPY_DST),
+      });
     }
+    this.unique = [...new Set(this.stores.values())];
+    this.listReset = upload('kept list reset', Uint32Array.of(0, 0, 1, 1), U.COPY_SRC);
 
     const acts = new Set<string>();
+    const noParams = upload('no params', Uint32Array.of(0, 0, 0, 0), U.UNIFORM);
     const add = (node: GraphNode, kernel: Kernel, input: string, params: number[], actNames: string[] = [], fixed: GPUBuffer[] = []) => {
       actNames.forEach((a) => acts.add(a));
-      const n = size(node.shape);
       this.steps.push({
-        label: `${kernel} ${node.name} -> ${input}`, kernel, n,
-        params: upload(`params of ${node.name}`, Int32Array.from(padTo4([n, ...params])), GPUBufferUsage.UNIFORM),
-        kept: this.weightsOf.get(node.name)!, next: this.weightsOf.get(input)!, acts: actNames, fixed,
+        label: `${kernel} ${node.name} -> ${input}`, kernel,
+        params: params.length ? upload(`params of ${node.name}`, Int32Array.from(padTo4(params)), U.UNIFORM) : noParams,
+        kept: this.stores.get(node.name)!, next: this.stores.get(input)!, acts: actNames, fixed,
       });
     };
     const shapeOf = (name: string) => graph.byName.get(name)!.shape;
@@ -144,13 +169,13 @@ export class GpuUnraveller {
         case 'conv': {
           const [H, W, Cin] = shapeOf(node.inputs[0]);
           const [, Wo, Cout] = node.shape;
-          const want = node.kernel[0] * node.kernel[1] * Cin * (node.depthwise ? Cout / Cin : Cout);
+          const mult = node.depthwise ? Cout / Cin : 1;
+          const want = node.kernel[0] * node.kernel[1] * Cin * (node.depthwise ? mult : Cout);
           if (node.weights.length !== want) throw new Error(`node '${node.name}' (conv): ${node.weights.length} weights, expected ${want}`);
           const scale = node.scale ?? new Float32Array(Cout).fill(1);
           add(node, 'conv', node.inputs[0], [
-            H, W, Cin, Wo, Cout, ...node.kernel, ...node.strides, ...node.dilations, ...node.pad,
-            node.depthwise ? Cout / Cin : 1, node.depthwise ? 1 : 0,
-          ], [node.inputs[0]], [upload(`conv weights of ${node.name}`, node.weights, STORAGE), upload(`scale of ${node.name}`, scale, STORAGE)]);
+            H, W, Cin, Wo, Cout, ...node.kernel, ...node.strides, ...node.dilations, ...node.pad, mult, node.depthwise ? 1 : 0,
+          ], [node.inputs[0]], [upload(`conv weights of ${node.name}`, node.weights, U.STORAGE), upload(`scale of ${node.name}`, scale, U.STORAGE)]);
           break;
         }
         case 'matmul': {
@@ -158,11 +183,12 @@ export class GpuUnraveller {
           const M = node.shape.at(-1)!;
           if (node.weights.length !== N * M) throw new Error(`node '${node.name}' (matmul): ${node.weights.length} weights, expected ${N}x${M}`);
           add(node, 'matmul', node.inputs[0], [N, M, node.fromSpatial ? 1 : 0], [node.inputs[0]],
-            [upload(`matmul weights of ${node.name}`, node.weights, STORAGE)]);
+            [upload(`matmul weights of ${node.name}`, node.weights, U.STORAGE)]);
           break;
         }
         case 'pool': case 'gap': {
           const [H, W, C] = shapeOf(node.inputs[0]);
+          // A global average pool is one window over the whole map.
           const p = node.kind === 'gap'
             ? [1, H, W, 1, 1, 0, 0, 0]
             : [node.shape[1], ...node.kernel, ...node.strides, ...node.pad, node.op === 'max' ? 1 : 0];
@@ -183,46 +209,45 @@ export class GpuUnraveller {
           break;
         }
         case 'identity':
-          if (this.weightsOf.get(node.name) !== this.weightsOf.get(node.inputs[0])) add(node, 'identity', node.inputs[0], []);
+          if (this.stores.get(node.name) !== this.stores.get(node.inputs[0])) add(node, 'identity', node.inputs[0], []);
           break;
       }
     }
     this.activationNames = [...acts];
-    this.unique = [...new Set(this.weightsOf.values())];
 
-    this.inputWeights = this.weightsOf.get(graph.input.name)!;
+    const input = this.stores.get(graph.input.name)!;
+    this.inputWeights = input.weights;
+    this.inputList = input.list;
     this.slotBytes = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
-    this.seedParams = buffer('class index slots', this.slotBytes * SEED_SLOTS, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.seedParams = buffer('class index slots', this.slotBytes * SEED_SLOTS, U.UNIFORM | U.COPY_DST);
+    const logits = this.stores.get(graph.logits)!;
     this.seedGroup = device.createBindGroup({
-      layout: bindGroupLayout(device, ['uniform-dynamic', 'write']),
-      entries: [
-        { binding: 0, resource: { buffer: this.seedParams, size: 16 } },
-        { binding: 1, resource: { buffer: this.weightsOf.get(graph.logits)! } },
-      ],
+      layout: bindGroupLayout(device, SEED_BINDINGS),
+      entries: [{ buffer: this.seedParams, size: 16 }, { buffer: logits.weights }, { buffer: logits.list }]
+        .map((resource, binding) => ({ binding, resource })),
     });
-    this.fixationList = buffer('fixation list', 8 + MAX_FIXATIONS * 8, STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    this.fixationList = buffer('fixation list', 8 + MAX_FIXATIONS * 8, U.STORAGE | U.COPY_SRC | U.COPY_DST);
     this.compactGroup = device.createBindGroup({
-      layout: bindGroupLayout(device, ['uniform', 'read', 'write']),
-      entries: [
-        { binding: 0, resource: { buffer: upload('compact params', Uint32Array.of(size(graph.input.shape), MAX_FIXATIONS, 0, 0), GPUBufferUsage.UNIFORM) } },
-        { binding: 1, resource: { buffer: this.inputWeights } },
-        { binding: 2, resource: { buffer: this.fixationList } },
-      ],
+      layout: bindGroupLayout(device, COMPACT_BINDINGS),
+      entries: [upload('compact params', Uint32Array.of(MAX_FIXATIONS, 0, 0, 0), U.UNIFORM), input.weights, input.list, this.fixationList]
+        .map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
   }
 
-  /** Weight buffer of a node (shared with its input for one-to-one ops). */
+  /** Dense weights of a node (shared with its input for one-to-one ops). */
   weights(name: string): GPUBuffer {
-    const b = this.weightsOf.get(name);
-    if (!b) throw new Error(`GPU unravelling: no node '${name}' in the graph`);
-    return b;
+    return this.store(name).weights;
+  }
+  /** Kept list of a node: u32 [count, groups, 1, 1, flat index...]. */
+  keptList(name: string): GPUBuffer {
+    return this.store(name).list;
   }
 
   /**
-   * Encode the whole unravelling of class `classIndex` (clear, seed, one dispatch per step, compaction).
-   * `acts(name)` gives the GPUBuffer (f32 NHWC, batch 1) of each of activationNames, from the forward pass
-   * this explains; they must stay alive until the submission finishes. Up to 16 encode() calls may share one
-   * submission; the weight buffers then hold the last one's result (copy inputWeights out in between if needed).
+   * Encode the whole unravelling of class `classIndex` (reset, seed, one dispatch per step, compaction).
+   * `acts(name)` gives the GPUBuffer (f32 NHWC, batch 1) of each of activationNames, from the forward pass this
+   * explains; they must stay alive until the submission finishes. Up to 16 encode() calls may share one
+   * submission; the buffers then hold the last one's result (copy inputWeights out in between if needed).
    */
   encode(encoder: GPUCommandEncoder, acts: (name: string) => GPUBuffer, classIndex: number, rules: Rules | PresetName): void {
     if (this.destroyed) throw new Error('GPU unravelling: used after destroy()');
@@ -241,7 +266,10 @@ export class GpuUnraveller {
 
     const offset = (this.slot++ % SEED_SLOTS) * this.slotBytes;
     this.device.queue.writeBuffer(this.seedParams, offset, Uint32Array.of(classIndex));
-    for (const b of this.unique) encoder.clearBuffer(b);
+    for (const s of this.unique) {
+      encoder.clearBuffer(s.weights);
+      encoder.copyBufferToBuffer(this.listReset, 0, s.list, 0, 16);
+    }
     encoder.clearBuffer(this.fixationList, 0, 8);
 
     const pass = encoder.beginComputePass({ label: 'unravel' });
@@ -254,17 +282,18 @@ export class GpuUnraveller {
         step.bindGroup = this.device.createBindGroup({
           label: step.label,
           layout: bindGroupLayout(this.device, bindingsOf(step)),
-          entries: [step.params, step.kept, step.next, ...bound, ...step.fixed].map((buffer, binding) => ({ binding, resource: { buffer } })),
+          entries: [step.params, step.kept.weights, step.kept.list, step.next.weights, step.next.list, ...bound, ...step.fixed]
+            .map((buffer, binding) => ({ binding, resource: { buffer } })),
         });
         step.boundActs = bound;
       }
       pass.setPipeline(pipelines.get(step.kernel)!);
       pass.setBindGroup(0, step.bindGroup);
-      pass.dispatchWorkgroups(...workgroups(this.device, step.n));
+      pass.dispatchWorkgroupsIndirect(step.kept.list, ARGS);
     }
     pass.setPipeline(pipelines.get('compact')!);
     pass.setBindGroup(0, this.compactGroup);
-    pass.dispatchWorkgroups(...workgroups(this.device, size(this.graph.input.shape)));
+    pass.dispatchWorkgroupsIndirect(this.inputList, ARGS);
     pass.end();
   }
 
@@ -289,15 +318,14 @@ export class GpuUnraveller {
 
   /** Read back every node's kept neurons, in graph order like unravelCpu's layers (tests, layer view; large). */
   readLayers(): Promise<KeptLayer[]> {
-    const unique = this.unique;
     const offsets = new Map<GPUBuffer, number>();
     let bytes = 0;
-    for (const b of unique) { offsets.set(b, bytes); bytes += b.size; }
+    for (const { weights } of this.unique) { offsets.set(weights, bytes); bytes += weights.size; }
     this.layerStaging ??= this.stagingBuffer('layers readback', bytes);
-    return this.read(this.layerStaging, unique.map((b) => [b, offsets.get(b)!, b.size]), (data) =>
+    return this.read(this.layerStaging, [...offsets].map(([b, off]) => [b, off, b.size]), (data) =>
       this.graph.order.map((node) => {
         const n = size(node.shape);
-        const w = new Float32Array(data, offsets.get(this.weightsOf.get(node.name)!)!, n);
+        const w = new Float32Array(data, offsets.get(this.stores.get(node.name)!.weights)!, n);
         const indices: number[] = [];
         for (let i = 0; i < n; i++) if (w[i] !== 0) indices.push(i);
         return { name: node.name, shape: node.shape, indices: Int32Array.from(indices), weights: Float32Array.from(indices, (i) => w[i]) };
@@ -312,6 +340,12 @@ export class GpuUnraveller {
     this.layerStaging?.destroy();
   }
 
+  private store(name: string): Store {
+    const s = this.stores.get(name);
+    if (!s) throw new Error(`GPU unravelling: no node '${name}' in the graph`);
+    return s;
+  }
+
   private pipelinesFor(rules: Rules) {
     const key = `${rules.location}|${rules.gap}|${rules.weights}`;
     let map = this.pipelines.get(key);
@@ -323,12 +357,13 @@ export class GpuUnraveller {
       pool: { COUNT, GAP_POSITIVE: rules.gap === 'positive' ? 1 : 0 },
       matmul: { COUNT }, concat: { COUNT }, add: { COUNT }, pad: { COUNT }, identity: { COUNT },
     };
-    const readsOf = new Map(this.steps.map((s) => [s.kernel, bindingsOf(s)]));
-    for (const [kernel, bindings] of readsOf) {
-      map.set(kernel, computePipeline(this.device, `unravel ${kernel}`, commonWgsl + KERNELS[kernel], bindings, constants[kernel]));
+    for (const step of this.steps) {
+      if (map.has(step.kernel)) continue;
+      map.set(step.kernel, computePipeline(this.device, `unravel ${step.kernel}`, commonWgsl + KERNELS[step.kernel],
+        bindingsOf(step), constants[step.kernel]));
     }
-    map.set('seed', computePipeline(this.device, 'unravel seed', seedWgsl, ['uniform-dynamic', 'write']));
-    map.set('compact', computePipeline(this.device, 'unravel compact', compactWgsl, ['uniform', 'read', 'write']));
+    map.set('seed', computePipeline(this.device, 'unravel seed', seedWgsl, SEED_BINDINGS));
+    map.set('compact', computePipeline(this.device, 'unravel compact', compactWgsl, COMPACT_BINDINGS));
     this.pipelines.set(key, map);
     return map;
   }
@@ -357,9 +392,12 @@ export class GpuUnraveller {
   }
 }
 
-/** Layout of a step: params, kept, next, then one read-only buffer per activation and fixed buffer. */
+const SEED_BINDINGS: Binding[] = ['uniform-dynamic', 'write', 'write'];
+const COMPACT_BINDINGS: Binding[] = ['uniform', 'read', 'read', 'write'];
+
+/** Layout of a step: params, this node's weights and list, the input's weights and list, then activations and fixed buffers. */
 function bindingsOf(step: Step): Binding[] {
-  return ['uniform', 'read', 'write', ...Array<Binding>(step.acts.length + step.fixed.length).fill('read')];
+  return ['uniform', 'read', 'read', 'write', 'write', ...Array<Binding>(step.acts.length + step.fixed.length).fill('read')];
 }
 
 function padTo4(v: number[]): number[] {

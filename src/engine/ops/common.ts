@@ -28,29 +28,49 @@ export function fanOut(ctx: StepContext, target: string, w: number, idx: ArrayLi
 }
 
 /**
- * WGSL shared by every unravel kernel (the GPU twin of StepContext.keep and of the walker's merging).
- * Per node a weight buffer holds one f32 per output neuron, 0 = not kept. A step runs one invocation per output
- * neuron of its node (`kept`) and adds into the weight buffer of the input node (`next`, f32 bit patterns):
- * merged neurons add up with a compare-exchange loop, or are set to 1 under the rule 'count'.
- * Bindings 0 (params), 1 (kept), 2 (next) are common; kernels add read-only buffers at 3, 4, 5.
+ * WGSL shared by every unravel kernel: the GPU twin of StepContext.keep, of the walker's merging, and of its loop
+ * over a node's kept neurons. Per node a dense weight buffer (one f32 per output neuron, 0 = not kept) and a list of
+ * its kept neurons: [count, workgroups x, 1, 1, indices...], the header doubling as indirect dispatch arguments.
+ * A step runs one invocation per kept neuron of its node (`visit`, defined by the kernel) and keeps input neurons:
+ * merged neurons add up (compare-exchange on the f32 bits) or are set to 1 under 'count'; the first keep of a
+ * neuron appends it to the input's list, so every kept neuron is listed once.
+ * Bindings: 0 params, 1-2 this node (weights, list), 3-4 the input node (weights, list), 5.. the kernel's.
  */
 export const commonWgsl = /* wgsl */ `
 override COUNT: bool = false;
+struct KeptList { count: u32, groups: u32, gy: u32, gz: u32, index: array<u32> }
+struct NextList { count: atomic<u32>, groups: atomic<u32>, gy: u32, gz: u32, index: array<u32> }
 @group(0) @binding(1) var<storage, read> kept: array<f32>;
-@group(0) @binding(2) var<storage, read_write> next: array<atomic<u32>>;
+@group(0) @binding(2) var<storage, read> keptList: KeptList;
+@group(0) @binding(3) var<storage, read_write> next: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read_write> nextList: NextList;
 
 fn keep(i: i32, w: f32) {
-  if (COUNT) { atomicStore(&next[i], 0x3f800000u); return; }
-  var old = atomicLoad(&next[i]);
-  loop {
-    let r = atomicCompareExchangeWeak(&next[i], old, bitcast<u32>(bitcast<f32>(old) + w));
-    if (r.exchanged) { break; }
-    old = r.old_value;
+  var first = false;
+  if (COUNT) {
+    first = atomicExchange(&next[i], 0x3f800000u) == 0u;
+  } else {
+    var old = atomicLoad(&next[i]);
+    loop {
+      let sum = bitcast<u32>(bitcast<f32>(old) + w);
+      let r = atomicCompareExchangeWeak(&next[i], old, sum);
+      if (r.exchanged) { first = old == 0u && sum != 0u; break; }
+      old = r.old_value;
+    }
+  }
+  if (first) {
+    let slot = atomicAdd(&nextList.count, 1u);
+    nextList.index[slot] = u32(i);
+    // Enough workgroups of 64 for the list; past the per-dimension limit the loop in main strides.
+    atomicMax(&nextList.groups, min(slot / 64u + 1u, 65535u));
   }
 }
 
-// Flat output-neuron index of this invocation (dispatches wider than 65535 workgroups wrap into y).
-fn neuron(gid: vec3<u32>, groups: vec3<u32>) -> i32 {
-  return i32(gid.x + gid.y * groups.x * 64u);
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  for (var t = gid.x; t < keptList.count; t += groups.x * 64u) {
+    let o = keptList.index[t];
+    visit(i32(o), kept[o]);
+  }
 }
 `;

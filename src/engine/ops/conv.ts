@@ -68,29 +68,24 @@ export function clamp(v: number, n: number): number {
   return v < 0 ? 0 : v >= n ? n - 1 : v;
 }
 
-/** GPU twin of convCpu: one invocation per output neuron; same loops, same first-maximum tie-breaking. */
+/** GPU twin of convCpu: one invocation per kept output neuron; same loops, same first-maximum tie-breaking. */
 export const convWgsl = /* wgsl */ `
 struct Conv {
-  n: i32, H: i32, W: i32, Cin: i32, Wo: i32, Cout: i32, KH: i32, KW: i32,
-  sy: i32, sx: i32, dy: i32, dx: i32, pt: i32, pl: i32, mult: i32, depthwise: i32,
+  H: i32, W: i32, Cin: i32, Wo: i32, Cout: i32, KH: i32, KW: i32, sy: i32,
+  sx: i32, dy: i32, dx: i32, pt: i32, pl: i32, mult: i32, depthwise: i32,
 }
 override MAX_LOCATION: bool = false;
 @group(0) @binding(0) var<uniform> p: Conv;
-@group(0) @binding(3) var<storage, read> act: array<f32>;
-@group(0) @binding(4) var<storage, read> wt: array<f32>;
-@group(0) @binding(5) var<storage, read> scale: array<f32>; // BN factor per output channel (ones if none)
+@group(0) @binding(5) var<storage, read> act: array<f32>;
+@group(0) @binding(6) var<storage, read> wt: array<f32>;
+@group(0) @binding(7) var<storage, read> scale: array<f32>; // BN factor per output channel (ones if none)
 
 fn wIndex(u: i32, v: i32, k: i32, c: i32) -> i32 {
   if (p.depthwise != 0) { return ((u * p.KW + v) * p.Cin + k) * p.mult + c % p.mult; }
   return ((u * p.KW + v) * p.Cin + k) * p.Cout + c;
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let o = neuron(gid, groups);
-  if (o >= p.n) { return; }
-  let w = kept[o];
-  if (w == 0.0) { return; }
+fn visit(o: i32, w: f32) {
   let c = o % p.Cout;
   let x = (o / p.Cout) % p.Wo;
   let y = o / p.Cout / p.Wo;

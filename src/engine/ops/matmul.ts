@@ -24,17 +24,12 @@ export function matmulCpu(node: MatMulNode, kept: Kept, ctx: StepContext) {
  * and the first maximum, then the shares (fanOut); sizes are small enough for one invocation per kept output.
  */
 export const matmulWgsl = /* wgsl */ `
-struct MatMul { n: i32, N: i32, M: i32, fromSpatial: i32 }
+struct MatMul { N: i32, M: i32, fromSpatial: i32 }
 @group(0) @binding(0) var<uniform> p: MatMul;
-@group(0) @binding(3) var<storage, read> act: array<f32>;
-@group(0) @binding(4) var<storage, read> wt: array<f32>; // [N, M] row-major
+@group(0) @binding(5) var<storage, read> act: array<f32>;
+@group(0) @binding(6) var<storage, read> wt: array<f32>; // [N, M] row-major
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let o = neuron(gid, groups);
-  if (o >= p.n) { return; }
-  let w = kept[o];
-  if (w == 0.0) { return; }
+fn visit(o: i32, w: f32) {
   let i = o % p.M;
   var total = 0.0;
   var best = 0;

@@ -37,17 +37,12 @@ export function poolCpu(node: PoolNode | GapNode, kept: Kept, ctx: StepContext) 
  * 'argmax' rule keep the first maximum in row-major window order; 'positive' fans out like the CPU's fanOut.
  */
 export const poolWgsl = /* wgsl */ `
-struct Pool { n: i32, H: i32, W: i32, C: i32, Wo: i32, KH: i32, KW: i32, sy: i32, sx: i32, pt: i32, pl: i32, isMax: i32 }
+struct Pool { H: i32, W: i32, C: i32, Wo: i32, KH: i32, KW: i32, sy: i32, sx: i32, pt: i32, pl: i32, isMax: i32 }
 override GAP_POSITIVE: bool = false;
 @group(0) @binding(0) var<uniform> p: Pool;
-@group(0) @binding(3) var<storage, read> act: array<f32>;
+@group(0) @binding(5) var<storage, read> act: array<f32>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let o = neuron(gid, groups);
-  if (o >= p.n) { return; }
-  let w = kept[o];
-  if (w == 0.0) { return; }
+fn visit(o: i32, w: f32) {
   let c = o % p.C;
   let q = o / p.C;
   let y0 = (q / p.Wo) * p.sy - p.pt;

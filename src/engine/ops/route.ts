@@ -40,38 +40,27 @@ export function identityCpu(node: IdentityNode, kept: Kept, ctx: StepContext) {
 }
 
 // GPU twins. Steps with several inputs (concat, add) run one dispatch per input, each keeping only the neurons
-// routed to that input, so that every kernel writes a single weight buffer.
+// routed to that input, so that every kernel writes a single input node.
 
 /** Concat, one dispatch per input: the channels [off, off + width) go to that input. */
 export const concatWgsl = /* wgsl */ `
-struct Concat { n: i32, C: i32, off: i32, width: i32 }
+struct Concat { C: i32, off: i32, width: i32 }
 @group(0) @binding(0) var<uniform> p: Concat;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let o = neuron(gid, groups);
-  if (o >= p.n) { return; }
-  let w = kept[o];
-  if (w == 0.0) { return; }
+fn visit(o: i32, w: f32) {
   let c = o % p.C;
-  if (c < p.off || c >= p.off + p.width) { return; }
-  keep((o / p.C) * p.width + c - p.off, w);
+  if (c >= p.off && c < p.off + p.width) { keep((o / p.C) * p.width + c - p.off, w); }
 }
 `;
 
 /** Residual add, one dispatch per addend (which = 0 | 1): the larger addend, ties to the skip path. */
 export const addWgsl = /* wgsl */ `
-struct Add { n: i32, which: i32, skip: i32 }
+struct Add { which: i32, skip: i32 }
 @group(0) @binding(0) var<uniform> p: Add;
-@group(0) @binding(3) var<storage, read> a: array<f32>;
-@group(0) @binding(4) var<storage, read> b: array<f32>;
+@group(0) @binding(5) var<storage, read> a: array<f32>;
+@group(0) @binding(6) var<storage, read> b: array<f32>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let o = neuron(gid, groups);
-  if (o >= p.n) { return; }
-  let w = kept[o];
-  if (w == 0.0) { return; }
+fn visit(o: i32, w: f32) {
   var pick = p.skip;
   if (a[o] > b[o]) { pick = 0; } else if (b[o] > a[o]) { pick = 1; }
   if (pick == p.which) { keep(o, w); }
@@ -79,15 +68,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 `;
 
 export const padWgsl = /* wgsl */ `
-struct Pad { n: i32, Wo: i32, Co: i32, H: i32, W: i32, C: i32, t: i32, l: i32, c0: i32 }
+struct Pad { Wo: i32, Co: i32, H: i32, W: i32, C: i32, t: i32, l: i32, c0: i32 }
 @group(0) @binding(0) var<uniform> p: Pad;
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let o = neuron(gid, groups);
-  if (o >= p.n) { return; }
-  let w = kept[o];
-  if (w == 0.0) { return; }
+fn visit(o: i32, w: f32) {
   let y = o / p.Co / p.Wo - p.t;
   let x = (o / p.Co) % p.Wo - p.l;
   let c = o % p.Co - p.c0;
@@ -96,18 +80,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 `;
 
 /**
- * One-to-one ops normally need no kernel: the node shares its input's weight buffer (see src/gpu/unravel.ts).
- * This copy runs only when the input has other consumers too (its buffer then holds more than this node's set).
+ * One-to-one ops normally need no kernel: the node shares its input's weights and list (see src/gpu/unravel.ts).
+ * This copy runs only when the input has other consumers too (its buffers then hold more than this node's set).
  */
 export const identityWgsl = /* wgsl */ `
-struct Identity { n: i32 }
-@group(0) @binding(0) var<uniform> p: Identity;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let o = neuron(gid, groups);
-  if (o >= p.n) { return; }
-  let w = kept[o];
-  if (w != 0.0) { keep(o, w); }
-}
+fn visit(o: i32, w: f32) { keep(o, w); }
 `;
