@@ -1,0 +1,45 @@
+// Graphs for GPU-only code paths the rule fixtures (tests/fixtures/graphs.ts) do not reach. Compared with the CPU
+// reference only (their rule answers are covered by the fixtures).
+import { GraphBuilder, kernel, type Fixture } from '../../fixtures/graphs.ts';
+
+const F = { T: { type: 'DT_FLOAT' } };
+
+/** Deterministic values in [-1, 1) (a small LCG), so that ties are rare and both signs occur. */
+function noise(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31) - 1);
+}
+
+function local(name: string, checks: string, g: GraphBuilder, logits: string, input: Float32Array): Fixture {
+  return {
+    name, checks, artifacts: g.artifacts(), logits, input, logitValues: {}, expected: [],
+    info: { id: name, inputSize: g.size, preprocessing: { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] }, logits, labels: [] },
+  };
+}
+
+/**
+ * A ReLU whose input has a second consumer: the ReLU cannot share its input's weight buffer, so the copy kernel runs.
+ * input -> relu -> conv a;  input -> conv b;  add(a, b).
+ */
+export function sharedInputIdentity(): Fixture {
+  const g = new GraphBuilder(4);
+  g.op('relu', 'Relu', ['input'], F);
+  g.conv('a', 'relu', kernel([3, 3, 3, 3], (u, v, k, c) => ((u * 7 + v * 5 + k * 3 + c) % 5) - 2));
+  g.conv('b', 'input', kernel([1, 1, 3, 3], (_u, _v, k, c) => (k === c ? 1 : -0.5)));
+  g.op('add', 'AddV2', ['a', 'b'], F);
+  return local('sharedInputIdentity', 'identity step with a shared input (copy kernel), merges from two consumers', g, 'add', noise(48, 7));
+}
+
+/**
+ * 512x512 input, 1x1 conv to 17 channels: 4.46M output neurons, more than 65535 workgroups of 64 (the dispatch wraps
+ * into y), and under gap 'positive' far more kept input neurons than the compact list holds (truncation reported).
+ */
+export function wideMap(): Fixture {
+  const g = new GraphBuilder(512);
+  g.conv('conv', 'input', kernel([1, 1, 3, 17], (_u, _v, k, c) => ((k + c) % 3) - 0.5));
+  g.op('relu', 'Relu', ['conv'], F);
+  g.op('gap', 'Mean', ['relu', g.ints('gap/axes', [1, 2])], { ...F, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } });
+  return local('wideMap', 'dispatch past 65535 workgroups; fixation list overflow', g, 'gap', noise(512 * 512 * 3, 11));
+}
+
+export const GPU_GRAPHS: Record<string, () => Fixture> = { sharedInputIdentity, wideMap };

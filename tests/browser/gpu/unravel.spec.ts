@@ -1,0 +1,103 @@
+// GPU unravelling (WGSL kernels) equals the CPU reference, on SqueezeNet through tfjs-webgpu, for every shared
+// image and both rule presets. Runs on SwiftShader WebGPU in CI: correctness only, timings are printed.
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+
+const IMAGES = resolve(process.env.SHARED_DIR ?? resolve(import.meta.dirname, '../../../../shared'), 'images');
+const images = readdirSync(IMAGES).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
+
+async function openHarness(page: Page) {
+  page.on('console', (m) => { if (m.type() === 'error') console.log(`[page] ${m.text()}`); });
+  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  await page.route('**/shared-images/*', (route) => {
+    const file = resolve(IMAGES, decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop()!));
+    const type = extname(file) === '.png' ? 'image/png' : 'image/jpeg';
+    return route.fulfill({ body: readFileSync(file), contentType: type });
+  });
+  // Vite's HMR socket, answered by nothing: edits elsewhere in the tree must not reload the page mid-test.
+  await page.routeWebSocket(/\?token=/, () => {});
+  await page.goto('/tests/browser/gpu/harness.html');
+  await page.waitForFunction(() => window.harnessReady === true, undefined, { timeout: 120_000 });
+  return page.evaluate(() => window.harness.init());
+}
+
+// One page (one model load and WebGPU start) for all the tests of this file.
+test.describe.configure({ mode: 'serial' });
+let page: Page;
+let info: Awaited<ReturnType<typeof openHarness>>;
+test.beforeAll(async ({ browser }) => {
+  test.setTimeout(300_000);
+  page = await browser.newPage({ baseURL: test.info().project.use.baseURL });
+  info = await openHarness(page);
+});
+test.afterAll(async () => {
+  await page?.close();
+});
+
+test('SqueezeNet: GPU unravelling equals the CPU reference on every image, both presets', async () => {
+  test.setTimeout(900_000);
+  expect(images.length).toBeGreaterThan(0);
+  console.log(`squeezenet1_1: ${info.nodes} nodes, ${info.activations} activations bound`);
+  for (const image of images) {
+    for (const preset of ['reference', 'default'] as const) {
+      const r = await page.evaluate(([url, p]) => window.harness.compareImage(url, p), [`/shared-images/${image}`, preset] as const);
+      console.log(`${image} ${preset}: class ${r.classIndex}, ${r.layers} layers, min Jaccard ${r.minJaccard.toFixed(4)}, ` +
+        `max rel weight err ${r.maxRelErr.toExponential(2)}, fixations cpu ${r.cpuFixations} gpu ${r.gpuFixations}` +
+        (r.minJaccard < 1 ? `; worst ${JSON.stringify(r.worst)}` : ''));
+      expect(r.layers).toBe(info.nodes);
+      expect(r.cpuFixations).toBeGreaterThan(0);
+      expect(r.minJaccard).toBeGreaterThanOrEqual(0.99);
+      if (preset === 'default') expect(r.maxRelErr).toBeLessThanOrEqual(1e-4);
+      expect(r.listMatches).toBe(true);
+    }
+  }
+});
+
+test('hand-built op graphs: GPU equals CPU for every rule combination and logit, and the hand-worked fixations', async () => {
+  test.setTimeout(600_000);
+  const { fixtures, gpu } = await page.evaluate(() => window.harness.fixtureNames());
+  expect(fixtures.length).toBeGreaterThan(10);
+  const runs: [string, Parameters<Window['harness']['compareFixture']>[1]][] = [
+    ...fixtures.map((n) => [n, {}] as [string, object]),
+    // Activations without a GPU buffer (tfjs ran the tiny graph on the CPU): uploaded instead.
+    ['weightsFlow', { cpuForward: true }],
+    ['sharedInputIdentity', {}],
+    ['wideMap', { maxClasses: 1, rules: [
+      { location: 'max', gap: 'positive', weights: 'contribution' }, { location: 'center', gap: 'argmax', weights: 'count' },
+    ] }],
+  ];
+  expect(runs.map(([n]) => n)).toEqual(expect.arrayContaining(gpu));
+  for (const [name, opts] of runs) {
+    const r = await page.evaluate(([n, o]) => window.harness.compareFixture(n, o), [name, opts] as const);
+    console.log(`${name}${opts?.cpuForward ? ' (cpu forward)' : ''}: ${r.runs} runs (${r.classes} classes), ${r.nodes} layers, ` +
+      `min Jaccard ${r.minJaccard}, max rel weight err ${r.maxRelErr.toExponential(2)}, ` +
+      `hand-worked ${r.expectedChecked}/${r.expectedTotal}${r.truncated ? `, list truncated in ${r.truncated}` : ''}`);
+    expect(r.failures, name).toEqual([]);
+    expect(r.runs).toBeGreaterThan(0);
+    expect(r.minJaccard).toBe(1);
+    expect(r.maxRelErr).toBeLessThanOrEqual(1e-4);
+    if (!opts?.rules) expect(r.expectedChecked, `${name}: every hand-worked case ran`).toBe(r.expectedTotal);
+    if (name === 'wideMap') expect(r.truncated).toBeGreaterThan(0);
+  }
+});
+
+test('activations from dataToGPU are the tensors\' f32 NHWC values', async () => {
+  const rows = await page.evaluate((url) => window.harness.activationsMatch(url), `/shared-images/${images[0]}`);
+  expect(rows.length).toBeGreaterThan(0);
+  for (const r of rows) {
+    expect(r.bufferBytes, r.name).toBeGreaterThanOrEqual(r.length * 4);
+    expect(r.maxAbsDiff, r.name).toBe(0);
+  }
+});
+
+test('timing: GPU vs CPU unravelling (printed, not asserted)', async () => {
+  test.setTimeout(600_000);
+  for (const preset of ['reference', 'default'] as const) {
+    const t = await page.evaluate(([url, p]) => window.harness.timing(url, p, 20),
+      [`/shared-images/squirrel_cls.jpg`, preset] as const);
+    console.log(`timing ${preset} (median of 20, SwiftShader): CPU ${t.cpuMs.toFixed(2)} ms, GPU ${t.gpuMs.toFixed(2)} ms ` +
+      `(+list readback ${t.gpuWithReadbackMs.toFixed(2)} ms), activation copies ${t.activationCopyMs.toFixed(2)} ms; ` +
+      `CPU/GPU ${(t.cpuMs / t.gpuMs).toFixed(2)}x`);
+  }
+});
