@@ -63,6 +63,8 @@ export class CnnfixApp extends LitElement {
   @query('input[type=file].image-input') fileInput!: HTMLInputElement;
 
   stream?: MediaStream;
+  /** Results received so far (performance readout, tests). */
+  results = 0;
   readonly engine = new Engine((c) => this.overlayHost?.replaceChildren(c), (e) => this.onEngine(e));
   private busy = false;
   private stillDirty = false;
@@ -193,6 +195,7 @@ export class CnnfixApp extends LitElement {
 
   private onResult(r: FrameResult) {
     this.result = r;
+    this.results++;
     window.__lastResult = r;
     const now = performance.now();
     this.resultTimes = [...this.resultTimes.slice(-9), now];
@@ -220,6 +223,7 @@ export class CnnfixApp extends LitElement {
       this.stream = stream;
       stream.getVideoTracks()[0]?.addEventListener('ended', () => {
         if (this.stream !== stream) return;
+        stopStream(stream);
         this.stream = undefined;
         this.source = 'none';
         this.cameraProblem = new CameraError('ended', 'The camera was disconnected or stopped.');

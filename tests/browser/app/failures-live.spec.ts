@@ -1,0 +1,61 @@
+// Failure paths of a live session: a hidden tab, a lost GPU device, a crashed worker, the camera unplugged.
+import { expect, test, type Page } from '@playwright/test';
+import { APP_URL, FOX_SQUIRREL, launch, logPage, waitForTop1 } from './fixtures.ts';
+
+const results = (page: Page) => page.evaluate(() => window.__cnnfix!.results);
+
+test.use({ launchOptions: launch({ camera: true }) });
+test.describe.configure({ mode: 'serial' });
+let page: Page;
+
+test.beforeAll(async ({ browser }) => {
+  page = await browser.newPage();
+  logPage(page);
+  await page.goto(`${APP_URL}/`);
+  await page.getByTestId('start-camera').click();
+  await waitForTop1(page, FOX_SQUIRREL);
+});
+test.afterAll(() => page?.close());
+
+test('a hidden tab pauses the loop; visible again, it resumes', async () => {
+  const setHidden = (hidden: boolean) => page.evaluate((h) => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+  await setHidden(true);
+  await expect(page.getByText('paused', { exact: true })).toBeVisible();
+  expect(await page.evaluate(() => window.__cnnfix!.video.paused)).toBe(true);
+  await page.waitForTimeout(2000); // a frame in flight may still land
+  const n = await results(page);
+  await page.waitForTimeout(5000);
+  expect(await results(page)).toBe(n);
+  await setHidden(false);
+  await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: 120_000 });
+});
+
+test('a lost GPU device: the worker recovers and the explanations go on', async () => {
+  test.skip(await page.evaluate(() => window.__cnnfix!.info?.path !== 'gpu'), 'not on the GPU path');
+  await page.evaluate(() => (window.__cnnfix!.engine as any).api.__loseDeviceForTest());
+  const n = await results(page);
+  await page.waitForFunction((k) => window.__cnnfix!.results > k + 1, n, { timeout: 240_000 });
+  await expect(page.getByTestId('top1')).toHaveText(FOX_SQUIRREL);
+  expect(await page.evaluate(() => window.__cnnfix!.engineState)).toBe('ready');
+});
+
+test('a crashed worker (error event) is restarted and the explanations go on', async () => {
+  const n = await results(page);
+  await page.evaluate(() => (window.__cnnfix!.engine as any).worker.dispatchEvent(new ErrorEvent('error', { message: 'simulated crash' })));
+  await expect.poll(() => page.evaluate(() => window.__cnnfix!.engine.restarts)).toBe(1);
+  await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: 240_000 });
+  await expect(page.getByTestId('top1')).toHaveText(FOX_SQUIRREL);
+});
+
+test('the camera unplugged mid-stream: a message and a way to reconnect', async () => {
+  await page.evaluate(() => window.__cnnfix!.stream!.getVideoTracks()[0].dispatchEvent(new Event('ended')));
+  await expect(page.getByTestId('camera-error')).toContainText('The camera was disconnected');
+  await page.getByRole('button', { name: 'Reconnect the camera' }).click();
+  const n = await results(page);
+  await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: 240_000 });
+  expect(await page.evaluate(() => window.__cnnfix!.source)).toBe('camera');
+});

@@ -1,0 +1,85 @@
+// Still images (drag-drop and the file picker), picked classes, several classes at once, and the method toggle.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import { CLASS_COLORS } from '../../../workers/api.ts';
+import { APP_URL, FOX_SQUIRREL, SHARED, SQUIRREL_BOX, SQUIRREL_JPG, dropFile, inBox, launch, logPage, peakInPhoto, waitForEngine, waitForTop1 } from './fixtures.ts';
+
+test.use({ launchOptions: launch() });
+test.describe.configure({ mode: 'serial' });
+
+let page: Page;
+
+test.beforeAll(async ({ browser }) => {
+  page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  logPage(page);
+  await page.goto(`${APP_URL}/`);
+  await waitForEngine(page);
+});
+test.afterAll(() => page?.close());
+
+/** Wait until a result newer than the `before`-th arrives. */
+async function nextResult(p: Page, before: number) {
+  await p.waitForFunction((n) => window.__cnnfix!.results > n, before, { timeout: 240_000 });
+  return p.evaluate(() => window.__lastResult!);
+}
+
+test('a dropped photo is shown and explained once: fox squirrel, peak inside the squirrel box', async () => {
+  await dropFile(page, SQUIRREL_JPG);
+  await waitForTop1(page, FOX_SQUIRREL);
+  await expect(page.locator('img.still')).toBeVisible();
+  const r = await page.evaluate(() => window.__lastResult!);
+  expect(r.frameSize).toEqual({ width: 535, height: 426 });
+  const peak = await peakInPhoto(page);
+  expect(inBox(peak, SQUIRREL_BOX), `peak ${peak} in ${SQUIRREL_BOX}`).toBe(true);
+  // Explained once: no further frames while nothing changes.
+  const n = await page.evaluate(() => window.__cnnfix!.results);
+  await page.waitForTimeout(3000);
+  expect(await page.evaluate(() => window.__cnnfix!.results)).toBe(n);
+});
+
+test('"where would it look for umbrella?": a searched class is explained, then two classes in two colours', async () => {
+  const n = await page.evaluate(() => window.__cnnfix!.results);
+  await page.getByLabel('Find a class').fill('umbrel');
+  await page.getByRole('button', { name: /umbrella/ }).click();
+  let r = await nextResult(page, n);
+  expect(r.explained.map((e) => e.class.label)).toEqual(['umbrella']);
+  expect(r.top[0].label).toMatch(FOX_SQUIRREL); // the prediction itself is unchanged
+
+  const m = await page.evaluate(() => window.__cnnfix!.results);
+  await page.getByRole('button', { name: /^fox squirrel/ }).click(); // pin the top-1 row as well
+  r = await nextResult(page, m);
+  expect(r.explained.map((e) => e.class.index)).toEqual([879, 335]);
+  expect(r.explained.map((e) => e.color)).toEqual(CLASS_COLORS.slice(0, 2));
+  await expect(page.locator('.chip')).toHaveCount(2);
+
+  const k = await page.evaluate(() => window.__cnnfix!.results);
+  await page.getByRole('button', { name: 'Back to the top-1 class' }).click();
+  r = await nextResult(page, k);
+  expect(r.explained.map((e) => e.class.index)).toEqual([335]);
+});
+
+test('the method toggle reaches the worker: Grad-CAM, then back to fixations', async () => {
+  const n = await page.evaluate(() => window.__cnnfix!.results);
+  await page.getByRole('radio', { name: 'Grad-CAM' }).check();
+  let r = await nextResult(page, n);
+  expect(r.method).toBe('gradcam');
+  const m = await page.evaluate(() => window.__cnnfix!.results);
+  await page.getByRole('radio', { name: 'Fixations' }).check();
+  r = await nextResult(page, m);
+  expect(r.method).toBe('fixations');
+  expect(r.explained[0].fixations.length).toBeGreaterThan(0);
+});
+
+test('the file picker opens another photo: the butterfly is named a butterfly', async () => {
+  // boxes.json lists the ImageNet classes that name each photo's object.
+  const item = (JSON.parse(readFileSync(join(SHARED, 'eval/boxes.json'), 'utf8')).items as { image: string; classes: number[] }[])
+    .find((i) => i.image === 'butterfly.jpg')!;
+  const n = await page.evaluate(() => window.__cnnfix!.results);
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByTestId('open-image').click();
+  await (await chooser).setFiles(join(SHARED, 'images/butterfly.jpg'));
+  const r = await nextResult(page, n);
+  expect(item.classes).toContain(r.top[0].index);
+  await expect(page.getByTestId('top1')).toHaveText(r.top[0].label);
+});
