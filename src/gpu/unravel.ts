@@ -316,14 +316,22 @@ export class GpuUnraveller {
     });
   }
 
-  /** Read back every node's kept neurons, in graph order like unravelCpu's layers (tests, layer view; large). */
-  readLayers(): Promise<KeptLayer[]> {
+  /**
+   * Read back the kept neurons of the named nodes (default: every node, in graph order like unravelCpu's layers).
+   * Reads each node's dense weights (4 bytes per neuron: all of SqueezeNet is 18 MB; name the layers you need).
+   */
+  readLayers(names?: string[]): Promise<KeptLayer[]> {
+    const nodes = names ? names.map((n) => { this.store(n); return this.graph.byName.get(n)!; }) : this.graph.order;
     const offsets = new Map<GPUBuffer, number>();
     let bytes = 0;
-    for (const { weights } of this.unique) { offsets.set(weights, bytes); bytes += weights.size; }
-    this.layerStaging ??= this.stagingBuffer('layers readback', bytes);
+    for (const node of nodes) {
+      const { weights } = this.store(node.name);
+      if (!offsets.has(weights)) { offsets.set(weights, bytes); bytes += weights.size; }
+    }
+    // One staging buffer, sized for everything, serves any subset.
+    this.layerStaging ??= this.stagingBuffer('layers readback', this.unique.reduce((s, u) => s + u.weights.size, 0));
     return this.read(this.layerStaging, [...offsets].map(([b, off]) => [b, off, b.size]), (data) =>
-      this.graph.order.map((node) => {
+      nodes.map((node) => {
         const n = size(node.shape);
         const w = new Float32Array(data, offsets.get(this.stores.get(node.name)!.weights)!, n);
         const indices: number[] = [];
@@ -379,9 +387,10 @@ export class GpuUnraveller {
       const encoder = this.device.createCommandEncoder({ label: 'unravel readback' });
       for (const [src, dst, bytes] of copies) encoder.copyBufferToBuffer(src, 0, staging, dst, bytes);
       this.device.queue.submit([encoder.finish()]);
-      await staging.mapAsync(GPUMapMode.READ);
+      const bytes = copies.reduce((end, [, dst, n]) => Math.max(end, dst + n), 0);
+      await staging.mapAsync(GPUMapMode.READ, 0, bytes);
       try {
-        return parse(staging.getMappedRange().slice(0));
+        return parse(staging.getMappedRange(0, bytes).slice(0));
       } finally {
         staging.unmap();
       }

@@ -50,6 +50,7 @@ test('SqueezeNet: GPU unravelling equals the CPU reference on every image, both 
       expect(r.minJaccard).toBeGreaterThanOrEqual(0.99);
       if (preset === 'default') expect(r.maxRelErr).toBeLessThanOrEqual(1e-4);
       expect(r.listMatches).toBe(true);
+      expect(r.subsetMatches).toBe(true);
     }
   }
 });
