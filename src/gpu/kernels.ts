@@ -1,6 +1,6 @@
 // One place for WebGPU compute plumbing: explicit bind-group layouts (so that bind groups stay valid across
 // pipelines that differ only in override constants, e.g. the unravelling rules), a per-device cache of shader
-// modules and pipelines, dispatch sizes, and buffer creation.
+// modules and pipelines, and buffer creation.
 
 /** Binding kinds, in binding-number order. */
 export type Binding = 'uniform' | 'uniform-dynamic' | 'read' | 'write';
@@ -63,13 +63,6 @@ export function computePipeline(
   });
   c.pipelines.set(key, pipeline);
   return pipeline;
-}
-
-/** Workgroup counts for n invocations of workgroup_size(size): wraps into y past the per-dimension limit. */
-export function workgroups(device: GPUDevice, n: number, size = 64): [number, number] {
-  const groups = Math.max(1, Math.ceil(n / size));
-  const max = device.limits.maxComputeWorkgroupsPerDimension;
-  return groups <= max ? [groups, 1] : [max, Math.ceil(groups / max)];
 }
 
 /** A buffer with initial contents (at least 4 bytes; storage bindings cannot be empty). */
