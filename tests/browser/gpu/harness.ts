@@ -263,10 +263,27 @@ function diffFixations(got: InputFixation[], want: InputFixation[]): string | nu
   return ok ? null : `got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`;
 }
 
+/** Bad input to the SqueezeNet unraveller: the error messages (each call must throw). */
+async function errors() {
+  const out: string[] = [];
+  const attempt = async (f: () => unknown) => {
+    try { await f(); out.push('no error'); } catch (e) { out.push((e as Error).message); }
+  };
+  const tiny = device.createBuffer({ size: 4, usage: GPUBufferUsage.STORAGE });
+  const enc = () => device.createCommandEncoder();
+  await attempt(() => gpu.encode(enc(), () => tiny, 1000, 'default'));
+  await attempt(() => gpu.encode(enc(), () => tiny, 1.5, 'default'));
+  await attempt(() => gpu.encode(enc(), () => tiny, 3, 'default'));
+  await attempt(() => gpu.encode(enc(), () => tiny, 3, { location: 'centre', gap: 'argmax', weights: 'count' } as unknown as Rules));
+  await attempt(() => gpu.readLayers(['no/such/node']));
+  tiny.destroy();
+  return out;
+}
+
 function graphOf(): Graph { return fm.graph; }
 function fixtureNames() { return { fixtures: Object.keys(FIXTURES), gpu: Object.keys(GPU_GRAPHS) }; }
 
-const api = { init, compareImage, activationsMatch, timing, graphOf, compareFixture, fixtureNames };
+const api = { init, errors, compareImage, activationsMatch, timing, graphOf, compareFixture, fixtureNames };
 declare global { interface Window { harness: typeof api; harnessReady: boolean } }
 window.harness = api;
 window.harnessReady = true;

@@ -1,5 +1,6 @@
-// GPU unravelling (WGSL kernels) equals the CPU reference, on SqueezeNet through tfjs-webgpu, for every shared
-// image and both rule presets. Runs on SwiftShader WebGPU in CI: correctness only, timings are printed.
+// GPU unravelling (WGSL kernels, src/gpu/unravel.ts) equals the CPU reference (unravelCpu) on the very same
+// tfjs-webgpu forward pass: SqueezeNet on every shared image with both presets, and the hand-built op graphs with
+// every rule combination. Runs on SwiftShader WebGPU in CI: correctness only, timings are printed.
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
@@ -53,6 +54,20 @@ test('SqueezeNet: GPU unravelling equals the CPU reference on every image, both 
       expect(r.subsetMatches).toBe(true);
     }
   }
+});
+
+test('bad input: clear errors, and the unraveller still works afterwards', async () => {
+  const messages = await page.evaluate(() => window.harness.errors());
+  expect(messages).toEqual([
+    "class index 1000 is out of range 0..999 of 'pool10'",
+    "class index 1.5 is out of range 0..999 of 'pool10'",
+    expect.stringMatching(/^GPU unravelling: activation '.+' has 4 bytes, needs \d+$/),
+    "rule location='centre' is not one of center, max",
+    "GPU unravelling: no node 'no/such/node' in the graph",
+  ]);
+  const r = await page.evaluate((url) => window.harness.compareImage(url, 'default'), `/shared-images/${images[0]}`);
+  expect(r.minJaccard).toBe(1);
+  expect(r.listMatches).toBe(true);
 });
 
 test('hand-built op graphs: GPU equals CPU for every rule combination and logit, and the hand-worked fixations', async () => {
