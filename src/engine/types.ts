@@ -11,6 +11,8 @@ export interface Rules {
   location: LocationRule;
   gap: GapRule;
   weights: WeightRule;
+  /** With gap 'positive': keep only positions with a >= gapThreshold * (the window's max). 0 or absent: every positive one. */
+  gapThreshold?: number;
 }
 
 export const PRESETS = {
@@ -28,6 +30,9 @@ export function resolveRules(preset: PresetName | Rules = 'default', over: Parti
   check('location', r.location, ['center', 'max']);
   check('gap', r.gap, ['argmax', 'positive']);
   check('weights', r.weights, ['count', 'contribution']);
+  if (r.gapThreshold !== undefined && !(r.gapThreshold >= 0 && r.gapThreshold < 1)) {
+    throw new Error(`rule gapThreshold=${r.gapThreshold} must be a number in [0, 1)`);
+  }
   return r;
 }
 function check(name: string, v: string, ok: string[]) {

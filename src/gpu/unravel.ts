@@ -355,14 +355,14 @@ export class GpuUnraveller {
   }
 
   private pipelinesFor(rules: Rules) {
-    const key = `${rules.location}|${rules.gap}|${rules.weights}`;
+    const key = `${rules.location}|${rules.gap}|${rules.weights}|${rules.gapThreshold ?? 0}`;
     let map = this.pipelines.get(key);
     if (map) return map;
     map = new Map();
     const COUNT = rules.weights === 'count' ? 1 : 0;
     const constants: Record<Kernel, Record<string, number>> = {
       conv: { COUNT, MAX_LOCATION: rules.location === 'max' ? 1 : 0 },
-      pool: { COUNT, GAP_POSITIVE: rules.gap === 'positive' ? 1 : 0 },
+      pool: { COUNT, GAP_POSITIVE: rules.gap === 'positive' ? 1 : 0, GAP_THRESHOLD: rules.gapThreshold ?? 0 },
       matmul: { COUNT }, concat: { COUNT }, add: { COUNT }, pad: { COUNT }, identity: { COUNT },
     };
     for (const step of this.steps) {

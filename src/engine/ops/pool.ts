@@ -1,5 +1,6 @@
 // Pooling. Max pool: the pooling switch. Average pools (global or not) follow the 'gap' rule: the authors'
-// argmax position, or every positive position with its share (the pool is linear with positive weights).
+// argmax position, or every positive position with its share (the pool is linear with positive weights),
+// optionally only the strong ones (a >= gapThreshold * the window's max).
 import type { GapNode, PoolNode } from '../types.ts';
 import { fanOut, type Kept, type StepContext } from './common.ts';
 
@@ -12,6 +13,7 @@ export function poolCpu(node: PoolNode | GapNode, kept: Kept, ctx: StepContext) 
   const [pt, pl] = global ? [0, 0] : node.pad;
   const Wo = global ? 1 : node.shape[1];
   const argmaxOnly = (!global && node.op === 'max') || ctx.rules.gap === 'argmax';
+  const threshold = ctx.rules.gapThreshold ?? 0;
   for (const [idx, w] of kept) {
     const c = idx % C;
     const p = Math.floor(idx / C);
@@ -27,18 +29,22 @@ export function poolCpu(node: PoolNode | GapNode, kept: Kept, ctx: StepContext) 
         cand.push(j); vals.push(a[j]);
       }
     }
+    const cut = threshold * a[best];
     if (argmaxOnly) ctx.keep(node.inputs[0], best, w);
-    else fanOut(ctx, node.inputs[0], w, cand, vals);
+    else if (cut <= 0) fanOut(ctx, node.inputs[0], w, cand, vals);
+    else fanOut(ctx, node.inputs[0], w, cand, vals.map((v) => (v >= cut ? v : 0)));
   }
 }
 
 /**
  * GPU twin of poolCpu (a global average pool is a pool whose window is the whole map). Max pools and the
- * 'argmax' rule keep the first maximum in row-major window order; 'positive' fans out like the CPU's fanOut.
+ * 'argmax' rule keep the first maximum in row-major window order; 'positive' fans out like the CPU's fanOut,
+ * over the positions with a >= GAP_THRESHOLD * max.
  */
 export const poolWgsl = /* wgsl */ `
 struct Pool { H: i32, W: i32, C: i32, Wo: i32, KH: i32, KW: i32, sy: i32, sx: i32, pt: i32, pl: i32, isMax: i32 }
 override GAP_POSITIVE: bool = false;
+override GAP_THRESHOLD: f32 = 0.0;
 @group(0) @binding(0) var<uniform> p: Pool;
 @group(0) @binding(5) var<storage, read> act: array<f32>;
 
@@ -53,13 +59,19 @@ fn visit(o: i32, w: f32) {
   let xb = min(x0 + p.KW, p.W);
   var best = -1;
   var bestV = 0.0;
-  var total = 0.0;
   for (var y = ya; y < yb; y++) {
     for (var x = xa; x < xb; x++) {
       let j = (y * p.W + x) * p.C + c;
       let v = act[j];
       if (best < 0 || v > bestV) { best = j; bestV = v; }
-      if (v > 0.0) { total += v; }
+    }
+  }
+  let cut = GAP_THRESHOLD * bestV; // 0 without a threshold: every positive position
+  var total = 0.0;
+  for (var y = ya; y < yb; y++) {
+    for (var x = xa; x < xb; x++) {
+      let v = act[(y * p.W + x) * p.C + c];
+      if (v > 0.0 && v >= cut) { total += v; }
     }
   }
   if (p.isMax != 0 || !GAP_POSITIVE || total <= 0.0) { keep(best, w); return; }
@@ -67,7 +79,7 @@ fn visit(o: i32, w: f32) {
     for (var x = xa; x < xb; x++) {
       let j = (y * p.W + x) * p.C + c;
       let v = act[j];
-      if (v > 0.0) { keep(j, (w * v) / total); }
+      if (v > 0.0 && v >= cut) { keep(j, (w * v) / total); }
     }
   }
 }
