@@ -79,7 +79,7 @@ async function syntheticSet(fm: FixationModel, count: number, seed: number) {
   return { cases: out, tried };
 }
 
-interface Rec { pointing: number; energy: number; loc: number; ms: number; deletion?: number; insertion?: number }
+interface Rec { pointing: number; energy: number; loc: number; locBox: number; ms: number; deletion?: number; insertion?: number }
 
 async function main() {
   const t0 = performance.now();
@@ -120,6 +120,7 @@ async function main() {
         pointing: pointingHit(data, width, k.c.box, CFG.tol) ? 1 : 0,
         energy: energyShare(data, width, k.c.box),
         loc: e.camBox && iou(e.camBox, k.c.box) >= 0.5 ? 1 : 0,
+        locBox: e.box && iou(e.box, k.c.box) >= 0.5 ? 1 : 0,
         ms,
       };
       if (base) {
@@ -169,7 +170,7 @@ async function main() {
       const rs = ks.map((k) => recs.get(k.c.id)!.get(m.key)!);
       const pick = (f: keyof Rec) => rs.map((r) => r[f]).filter((v): v is number => v !== undefined);
       summary[name][m.key] = {
-        n: rs.length, pointing: mean(pick('pointing')), energy: mean(pick('energy')), loc: mean(pick('loc')),
+        n: rs.length, pointing: mean(pick('pointing')), energy: mean(pick('energy')), loc: mean(pick('loc')), locBox: mean(pick('locBox')),
         deletion: mean(pick('deletion')), insertion: mean(pick('insertion')), perturbN: pick('deletion').length,
         ms: mean(pick('ms')), pointingSe: se01(pick('pointing')), energySe: se(pick('energy')), deletionSe: se(pick('deletion')),
       };
@@ -184,7 +185,8 @@ async function main() {
     photos: sets.photos.map((k) => ({ id: k.c.id, class: k.ci, label: fm.info.labels[k.ci], prob: k.prob, rank: k.rank })),
     summary, sanity,
     cases: all.map((k) => ({ id: k.c.id, set: k.c.set, box: k.c.box, class: k.ci, prob: k.prob, rank: k.rank, methods: Object.fromEntries(recs.get(k.c.id)!) })),
-    seconds: { total: totalS, main: mainS, sanity: sanityS },
+    // CPU seconds of this (single-threaded) process: close to the wall time on an otherwise idle machine.
+    seconds: { total: totalS, main: mainS, sanity: sanityS, cpu: cpuSeconds() },
   };
   const md = tables(result);
   log('\n' + md);
@@ -192,7 +194,7 @@ async function main() {
   const jsonPath = join(ROOT, 'out', QUICK ? 'eval-quick.json' : 'eval.json');
   await writeFile(jsonPath, JSON.stringify(result, null, 1));
   if (!QUICK) await writeSection('eval', md);
-  log(`wrote ${jsonPath}${QUICK ? '' : ' and eval/results.md'}; ${totalS.toFixed(0)} s in all (main ${mainS.toFixed(0)} s, sanity ${sanityS.toFixed(0)} s)`);
+  log(`wrote ${jsonPath}${QUICK ? '' : ' and eval/results.md'}; ${totalS.toFixed(0)} s in all (main ${mainS.toFixed(0)} s, sanity ${sanityS.toFixed(0)} s; ${cpuSeconds().toFixed(0)} CPU s)`);
 }
 
 async function runExplore(fm: FixationModel, t0: number) {
@@ -207,7 +209,7 @@ async function runExplore(fm: FixationModel, t0: number) {
   await mkdir(join(ROOT, 'out'), { recursive: true });
   await writeFile(join(ROOT, 'out', QUICK ? 'explore-quick.json' : 'explore.json'), JSON.stringify(r, null, 1));
   if (!QUICK) await writeSection('explore', md);
-  log(`winner: ${r.winner}; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  log(`winner: ${r.winner}; ${((performance.now() - t0) / 1000).toFixed(0)} s (${cpuSeconds().toFixed(0)} CPU s)`);
 }
 
 const pct = (v: number) => (Number.isNaN(v) ? '–' : `${(100 * v).toFixed(1)}`);
@@ -219,13 +221,13 @@ function tables(r: any): string {
     const s = r.summary[set];
     const any = s[METHODS[0].key];
     out.push(`#### ${title}: ${any.n} images, deletion/insertion on ${any.perturbN}`, '',
-      '| method | pointing % | energy % | loc. (IoU≥0.5) % | deletion AUC ↓ | insertion AUC ↑ | ms |', '|---|---|---|---|---|---|---|');
+      '| method | pointing % | energy % | loc. CAM protocol % | loc. engine box % | deletion AUC ↓ | insertion AUC ↑ | ms |', '|---|---|---|---|---|---|---|---|');
     for (const m of METHODS) {
       const v = s[m.key];
       const pm = set === 'synthetic' ? ` ± ${pct(v.pointingSe)}` : '';
       const em = set === 'synthetic' ? ` ± ${pct(v.energySe)}` : '';
       const dm = set === 'synthetic' ? ` ± ${f3(v.deletionSe)}` : '';
-      out.push(`| ${m.label} | ${pct(v.pointing)}${pm} | ${pct(v.energy)}${em} | ${pct(v.loc)} | ${f3(v.deletion)}${dm} | ${f3(v.insertion)} | ${v.ms.toFixed(0)} |`);
+      out.push(`| ${m.label} | ${pct(v.pointing)}${pm} | ${pct(v.energy)}${em} | ${pct(v.loc)} | ${pct(v.locBox)} | ${f3(v.deletion)}${dm} | ${f3(v.insertion)} | ${v.ms.toFixed(0)} |`);
     }
     out.push('');
   }
@@ -237,7 +239,7 @@ function tables(r: any): string {
     out.push(`| ${m.label} | ${d.map((x) => x.rho.toFixed(2) + (x.degenerate ? '*' : '')).join(' | ')} | ${d.every((x) => x.rho < SANITY_MAX_RHO) ? 'yes' : 'no'} |`);
   }
   out.push('', `(* some maps became constant and count as ρ = 0.) Sanity cases: ${r.cases.filter((c: any) => c.set === 'photos').length} photos + ${r.config.sanityCases} synthetic.`,
-    `Run: ${r.cpus} CPUs, backend ${r.backend}, ${r.seconds.total.toFixed(0)} s; synthetic cases from ${r.syntheticCandidates} candidates; objects ${JSON.stringify(r.objects)}.`,
+    `Run: ${r.cpus} CPUs, backend ${r.backend}, ${r.seconds.total.toFixed(0)} s wall, ${r.seconds.cpu.toFixed(0)} CPU s; synthetic cases from ${r.syntheticCandidates} candidates; objects ${JSON.stringify(r.objects)}.`,
     `Defaults measured: rules ${JSON.stringify(r.defaults.rules)}, post ${JSON.stringify(r.defaults.post)}.`);
   return out.join('\n');
 }
@@ -267,6 +269,10 @@ async function writeSection(name: string, md: string) {
   await writeFile(path, text);
 }
 
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
 function se(v: number[]): number {
   const m = mean(v);
   return Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / Math.max(v.length - 1, 1) / v.length);

@@ -16,8 +16,6 @@ import type { EvalCase } from './synthetic.ts';
 export interface Variant {
   key: string;
   rules: Rules;
-  /** Emulated rule: the GAP keeps only positions with a >= gapThreshold * max (per channel). */
-  gapThreshold: number;
   sigma: number;
   outliers: boolean;
 }
@@ -30,7 +28,8 @@ export function variants(): Variant[] {
     if (gap === 'argmax' && weights === 'contribution') continue; // one kept position: the weights cannot differ
     for (const sigma of [0.02, 0.03, 0.05]) for (const outliers of [true, false]) {
       const g = thr ? `positive>=${thr}max` : gap;
-      out.push({ key: `${location}/${g}/${weights}/s${sigma}/${outliers ? 'out' : 'noout'}`, rules: { location, gap, weights }, gapThreshold: thr, sigma, outliers });
+      const rules: Rules = thr ? { location, gap, weights, gapThreshold: thr } : { location, gap, weights };
+      out.push({ key: `${location}/${g}/${weights}/s${sigma}/${outliers ? 'out' : 'noout'}`, rules, sigma, outliers });
     }
   }
   return out;
@@ -43,35 +42,17 @@ async function variantMaps(fm: FixationModel, img: tf.Tensor3D, ci: number, vs: 
   const acts = new Map<string, Float32Array>();
   for (const n of fm.graph.captures) acts.set(n, (await fwd.tensors.get(n)!.data()) as Float32Array);
   tf.dispose([...fwd.tensors.values(), input]);
-  const gapInputs = fm.graph.order.filter((n) => n.kind === 'gap').map((n) => n.inputs[0]);
-  const thresholded = new Map<number, Map<string, Float32Array>>();
-  const actFor = (thr: number) => {
-    if (!thr) return (n: string) => acts.get(n)!;
-    if (!thresholded.has(thr)) {
-      const m = new Map<string, Float32Array>();
-      for (const name of gapInputs) m.set(name, thresholdPerChannel(acts.get(name)!, fm.graph.byName.get(name)!.shape.at(-1)!, thr));
-      thresholded.set(thr, m);
-    }
-    return (n: string) => thresholded.get(thr)!.get(n) ?? acts.get(n)!;
-  };
   const { width, height } = { width: transform.srcWidth, height: transform.srcHeight };
   const maps = new Map<string, Float32Array>();
   const unravelled = new Map<string, ReturnType<typeof toImagePoints>>();
   for (const v of vs) {
     const rk = ruleKey(v);
-    if (!unravelled.has(rk)) unravelled.set(rk, toImagePoints(unravelCpu(fm.graph, actFor(v.gapThreshold), ci, v.rules).inputFixations, transform));
+    if (!unravelled.has(rk)) unravelled.set(rk, toImagePoints(unravelCpu(fm.graph, (n) => acts.get(n)!, ci, v.rules).inputFixations, transform));
     let pts = unravelled.get(rk)!;
     if (v.outliers) pts = removeOutliers(pts, width, height);
     maps.set(v.key, heatmap(pts, width, height, v.sigma));
   }
   return { maps, transform, width, height };
-}
-
-/** Values below thr * (the channel's max) set to zero, so the 'positive' GAP rule keeps only the strong positions. */
-export function thresholdPerChannel(a: Float32Array, C: number, thr: number): Float32Array {
-  const max = new Float32Array(C);
-  for (let i = 0; i < a.length; i++) if (a[i] > max[i % C]) max[i % C] = a[i];
-  return a.map((v, i) => (v >= thr * max[i % C] && v > 0 ? v : 0));
 }
 
 export interface ExploreResult {
@@ -83,7 +64,7 @@ export interface ExploreResult {
   winner: string;
 }
 
-const ruleKey = (v: Variant) => `${v.rules.location}/${v.rules.gap}/${v.rules.weights}/${v.gapThreshold}`;
+const ruleKey = (v: Variant) => `${v.rules.location}/${v.rules.gap}/${v.rules.weights}/${v.rules.gapThreshold ?? 0}`;
 
 export async function explore(
   fm: FixationModel, set: Prepared[],
