@@ -563,8 +563,8 @@ export class CnnfixApp extends LitElement {
           ${COLORMAPS.map((c) => html`<option value=${c} ?selected=${c === s.colormap}>${c}</option>`)}
         </select>
       </label>
-      <label class="field">Opacity <output>${Math.round(s.opacity * 100)}%</output>
-        <input type="range" min="0" max="1" step="0.05" .value=${String(s.opacity)}
+      <label class="field"><span>Opacity <span class="val">${Math.round(s.opacity * 100)}%</span></span>
+        <input type="range" min="0" max="1" step="0.05" .value=${String(s.opacity)} aria-valuetext="${Math.round(s.opacity * 100)}%"
           @input=${(e: Event) => this.set({ opacity: Number(value(e)) })} />
       </label>
     </section>`;

@@ -64,7 +64,7 @@ export const appStyles = css`
     height: calc(100dvh - 3.2em); box-sizing: border-box; display: flex; flex-direction: column; gap: 1.1em; }
   .panel section { display: flex; flex-direction: column; gap: 0.45em; }
   .field { display: flex; flex-direction: column; gap: 0.2em; color: var(--muted); font-size: 0.9em; }
-  .field output { color: var(--fg); }
+  .field .val { color: var(--fg); }
   .checks, .seg { display: flex; flex-wrap: wrap; gap: 0.3em 1em; }
   .checks label, .seg label { display: flex; align-items: center; gap: 0.3em; cursor: pointer; }
   input[type='range'] { width: 100%; accent-color: var(--accent); }

@@ -26,7 +26,8 @@ test('axe: no serious or critical violations; keyboard reaches the named control
     const focused = page.locator('*:focus').last();
     if (!(await focused.count())) continue;
     const snap = (await focused.ariaSnapshot()).split('\n')[0];
-    const name = /^- \w+ "(.+?)"/.exec(snap)?.[1] ?? '';
+    // `- text: …` is how a <summary> reads; other roles carry their name in quotes (a value follows a colon).
+    const name = /^- \w+ "(.+?)"/.exec(snap)?.[1] ?? /^- text: (.+)/.exec(snap)?.[1] ?? '';
     expect(name, `tab stop ${i} (${snap}) has a name`).not.toBe('');
     names.push(name);
   }
