@@ -7,7 +7,7 @@ export interface PostOptions {
   /** Gaussian sigma as a fraction of the image diagonal. */
   sigma: number;
 }
-export const DEFAULT_POST: PostOptions = { outliers: true, sigma: 0.03 };
+export const DEFAULT_POST: PostOptions = { outliers: true, sigma: 0.02 };
 
 /** Network-input fixations -> one point per pixel (weights summed over channels) in image coordinates. */
 export function toImagePoints(fix: InputFixation[], t: PixelTransform): Fixation[] {
@@ -101,7 +101,8 @@ export function splatPixels(points: Fixation[], width: number, height: number): 
 
 /**
  * WGSL twin of heatmap() + peak(), run by src/gpu/heatmap.ts, one entry point per step, all on one bind group:
- * splat (scatter splatPixels) -> blur_rows, blur_cols (the separable gaussianKernel, zero outside) -> reduce_max
+ * splat (scatter splatPixels) -> blur_rows, blur_cols (the separable gaussianKernel, zero outside), or, for few
+ * points, splat_kernels (each pixel sums the points' kernels, as heatmap()'s per-point branch) -> reduce_max
  * (max as ordered u32 bits: heat is >= 0) -> argmax (first index holding the max, as peak()) -> normalise
  * (divide by the max, then the EMA over frames: heat = s * heat + (1 - s) * new; reset copies).
  * A CPU-made map (CAM, Grad-CAM) is written into `img` and enters at reduce_max.
@@ -124,6 +125,24 @@ fn gidx(id: vec3u, n: vec3u) -> u32 { return id.y * n.x * 64u + id.x; }
 fn splat(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) n: vec3u) {
   let i = gidx(id, n);
   if (i < P.count) { img[points[i].pix] = points[i].w; }
+}
+
+// Few points: each pixel adds w * k[dy] * k[dx] of the points within the kernel radius (no blur passes).
+@compute @workgroup_size(64)
+fn splat_kernels(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) n: vec3u) {
+  let i = gidx(id, n);
+  if (i >= P.width * P.height) { return; }
+  let x = i32(i % P.width);
+  let y = i32(i / P.width);
+  let r = i32(P.radius);
+  var s = 0.0;
+  for (var j = 0u; j < P.count; j++) {
+    let q = points[j].pix;
+    let dx = x - i32(q % P.width);
+    let dy = y - i32(q / P.width);
+    if (abs(dx) <= r && abs(dy) <= r) { s += points[j].w * kern[u32(dy + r)] * kern[u32(dx + r)]; }
+  }
+  img[i] = s;
 }
 
 @compute @workgroup_size(64)

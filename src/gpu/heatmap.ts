@@ -13,7 +13,7 @@ export interface HeatmapParams {
   smoothing: number;
 }
 
-const STEPS = ['splat', 'blur_rows', 'blur_cols', 'reduce_max', 'argmax', 'normalise'] as const;
+const STEPS = ['splat', 'splat_kernels', 'blur_rows', 'blur_cols', 'reduce_max', 'argmax', 'normalise'] as const;
 type Step = (typeof STEPS)[number];
 const S = GPUBufferUsage.STORAGE;
 
@@ -75,11 +75,17 @@ export class GpuHeatmap {
     for (let i = 0; i < index.length; i++) { u[2 * i] = index[i]; f[2 * i + 1] = weight[i]; }
     this.device.queue.writeBuffer(this.points.buf!, 0, data);
     this.device.queue.writeBuffer(this.kernel.buf!, 0, kern as Float32Array<ArrayBuffer>);
-    encoder.clearBuffer(this.img.buf!, 0, p.width * p.height * 4);
+    // Per pixel, gathering the points' kernels costs `count` steps, the two blur passes 2 (2r + 1).
+    const gather = index.length < 2 * kern.length;
+    if (!gather) encoder.clearBuffer(this.img.buf!, 0, p.width * p.height * 4);
     const pass = encoder.beginComputePass({ label: 'heatmap' });
-    this.dispatch(pass, 'splat', index.length);
-    this.dispatch(pass, 'blur_rows', p.width * p.height);
-    this.dispatch(pass, 'blur_cols', p.width * p.height);
+    if (gather) {
+      this.dispatch(pass, 'splat_kernels', p.width * p.height);
+    } else {
+      this.dispatch(pass, 'splat', index.length);
+      this.dispatch(pass, 'blur_rows', p.width * p.height);
+      this.dispatch(pass, 'blur_cols', p.width * p.height);
+    }
     this.finish(encoder, pass, p);
   }
 

@@ -42,8 +42,8 @@ test('explains the squirrel: fox squirrel (335), fixations inside the frame, at 
 });
 
 test('GPU heatmap + colormap equals the CPU heatmap + colormap within 1/255 per channel', async () => {
-  // Hand-placed points (one off-image, two on the same pixel after rounding, one in a corner), and a dense random
-  // set that takes the CPU's other branch (separable blur instead of per-point kernels).
+  // Hand-placed points (one off-image, two on the same pixel after rounding, one in a corner): the per-point kernel
+  // branch on both sides; and a dense random set: the splat + separable blur branch on both sides.
   const sparse = [
     { x: 20, y: 15, w: 1 }, { x: 20.4, y: 15.2, w: 0.5 }, { x: 70, y: 50, w: 2 }, { x: 40, y: 60, w: 0.25 },
     { x: 95, y: 71, w: 1 }, { x: -3, y: 5, w: 1 },
