@@ -48,7 +48,7 @@ describe('cnnfix explain', () => {
     expect(j.model).toBe('squeezenet1_1');
     expect(j.class.index).toBe(335);
     expect(j.top).toHaveLength(5);
-    expect(j.rules).toEqual({ location: 'max', gap: 'positive', weights: 'contribution' });
+    expect(j.rules).toEqual({ location: 'center', gap: 'positive', gapThreshold: 0.75, weights: 'contribution' });
     expect(j.layers[0]).toEqual({ name: 'pool10', count: 1 });
     expect(j.layers.at(-1).count).toBeGreaterThan(1);
     expect(j.inputFixations[0]).toEqual({ x: expect.any(Number), y: expect.any(Number), c: expect.any(Number), w: expect.any(Number) });

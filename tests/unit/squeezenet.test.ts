@@ -27,8 +27,8 @@ describe('squirrel_cls.jpg', () => {
     expect(ex.class.label).toMatch(/^fox squirrel/);
   });
 
-  it("default rules keep many positions; the image-space fixations lie inside the photo", async () => {
-    const ex = await explain(model, image, { rules: 'default' });
+  it("the 'positive' GAP rule without a threshold keeps many positions; the image-space fixations lie inside the photo", async () => {
+    const ex = await explain(model, image, { rules: { location: 'max', gap: 'positive', weights: 'contribution' } });
     expect(distinct(ex.inputFixations)).toBeGreaterThan(30);
     const [H, W] = image.shape;
     expect(ex.fixations.length).toBeGreaterThan(0);
