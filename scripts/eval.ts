@@ -23,9 +23,9 @@ const argv = process.argv.slice(2);
 const flag = (f: string) => argv.includes(f);
 const QUICK = flag('--quick');
 const CFG = {
-  synthetic: QUICK ? 32 : 300, // synthetic test cases (object's class in the model's top 5)
-  perturbCases: QUICK ? 8 : 60, // synthetic cases that also get deletion/insertion (all photos do)
-  sanityCases: QUICK ? 3 : 12, // synthetic cases of the sanity check (plus all photos)
+  synthetic: QUICK ? 32 : 200, // synthetic test cases (object's class in the model's top 5)
+  perturbCases: QUICK ? 8 : 40, // synthetic cases that also get deletion/insertion (all photos do)
+  sanityCases: QUICK ? 3 : 8, // synthetic cases of the sanity check (plus all photos)
   steps: 16, // deletion/insertion steps of 1/16 of the pixels each
   seed: 1, // test set; the rule search uses seed 2
   tol: 15, // pointing game tolerance, pixels
@@ -41,6 +41,9 @@ interface Method { key: string; label: string; opts: ExplainOptions }
 const METHODS: Method[] = [
   { key: 'fixations', label: 'CNN Fixations, default rules', opts: { method: 'fixations', rules: 'default' } },
   { key: 'fixations-ref', label: 'CNN Fixations, reference rules', opts: { method: 'fixations', rules: 'reference' } },
+  // The default before the rule search: every positive GAP position, max location, blur 3% of the diagonal.
+  { key: 'fixations-all', label: 'CNN Fixations, all positive GAP positions (max/positive/contribution, σ 0.03)',
+    opts: { method: 'fixations', rules: { location: 'max', gap: 'positive', weights: 'contribution' }, post: { sigma: 0.03 } } },
   { key: 'cam', label: 'CAM', opts: { method: 'cam' } },
   { key: 'gradcam', label: 'Grad-CAM', opts: { method: 'gradcam' } },
   { key: 'center', label: 'centre prior', opts: { method: 'center' } },

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { camMap, classHead, gradCamGradient, receptiveField } from '../../src/engine/baselines.ts';
 import { explain } from '../../src/engine/explain.ts';
 import { disposeForward, type FixationModel } from '../../src/engine/model.ts';
+import { resolveRules } from '../../src/engine/types.ts';
+import { unravelCpu } from '../../src/engine/unravel.ts';
 import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
 import { auc, distanceToBox, energyShare, iou, pointingHit, spearman } from '../../scripts/eval/metrics.ts';
 import { sharedDir } from '../../scripts/eval/synthetic.ts';
@@ -149,6 +151,28 @@ describe('centre prior', () => {
   });
 });
 
+describe('the thresholded GAP rule (gapThreshold, the rule search\'s winner)', () => {
+  it('keeps the class-map positions with a >= t * max, each with its share of their sum', () => {
+    const a = acts.get('conv10/Relu')!;
+    const ch = Array.from({ length: 169 }, (_, p) => a[p * 1000 + SQUIRREL]);
+    const max = Math.max(...ch);
+    const strong = ch.map((v, p) => [v, p]).filter(([v]) => v > 0 && v >= 0.75 * max).map(([, p]) => p);
+    expect(strong.length).toBeGreaterThan(0);
+    const sum = strong.reduce((s, p) => s + ch[p], 0);
+    const r = unravelCpu(fm.graph, (n) => acts.get(n)!, SQUIRREL, { location: 'center', gap: 'positive', weights: 'contribution', gapThreshold: 0.75 });
+    const kept = r.layers.find((l) => l.name === 'conv10/Relu')!;
+    expect([...kept.indices]).toEqual(strong.map((p) => p * 1000 + SQUIRREL));
+    strong.forEach((p, i) => expect(kept.weights[i]).toBeCloseTo(ch[p] / sum, 6));
+    // Without the threshold every positive position is kept.
+    const all = unravelCpu(fm.graph, (n) => acts.get(n)!, SQUIRREL, { location: 'center', gap: 'positive', weights: 'contribution' });
+    expect(all.layers.find((l) => l.name === 'conv10/Relu')!.indices.length).toBe(ch.filter((v) => v > 0).length);
+  });
+  it('rejects a threshold outside [0, 1) naming it', () => {
+    expect(() => resolveRules('default', { gapThreshold: 1 })).toThrow(/gapThreshold=1 must be a number in \[0, 1\)/);
+    expect(() => resolveRules('default', { gapThreshold: -0.1 })).toThrow(/gapThreshold=-0.1/);
+  });
+});
+
 describe('metrics on hand-made maps', () => {
   const one = (w: number, h: number, x: number, y: number) => {
     const m = new Float32Array(w * h);
@@ -195,7 +219,7 @@ describe('npm run eval -- --quick', () => {
     await promisify(execFile)('npx', ['tsx', 'scripts/eval.ts', '--quick'], { cwd: ROOT, maxBuffer: 1 << 26 });
     const r = JSON.parse(await readFile(join(ROOT, 'out/eval-quick.json'), 'utf8'));
     for (const set of ['photos', 'synthetic']) {
-      for (const m of ['fixations', 'fixations-ref', 'cam', 'gradcam', 'center']) {
+      for (const m of ['fixations', 'fixations-ref', 'fixations-all', 'cam', 'gradcam', 'center']) {
         const s = r.summary[set][m];
         for (const k of ['pointing', 'energy', 'loc', 'deletion', 'insertion']) {
           expect(s[k]).toBeGreaterThanOrEqual(0);
