@@ -222,7 +222,10 @@ async function compareFixture(name: string, opts: { cpuForward?: boolean; maxCla
   let runs = 0, minJaccard = 1, maxRelErr = 0, expectedChecked = 0, truncated = 0;
   const failures: string[] = [];
   try {
-    for (const rules of opts.rules ?? ALL_RULES) {
+    // Graphs with an average pool also run the 'positive' rules with a threshold.
+    const pooled = graph.order.some((n) => n.kind === 'gap' || (n.kind === 'pool' && n.op === 'avg'));
+    const thresholded = ALL_RULES.filter((r) => r.gap === 'positive').map((r) => ({ ...r, gapThreshold: 0.5 }));
+    for (const rules of opts.rules ?? (pooled ? [...ALL_RULES, ...thresholded] : ALL_RULES)) {
       for (let ci = 0; ci < classes; ci++) {
         const cpu = unravelCpu(graph, (n) => cpuActs.get(n)!, ci, rules);
         const g = await runGpuOn(unr, acts, ci, rules);
@@ -231,7 +234,7 @@ async function compareFixture(name: string, opts: { cpuForward?: boolean; maxCla
         if (r.truncated) truncated++;
         minJaccard = Math.min(minJaccard, r.minJaccard);
         maxRelErr = Math.max(maxRelErr, r.maxRelErr);
-        const tag = `${name} class ${ci} ${rules.location}/${rules.gap}/${rules.weights}`;
+        const tag = `${name} class ${ci} ${rules.location}/${rules.gap}/${rules.weights}/${rules.gapThreshold ?? 0}`;
         if (r.minJaccard < 1 || !r.listMatches) failures.push(`${tag}: ${JSON.stringify(r.worst)} list ${r.listMatches}`);
         for (const e of fx.expected.filter((e) => e.classIndex === ci && sameRules(e.rules, rules))) {
           expectedChecked++;
@@ -253,7 +256,7 @@ async function compareFixture(name: string, opts: { cpuForward?: boolean; maxCla
 }
 
 function sameRules(a: Rules, b: Rules) {
-  return a.location === b.location && a.gap === b.gap && a.weights === b.weights;
+  return a.location === b.location && a.gap === b.gap && a.weights === b.weights && (a.gapThreshold ?? 0) === (b.gapThreshold ?? 0);
 }
 /** null if the same neurons with weights within 1e-5, else a description. */
 function diffFixations(got: InputFixation[], want: InputFixation[]): string | null {
