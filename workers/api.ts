@@ -92,7 +92,10 @@ export interface FrameResult {
   path: PathName;
   backend: Backend;
   frameSize: { width: number; height: number };
-  /** Kept neurons per layer of the first explained class (GPU path: only with withLayers or overlay.layer). */
+  /**
+   * Kept neurons per layer of the first explained class. Fallback: every layer, always. GPU path: every layer with
+   * withLayers, only the overlay.layer one in the layer view, none otherwise. `indices` only with withLayers.
+   */
   layers: { name: string; count: number; indices?: Int32Array; shape: number[] }[];
   method: Method;
   /** upload, preprocess, forward, unravel, heatmap, readback, total (ms). */

@@ -103,7 +103,9 @@ export class GpuPath {
       let peakFromGpu = false;
 
       if (method === 'fixations') {
-        const wantLayers = !!req.withLayers || !!o.layer;
+        if (o.layer && !fm.graph.byName.has(o.layer)) throw new Error(`overlay.layer: no layer '${o.layer}' in the model`);
+        // The layer view needs only its layer's kept set; withLayers all of them (a large readback).
+        const wantLayers = req.withLayers ? 'all' : o.layer ? [o.layer] : null;
         for (let i = 0; i < classes.length; i++) {
           await this.unravel.run(tensors, classes[i], rules);
           await laps.lap('unravel');

@@ -19,8 +19,8 @@ export interface UnravelSeam {
   readonly kind: 'gpu' | 'cpu';
   /** Start the unravelling of one class on this frame's captured activations (the 'unravel' stage). */
   run(tensors: Map<string, tf.Tensor>, classIndex: number, rules: Rules): Promise<void>;
-  /** The result of the last run (the 'readback' stage); layers only when asked (large). */
-  read(withLayers: boolean): Promise<Unravelled>;
+  /** The result of the last run (the 'readback' stage); per-layer kept sets only when asked: all, or named ones. */
+  read(layers: 'all' | string[] | null): Promise<Unravelled>;
   destroy(): void;
 }
 
@@ -45,11 +45,12 @@ export class GpuUnravelSeam implements UnravelSeam {
     device.queue.submit([encoder.finish()]);
   }
 
-  async read(withLayers: boolean): Promise<Unravelled> {
+  async read(layers: 'all' | string[] | null): Promise<Unravelled> {
     const list = await this.unraveller.readInputFixations();
     const out: Unravelled = { input: list.fixations, bytes: LIST_BYTES, truncated: list.truncated };
-    if (withLayers) {
-      out.layers = await this.unraveller.readLayers();
+    if (layers) {
+      out.layers = await this.unraveller.readLayers(layers === 'all' ? undefined : layers);
+      // Dense weights, 4 bytes per neuron (an upper bound: one-to-one ops share their input's buffer).
       out.bytes += out.layers.reduce((s, l) => s + size(l.shape) * 4, 0);
     }
     return out;
@@ -75,10 +76,11 @@ export class CpuUnravelSeam implements UnravelSeam {
     this.last = { input: r.inputFixations, layers: r.layers, bytes, truncated: false };
   }
 
-  async read(withLayers: boolean): Promise<Unravelled> {
+  async read(layers: 'all' | string[] | null): Promise<Unravelled> {
     if (!this.last) throw new Error('unravelling: read() before run()');
     const r = this.last;
-    return withLayers ? r : { ...r, layers: undefined };
+    if (!layers) return { ...r, layers: undefined };
+    return layers === 'all' ? r : { ...r, layers: r.layers!.filter((l) => layers.includes(l.name)) };
   }
 
   destroy() { this.last = null; }

@@ -118,6 +118,10 @@ test('several classes at once, layer view, CAM and Grad-CAM on the GPU path', as
   expect(kept.count).toBeGreaterThan(0);
   expect(kept.indices.length).toBe(kept.count);
   expect(r.layers.find((l: any) => l.name === 'pool10').count).toBe(1); // the class neuron
+  // The layer view alone reads back only its layer.
+  const v = await explain({ overlay: { layer } });
+  expect(v.layers.map((l: any) => [l.name, l.count])).toEqual([[layer, kept.count]]);
+  expect(v.readbackBytes).toBeLessThan(16384 + 13 * 13 * 512 * 4 + 64);
 
   for (const method of ['cam', 'gradcam']) {
     const cam = await explain({ method });
