@@ -9,7 +9,7 @@ import { resolveRules, type Fixation } from '../src/engine/types.ts';
 import { flushTf, type GpuContext } from '../src/gpu/device.ts';
 import { GpuHeatmap } from '../src/gpu/heatmap.ts';
 import { GpuOverlay, type Rect } from '../src/gpu/overlay.ts';
-import { CLASS_COLORS, type Colormap as _C, type ExplainRequest, type ExplainedClass, type FrameResult } from './api.ts';
+import { CLASS_COLORS, type Colormap, type ExplainRequest, type ExplainedClass, type FrameResult } from './api.ts';
 import { baselineClasses, baselineNames, disposeAll, forwardNames, Laps, uploadFrame } from './frame.ts';
 import { classColor, framePoints, labelOf, layerCells, overlayOptions, requestedClasses, sceneRects, type ClassScene } from './scene.ts';
 import { CpuUnravelSeam, GpuUnravelSeam, type UnravelSeam } from './unravel-seam.ts';
@@ -24,7 +24,7 @@ export class GpuPath {
   readonly note?: string;
   private context: GPUCanvasContext | null = null;
   private format: GPUTextureFormat = 'rgba8unorm';
-  private last: { width: number; height: number; rects: Rect[]; heat: boolean; colormap: _C; opacity: number } | null = null;
+  private last: { width: number; height: number; rects: Rect[]; heat: boolean; colormap: Colormap; opacity: number } | null = null;
 
   constructor(readonly gpu: GpuContext, readonly fm: FixationModel, readonly canvas: OffscreenCanvas | null) {
     this.heatmap = new GpuHeatmap(gpu.device);
@@ -179,7 +179,7 @@ export class GpuPath {
   }
 
   /** Test path: the heatmap of these points, drawn offscreen through the overlay pass and read back. */
-  async heatmapPixels(points: Fixation[], width: number, height: number, colormap: _C, opacity: number, sigma = DEFAULT_POST.sigma) {
+  async heatmapPixels(points: Fixation[], width: number, height: number, colormap: Colormap, opacity: number, sigma = DEFAULT_POST.sigma) {
     const hm = new GpuHeatmap(this.gpu.device);
     try {
       const enc = this.gpu.device.createCommandEncoder();
