@@ -361,6 +361,8 @@ export class CnnfixApp extends LitElement {
     const box = pic?.getBoundingClientRect();
     const stageBox = this.stage.getBoundingClientRect();
     if (!box || !w || !h) return;
+    // Narrow layouts size the stage to the picture's aspect ratio (no letterbox bars under a landscape photo).
+    this.stage.style.setProperty('--ar', `${w} / ${h}`);
     const r = containRect(w, h, box.width, box.height);
     Object.assign(host.style, {
       left: `${box.left - stageBox.left + r.left}px`, top: `${box.top - stageBox.top + r.top}px`,
@@ -420,7 +422,7 @@ export class CnnfixApp extends LitElement {
       ${this.source === 'none' ? this.renderStart() : nothing}
       ${this.engineState !== 'ready' && this.source !== 'none' ? html`<div class="veil">${this.engineMessage}</div>` : nothing}
       <div class="caption" aria-live="polite">
-        <span class="top1" data-testid="top1">${top ? top.label : ''}</span>
+        <span class="top1" data-testid="top1">${top ? splitLabel(top.label) : ''}</span>
         ${top ? html`<span class="prob">${pct(top.prob)}</span>` : nothing}
         ${explainedNames.length && (this.s.classes.length || this.s.method !== 'fixations')
           ? html`<span class="explaining">${this.s.method === 'fixations' ? 'fixations' : this.s.method === 'cam' ? 'CAM' : 'Grad-CAM'} for ${explainedNames.join(', ')}</span>`
@@ -428,6 +430,7 @@ export class CnnfixApp extends LitElement {
         ${this.frozen ? html`<span class="badge">frozen</span>` : nothing}
         ${this.paused ? html`<span class="badge">paused</span>` : nothing}
       </div>
+      ${this.params.kiosk ? nothing : this.renderNotices()}
       ${this.params.kiosk && this.idle ? this.renderAttract() : nothing}
       ${this.dragging ? html`<div class="drop-hint">Drop an image to explain it</div>` : nothing}
     </section>`;
@@ -448,7 +451,7 @@ export class CnnfixApp extends LitElement {
             <button class="big" @click=${() => this.fileInput.click()}>Open an image</button>
           </div>
           <p class="hint">…or drop an image here. Nothing you show leaves this device.</p>`}
-      ${this.engineState === 'failed' ? html`<p class="problem" role="alert">${this.engineMessage}</p>` : nothing}
+      ${k && this.engineState === 'failed' ? html`<p class="problem" role="alert">${this.engineMessage}</p>` : nothing}
     </div>`;
   }
 
@@ -462,14 +465,14 @@ export class CnnfixApp extends LitElement {
   private renderKioskFooter() {
     return html`<footer class="legend">
       <span><span class="ramp ${this.s.colormap}" aria-hidden="true"></span> warm = strongest evidence for the guess</span>
-      <span><span class="dot" aria-hidden="true"></span> pixels it kept</span>
+      <span><span class="dot" style="--c:${CLASS_COLORS[0]}" aria-hidden="true"></span> pixels it kept</span>
+      <span><span class="boxmark" style="--c:${CLASS_COLORS[0]}" aria-hidden="true"></span> their extent</span>
       <span class="caveat">The network's evidence, not what it "sees".</span>
     </footer>`;
   }
 
   private renderPanel() {
     return html`<aside class="panel" aria-label="Controls">
-      ${this.renderNotices()}
       ${this.renderTop5()}
       ${this.renderClasses()}
       ${this.renderOverlay()}
@@ -685,11 +688,11 @@ export class CnnfixApp extends LitElement {
     return html`<section aria-labelledby="h-perf">
       <h2 id="h-perf">Performance</h2>
       <dl class="perf" data-testid="perf">
-        <dt>frames/s</dt><dd>${this.fps ? this.fps.toFixed(1) : '–'}</dd>
+        <dt>speed</dt><dd>${!this.fps ? '–' : this.fps >= 1 ? `${this.fps.toFixed(1)} frames/s` : `${(1 / this.fps).toFixed(1)} s/frame`}</dd>
         <dt>path</dt><dd>${i ? `${i.path} (${i.backend})` : '–'}</dd>
         <dt>model</dt><dd>${i?.modelId ?? '–'}</dd>
         ${r ? Object.entries(r.timings).map(([k, v]) => html`<dt>${k}</dt><dd>${v.toFixed(1)} ms</dd>`) : nothing}
-        ${r ? html`<dt>read back</dt><dd>${(r.readbackBytes / 1024).toFixed(1)} KiB</dd>` : nothing}
+        ${r ? html`<dt>bytes read back</dt><dd>${(r.readbackBytes / 1024).toFixed(1)} KiB</dd>` : nothing}
       </dl>
     </section>`;
   }
@@ -704,6 +707,12 @@ export function layerStops(info?: InitInfo): InitInfo['layers'] {
   // Forward order starts with big maps and ends with the class vector: show it the other way round.
   const first = info.layers[0];
   return first && isInput(first) ? layers.reverse() : layers;
+}
+
+/** "fox squirrel, eastern fox squirrel, Sciurus niger": the first name large, the synonyms small. */
+function splitLabel(label: string) {
+  const i = label.indexOf(', ');
+  return i < 0 ? label : html`${label.slice(0, i)}<span class="syn">${label.slice(i)}</span>`;
 }
 
 const pct = (p: number) => `${(p * 100).toFixed(p >= 0.995 ? 0 : 1)}%`;

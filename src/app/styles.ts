@@ -56,6 +56,11 @@ export const appStyles = css`
     gap: 0.6em; flex-wrap: wrap; background: linear-gradient(transparent, rgb(0 0 0 / 0.75)); pointer-events: none; }
   .caption .top1 { font-size: 1.6em; font-weight: 650; text-shadow: 0 1px 3px #000; }
   .caption .top1:empty { display: none; }
+  .caption .syn { font-size: 0.55em; font-weight: 400; color: var(--muted); }
+  .notices { position: absolute; top: 0; left: 0; right: 0; padding: 0 1em; background: rgb(0 0 0 / 0.7); }
+  .notices:not(:has(*)) { background: none; padding: 0; }
+  .notices .problem { display: flex; flex-wrap: wrap; align-items: center; gap: 0.3em 0.8em; }
+  .notices .problem p { margin: 0.4em 0; flex-basis: 100%; }
   .caption .prob { font-size: 1.1em; color: var(--muted); }
   .caption .explaining { color: var(--muted); }
   .badge { background: var(--warn); color: #000; border-radius: 4px; padding: 0 0.4em; font-size: 0.85em; }
@@ -98,25 +103,27 @@ export const appStyles = css`
   /* Phones and narrow windows: picture on top, controls below. */
   @media (max-width: 820px) {
     .layout { grid-template-columns: 1fr; }
-    .stage { height: min(62dvh, 100vw * 4 / 3); }
+    .stage { height: auto; aspect-ratio: var(--ar, 4 / 3); max-height: 72dvh; min-height: 240px; }
     .panel { height: auto; border-left: 0; border-top: 1px solid var(--line); }
     .caption .top1 { font-size: 1.3em; }
   }
 
   /* Exhibit mode: the picture fills the screen, large type, one legend line. */
-  :host(.kiosk) { font-size: clamp(18px, 2.4vw, 32px); }
-  :host(.kiosk) .layout { grid-template-columns: 1fr; }
-  :host(.kiosk) .stage { height: calc(100dvh - 3.2em); }
+  :host(.kiosk) { font-size: clamp(18px, 2.4vw, 32px); height: 100dvh; }
+  :host(.kiosk) .layout { display: flex; flex: 1; min-height: 0; }
+  :host(.kiosk) .stage { flex: 1; height: auto; max-height: none; aspect-ratio: auto; }
   :host(.kiosk) .caption { padding: 0.6em 1em 1em; }
   :host(.kiosk) .caption .top1 { font-size: 2.4em; }
-  .legend { height: 3.2em; box-sizing: border-box; display: flex; align-items: center; justify-content: center; gap: 1.5em;
-    padding: 0 1em; font-size: 0.8em; white-space: nowrap; overflow: hidden; border-top: 1px solid var(--line); }
+  .legend { display: flex; flex-wrap: wrap; align-items: center; justify-content: center; gap: 0.3em 1.5em;
+    padding: 0.6em 1em; font-size: clamp(13px, 1.45vw, 24px); border-top: 1px solid var(--line); }
+  .legend > span { white-space: nowrap; }
   .legend .caveat { color: var(--muted); font-style: italic; }
   .ramp { display: inline-block; width: 4em; height: 0.7em; border-radius: 3px; vertical-align: middle; }
   .ramp.turbo { background: linear-gradient(90deg, #30123b, #4686fb, #1ae4b6, #a2fc3c, #fabb39, #e4460a, #7a0403); }
   .ramp.jet { background: linear-gradient(90deg, #00007f, #0000ff, #00ffff, #ffff00, #ff0000, #7f0000); }
   .ramp.viridis { background: linear-gradient(90deg, #440154, #3b528b, #21918c, #5ec962, #fde725); }
-  .dot { display: inline-block; width: 0.6em; height: 0.6em; border-radius: 50%; background: #fff; vertical-align: middle; }
+  .dot { display: inline-block; width: 0.5em; height: 0.5em; background: var(--c); vertical-align: middle; }
+  .boxmark { display: inline-block; width: 0.9em; height: 0.7em; border: 2px solid var(--c); vertical-align: middle; }
   .attract { position: absolute; inset: 0; display: flex; flex-direction: column; align-items: center; justify-content: center;
     text-align: center; padding: 2em; background: rgb(8 10 16 / 0.8); animation: breathe 4s ease-in-out infinite; }
   .attract p { max-width: 24em; margin: 0.3em; }
