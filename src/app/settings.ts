@@ -63,7 +63,8 @@ export function explainRequest(s: Settings, still: boolean): ExplainRequest {
     points: s.points, heatmap: s.heatmap, box: s.box, colormap: s.colormap, opacity: s.opacity,
     // A still picture is explained once: nothing to smooth over, and the previous picture must not bleed in.
     smoothing: s.smooth && !still ? SMOOTHING : 0,
-    layer: s.layer,
+    // The layer view shows kept neurons, which only the fixations method has.
+    layer: s.method === 'fixations' ? s.layer : undefined,
   };
   return {
     classes: s.classes.length === 0 ? 'top' : s.classes.length === 1 ? s.classes[0] : s.classes,
@@ -71,6 +72,6 @@ export function explainRequest(s: Settings, still: boolean): ExplainRequest {
     method: s.method,
     fit: s.fit,
     overlay,
-    withLayers: s.layer !== undefined,
+    withLayers: overlay.layer !== undefined,
   };
 }

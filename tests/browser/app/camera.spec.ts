@@ -113,6 +113,21 @@ test('snapshot downloads the frame with its overlay (PNG) and the result (JSON)'
   expect(best, 'overlay in the snapshot at the peak').toBeGreaterThan(60);
 });
 
+test('freeze holds the frame; a change re-explains the frozen frame once; resume goes live again', async () => {
+  await page.getByRole('button', { name: 'Freeze' }).click();
+  await expect(page.getByText('frozen', { exact: true })).toBeVisible();
+  expect(await page.evaluate(() => window.__cnnfix!.video.paused)).toBe(true);
+  await page.waitForTimeout(1500); // a frame in flight may still land
+  const n = await page.evaluate(() => window.__cnnfix!.results);
+  await page.getByRole('checkbox', { name: 'box' }).uncheck();
+  await page.waitForFunction((k) => window.__cnnfix!.results === k + 1, n, { timeout: 120_000 });
+  await page.waitForTimeout(3000);
+  expect(await page.evaluate(() => window.__cnnfix!.results)).toBe(n + 1);
+  await page.getByRole('checkbox', { name: 'box' }).check();
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await page.waitForFunction((k) => window.__cnnfix!.results > k + 2, n, { timeout: 240_000 });
+});
+
 test('no request leaves this machine during a 30 s camera session', async () => {
   const left = 30_000 - (Date.now() - sessionStart);
   if (left > 0) await page.waitForTimeout(left);
@@ -120,4 +135,9 @@ test('no request leaves this machine during a 30 s camera session', async () => 
   const origin = new URL(APP_URL).origin;
   const away = requests.filter((u) => !(u.startsWith(`${origin}/`) || u.startsWith('blob:') || u.startsWith('data:')));
   expect(away).toEqual([]);
+  // And the page's policy would stop one: network to this origin only, in the meta tag and the server's header.
+  const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+  expect(meta).toMatch(/connect-src 'self' blob:(;|$)/);
+  const header = (await page.request.get(`${APP_URL}/`)).headers()['content-security-policy'];
+  expect(header).toBe(meta);
 });

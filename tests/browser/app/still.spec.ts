@@ -83,3 +83,16 @@ test('the file picker opens another photo: the butterfly is named a butterfly', 
   expect(item.classes).toContain(r.top[0].index);
   await expect(page.getByTestId('top1')).toHaveText(r.top[0].label);
 });
+
+test('"load your own TF.js graph model" from files: model.json, its shard and labels.json', async () => {
+  const dir = join(import.meta.dirname, '../../../models/squeezenet1_1');
+  const n = await page.evaluate(() => window.__cnnfix!.results);
+  await page.getByText('Load your own TF.js graph model').click();
+  await page.getByLabel(/its files/).setInputFiles(['model.json', 'group1-shard1of1.bin', 'labels.json'].map((f) => join(dir, f)));
+  await waitForEngine(page);
+  // The picture on show (the butterfly) is explained again by the newly loaded model.
+  const r = await nextResult(page, n);
+  expect(r.top[0].label).toBe(await page.evaluate(() => window.__cnnfix!.info!.labels[window.__lastResult!.top[0].index]));
+  expect(r.top[0].label).toMatch(/^[a-z]/); // a real label from labels.json, not "class N"
+  expect(await page.evaluate(() => window.__cnnfix!.info!.modelId)).not.toBe('squeezenet1_1');
+});
