@@ -32,18 +32,18 @@ export class MotionMeter {
 }
 
 export class IdleTracker {
-  private since = 0;
+  private since?: number;
   private top?: number;
 
   constructor(readonly idleMs: number) {}
 
   /** Feed the latest top-1 class and motion; returns whether the scene has been idle for idleMs. */
   update(top: number | undefined, motion: number, now: number): boolean {
-    if (top !== this.top || motion > STILL_THRESHOLD || !this.since) {
+    if (top !== this.top || motion > STILL_THRESHOLD || this.since === undefined) {
       this.top = top;
       this.since = now;
     }
-    return now - this.since >= this.idleMs;
+    return now - this.since! >= this.idleMs;
   }
 
   reset(now: number) { this.since = now; }

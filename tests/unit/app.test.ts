@@ -1,0 +1,73 @@
+// The app's pure parts: object-fit contain geometry, the idle rule of exhibit mode, URL options, the explain request.
+import { describe, expect, it } from 'vitest';
+import { canvasSize, containRect } from '../../src/app/fit.ts';
+import { IdleTracker, STILL_THRESHOLD } from '../../src/app/idle.ts';
+import { DEFAULTS, SMOOTHING, explainRequest, pageParams } from '../../src/app/settings.ts';
+import { catalogOrigins, contentSecurityPolicy } from '../../src/app/csp.ts';
+
+describe('containRect', () => {
+  it('fits a landscape frame into a wider box: full height, centred horizontally', () => {
+    // 640x480 into 1000x500: scale = min(1000/640, 500/480) = 500/480; width 640*500/480 = 666.67, left (1000-666.67)/2.
+    const r = containRect(640, 480, 1000, 500);
+    expect(r.height).toBeCloseTo(500, 9);
+    expect(r.width).toBeCloseTo(2000 / 3, 9);
+    expect(r.left).toBeCloseTo(500 / 3, 9);
+    expect(r.top).toBeCloseTo(0, 9);
+  });
+  it('fits a portrait frame (phone held upright) into a landscape box, and a landscape one into a portrait box', () => {
+    expect(containRect(720, 1280, 800, 600)).toEqual({ left: (800 - 337.5) / 2, top: 0, width: 337.5, height: 600 });
+    expect(containRect(1280, 720, 390, 520)).toEqual({ left: 0, top: (520 - 219.375) / 2, width: 390, height: 219.375 });
+  });
+  it('is empty before the picture has a size', () => {
+    expect(containRect(0, 0, 800, 600)).toEqual({ left: 0, top: 0, width: 0, height: 0 });
+  });
+  it('sizes the backing store in device pixels, capped at 2048 on the long side', () => {
+    expect(canvasSize({ left: 0, top: 0, width: 300, height: 200 }, 2)).toEqual({ width: 600, height: 400 });
+    expect(canvasSize({ left: 0, top: 0, width: 1600, height: 900 }, 2)).toEqual({ width: 2048, height: 1152 });
+  });
+});
+
+describe('IdleTracker', () => {
+  it('is idle once the top class and the picture stayed the same for idleMs', () => {
+    const t = new IdleTracker(60_000);
+    expect(t.update(335, 0, 1000)).toBe(false);
+    expect(t.update(335, STILL_THRESHOLD / 2, 60_999)).toBe(false);
+    expect(t.update(335, 1, 61_000)).toBe(true);
+  });
+  it('wakes on a new top class or on motion', () => {
+    const t = new IdleTracker(10_000);
+    t.update(1, 0, 0);
+    expect(t.update(1, 0, 10_000)).toBe(true);
+    expect(t.update(2, 0, 10_001)).toBe(false);
+    expect(t.update(2, STILL_THRESHOLD + 1, 25_000)).toBe(false);
+    expect(t.update(2, 0, 34_999)).toBe(false);
+    expect(t.update(2, 0, 35_000)).toBe(true);
+  });
+});
+
+describe('page options and the explain request', () => {
+  it('reads ?kiosk, ?idle, ?backend, ?model, ?method and ignores nonsense', () => {
+    expect(pageParams('?kiosk&idle=5&backend=fallback&model=m&method=gradcam')).toMatchObject(
+      { kiosk: true, idleMs: 5000, backend: 'fallback', model: 'm', settings: { method: 'gradcam' } });
+    expect(pageParams('?idle=-3&backend=quantum&method=magic')).toMatchObject({ kiosk: false, idleMs: 60_000, backend: 'auto', settings: {} });
+  });
+  it('top-1 by default, one class as a number, several as a list; no smoothing for a still picture', () => {
+    expect(explainRequest(DEFAULTS, false)).toMatchObject({ classes: 'top', rules: 'default', method: 'fixations', withLayers: false,
+      overlay: { colormap: 'turbo', smoothing: SMOOTHING, points: true, heatmap: true, box: true } });
+    expect(explainRequest({ ...DEFAULTS, classes: [879] }, true)).toMatchObject({ classes: 879, overlay: { smoothing: 0 } });
+    expect(explainRequest({ ...DEFAULTS, classes: [879, 335] }, false).classes).toEqual([879, 335]);
+    expect(explainRequest({ ...DEFAULTS, layer: 'conv10' }, false)).toMatchObject({ withLayers: true, overlay: { layer: 'conv10' } });
+    expect(explainRequest({ ...DEFAULTS, layer: 'conv10', method: 'cam' }, false)).toMatchObject({ withLayers: false, overlay: { layer: undefined } });
+  });
+});
+
+describe('content security policy', () => {
+  it("allows network to this origin only, plus https origins of catalog models the browser fetches", () => {
+    expect(contentSecurityPolicy()).toContain("connect-src 'self' blob:;");
+    expect(catalogOrigins({ models: [{}, { modelUrl: 'https://models.example.org/a/model.json' }, { modelUrl: 'http://insecure.example/x' }] }))
+      .toEqual(['https://models.example.org']);
+    expect(contentSecurityPolicy(['https://models.example.org'])).toContain("connect-src 'self' blob: https://models.example.org;");
+    expect(contentSecurityPolicy()).toContain("script-src 'self' 'wasm-unsafe-eval'");
+    expect(contentSecurityPolicy()).toContain("worker-src 'self' blob:");
+  });
+});
