@@ -23,9 +23,9 @@ const argv = process.argv.slice(2);
 const flag = (f: string) => argv.includes(f);
 const QUICK = flag('--quick');
 const CFG = {
-  synthetic: QUICK ? 32 : 200, // synthetic test cases (object's class in the model's top 5)
-  perturbCases: QUICK ? 8 : 40, // synthetic cases that also get deletion/insertion (all photos do)
-  sanityCases: QUICK ? 3 : 8, // synthetic cases of the sanity check (plus all photos)
+  synthetic: QUICK ? 16 : 200, // synthetic test cases (object's class in the model's top 5)
+  perturbCases: QUICK ? 4 : 40, // synthetic cases that also get deletion/insertion (all photos do)
+  sanityCases: QUICK ? 2 : 8, // synthetic cases of the sanity check (plus all photos)
   steps: 16, // deletion/insertion steps of 1/16 of the pixels each
   seed: 1, // test set; the rule search uses seed 2
   tol: 15, // pointing game tolerance, pixels

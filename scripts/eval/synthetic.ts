@@ -160,8 +160,9 @@ export async function synthesizer(imagesDir: string, boxesPath: string, seed = 1
     const canvas = resizeRegion(back, bx, by, side, side, size, size);
     const [x1, y1, x2, y2] = obj.box;
     const ow = x2 - x1 + 1, oh = y2 - y1 + 1;
-    // Off-centre: the box never comes within OFF_CENTRE px of the middle, so that pointing at the middle never
-    // scores (large objects placed uniformly would almost always cover it). Too large to fit: shrink.
+    // Off-centre: the box never comes within OFF_CENTRE px of the middle ((size-1)/2), so that pointing at the
+    // middle scores (almost) never: large objects placed uniformly would almost always cover it. (A peak on the
+    // pixel next to the middle, 0.7 px off, can still score.) Too large to fit: shrink.
     let k = (size * (0.35 + 0.15 * rand())) / Math.max(ow, oh);
     let w = 0, h = 0, px = 0, py = 0;
     for (let tries = 0; ; tries++) {
