@@ -474,11 +474,11 @@ export class CnnfixApp extends LitElement {
   private renderPanel() {
     return html`<aside class="panel" aria-label="Controls">
       ${this.renderTop5()}
+      ${this.renderSource()}
       ${this.renderClasses()}
       ${this.renderOverlay()}
       ${this.renderMethod()}
       ${this.renderLayers()}
-      ${this.renderSource()}
       ${this.renderModel()}
       ${this.renderPerf()}
       <input class="image-input" type="file" accept="image/*" hidden aria-label="Image file"
