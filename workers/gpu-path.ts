@@ -3,7 +3,7 @@
 // the requested classes' probs (4 * (10 + k) bytes), the compact fixation list (<= 16008 bytes per class), and the
 // heatmap peak (8 bytes). Layer view and withLayers add the per-layer kept sets; CAM/Grad-CAM read their maps.
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_POST } from '../src/engine/post.ts';
+import { DEFAULT_POST, heatGrid, rescalePoints } from '../src/engine/post.ts';
 import type { FixationModel } from '../src/engine/model.ts';
 import { resolveRules, type Fixation } from '../src/engine/types.ts';
 import { flushTf, type GpuContext } from '../src/gpu/device.ts';
@@ -94,8 +94,10 @@ export class GpuPath {
 
       const overlaySize = this.canvas && this.canvas.width > 0 && this.canvas.height > 0
         ? { width: this.canvas.width, height: this.canvas.height } : { width: fw, height: fh };
-      const sx = overlaySize.width / fw, sy = overlaySize.height / fh;
-      const hp = { ...overlaySize, sigma: DEFAULT_POST.sigma, smoothing: o.smoothing };
+      // The heatmap (and its EMA) lives on a working grid; the overlay pass upsamples it. Points and boxes stay exact.
+      const frameSize = { width: fw, height: fh };
+      const grid = heatGrid(overlaySize.width, overlaySize.height);
+      const hp = { ...grid, sigma: DEFAULT_POST.sigma, smoothing: o.smoothing };
       const explained: ExplainedClass[] = [];
       const scenes: ClassScene[] = [];
       let layers: FrameResult['layers'] = [];
@@ -129,8 +131,7 @@ export class GpuPath {
           });
         }
         // The heatmap is the first class's (the others show as points and boxes in their colours).
-        const pts: Fixation[] = scenes[0].fixations.map((p) => ({ x: p.x * sx, y: p.y * sy, w: p.w }));
-        this.heatmap.encodePoints(encoder, pts, hp);
+        this.heatmap.encodePoints(encoder, rescalePoints(scenes[0].fixations, frameSize, grid), hp);
         peakFromGpu = true;
       } else {
         // Baselines: not the hot path; their maps come from read-back activations, drawn by the same GPU passes.
@@ -141,7 +142,8 @@ export class GpuPath {
           bytes += a.byteLength;
         }
         laps.mark('readback');
-        const maps = baselineClasses(fm, acts, classes, method, transform, overlaySize.width, overlaySize.height);
+        // Made at the working grid: the CAM is itself upsampled from the last conv layer (13x13 for SqueezeNet).
+        const maps = baselineClasses(fm, acts, classes, method, transform, grid.width, grid.height);
         await laps.lap('unravel');
         maps.forEach((m, i) => {
           scenes.push({ color: classColor(i), fixations: [], box: m.box });
@@ -153,19 +155,20 @@ export class GpuPath {
         this.heatmap.encodeMap(encoder, maps[0].map, hp);
       }
 
-      const rects = sceneRects(scenes, { width: fw, height: fh }, overlaySize, o);
+      const rects = sceneRects(scenes, frameSize, overlaySize, o);
       this.last = { ...overlaySize, rects, heat: o.heatmap, colormap: o.colormap, opacity: o.opacity };
       if (this.context) {
         const tex = this.context.getCurrentTexture();
         this.overlay.draw(encoder, tex.createView(), this.format, tex.width, tex.height,
-          o.heatmap ? { buffer: this.heatmap.heat, colormap: o.colormap, opacity: o.opacity } : null, rects);
+          o.heatmap ? this.heatLayer(o.colormap, o.opacity) : null, rects);
       }
       device.queue.submit([encoder.finish()]);
       await laps.lap('heatmap');
       if (peakFromGpu) {
         const p = await this.heatmap.readPeak();
         bytes += p.bytes;
-        explained[0].peak = [p.x / sx, p.y / sy];
+        const [peak] = rescalePoints([{ ...p, w: 0 }], grid, frameSize); // cell centre -> frame pixel
+        explained[0].peak = [peak.x, peak.y];
       }
       laps.mark('readback');
 
@@ -185,7 +188,7 @@ export class GpuPath {
       const enc = this.gpu.device.createCommandEncoder();
       hm.encodePoints(enc, points, { width, height, sigma, smoothing: 0 });
       this.gpu.device.queue.submit([enc.finish()]);
-      return await this.overlay.drawOffscreen(width, height, { buffer: hm.heat, colormap, opacity }, []);
+      return await this.overlay.drawOffscreen(width, height, { buffer: hm.heat, width, height, colormap, opacity }, []);
     } finally {
       hm.destroy();
     }
@@ -196,8 +199,13 @@ export class GpuPath {
     const l = this.last;
     if (!l) throw new Error('no frame explained yet');
     const pixels = await this.overlay.drawOffscreen(l.width, l.height,
-      l.heat ? { buffer: this.heatmap.heat, colormap: l.colormap, opacity: l.opacity } : null, l.rects);
+      l.heat ? this.heatLayer(l.colormap, l.opacity) : null, l.rects);
     return { width: l.width, height: l.height, pixels };
+  }
+
+  private heatLayer(colormap: Colormap, opacity: number) {
+    const h = this.heatmap;
+    return { buffer: h.heat, width: h.width, height: h.height, colormap, opacity };
   }
 
   destroy() {

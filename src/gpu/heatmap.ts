@@ -1,5 +1,6 @@
-// Runs HEATMAP_WGSL (src/engine/post.ts): points -> blurred, normalised, EMA-smoothed heat buffer of the overlay
-// size, kept on the GPU for the overlay pass; only the peak (8 bytes) is read back.
+// Runs HEATMAP_WGSL (src/engine/post.ts): points -> blurred, normalised, EMA-smoothed heat buffer of the given
+// size (the live overlay passes its working grid, heatGrid()), kept on the GPU for the overlay pass, which upsamples
+// it; only the peak (8 bytes) is read back.
 import { gaussianKernel, HEATMAP_WGSL, splatPixels } from '../engine/post.ts';
 import type { Fixation } from '../engine/types.ts';
 import { Growable, Staging } from './device.ts';
@@ -7,7 +8,7 @@ import { Growable, Staging } from './device.ts';
 export interface HeatmapParams {
   width: number;
   height: number;
-  /** Gaussian sigma as a fraction of the overlay diagonal (heatmap()'s sigmaFrac). */
+  /** Gaussian sigma as a fraction of the map's diagonal (heatmap()'s sigmaFrac). */
   sigma: number;
   /** EMA factor over frames, 0 = off. */
   smoothing: number;
@@ -64,7 +65,7 @@ export class GpuHeatmap {
   /** Forget the smoothed history (new model, new scene). */
   resetSmoothing() { this.smoothed = false; }
 
-  /** Heatmap of image-space points (already scaled to the overlay size). */
+  /** Heatmap of points already scaled to the map's width x height. */
   encodePoints(encoder: GPUCommandEncoder, points: Fixation[], p: HeatmapParams) {
     const { index, weight } = splatPixels(points, p.width, p.height);
     const sigma = Math.max(p.sigma * Math.hypot(p.width, p.height), 0.5);
@@ -97,7 +98,7 @@ export class GpuHeatmap {
     this.finish(encoder, encoder.beginComputePass({ label: 'heatmap.map' }), p);
   }
 
-  /** After the encoder is submitted: the first position of the maximum (overlay pixels), as peak(). */
+  /** After the encoder is submitted: the first position of the maximum (map cells), as peak(). */
   async readPeak(): Promise<{ x: number; y: number; bytes: number }> {
     const [, idx] = new Uint32Array(await this.staging.read(8));
     return { x: idx % this.size.width, y: Math.floor(idx / this.size.width), bytes: 8 };

@@ -1,21 +1,26 @@
 // Draws the overlay on the GPU into a texture (the OffscreenCanvas's, or an offscreen one for tests): the heat
-// buffer through the colormap (COLORMAP_WGSL, premultiplied alpha), then rectangles (points, boxes, receptive
+// buffer (on its working grid, bilinearly upsampled: UPSAMPLE_WGSL) through the colormap (COLORMAP_WGSL, premultiplied alpha), then rectangles (points, boxes, receptive
 // fields) blended over it. Nothing here reads back, except readTexture() for tests.
 import { COLORMAP_WGSL, colormapIndex, type ColormapName } from '../engine/colormap.ts';
+import { UPSAMPLE_WGSL } from '../engine/post.ts';
 import { align4, Growable } from './device.ts';
 
 /** Axis-aligned rectangle in overlay pixels, colour straight RGBA 0..1. */
 export interface Rect { x0: number; y0: number; x1: number; y1: number; color: [number, number, number, number] }
 
 export interface HeatLayer {
+  /** Row-major heat of a width x height grid (heatGrid() of the overlay, or the overlay size itself). */
   buffer: GPUBuffer;
+  width: number;
+  height: number;
   colormap: ColormapName;
   opacity: number;
 }
 
 const SHADER = /* wgsl */ `
 ${COLORMAP_WGSL}
-struct View { width: f32, height: f32, colormap: u32, opacity: f32 }
+${UPSAMPLE_WGSL}
+struct View { width: f32, height: f32, colormap: u32, opacity: f32, grid: vec2u }
 @group(0) @binding(0) var<uniform> V: View;
 @group(0) @binding(1) var<storage, read> heat: array<f32>;
 struct Rect { box: vec4f, color: vec4f }
@@ -26,8 +31,8 @@ struct Rect { box: vec4f, color: vec4f }
   return vec4f(p * 2.0 - 1.0, 0.0, 1.0);
 }
 @fragment fn heatmap(@builtin(position) pos: vec4f) -> @location(0) vec4f {
-  let i = u32(pos.y) * u32(V.width) + u32(pos.x);
-  let v = heat[i];
+  let t = upsample_taps(pos.xy, vec2f(V.width, V.height), V.grid);
+  let v = mix(mix(heat[t.i.x], heat[t.i.y], t.f.x), mix(heat[t.i.z], heat[t.i.w], t.f.x), t.f.y);
   let a = overlay_alpha(v, V.opacity);
   return vec4f(colormap(V.colormap, v) * a, a);
 }
@@ -65,7 +70,7 @@ export class GpuOverlay {
         { binding: 2, visibility: GPUShaderStage.VERTEX, buffer: { type: 'read-only-storage' } },
       ],
     });
-    this.view = device.createBuffer({ label: 'overlay.view', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.view = device.createBuffer({ label: 'overlay.view', size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.rects = new Growable(device, 'overlay.rects', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
     this.emptyHeat = device.createBuffer({ label: 'overlay.noheat', size: 16, usage: GPUBufferUsage.STORAGE });
   }
@@ -94,10 +99,11 @@ export class GpuOverlay {
   draw(encoder: GPUCommandEncoder, target: GPUTextureView, format: GPUTextureFormat, width: number, height: number,
     heat: HeatLayer | null, rects: Rect[]) {
     const p = this.pipelinesFor(format);
-    const view = new ArrayBuffer(16);
+    const view = new ArrayBuffer(32);
     new Float32Array(view, 0, 2).set([width, height]);
     new Uint32Array(view, 8, 1)[0] = heat ? colormapIndex(heat.colormap) : 0;
     new Float32Array(view, 12, 1)[0] = heat ? heat.opacity : 0;
+    new Uint32Array(view, 16, 2).set(heat ? [heat.width, heat.height] : [1, 1]);
     this.device.queue.writeBuffer(this.view, 0, view);
     const rectBuf = this.rects.ensure(Math.max(rects.length, 1) * 32);
     if (rects.length) {

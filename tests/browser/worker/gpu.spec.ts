@@ -74,19 +74,19 @@ test('GPU heatmap + colormap equals the CPU heatmap + colormap within 1/255 per 
   }
 });
 
-test('the overlay drawn for a frame is the CPU heatmap of its fixations; box edges in the class colour', async () => {
+test('the overlay drawn for a frame is the CPU heatmap of its fixations (working grid, upsampled); box edges in the class colour', async () => {
   const r = await explain({ overlay: { points: false, box: false, colormap: 'turbo', opacity: 0.8 } });
   const d = await page.evaluate(async ({ r, size }) => {
     const h = (window as any).h;
     const o = await h.api.__overlayForTest();
-    const sx = size.width / r.frameSize.width, sy = size.height / r.frameSize.height;
-    const pts = r.explained[0].fixations.map((p: any) => ({ x: p.x * sx, y: p.y * sy, w: p.w }));
-    const cpu: Uint8Array = h.cpuHeatmapPixels(pts, size.width, size.height, 'turbo', 0.8);
-    let maxDiff = 0;
+    const cpu: Uint8Array = h.cpuOverlayHeatPixels(r.explained[0].fixations, r.frameSize, size, 'turbo', 0.8);
+    let maxDiff = 0, maxAlpha = 0;
     for (let i = 0; i < cpu.length; i++) maxDiff = Math.max(maxDiff, Math.abs(o.pixels[i] - cpu[i]));
-    return { w: o.width, h: o.height, maxDiff };
+    for (let i = 3; i < cpu.length; i += 4) maxAlpha = Math.max(maxAlpha, cpu[i]);
+    return { w: o.width, h: o.height, maxDiff, maxAlpha };
   }, { r, size: OVERLAY });
   expect([d.w, d.h]).toEqual([OVERLAY.width, OVERLAY.height]);
+  expect(d.maxAlpha).toBeGreaterThan(0); // not a comparison of two empty layers
   expect(d.maxDiff).toBeLessThanOrEqual(1);
 
   const r2 = await explain({ overlay: { heatmap: false, points: false, box: true } });

@@ -7,7 +7,7 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { colorize, type ColormapName } from '../../../src/engine/colormap.ts';
 import { explain, type ExplainOptions } from '../../../src/engine/explain.ts';
 import { FixationModel } from '../../../src/engine/model.ts';
-import { heatmap } from '../../../src/engine/post.ts';
+import { heatGrid, heatmap, rescalePoints, upsample, type Size } from '../../../src/engine/post.ts';
 import type { Fixation } from '../../../src/engine/types.ts';
 import type { ExplainRequest, ExplainWorkerTestApi, InitOptions } from '../../../workers/api.ts';
 
@@ -84,6 +84,15 @@ const h = {
       ema = ema ? ema.map((v, i) => smoothing * v + (1 - smoothing) * m[i]) : m;
     }
     return new Uint8Array(colorize(ema!, colormap, opacity, true).buffer);
+  },
+  /**
+   * The live overlay's heat layer on the CPU: frame points -> heatmap() on the overlay's working grid (heatGrid) ->
+   * bilinear upsample() to the overlay -> colormap, premultiplied.
+   */
+  cpuOverlayHeatPixels(points: Fixation[], frame: Size, overlay: Size, colormap: ColormapName, opacity: number) {
+    const g = heatGrid(overlay.width, overlay.height);
+    const map = upsample(heatmap(rescalePoints(points, frame, g), g.width, g.height), g.width, g.height, overlay.width, overlay.height);
+    return new Uint8Array(colorize(map, colormap, opacity, true).buffer);
   },
   /** CPU heatmap + colormap, premultiplied: the twin of __heatmapForTest. */
   cpuHeatmapPixels(points: Fixation[], width: number, height: number, colormap: ColormapName, opacity: number, sigma?: number) {
