@@ -5,15 +5,17 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { camMap, classHead, gradCamGradient, receptiveField } from '../../src/engine/baselines.ts';
+import { camMap, classHead, gradCamGradient, gradCamMap, receptiveField } from '../../src/engine/baselines.ts';
 import { explain } from '../../src/engine/explain.ts';
-import { disposeForward, type FixationModel } from '../../src/engine/model.ts';
+import { disposeForward, FixationModel, type ModelInfo } from '../../src/engine/model.ts';
 import { resolveRules } from '../../src/engine/types.ts';
 import { unravelCpu } from '../../src/engine/unravel.ts';
 import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
 import { auc, distanceToBox, energyShare, iou, pointingHit, spearman } from '../../scripts/eval/metrics.ts';
 import { sharedDir } from '../../scripts/eval/synthetic.ts';
+import { GraphBuilder, matrix, planes } from '../fixtures/graphs.ts';
 
 const SQUIRREL = 335;
 let fm: FixationModel;
@@ -139,6 +141,47 @@ describe('Grad-CAM on SqueezeNet', () => {
 
   it('rejects a class index out of range with a clear error', () => {
     expect(() => gradCamGradient(fm, (n) => acts.get(n)!, 1000)).toThrow(/class index 1000 is out of range 0..999/);
+  });
+});
+
+describe('CAM and Grad-CAM with an FC head (GAP -> MatMul), by hand', () => {
+  // Input 2x2x3, A_k planes below; logits = mean over positions of A W, W = [[1,-1],[2,0],[0,3]] (rows = k).
+  // Class 0 per position: A0 + 2 A1 = [1, 2; 2, 0] (logit 5/4); class 1: -A0 + 3 A2 = [-1, 0; 1, 6] (logit 6/4).
+  const A = planes([[[1, 0], [2, 0]], [[0, 1], [0, 0]], [[0, 0], [1, 2]]]);
+  const info = (id: string): ModelInfo => ({ id, inputSize: 2, preprocessing: { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] }, logits: 'fc', labels: [] });
+  async function run(g: GraphBuilder, id: string) {
+    const m = FixationModel.create(await loadGraphModel({ load: async () => g.artifacts() }), info(id));
+    const x = tf.tensor4d(A, [1, 2, 2, 3]);
+    const fwd = await m.forward(x);
+    const a = new Map<string, Float32Array>();
+    for (const n of m.graph.captures) a.set(n, (await fwd.tensors.get(n)!.data()) as Float32Array);
+    disposeForward(fwd, [x]);
+    x.dispose();
+    return { m, a, logits: fwd.logits };
+  }
+  it('weights the GAP input by the class column of the FC, shifted to min 0; Grad-CAM = ReLU(CAM)/HW', async () => {
+    const g = new GraphBuilder(2);
+    g.op('gap', 'Mean', ['input', g.ints('gap/axes', [1, 2])], { T: { type: 'DT_FLOAT' }, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } });
+    g.matmul('fc', 'gap', matrix([[1, -1], [2, 0], [0, 3]]));
+    const { m, a, logits } = await run(g, 'fcHead');
+    expect([...logits].map((v) => +v.toFixed(6))).toEqual([1.25, 1.5]);
+    const head = classHead(m);
+    expect(head.fc?.name).toBe('fc');
+    expect([...camMap(m, (n) => a.get(n)!, 0).data]).toEqual([1, 2, 2, 0]);
+    expect([...camMap(m, (n) => a.get(n)!, 1).data]).toEqual([0, 1, 2, 7]); // [-1, 0, 1, 6] - (-1)
+    const grad = gradCamGradient(m, (n) => a.get(n)!, 1);
+    expect(grad.layer).toBe('input');
+    expect(grad.gradient[3 * 3 + 2]).toBeCloseTo(3 / 4, 7); // position (1,1), k2: W[2][1] / HW
+    expect([...gradCamMap(m, (n) => a.get(n)!, 1).data].map((v) => +v.toFixed(6))).toEqual([0, 0, 0.25, 1.5]);
+    m.dispose();
+  });
+  it('refuses a head without a global average pool, naming the node', async () => {
+    const g = new GraphBuilder(2);
+    g.reshape('flat', 'input', [-1, 12]);
+    g.matmul('fc', 'flat', matrix(Array.from({ length: 12 }, (_, i) => [i % 3, 1])));
+    const { m } = await run(g, 'flatHead');
+    expect(() => classHead(m)).toThrow(/CAM needs a global average pool .* stopped at node 'fc' \(matmul\)/);
+    m.dispose();
   });
 });
 
