@@ -7,9 +7,13 @@ import { join } from 'node:path';
 import { decodeImage, ROOT } from '../../src/node/index.ts';
 import type { Box } from '../../src/engine/post.ts';
 
-/** The folder with images/ and eval/boxes.json: $CNNFIX_SHARED, else shared/ in the repository, else /work/shared. */
+/**
+ * The folder with images/ and eval/boxes.json: $CNNFIX_SHARED or $SHARED_DIR, else shared/ in or beside the
+ * repository, else /work/shared.
+ */
 export function sharedDir(): string {
-  const d = [process.env.CNNFIX_SHARED, join(ROOT, 'shared'), '/work/shared'].find((x) => x && existsSync(join(x, 'eval/boxes.json')));
+  const d = [process.env.CNNFIX_SHARED, process.env.SHARED_DIR, join(ROOT, 'shared'), join(ROOT, '../shared'), '/work/shared']
+    .find((x) => x && existsSync(join(x, 'eval/boxes.json')));
   if (!d) throw new Error('eval: cannot find eval/boxes.json; set CNNFIX_SHARED to the folder with images/ and eval/boxes.json');
   return d;
 }
