@@ -14,8 +14,8 @@ const PORT = Number(process.env.TEST_PORT ?? 5173);
 // naming tests/browser/app (APP_SERVER=1 / 0 forces it on / off).
 export const APP_PORT = Number(process.env.APP_PORT ?? PORT - 1000);
 export const APP_URL = `http://localhost:${APP_PORT}`;
-const filters = process.argv.slice(process.argv.indexOf('test') + 1).filter((a) => !a.startsWith('-') && /[/.]/.test(a));
-const APP_SERVER = process.env.APP_SERVER ? process.env.APP_SERVER === '1' : filters.length === 0 || filters.some((a) => a.includes('app'));
+const filters = process.argv.slice(process.argv.indexOf('test') + 1).filter((a) => !a.startsWith('-') && (/[/.]/.test(a) || a === 'app'));
+const APP_SERVER = process.env.APP_SERVER ? process.env.APP_SERVER === '1' : filters.length === 0 || filters.some((a) => /(^|\/)app(\/|$)/.test(a));
 
 export default defineConfig({
   testDir: 'tests/browser',

@@ -106,6 +106,8 @@ export class CnnfixApp extends LitElement {
   override async firstUpdated() {
     this.resizeObs.observe(this.stage);
     if (this.params.kiosk) {
+      // Full screen needs a user gesture: the first touch anywhere (e.g. whoever sets the exhibit up) asks for it.
+      this.addEventListener('pointerdown', () => void document.documentElement.requestFullscreen?.().catch(() => {}), { once: true });
       this.motion = new MotionMeter();
       this.motionTimer = setInterval(() => this.sampleMotion(), MOTION_SAMPLE_MS);
       void this.startCamera();
