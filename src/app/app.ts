@@ -67,6 +67,8 @@ export class CnnfixApp extends LitElement {
   results = 0;
   readonly engine = new Engine((c) => this.overlayHost?.replaceChildren(c), (e) => this.onEngine(e));
   private busy = false;
+  /** Whether a frame is with the worker now (tests wait for a quiet moment). */
+  get inFlight() { return this.busy; }
   private stillDirty = false;
   private still?: ImageBitmap;
   private loopToken = 0;

@@ -140,7 +140,7 @@ test('freeze holds the frame; a change re-explains the frozen frame once; resume
   await page.getByRole('button', { name: 'Freeze' }).click();
   await expect(page.getByText('frozen', { exact: true })).toBeVisible();
   expect(await page.evaluate(() => window.__cnnfix!.video.paused)).toBe(true);
-  await page.waitForTimeout(1500); // a frame in flight may still land
+  await page.waitForFunction(() => !window.__cnnfix!.inFlight, null, { timeout: 240_000 }); // a frame in flight lands
   const n = await page.evaluate(() => window.__cnnfix!.results);
   await page.getByRole('checkbox', { name: 'box' }).uncheck();
   await page.waitForFunction((k) => window.__cnnfix!.results === k + 1, n, { timeout: 120_000 });

@@ -27,7 +27,7 @@ test('a hidden tab pauses the loop; visible again, it resumes', async () => {
   await expect(page.getByText('paused', { exact: true })).toBeVisible();
   expect(await page.evaluate(() => window.__cnnfix!.video.paused)).toBe(true);
   // A frame already in flight (seconds on SwiftShader) may still land: wait until none is.
-  await page.waitForFunction(() => !(window.__cnnfix as unknown as { busy: boolean }).busy, null, { timeout: 120_000 });
+  await page.waitForFunction(() => !window.__cnnfix!.inFlight, null, { timeout: 120_000 });
   const n = await results(page);
   await page.waitForTimeout(5000);
   expect(await results(page)).toBe(n);
