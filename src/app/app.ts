@@ -16,6 +16,8 @@ import { appStyles } from './styles.ts';
 
 const MAX_CLASSES = CLASS_COLORS.length;
 const MOTION_SAMPLE_MS = 500;
+const STILL_RETRIES = 3;
+const STILL_RETRY_MS = 2000;
 
 declare global {
   interface Window {
@@ -71,6 +73,7 @@ export class CnnfixApp extends LitElement {
   get inFlight() { return this.busy; }
   private stillDirty = false;
   private still?: ImageBitmap;
+  private stillRetries = 0;
   private loopToken = 0;
   private resultTimes: number[] = [];
   private readonly idleTracker = new IdleTracker(this.params.idleMs);
@@ -188,7 +191,13 @@ export class CnnfixApp extends LitElement {
     try {
       const frame = await createImageBitmap(still ? this.still! : this.video);
       const r = await this.engine.explain(frame, explainRequest(this.s, still));
-      if (r) this.onResult(r);
+      if (r) {
+        this.stillRetries = 0;
+        this.onResult(r);
+      } else if (still && this.stillRetries++ < STILL_RETRIES) {
+        // A still picture gets no next frame: try again once the worker is back (lost device, restart).
+        setTimeout(() => { this.stillDirty = true; void this.pump(); }, STILL_RETRY_MS);
+      }
     } catch (err) {
       this.say(`Could not read the picture: ${messageOf(err)}`);
     } finally {
@@ -212,6 +221,7 @@ export class CnnfixApp extends LitElement {
   set(patch: Partial<Settings>) {
     this.s = { ...this.s, ...patch };
     this.stillDirty = true;
+    this.stillRetries = 0;
     void this.pump();
   }
 
@@ -299,6 +309,7 @@ export class CnnfixApp extends LitElement {
     this.loopToken++;
     this.still?.close();
     this.still = bmp;
+    this.stillRetries = 0;
     if (this.imageUrl) URL.revokeObjectURL(this.imageUrl);
     this.imageUrl = URL.createObjectURL(file);
     this.imageName = file.name;
