@@ -7,7 +7,7 @@ import { COLORMAPS } from '../engine/colormap.ts';
 import { CameraError, RESOLUTIONS, cameraError, listCameras, openCamera, stopStream, type Resolution } from './camera.ts';
 import { availability, loadCatalog, type Availability, type CatalogModel } from './catalog.ts';
 import { Engine, messageOf, type EngineOptions } from './engine.ts';
-import { canvasSize, containRect } from './fit.ts';
+import { canvasSize, containRect, pictureSize } from './fit.ts';
 import { IdleTracker, MotionMeter } from './idle.ts';
 import { setupPwa } from './pwa.ts';
 import { DEFAULTS, explainRequest, pageParams, type Settings } from './settings.ts';
@@ -371,8 +371,7 @@ export class CnnfixApp extends LitElement {
     const host = this.overlayHost;
     if (!host || !this.stage) return;
     const pic = this.source === 'image' ? this.img : this.video;
-    const w = pic instanceof HTMLVideoElement ? pic.videoWidth : pic?.naturalWidth ?? 0;
-    const h = pic instanceof HTMLVideoElement ? pic.videoHeight : pic?.naturalHeight ?? 0;
+    const { width: w, height: h } = pictureSize(pic);
     const box = pic?.getBoundingClientRect();
     const stageBox = this.stage.getBoundingClientRect();
     if (!box || !w || !h) return;

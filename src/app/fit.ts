@@ -16,3 +16,9 @@ export function canvasSize(r: Rect, dpr: number, maxSide = 2048): { width: numbe
   const k = Math.min(dpr, maxSide / Math.max(r.width, r.height, 1));
   return { width: Math.max(1, Math.round(r.width * k)), height: Math.max(1, Math.round(r.height * k)) };
 }
+
+/** A picture element's own size in pixels (0 x 0 until it has loaded). */
+export function pictureSize(el: HTMLVideoElement | HTMLImageElement | undefined): { width: number; height: number } {
+  if (!el) return { width: 0, height: 0 };
+  return 'videoWidth' in el ? { width: el.videoWidth, height: el.videoHeight } : { width: el.naturalWidth, height: el.naturalHeight };
+}

@@ -1,13 +1,13 @@
 // Snapshot: the frame with its overlay as one PNG, and the FrameResult as JSON, both downloaded locally.
 import type { FrameResult, InitInfo } from '../../workers/api.ts';
+import { pictureSize } from './fit.ts';
 
 /**
  * Draw the picture at its own resolution and the overlay canvas (a placeholder of the worker's OffscreenCanvas,
  * laid over the picture) scaled onto it.
  */
 export async function compositePng(picture: HTMLVideoElement | HTMLImageElement, overlay: HTMLCanvasElement | undefined): Promise<Blob> {
-  const w = picture instanceof HTMLVideoElement ? picture.videoWidth : picture.naturalWidth;
-  const h = picture instanceof HTMLVideoElement ? picture.videoHeight : picture.naturalHeight;
+  const { width: w, height: h } = pictureSize(picture);
   if (!w || !h) throw new Error('nothing to snapshot yet: no picture is shown');
   const c = document.createElement('canvas');
   c.width = w; c.height = h;
