@@ -8,7 +8,7 @@ import { DEFAULT_POST, heatmap, peak } from '../src/engine/post.ts';
 import { resolveRules } from '../src/engine/types.ts';
 import { unravelCpu } from '../src/engine/unravel.ts';
 import { CLASS_COLORS, type Backend, type ExplainRequest, type ExplainedClass, type FrameResult } from './api.ts';
-import { baselineClasses, baselineNames, disposeAll, forwardNames, Laps, uploadFrame } from './frame.ts';
+import { baselineClasses, baselineNames, disposeAll, forwardFrame, Laps } from './frame.ts';
 import { classColor, framePoints, labelOf, layerCells, overlayOptions, requestedClasses, sceneRects, type ClassScene } from './scene.ts';
 import { topK } from '../src/engine/model.ts';
 
@@ -36,19 +36,7 @@ export class FallbackPath {
     let bytes = 0;
     const frameTensors: tf.Tensor[] = [];
     try {
-      const img = await uploadFrame(frame);
-      frameTensors.push(img);
-      const [fh, fw] = img.shape;
-      laps.mark('upload');
-      const { input, transform } = fm.preprocess(img, req.fit ?? 'crop');
-      frameTensors.push(input);
-      laps.mark('preprocess');
-
-      const names = forwardNames(fm);
-      const out = fm.model.execute(input, names);
-      const outs = Array.isArray(out) ? out : [out]; // a bare tensor for a single name
-      frameTensors.push(...outs);
-      const tensors = new Map(names.map((n, i) => [n, outs[i]]));
+      const { fw, fh, transform, tensors } = await forwardFrame(fm, frame, req.fit ?? 'crop', laps, frameTensors);
       // Reading the probabilities waits for the forward pass: it counts as forward time.
       const probsT = fm.info.probs ? tensors.get(fm.info.probs)! : tf.softmax(tf.reshape(tensors.get(fm.info.logits)!, [-1]));
       if (!fm.info.probs) frameTensors.push(probsT);

@@ -53,6 +53,27 @@ export async function uploadFrame(frame: ImageBitmap | VideoFrame): Promise<tf.T
   }
 }
 
+/**
+ * The part of a frame both paths share: upload, preprocess, one forward pass yielding every output the unravelling
+ * reads. Every tensor made goes into `owned` (the caller disposes them at the end of the frame).
+ */
+export async function forwardFrame(
+  fm: FixationModel, frame: ImageBitmap | VideoFrame, fit: 'crop' | 'letterbox', laps: Laps, owned: tf.Tensor[],
+): Promise<{ fw: number; fh: number; transform: PixelTransform; tensors: Map<string, tf.Tensor> }> {
+  const img = await uploadFrame(frame);
+  owned.push(img);
+  const [fh, fw] = img.shape;
+  await laps.lap('upload');
+  const { input, transform } = fm.preprocess(img, fit);
+  owned.push(input);
+  await laps.lap('preprocess');
+  const names = forwardNames(fm);
+  const out = fm.model.execute(input, names);
+  const outs = Array.isArray(out) ? out : [out]; // a bare tensor for a single name
+  owned.push(...outs);
+  return { fw, fh, transform, tensors: new Map(names.map((n, i) => [n, outs[i]])) };
+}
+
 /** Output names of the forward pass: logits, probs (if the model has them) and every captured activation. */
 export function forwardNames(fm: FixationModel): string[] {
   const { logits, probs } = fm.info;

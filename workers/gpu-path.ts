@@ -10,7 +10,7 @@ import { flushTf, type GpuContext } from '../src/gpu/device.ts';
 import { GpuHeatmap } from '../src/gpu/heatmap.ts';
 import { GpuOverlay, type Rect } from '../src/gpu/overlay.ts';
 import { CLASS_COLORS, type Colormap, type ExplainRequest, type ExplainedClass, type FrameResult } from './api.ts';
-import { baselineClasses, baselineNames, disposeAll, forwardNames, Laps, uploadFrame } from './frame.ts';
+import { baselineClasses, baselineNames, disposeAll, forwardFrame, Laps } from './frame.ts';
 import { classColor, framePoints, labelOf, layerCells, overlayOptions, requestedClasses, sceneRects, type ClassScene } from './scene.ts';
 import { CpuUnravelSeam, GpuUnravelSeam, type UnravelSeam } from './unravel-seam.ts';
 
@@ -56,20 +56,7 @@ export class GpuPath {
     let bytes = 0;
     const frameTensors: tf.Tensor[] = [];
     try {
-      const img = await uploadFrame(frame);
-      frameTensors.push(img);
-      const [fh, fw] = img.shape;
-      await laps.lap('upload');
-
-      const { input, transform } = fm.preprocess(img, req.fit ?? 'crop');
-      frameTensors.push(input);
-      await laps.lap('preprocess');
-
-      const names = forwardNames(fm);
-      const out = fm.model.execute(input, names);
-      const outs = Array.isArray(out) ? out : [out]; // a bare tensor for a single name
-      frameTensors.push(...outs);
-      const tensors = new Map(names.map((n, i) => [n, outs[i]]));
+      const { fw, fh, transform, tensors } = await forwardFrame(fm, frame, req.fit ?? 'crop', laps, frameTensors);
       const numClasses = tensors.get(fm.info.logits)!.size;
       const explicit = req.classes === undefined || req.classes === 'top' ? [] : requestedClasses(req, 0, numClasses);
       // One small readback: top-5 probabilities and indices, then the probabilities of explicitly requested classes.
