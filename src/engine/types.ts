@@ -1,4 +1,12 @@
 // Shared types of the engine: the graph IR the unravelling walks, the rule options, and the results.
+import type { InputNode } from './ops/input.ts';
+import type { ConvNode } from './ops/conv.ts';
+import type { MatMulNode } from './ops/matmul.ts';
+import type { PoolNode, GapNode } from './ops/pool.ts';
+import type { ConcatNode } from './ops/concat.ts';
+import type { AddNode } from './ops/add.ts';
+import type { PadNode } from './ops/pad.ts';
+import type { IdentityNode } from './ops/identity.ts';
 
 /** Where inside a conv window the kept input neuron sits. */
 export type LocationRule = 'center' | 'max';
@@ -45,50 +53,21 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 /** Shapes are without the batch dimension: [H, W, C] for maps, [N] for vectors. */
 export type Shape = number[];
 
-interface Base {
+/** What every graph node has; each kind adds its own fields in its op module (src/engine/ops/, see registry.ts). */
+export interface NodeBase {
   name: string; // graph node name; also the tensor captured for it
   shape: Shape; // output shape
   inputs: string[]; // producers the unravelling follows (never consts)
 }
-export interface InputNode extends Base { kind: 'input' }
-export interface ConvNode extends Base {
-  kind: 'conv';
-  /** HWIO for conv, HW·C·M for depthwise (channel multiplier M). */
-  weights: Float32Array;
-  kernel: [number, number];
-  strides: [number, number];
-  dilations: [number, number];
-  /** Padding before (top, left); the amount after follows from the shapes. */
-  pad: [number, number];
-  depthwise: boolean;
-  /** Per output channel factor folded in from a BatchNorm (gamma/sqrt(var+eps)); a negative one flips the argmax. */
-  scale?: Float32Array;
-}
-export interface MatMulNode extends Base {
-  kind: 'matmul';
-  /** [N, M] row-major, already transposed if the graph said transpose_b. */
-  weights: Float32Array;
-  /** The input vector is a flattened spatial map: keep only the single best input. */
-  fromSpatial: boolean;
-}
-export interface PoolNode extends Base {
-  kind: 'pool';
-  op: 'max' | 'avg';
-  kernel: [number, number];
-  strides: [number, number];
-  pad: [number, number];
-}
-/** Mean over H and W (global average pool). */
-export interface GapNode extends Base { kind: 'gap' }
-export interface ConcatNode extends Base { kind: 'concat'; /** channel offset of each input */ offsets: number[] }
-/** Residual add: follow the larger addend; ties go to inputs[skip]. */
-export interface AddNode extends Base { kind: 'add'; skip: number }
-/** Pad: index remap. */
-export interface PadNode extends Base { kind: 'pad'; before: [number, number, number] }
-/** One-to-one ops: ReLU, BiasAdd, BN, Softmax, Reshape, Squeeze, Identity, Mul by a gate (follows the main input). */
-export interface IdentityNode extends Base { kind: 'identity'; op: string }
+export type { InputNode, ConvNode, MatMulNode, PoolNode, GapNode, ConcatNode, AddNode, PadNode, IdentityNode };
 
+/** Every kind of node; each has its module in OPS (src/engine/ops/registry.ts). */
 export type GraphNode = InputNode | ConvNode | MatMulNode | PoolNode | GapNode | ConcatNode | AddNode | PadNode | IdentityNode;
+
+/** Number of elements of a shape. */
+export function size(shape: Shape): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
 
 export interface Graph {
   /** From the logits node down to the input: every node the unravelling visits, consumers before producers. */

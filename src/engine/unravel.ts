@@ -2,10 +2,7 @@
 // Every GPU kernel is checked against this.
 import type { Graph, GraphNode, InputFixation, KeptLayer, Rules } from './types.ts';
 import type { Kept, StepContext } from './ops/common.ts';
-import { convCpu } from './ops/conv.ts';
-import { matmulCpu } from './ops/matmul.ts';
-import { poolCpu } from './ops/pool.ts';
-import { addCpu, concatCpu, identityCpu, padCpu } from './ops/route.ts';
+import { opOf } from './ops/registry.ts';
 
 export interface UnravelResult {
   /** Kept neurons of every visited node, from the logits down to the input. */
@@ -38,7 +35,7 @@ export function unravelCpu(graph: Graph, act: Activations, classIndex: number, r
     const kept = pending.get(node.name) ?? new Map<number, number>();
     pending.delete(node.name);
     layers.push(toLayer(node, kept));
-    step(node, kept, ctx);
+    opOf(node).cpu(node, kept, ctx);
   }
   const input = layers[layers.length - 1];
   const [, W, C] = input.shape;
@@ -49,19 +46,6 @@ export function unravelCpu(graph: Graph, act: Activations, classIndex: number, r
     w: input.weights[i],
   }));
   return { layers, inputFixations };
-}
-
-function step(node: GraphNode, kept: Kept, ctx: StepContext) {
-  switch (node.kind) {
-    case 'input': return;
-    case 'conv': return convCpu(node, kept, ctx);
-    case 'matmul': return matmulCpu(node, kept, ctx);
-    case 'pool': case 'gap': return poolCpu(node, kept, ctx);
-    case 'concat': return concatCpu(node, kept, ctx);
-    case 'add': return addCpu(node, kept, ctx);
-    case 'pad': return padCpu(node, kept, ctx);
-    case 'identity': return identityCpu(node, kept, ctx);
-  }
 }
 
 function toLayer(node: GraphNode, kept: Kept): KeptLayer {

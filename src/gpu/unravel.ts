@@ -1,25 +1,19 @@
 // The unravelling on the GPU: the same walk as unravelCpu (src/engine/unravel.ts), one compute dispatch per step.
 // Per node a dense weight buffer (one f32 per output neuron, 0 = not kept) and the list of its kept neurons; a step
 // runs one invocation per kept neuron of its node (an indirect dispatch sized by the list) and keeps input neurons
-// in its input's buffers. The kernels sit beside their CPU twins in src/engine/ops/*.ts; the shared part (keep,
-// merging, the loop over the list) is commonWgsl in src/engine/ops/common.ts.
+// in its input's buffers. Each op's kernel, its uniform packing and override constants sit in its op module
+// (src/engine/ops/*.ts, looked up through OPS in registry.ts) beside its CPU twin; the shared part (keep, merging,
+// the loop over the list) is commonWgsl in src/engine/ops/common.ts.
 //
 // Allocated once per model: buffers, uniforms, conv/matmul weights. Per frame: one writeBuffer (the class index),
 // clears, and the dispatches; a bind group is re-created only when an activation buffer changes.
 // One-to-one ops (ReLU, reshape...) share their input's buffers when they are its only consumer: no dispatch.
 import { commonWgsl } from '../engine/ops/common.ts';
-import { convWgsl } from '../engine/ops/conv.ts';
-import { matmulWgsl } from '../engine/ops/matmul.ts';
-import { poolWgsl } from '../engine/ops/pool.ts';
-import { addWgsl, concatWgsl, identityWgsl, padWgsl } from '../engine/ops/route.ts';
-import { size } from '../engine/graph.ts';
-import { resolveRules, type Graph, type GraphNode, type InputFixation, type KeptLayer, type PresetName, type Rules } from '../engine/types.ts';
+import { opOf, OPS } from '../engine/ops/registry.ts';
+import { resolveRules, size, type Graph, type GraphNode, type InputFixation, type KeptLayer, type PresetName, type Rules } from '../engine/types.ts';
 import { bindGroupLayout, bufferWith, computePipeline, type Binding } from './kernels.ts';
 
-type Kernel = 'conv' | 'matmul' | 'pool' | 'concat' | 'add' | 'pad' | 'identity';
-const KERNELS: Record<Kernel, string> = {
-  conv: convWgsl, matmul: matmulWgsl, pool: poolWgsl, concat: concatWgsl, add: addWgsl, pad: padWgsl, identity: identityWgsl,
-};
+type Kind = GraphNode['kind'];
 
 /** The class neuron: weight 1 at the class index of the logits, listed (index from a ring of uniform slots). */
 const seedWgsl = /* wgsl */ `
@@ -68,7 +62,7 @@ interface Store { weights: GPUBuffer; list: GPUBuffer }
 
 interface Step {
   label: string;
-  kernel: Kernel;
+  kind: Kind;
   params: GPUBuffer;
   kept: Store;
   next: Store;
@@ -109,7 +103,7 @@ export class GpuUnraveller {
   private readonly compactGroup: GPUBindGroup;
   private readonly slotBytes: number;
   private slot = 0;
-  private readonly pipelines = new Map<string, Map<Kernel | 'seed' | 'compact', GPUComputePipeline>>();
+  private readonly pipelines = new Map<string, Map<Kind | 'seed' | 'compact', GPUComputePipeline>>();
   private listStaging?: GPUBuffer;
   private layerStaging?: GPUBuffer;
   private reading: Promise<unknown> = Promise.resolve();
@@ -143,7 +137,7 @@ export class GpuUnraveller {
     for (const n of graph.order) for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
     for (const node of [...graph.order].reverse()) {
       const n = size(node.shape);
-      const shared = node.kind === 'identity' && consumers.get(node.inputs[0]) === 1;
+      const shared = !!opOf(node).gpu?.oneToOne && consumers.get(node.inputs[0]) === 1;
       this.stores.set(node.name, shared ? this.stores.get(node.inputs[0])! : {
         weights: buffer(`weights of ${node.name}`, n * 4, U.STORAGE | U.COPY_SRC | U.COPY_DST),
         list: buffer(`kept list of ${node.name}`, 16 + n * 4, U.STORAGE | U.INDIRECT | U.COPY_SRC | U.COPY_DST),
@@ -154,63 +148,19 @@ export class GpuUnraveller {
 
     const acts = new Set<string>();
     const noParams = upload('no params', Uint32Array.of(0, 0, 0, 0), U.UNIFORM);
-    const add = (node: GraphNode, kernel: Kernel, input: string, params: number[], actNames: string[] = [], fixed: GPUBuffer[] = []) => {
-      actNames.forEach((a) => acts.add(a));
-      this.steps.push({
-        label: `${kernel} ${node.name} -> ${input}`, kernel,
-        params: params.length ? upload(`params of ${node.name}`, Int32Array.from(padTo4(params)), U.UNIFORM) : noParams,
-        kept: this.stores.get(node.name)!, next: this.stores.get(input)!, acts: actNames, fixed,
-      });
-    };
     const shapeOf = (name: string) => graph.byName.get(name)!.shape;
     for (const node of graph.order) {
-      switch (node.kind) {
-        case 'input': break;
-        case 'conv': {
-          const [H, W, Cin] = shapeOf(node.inputs[0]);
-          const [, Wo, Cout] = node.shape;
-          const mult = node.depthwise ? Cout / Cin : 1;
-          const want = node.kernel[0] * node.kernel[1] * Cin * (node.depthwise ? mult : Cout);
-          if (node.weights.length !== want) throw new Error(`node '${node.name}' (conv): ${node.weights.length} weights, expected ${want}`);
-          const scale = node.scale ?? new Float32Array(Cout).fill(1);
-          add(node, 'conv', node.inputs[0], [
-            H, W, Cin, Wo, Cout, ...node.kernel, ...node.strides, ...node.dilations, ...node.pad, mult, node.depthwise ? 1 : 0,
-          ], [node.inputs[0]], [upload(`conv weights of ${node.name}`, node.weights, U.STORAGE), upload(`scale of ${node.name}`, scale, U.STORAGE)]);
-          break;
-        }
-        case 'matmul': {
-          const N = size(shapeOf(node.inputs[0]));
-          const M = node.shape.at(-1)!;
-          if (node.weights.length !== N * M) throw new Error(`node '${node.name}' (matmul): ${node.weights.length} weights, expected ${N}x${M}`);
-          add(node, 'matmul', node.inputs[0], [N, M, node.fromSpatial ? 1 : 0], [node.inputs[0]],
-            [upload(`matmul weights of ${node.name}`, node.weights, U.STORAGE)]);
-          break;
-        }
-        case 'pool': case 'gap': {
-          const [H, W, C] = shapeOf(node.inputs[0]);
-          // A global average pool is one window over the whole map.
-          const p = node.kind === 'gap'
-            ? [1, H, W, 1, 1, 0, 0, 0]
-            : [node.shape[1], ...node.kernel, ...node.strides, ...node.pad, node.op === 'max' ? 1 : 0];
-          add(node, 'pool', node.inputs[0], [H, W, C, ...p], [node.inputs[0]]);
-          break;
-        }
-        case 'concat': {
-          const C = node.shape.at(-1)!;
-          node.inputs.forEach((input, i) => add(node, 'concat', input, [C, node.offsets[i], shapeOf(input).at(-1)!]));
-          break;
-        }
-        case 'add':
-          node.inputs.forEach((input, which) => add(node, 'add', input, [which, node.skip], node.inputs));
-          break;
-        case 'pad': {
-          const [, Wo, Co] = node.shape;
-          add(node, 'pad', node.inputs[0], [Wo, Co, ...shapeOf(node.inputs[0]), ...node.before]);
-          break;
-        }
-        case 'identity':
-          if (this.stores.get(node.name) !== this.stores.get(node.inputs[0])) add(node, 'identity', node.inputs[0], []);
-          break;
+      const gpu = opOf(node).gpu;
+      // A one-to-one op sharing its input's buffers has nothing to do.
+      if (!gpu || this.stores.get(node.name) === this.stores.get(node.inputs[0])) continue;
+      for (const d of gpu.dispatches(node, shapeOf)) {
+        d.acts.forEach((a) => acts.add(a));
+        this.steps.push({
+          label: `${node.kind} ${node.name} -> ${d.input}`, kind: node.kind,
+          params: d.params ? upload(`params of ${node.name}`, d.params, U.UNIFORM) : noParams,
+          kept: this.stores.get(node.name)!, next: this.stores.get(d.input)!, acts: d.acts,
+          fixed: (d.fixed ?? []).map((f) => upload(f.label, f.data, U.STORAGE)),
+        });
       }
     }
     this.activationNames = [...acts];
@@ -287,7 +237,7 @@ export class GpuUnraveller {
         });
         step.boundActs = bound;
       }
-      pass.setPipeline(pipelines.get(step.kernel)!);
+      pass.setPipeline(pipelines.get(step.kind)!);
       pass.setBindGroup(0, step.bindGroup);
       pass.dispatchWorkgroupsIndirect(step.kept.list, ARGS);
     }
@@ -360,15 +310,11 @@ export class GpuUnraveller {
     if (map) return map;
     map = new Map();
     const COUNT = rules.weights === 'count' ? 1 : 0;
-    const constants: Record<Kernel, Record<string, number>> = {
-      conv: { COUNT, MAX_LOCATION: rules.location === 'max' ? 1 : 0 },
-      pool: { COUNT, GAP_POSITIVE: rules.gap === 'positive' ? 1 : 0, GAP_THRESHOLD: rules.gapThreshold ?? 0 },
-      matmul: { COUNT }, concat: { COUNT }, add: { COUNT }, pad: { COUNT }, identity: { COUNT },
-    };
     for (const step of this.steps) {
-      if (map.has(step.kernel)) continue;
-      map.set(step.kernel, computePipeline(this.device, `unravel ${step.kernel}`, commonWgsl + KERNELS[step.kernel],
-        bindingsOf(step), constants[step.kernel]));
+      if (map.has(step.kind)) continue;
+      const gpu = OPS[step.kind].gpu!;
+      map.set(step.kind, computePipeline(this.device, `unravel ${step.kind}`, commonWgsl + gpu.wgsl,
+        bindingsOf(step), { COUNT, ...gpu.constants?.(rules) }));
     }
     map.set('seed', computePipeline(this.device, 'unravel seed', seedWgsl, SEED_BINDINGS));
     map.set('compact', computePipeline(this.device, 'unravel compact', compactWgsl, COMPACT_BINDINGS));
@@ -407,8 +353,4 @@ const COMPACT_BINDINGS: Binding[] = ['uniform', 'read', 'read', 'write'];
 /** Layout of a step: params, this node's weights and list, the input's weights and list, then activations and fixed buffers. */
 function bindingsOf(step: Step): Binding[] {
   return ['uniform', 'read', 'read', 'write', 'write', ...Array<Binding>(step.acts.length + step.fixed.length).fill('read')];
-}
-
-function padTo4(v: number[]): number[] {
-  return [...v, ...Array((4 - (v.length % 4)) % 4).fill(0)];
 }

@@ -1,5 +1,61 @@
-// What every unravel step gets: the rules, activations by node name, and a sink for the kept input neurons.
-import type { Rules, Shape } from '../types.ts';
+// The shape of an op module (see registry.ts), what every unravel step gets (the rules, activations by node name,
+// a sink for the kept input neurons), and the WGSL every kernel shares.
+import type { GraphNode, Rules, Shape } from '../types.ts';
+import type { TfParse } from './tf.ts';
+
+/** Everything one kind of graph node brings: its CPU rule, its GPU twin, and how it is read from a TF.js graph. */
+export interface OpModule<N extends GraphNode = GraphNode> {
+  kind: N['kind'];
+  /** Activations the rule reads: captured in the forward pass, bound to the GPU kernel. */
+  reads(node: N): string[];
+  /** The CPU reference rule: for each kept output neuron, keep input neurons (ctx.keep). */
+  cpu(node: N, kept: Kept, ctx: StepContext): void;
+  /** The GPU twin (absent for the input node). */
+  gpu?: GpuOp<N>;
+  /** TF.js graph-model ops this module converts. */
+  tf?: TfParse;
+}
+
+/** A WGSL kernel and how to drive it. */
+export interface GpuOp<N extends GraphNode = GraphNode> {
+  /** Appended to commonWgsl: the uniform struct at binding 0 (uniformStruct), bindings 5.., and fn visit(o, w). */
+  wgsl: string;
+  /** Override constants chosen by the rules (COUNT, from rules.weights, is set for every kernel). */
+  constants?(rules: Rules): Record<string, number>;
+  /** One-to-one op: shares its input's buffers (no dispatch) when it is that input's only consumer. */
+  oneToOne?: boolean;
+  /** The dispatches of one node, each writing one input node; `shape` gives any node's output shape. */
+  dispatches(node: N, shape: (name: string) => Shape): GpuDispatch[];
+}
+
+export interface GpuDispatch {
+  /** The input node this dispatch keeps neurons of. */
+  input: string;
+  /** Uniform contents (the op's uniformStruct(...).pack), or none. */
+  params?: Int32Array;
+  /** Activations bound from binding 5 on, per frame. */
+  acts: string[];
+  /** Read-only buffers bound after the activations, uploaded once per model (weights, scales). */
+  fixed?: { label: string; data: Float32Array }[];
+}
+
+/**
+ * A kernel's uniform struct (i32 fields, bound as `p` at binding 0) and its packing, made from one field list so
+ * that the order on both sides cannot differ. pack() pads to 16 bytes.
+ */
+export function uniformStruct<K extends string>(name: string, fields: readonly K[]) {
+  return {
+    wgsl: `struct ${name} { ${fields.map((f) => `${f}: i32`).join(', ')} }\n@group(0) @binding(0) var<uniform> p: ${name};\n`,
+    pack(v: Record<K, number>): Int32Array {
+      const out = new Int32Array(Math.ceil(fields.length / 4) * 4);
+      fields.forEach((f, i) => {
+        if (!Number.isInteger(v[f])) throw new Error(`uniform ${name}.${f} = ${v[f]} is not an integer`);
+        out[i] = v[f];
+      });
+      return out;
+    },
+  };
+}
 
 export interface StepContext {
   rules: Rules;

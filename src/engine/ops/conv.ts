@@ -1,8 +1,49 @@
 // Conv KxK, 1x1 and depthwise: pick the input channel whose window contributes most, then a location in it.
-import type { ConvNode } from '../types.ts';
-import type { Kept, StepContext } from './common.ts';
+// One module: the node, its TF.js parse, the CPU rule, and its WGSL twin with the code that drives it.
+import type { NodeBase } from '../types.ts';
+import { uniformStruct, type GpuOp, type Kept, type OpModule, type StepContext } from './common.ts';
+import { attrInts, attrHW, attrStr, padBefore, type TfParse } from './tf.ts';
 
-export function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
+export interface ConvNode extends NodeBase {
+  kind: 'conv';
+  /** HWIO for conv, HW·C·M for depthwise (channel multiplier M). */
+  weights: Float32Array;
+  kernel: [number, number];
+  strides: [number, number];
+  dilations: [number, number];
+  /** Padding before (top, left); the amount after follows from the shapes. */
+  pad: [number, number];
+  depthwise: boolean;
+  /** Per output channel factor folded in from a BatchNorm (gamma/sqrt(var+eps)); a negative one flips the argmax. */
+  scale?: Float32Array;
+}
+
+const tf: TfParse = {
+  ops: ['Conv2D', '_FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative'],
+  parse(n, c) {
+    if ((attrStr(n, 'data_format') ?? 'NHWC') !== 'NHWC') c.fail('only NHWC convolutions are supported');
+    const { ins, shape } = c;
+    const w = c.need(ins[1]);
+    if (w.shape.length !== 4) c.fail(`weights '${ins[1]}' must be 4-D, got [${w.shape}]`);
+    const inShape = c.shapeOf(ins[0]);
+    const [sy, sx] = attrHW(n, c, 'strides');
+    const dil = attrInts(n, 'dilations');
+    const [dy, dx] = dil.length === 4 ? [dil[1], dil[2]] : [1, 1];
+    const node: ConvNode = {
+      kind: 'conv', name: n.name, shape, inputs: [ins[0]], weights: Float32Array.from(w.values),
+      kernel: [w.shape[0], w.shape[1]], strides: [sy, sx], dilations: [dy, dx], depthwise: n.op.includes('Depthwise'),
+      pad: [
+        padBefore(n, inShape[0], shape[0], w.shape[0], sy, dy, 0),
+        padBefore(n, inShape[1], shape[1], w.shape[1], sx, dx, 1),
+      ],
+    };
+    const fused = (n.attr?.fused_ops?.list?.s ?? []).map((s: string) => atob(s));
+    if (fused.includes('FusedBatchNorm')) node.scale = c.bnScale(2);
+    return node;
+  },
+};
+
+function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
   const a = ctx.act(node.inputs[0]);
   const [H, W, Cin] = ctx.shape(node.inputs[0]);
   const [, Wo, Cout] = node.shape;
@@ -64,18 +105,17 @@ export function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
   }
 }
 
-export function clamp(v: number, n: number): number {
+function clamp(v: number, n: number): number {
   return v < 0 ? 0 : v >= n ? n - 1 : v;
 }
 
+const Params = uniformStruct('Conv', [
+  'H', 'W', 'Cin', 'Wo', 'Cout', 'KH', 'KW', 'sy', 'sx', 'dy', 'dx', 'pt', 'pl', 'mult', 'depthwise',
+] as const);
+
 /** GPU twin of convCpu: one invocation per kept output neuron; same loops, same first-maximum tie-breaking. */
-export const convWgsl = /* wgsl */ `
-struct Conv {
-  H: i32, W: i32, Cin: i32, Wo: i32, Cout: i32, KH: i32, KW: i32, sy: i32,
-  sx: i32, dy: i32, dx: i32, pt: i32, pl: i32, mult: i32, depthwise: i32,
-}
+const wgsl = Params.wgsl + /* wgsl */ `
 override MAX_LOCATION: bool = false;
-@group(0) @binding(0) var<uniform> p: Conv;
 @group(0) @binding(5) var<storage, read> act: array<f32>;
 @group(0) @binding(6) var<storage, read> wt: array<f32>;
 @group(0) @binding(7) var<storage, read> scale: array<f32>; // BN factor per output channel (ones if none)
@@ -136,3 +176,27 @@ fn visit(o: i32, w: f32) {
   keep((iy * p.W + ix) * p.Cin + bestK, w);
 }
 `;
+
+const gpu: GpuOp<ConvNode> = {
+  wgsl,
+  constants: (rules) => ({ MAX_LOCATION: rules.location === 'max' ? 1 : 0 }),
+  dispatches(node, shape) {
+    const [H, W, Cin] = shape(node.inputs[0]);
+    const [, Wo, Cout] = node.shape;
+    const mult = node.depthwise ? Cout / Cin : 1;
+    const want = node.kernel[0] * node.kernel[1] * Cin * (node.depthwise ? mult : Cout);
+    if (node.weights.length !== want) throw new Error(`node '${node.name}' (conv): ${node.weights.length} weights, expected ${want}`);
+    const [KH, KW] = node.kernel, [sy, sx] = node.strides, [dy, dx] = node.dilations, [pt, pl] = node.pad;
+    return [{
+      input: node.inputs[0],
+      params: Params.pack({ H, W, Cin, Wo, Cout, KH, KW, sy, sx, dy, dx, pt, pl, mult, depthwise: node.depthwise ? 1 : 0 }),
+      acts: [node.inputs[0]],
+      fixed: [
+        { label: `conv weights of ${node.name}`, data: node.weights },
+        { label: `scale of ${node.name}`, data: node.scale ?? new Float32Array(Cout).fill(1) },
+      ],
+    }];
+  },
+};
+
+export const conv: OpModule<ConvNode> = { kind: 'conv', reads: (n) => [n.inputs[0]], cpu: convCpu, gpu, tf };

@@ -1,8 +1,35 @@
 // FC / MatMul: from a vector, keep every input with a positive contribution; from a flattened map, only the best.
-import type { MatMulNode } from '../types.ts';
-import { fanOut, type Kept, type StepContext } from './common.ts';
+// One module: the node, its TF.js parse, the CPU rule, and its WGSL twin with the code that drives it.
+import { size, type NodeBase } from '../types.ts';
+import { fanOut, uniformStruct, type GpuOp, type Kept, type OpModule, type StepContext } from './common.ts';
+import { attrBool, type TfParse } from './tf.ts';
 
-export function matmulCpu(node: MatMulNode, kept: Kept, ctx: StepContext) {
+export interface MatMulNode extends NodeBase {
+  kind: 'matmul';
+  /** [N, M] row-major, already transposed if the graph said transpose_b. */
+  weights: Float32Array;
+  /** The input vector is a flattened spatial map: keep only the single best input. */
+  fromSpatial: boolean;
+}
+
+const tf: TfParse = {
+  ops: ['MatMul', '_FusedMatMul'],
+  parse(n, c) {
+    if (attrBool(n, 'transpose_a')) c.fail('transpose_a is not supported');
+    const w = c.need(c.ins[1]);
+    const [r, k] = w.shape;
+    const weights = attrBool(n, 'transpose_b') ? transpose(w.values, r, k) : Float32Array.from(w.values);
+    return { kind: 'matmul', name: n.name, shape: c.shape, inputs: [c.ins[0]], weights, fromSpatial: c.flattenedFromMap(c.ins[0]) };
+  },
+};
+
+function transpose(v: ArrayLike<number>, r: number, c: number): Float32Array {
+  const out = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = v[i * c + j];
+  return out;
+}
+
+function matmulCpu(node: MatMulNode, kept: Kept, ctx: StepContext) {
   const a = ctx.act(node.inputs[0]);
   const N = a.length;
   const M = node.shape.at(-1)!;
@@ -19,13 +46,13 @@ export function matmulCpu(node: MatMulNode, kept: Kept, ctx: StepContext) {
   }
 }
 
+const Params = uniformStruct('MatMul', ['N', 'M', 'fromSpatial'] as const);
+
 /**
  * GPU twin of matmulCpu. Each kept output loops over the inputs twice: first the total of positive contributions
  * and the first maximum, then the shares (fanOut); sizes are small enough for one invocation per kept output.
  */
-export const matmulWgsl = /* wgsl */ `
-struct MatMul { N: i32, M: i32, fromSpatial: i32 }
-@group(0) @binding(0) var<uniform> p: MatMul;
+const wgsl = Params.wgsl + /* wgsl */ `
 @group(0) @binding(5) var<storage, read> act: array<f32>;
 @group(0) @binding(6) var<storage, read> wt: array<f32>; // [N, M] row-major
 
@@ -46,3 +73,18 @@ fn visit(o: i32, w: f32) {
   }
 }
 `;
+
+const gpu: GpuOp<MatMulNode> = {
+  wgsl,
+  dispatches(node, shape) {
+    const N = size(shape(node.inputs[0]));
+    const M = node.shape.at(-1)!;
+    if (node.weights.length !== N * M) throw new Error(`node '${node.name}' (matmul): ${node.weights.length} weights, expected ${N}x${M}`);
+    return [{
+      input: node.inputs[0], params: Params.pack({ N, M, fromSpatial: node.fromSpatial ? 1 : 0 }), acts: [node.inputs[0]],
+      fixed: [{ label: `matmul weights of ${node.name}`, data: node.weights }],
+    }];
+  },
+};
+
+export const matmul: OpModule<MatMulNode> = { kind: 'matmul', reads: (n) => [n.inputs[0]], cpu: matmulCpu, gpu, tf };

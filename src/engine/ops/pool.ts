@@ -1,10 +1,50 @@
 // Pooling. Max pool: the pooling switch. Average pools (global or not) follow the 'gap' rule: the authors'
 // argmax position, or every positive position with its share (the pool is linear with positive weights),
 // optionally only the strong ones (a >= gapThreshold * the window's max).
-import type { GapNode, PoolNode } from '../types.ts';
-import { fanOut, type Kept, type StepContext } from './common.ts';
+// Two node kinds (pool, and gap: a mean over H and W) share the CPU rule and the kernel.
+import type { NodeBase } from '../types.ts';
+import { fanOut, uniformStruct, type GpuOp, type Kept, type OpModule, type StepContext } from './common.ts';
+import { attrHW, padBefore, type TfParse } from './tf.ts';
 
-export function poolCpu(node: PoolNode | GapNode, kept: Kept, ctx: StepContext) {
+export interface PoolNode extends NodeBase {
+  kind: 'pool';
+  op: 'max' | 'avg';
+  kernel: [number, number];
+  strides: [number, number];
+  pad: [number, number];
+}
+/** Mean over H and W (global average pool). */
+export interface GapNode extends NodeBase { kind: 'gap' }
+
+const poolTf: TfParse = {
+  ops: ['MaxPool', 'AvgPool'],
+  parse(n, c) {
+    const { ins, shape } = c;
+    const [ky, kx] = attrHW(n, c, 'ksize');
+    const [sy, sx] = attrHW(n, c, 'strides');
+    const inShape = c.shapeOf(ins[0]);
+    // An average pool whose one window covers the whole map is a global average pool.
+    if (n.op === 'AvgPool' && shape[0] === 1 && shape[1] === 1 && ky >= inShape[0] && kx >= inShape[1]) {
+      return { kind: 'gap', name: n.name, shape, inputs: [ins[0]] };
+    }
+    return {
+      kind: 'pool', name: n.name, shape, op: n.op === 'MaxPool' ? 'max' : 'avg', inputs: [ins[0]],
+      kernel: [ky, kx], strides: [sy, sx],
+      pad: [padBefore(n, inShape[0], shape[0], ky, sy, 1, 0), padBefore(n, inShape[1], shape[1], kx, sx, 1, 1)],
+    };
+  },
+};
+
+const gapTf: TfParse = {
+  ops: ['Mean'],
+  parse(n, c) {
+    const axes = [...c.need(c.ins[1]).values].map((a) => (a < 0 ? a + 4 : a)).sort();
+    if (c.shapeOf(c.ins[0]).length !== 3 || axes.join() !== '1,2') c.fail(`only a mean over H and W of an NHWC map is supported, got axes [${axes}]`);
+    return { kind: 'gap', name: n.name, shape: c.shape, inputs: [c.ins[0]] };
+  },
+};
+
+function poolCpu(node: PoolNode | GapNode, kept: Kept, ctx: StepContext) {
   const a = ctx.act(node.inputs[0]);
   const [H, W, C] = ctx.shape(node.inputs[0]);
   const global = node.kind === 'gap';
@@ -36,16 +76,16 @@ export function poolCpu(node: PoolNode | GapNode, kept: Kept, ctx: StepContext) 
   }
 }
 
+const Params = uniformStruct('Pool', ['H', 'W', 'C', 'Wo', 'KH', 'KW', 'sy', 'sx', 'pt', 'pl', 'isMax'] as const);
+
 /**
  * GPU twin of poolCpu (a global average pool is a pool whose window is the whole map). Max pools and the
  * 'argmax' rule keep the first maximum in row-major window order; 'positive' fans out like the CPU's fanOut,
  * over the positions with a >= GAP_THRESHOLD * max.
  */
-export const poolWgsl = /* wgsl */ `
-struct Pool { H: i32, W: i32, C: i32, Wo: i32, KH: i32, KW: i32, sy: i32, sx: i32, pt: i32, pl: i32, isMax: i32 }
+const wgsl = Params.wgsl + /* wgsl */ `
 override GAP_POSITIVE: bool = false;
 override GAP_THRESHOLD: f32 = 0.0;
-@group(0) @binding(0) var<uniform> p: Pool;
 @group(0) @binding(5) var<storage, read> act: array<f32>;
 
 fn visit(o: i32, w: f32) {
@@ -84,3 +124,23 @@ fn visit(o: i32, w: f32) {
   }
 }
 `;
+
+function gpu<N extends PoolNode | GapNode>(): GpuOp<N> {
+  return {
+    wgsl,
+    constants: (rules) => ({ GAP_POSITIVE: rules.gap === 'positive' ? 1 : 0, GAP_THRESHOLD: rules.gapThreshold ?? 0 }),
+    dispatches(node, shape) {
+      const [H, W, C] = shape(node.inputs[0]);
+      const window = node.kind === 'gap'
+        ? { Wo: 1, KH: H, KW: W, sy: 1, sx: 1, pt: 0, pl: 0, isMax: 0 } // one window over the whole map
+        : {
+          Wo: node.shape[1], KH: node.kernel[0], KW: node.kernel[1], sy: node.strides[0], sx: node.strides[1],
+          pt: node.pad[0], pl: node.pad[1], isMax: node.op === 'max' ? 1 : 0,
+        };
+      return [{ input: node.inputs[0], params: Params.pack({ H, W, C, ...window }), acts: [node.inputs[0]] }];
+    },
+  };
+}
+
+export const pool: OpModule<PoolNode> = { kind: 'pool', reads: (n) => [n.inputs[0]], cpu: poolCpu, gpu: gpu(), tf: poolTf };
+export const gap: OpModule<GapNode> = { kind: 'gap', reads: (n) => [n.inputs[0]], cpu: poolCpu, gpu: gpu(), tf: gapTf };

@@ -1,0 +1,58 @@
+// Residual add: follow the larger addend, ties to the skip path. Its TF parse also takes the elementwise ops with a
+// constant or a gate (bias, input scaling, ReLU6 as Minimum/Maximum, hard-swish, squeeze-excitation), which follow
+// their main input one to one.
+import { size, type NodeBase } from '../types.ts';
+import { uniformStruct, type GpuOp, type Kept, type OpModule, type StepContext } from './common.ts';
+import type { TfParse } from './tf.ts';
+
+/** Residual add: follow the larger addend; ties go to inputs[skip]. */
+export interface AddNode extends NodeBase { kind: 'add'; skip: number }
+
+const tf: TfParse = {
+  ops: ['AddV2', 'Add', 'Mul', 'Sub', 'RealDiv', 'Div', 'Maximum', 'Minimum'],
+  parse(n, c) {
+    const base = { name: n.name, shape: c.shape };
+    const full = c.live.filter((i) => size(c.shapeOf(i)) === size(c.shape));
+    if (full.length === 0) c.fail('no input has the output shape');
+    const elementwise = !['AddV2', 'Add', 'Sub'].includes(n.op);
+    if (elementwise && full.length > 1 && n.op !== 'Mul') c.fail(`op '${n.op}' cannot be unravelled between two computed tensors (only with a constant)`);
+    if (elementwise || full.length === 1) {
+      // Bias, gate (squeeze-excitation) or scalar: follow the main input, same index.
+      return { ...base, kind: 'identity', op: n.op, inputs: [full[0]] };
+    }
+    if (n.op === 'Sub') c.fail("op 'Sub' cannot be unravelled between two computed tensors (only with a constant)");
+    // The skip path is the shallower addend (an identity skip is an ancestor of the branch); equal depths: the earlier.
+    const [d0, d1] = [c.depth(full[0]), c.depth(full[1])];
+    const skip = d0 !== d1 ? (d0 < d1 ? 0 : 1) : c.topo(full[0]) <= c.topo(full[1]) ? 0 : 1;
+    return { ...base, kind: 'add', inputs: full.slice(0, 2), skip };
+  },
+};
+
+function addCpu(node: AddNode, kept: Kept, ctx: StepContext) {
+  const [a, b] = node.inputs.map((i) => ctx.act(i));
+  for (const [idx, w] of kept) {
+    const pick = a[idx] > b[idx] ? 0 : b[idx] > a[idx] ? 1 : node.skip;
+    ctx.keep(node.inputs[pick], idx, w);
+  }
+}
+
+const Params = uniformStruct('Add', ['which', 'skip'] as const);
+
+/** GPU twin, one dispatch per addend (which = 0 | 1, every kernel writes a single input node). */
+const wgsl = Params.wgsl + /* wgsl */ `
+@group(0) @binding(5) var<storage, read> a: array<f32>;
+@group(0) @binding(6) var<storage, read> b: array<f32>;
+
+fn visit(o: i32, w: f32) {
+  var pick = p.skip;
+  if (a[o] > b[o]) { pick = 0; } else if (b[o] > a[o]) { pick = 1; }
+  if (pick == p.which) { keep(o, w); }
+}
+`;
+
+const gpu: GpuOp<AddNode> = {
+  wgsl,
+  dispatches: (node) => node.inputs.map((input, which) => ({ input, params: Params.pack({ which, skip: node.skip }), acts: node.inputs })),
+};
+
+export const add: OpModule<AddNode> = { kind: 'add', reads: (n) => n.inputs, cpu: addCpu, gpu, tf };
