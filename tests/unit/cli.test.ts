@@ -114,6 +114,15 @@ describe('cnnfix errors', () => {
     expect(run.stderr.length).toBeLessThan(1000);
   });
 
+  it('an error after the wasm backend loaded prints its message, not the wasm module (< 2 kB)', async () => {
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, '');
+    const run = await cnnfix('explain', SQUIRREL, '--out', join(file, 'out'));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`ENOTDIR: not a directory, mkdir '${join(file, 'out')}'`);
+    expect(run.stderr.length + run.stdout.length).toBeLessThan(2000);
+  });
+
   it('an unknown flag or a bad value is a usage error (exit 2)', async () => {
     const a = await cnnfix('explain', SQUIRREL, '--colour', 'red');
     expect(a.code).toBe(2);

@@ -2,7 +2,7 @@
 // MODELS_MIRROR: the catalog's default model is in git, so `npm run models` verifies it and fetches nothing, and the
 // CLI loads and runs it. (node_modules is linked from this checkout rather than installed again.)
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,8 @@ beforeAll(() => {
   execFileSync('git', ['clone', '--quiet', '--no-checkout', ROOT, clone]);
   execFileSync('git', ['-c', 'advice.detachedHead=false', 'checkout', '--quiet', head], { cwd: clone });
   symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir');
+  // .gitignore's node_modules/ matches a folder, not this link.
+  appendFileSync(join(clone, '.git/info/exclude'), '/node_modules\n');
   env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'MODELS_MIRROR' && !k.startsWith('npm_')));
 }, 120_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -55,6 +57,8 @@ describe('a fresh clone, no mirror', () => {
     const def = cat.models.find((m: { id: string }) => m.id === cat.default);
     for (const sha of Object.values(def.files)) expect(sha).toMatch(/^[0-9a-f]{64}$/); // pinned, not null
     expect(run.stdout).toMatch(new RegExp(`${cat.default}: (\\d+) files ok \\(0 installed, \\1 already present\\)`));
+    // What the install writes (installed.json) is ignored: the clone stays clean.
+    expect(execFileSync('git', ['status', '--porcelain'], { cwd: clone, encoding: 'utf8' })).toBe('');
   });
 
   it('the CLI of the clone loads and runs the default model (right top-1 on a photo)', async () => {
