@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -106,6 +107,26 @@ describe('npm package', () => {
     expect(cli.code).toBe(1);
     expect(cli.stderr).toContain('ENOTDIR');
     expect(cli.stderr.length + cli.stdout.length).toBeLessThan(2000);
+  });
+
+  it("a browser bundler (Vite) bundles the 'cnnfix' entry: no Node built-in reached from it", async () => {
+    writeFileSync(join(app, 'browser.js'), "import { FixationModel, explain, PRESETS } from 'cnnfix';\nglobalThis.cnnfix = { FixationModel, explain, PRESETS };\n");
+    const { build } = await import('vite');
+    const reached: string[] = [];
+    await build({
+      root: app, configFile: false, logLevel: 'silent',
+      plugins: [{
+        name: 'node-builtins', enforce: 'pre',
+        resolveId(id, importer) {
+          if (importer?.includes('/node_modules/cnnfix/') && (id.startsWith('node:') || builtinModules.includes(id))) reached.push(`${importer} -> ${id}`);
+          return null;
+        },
+      }],
+      build: { outDir: join(app, 'web'), minify: false, lib: { entry: join(app, 'browser.js'), formats: ['es'], fileName: 'bundle' } },
+    });
+    expect(reached).toEqual([]);
+    const bundle = readFileSync(join(app, 'web', readdirSync(join(app, 'web')).find((f) => f.endsWith('.js'))!), 'utf8');
+    expect(bundle).toContain('FixationModel');
   });
 
   it('a TypeScript consumer type-checks against the shipped .d.ts (and misuse fails)', async () => {
