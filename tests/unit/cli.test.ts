@@ -1,6 +1,6 @@
 // The real CLI (node bin/cnnfix.js) in a child process: outputs, --tensor, and its errors on bad inputs.
-import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
@@ -82,6 +82,20 @@ describe('cnnfix explain', () => {
     for (const p of j.fixations) expect(p.x >= 0 && p.x <= 223 && p.y >= 0 && p.y <= 223).toBe(true);
     const png = PNG.sync.read(readFileSync(join(out(), 'input_0.png')));
     expect([png.width, png.height]).toEqual([224, 224]);
+  });
+});
+
+describe('cnnfix on a folder', () => {
+  const images = readdirSync(join(SHARED, 'images')).filter((f) => /\.(jpe?g|png)$/i.test(f));
+  const hasScript = (() => { try { execFileSync('script', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
+
+  it('on a terminal (a pseudo-terminal from util-linux script): a progress bar, and every result line still shown', { skip: !hasScript }, () => {
+    const out = join(tmp, 'tty');
+    const cmd = [process.execPath, join(ROOT, 'bin/cnnfix.js'), 'explain', join(SHARED, 'images'), '--out', out].map((a) => `'${a}'`).join(' ');
+    const text = execFileSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
+    expect(text).toMatch(new RegExp(`cnnfix [\\u2588\\u2591]+ [1-9]/${images.length} images`));
+    for (const f of images) expect(text).toContain(`${join(SHARED, 'images', f)}: `);
+    expect(readFileSync(join(out, 'index.jsonl'), 'utf8').trim().split('\n')).toHaveLength(images.length);
   });
 });
 

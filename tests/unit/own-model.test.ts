@@ -173,10 +173,12 @@ describe('cnnfix on your own model', () => {
     }
   });
 
-  it('a folder of images: every image explained, one index.jsonl line each, a missing labels file named', async () => {
+  it('a folder of images: every image explained, one index.jsonl line each (no progress bar off a terminal); a missing labels file named', async () => {
     const out = join(tmp, 'folder-out');
     const run = await cnnfix('explain', join(SHARED, 'images'), '--out', out);
     expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim().split('\n')).toHaveLength(8);
     const images = readFileSync(join(out, 'index.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(images.map((l) => l.file.replace(/^.*\//, ''))).toEqual(['apple.jpg', 'butterfly.jpg', 'chicky_512.png', 'fruits.jpg', 'messi5.jpg', 'orange.jpg', 'squirrel_cls.jpg', 'starry_night.jpg']);
     expect(images.find((l) => l.file.endsWith('squirrel_cls.jpg')).class.index).toBe(335);
