@@ -152,10 +152,14 @@ describe('cnnfix on your own model', () => {
     expect(index[0]).toMatchObject({ file: SQUIRREL, png: join(out, 'squirrel_cls.png'), class: { index: 335 }, fixations: j.fixations.length });
   });
 
-  it('--range=-1,1 alone (no mean/std): MobileNetV2 from the mirror, [-1,1] inputs, ranks the fox squirrel first', async () => {
-    const run = await cnnfix('classify', SQUIRREL, '--model-dir', join(SHARED, 'models/mobilenet_v2'), '--range=-1,1');
+  it('--range=-1,1 alone means mean 0, std 1: MobileNetV2 from the mirror ([-1,1] inputs) ranks the fox squirrel first', async () => {
+    const mobilenet = ['classify', SQUIRREL, '--model-dir', join(SHARED, 'models/mobilenet_v2')];
+    const top5 = (r: Run) => r.stdout.split('\n').slice(1, 6).join('\n');
+    const run = await cnnfix(...mobilenet, '--range=-1,1');
     expect(run.stderr).toBe('');
     expect(run.stdout.split('\n')[1]).toMatch(/^\s+0\.\d+\s+335\s+fox squirrel/);
+    expect(top5(await cnnfix(...mobilenet, '--range=-1,1', '--mean', '0', '--std', '1,1,1'))).toBe(top5(run));
+    expect(top5(await cnnfix(...mobilenet))).not.toBe(top5(run)); // the default: [0,1] and ImageNet mean/std
   });
 
   it('bad own-model flags are usage errors (exit 2) naming the flag and value', async () => {
