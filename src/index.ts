@@ -1,8 +1,21 @@
-// Library entry (browser and Node): load a model, classify, explain, heatmap and box.
-export * from './engine/types.ts';
-export { buildGraph, type TfNode, type GraphSource } from './engine/graph.ts';
-export { FixationModel, pixelTransform, topK, disposeForward, type ModelInfo, type Preprocessing, type Fit, type Forward } from './engine/model.ts';
-export { unravelCpu, type UnravelResult } from './engine/unravel.ts';
+// Library entry, browser-safe (the package's "."; Node adds loading from disk in 'cnnfix/node').
+// The public API, chosen on purpose: build a FixationModel from a tfjs GraphModel, explain an image, and the result's
+// types and post-processing helpers. Internals (graph IR builders, WGSL sources, GPU runners, heatmap grids) are not
+// exported; the app and the tests import those modules directly.
+
+// A model: a tfjs GraphModel plus its facts (catalog entry, or read off the graph for a user's own model).
+export { FixationModel, pixelTransform, disposeForward, type ModelInfo, type Preprocessing, type Fit, type Forward } from './engine/model.ts';
+export { graphFacts, userModelInfo, IMAGENET, DEFAULT_INPUT_SIZE, type GraphFacts } from './engine/facts.ts';
+
+// Explaining: CNN Fixations (or a baseline), its rules and its result.
 export { explain, type ExplainOptions, type Explanation, type ExplainMethod } from './engine/explain.ts';
-export * from './engine/baselines.ts';
-export * from './engine/post.ts';
+export {
+  PRESETS, resolveRules,
+  type Rules, type PresetName, type LocationRule, type GapRule, type WeightRule,
+  type Fixation, type InputFixation, type KeptLayer, type PixelTransform, type TopClass,
+} from './engine/types.ts';
+export { unravelCpu, type UnravelResult, type Activations } from './engine/unravel.ts';
+
+// Post-processing and drawing helpers the result is made with (to redo them with other settings).
+export { toImagePoints, removeOutliers, heatmap, tightBox, camBox, peak, DEFAULT_POST, type PostOptions, type Box } from './engine/post.ts';
+export { colorize, colormap, COLORMAPS, type ColormapName } from './engine/colormap.ts';

@@ -4,9 +4,8 @@
 import { io } from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { FixationModel, type ModelInfo } from '../src/engine/model.ts';
+import { userModelInfo } from '../src/engine/facts.ts';
 import type { InitOptions } from './api.ts';
-
-const IMAGENET: ModelInfo['preprocessing'] = { range: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
 /** Where the installed models are served (vite: /models/, dist/models/). */
 export function modelsBase(): URL {
@@ -54,7 +53,7 @@ async function fromUrl(url: string, opts: InitOptions): Promise<FixationModel> {
       if (Array.isArray(j)) labels = j;
     } catch { /* none */ }
   }
-  return create(gm, userInfo(gm, url, opts, labels));
+  return create(gm, userModelInfo(gm, url, opts.info, labels));
 }
 
 async function fromFiles(files: File[], opts: InitOptions): Promise<FixationModel> {
@@ -69,7 +68,7 @@ async function fromFiles(files: File[], opts: InitOptions): Promise<FixationMode
     if (!Array.isArray(labels)) throw new Error(`labels file ${labelFile.name}: expected a JSON array of strings`);
   }
   const gm = await loadOrExplain(() => loadGraphModel(io.browserFiles([model, ...shards])), `model files (${model.name})`);
-  return create(gm, userInfo(gm, model.name, opts, labels));
+  return create(gm, userModelInfo(gm, model.name, opts.info, labels));
 }
 
 async function loadOrExplain(load: () => Promise<GraphModel>, what: string): Promise<GraphModel> {
@@ -87,28 +86,4 @@ function create(gm: GraphModel, info: ModelInfo): FixationModel {
     gm.dispose();
     throw e;
   }
-}
-
-/** Facts of a user model: from opts.info, else read off the graph. */
-function userInfo(gm: GraphModel, source: string, opts: InitOptions, labels?: string[]): ModelInfo {
-  const nodes: { name: string; op: string; input?: string[] }[] =
-    (gm as unknown as { artifacts?: { modelTopology?: { node?: any[] } } }).artifacts?.modelTopology?.node ?? [];
-  const out = gm.outputNodes[0]?.replace(/:\d+$/, '');
-  const outNode = nodes.find((n) => n.name === out);
-  let logits = opts.info?.logits, probs = opts.info?.probs;
-  if (!logits) {
-    if (!outNode) throw new Error(`model ${source}: cannot find its output node; pass info.logits`);
-    if (outNode.op === 'Softmax') { logits = outNode.input![0].replace(/:\d+$/, ''); probs ??= outNode.name; }
-    else logits = outNode.name;
-  }
-  const shape = gm.inputs[0]?.shape ?? [];
-  const inputSize = opts.info?.inputSize ?? (shape[1] && shape[1] > 0 ? shape[1] : 224);
-  return {
-    id: opts.info?.id ?? source.replace(/^.*\/([^/]+)\/[^/]*$/, '$1'),
-    inputSize,
-    preprocessing: opts.info?.preprocessing ?? IMAGENET,
-    logits,
-    probs,
-    labels: labels ?? [],
-  };
 }

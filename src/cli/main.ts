@@ -1,23 +1,38 @@
 // cnnfix: explain or classify images from the command line (Node, wasm backend). bin/cnnfix.js runs main().
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+import { MultiBar, Presets } from 'cli-progress';
+import { IMAGENET } from '../engine/facts.ts';
 import { explain, type ExplainMethod, type ExplainOptions } from '../engine/explain.ts';
-import type { FixationModel } from '../engine/model.ts';
+import type { FixationModel, ModelInfo, Preprocessing } from '../engine/model.ts';
 import { disposeForward } from '../engine/model.ts';
 import type { GapRule, LocationRule, PresetName, WeightRule } from '../engine/types.ts';
 import { drawExplanation, encodePng, grayPng, type Rgba } from '../node/draw.ts';
 import { decodeImage, loadModel } from '../node/index.ts';
 
+/** Batches at least this long show a progress bar (on a terminal). */
+export const PROGRESS_MIN = 5;
+const IMAGE_EXT = /\.(jpe?g|png)$/i;
+
 export const USAGE = `usage:
-  cnnfix explain IMAGE... [options]   explain the top class (or --class K) of each image
-  cnnfix classify IMAGE... [options]  print the top-5 classes of each image
+  cnnfix explain IMAGE|FOLDER... [options]   explain the top class (or --class K) of each image
+  cnnfix classify IMAGE|FOLDER... [options]  print the top-5 classes of each image
   cnnfix --help
 
 options:
   --model ID               catalog model (models/catalog.json; default: the catalog's default)
-  --model-dir DIR          load the model files from DIR instead of models/<ID>/
+  --model-dir DIR|FILE     a TF.js graph model folder (or its model.json). Alone: your own model, its logits node and
+                           input size read off the graph, labels from labels.json beside it if there is one. With
+                           --model ID: that catalog model's files from DIR
+  --input-size N           input size, when the graph leaves it open (default 224)
+  --range LO,HI            pixels are scaled from 0..255 to LO..HI (default 0,1); write --range=-1,1 for a negative LO
+  --mean M | M,M,M         then (x - mean) / std per channel (default: ImageNet's; with --range alone: 0)
+  --std S | S,S,S          (default: ImageNet's; with --range alone: 1)
+  --logits NODE            the node holding the class scores before softmax (default: the graph's output, or the
+                           input of a final Softmax)
+  --labels FILE            class names: a JSON array, or one per line (default: "class N")
   --class top|K            class to explain: the top-1 (default) or class index K
   --rules reference|default  rule preset (default: default)
   --location center|max    override: position kept inside a conv window
@@ -30,7 +45,10 @@ options:
   --out DIR                output folder (default: out)
   --save-heatmap           also write NAME.heatmap.png (8-bit grayscale heatmap, image size)
 
-explain writes OUT/NAME.json and OUT/NAME.png (heatmap, fixation points and box over the image).`;
+A FOLDER stands for the JPEG and PNG images in it. explain writes OUT/NAME.json and OUT/NAME.png (heatmap, fixation
+points and box over the image), and OUT/index.jsonl (one line per input: class, fixations, box, files, or the error).
+On a terminal, batches of ${PROGRESS_MIN}+ inputs show a progress bar.`;
+
 
 const CHOICES = {
   rules: ['reference', 'default'],
@@ -60,40 +78,89 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   let model: FixationModel;
-  const before = new Set<unknown>([...process.listeners('uncaughtException'), ...process.listeners('unhandledRejection')]);
   try {
-    model = await loadModel(opts.model, opts.modelDir);
+    model = await loadModel({ model: opts.model, path: opts.modelDir, info: opts.info, labels: opts.labels });
   } catch (e) {
     const which = `${opts.model ? ` '${opts.model}'` : ''}${opts.modelDir ? ` from ${opts.modelDir}` : ''}`;
     console.error(`cnnfix: cannot load the model${which}: ${message(e)}`);
     return 1;
-  } finally {
-    quietWasmHandlers(before);
   }
-  if (typeof opts.classIndex === 'number' && opts.classIndex >= model.info.labels.length) {
-    console.error(`cnnfix: --class ${opts.classIndex} is out of range: model '${model.info.id}' has ${model.info.labels.length} classes (0..${model.info.labels.length - 1})`);
+  try {
+    return await run(model, opts);
+  } finally {
+    model.dispose();
+  }
+}
+
+async function run(model: FixationModel, opts: Options): Promise<number> {
+  const classes = model.info.labels.length || undefined;
+  if (typeof opts.classIndex === 'number' && classes && opts.classIndex >= classes) {
+    console.error(`cnnfix: --class ${opts.classIndex} is out of range: model '${model.info.id}' has ${classes} classes (0..${classes - 1})`);
     return 2;
   }
-
-  if (opts.command === 'explain') await mkdir(opts.out, { recursive: true });
-  let failed = 0;
-  const used = new Map<string, number>();
+  let failed = 0, unread = 0;
+  const inputs: Input[] = [];
   for (const input of opts.inputs) {
+    try {
+      inputs.push(...await expand(input));
+    } catch (e) {
+      failed++;
+      unread++;
+      console.error(`cnnfix: ${input.file}: ${message(e)}`);
+    }
+  }
+
+  const index = join(opts.out, 'index.jsonl');
+  if (opts.command === 'explain') {
+    await mkdir(opts.out, { recursive: true });
+    await writeFile(index, '');
+  }
+  // On a terminal a long batch gets a progress bar (stderr); result lines are printed above it.
+  const bar = process.stderr.isTTY && inputs.length >= PROGRESS_MIN
+    ? new MultiBar({ format: 'cnnfix {bar} {value}/{total} images | {eta_formatted} left | {file}', hideCursor: true, clearOnComplete: true }, Presets.shades_classic)
+    : undefined;
+  const progress = bar?.create(inputs.length, 0, { file: '' });
+  const say = (line: string, err = false) => {
+    if (bar && (err || process.stdout.isTTY)) bar.log(line + '\n');
+    else if (err) console.error(line);
+    else console.log(line);
+  };
+
+  const used = new Map<string, number>();
+  for (const input of inputs) {
     // Two inputs with the same base name get -2, -3... rather than overwriting each other.
     const n = (used.get(input.name) ?? 0) + 1;
     used.set(input.name, n);
     const name = n > 1 ? `${input.name}-${n}` : input.name;
+    progress?.update({ file: basename(input.file) });
     try {
-      if (opts.command === 'classify') await classifyOne(model, input, opts.fit);
-      else await explainOne(model, input, name, opts);
+      if (opts.command === 'classify') say(await classifyOne(model, input, opts.fit));
+      else {
+        const { line, summary } = await explainOne(model, input, name, opts);
+        say(line);
+        await appendFile(index, JSON.stringify(summary) + '\n');
+      }
     } catch (e) {
       failed++;
-      console.error(`cnnfix: ${input.file}: ${message(e)}`);
+      say(`cnnfix: ${input.file}: ${message(e)}`, true);
+      if (opts.command === 'explain') await appendFile(index, JSON.stringify({ file: input.file, error: message(e) }) + '\n');
     }
+    progress?.increment();
   }
-  model.dispose();
-  if (failed) console.error(`cnnfix: ${failed} of ${opts.inputs.length} inputs failed`);
+  bar?.update(); // prints the lines logged since the last redraw (stop() would drop them)
+  bar?.stop();
+  if (failed) console.error(`cnnfix: ${failed} of ${inputs.length + unread} inputs failed`);
   return failed ? 1 : 0;
+}
+
+/** A folder stands for the images in it (sorted by name); a file for itself. */
+async function expand(input: Input): Promise<Input[]> {
+  const st = await stat(input.file).catch(() => undefined);
+  if (!st?.isDirectory()) return [input];
+  if (input.kind === 'tensor') throw new Error('--tensor takes a file, not a folder');
+  const files = (await readdir(input.file)).filter((f) => IMAGE_EXT.test(f)).sort();
+  if (!files.length) throw new Error('folder holds no JPEG or PNG image');
+  return files.map((f) => ({ file: join(input.file, f), name: basename(f, extname(f)), kind: 'image' as const }));
 }
 
 function parse(argv: string[]) {
@@ -114,6 +181,12 @@ function parse(argv: string[]) {
       tensor: { type: 'string', multiple: true },
       out: { type: 'string' },
       'save-heatmap': { type: 'boolean' },
+      'input-size': { type: 'string' },
+      range: { type: 'string' },
+      mean: { type: 'string' },
+      std: { type: 'string' },
+      logits: { type: 'string' },
+      labels: { type: 'string' },
     },
   });
   const [command, ...files] = positionals;
@@ -148,6 +221,8 @@ function parse(argv: string[]) {
     inputs,
     model: v.model,
     modelDir: v['model-dir'],
+    info: modelFlags(v),
+    labels: v.labels,
     classIndex,
     rules: (pick('rules') ?? 'default') as PresetName,
     override: { location: pick('location') as LocationRule | undefined, gap: pick('gap') as GapRule | undefined, weights: pick('weights') as WeightRule | undefined },
@@ -158,6 +233,40 @@ function parse(argv: string[]) {
   } as const;
 }
 type Options = Extract<ReturnType<typeof parse>, { help: false }>;
+
+/** What a graph cannot say, from the flags: input size, preprocessing, logits node. */
+function modelFlags(v: { 'input-size'?: string; range?: string; mean?: string; std?: string; logits?: string }): Partial<Omit<ModelInfo, 'labels'>> {
+  const info: Partial<Omit<ModelInfo, 'labels'>> = {};
+  if (v['input-size'] !== undefined) {
+    if (!/^\d+$/.test(v['input-size']) || Number(v['input-size']) < 1) throw new UsageError(`--input-size '${v['input-size']}' is not a positive integer`);
+    info.inputSize = Number(v['input-size']);
+  }
+  if (v.logits !== undefined) info.logits = v.logits;
+  if (v.range !== undefined || v.mean !== undefined || v.std !== undefined) {
+    const range = v.range === undefined ? IMAGENET.range : numbers('range', v.range, [2]) as Preprocessing['range'];
+    if (!(range[0] < range[1])) throw new UsageError(`--range '${v.range}': LO must be below HI`);
+    // --range alone (e.g. -1,1 for MobileNet-style inputs) means no mean/std step.
+    const plain = v.range !== undefined && v.mean === undefined && v.std === undefined;
+    const triple = (k: 'mean' | 'std', dflt: Preprocessing['mean']) => {
+      const val = v[k];
+      if (val === undefined) return dflt;
+      const n = numbers(k, val, [1, 3]);
+      return (n.length === 1 ? [n[0], n[0], n[0]] : n) as Preprocessing['mean'];
+    };
+    const std = triple('std', plain ? [1, 1, 1] : IMAGENET.std);
+    if (std.some((x) => x === 0)) throw new UsageError(`--std '${v.std}': a standard deviation cannot be 0`);
+    info.preprocessing = { range, mean: triple('mean', plain ? [0, 0, 0] : IMAGENET.mean), std };
+  }
+  return info;
+}
+
+function numbers(flag: string, text: string, counts: number[]): number[] {
+  const n = text.split(',').map((t) => (t.trim() === '' ? NaN : Number(t)));
+  if (!counts.includes(n.length) || n.some((x) => !Number.isFinite(x))) {
+    throw new UsageError(`--${flag} '${text}' is not ${counts.map((c) => `${c} comma-separated number${c > 1 ? 's' : ''}`).join(' or ')}`);
+  }
+  return n;
+}
 
 /** The input as a tensor: an image [H,W,4] with its pixels for drawing, or a preprocessed [1,S,S,3] and its picture. */
 async function readInput(model: FixationModel, input: Input): Promise<{ tensor: tf.Tensor3D | tf.Tensor4D; picture: Rgba }> {
@@ -231,10 +340,17 @@ async function explainOne(model: FixationModel, input: Input, name: string, o: O
   await writeFile(`${base}.json`, JSON.stringify(json, null, 1) + '\n');
   const distinct = new Set(ex.inputFixations.map((p) => `${p.x},${p.y}`)).size;
   const fix = ex.method === 'fixations' ? `${distinct} fixation${distinct === 1 ? '' : 's'} (${ex.fixations.length} after outlier removal), ` : '';
-  console.log(`${input.file}: ${ex.class.index} ${ex.class.label} (p=${ex.class.prob.toFixed(3)}), ${fix}${imageMs.toFixed(0)} ms -> ${base}.png`);
+  return {
+    line: `${input.file}: ${ex.class.index} ${ex.class.label} (p=${ex.class.prob.toFixed(3)}), ${fix}${imageMs.toFixed(0)} ms -> ${base}.png`,
+    // One line of OUT/index.jsonl: enough to sort or filter a batch without opening every JSON.
+    summary: {
+      file: input.file, png: `${base}.png`, json: `${base}.json`, model: ex.model, method: ex.method, class: ex.class,
+      fixations: ex.fixations.length, box: ex.box, peak: ex.peak, ms: Math.round(imageMs),
+    },
+  };
 }
 
-async function classifyOne(model: FixationModel, input: Input, fit: 'crop' | 'letterbox') {
+async function classifyOne(model: FixationModel, input: Input, fit: 'crop' | 'letterbox'): Promise<string> {
   const t0 = performance.now();
   const { tensor } = await readInput(model, input);
   let top;
@@ -247,32 +363,10 @@ async function classifyOne(model: FixationModel, input: Input, fit: 'crop' | 'le
   } finally {
     tensor.dispose();
   }
-  console.log(`${input.file} (${(performance.now() - t0).toFixed(0)} ms)`);
-  for (const c of top) console.log(`  ${c.prob.toFixed(4)}  ${String(c.index).padStart(4)}  ${c.label}`);
+  return [`${input.file} (${(performance.now() - t0).toFixed(0)} ms)`, ...top.map((c) => `  ${c.prob.toFixed(4)}  ${String(c.index).padStart(4)}  ${c.label}`)].join('\n');
 }
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/**
- * The wasm backend (Emscripten) installs process handlers that rethrow, which makes Node print the backend's whole
- * one-line source. Replace them by a handler that prints only the message.
- */
-function quietWasmHandlers(before: Set<unknown>) {
-  for (const ev of ['uncaughtException', 'unhandledRejection'] as const) {
-    for (const l of process.listeners(ev as 'uncaughtException')) if (!before.has(l)) process.removeListener(ev, l);
-  }
-  if (!process.listenerCount('uncaughtException')) {
-    process.on('uncaughtException', (e) => {
-      console.error(`cnnfix: ${message(e)}`);
-      process.exit(1);
-    });
-  }
-  if (!process.listenerCount('unhandledRejection')) {
-    process.on('unhandledRejection', (e) => {
-      console.error(`cnnfix: ${message(e)}`);
-      process.exit(1);
-    });
-  }
-}

@@ -1,28 +1,39 @@
-// Node side of the library: tfjs backend, loading a model folder from disk, decoding images.
-import { readFile, readdir } from 'node:fs/promises';
+// Node side of the library (the package's "./node"): tfjs backend, loading a model from disk (a catalog model or a
+// user's own TF.js graph model), decoding images. Also re-exports the browser-safe API.
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import type { io } from '@tensorflow/tfjs-core';
-import { loadGraphModel } from '@tensorflow/tfjs-converter';
+import { io } from '@tensorflow/tfjs-core';
+import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { FixationModel, type ModelInfo } from '../engine/model.ts';
+import { userModelInfo } from '../engine/facts.ts';
 
 export * from '../index.ts';
+export { drawExplanation, encodePng, grayPng, type Rgba, type DrawOptions } from './draw.ts';
 
 let backendReady: Promise<string> | undefined;
 /** wasm if it starts (fast), else the pure-JS cpu backend. Returns the backend in use. */
 export function initNodeBackend(prefer: 'wasm' | 'cpu' = 'wasm'): Promise<string> {
   backendReady ??= (async () => {
     if (prefer === 'wasm') {
+      const before = processHandlers();
       try {
         const require = createRequire(import.meta.url);
         setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
         if (await tf.setBackend('wasm')) { await tf.ready(); return 'wasm'; }
-      } catch { /* fall through to cpu */ }
+      } catch { /* fall through to cpu */ } finally {
+        // The wasm module (Emscripten) installs uncaughtException/unhandledRejection handlers that rethrow, so that
+        // any later uncaught error of the program makes Node print the module's whole minified source (~30 kB).
+        // Remove them: errors then print as Node prints them, message and stack.
+        for (const [ev, old] of before) for (const l of process.listeners(ev as 'uncaughtException')) if (!old.has(l)) process.removeListener(ev, l);
+      }
     }
     await tf.setBackend('cpu');
     await tf.ready();
@@ -30,8 +41,22 @@ export function initNodeBackend(prefer: 'wasm' | 'cpu' = 'wasm'): Promise<string
   })();
   return backendReady;
 }
+function processHandlers() {
+  return (['uncaughtException', 'unhandledRejection'] as const).map((ev) => [ev, new Set<unknown>(process.listeners(ev as 'uncaughtException'))] as const);
+}
 
-export const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '../..');
+/**
+ * The package root (where models/ lives): the nearest folder above this module with cnnfix's package.json. The same
+ * from the sources (src/node/) and from the compiled package (dist/lib/node/, also inside node_modules).
+ */
+export const ROOT = packageRoot(dirname(fileURLToPath(import.meta.url)));
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && JSON.parse(readFileSync(pkg, 'utf8')).name === 'cnnfix') return dir;
+    if (dirname(dir) === dir) throw new Error(`cnnfix: no package.json of cnnfix above ${from}`);
+  }
+}
 
 export interface CatalogEntry extends Omit<ModelInfo, 'labels'> {
   name: string;
@@ -55,20 +80,25 @@ export async function catalogEntry(id?: string): Promise<CatalogEntry> {
   return e;
 }
 
-async function readOrFail(path: string, what: string): Promise<Buffer> {
+async function readOrFail(path: string, what: string, hint = "; run 'npm run models'"): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (e) {
-    throw new Error(`${what}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? e}); run 'npm run models'`);
+    throw new Error(`${what}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? e})${hint}`);
   }
 }
 
-/** IOHandler over a model folder on disk (model.json + its weight shards). */
-export function fileHandler(dir: string): io.IOHandler {
+/**
+ * IOHandler over a TF.js graph model on disk: `path` is model.json or its folder. The weights are decoded by tfjs
+ * itself (io.getModelArtifactsForJSON, then the GraphModel's decodeWeights), so quantized weights (uint8, uint16,
+ * float16) load like float32 ones.
+ */
+export function fileHandler(path: string): io.IOHandler {
+  const jsonPath = path.endsWith('.json') ? path : join(path, 'model.json');
+  const dir = dirname(jsonPath);
   return {
     async load() {
-      const jsonPath = join(dir, 'model.json');
-      let json: any;
+      let json: io.ModelJSON;
       try {
         json = JSON.parse((await readOrFail(jsonPath, 'model')).toString('utf8'));
       } catch (e) {
@@ -78,36 +108,98 @@ export function fileHandler(dir: string): io.IOHandler {
       if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
         throw new Error(`model: ${jsonPath} is not a TF.js graph model (no modelTopology / weightsManifest)`);
       }
-      const specs: io.WeightsManifestEntry[] = [];
-      const bufs: Buffer[] = [];
-      for (const group of json.weightsManifest) {
-        specs.push(...group.weights);
-        for (const p of group.paths) bufs.push(await readOrFail(join(dir, p), 'model weights'));
-      }
-      const data = Buffer.concat(bufs);
-      const need = specs.reduce((s, w) => s + w.shape.reduce((a: number, b: number) => a * b, 1) * 4, 0);
-      if (data.length !== need) {
-        throw new Error(`model weights in ${dir}: ${data.length} bytes, model.json describes ${need} (truncated or corrupt shard)`);
-      }
-      return {
-        modelTopology: json.modelTopology, weightSpecs: specs,
-        weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.length),
-        format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy,
-      };
+      return io.getModelArtifactsForJSON(json, async (manifest) => {
+        const bufs: Buffer[] = [];
+        for (const group of manifest) for (const p of group.paths) bufs.push(await readOrFail(join(dir, p), 'model weights'));
+        const data = Buffer.concat(bufs);
+        return [io.getWeightSpecs(manifest), data.buffer.slice(data.byteOffset, data.byteOffset + data.length)];
+      });
     },
   };
 }
 
-/** Load a catalog model installed under models/<id>/ (or any folder with the same files). */
-export async function loadModel(id?: string, dir?: string): Promise<FixationModel> {
+export interface LoadModelOptions {
+  /** Catalog id (models/catalog.json). Default: the catalog's default model, unless `path` is given. */
+  model?: string;
+  /**
+   * A model folder or its model.json. With `model`: that catalog model's files from this folder. Without: a user's
+   * own model, its facts (logits, input size) read off the graph, the rest from `info` (default: ImageNet
+   * preprocessing).
+   */
+  path?: string;
+  /** What a graph cannot say (preprocessing, or an input size the graph leaves open), or overrides of the catalog. */
+  info?: Partial<Omit<ModelInfo, 'labels'>>;
+  /** Labels, or a labels file (a JSON array, or one label per line). Default: the catalog's, else labels.json beside model.json if there is one, else "class N". */
+  labels?: string[] | string;
+}
+
+/**
+ * Load a model: loadModel() is the catalog's default, loadModel(id) a catalog model installed under models/<id>/,
+ * loadModel(id, dir) a catalog model's files from `dir`, loadModel({ path }) a user's own model.
+ */
+export async function loadModel(model?: string | LoadModelOptions, dir?: string): Promise<FixationModel> {
+  const o: LoadModelOptions = typeof model === 'object' ? model : { model, path: dir };
   await initNodeBackend();
-  const entry = await catalogEntry(id);
-  const folder = dir ?? join(ROOT, 'models', entry.id);
-  const labelsRaw = (await readOrFail(join(folder, entry.labels), `labels of '${entry.id}'`)).toString('utf8');
-  let labels: string[];
-  try { labels = JSON.parse(labelsRaw); } catch { throw new Error(`labels of '${entry.id}': ${join(folder, entry.labels)} is not JSON`); }
-  const gm = await loadGraphModel(fileHandler(folder));
-  return FixationModel.create(gm, { ...entry, labels });
+  if (o.path !== undefined && o.model === undefined) {
+    const path = resolve(o.path);
+    const folder = (await stat(path).catch(() => undefined))?.isDirectory() ? path : dirname(path);
+    const labels = typeof o.labels === 'string' || o.labels === undefined
+      ? await readLabels(o.labels ?? join(folder, 'labels.json'), o.labels === undefined)
+      : o.labels;
+    const gm = await loadGraph(path);
+    return create(gm, () => userModelInfo(gm, path, o.info, labels));
+  }
+  const entry = await catalogEntry(o.model);
+  const folder = o.path ?? join(ROOT, 'models', entry.id);
+  const labels = Array.isArray(o.labels) ? o.labels : await readLabels(o.labels ?? join(folder, entry.labels), false, `labels of '${entry.id}'`);
+  const gm = await loadGraph(folder);
+  return create(gm, () => ({ ...entry, ...o.info, labels: labels! }));
+}
+
+/** The one place a path (a model folder or a model.json) becomes a tfjs model. */
+async function loadGraph(path: string): Promise<GraphModel> {
+  try {
+    return await loadGraphModel(fileHandler(path));
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/^model( weights)?: /.test(msg)) throw e;
+    throw new Error(`model ${path}: tfjs cannot build it from model.json and its weights (${msg})${await shardSizes(path)}`);
+  }
+}
+
+/** "; shards: a.bin 1000000 bytes, ..." for an error on weights that do not decode (a truncated or corrupt shard). */
+async function shardSizes(path: string): Promise<string> {
+  try {
+    const jsonPath = path.endsWith('.json') ? path : join(path, 'model.json');
+    const json = JSON.parse(await readFile(jsonPath, 'utf8')) as io.ModelJSON;
+    const sizes = await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map(async (p) => `${p} ${(await stat(join(dirname(jsonPath), p))).size} bytes`));
+    return `; shards: ${sizes.join(', ')} (truncated or corrupt shard?)`;
+  } catch {
+    return '';
+  }
+}
+
+function create(gm: GraphModel, info: () => ModelInfo): FixationModel {
+  try {
+    return FixationModel.create(gm, info());
+  } catch (e) {
+    gm.dispose();
+    throw e;
+  }
+}
+
+/** A labels file: a JSON array of strings, or plain text with one label per line. */
+async function readLabels(file: string, optional: boolean, what = 'labels'): Promise<string[] | undefined> {
+  if (optional && !existsSync(file)) return undefined;
+  const text = (await readOrFail(file, what, optional ? '' : undefined)).toString('utf8');
+  if (/^\s*\[/.test(text)) {
+    let list: unknown;
+    try { list = JSON.parse(text); } catch (e) { throw new Error(`${what}: ${file} is not valid JSON (${(e as Error).message})`); }
+    if (!Array.isArray(list)) throw new Error(`${what}: ${file} is not a JSON array`);
+    return list.map(String);
+  }
+  if (file.endsWith('.json')) throw new Error(`${what}: ${file} is not a JSON array of labels`);
+  return text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
 }
 
 /** Decode a JPEG or PNG file to an RGBA tensor [H,W,4]. */
@@ -133,4 +225,3 @@ export function decodeImage(buf: Buffer, name = 'image'): { width: number; heigh
   throw new Error(`${name}: not a JPEG or PNG image`);
 }
 
-export { readdir };

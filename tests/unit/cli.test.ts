@@ -1,6 +1,6 @@
 // The real CLI (node bin/cnnfix.js) in a child process: outputs, --tensor, and its errors on bad inputs.
-import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
@@ -85,6 +85,20 @@ describe('cnnfix explain', () => {
   });
 });
 
+describe('cnnfix on a folder', () => {
+  const images = readdirSync(join(SHARED, 'images')).filter((f) => /\.(jpe?g|png)$/i.test(f));
+  const hasScript = (() => { try { execFileSync('script', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
+
+  it('on a terminal (a pseudo-terminal from util-linux script): a progress bar, and every result line still shown', { skip: !hasScript }, () => {
+    const out = join(tmp, 'tty');
+    const cmd = [process.execPath, join(ROOT, 'bin/cnnfix.js'), 'explain', join(SHARED, 'images'), '--out', out].map((a) => `'${a}'`).join(' ');
+    const text = execFileSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
+    expect(text).toMatch(new RegExp(`cnnfix [\\u2588\\u2591]+ [1-9]/${images.length} images`));
+    for (const f of images) expect(text).toContain(`${join(SHARED, 'images', f)}: `);
+    expect(readFileSync(join(out, 'index.jsonl'), 'utf8').trim().split('\n')).toHaveLength(images.length);
+  });
+});
+
 describe('cnnfix errors', () => {
   it('a bad input is reported with its file name, the others still run, exit code 1', async () => {
     const fake = join(tmp, 'notes.jpg');
@@ -112,6 +126,15 @@ describe('cnnfix errors', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("node 'pool10' (op Cumsum)");
     expect(run.stderr.length).toBeLessThan(1000);
+  });
+
+  it('an error after the wasm backend loaded prints its message, not the wasm module (< 2 kB)', async () => {
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, '');
+    const run = await cnnfix('explain', SQUIRREL, '--out', join(file, 'out'));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`ENOTDIR: not a directory, mkdir '${join(file, 'out')}'`);
+    expect(run.stderr.length + run.stdout.length).toBeLessThan(2000);
   });
 
   it('an unknown flag or a bad value is a usage error (exit 2)', async () => {
