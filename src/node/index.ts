@@ -14,6 +14,8 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { FixationModel, type ModelInfo } from '../engine/model.ts';
 import { userModelInfo } from '../engine/facts.ts';
+import { convertLayersModel, isLayersModel } from '../formats/layers/convert.ts';
+import { FACTS_FILE, METADATA_FILE, readFacts } from '../formats/facts.ts';
 
 export * from '../index.ts';
 export { drawExplanation, encodePng, grayPng, type Rgba, type DrawOptions } from './draw.ts';
@@ -108,12 +110,14 @@ export function fileHandler(path: string): io.IOHandler {
       if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
         throw new Error(`model: ${jsonPath} is not a TF.js graph model (no modelTopology / weightsManifest)`);
       }
-      return io.getModelArtifactsForJSON(json, async (manifest) => {
+      const artifacts = await io.getModelArtifactsForJSON(json, async (manifest) => {
         const bufs: Buffer[] = [];
         for (const group of manifest) for (const p of group.paths) bufs.push(await readOrFail(join(dir, p), 'model weights'));
         const data = Buffer.concat(bufs);
         return [io.getWeightSpecs(manifest), data.buffer.slice(data.byteOffset, data.byteOffset + data.length)];
       });
+      // A TF.js layers model (Keras topology, e.g. Teachable Machine) becomes graph-model artifacts here.
+      return isLayersModel(artifacts) ? convertLayersModel(artifacts, jsonPath) : artifacts;
     },
   };
 }
@@ -143,11 +147,15 @@ export async function loadModel(model?: string | LoadModelOptions, dir?: string)
   if (o.path !== undefined && o.model === undefined) {
     const path = resolve(o.path);
     const folder = (await stat(path).catch(() => undefined))?.isDirectory() ? path : dirname(path);
-    const labels = typeof o.labels === 'string' || o.labels === undefined
-      ? await readLabels(o.labels ?? join(folder, 'labels.json'), o.labels === undefined)
-      : o.labels;
+    // Facts files beside model.json (metadata.json: Teachable Machine; cnnfix.json: catalog-entry fields) go under `info`.
+    const { from: _from, labelsFile, labels: factLabels, ...facts } = readFacts({
+      metadata: await optionalJson(join(folder, METADATA_FILE)), facts: await optionalJson(join(folder, FACTS_FILE)),
+    });
+    const labels = Array.isArray(o.labels) ? o.labels
+      : o.labels !== undefined || labelsFile ? await readLabels(o.labels ?? join(folder, labelsFile!), false)
+      : factLabels ?? await readLabels(join(folder, 'labels.json'), true);
     const gm = await loadGraph(path);
-    return create(gm, () => userModelInfo(gm, path, o.info, labels));
+    return create(gm, () => userModelInfo(gm, path, { ...facts, ...o.info }, labels));
   }
   const entry = await catalogEntry(o.model);
   const folder = o.path ?? join(ROOT, 'models', entry.id);
@@ -186,6 +194,11 @@ function create(gm: GraphModel, info: () => ModelInfo): FixationModel {
     gm.dispose();
     throw e;
   }
+}
+
+async function optionalJson(file: string): Promise<unknown> {
+  if (!existsSync(file)) return undefined;
+  try { return JSON.parse(await readFile(file, 'utf8')); } catch (e) { throw new Error(`${file}: not valid JSON (${(e as Error).message})`); }
 }
 
 /** A labels file: a JSON array of strings, or plain text with one label per line. */
