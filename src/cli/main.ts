@@ -23,8 +23,9 @@ export const USAGE = `usage:
 
 options:
   --model ID               catalog model (models/catalog.json; default: the catalog's default)
-  --model-dir DIR|FILE     a TF.js graph model folder (or its model.json). Alone: your own model, its logits node and
-                           input size read off the graph, labels from labels.json beside it if there is one. With
+  --model-dir DIR|FILE     a TF.js graph or layers model folder (or its model.json; e.g. a Teachable Machine export).
+                           Alone: your own model, its logits node and input size read off the graph, facts from
+                           metadata.json / cnnfix.json and labels from labels.json beside it if there are. With
                            --model ID: that catalog model's files from DIR
   --input-size N           input size, when the graph leaves it open (default 224)
   --range LO,HI            pixels are scaled from 0..255 to LO..HI (default 0,1); write --range=-1,1 for a negative LO
