@@ -41,6 +41,9 @@ export interface InitInfo {
   /** Why the fallback is in use, when it is. */
   fallbackReason?: string;
   inputSize: number;
+  /** The facts in effect (user settings, else files beside the model, else defaults), for the UI's model settings. */
+  preprocessing: ModelInfo['preprocessing'];
+  logits: string;
   layers: { name: string; shape: number[] }[];
 }
 

@@ -91,6 +91,8 @@ async function start(o: InitOptions): Promise<InitInfo> {
     backend: path.backend,
     ...(fallbackReason || note ? { fallbackReason: [fallbackReason, note].filter(Boolean).join('; ') } : {}),
     inputSize: fm!.info.inputSize,
+    preprocessing: fm!.info.preprocessing,
+    logits: fm!.info.logits,
     layers: fm!.graph.order.map((n) => ({ name: n.name, shape: n.shape })),
   };
 }

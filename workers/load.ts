@@ -6,6 +6,8 @@ import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { FixationModel, type ModelInfo } from '../src/engine/model.ts';
 import { userModelInfo } from '../src/engine/facts.ts';
 import type { InitOptions } from './api.ts';
+import { asGraphModel } from '../src/formats/layers/convert.ts';
+import { FACTS_FILE, METADATA_FILE, readFacts, readLabels, type ModelFacts } from '../src/formats/facts.ts';
 
 /** Where the installed models are served (vite: /models/, dist/models/). */
 export function modelsBase(): URL {
@@ -37,13 +39,28 @@ async function fromCatalog(id?: string): Promise<FixationModel> {
   const dir = new URL(`${entry.id}/`, base);
   const labels = await fetchJson(new URL(entry.labels, dir), `labels of '${entry.id}'`);
   if (!Array.isArray(labels)) throw new Error(`labels of '${entry.id}': expected a JSON array of strings`);
-  const gm = await loadOrExplain(() => loadGraphModel(new URL('model.json', dir).href), `model '${entry.id}' at ${dir}`);
+  const modelUrl = new URL('model.json', dir).href;
+  const gm = await loadOrExplain(() => loadGraphModel(asGraphModel(io.http(modelUrl), modelUrl)), `model '${entry.id}' at ${dir}`);
   const { id: mid, inputSize, preprocessing, logits, probs } = entry;
   return create(gm, { id: mid, inputSize, preprocessing, logits, probs, labels });
 }
 
 async function fromUrl(url: string, opts: InitOptions): Promise<FixationModel> {
-  const gm = await loadOrExplain(() => loadGraphModel(url), `model ${url}`);
+  // Layers models (Teachable Machine) are converted to graph-model artifacts on load.
+  const gm = await loadOrExplain(() => loadGraphModel(asGraphModel(io.http(url), url)), `model ${url}`);
+  // Facts files beside model.json are optional (metadata.json: Teachable Machine; cnnfix.json: catalog-style).
+  const beside = async (file: string) => {
+    const res = await fetch(new URL(file, new URL(url, self.location.href))).catch(() => undefined);
+    if (!res?.ok) return undefined;
+    try { return await res.json(); } catch (e) { throw new Error(`${file} beside ${url}: not JSON (${(e as Error).message})`); }
+  };
+  const facts = readFacts({ metadata: await beside(METADATA_FILE), facts: await beside(FACTS_FILE) });
+  if (facts.labelsFile) {
+    const json = await beside(facts.labelsFile);
+    if (json === undefined) throw new Error(`${FACTS_FILE} beside ${url}: labels file '${facts.labelsFile}' not found`);
+    facts.labels = readLabels(json, facts.labelsFile);
+  }
+  opts = withFacts(opts, facts);
   let labels = opts.labels;
   if (!labels) {
     // A labels.json beside model.json is optional.
@@ -57,6 +74,24 @@ async function fromUrl(url: string, opts: InitOptions): Promise<FixationModel> {
 }
 
 async function fromFiles(files: File[], opts: InitOptions): Promise<FixationModel> {
+  const factFiles = files.filter((f) => f.name === METADATA_FILE || f.name === FACTS_FILE);
+  if (factFiles.length) {
+    const parsed: Record<string, unknown> = {};
+    for (const f of factFiles) {
+      try { parsed[f.name] = JSON.parse(await f.text()); } catch (e) { throw new Error(`${f.name}: not JSON (${(e as Error).message})`); }
+    }
+    const facts = readFacts({ metadata: parsed[METADATA_FILE], facts: parsed[FACTS_FILE] });
+    if (facts.labelsFile) {
+      const lf = files.find((f) => f.name === facts.labelsFile);
+      if (!lf) throw new Error(`${FACTS_FILE}: labels file '${facts.labelsFile}' is not among the files picked`);
+      let json: unknown;
+      try { json = JSON.parse(await lf.text()); } catch (e) { throw new Error(`${lf.name}: not JSON (${(e as Error).message})`); }
+      facts.labels = readLabels(json, lf.name);
+      factFiles.push(lf);
+    }
+    opts = withFacts(opts, facts);
+    files = files.filter((f) => !factFiles.includes(f));
+  }
   const jsons = files.filter((f) => f.name.endsWith('.json'));
   const model = jsons.find((f) => f.name === 'model.json') ?? jsons.find((f) => !/labels/i.test(f.name));
   if (!model) throw new Error(`model files: no model.json among ${files.map((f) => f.name).join(', ')}`);
@@ -67,8 +102,14 @@ async function fromFiles(files: File[], opts: InitOptions): Promise<FixationMode
     try { labels = JSON.parse(await labelFile.text()); } catch (e) { throw new Error(`labels file ${labelFile.name}: not JSON (${(e as Error).message})`); }
     if (!Array.isArray(labels)) throw new Error(`labels file ${labelFile.name}: expected a JSON array of strings`);
   }
-  const gm = await loadOrExplain(() => loadGraphModel(io.browserFiles([model, ...shards])), `model files (${model.name})`);
+  const gm = await loadOrExplain(() => loadGraphModel(asGraphModel(io.browserFiles([model, ...shards]), model.name)), `model files (${model.name})`);
   return create(gm, userModelInfo(gm, model.name, opts.info, labels));
+}
+
+/** Facts read from files beside a user model go under the user's own settings (opts.info, opts.labels win). */
+function withFacts(opts: InitOptions, facts: ModelFacts): InitOptions {
+  const { from: _from, labelsFile: _file, labels, ...info } = facts;
+  return { ...opts, info: { ...info, ...opts.info }, labels: opts.labels ?? labels };
 }
 
 async function loadOrExplain(load: () => Promise<GraphModel>, what: string): Promise<GraphModel> {

@@ -383,3 +383,13 @@ function padding2d(p: unknown, fail: (why: string) => never): [[number, number],
 function outSize(n: number, k: number, s: number, d: number, padding: 'SAME' | 'VALID'): number {
   return padding === 'SAME' ? Math.ceil(n / s) : Math.ceil((n - (k - 1) * d) / s);
 }
+
+/** An IOHandler that hands a layers model over as graph-model artifacts (any other model passes unchanged). */
+export function asGraphModel(handler: io.IOHandler, source: string): io.IOHandler {
+  return {
+    async load() {
+      const artifacts = await handler.load!();
+      return isLayersModel(artifacts) ? convertLayersModel(artifacts, source) : artifacts;
+    },
+  };
+}
