@@ -13,6 +13,7 @@ import { setupPwa } from './pwa.ts';
 import { DEFAULTS, explainRequest, pageParams, type Settings } from './settings.ts';
 import { compositePng, download, resultJson, stamp } from './snapshot.ts';
 import { appStyles } from './styles.ts';
+import { choiceOptions, loadChoice, type FactsChoice } from './model-facts.ts';
 
 const MAX_CLASSES = CLASS_COLORS.length;
 const MOTION_SAMPLE_MS = 500;
@@ -51,6 +52,8 @@ export class CnnfixApp extends LitElement {
   @state() models: CatalogModel[] = [];
   @state() modelAvailability: Record<string, Availability> = {};
   @state() modelId?: string;
+  /** A user model (URL or files) and its key for the remembered facts (<cnnfix-model-facts>). */
+  @state() ownModel?: { source: EngineOptions; key: string };
   @state() classQuery = '';
   @state() fps = 0;
   @state() toast = '';
@@ -660,30 +663,38 @@ export class CnnfixApp extends LitElement {
     return html`<section aria-labelledby="h-model">
       <h2 id="h-model">Model</h2>
       <label class="field">Network
-        <select @change=${(e: Event) => { this.modelId = value(e); void this.startEngine({ modelId: this.modelId }); }}>
+        <select @change=${(e: Event) => { this.modelId = value(e); this.ownModel = undefined; void this.startEngine({ modelId: this.modelId }); }}>
           ${this.models.map((m) => html`<option value=${m.id} ?selected=${m.id === this.modelId}>${m.name ?? m.id}${availabilityNote(this.modelAvailability[m.id])}</option>`)}
           ${this.modelId && !this.models.some((m) => m.id === this.modelId) ? html`<option selected value=${this.modelId}>${this.modelId}</option>` : nothing}
         </select>
       </label>
       <details>
-        <summary>Load your own TF.js graph model</summary>
+        <summary>Load your own TF.js graph model or layers model (e.g. Teachable Machine)</summary>
         <form class="own" @submit=${(e: Event) => this.loadOwnUrl(e)}>
           <label class="field">model.json URL (this site, or a host the page's policy allows)
             <input name="url" type="url" placeholder="https://…/model.json" required /></label>
           <button type="submit">Load from URL</button>
         </form>
-        <label class="field">…or its files (model.json, weight shards, optional labels.json)
+        <label class="field">…or its files (model.json, weight shards, optional labels.json, metadata.json or cnnfix.json)
           <input type="file" multiple accept=".json,.bin,application/json,application/octet-stream" @change=${(e: Event) => this.loadOwnFiles(e)} />
         </label>
       </details>
+      ${this.ownModel ? html`<cnnfix-model-facts .modelKey=${this.ownModel.key} .info=${this.info}
+        @facts-change=${(e: CustomEvent<FactsChoice>) => this.startOwn(this.ownModel!.source, this.ownModel!.key, e.detail)}></cnnfix-model-facts>` : nothing}
     </section>`;
+  }
+
+  /** Load a user model with the facts remembered for it. */
+  private startOwn(source: EngineOptions, key: string, choice = loadChoice(key)) {
+    this.modelId = undefined;
+    this.ownModel = { source, key };
+    void this.startEngine({ ...source, ...choiceOptions(choice) });
   }
 
   private loadOwnUrl(e: Event) {
     e.preventDefault();
-    const url = new FormData(e.target as HTMLFormElement).get('url') as string;
-    this.modelId = undefined;
-    void this.startEngine({ modelUrl: new URL(url, location.href).href });
+    const url = new URL(new FormData(e.target as HTMLFormElement).get('url') as string, location.href).href;
+    this.startOwn({ modelUrl: url }, url);
   }
 
   private loadOwnFiles(e: Event) {
@@ -692,8 +703,7 @@ export class CnnfixApp extends LitElement {
       this.say('Pick model.json together with its weight files (.bin).');
       return;
     }
-    this.modelId = undefined;
-    void this.startEngine({ modelFiles: files });
+    this.startOwn({ modelFiles: files }, files.map((f) => `${f.name}:${f.size}`).sort().join('|'));
   }
 
   private renderPerf() {

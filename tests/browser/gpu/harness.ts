@@ -13,6 +13,8 @@ import { bufferWith } from '../../../src/gpu/kernels.ts';
 import { GpuUnraveller, MAX_FIXATIONS } from '../../../src/gpu/unravel.ts';
 import { ALL_RULES, FIXTURES, noExecSource } from '../../fixtures/graphs.ts';
 import { compareLayers } from './compare.ts';
+import { asGraphModel } from '../../../src/formats/layers/convert.ts';
+import { readFacts } from '../../../src/formats/facts.ts';
 import { GPU_GRAPHS } from './graphs.ts';
 
 async function startWebGpu() {
@@ -38,6 +40,22 @@ async function init(modelId = 'squeezenet1_1') {
   fm = FixationModel.create(model, { ...entry, labels } as ModelInfo);
   gpu = GpuUnraveller.create(device, fm.graph);
   return { nodes: fm.graph.order.length, activations: gpu.activationNames.length };
+}
+
+/**
+ * A TF.js layers model served at `url` (its model.json; shards and metadata.json beside it), through the layers
+ * converter as the worker loads one: facts (labels, [-1,1]) from metadata.json, logits from the converted graph.
+ */
+async function initLayers(url: string) {
+  await startWebGpu();
+  fm?.dispose();
+  gpu?.destroy();
+  const model = await loadGraphModel(asGraphModel(tf.io.http(url), url));
+  const facts = readFacts({ metadata: await (await fetch(new URL('metadata.json', new URL(url, location.href)))).json() });
+  const logits = model.outputNodes[0];
+  fm = FixationModel.create(model, { id: url, inputSize: model.inputs[0].shape![1], preprocessing: facts.preprocessing!, logits, labels: facts.labels! });
+  gpu = GpuUnraveller.create(device, fm.graph);
+  return { nodes: fm.graph.order.length, activations: gpu.activationNames.length, logits, range: fm.info.preprocessing.range };
 }
 
 async function loadImage(url: string): Promise<tf.Tensor3D> {
@@ -286,7 +304,7 @@ async function errors() {
 function graphOf(): Graph { return fm.graph; }
 function fixtureNames() { return { fixtures: Object.keys(FIXTURES), gpu: Object.keys(GPU_GRAPHS) }; }
 
-const api = { init, errors, compareImage, activationsMatch, timing, graphOf, compareFixture, fixtureNames };
+const api = { init, initLayers, errors, compareImage, activationsMatch, timing, graphOf, compareFixture, fixtureNames };
 declare global { interface Window { harness: typeof api; harnessReady: boolean } }
 window.harness = api;
 window.harnessReady = true;

@@ -6,6 +6,7 @@ import { extname, resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 
 const IMAGES = resolve(process.env.SHARED_DIR ?? resolve(import.meta.dirname, '../../../../shared'), 'images');
+const MODELS = resolve(IMAGES, '../models');
 const images = readdirSync(IMAGES).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
 
 async function openHarness(page: Page) {
@@ -15,6 +16,11 @@ async function openHarness(page: Page) {
     const file = resolve(IMAGES, decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop()!));
     const type = extname(file) === '.png' ? 'image/png' : 'image/jpeg';
     return route.fulfill({ body: readFileSync(file), contentType: type });
+  });
+  // The shared model mirror, for the layers MobileNet (the last test).
+  await page.route('**/shared-models/**', (route) => {
+    const rel = decodeURIComponent(new URL(route.request().url()).pathname.replace(/^.*\/shared-models\//, ''));
+    return route.fulfill({ body: readFileSync(resolve(MODELS, rel)) });
   });
   // Vite's HMR socket, answered by nothing: edits elsewhere in the tree must not reload the page mid-test.
   await page.routeWebSocket(/\?token=/, () => {});
@@ -118,5 +124,29 @@ test('timing: GPU vs CPU unravelling (printed, not asserted)', async () => {
     console.log(`timing ${preset} (median of 20, SwiftShader): CPU ${t.cpuMs.toFixed(2)} ms, GPU ${t.gpuMs.toFixed(2)} ms ` +
       `(+list readback ${t.gpuWithReadbackMs.toFixed(2)} ms), activation copies ${t.activationCopyMs.toFixed(2)} ms; ` +
       `CPU/GPU ${(t.cpuMs / t.gpuMs).toFixed(2)}x`);
+  }
+});
+
+// Last: it replaces the harness's model.
+test('layers MobileNet v1 0.25 (converted from Keras topology): GPU unravelling equals the CPU reference', async () => {
+  test.setTimeout(900_000);
+  const li = await page.evaluate((u) => window.harness.initLayers(u), '/shared-models/mobilenet_v1_025_224_layers/model.json');
+  console.log(`mobilenet_v1_025_224_layers: ${li.nodes} nodes, ${li.activations} activations bound, logits ${li.logits}, range [${li.range}]`);
+  expect(li.logits).toBe('conv_preds');
+  expect(li.range).toEqual([-1, 1]);
+  const max = { location: 'max', gap: 'positive', weights: 'contribution', gapThreshold: 0.75 } as const;
+  for (const image of ['squirrel_cls.jpg', 'orange.jpg', 'butterfly.jpg']) {
+    for (const preset of ['reference', 'default', max] as const) {
+      const r = await page.evaluate(([url, p]) => window.harness.compareImage(url, p), [`/shared-images/${image}`, preset] as const);
+      const name = typeof preset === 'string' ? preset : 'max/positive(0.75)/contribution';
+      console.log(`layers ${image} ${name}: class ${r.classIndex}, ${r.layers} layers, min Jaccard ${r.minJaccard.toFixed(4)}, ` +
+        `max rel weight err ${r.maxRelErr.toExponential(2)}, fixations cpu ${r.cpuFixations} gpu ${r.gpuFixations}`);
+      if (image === 'squirrel_cls.jpg') expect(r.classIndex).toBe(335);
+      expect(r.layers).toBe(li.nodes);
+      expect(r.cpuFixations).toBeGreaterThan(0);
+      expect(r.minJaccard).toBe(1);
+      expect(r.maxRelErr).toBeLessThanOrEqual(1e-4);
+      expect(r.listMatches).toBe(true);
+    }
   }
 });
