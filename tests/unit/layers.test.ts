@@ -3,7 +3,7 @@
 // models covering every mapped layer and option, a Teachable-Machine-shaped model trained here, the CLI, and the
 // errors for what is not mapped.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -217,6 +217,38 @@ describe('a Teachable-Machine-shaped model (truncated MobileNet + dense head, tr
     expect(ex.class.label).toBe(TM_LABELS[label]);
     expect(ex.layers.map((l) => l.name)).toEqual(expect.arrayContaining(['dense_Dense2/BiasAdd', 'dense_Dense1', 'conv_pw_11', 'conv1']));
     expect(ex.fixations.length).toBeGreaterThan(0);
+  });
+});
+
+describe('facts files beside the model: cnnfix.json (catalog-entry fields) wins over metadata.json', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = join(tmp, 'facts');
+    cpSync(LAYERS_MOBILENET, dir, { recursive: true });
+  });
+
+  it('preprocessing, logits and a labels file from cnnfix.json', async () => {
+    const names = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8')).labels.map((l: string) => l.toUpperCase());
+    writeFileSync(join(dir, 'names.json'), JSON.stringify(names));
+    writeFileSync(join(dir, 'cnnfix.json'), JSON.stringify({
+      id: 'mine', preprocessing: { range: [0, 1], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }, logits: 'conv_preds', labels: 'names.json',
+    }));
+    const m = await loadModel(dir);
+    // (x/255 - 0.5)/0.5 is the same [-1,1] input: the squirrel stays the top-1, under the new labels.
+    expect(m.info).toMatchObject({ id: 'mine', logits: 'conv_preds', preprocessing: { range: [0, 1], mean: [0.5, 0.5, 0.5] } });
+    const ex = await explain(m, await readImage(join(SHARED, 'images/squirrel_cls.jpg')), { override: { location: 'max' } });
+    expect(ex.class.label).toMatch(/^FOX SQUIRREL/);
+    m.dispose();
+  });
+
+  it.each([
+    [{ preprocessing: { range: [1, 0] } }, 'cnnfix.json: preprocessing.range must have low < high, got [1,0]'],
+    [{ preprocessing: { range: [0, 1], std: [1, 0, 1] } }, 'cnnfix.json: preprocessing.std must be positive'],
+    [{ logits: 'no/such/node' }, "node 'no/such/node' is not in the graph"],
+    [{ labels: 7 }, 'cnnfix.json: labels must be a JSON array of strings'],
+  ])('a bad cnnfix.json is an error naming the file and field: %j', async (facts, message) => {
+    writeFileSync(join(dir, 'cnnfix.json'), JSON.stringify(facts));
+    await expect(loadModel(dir)).rejects.toThrow(message);
   });
 });
 
