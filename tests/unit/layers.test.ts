@@ -189,7 +189,7 @@ describe('a Teachable-Machine-shaped model (truncated MobileNet + dense head, tr
     dir = join(tmp, 'tm');
     await buildTeachableModel(dir);
     reference = await tfl.loadLayersModel(tf.io.fromMemory(readLayersArtifacts(dir)));
-    model = await loadModel(dir);
+    model = await loadModel(join(dir, 'model.json')); // a model.json path in place of a catalog id
   });
   afterAll(() => model?.dispose());
 
