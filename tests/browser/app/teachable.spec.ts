@@ -2,7 +2,7 @@
 // orange vs squirrel crops of the shared photos, tests/fixtures/teachable.ts) loaded through the app's own-model
 // files input: converted in the worker, its labels and [-1,1] range from metadata.json, the right label as top-1
 // and fixations drawn; then the model's facts set in the app and remembered for that model.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -75,4 +75,17 @@ test("the model's facts: a range preset reloads the model with it, and is rememb
   await page.getByTestId('facts-range').selectOption('');
   await waitForEngine(page);
   await expect.poll(() => page.evaluate(() => window.__cnnfix!.info?.preprocessing.range)).toEqual([-1, 1]);
+});
+
+test('cnnfix.json instead of metadata.json: its range and the labels file it names', async () => {
+  test.setTimeout(600_000);
+  writeFileSync(join(dir, 'cnnfix.json'), JSON.stringify({ preprocessing: { range: [-1, 1] }, labels: 'names.json' }));
+  writeFileSync(join(dir, 'names.json'), JSON.stringify(['ORANGE', 'SQUIRREL']));
+  const n = await page.evaluate(() => window.__cnnfix!.results);
+  await page.getByLabel(/its files/).setInputFiles(['model.json', 'weights.bin', 'cnnfix.json', 'names.json'].map((f) => join(dir, f)));
+  await expect.poll(() => page.evaluate(() => window.__cnnfix!.info?.labels)).toEqual(['ORANGE', 'SQUIRREL']);
+  expect(await page.evaluate(() => window.__cnnfix!.info!.preprocessing.range)).toEqual([-1, 1]);
+  // The squirrel photo on show is explained again by the reloaded model.
+  const r = await nextResult(page, n);
+  expect(r.top[0].label).toBe('SQUIRREL');
 });
