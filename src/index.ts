@@ -5,7 +5,12 @@
 
 // A model: a tfjs GraphModel plus its facts (catalog entry, or read off the graph for a user's own model).
 export { FixationModel, pixelTransform, disposeForward, type ModelInfo, type Preprocessing, type Fit, type Forward } from './engine/model.ts';
-export { graphFacts, userModelInfo, IMAGENET, DEFAULT_INPUT_SIZE, type GraphFacts } from './engine/facts.ts';
+export {
+  graphFacts, userModelInfo, IMAGENET, DEFAULT_INPUT_SIZE, readFacts, RANGE_PRESETS, FACTS_FILE, METADATA_FILE,
+  type GraphFacts, type ModelFacts,
+} from './engine/facts.ts';
+// TF.js layers models (Keras topology, Teachable Machine): as graph-model artifacts, or an IOHandler that converts.
+export { convertLayersModel, asGraphModel, isLayersModel, SUPPORTED_LAYERS } from './formats/layers/convert.ts';
 
 // Explaining: CNN Fixations (or a baseline), its rules and its result.
 export { explain, type ExplainOptions, type Explanation, type ExplainMethod } from './engine/explain.ts';

@@ -4,10 +4,9 @@
 import { io } from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { FixationModel, type ModelInfo } from '../src/engine/model.ts';
-import { userModelInfo } from '../src/engine/facts.ts';
 import type { InitOptions } from './api.ts';
 import { asGraphModel } from '../src/formats/layers/convert.ts';
-import { FACTS_FILE, METADATA_FILE, readFacts, readLabels, type ModelFacts } from '../src/formats/facts.ts';
+import { FACTS_FILE, METADATA_FILE, readFacts, readLabels, userModelInfo, type ModelFacts } from '../src/engine/facts.ts';
 
 /** Where the installed models are served (vite: /models/, dist/models/). */
 export function modelsBase(): URL {
@@ -108,7 +107,7 @@ async function fromFiles(files: File[], opts: InitOptions): Promise<FixationMode
 
 /** Facts read from files beside a user model go under the user's own settings (opts.info, opts.labels win). */
 function withFacts(opts: InitOptions, facts: ModelFacts): InitOptions {
-  const { from: _from, labelsFile: _file, labels, ...info } = facts;
+  const { labelsFile: _file, labels, ...info } = facts;
   return { ...opts, info: { ...info, ...opts.info }, labels: opts.labels ?? labels };
 }
 

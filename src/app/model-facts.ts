@@ -5,7 +5,7 @@ import { LitElement, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { InitInfo } from '../../workers/api.ts';
 import type { ModelInfo } from '../engine/model.ts';
-import { PRESETS } from '../formats/facts.ts';
+import { RANGE_PRESETS as PRESETS } from '../engine/facts.ts';
 
 export type RangePreset = keyof typeof PRESETS;
 export const RANGE_LABELS: Record<RangePreset, string> = {

@@ -13,9 +13,8 @@ import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { FixationModel, type ModelInfo } from '../engine/model.ts';
-import { userModelInfo } from '../engine/facts.ts';
 import { convertLayersModel, isLayersModel } from '../formats/layers/convert.ts';
-import { FACTS_FILE, METADATA_FILE, readFacts } from '../formats/facts.ts';
+import { FACTS_FILE, METADATA_FILE, readFacts, userModelInfo } from '../engine/facts.ts';
 
 export * from '../index.ts';
 export { drawExplanation, encodePng, grayPng, type Rgba, type DrawOptions } from './draw.ts';
@@ -148,7 +147,7 @@ export async function loadModel(model?: string | LoadModelOptions, dir?: string)
     const path = resolve(o.path);
     const folder = (await stat(path).catch(() => undefined))?.isDirectory() ? path : dirname(path);
     // Facts files beside model.json (metadata.json: Teachable Machine; cnnfix.json: catalog-entry fields) go under `info`.
-    const { from: _from, labelsFile, labels: factLabels, ...facts } = readFacts({
+    const { labelsFile, labels: factLabels, ...facts } = readFacts({
       metadata: await optionalJson(join(folder, METADATA_FILE)), facts: await optionalJson(join(folder, FACTS_FILE)),
     });
     const labels = Array.isArray(o.labels) ? o.labels

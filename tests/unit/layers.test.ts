@@ -35,7 +35,7 @@ describe('the shared layers MobileNet v1 0.25 (tfjs-models layout: model.json + 
   let reference: tfl.LayersModel;
   let referenceLogits: tfl.LayersModel;
   beforeAll(async () => {
-    model = await loadModel(LAYERS_MOBILENET);
+    model = await loadModel({ path: LAYERS_MOBILENET });
     reference = await loadLayers(LAYERS_MOBILENET);
     referenceLogits = tfl.model({ inputs: reference.inputs, outputs: reference.getLayer('conv_preds').output as tfl.SymbolicTensor });
   });
@@ -189,7 +189,7 @@ describe('a Teachable-Machine-shaped model (truncated MobileNet + dense head, tr
     dir = join(tmp, 'tm');
     await buildTeachableModel(dir);
     reference = await tfl.loadLayersModel(tf.io.fromMemory(readLayersArtifacts(dir)));
-    model = await loadModel(join(dir, 'model.json')); // a model.json path in place of a catalog id
+    model = await loadModel({ path: join(dir, 'model.json') }); // a model.json path in place of a catalog id
   });
   afterAll(() => model?.dispose());
 
@@ -233,7 +233,7 @@ describe('facts files beside the model: cnnfix.json (catalog-entry fields) wins 
     writeFileSync(join(dir, 'cnnfix.json'), JSON.stringify({
       id: 'mine', preprocessing: { range: [0, 1], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }, logits: 'conv_preds', labels: 'names.json',
     }));
-    const m = await loadModel(dir);
+    const m = await loadModel({ path: dir });
     // (x/255 - 0.5)/0.5 is the same [-1,1] input: the squirrel stays the top-1, under the new labels.
     expect(m.info).toMatchObject({ id: 'mine', logits: 'conv_preds', preprocessing: { range: [0, 1], mean: [0.5, 0.5, 0.5] } });
     const ex = await explain(m, await readImage(join(SHARED, 'images/squirrel_cls.jpg')), { override: { location: 'max' } });
@@ -248,7 +248,7 @@ describe('facts files beside the model: cnnfix.json (catalog-entry fields) wins 
     [{ labels: 7 }, 'cnnfix.json: labels must be a JSON array of strings'],
   ])('a bad cnnfix.json is an error naming the file and field: %j', async (facts, message) => {
     writeFileSync(join(dir, 'cnnfix.json'), JSON.stringify(facts));
-    await expect(loadModel(dir)).rejects.toThrow(message);
+    await expect(loadModel({ path: dir })).rejects.toThrow(message);
   });
 });
 

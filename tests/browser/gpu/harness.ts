@@ -14,7 +14,7 @@ import { GpuUnraveller, MAX_FIXATIONS } from '../../../src/gpu/unravel.ts';
 import { ALL_RULES, FIXTURES, noExecSource } from '../../fixtures/graphs.ts';
 import { compareLayers } from './compare.ts';
 import { asGraphModel } from '../../../src/formats/layers/convert.ts';
-import { readFacts } from '../../../src/formats/facts.ts';
+import { readFacts } from '../../../src/engine/facts.ts';
 import { GPU_GRAPHS } from './graphs.ts';
 
 async function startWebGpu() {
