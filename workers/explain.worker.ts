@@ -15,6 +15,8 @@ import type { Backend, ExplainRequest, ExplainWorkerTestApi, FrameResult, InitIn
 import { FallbackPath } from './fallback-path.ts';
 import { GpuPath } from './gpu-path.ts';
 import { loadFixationModel } from './load.ts';
+import { explainFrame, type FramePath } from './path.ts';
+import { planFrame } from './plan.ts';
 
 setWasmPaths({
   'tfjs-backend-wasm.wasm': wasmPlain,
@@ -27,7 +29,7 @@ let opts: InitOptions | null = null;
 let canvas: OffscreenCanvas | null = null;
 let gpu: GpuContext | null = null;
 let fm: FixationModel | null = null;
-let path: GpuPath | FallbackPath | null = null;
+let path: FramePath | null = null;
 let fallbackReason: string | undefined;
 let recovering: Promise<void> | null = null;
 /** Serialises init/explain/dispose: the paths reuse their GPU buffers frame to frame. */
@@ -150,7 +152,9 @@ const api: ExplainWorkerTestApi = {
         throw new Error(status.state === 'error' ? `explain: the worker is in error (${status.message})` : 'explain: call init() first');
       }
       try {
-        return await path.explain(frame, req);
+        let plan;
+        try { plan = planFrame(path.fm, req); } catch (e) { frame.close(); throw e; }
+        return await explainFrame(path, frame, plan);
       } catch (e) {
         if (recovering || status.state === 'recovering') {
           throw new Error(`explain: the GPU device was lost during this frame; the worker is recovering, send the next frame (${(e as Error).message})`);

@@ -1,11 +1,12 @@
-// Per-frame plumbing shared by the GPU and fallback paths: stage timings, frame upload, the forward pass's output
-// names, and the CPU baselines (CAM, Grad-CAM) on read-back activations.
+// Per-frame plumbing shared by the GPU and fallback paths: stage timings, frame upload, the forward pass and its
+// top-5 summary, and the CPU baselines (CAM, Grad-CAM) on read-back activations.
 import * as tf from '@tensorflow/tfjs-core';
 import { baselineHeatmap, classHead } from '../src/engine/baselines.ts';
 import type { FixationModel } from '../src/engine/model.ts';
 import { camBox, peak, type Box } from '../src/engine/post.ts';
-import type { PixelTransform } from '../src/engine/types.ts';
+import type { PixelTransform, TopClass } from '../src/engine/types.ts';
 import type { ExplainedClass, FrameResult, Method } from './api.ts';
+import { labelOf } from './scene.ts';
 
 export const STAGES = ['upload', 'preprocess', 'forward', 'unravel', 'heatmap', 'readback'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -72,6 +73,41 @@ export async function forwardFrame(
   const outs = Array.isArray(out) ? out : [out]; // a bare tensor for a single name
   owned.push(...outs);
   return { fw, fh, transform, tensors: new Map(names.map((n, i) => [n, outs[i]])) };
+}
+
+/**
+ * Top-5 and the probabilities of the classes to explain ('top' = the top-1), in one small readback (topk and
+ * gather on the backend): 4 * (10 + classes) bytes.
+ */
+export async function summarize(fm: FixationModel, tensors: Map<string, tf.Tensor>, classes: 'top' | number[], owned: tf.Tensor[]):
+  Promise<{ top: TopClass[]; classes: number[]; probs: number[]; bytes: number }> {
+  const logits = tensors.get(fm.info.logits)!;
+  const k = Math.min(5, logits.size);
+  const summary = tf.tidy(() => {
+    const flat = fm.info.probs ? tf.reshape(tensors.get(fm.info.probs)!, [-1]) : tf.softmax(tf.reshape(logits, [-1]));
+    const { values, indices } = tf.topk(flat, k);
+    const parts = [values, tf.cast(indices, 'float32')];
+    if (classes !== 'top') parts.push(tf.gather(flat, tf.tensor1d(classes, 'int32')));
+    return tf.concat(parts);
+  });
+  owned.push(summary);
+  const s = (await summary.data()) as Float32Array;
+  const top = Array.from({ length: k }, (_, i) => Math.round(s[k + i])).map((index, i) => ({ index, label: labelOf(fm, index), prob: s[i] }));
+  return classes === 'top'
+    ? { top, classes: [top[0].index], probs: [s[0]], bytes: s.byteLength }
+    : { top, classes, probs: classes.map((_, i) => s[2 * k + i]), bytes: s.byteLength };
+}
+
+/** Whole activations read back (the baselines' maps). */
+export async function readActivations(tensors: Map<string, tf.Tensor>, names: string[]): Promise<{ values: Map<string, Float32Array>; bytes: number }> {
+  const values = new Map<string, Float32Array>();
+  let bytes = 0;
+  for (const n of names) {
+    const a = (await tensors.get(n)!.data()) as Float32Array;
+    values.set(n, a);
+    bytes += a.byteLength;
+  }
+  return { values, bytes };
 }
 
 /** Output names of the forward pass: logits, probs (if the model has them) and every captured activation. */

@@ -1,4 +1,4 @@
-// What both paths share after the unravelling: class selection, network-input fixations -> frame pixels
+// What both paths share after the unravelling: network-input fixations -> frame pixels
 // (outliers removed, box), receptive-field boxes for the layer view, and the overlay geometry as rectangles
 // (the GPU path draws them with a render pass, the fallback with a 2D context: the same geometry).
 import { receptiveField } from '../src/engine/baselines.ts';
@@ -6,30 +6,7 @@ import type { FixationModel } from '../src/engine/model.ts';
 import { removeOutliers, tightBox, toImagePoints, type Box } from '../src/engine/post.ts';
 import type { Fixation, Graph, InputFixation, PixelTransform } from '../src/engine/types.ts';
 import type { Rect } from '../src/gpu/overlay.ts';
-import { CLASS_COLORS, type ExplainRequest, type OverlayOptions } from './api.ts';
-
-export const DEFAULT_OVERLAY: OverlayOptions = {
-  points: true, heatmap: true, box: true, colormap: 'jet', opacity: 0.6, smoothing: 0,
-};
-
-export function overlayOptions(o: Partial<OverlayOptions> | undefined): OverlayOptions {
-  const r = { ...DEFAULT_OVERLAY, ...Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) };
-  if (!(r.opacity >= 0 && r.opacity <= 1)) throw new Error(`overlay.opacity must be in 0..1, got ${r.opacity}`);
-  if (!(r.smoothing >= 0 && r.smoothing < 1)) throw new Error(`overlay.smoothing must be in [0, 1), got ${r.smoothing}`);
-  return r;
-}
-
-/** The requested class indices ('top' = the top-1 class), checked against the model's class count. */
-export function requestedClasses(req: ExplainRequest, top1: number, numClasses: number): number[] {
-  const c = req.classes ?? 'top';
-  const list = c === 'top' ? [top1] : Array.isArray(c) ? c : [c];
-  if (list.length === 0) throw new Error('classes: empty list');
-  if (list.length > CLASS_COLORS.length) throw new Error(`classes: at most ${CLASS_COLORS.length} at once, got ${list.length}`);
-  for (const i of list) {
-    if (!Number.isInteger(i) || i < 0 || i >= numClasses) throw new Error(`classes: index ${i} is out of range 0..${numClasses - 1}`);
-  }
-  return [...new Set(list)];
-}
+import { CLASS_COLORS, type OverlayOptions } from './api.ts';
 
 /** Network-input fixations -> frame-pixel fixations (outliers removed, the authors' rule) and their tight box. */
 export function framePoints(input: InputFixation[], t: PixelTransform): { fixations: Fixation[]; box: Box | null } {

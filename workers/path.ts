@@ -1,0 +1,117 @@
+// One driver for both paths. A path (GPU: WebGPU + WGSL; fallback: WebGL/wasm + CPU) provides the stages that
+// differ — unravel, heatmap, draw, peak — and explainFrame() runs a frame through them from a resolved FramePlan:
+// forward pass and top-5, the classes to explain, their fixations and boxes, the overlay, the result.
+import type * as tf from '@tensorflow/tfjs-core';
+import type { FixationModel } from '../src/engine/model.ts';
+import { rescalePoints, type Size } from '../src/engine/post.ts';
+import type { Fixation, InputFixation, KeptLayer } from '../src/engine/types.ts';
+import type { Rect } from '../src/gpu/overlay.ts';
+import { CLASS_COLORS, type Backend, type ExplainedClass, type FrameResult, type OverlayOptions, type PathName } from './api.ts';
+import { baselineClasses, baselineNames, disposeAll, forwardFrame, Laps, readActivations, summarize } from './frame.ts';
+import type { FramePlan } from './plan.ts';
+import { classColor, framePoints, labelOf, layerCells, sceneRects, type ClassScene } from './scene.ts';
+
+/** The kept neurons of one class; per-layer kept sets when the plan asks for them (the fallback has them all). */
+export interface Unravelled { input: InputFixation[]; layers?: KeptLayer[]; bytes: number }
+
+/** What the heatmap is made of: frame fixations scaled to the heat grid, or a map made on the CPU (baselines). */
+export type HeatSource = { points: Fixation[] } | { map: Float32Array };
+
+export interface FramePath {
+  readonly name: PathName;
+  readonly backend: Backend;
+  readonly fm: FixationModel;
+  /** Why this path has less than it could (CPU unravelling on the GPU path, no overlay on the fallback). */
+  readonly note?: string;
+  /** Reading the top-5 is the first wait for the forward pass: on the fallback that time is the forward pass. */
+  readonly summaryIsForward: boolean;
+  /** This frame's stopwatch (on the GPU path with `timing`, it waits for the queue between stages). */
+  laps(timing: boolean): Laps;
+  /** Unravel one class on this frame's activations; laps 'unravel' and 'readback'. */
+  unravel(tensors: Map<string, tf.Tensor>, classIndex: number, plan: FramePlan, laps: Laps): Promise<Unravelled>;
+  /** The overlay's size (the canvas, else the frame) and the heatmap's (the GPU path works on a smaller grid). */
+  sizes(frame: Size): { overlay: Size; heat: Size };
+  /** Make the heatmap (heat-size cells), smoothed over frames. */
+  heatmap(src: HeatSource, heat: Size, smoothing: number): void;
+  /** Draw the heat layer, points, boxes and cells into the overlay canvas. */
+  draw(rects: Rect[], overlay: Size, o: OverlayOptions): void;
+  /** After draw(): the first maximum of this frame's heatmap (heat cells), and the bytes it took to know. */
+  peak(): Promise<{ x: number; y: number; bytes: number }>;
+  destroy(): void;
+}
+
+export async function explainFrame(path: FramePath, frame: ImageBitmap | VideoFrame, plan: FramePlan): Promise<FrameResult> {
+  const fm = path.fm;
+  const laps = path.laps(plan.timing);
+  const owned: tf.Tensor[] = [];
+  let bytes = 0;
+  try {
+    const { fw, fh, transform, tensors } = await forwardFrame(fm, frame, plan.fit, laps, owned);
+    const frameSize = { width: fw, height: fh };
+    await laps.lap('forward');
+    const s = await summarize(fm, tensors, plan.classes, owned);
+    bytes += s.bytes;
+    laps.mark(path.summaryIsForward ? 'forward' : 'readback');
+    const classes = s.classes;
+    const { overlay, heat } = path.sizes(frameSize);
+    const explained: ExplainedClass[] = classes.map((index, i) => ({
+      class: { index, label: labelOf(fm, index), prob: s.probs[i] },
+      color: CLASS_COLORS[i], inputFixations: [], fixations: [], box: null, peak: null,
+    }));
+    const scenes: ClassScene[] = [];
+    let layers: FrameResult['layers'] = [];
+    let src: HeatSource;
+
+    if (plan.method === 'fixations') {
+      for (let i = 0; i < classes.length; i++) {
+        const u = await path.unravel(tensors, classes[i], plan, laps);
+        bytes += u.bytes;
+        const { fixations, box } = framePoints(u.input, transform);
+        const scene: ClassScene = { color: classColor(i), fixations, box };
+        const layer = plan.overlay.layer;
+        if (layer) {
+          const l = u.layers?.find((x) => x.name === layer);
+          if (!l) throw new Error(`overlay.layer: no layer '${layer}' in the unravelling`);
+          scene.cells = layerCells(fm.graph, layer, l.indices, transform);
+        }
+        if (i === 0 && u.layers) {
+          layers = u.layers.map((l) => ({ name: l.name, count: l.indices.length, shape: l.shape, ...(plan.withIndices ? { indices: l.indices } : {}) }));
+        }
+        scenes.push(scene);
+        Object.assign(explained[i], { inputFixations: u.input, fixations, box });
+      }
+      // The heatmap is the first class's (the others show as points and boxes in their colours).
+      src = { points: rescalePoints(scenes[0].fixations, frameSize, heat) };
+    } else {
+      // Baselines: not the hot path; their maps come from read-back activations, made at the heat size (the CAM is
+      // itself upsampled from the last conv layer, 13x13 for SqueezeNet).
+      const acts = await readActivations(tensors, baselineNames(fm, plan.method));
+      bytes += acts.bytes;
+      laps.mark('readback');
+      const maps = baselineClasses(fm, acts.values, classes, plan.method, transform, heat.width, heat.height);
+      await laps.lap('unravel');
+      maps.forEach((m, i) => {
+        scenes.push({ color: classColor(i), fixations: [], box: m.box });
+        Object.assign(explained[i], { box: m.box, peak: m.peak });
+      });
+      src = { map: maps[0].map };
+    }
+
+    path.heatmap(src, heat, plan.overlay.smoothing);
+    path.draw(sceneRects(scenes, frameSize, overlay, plan.overlay), overlay, plan.overlay);
+    await laps.lap('heatmap');
+    if ('points' in src) {
+      const p = await path.peak();
+      bytes += p.bytes;
+      const [q] = rescalePoints([{ x: p.x, y: p.y, w: 0 }], heat, frameSize); // cell centre -> frame pixel
+      explained[0].peak = [q.x, q.y];
+    }
+    laps.mark('readback');
+    return {
+      top: s.top, explained, path: path.name, backend: path.backend, method: plan.method, frameSize,
+      layers, timings: laps.done(), readbackBytes: bytes,
+    };
+  } finally {
+    disposeAll(owned);
+  }
+}

@@ -1,0 +1,65 @@
+// A request resolved once, at the top of a frame, into what the stages need: checked rules, classes, overlay
+// options and the layers wanted. Every bad value is reported here, before any GPU work starts.
+import { size } from '../src/engine/graph.ts';
+import type { FixationModel } from '../src/engine/model.ts';
+import { resolveRules, type Rules } from '../src/engine/types.ts';
+import { CLASS_COLORS, type ExplainRequest, type Method, type OverlayOptions } from './api.ts';
+
+export const DEFAULT_OVERLAY: OverlayOptions = {
+  points: true, heatmap: true, box: true, colormap: 'jet', opacity: 0.6, smoothing: 0,
+};
+
+export interface FramePlan {
+  method: Method;
+  rules: Rules;
+  fit: 'crop' | 'letterbox';
+  /** 'top' = the top-1 class, known after the forward pass; else checked, de-duplicated class indices. */
+  classes: 'top' | number[];
+  overlay: OverlayOptions;
+  /** Kept sets wanted from the unravelling: every layer (withLayers), the layer view's one, or none. */
+  layers: 'all' | string[] | null;
+  /** Return the kept indices per layer (withLayers). */
+  withIndices: boolean;
+  /** Wait for the GPU between stages (benchmarks). */
+  timing: boolean;
+}
+
+const METHODS: Method[] = ['fixations', 'cam', 'gradcam'];
+
+export function planFrame(fm: FixationModel, req: ExplainRequest = {}): FramePlan {
+  const method = req.method ?? 'fixations';
+  if (!METHODS.includes(method)) throw new Error(`method must be one of ${METHODS.join(', ')}, got '${method}'`);
+  const fit = req.fit ?? 'crop';
+  if (fit !== 'crop' && fit !== 'letterbox') throw new Error(`fit must be 'crop' or 'letterbox', got '${fit}'`);
+  const overlay = overlayOptions(req.overlay);
+  if (overlay.layer !== undefined && !fm.graph.byName.has(overlay.layer)) throw new Error(`overlay.layer: no layer '${overlay.layer}' in the model`);
+  const numClasses = size(fm.graph.byName.get(fm.graph.logits)!.shape);
+  return {
+    method,
+    rules: resolveRules(req.rules ?? 'default'),
+    fit,
+    classes: req.classes === undefined || req.classes === 'top' ? 'top' : checkClasses(req.classes, numClasses),
+    overlay,
+    layers: req.withLayers ? 'all' : overlay.layer ? [overlay.layer] : null,
+    withIndices: !!req.withLayers,
+    timing: !!req.timing,
+  };
+}
+
+export function overlayOptions(o: Partial<OverlayOptions> | undefined): OverlayOptions {
+  const r = { ...DEFAULT_OVERLAY, ...Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) };
+  if (!(r.opacity >= 0 && r.opacity <= 1)) throw new Error(`overlay.opacity must be in 0..1, got ${r.opacity}`);
+  if (!(r.smoothing >= 0 && r.smoothing < 1)) throw new Error(`overlay.smoothing must be in [0, 1), got ${r.smoothing}`);
+  return r;
+}
+
+/** Requested class indices, checked against the model's class count. */
+function checkClasses(c: number | number[], numClasses: number): number[] {
+  const list = Array.isArray(c) ? c : [c];
+  if (list.length === 0) throw new Error('classes: empty list');
+  if (list.length > CLASS_COLORS.length) throw new Error(`classes: at most ${CLASS_COLORS.length} at once, got ${list.length}`);
+  for (const i of list) {
+    if (!Number.isInteger(i) || i < 0 || i >= numClasses) throw new Error(`classes: index ${i} is out of range 0..${numClasses - 1}`);
+  }
+  return [...new Set(list)];
+}
