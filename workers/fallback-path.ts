@@ -1,16 +1,16 @@
 // The fallback path, for browsers without WebGPU: WebGL (or wasm) inference, the CPU reference unravelling
-// (unravelCpu) on activations read back, the CPU heatmap and colormap, drawn with a 2D context into the same
+// (unravelCpu) on the activation values its steps read (read back on demand), the CPU heatmap and colormap, drawn with a 2D context into the same
 // OffscreenCanvas. Same requests, same results; path 'fallback'.
 import type * as tf from '@tensorflow/tfjs-core';
 import { colorize } from '../src/engine/colormap.ts';
 import type { FixationModel } from '../src/engine/model.ts';
 import { DEFAULT_POST, heatmap, peak, type Size } from '../src/engine/post.ts';
-import { unravelCpu } from '../src/engine/unravel.ts';
 import type { Rect } from '../src/gpu/overlay.ts';
 import type { Backend, OverlayOptions } from './api.ts';
-import { Laps, readActivations } from './frame.ts';
+import { Laps } from './frame.ts';
 import type { FramePath, HeatSource, Unravelled } from './path.ts';
 import type { FramePlan } from './plan.ts';
+import { SparseActivations } from './sparse-unravel.ts';
 
 export class FallbackPath implements FramePath {
   readonly name = 'fallback' as const;
@@ -19,10 +19,13 @@ export class FallbackPath implements FramePath {
   /** The smoothed heat drawn last (overlay.smoothing), as the GPU path's EMA buffer. */
   private ema: Float32Array | null = null;
   private lastPeak: [number, number] = [0, 0];
+  /** The activations the CPU unravelling reads, read back on demand (not every activation). */
+  private acts: SparseActivations;
   /** Why there is no overlay, if there is none despite a canvas. */
   readonly note?: string;
 
   constructor(readonly backend: Backend, readonly fm: FixationModel, readonly canvas: OffscreenCanvas | null) {
+    this.acts = new SparseActivations(fm.graph);
     if (canvas) {
       this.ctx = canvas.getContext('2d');
       if (!this.ctx) this.note = 'the overlay canvas already has a WebGPU context: no overlay on the fallback path';
@@ -34,11 +37,10 @@ export class FallbackPath implements FramePath {
   }
 
   async unravel(tensors: Map<string, tf.Tensor>, classIndex: number, plan: FramePlan, laps: Laps): Promise<Unravelled> {
-    const acts = await readActivations(tensors, this.fm.graph.captures);
-    laps.mark('readback');
-    const r = unravelCpu(this.fm.graph, (n) => acts.values.get(n)!, classIndex, plan.rules);
+    const r = await this.acts.unravel(tensors, classIndex, plan.rules);
     laps.mark('unravel');
-    return { input: r.inputFixations, layers: r.layers, bytes: acts.bytes };
+    laps.move('unravel', 'readback', this.acts.readMs);
+    return { input: r.inputFixations, layers: r.layers, bytes: this.acts.bytes };
   }
 
   sizes(frame: Size) {

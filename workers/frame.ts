@@ -23,7 +23,12 @@ export class Laps {
     this.t[stage] += now - this.t0;
     this.t0 = now;
   }
-  /** Time since the last lap goes to `stage` without waiting (readbacks wait by themselves). */
+  /** Move time measured inside one stage to another (reads interleaved with CPU work). */
+  move(from: Stage, to: Stage, ms: number) {
+    this.t[from] -= ms;
+    this.t[to] += ms;
+  }
+    /** Time since the last lap goes to `stage` without waiting (readbacks wait by themselves). */
   mark(stage: Stage) {
     const now = performance.now();
     this.t[stage] += now - this.t0;

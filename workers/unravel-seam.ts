@@ -1,14 +1,14 @@
 // The GPU path's unravelling behind one seam: the WGSL walker (src/gpu/unravel.ts) reading the activations in
 // place, or the CPU reference (unravelCpu) when the WGSL walker cannot be built for a model (its buffers exceed
-// the device's limits) — then the activations are read back, which the result's readbackBytes shows.
+// the device's limits) — then the activation values it reads are read back, which the result's readbackBytes shows.
 import type * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { size } from '../src/engine/graph.ts';
 import type { FixationModel } from '../src/engine/model.ts';
 import type { InputFixation, KeptLayer, Rules } from '../src/engine/types.ts';
-import { unravelCpu } from '../src/engine/unravel.ts';
 import { flushTf, tensorBuffer } from '../src/gpu/device.ts';
 import { GpuUnraveller, MAX_FIXATIONS } from '../src/gpu/unravel.ts';
+import { SparseActivations } from './sparse-unravel.ts';
 
 // readInputFixations() copies the whole list: count + pad + MAX_FIXATIONS (index, weight) pairs.
 const LIST_BYTES = 8 + MAX_FIXATIONS * 8;
@@ -62,18 +62,14 @@ export class GpuUnravelSeam implements UnravelSeam {
 export class CpuUnravelSeam implements UnravelSeam {
   readonly kind = 'cpu';
   private last: Unravelled | null = null;
-  constructor(private fm: FixationModel) {}
+  private acts: SparseActivations;
+  constructor(fm: FixationModel) {
+    this.acts = new SparseActivations(fm.graph);
+  }
 
   async run(tensors: Map<string, tf.Tensor>, classIndex: number, rules: Rules) {
-    const acts = new Map<string, Float32Array>();
-    let bytes = 0;
-    for (const name of this.fm.graph.captures) {
-      const a = (await tensors.get(name)!.data()) as Float32Array;
-      acts.set(name, a);
-      bytes += a.byteLength;
-    }
-    const r = unravelCpu(this.fm.graph, (n) => acts.get(n)!, classIndex, rules);
-    this.last = { input: r.inputFixations, layers: r.layers, bytes, truncated: false };
+    const r = await this.acts.unravel(tensors, classIndex, rules);
+    this.last = { input: r.inputFixations, layers: r.layers, bytes: this.acts.bytes, truncated: false };
   }
 
   async read(layers: 'all' | string[] | null): Promise<Unravelled> {

@@ -14,6 +14,18 @@ export interface UnravelResult {
 export type Activations = (name: string) => Float32Array;
 
 export function unravelCpu(graph: Graph, act: Activations, classIndex: number, rules: Rules): UnravelResult {
+  const walk = unravelWalk(graph, act, classIndex, rules);
+  for (;;) {
+    const r = walk.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The same walk one node at a time: it yields each node with its kept neurons before that node's step reads the
+ * activations, so that a caller can fetch just what the step reads (the fallback reads back only those).
+ */
+export function* unravelWalk(graph: Graph, act: Activations, classIndex: number, rules: Rules): Generator<{ node: GraphNode; kept: Kept }, UnravelResult> {
   const logitsSize = graph.byName.get(graph.logits)!.shape.reduce((a, b) => a * b, 1);
   if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= logitsSize) {
     throw new Error(`class index ${classIndex} is out of range 0..${logitsSize - 1} of '${graph.logits}'`);
@@ -35,6 +47,7 @@ export function unravelCpu(graph: Graph, act: Activations, classIndex: number, r
     const kept = pending.get(node.name) ?? new Map<number, number>();
     pending.delete(node.name);
     layers.push(toLayer(node, kept));
+    yield { node, kept };
     opOf(node).cpu(node, kept, ctx);
   }
   const input = layers[layers.length - 1];
