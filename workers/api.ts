@@ -74,6 +74,20 @@ export interface ExplainRequest {
    * Without it, GPU stages show encode time and the waiting lands in 'readback'; 'total' is right either way.
    */
   timing?: boolean;
+  /** Benchmarks: stop after the forward pass and the top-5 readback (what a plain classifier costs). */
+  forwardOnly?: boolean;
+}
+
+/** A frame's cost in GPU calls (bench builds only, see src/gpu/counters.ts). */
+export interface FrameCounters {
+  maps: number;
+  submits: number;
+  dispatches: number;
+  bytesRead: number;
+  buffersCreated: number;
+  pipelinesCreated: number;
+  /** The frame's time minus the time spent awaiting maps and tensor reads. */
+  workerCpuMs: number;
 }
 
 export interface ExplainedClass {
@@ -105,6 +119,8 @@ export interface FrameResult {
   timings: Record<string, number>;
   /** Bytes read back from the GPU for this frame. */
   readbackBytes: number;
+  /** Bench builds only. */
+  counters?: FrameCounters;
 }
 
 export interface WorkerStatus {

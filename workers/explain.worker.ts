@@ -10,6 +10,7 @@ import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import type { FixationModel } from '../src/engine/model.ts';
+import { countTensorReads, frameCounters, snapshot } from '../src/gpu/counters.ts';
 import { createGpuContext, releaseGpuContext, type GpuContext } from '../src/gpu/device.ts';
 import type { Backend, ExplainRequest, ExplainWorkerTestApi, FrameResult, InitInfo, InitOptions, WorkerStatus } from './api.ts';
 import { FallbackPath } from './fallback-path.ts';
@@ -23,6 +24,10 @@ setWasmPaths({
   'tfjs-backend-wasm-simd.wasm': wasmSimd,
   'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
 });
+
+/** Bench builds (Vite mode 'bench') count each frame's GPU calls and readbacks into its result. */
+const COUNT = import.meta.env.MODE === 'bench';
+if (COUNT) countTensorReads();
 
 let status: WorkerStatus = { state: 'idle' };
 let opts: InitOptions | null = null;
@@ -68,7 +73,7 @@ async function start(o: InitOptions): Promise<InitInfo> {
   fallbackReason = undefined;
   if (want !== 'fallback') {
     try {
-      gpu = await createGpuContext();
+      gpu = await createGpuContext({ count: COUNT });
       fm = await loadFixationModel(o);
       path = new GpuPath(gpu, fm, canvas);
       watchDevice(gpu);
@@ -154,7 +159,10 @@ const api: ExplainWorkerTestApi = {
       try {
         let plan;
         try { plan = planFrame(path.fm, req); } catch (e) { frame.close(); throw e; }
-        return await explainFrame(path, frame, plan);
+        const before = COUNT ? snapshot() : null;
+        const r = await explainFrame(path, frame, plan);
+        if (before) r.counters = frameCounters(before, r.timings.total);
+        return r;
       } catch (e) {
         if (recovering || status.state === 'recovering') {
           throw new Error(`explain: the GPU device was lost during this frame; the worker is recovering, send the next frame (${(e as Error).message})`);

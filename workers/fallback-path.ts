@@ -14,7 +14,6 @@ import { SparseActivations } from './sparse-unravel.ts';
 
 export class FallbackPath implements FramePath {
   readonly name = 'fallback' as const;
-  readonly summaryIsForward = true;
   private ctx: OffscreenCanvasRenderingContext2D | null = null;
   /** The smoothed heat drawn last (overlay.smoothing), as the GPU path's EMA buffer. */
   private ema: Float32Array | null = null;
@@ -36,11 +35,16 @@ export class FallbackPath implements FramePath {
     return new Laps();
   }
 
-  async unravel(tensors: Map<string, tf.Tensor>, classIndex: number, plan: FramePlan, laps: Laps): Promise<Unravelled> {
-    const r = await this.acts.unravel(tensors, classIndex, plan.rules);
+  async unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Unravelled> {
+    // Reading the summary is the first wait for the forward pass (WebGL has no other): that time is the forward's.
+    const s = summary ? (await summary.data()) as Float32Array : undefined;
+    if (s) laps.mark('forward');
+    const c = classIndex !== 'top' ? classIndex : s ? Math.round(s[s.length / 2]) : null; // the summary's top-1
+    if (c === null) throw new Error('unravelling: class \'top\' needs the frame summary');
+    const r = await this.acts.unravel(tensors, c, plan.rules);
     laps.mark('unravel');
     laps.move('unravel', 'readback', this.acts.readMs);
-    return { input: r.inputFixations, layers: r.layers, bytes: this.acts.bytes };
+    return { input: r.inputFixations, layers: r.layers, bytes: this.acts.bytes + (s?.byteLength ?? 0), classIndex: c, ...(s ? { summary: s } : {}) };
   }
 
   sizes(frame: Size) {

@@ -40,8 +40,12 @@ export class Laps {
   }
 }
 
+/** A frame: from the camera or a picture; in Node (bench) an image tensor [H,W,3|4] 0..255, owned by the frame. */
+export type Frame = ImageBitmap | VideoFrame | tf.Tensor3D;
+
 /** The frame as an int32 [H,W,3] tensor on the active backend; the frame is closed. */
-export async function uploadFrame(frame: ImageBitmap | VideoFrame): Promise<tf.Tensor3D> {
+export async function uploadFrame(frame: Frame): Promise<tf.Tensor3D> {
+  if (frame instanceof tf.Tensor) return frame;
   let bitmap: ImageBitmap;
   if (typeof VideoFrame !== 'undefined' && frame instanceof VideoFrame) {
     // tfjs reads ImageBitmaps (copyExternalImageToTexture / texImage2D), not VideoFrames.
@@ -64,7 +68,7 @@ export async function uploadFrame(frame: ImageBitmap | VideoFrame): Promise<tf.T
  * reads. Every tensor made goes into `owned` (the caller disposes them at the end of the frame).
  */
 export async function forwardFrame(
-  fm: FixationModel, frame: ImageBitmap | VideoFrame, fit: 'crop' | 'letterbox', laps: Laps, owned: tf.Tensor[],
+  fm: FixationModel, frame: Frame, fit: 'crop' | 'letterbox', laps: Laps, owned: tf.Tensor[],
 ): Promise<{ fw: number; fh: number; transform: PixelTransform; tensors: Map<string, tf.Tensor> }> {
   const img = await uploadFrame(frame);
   owned.push(img);
@@ -80,27 +84,34 @@ export async function forwardFrame(
   return { fw, fh, transform, tensors: new Map(names.map((n, i) => [n, outs[i]])) };
 }
 
+export interface Summary { top: TopClass[]; classes: number[]; probs: number[] }
+
 /**
- * Top-5 and the probabilities of the classes to explain ('top' = the top-1), in one small readback (topk and
- * gather on the backend): 4 * (10 + classes) bytes.
+ * Top-5 and the probabilities of the requested classes, as one small tensor made on the backend (topk, gather):
+ * [5 probs, 5 indices, requested probs], 4 * (10 + classes) bytes, read back alone or with the fixations.
  */
-export async function summarize(fm: FixationModel, tensors: Map<string, tf.Tensor>, classes: 'top' | number[], owned: tf.Tensor[]):
-  Promise<{ top: TopClass[]; classes: number[]; probs: number[]; bytes: number }> {
-  const logits = tensors.get(fm.info.logits)!;
-  const k = Math.min(5, logits.size);
-  const summary = tf.tidy(() => {
-    const flat = fm.info.probs ? tf.reshape(tensors.get(fm.info.probs)!, [-1]) : tf.softmax(tf.reshape(logits, [-1]));
+export function summaryTensor(fm: FixationModel, tensors: Map<string, tf.Tensor>, classes: 'top' | number[]): tf.Tensor {
+  return tf.tidy(() => {
+    const flat = fm.info.probs ? tf.reshape(tensors.get(fm.info.probs)!, [-1]) : tf.softmax(tf.reshape(tensors.get(fm.info.logits)!, [-1]));
+    const k = Math.min(5, flat.size);
     const { values, indices } = tf.topk(flat, k);
     const parts = [values, tf.cast(indices, 'float32')];
     if (classes !== 'top') parts.push(tf.gather(flat, tf.tensor1d(classes, 'int32')));
     return tf.concat(parts);
   });
-  owned.push(summary);
-  const s = (await summary.data()) as Float32Array;
+}
+
+/**
+ * The summary's values -> top-5 and the classes to explain with their probabilities. 'top' is the class the
+ * unravelling chose (`chosen`: the GPU's argmax of the logits), else the top-1.
+ */
+export function readSummary(fm: FixationModel, s: Float32Array, classes: 'top' | number[], chosen?: number): Summary {
+  const k = (s.length - (classes === 'top' ? 0 : classes.length)) / 2;
   const top = Array.from({ length: k }, (_, i) => Math.round(s[k + i])).map((index, i) => ({ index, label: labelOf(fm, index), prob: s[i] }));
-  return classes === 'top'
-    ? { top, classes: [top[0].index], probs: [s[0]], bytes: s.byteLength }
-    : { top, classes, probs: classes.map((_, i) => s[2 * k + i]), bytes: s.byteLength };
+  if (classes !== 'top') return { top, classes, probs: classes.map((_, i) => s[2 * k + i]) };
+  const c = chosen ?? top[0].index;
+  // The argmax of the logits is the top-1 of the probabilities (softmax is monotonic); the lookup covers a tie.
+  return { top, classes: [c], probs: [top.find((t) => t.index === c)?.prob ?? s[0]] };
 }
 
 /** Whole activations read back (the baselines' maps). */

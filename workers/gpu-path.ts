@@ -18,7 +18,6 @@ import { CpuUnravelSeam, GpuUnravelSeam, type UnravelSeam } from './unravel-seam
 export class GpuPath implements FramePath {
   readonly name = 'gpu' as const;
   readonly backend = 'webgpu' as const;
-  readonly summaryIsForward = false;
   readonly heatmapGpu: GpuHeatmap;
   readonly overlay: GpuOverlay;
   readonly unravelSeam: UnravelSeam;
@@ -55,8 +54,8 @@ export class GpuPath implements FramePath {
     return new Laps(timing ? () => { flushTf(backend); return device.queue.onSubmittedWorkDone(); } : undefined);
   }
 
-  async unravel(tensors: Map<string, tf.Tensor>, classIndex: number, plan: FramePlan, laps: Laps): Promise<Unravelled> {
-    await this.unravelSeam.run(tensors, classIndex, plan.rules);
+  async unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Unravelled> {
+    await this.unravelSeam.run(tensors, classIndex, plan.rules, summary);
     await laps.lap('unravel');
     const u = await this.unravelSeam.read(plan.layers);
     laps.mark('readback');

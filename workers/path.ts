@@ -7,12 +7,15 @@ import { rescalePoints, type Size } from '../src/engine/post.ts';
 import type { Fixation, InputFixation, KeptLayer } from '../src/engine/types.ts';
 import type { Rect } from '../src/gpu/overlay.ts';
 import { CLASS_COLORS, type Backend, type ExplainedClass, type FrameResult, type OverlayOptions, type PathName } from './api.ts';
-import { baselineClasses, baselineNames, disposeAll, forwardFrame, Laps, readActivations, summarize } from './frame.ts';
+import { baselineClasses, baselineNames, disposeAll, forwardFrame, Laps, readActivations, readSummary, summaryTensor, type Frame, type Summary } from './frame.ts';
 import type { FramePlan } from './plan.ts';
 import { classColor, framePoints, labelOf, layerCells, sceneRects, type ClassScene } from './scene.ts';
 
-/** The kept neurons of one class; per-layer kept sets when the plan asks for them (the fallback has them all). */
-export interface Unravelled { input: InputFixation[]; layers?: KeptLayer[]; bytes: number }
+/**
+ * The kept neurons of one class (the class: 'top' resolved), per-layer kept sets when the plan asks for them (the
+ * fallback has them all), and the frame summary's values when a summary tensor was given.
+ */
+export interface Unravelled { input: InputFixation[]; layers?: KeptLayer[]; bytes: number; classIndex: number; summary?: Float32Array }
 
 /** What the heatmap is made of: frame fixations scaled to the heat grid, or a map made on the CPU (baselines). */
 export type HeatSource = { points: Fixation[] } | { map: Float32Array };
@@ -23,12 +26,13 @@ export interface FramePath {
   readonly fm: FixationModel;
   /** Why this path has less than it could (CPU unravelling on the GPU path, no overlay on the fallback). */
   readonly note?: string;
-  /** Reading the top-5 is the first wait for the forward pass: on the fallback that time is the forward pass. */
-  readonly summaryIsForward: boolean;
   /** This frame's stopwatch (on the GPU path with `timing`, it waits for the queue between stages). */
   laps(timing: boolean): Laps;
-  /** Unravel one class on this frame's activations; laps 'unravel' and 'readback'. */
-  unravel(tensors: Map<string, tf.Tensor>, classIndex: number, plan: FramePlan, laps: Laps): Promise<Unravelled>;
+  /**
+   * Unravel one class ('top' = the top-1, chosen without a round trip where the path can) on this frame's
+   * activations; `summary` (the frame's top-5 tensor) is read back with the result. Laps 'unravel' and 'readback'.
+   */
+  unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Unravelled>;
   /** The overlay's size (the canvas, else the frame) and the heatmap's (the GPU path works on a smaller grid). */
   sizes(frame: Size): { overlay: Size; heat: Size };
   /** Make the heatmap (heat-size cells), smoothed over frames. */
@@ -40,7 +44,7 @@ export interface FramePath {
   destroy(): void;
 }
 
-export async function explainFrame(path: FramePath, frame: ImageBitmap | VideoFrame, plan: FramePlan): Promise<FrameResult> {
+export async function explainFrame(path: FramePath, frame: Frame, plan: FramePlan): Promise<FrameResult> {
   const fm = path.fm;
   const laps = path.laps(plan.timing);
   const owned: tf.Tensor[] = [];
@@ -49,9 +53,29 @@ export async function explainFrame(path: FramePath, frame: ImageBitmap | VideoFr
     const { fw, fh, transform, tensors } = await forwardFrame(fm, frame, plan.fit, laps, owned);
     const frameSize = { width: fw, height: fh };
     await laps.lap('forward');
-    const s = await summarize(fm, tensors, plan.classes, owned);
-    bytes += s.bytes;
-    laps.mark(path.summaryIsForward ? 'forward' : 'readback');
+    const st = summaryTensor(fm, tensors, plan.classes);
+    owned.push(st);
+    // The fixations' first class comes back with the summary (one readback); the class for 'top' is the path's.
+    let first: Unravelled | null = null;
+    let s: Summary;
+    if (plan.forwardOnly) {
+      const v = (await st.data()) as Float32Array;
+      laps.mark('readback');
+      s = readSummary(fm, v, plan.classes);
+      return {
+        top: s.top, explained: [], path: path.name, backend: path.backend, method: plan.method, frameSize,
+        layers: [], timings: laps.done(), readbackBytes: v.byteLength,
+      };
+    }
+    if (plan.method === 'fixations') {
+      first = await path.unravel(tensors, plan.classes === 'top' ? 'top' : plan.classes[0], plan, laps, st);
+      s = readSummary(fm, first.summary!, plan.classes, first.classIndex);
+    } else {
+      const v = (await st.data()) as Float32Array;
+      bytes += v.byteLength;
+      laps.mark('readback');
+      s = readSummary(fm, v, plan.classes);
+    }
     const classes = s.classes;
     const { overlay, heat } = path.sizes(frameSize);
     const explained: ExplainedClass[] = classes.map((index, i) => ({
@@ -64,7 +88,7 @@ export async function explainFrame(path: FramePath, frame: ImageBitmap | VideoFr
 
     if (plan.method === 'fixations') {
       for (let i = 0; i < classes.length; i++) {
-        const u = await path.unravel(tensors, classes[i], plan, laps);
+        const u = i === 0 ? first! : await path.unravel(tensors, classes[i], plan, laps);
         bytes += u.bytes;
         const { fixations, box } = framePoints(u.input, transform);
         const scene: ClassScene = { color: classColor(i), fixations, box };

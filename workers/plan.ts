@@ -22,6 +22,8 @@ export interface FramePlan {
   withIndices: boolean;
   /** Wait for the GPU between stages (benchmarks). */
   timing: boolean;
+  /** Stop after the forward pass and the top-5 (benchmarks). */
+  forwardOnly: boolean;
 }
 
 const METHODS: Method[] = ['fixations', 'cam', 'gradcam'];
@@ -43,6 +45,7 @@ export function planFrame(fm: FixationModel, req: ExplainRequest = {}): FramePla
     layers: req.withLayers ? 'all' : overlay.layer ? [overlay.layer] : null,
     withIndices: !!req.withLayers,
     timing: !!req.timing,
+    forwardOnly: !!req.forwardOnly,
   };
 }
 

@@ -7,18 +7,27 @@ import { size } from '../src/engine/graph.ts';
 import type { FixationModel } from '../src/engine/model.ts';
 import type { InputFixation, KeptLayer, Rules } from '../src/engine/types.ts';
 import { flushTf, tensorBuffer } from '../src/gpu/device.ts';
-import { GpuUnraveller, MAX_FIXATIONS } from '../src/gpu/unravel.ts';
+import { GpuUnraveller } from '../src/gpu/unravel.ts';
 import { SparseActivations } from './sparse-unravel.ts';
 
-// readInputFixations() copies the whole list: count + pad + MAX_FIXATIONS (index, weight) pairs.
-const LIST_BYTES = 8 + MAX_FIXATIONS * 8;
-
-export interface Unravelled { input: InputFixation[]; layers?: KeptLayer[]; bytes: number; truncated: boolean }
+export interface Unravelled {
+  input: InputFixation[];
+  layers?: KeptLayer[];
+  bytes: number;
+  truncated: boolean;
+  /** The class unravelled ('top' resolved). */
+  classIndex: number;
+  /** The frame summary's values, when a summary tensor was given to run(). */
+  summary?: Float32Array;
+}
 
 export interface UnravelSeam {
   readonly kind: 'gpu' | 'cpu';
-  /** Start the unravelling of one class on this frame's captured activations (the 'unravel' stage). */
-  run(tensors: Map<string, tf.Tensor>, classIndex: number, rules: Rules): Promise<void>;
+  /**
+   * Start the unravelling of one class ('top': the argmax of the logits) on this frame's captured activations
+   * (the 'unravel' stage). `summary` (the frame's top-5 tensor) comes back with the result of read().
+   */
+  run(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor): Promise<void>;
   /** The result of the last run (the 'readback' stage); per-layer kept sets only when asked: all, or named ones. */
   read(layers: 'all' | string[] | null): Promise<Unravelled>;
   destroy(): void;
@@ -26,13 +35,14 @@ export interface UnravelSeam {
 
 export class GpuUnravelSeam implements UnravelSeam {
   readonly kind = 'gpu';
+  private summary: tf.Tensor | undefined;
   private constructor(private backend: WebGPUBackend, private unraveller: GpuUnraveller) {}
 
   static create(backend: WebGPUBackend, fm: FixationModel): GpuUnravelSeam {
     return new GpuUnravelSeam(backend, GpuUnraveller.create(backend.device, fm.graph));
   }
 
-  async run(tensors: Map<string, tf.Tensor>, classIndex: number, rules: Rules) {
+  async run(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor) {
     const device = this.backend.device;
     const encoder = device.createCommandEncoder({ label: 'unravel' });
     this.unraveller.encode(encoder, (name) => {
@@ -43,11 +53,18 @@ export class GpuUnravelSeam implements UnravelSeam {
     // tfjs may still hold the forward pass (or an upload of a CPU-resident tensor) in its own encoder.
     flushTf(this.backend);
     device.queue.submit([encoder.finish()]);
+    this.summary = summary;
   }
 
   async read(layers: 'all' | string[] | null): Promise<Unravelled> {
-    const list = await this.unraveller.readInputFixations();
-    const out: Unravelled = { input: list.fixations, bytes: LIST_BYTES, truncated: list.truncated };
+    const s = this.summary;
+    this.summary = undefined;
+    const extra = s ? [{ buffer: tensorBuffer(this.backend, s), bytes: s.size * 4 }] : [];
+    const list = await this.unraveller.readInputFixations(extra);
+    const out: Unravelled = {
+      input: list.fixations, bytes: list.bytes, truncated: list.truncated, classIndex: list.classIndex,
+      ...(s ? { summary: new Float32Array(list.extras[0]) } : {}),
+    };
     if (layers) {
       out.layers = await this.unraveller.readLayers(layers === 'all' ? undefined : layers);
       // Dense weights, 4 bytes per neuron (an upper bound: one-to-one ops share their input's buffer).
@@ -67,9 +84,16 @@ export class CpuUnravelSeam implements UnravelSeam {
     this.acts = new SparseActivations(fm.graph);
   }
 
-  async run(tensors: Map<string, tf.Tensor>, classIndex: number, rules: Rules) {
-    const r = await this.acts.unravel(tensors, classIndex, rules);
-    this.last = { input: r.inputFixations, layers: r.layers, bytes: this.acts.bytes, truncated: false };
+  async run(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor) {
+    const s = summary ? (await summary.data()) as Float32Array : undefined;
+    // The summary's top-1 (its indices follow its 5 values).
+    const c = classIndex !== 'top' ? classIndex : s ? Math.round(s[s.length / 2]) : null;
+    if (c === null) throw new Error('unravelling: class \'top\' needs the frame summary');
+    const r = await this.acts.unravel(tensors, c, rules);
+    this.last = {
+      input: r.inputFixations, layers: r.layers, bytes: this.acts.bytes + (s?.byteLength ?? 0), truncated: false, classIndex: c,
+      ...(s ? { summary: s } : {}),
+    };
   }
 
   async read(layers: 'all' | string[] | null): Promise<Unravelled> {

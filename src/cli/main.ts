@@ -10,7 +10,8 @@ import type { FixationModel, ModelInfo, Preprocessing } from '../engine/model.ts
 import { disposeForward } from '../engine/model.ts';
 import type { GapRule, LocationRule, PresetName, WeightRule } from '../engine/types.ts';
 import { drawExplanation, encodePng, grayPng, type Rgba } from '../node/draw.ts';
-import { decodeImage, loadModel } from '../node/index.ts';
+import { decodeImage, initNodeBackend, loadModel } from '../node/index.ts';
+import { initNodeWebGpu, webGpuUnravel } from '../node/webgpu.ts';
 
 /** Batches at least this long show a progress bar (on a terminal). */
 export const PROGRESS_MIN = 5;
@@ -45,6 +46,8 @@ options:
                            model's input size (coordinates are then network-input pixels); may be repeated
   --out DIR                output folder (default: out)
   --save-heatmap           also write NAME.heatmap.png (8-bit grayscale heatmap, image size)
+  --backend wasm|webgpu    tfjs backend (default wasm); webgpu: forward pass and WGSL unravelling on the GPU,
+                           through the optional package 'webgpu' (Dawn; a Vulkan driver, or SwiftShader's)
 
 A FOLDER stands for the JPEG and PNG images in it. explain writes OUT/NAME.json and OUT/NAME.png (heatmap, fixation
 points and box over the image), and OUT/index.jsonl (one line per input: class, fixations, box, files, or the error).
@@ -58,6 +61,7 @@ const CHOICES = {
   weights: ['count', 'contribution'],
   method: ['fixations', 'cam', 'gradcam', 'center'],
   fit: ['crop', 'letterbox'],
+  backend: ['wasm', 'webgpu'],
 } as const;
 
 class UsageError extends Error {}
@@ -79,21 +83,31 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   let model: FixationModel;
+  let unravel: ExplainOptions['unravel'];
   try {
+    if (opts.backend === 'webgpu') {
+      try {
+        await initNodeBackend('webgpu');
+      } catch (e) {
+        console.error(`cnnfix: --backend webgpu: ${message(e)}`);
+        return 1;
+      }
+    }
     model = await loadModel({ model: opts.model, path: opts.modelDir, info: opts.info, labels: opts.labels });
+    if (opts.backend === 'webgpu') unravel = await webGpuUnravel(await initNodeWebGpu(), model.graph);
   } catch (e) {
     const which = `${opts.model ? ` '${opts.model}'` : ''}${opts.modelDir ? ` from ${opts.modelDir}` : ''}`;
     console.error(`cnnfix: cannot load the model${which}: ${message(e)}`);
     return 1;
   }
   try {
-    return await run(model, opts);
+    return await run(model, opts, unravel);
   } finally {
     model.dispose();
   }
 }
 
-async function run(model: FixationModel, opts: Options): Promise<number> {
+async function run(model: FixationModel, opts: Options, unravel?: ExplainOptions['unravel']): Promise<number> {
   const classes = model.info.labels.length || undefined;
   if (typeof opts.classIndex === 'number' && classes && opts.classIndex >= classes) {
     console.error(`cnnfix: --class ${opts.classIndex} is out of range: model '${model.info.id}' has ${classes} classes (0..${classes - 1})`);
@@ -137,7 +151,7 @@ async function run(model: FixationModel, opts: Options): Promise<number> {
     try {
       if (opts.command === 'classify') say(await classifyOne(model, input, opts.fit));
       else {
-        const { line, summary } = await explainOne(model, input, name, opts);
+        const { line, summary } = await explainOne(model, input, name, opts, unravel);
         say(line);
         await appendFile(index, JSON.stringify(summary) + '\n');
       }
@@ -188,6 +202,7 @@ function parse(argv: string[]) {
       std: { type: 'string' },
       logits: { type: 'string' },
       labels: { type: 'string' },
+      backend: { type: 'string' },
     },
   });
   const [command, ...files] = positionals;
@@ -231,6 +246,7 @@ function parse(argv: string[]) {
     fit: pick('fit') ?? 'crop',
     out: v.out ?? 'out',
     saveHeatmap: !!v['save-heatmap'],
+    backend: pick('backend') ?? 'wasm',
   } as const;
 }
 type Options = Extract<ReturnType<typeof parse>, { help: false }>;
@@ -303,13 +319,13 @@ function denormalise(model: FixationModel, v: Float32Array): Rgba {
   return { width: S, height: S, data };
 }
 
-async function explainOne(model: FixationModel, input: Input, name: string, o: Options) {
+async function explainOne(model: FixationModel, input: Input, name: string, o: Options, unravel?: ExplainOptions['unravel']) {
   const t0 = performance.now();
   const { tensor, picture } = await readInput(model, input);
   const decodeMs = performance.now() - t0;
   let ex;
   try {
-    const eo: ExplainOptions = { method: o.method, classIndex: o.classIndex, rules: o.rules, override: o.override, fit: o.fit };
+    const eo: ExplainOptions = { method: o.method, classIndex: o.classIndex, rules: o.rules, override: o.override, fit: o.fit, unravel };
     ex = await explain(model, tensor, eo);
   } finally {
     tensor.dispose();

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { baselineHeatmap } from './baselines.ts';
 import { disposeForward, type Fit, type FixationModel } from './model.ts';
 import { camBox, DEFAULT_POST, heatmap, peak, removeOutliers, tightBox, toImagePoints, type Box, type PostOptions } from './post.ts';
-import { unravelCpu } from './unravel.ts';
+import { unravelCpu, type UnravelResult } from './unravel.ts';
 import { resolveRules, type Fixation, type InputFixation, type KeptLayer, type PixelTransform, type PresetName, type Rules, type TopClass } from './types.ts';
 
 /** 'fixations' (this project) or a baseline to compare with. */
@@ -23,6 +23,11 @@ export interface ExplainOptions {
   post?: Partial<PostOptions>;
   /** Heatmap size; default the image size (for a preprocessed tensor, the network input size). */
   heatmapSize?: { width: number; height: number };
+  /**
+   * The unravelling on the forward pass's own tensors instead of unravelCpu on read-back activations (e.g. the WGSL
+   * walker on tfjs-webgpu's buffers: src/node/webgpu.ts). Same result contract as unravelCpu.
+   */
+  unravel?: (tensors: Map<string, tf.Tensor>, classIndex: number, rules: Rules) => Promise<UnravelResult>;
 }
 
 export interface Explanation {
@@ -70,20 +75,29 @@ export async function explain(
   }
   lap('preprocessMs');
   const fwd = await fm.forward(input);
-  const acts = new Map<string, Float32Array>();
-  for (const name of fm.graph.captures) acts.set(name, (await fwd.tensors.get(name)!.data()) as Float32Array);
-  // The input placeholder is itself captured: dispose once, after reading.
-  disposeForward(fwd, input === image ? [image] : []);
-  if (input !== image && !input.isDisposed) input.dispose();
-  lap('forwardMs');
-
   const top = fm.top(fwd.probs, 5);
   const ci = opts.classIndex === undefined || opts.classIndex === 'top' ? top[0].index : opts.classIndex;
+  const acts = new Map<string, Float32Array>();
+  let unravelled: UnravelResult | undefined;
+  try {
+    if (method === 'fixations' && opts.unravel) {
+      lap('forwardMs');
+      unravelled = await opts.unravel(fwd.tensors, ci, rules);
+    } else {
+      for (const name of fm.graph.captures) acts.set(name, (await fwd.tensors.get(name)!.data()) as Float32Array);
+    }
+  } finally {
+    // The input placeholder is itself captured: dispose once, after reading.
+    disposeForward(fwd, input === image ? [image] : []);
+    if (input !== image && !input.isDisposed) input.dispose();
+  }
+  if (!unravelled) lap('forwardMs');
+
   const { width, height } = opts.heatmapSize ?? { width: transform.srcWidth, height: transform.srcHeight };
   const sx = width / transform.srcWidth, sy = height / transform.srcHeight;
   let layers: KeptLayer[] = [], inputFixations: InputFixation[] = [], fixations: Fixation[] = [], map: Float32Array;
   if (method === 'fixations') {
-    ({ layers, inputFixations } = unravelCpu(fm.graph, (n) => acts.get(n)!, ci, rules));
+    ({ layers, inputFixations } = unravelled ?? unravelCpu(fm.graph, (n) => acts.get(n)!, ci, rules));
     lap('unravelMs');
     fixations = toImagePoints(inputFixations, transform);
     if (post.outliers) fixations = removeOutliers(fixations, transform.srcWidth, transform.srcHeight);

@@ -2,6 +2,7 @@
 // (activations are read in place, never copied to the CPU), can watch device.lost, and can count buffers.
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { countDevice } from './counters.ts';
 
 /** Live GPUBuffers on a device (created minus destroyed), tfjs's pool included: the leak check. */
 export interface BufferCount { buffers: number; bytes: number }
@@ -18,7 +19,7 @@ export interface GpuContext {
  * Request an adapter and device (the same features and limits tfjs asks for), count its buffers, and make it
  * the device of tfjs's 'webgpu' backend, which becomes the active backend.
  */
-export async function createGpuContext(): Promise<GpuContext> {
+export async function createGpuContext(opts: { count?: boolean } = {}): Promise<GpuContext> {
   if (typeof navigator === 'undefined' || !navigator.gpu) throw new Error('WebGPU is not available (navigator.gpu is missing)');
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('WebGPU: no adapter');
@@ -36,6 +37,7 @@ export async function createGpuContext(): Promise<GpuContext> {
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
     },
   });
+  if (opts.count) countDevice(device); // bench builds: per-frame call counts
   const buffers = countBuffers(device);
   const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
   const backend = new WebGPUBackend(device, info);

@@ -5,31 +5,16 @@
 // (src/engine/ops/*.ts, looked up through OPS in registry.ts) beside its CPU twin; the shared part (keep, merging,
 // the loop over the list) is commonWgsl in src/engine/ops/common.ts.
 //
-// Allocated once per model: buffers, uniforms, conv/matmul weights. Per frame: one writeBuffer (the class index),
+// Allocated once per model: buffers, uniforms, conv/matmul weights. Per frame: one writeBuffer (the class index or TOP),
 // clears, and the dispatches; a bind group is re-created only when an activation buffer changes.
 // One-to-one ops (ReLU, reshape...) share their input's buffers when they are its only consumer: no dispatch.
 import { commonWgsl } from '../engine/ops/common.ts';
 import { opOf, OPS } from '../engine/ops/registry.ts';
 import { resolveRules, size, type Graph, type GraphNode, type InputFixation, type KeptLayer, type PresetName, type Rules } from '../engine/types.ts';
 import { bindGroupLayout, bufferWith, computePipeline, type Binding } from './kernels.ts';
+import { seedWgsl, TOP } from './seed.ts';
 
 type Kind = GraphNode['kind'];
-
-/** The class neuron: weight 1 at the class index of the logits, listed (index from a ring of uniform slots). */
-const seedWgsl = /* wgsl */ `
-struct Seed { index: u32 }
-struct List { count: u32, groups: u32, gy: u32, gz: u32, index: array<u32> }
-@group(0) @binding(0) var<uniform> s: Seed;
-@group(0) @binding(1) var<storage, read_write> logits: array<f32>;
-@group(0) @binding(2) var<storage, read_write> list: List;
-@compute @workgroup_size(1)
-fn main() {
-  logits[s.index] = 1.0;
-  list.count = 1u;
-  list.groups = 1u;
-  list.index[0] = s.index;
-}
-`;
 
 /** Kept input neurons -> a short list of (flat index, weight bits), so that the readback stays small. */
 const compactWgsl = /* wgsl */ `
@@ -80,6 +65,12 @@ export interface FixationList {
   total: number;
   /** Over MAX_FIXATIONS kept: fixations holds an arbitrary MAX_FIXATIONS of them. */
   truncated: boolean;
+  /** The class unravelled (the seed's choice for 'top'). */
+  classIndex: number;
+  /** The extra ranges read with the list, in order. */
+  extras: ArrayBuffer[];
+  /** Bytes read back. */
+  bytes: number;
 }
 
 export class GpuUnraveller {
@@ -87,9 +78,9 @@ export class GpuUnraveller {
   readonly inputWeights: GPUBuffer;
   /** Kept input neurons: u32 [count, groups, 1, 1, flat index...] (count entries, in no particular order). */
   readonly inputList: GPUBuffer;
-  /** Compact fixation list: u32 count, u32 pad, then (u32 flat index, f32 weight) pairs, at most MAX_FIXATIONS. */
+  /** Compact fixation list: u32 count, u32 class (the seed's), then (u32 flat index, f32 weight) pairs, at most MAX_FIXATIONS. */
   readonly fixationList: GPUBuffer;
-  /** Activations encode() reads: pass a GPUBuffer for each (see gpuActivations). */
+  /** Activations encode() reads: pass a GPUBuffer for each (see gpuActivations); for class 'top' also the logits. */
   readonly activationNames: string[];
 
   private readonly stores = new Map<string, Store>();
@@ -99,7 +90,9 @@ export class GpuUnraveller {
   private readonly owned: GPUBuffer[] = [];
   private readonly listReset: GPUBuffer;
   private readonly seedParams: GPUBuffer;
-  private readonly seedGroup: GPUBindGroup;
+  private seedGroup?: GPUBindGroup;
+  private seedLogits?: GPUBuffer;
+  private readonly noLogits: GPUBuffer;
   private readonly compactGroup: GPUBindGroup;
   private readonly slotBytes: number;
   private slot = 0;
@@ -170,13 +163,8 @@ export class GpuUnraveller {
     this.inputList = input.list;
     this.slotBytes = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
     this.seedParams = buffer('class index slots', this.slotBytes * SEED_SLOTS, U.UNIFORM | U.COPY_DST);
-    const logits = this.stores.get(graph.logits)!;
-    this.seedGroup = device.createBindGroup({
-      layout: bindGroupLayout(device, SEED_BINDINGS),
-      entries: [{ buffer: this.seedParams, size: 16 }, { buffer: logits.weights }, { buffer: logits.list }]
-        .map((resource, binding) => ({ binding, resource })),
-    });
     this.fixationList = buffer('fixation list', 8 + MAX_FIXATIONS * 8, U.STORAGE | U.COPY_SRC | U.COPY_DST);
+    this.noLogits = buffer('no logits (seed placeholder)', size(graph.byName.get(graph.logits)!.shape) * 4, U.STORAGE);
     this.compactGroup = device.createBindGroup({
       layout: bindGroupLayout(device, COMPACT_BINDINGS),
       entries: [upload('compact params', Uint32Array.of(MAX_FIXATIONS, 0, 0, 0), U.UNIFORM), input.weights, input.list, this.fixationList]
@@ -194,15 +182,16 @@ export class GpuUnraveller {
   }
 
   /**
-   * Encode the whole unravelling of class `classIndex` (reset, seed, one dispatch per step, compaction).
+   * Encode the whole unravelling of class `classIndex` (reset, seed, one dispatch per step, compaction); 'top' is
+   * the argmax of the logits, chosen on the GPU (see seed.ts), so nothing waits between the forward pass and this.
    * `acts(name)` gives the GPUBuffer (f32 NHWC, batch 1) of each of activationNames, from the forward pass this
    * explains; they must stay alive until the submission finishes. Up to 16 encode() calls may share one
    * submission; the buffers then hold the last one's result (copy inputWeights out in between if needed).
    */
-  encode(encoder: GPUCommandEncoder, acts: (name: string) => GPUBuffer, classIndex: number, rules: Rules | PresetName): void {
+  encode(encoder: GPUCommandEncoder, acts: (name: string) => GPUBuffer, classIndex: number | 'top', rules: Rules | PresetName): void {
     if (this.destroyed) throw new Error('GPU unravelling: used after destroy()');
     const logitsSize = size(this.graph.byName.get(this.graph.logits)!.shape);
-    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= logitsSize) {
+    if (classIndex !== 'top' && (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= logitsSize)) {
       throw new Error(`class index ${classIndex} is out of range 0..${logitsSize - 1} of '${this.graph.logits}'`);
     }
     const pipelines = this.pipelinesFor(resolveRules(rules));
@@ -215,7 +204,25 @@ export class GpuUnraveller {
     }
 
     const offset = (this.slot++ % SEED_SLOTS) * this.slotBytes;
-    this.device.queue.writeBuffer(this.seedParams, offset, Uint32Array.of(classIndex));
+    this.device.queue.writeBuffer(this.seedParams, offset, Uint32Array.of(classIndex === 'top' ? TOP : classIndex, logitsSize));
+    // For 'top' the seed reads the logits (acts(logits)); for a given class it reads nothing: a placeholder is bound.
+    let logitsAct = this.noLogits;
+    if (classIndex === 'top') {
+      const b = acts(this.graph.logits);
+      if (!b || b.size < logitsSize * 4) throw new Error(`GPU unravelling: logits '${this.graph.logits}' have ${b?.size ?? 0} bytes, need ${logitsSize * 4}`);
+      logitsAct = b;
+    }
+    if (!this.seedGroup || this.seedLogits !== logitsAct) {
+      const logits = this.stores.get(this.graph.logits)!;
+      this.seedGroup = this.device.createBindGroup({
+        label: 'unravel seed',
+        layout: bindGroupLayout(this.device, SEED_BINDINGS),
+        entries: [{ buffer: this.seedParams, size: 16 }, { buffer: logits.weights }, { buffer: logits.list },
+          { buffer: logitsAct, size: logitsSize * 4 }, { buffer: this.fixationList, size: 8 }]
+          .map((resource, binding) => ({ binding, resource })),
+      });
+      this.seedLogits = logitsAct;
+    }
     for (const s of this.unique) {
       encoder.clearBuffer(s.weights);
       encoder.copyBufferToBuffer(this.listReset, 0, s.list, 0, 16);
@@ -247,13 +254,29 @@ export class GpuUnraveller {
     pass.end();
   }
 
-  /** Read back the compact fixation list (at most 8 + 16000 bytes) of the last submitted encode(). */
-  readInputFixations(): Promise<FixationList> {
+  /**
+   * Read back the compact fixation list (at most 8 + 16000 bytes) of the last submitted encode(), with the class it
+   * unravelled; `extra` buffers (e.g. the frame's top-5 scores) are copied into the same staging buffer, so that
+   * one map brings everything back.
+   */
+  readInputFixations(extra: { buffer: GPUBuffer; bytes: number }[] = []): Promise<FixationList> {
     const bytes = 8 + MAX_FIXATIONS * 8;
-    this.listStaging ??= this.stagingBuffer('fixation list readback', bytes);
-    return this.read(this.listStaging, [[this.fixationList, 0, bytes]], (data) => {
+    const copies: [GPUBuffer, number, number][] = [[this.fixationList, 0, bytes]];
+    let end = bytes;
+    for (const e of extra) {
+      if (e.bytes % 4 || e.bytes > e.buffer.size) throw new Error(`GPU unravelling: cannot read ${e.bytes} bytes of a ${e.buffer.size}-byte buffer`);
+      copies.push([e.buffer, end, e.bytes]);
+      end += e.bytes;
+    }
+    if (!this.listStaging || this.listStaging.size < end) {
+      this.listStaging?.destroy();
+      this.listStaging = this.stagingBuffer('fixation list readback', Math.max(end, 2 * bytes));
+    }
+    return this.read(this.listStaging, copies, (data) => {
       const u = new Uint32Array(data);
       const f = new Float32Array(data);
+      const extras = copies.slice(1).map(([, off, n]) => data.slice(off, off + n));
+      const classIndex = u[1];
       const total = u[0];
       const count = Math.min(total, MAX_FIXATIONS);
       const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => u[2 + 2 * a] - u[2 + 2 * b]);
@@ -262,7 +285,7 @@ export class GpuUnraveller {
         const idx = u[2 + 2 * i];
         return { x: Math.floor(idx / C) % W, y: Math.floor(idx / C / W), c: idx % C, w: f[3 + 2 * i] };
       });
-      return { fixations, total, truncated: total > count };
+      return { fixations, total, truncated: total > count, classIndex, extras, bytes: end };
     });
   }
 
@@ -347,7 +370,7 @@ export class GpuUnraveller {
   }
 }
 
-const SEED_BINDINGS: Binding[] = ['uniform-dynamic', 'write', 'write'];
+const SEED_BINDINGS: Binding[] = ['uniform-dynamic', 'write', 'write', 'read', 'write'];
 const COMPACT_BINDINGS: Binding[] = ['uniform', 'read', 'read', 'write'];
 
 /** Layout of a step: params, this node's weights and list, the input's weights and list, then activations and fixed buffers. */

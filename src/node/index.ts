@@ -20,9 +20,16 @@ export * from '../index.ts';
 export { drawExplanation, encodePng, grayPng, type Rgba, type DrawOptions } from './draw.ts';
 
 let backendReady: Promise<string> | undefined;
-/** wasm if it starts (fast), else the pure-JS cpu backend. Returns the backend in use. */
-export function initNodeBackend(prefer: 'wasm' | 'cpu' = 'wasm'): Promise<string> {
+/**
+ * wasm if it starts (fast), else the pure-JS cpu backend; 'webgpu' (asked for by name, no fallback) is tfjs-webgpu
+ * through the optional `webgpu` package (src/node/webgpu.ts). The first call decides. Returns the backend in use.
+ */
+export function initNodeBackend(prefer: 'wasm' | 'cpu' | 'webgpu' = 'wasm'): Promise<string> {
   backendReady ??= (async () => {
+    if (prefer === 'webgpu') {
+      await (await import('./webgpu.ts')).initNodeWebGpu();
+      return 'webgpu';
+    }
     if (prefer === 'wasm') {
       const before = processHandlers();
       try {

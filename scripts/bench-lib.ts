@@ -1,0 +1,123 @@
+// What the browser bench (scripts/bench.ts) and the Node bench (scripts/bench-node.ts) share: options, the three
+// runs per path (timing mode, end to end with counters, forward only), the report and its printout.
+import { writeFileSync } from 'node:fs';
+import type { ExplainRequest, FrameResult } from '../workers/api.ts';
+
+export const STAGES = ['upload', 'preprocess', 'forward', 'unravel', 'heatmap', 'readback', 'total'] as const;
+export const COUNTERS = ['maps', 'submits', 'dispatches', 'bytesRead', 'buffersCreated', 'pipelinesCreated', 'workerCpuMs'] as const;
+
+export interface BenchOptions {
+  frames: number; warmup: number; width: number; height: number; paths: ('gpu' | 'fallback')[]; out: string; port: number; node: boolean;
+}
+
+export function args(argv = process.argv.slice(2)): BenchOptions {
+  const get = (k: string, d: string) => {
+    const i = argv.indexOf(`--${k}`);
+    return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : d;
+  };
+  const frames = Number(get('frames', '200'));
+  const warmup = Number(get('warmup', '2'));
+  const [w, h] = get('size', '640x480').split('x').map(Number);
+  const paths = get('paths', 'gpu,fallback').split(',') as ('gpu' | 'fallback')[];
+  if (!(frames >= 1) || !(warmup >= 0) || !(w > 0 && h > 0) || paths.some((p) => p !== 'gpu' && p !== 'fallback')) {
+    throw new Error('usage: bench [--frames N>=1] [--warmup K>=0] [--size WxH] [--paths gpu,fallback] [--out FILE.json] [--port P] [--node]');
+  }
+  return { frames, warmup, width: w, height: h, paths, out: get('out', ''), port: Number(get('port', '5299')), node: argv.includes('--node') };
+}
+
+export interface Spread { median: number; p10: number; p90: number }
+export function spread(v: number[]): Spread {
+  const s = [...v].sort((a, b) => a - b);
+  const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))))] : NaN);
+  return { median: q(0.5), p10: q(0.1), p90: q(0.9) };
+}
+export type Memory = { tensors: number; bytes: number; gpuBuffers: number; gpuBytes: number };
+
+/**
+ * The three runs of one path. `run` explains one frame; `t0` is when init started (firstFrameMs runs from it to
+ * the first result: model load, shader compilation, the first frame).
+ */
+export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: BenchOptions, t0: number,
+  run: (req: ExplainRequest) => Promise<FrameResult>, memoryOf: () => Promise<Memory>) {
+  const times: Record<string, number[]> = Object.fromEntries(STAGES.map((s) => [s, []]));
+  const memory: Record<string, Memory> = {};
+  let readback = 0;
+  let firstFrameMs = NaN;
+  const memAt = Math.min(10, o.frames);
+  for (let i = 1; i <= o.frames; i++) {
+    const r = await run({ timing: true });
+    if (i === 1) firstFrameMs = Date.now() - t0;
+    if (r.path !== path) throw new Error(`asked for the ${path} path, ran ${r.path}`);
+    if (i > o.warmup) for (const s of STAGES) times[s].push(r.timings[s]);
+    readback = r.readbackBytes;
+    if (i === memAt || i === o.frames) memory[i === memAt ? 'at10' : 'atEnd'] = await memoryOf();
+    if (i % 10 === 0 || i === o.frames) process.stdout.write(`  ${path} frame ${i}/${o.frames}: ${r.timings.total.toFixed(0)} ms\r`);
+  }
+  process.stdout.write('\n');
+  // End to end, as the app runs frames (no waits between stages), with the per-frame counters.
+  const totals: number[] = [];
+  const counts: Record<string, number[]> = Object.fromEntries(COUNTERS.map((c) => [c, []]));
+  for (let i = 1; i <= o.frames; i++) {
+    const r = await run({});
+    if (!r.counters) throw new Error('no counters in the result: the worker counts only in bench builds (Vite mode "bench")');
+    if (i > o.warmup) { totals.push(r.timings.total); for (const c of COUNTERS) counts[c].push(r.counters[c]); }
+  }
+  memory.atEnd = await memoryOf();
+  // What a plain classifier costs on the same path: forward pass and top-5.
+  const forwardOnly: number[] = [];
+  for (let i = 1; i <= o.frames; i++) {
+    const r = await run({ forwardOnly: true });
+    if (i > o.warmup) forwardOnly.push(r.timings.total);
+  }
+  memory.atEnd ??= memory.at10;
+  const st = Object.fromEntries(STAGES.map((s) => [s, spread(times[s])])) as Record<(typeof STAGES)[number], Spread>;
+  const fps = 1000 / spread(totals).median, fpsForwardOnly = 1000 / spread(forwardOnly).median;
+  return {
+    backend, stages: st, readbackBytes: readback, memory,
+    forwardMs: st.forward.median, unravelMs: st.unravel.median, heatmapMs: st.heatmap.median, totalMs: st.total.median,
+    /** End to end; fpsTiming is the timing-mode run's (waits between stages). */
+    fps, fpsTiming: 1000 / st.total.median, fpsForwardOnly, fpsOverForwardOnly: fps / fpsForwardOnly, firstFrameMs,
+    counters: Object.fromEntries(COUNTERS.map((c) => [c, spread(counts[c]).median])) as Record<(typeof COUNTERS)[number], number>,
+  };
+}
+export type PathResult = Awaited<ReturnType<typeof measurePath>>;
+
+export function report(o: BenchOptions, results: Record<string, PathResult>, frameSize: { width: number; height: number }, extra: object = {}) {
+  const g = results.gpu, f = results.fallback;
+  const rep = {
+    frames: o.frames, warmup: o.warmup, frameSize, ...extra, ...results,
+    /** The CPU reference unravelling (unravelCpu) on the fallback path, same frames. */
+    cpuUnravelMs: f?.unravelMs ?? null,
+    gpuUnravelVsCpu: g && f ? g.unravelMs / f.unravelMs : null,
+    ratioExplainToForward: g ? (g.unravelMs + g.heatmapMs) / g.forwardMs : null,
+    memory: g ? {
+      tensorsAt10: g.memory.at10.tensors, tensorsAtEnd: g.memory.atEnd.tensors,
+      bytesAt10: g.memory.at10.bytes, bytesAtEnd: g.memory.atEnd.bytes,
+      gpuBuffersAt10: g.memory.at10.gpuBuffers, gpuBuffersAtEnd: g.memory.atEnd.gpuBuffers,
+      gpuBytesAt10: g.memory.at10.gpuBytes, gpuBytesAtEnd: g.memory.atEnd.gpuBytes,
+    } : null,
+  };
+  const paths = Object.keys(results);
+  const fmt = (s: Spread) => `${s.median.toFixed(1)} (${s.p10.toFixed(1)}–${s.p90.toFixed(1)})`;
+  console.log(`\n${o.frames} frames of ${frameSize.width}x${frameSize.height} per run (first ${o.warmup} not counted); ms, median (p10–p90)`);
+  console.log(['stage'.padEnd(11), ...paths.map((p) => p.padEnd(26))].join(' '));
+  for (const s of STAGES) console.log([s.padEnd(11), ...paths.map((p) => fmt(results[p].stages[s]).padEnd(26))].join(' '));
+  const row = (name: string, fn: (r: PathResult) => string) => console.log([name.padEnd(11), ...paths.map((p) => fn(results[p]).padEnd(26))].join(' '));
+  row('fps', (r) => r.fps.toFixed(2));
+  row('fps fwd', (r) => r.fpsForwardOnly.toFixed(2));
+  row('fps/fwd', (r) => r.fpsOverForwardOnly.toFixed(3));
+  row('first ms', (r) => r.firstFrameMs.toFixed(0));
+  for (const c of COUNTERS) row(c.slice(0, 11), (r) => String(+r.counters[c].toFixed(1)));
+  row('readback B', (r) => String(r.readbackBytes));
+  if (rep.ratioExplainToForward !== null) console.log(`GPU path (unravel + heatmap) / forward: ${rep.ratioExplainToForward.toFixed(3)}`);
+  if (rep.gpuUnravelVsCpu !== null) console.log(`GPU unravel / CPU unravel (unravelCpu, fallback path): ${rep.gpuUnravelVsCpu.toFixed(3)}`);
+  for (const p of paths) {
+    const m = results[p].memory;
+    console.log(`${p} memory frame ${Math.min(10, o.frames)} -> end: tensors ${m.at10.tensors} -> ${m.atEnd.tensors}, ` +
+      `tfjs bytes ${m.at10.bytes} -> ${m.atEnd.bytes}, GPU buffers ${m.at10.gpuBuffers} -> ${m.atEnd.gpuBuffers} (${m.at10.gpuBytes} -> ${m.atEnd.gpuBytes} B)`);
+  }
+  if (o.out) {
+    writeFileSync(o.out, JSON.stringify(rep, null, 2));
+    console.log(`wrote ${o.out}`);
+  }
+}

@@ -1,0 +1,61 @@
+// npm run bench -- --node [--frames N --warmup K --out FILE.json --paths gpu|fallback]
+// The bench without a browser: the worker's own frame driver (workers/path.ts explainFrame) in Node, on
+// tfjs-webgpu through the optional `webgpu` package (Dawn: a real GPU's Vulkan driver where there is one, else
+// SwiftShader's) for the GPU path, or wasm for the fallback path (one path per process: tfjs keeps one backend).
+// No overlay canvas (nothing is presented); the frame is the shared squirrel photo at its own size. Same report
+// shape as the browser bench.
+import * as tf from '@tensorflow/tfjs-core';
+import { countTensorReads, frameCounters, snapshot } from '../src/gpu/counters.ts';
+import { initNodeBackend, loadModel, readImage } from '../src/node/index.ts';
+import { initNodeWebGpu } from '../src/node/webgpu.ts';
+import { IMAGES } from '../tests/browser/worker/setup.ts';
+import type { ExplainRequest } from '../workers/api.ts';
+import { measurePath, report, type BenchOptions, type PathResult } from './bench-lib.ts';
+
+export async function benchNode(o: BenchOptions) {
+  const paths = o.paths.length === 2 ? ['gpu' as const] : o.paths;
+  if (paths.length !== 1) throw new Error('bench --node: one path per run (--paths gpu or --paths fallback)');
+  const path = paths[0];
+  const t0 = Date.now();
+  countTensorReads();
+  let gpuInfo: string | undefined;
+  let memoryGpu = () => ({ gpuBuffers: 0, gpuBytes: 0 });
+  let makePath: (fm: Awaited<ReturnType<typeof loadModel>>) => Promise<import('../workers/path.ts').FramePath>;
+  if (path === 'gpu') {
+    const ctx = await initNodeWebGpu({ count: true });
+    await initNodeBackend('webgpu');
+    gpuInfo = [ctx.adapterInfo?.vendor, ctx.adapterInfo?.architecture, ctx.adapterInfo?.description].filter(Boolean).join(' ');
+    console.log(`gpu: webgpu in Node (${gpuInfo || 'adapter info unavailable'})`);
+    memoryGpu = () => ({ gpuBuffers: ctx.buffers.buffers, gpuBytes: ctx.buffers.bytes });
+    // Imported after navigator.gpu exists (the GPU code reads WebGPU globals).
+    const { GpuPath } = await import('../workers/gpu-path.ts');
+    makePath = async (fm) => new GpuPath(ctx, fm, null);
+  } else {
+    const backend = await initNodeBackend('wasm');
+    console.log(`fallback: ${backend} in Node`);
+    const { FallbackPath } = await import('../workers/fallback-path.ts');
+    makePath = async (fm) => new FallbackPath(backend as 'wasm' | 'cpu', fm, null);
+  }
+  const { explainFrame } = await import('../workers/path.ts');
+  const { planFrame } = await import('../workers/plan.ts');
+  const fm = await loadModel('squeezenet1_1');
+  const fp = await makePath(fm);
+  const image = await readImage(`${IMAGES}/squirrel_cls.jpg`);
+  const [height, width] = image.shape;
+  const run = async (req: ExplainRequest) => {
+    const before = snapshot();
+    const r = await explainFrame(fp, tf.clone(image) as tf.Tensor3D, planFrame(fm, req));
+    r.counters = frameCounters(before, r.timings.total);
+    return r;
+  };
+  const results: Record<string, PathResult> = {};
+  try {
+    results[path] = await measurePath(path, path === 'gpu' ? 'webgpu' : tf.getBackend(), o, t0, run,
+      async () => { const m = tf.memory(); return { tensors: m.numTensors, bytes: m.numBytes, ...memoryGpu() }; });
+  } finally {
+    fp.destroy();
+    image.dispose();
+    fm.dispose();
+  }
+  report(o, results, { width, height }, { runtime: 'node', ...(gpuInfo !== undefined ? { adapter: gpuInfo } : {}) });
+}

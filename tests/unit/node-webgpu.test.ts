@@ -1,0 +1,42 @@
+// The library on tfjs-webgpu in Node (the optional `webgpu` package: Dawn, on SwiftShader in CI): forward pass and
+// WGSL unravelling without a browser, against the CPU reference — the engine's explain() with unravelCpu on the
+// same forward pass's read-back activations — on SqueezeNet: same class, the same kept neurons at every layer.
+// Skipped, with the reason printed, only where the `webgpu` package or a Vulkan driver is missing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { explain } from '../../src/engine/explain.ts';
+import type { FixationModel } from '../../src/engine/model.ts';
+import { initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
+import { nodeWebGpuUnavailable, webGpuUnravel, initNodeWebGpu } from '../../src/node/webgpu.ts';
+
+const SQUIRREL = new URL('../../../shared/images/squirrel_cls.jpg', import.meta.url).pathname;
+const why = await nodeWebGpuUnavailable();
+if (why) console.log(`node-webgpu.test.ts skipped: ${why}`);
+
+describe.skipIf(!!why)('SqueezeNet on tfjs-webgpu in Node: WGSL unravelling = CPU reference', () => {
+  let fm: FixationModel;
+  beforeAll(async () => {
+    expect(await initNodeBackend('webgpu')).toBe('webgpu');
+    fm = await loadModel('squeezenet1_1');
+  }, 300_000);
+  afterAll(() => fm?.dispose());
+
+  // One preset (a SwiftShader forward pass takes seconds); the browser tests cover both presets on every image.
+  for (const rules of ['default'] as const) {
+    it(`${rules} rules on squirrel_cls.jpg`, async () => {
+      const unravel = await webGpuUnravel(await initNodeWebGpu(), fm.graph);
+      const gpu = await explain(fm, await readImage(SQUIRREL), { rules, unravel });
+      const cpu = await explain(fm, await readImage(SQUIRREL), { rules });
+      expect(gpu.class.index).toBe(335);
+      expect(cpu.class.index).toBe(335);
+      expect(gpu.kept.map((l) => l.name)).toEqual(cpu.kept.map((l) => l.name));
+      for (let i = 0; i < cpu.kept.length; i++) {
+        expect(Array.from(gpu.kept[i].indices), cpu.kept[i].name).toEqual(Array.from(cpu.kept[i].indices));
+        const w = cpu.kept[i].weights;
+        gpu.kept[i].weights.forEach((v, j) => expect(Math.abs(v - w[j]), cpu.kept[i].name).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(w[j]))));
+      }
+      expect(gpu.inputFixations.length).toBeGreaterThan(0);
+      expect(gpu.inputFixations.map((f) => [f.x, f.y, f.c])).toEqual(cpu.inputFixations.map((f) => [f.x, f.y, f.c]));
+      expect(gpu.box).toEqual(cpu.box);
+    }, 300_000);
+  }
+});

@@ -1,0 +1,70 @@
+// The unravelling's seed kernel (src/gpu/seed.ts) on a real WebGPU device in Node (the `webgpu` package, Dawn on
+// SwiftShader in CI) against its CPU twin seedClass(): the argmax of the logits (first maximum on ties, negative
+// scores, NaN skipped) and an explicit class, on hand-made vectors whose answers are worked out in the comments.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bindGroupLayout, bufferWith, computePipeline } from '../../src/gpu/kernels.ts';
+import { seedClass, seedWgsl, TOP } from '../../src/gpu/seed.ts';
+import { nodeWebGpuUnavailable } from '../../src/node/webgpu.ts';
+
+const why = await nodeWebGpuUnavailable();
+if (why) console.log(`seed.test.ts skipped: ${why}`);
+
+const CASES: { name: string; logits: number[]; index: number; want: number }[] = [
+  { name: 'max in the middle', logits: [0.1, 2.5, -1, 2.4], index: TOP, want: 1 },
+  { name: 'all negative: the least negative', logits: [-3, -0.5, -7, -0.75], index: TOP, want: 1 },
+  { name: 'tie: the first of the equal maxima', logits: [1, 4, 4, 2, 4], index: TOP, want: 1 },
+  { name: 'max last', logits: [0, 0, 0, 0, 0, 0, 0, 9], index: TOP, want: 7 },
+  { name: 'NaN never wins (after the first entry)', logits: [1, NaN, 3, NaN], index: TOP, want: 2 },
+  { name: 'explicit class, not the max', logits: [5, 1, 2], index: 2, want: 2 },
+  { name: '1000 scores, max at 335', logits: Array.from({ length: 1000 }, (_, i) => (i === 335 ? 10 : Math.sin(i))), index: TOP, want: 335 },
+];
+
+describe.skipIf(!!why)('seed kernel = seedClass (WebGPU in Node)', () => {
+  let device: GPUDevice;
+  beforeAll(async () => {
+    const adapter = await navigator.gpu.requestAdapter();
+    device = await adapter!.requestDevice();
+  });
+  afterAll(() => device?.destroy());
+
+  for (const c of CASES) {
+    it(c.name, async () => {
+      expect(seedClass(Float32Array.from(c.logits), c.index)).toBe(c.want);
+      const U = GPUBufferUsage;
+      const n = c.logits.length;
+      const params = bufferWith(device, 'seed params', Uint32Array.of(c.index, n, 0, 0), U.UNIFORM);
+      const weights = bufferWith(device, 'weights', new Float32Array(n), U.STORAGE | U.COPY_SRC);
+      const list = bufferWith(device, 'list', new Uint32Array(4 + n), U.STORAGE | U.COPY_SRC);
+      const logits = bufferWith(device, 'logits', Float32Array.from(c.logits), U.STORAGE);
+      const header = bufferWith(device, 'header', Uint32Array.of(0, 12345), U.STORAGE | U.COPY_SRC);
+      const bindings = ['uniform-dynamic', 'write', 'write', 'read', 'write'] as const;
+      const group = device.createBindGroup({
+        layout: bindGroupLayout(device, [...bindings]),
+        entries: [{ buffer: params, size: 16 }, { buffer: weights }, { buffer: list }, { buffer: logits }, { buffer: header }]
+          .map((resource, binding) => ({ binding, resource })),
+      });
+      const out = device.createBuffer({ size: n * 4 + 32 + 8, usage: U.MAP_READ | U.COPY_DST });
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      pass.setPipeline(computePipeline(device, 'seed', seedWgsl, [...bindings]));
+      pass.setBindGroup(0, group, [0]);
+      pass.dispatchWorkgroups(1);
+      pass.end();
+      enc.copyBufferToBuffer(weights, 0, out, 0, n * 4);
+      enc.copyBufferToBuffer(list, 0, out, n * 4, 20);
+      enc.copyBufferToBuffer(header, 0, out, n * 4 + 32, 8);
+      device.queue.submit([enc.finish()]);
+      await out.mapAsync(GPUMapMode.READ);
+      const data = out.getMappedRange().slice(0);
+      out.unmap();
+      const w = new Float32Array(data, 0, n);
+      const l = new Uint32Array(data, n * 4, 5);
+      const h = new Uint32Array(data, n * 4 + 32, 2);
+      expect(h[1]).toBe(c.want); // the class comes back in the fixation list's header
+      expect(Array.from(l)).toEqual([1, 1, 0, 0, c.want]); // count 1, one workgroup, the class neuron
+      expect(Array.from(w).map((v, i) => (v ? i : -1)).filter((i) => i >= 0)).toEqual([c.want]);
+      expect(w[c.want]).toBe(1);
+      for (const b of [params, weights, list, logits, header, out]) b.destroy();
+    });
+  }
+});
