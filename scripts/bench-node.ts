@@ -5,7 +5,7 @@
 // No overlay canvas (nothing is presented); the frame is the shared squirrel photo at its own size. Same report
 // shape as the browser bench.
 import * as tf from '@tensorflow/tfjs-core';
-import { countTensorReads, frameCounters, snapshot } from '../src/gpu/counters.ts';
+import { countBackendReads, frameCounters, snapshot } from '../src/gpu/counters.ts';
 import { initNodeBackend, loadModel, readImage } from '../src/node/index.ts';
 import { initNodeWebGpu } from '../src/node/webgpu.ts';
 import { IMAGES } from '../tests/browser/worker/setup.ts';
@@ -17,7 +17,6 @@ export async function benchNode(o: BenchOptions) {
   if (paths.length !== 1) throw new Error('bench --node: one path per run (--paths gpu or --paths fallback)');
   const path = paths[0];
   const t0 = Date.now();
-  countTensorReads();
   let gpuInfo: string | undefined;
   let memoryGpu = () => ({ gpuBuffers: 0, gpuBytes: 0 });
   let makePath: (fm: Awaited<ReturnType<typeof loadModel>>) => Promise<import('../workers/path.ts').FramePath>;
@@ -32,6 +31,7 @@ export async function benchNode(o: BenchOptions) {
     makePath = async (fm) => new GpuPath(ctx, fm, null);
   } else {
     const backend = await initNodeBackend('wasm');
+    countBackendReads(tf.backend());
     console.log(`fallback: ${backend} in Node`);
     const { FallbackPath } = await import('../workers/fallback-path.ts');
     makePath = async (fm) => new FallbackPath(backend as 'wasm' | 'cpu', fm, null);

@@ -10,7 +10,7 @@ import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import type { FixationModel } from '../src/engine/model.ts';
-import { countTensorReads, frameCounters, snapshot } from '../src/gpu/counters.ts';
+import { countBackendReads, frameCounters, snapshot } from '../src/gpu/counters.ts';
 import { createGpuContext, releaseGpuContext, type GpuContext } from '../src/gpu/device.ts';
 import type { Backend, ExplainRequest, ExplainWorkerTestApi, FrameResult, InitInfo, InitOptions, WorkerStatus } from './api.ts';
 import { FallbackPath } from './fallback-path.ts';
@@ -27,7 +27,6 @@ setWasmPaths({
 
 /** Bench builds (Vite mode 'bench') count each frame's GPU calls and readbacks into its result. */
 const COUNT = import.meta.env.MODE === 'bench';
-if (COUNT) countTensorReads();
 
 let status: WorkerStatus = { state: 'idle' };
 let opts: InitOptions | null = null;
@@ -87,6 +86,7 @@ async function start(o: InitOptions): Promise<InitInfo> {
   }
   if (!path) {
     const backend = await startFallback();
+    if (COUNT) countBackendReads(tf.backend());
     fm = await loadFixationModel(o);
     path = new FallbackPath(backend, fm, canvas);
   }

@@ -7,7 +7,7 @@ import type { FixationModel } from '../src/engine/model.ts';
 import { DEFAULT_POST, heatmap, peak, type Size } from '../src/engine/post.ts';
 import type { Rect } from '../src/gpu/overlay.ts';
 import type { Backend, OverlayOptions } from './api.ts';
-import { Laps } from './frame.ts';
+import { Laps, summaryTop1 } from './frame.ts';
 import type { FramePath, HeatSource, Unravelled } from './path.ts';
 import type { FramePlan } from './plan.ts';
 import { SparseActivations } from './sparse-unravel.ts';
@@ -17,7 +17,6 @@ export class FallbackPath implements FramePath {
   private ctx: OffscreenCanvasRenderingContext2D | null = null;
   /** The smoothed heat drawn last (overlay.smoothing), as the GPU path's EMA buffer. */
   private ema: Float32Array | null = null;
-  private lastPeak: [number, number] = [0, 0];
   /** The activations the CPU unravelling reads, read back on demand (not every activation). */
   private acts: SparseActivations;
   /** Why there is no overlay, if there is none despite a canvas. */
@@ -39,7 +38,7 @@ export class FallbackPath implements FramePath {
     // Reading the summary is the first wait for the forward pass (WebGL has no other): that time is the forward's.
     const s = summary ? (await summary.data()) as Float32Array : undefined;
     if (s) laps.mark('forward');
-    const c = classIndex !== 'top' ? classIndex : s ? Math.round(s[s.length / 2]) : null; // the summary's top-1
+    const c = classIndex !== 'top' ? classIndex : s ? summaryTop1(s) : null;
     if (c === null) throw new Error('unravelling: class \'top\' needs the frame summary');
     const r = await this.acts.unravel(tensors, c, plan.rules);
     laps.mark('unravel');
@@ -53,13 +52,13 @@ export class FallbackPath implements FramePath {
     return { overlay, heat: overlay };
   }
 
-  heatmap(src: HeatSource, heat: Size, smoothing: number) {
+  heatmap(src: HeatSource, heat: Size, smoothing: number): [number, number] | null {
     const map = 'points' in src ? heatmap(src.points, heat.width, heat.height, DEFAULT_POST.sigma) : src.map;
-    this.lastPeak = peak(map, heat.width);
     // EMA over frames, as on the GPU: a new size (or smoothing 0) starts over from this frame.
     const s = smoothing;
     if (s > 0 && this.ema?.length === map.length) for (let i = 0; i < map.length; i++) this.ema[i] = s * this.ema[i] + (1 - s) * map[i];
     else this.ema = map.slice();
+    return 'points' in src ? peak(map, heat.width) : null;
   }
 
   draw(rects: Rect[], size: Size, o: OverlayOptions) {
@@ -71,10 +70,6 @@ export class FallbackPath implements FramePath {
       ctx.fillStyle = `rgba(${r.color.slice(0, 3).map((c) => Math.round(c * 255)).join(',')},${r.color[3]})`;
       ctx.fillRect(r.x0, r.y0, r.x1 - r.x0, r.y1 - r.y0);
     }
-  }
-
-  async peak() {
-    return { x: this.lastPeak[0], y: this.lastPeak[1], bytes: 0 };
   }
 
   destroy() {

@@ -114,6 +114,9 @@ export function readSummary(fm: FixationModel, s: Float32Array, classes: 'top' |
   return { top, classes: [c], probs: [top.find((t) => t.index === c)?.prob ?? s[0]] };
 }
 
+/** The top-1 class of a 'top' summary (its indices follow its values). */
+export const summaryTop1 = (s: Float32Array): number => Math.round(s[s.length / 2]);
+
 /** Whole activations read back (the baselines' maps). */
 export async function readActivations(tensors: Map<string, tf.Tensor>, names: string[]): Promise<{ values: Map<string, Float32Array>; bytes: number }> {
   const values = new Map<string, Float32Array>();

@@ -1,9 +1,10 @@
 // The GPU path: WebGPU inference, WGSL unravelling on the activations in place, WGSL heatmap, overlay drawn by a
-// render pass into the OffscreenCanvas (same device). Per frame only these come back to the CPU: top-5 probs and
-// the requested classes' probs (4 * (10 + k) bytes), the compact fixation list (<= 16008 bytes per class), and the
-// heatmap peak (8 bytes). Layer view and withLayers add the per-layer kept sets; CAM/Grad-CAM read their maps.
+// render pass into the OffscreenCanvas (same device). Per frame one buffer map brings back the top-5 probs and the
+// requested classes' probs (4 * (10 + k) bytes) with the compact fixation list (<= 16008 bytes); the class for
+// 'top' is chosen on the GPU. Each further class is one more map; layer view and withLayers add the per-layer kept
+// sets; CAM/Grad-CAM read their maps.
 import type * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_POST, heatGrid, type Size } from '../src/engine/post.ts';
+import { DEFAULT_POST, heatGrid, heatmap, peak, type Size } from '../src/engine/post.ts';
 import type { FixationModel } from '../src/engine/model.ts';
 import type { Fixation } from '../src/engine/types.ts';
 import { flushTf, type GpuContext } from '../src/gpu/device.ts';
@@ -69,11 +70,16 @@ export class GpuPath implements FramePath {
     return { overlay, heat: heatGrid(overlay.width, overlay.height) };
   }
 
-  heatmap(src: HeatSource, heat: Size, smoothing: number) {
+  heatmap(src: HeatSource, heat: Size, smoothing: number): [number, number] | null {
     this.encoder = this.gpu.device.createCommandEncoder({ label: 'heatmap+overlay' });
     const hp = { ...heat, sigma: DEFAULT_POST.sigma, smoothing };
-    if ('points' in src) this.heatmapGpu.encodePoints(this.encoder, src.points, hp);
-    else this.heatmapGpu.encodeMap(this.encoder, src.map, hp);
+    if (!('points' in src)) {
+      this.heatmapGpu.encodeMap(this.encoder, src.map, hp);
+      return null;
+    }
+    this.heatmapGpu.encodePoints(this.encoder, src.points, hp);
+    // The peak from the CPU twin (a few points on a grid of at most 200 px): no second map in the frame.
+    return peak(heatmap(src.points, heat.width, heat.height, DEFAULT_POST.sigma), heat.width);
   }
 
   draw(rects: Rect[], overlay: Size, o: OverlayOptions) {
@@ -86,10 +92,6 @@ export class GpuPath implements FramePath {
         o.heatmap ? this.heatLayer(o.colormap, o.opacity) : null, rects);
     }
     this.gpu.device.queue.submit([encoder.finish()]);
-  }
-
-  peak() {
-    return this.heatmapGpu.readPeak();
   }
 
   /** Test path: the heatmap of these points, drawn offscreen through the overlay pass and read back. */

@@ -35,12 +35,14 @@ export interface FramePath {
   unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Unravelled>;
   /** The overlay's size (the canvas, else the frame) and the heatmap's (the GPU path works on a smaller grid). */
   sizes(frame: Size): { overlay: Size; heat: Size };
-  /** Make the heatmap (heat-size cells), smoothed over frames. */
-  heatmap(src: HeatSource, heat: Size, smoothing: number): void;
+  /**
+   * Make the heatmap (heat-size cells), smoothed over frames. For points, returns the first maximum of this frame's
+   * (unsmoothed) map, in heat cells: computed on the CPU from the points on both paths (peak(heatmap())), so that
+   * the GPU path does not wait for the GPU a second time in a frame.
+   */
+  heatmap(src: HeatSource, heat: Size, smoothing: number): [number, number] | null;
   /** Draw the heat layer, points, boxes and cells into the overlay canvas. */
   draw(rects: Rect[], overlay: Size, o: OverlayOptions): void;
-  /** After draw(): the first maximum of this frame's heatmap (heat cells), and the bytes it took to know. */
-  peak(): Promise<{ x: number; y: number; bytes: number }>;
   destroy(): void;
 }
 
@@ -121,16 +123,13 @@ export async function explainFrame(path: FramePath, frame: Frame, plan: FramePla
       src = { map: maps[0].map };
     }
 
-    path.heatmap(src, heat, plan.overlay.smoothing);
+    const pk = path.heatmap(src, heat, plan.overlay.smoothing);
     path.draw(sceneRects(scenes, frameSize, overlay, plan.overlay), overlay, plan.overlay);
     await laps.lap('heatmap');
-    if ('points' in src) {
-      const p = await path.peak();
-      bytes += p.bytes;
-      const [q] = rescalePoints([{ x: p.x, y: p.y, w: 0 }], heat, frameSize); // cell centre -> frame pixel
+    if (pk) {
+      const [q] = rescalePoints([{ x: pk[0], y: pk[1], w: 0 }], heat, frameSize); // cell centre -> frame pixel
       explained[0].peak = [q.x, q.y];
     }
-    laps.mark('readback');
     return {
       top: s.top, explained, path: path.name, backend: path.backend, method: plan.method, frameSize,
       layers, timings: laps.done(), readbackBytes: bytes,

@@ -105,14 +105,19 @@ export class SparseActivations {
       a.wrote = null;
       this.bytes += n * 4;
     } else if (missing.length) {
-      const g = tf.tidy(() => tf.gather(tf.reshape(t, [-1]), tf.tensor1d(missing, 'int32')));
+      // Index counts rounded up to a power of two (padded with index 0): the backend compiles a gather program per
+      // shape (WebGL), so a few sizes keep them cached instead of compiling new ones every frame.
+      const padded = new Int32Array(Math.max(64, 2 ** Math.ceil(Math.log2(missing.length))));
+      padded.set(missing);
+      const g = tf.tidy(() => tf.gather(tf.reshape(t, [-1]), tf.tensor1d(padded, 'int32')));
       try {
-        const v = (await g.data()) as Float32Array;
+        // Synchronous: one small read per step, and an async read on WebGL polls a fence (latency per read).
+        const v = g.dataSync() as Float32Array;
         for (let j = 0; j < missing.length; j++) { a.values[missing[j]] = v[j]; a.wrote.push(missing[j]); }
       } finally {
         g.dispose();
       }
-      this.bytes += missing.length * 4;
+      this.bytes += padded.length * 4;
     }
     this.readMs += performance.now() - t0;
   }

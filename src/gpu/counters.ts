@@ -2,7 +2,7 @@
 // maps and the bytes they bring back, queue submissions, compute dispatches, buffers and pipelines created) and
 // the time the worker spends waiting on maps and tensor reads. Installed only in bench builds (Vite mode 'bench'):
 // the wrappers cost a little on every call.
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 
 /** Totals since install; a frame's figures are the difference of two snapshots. */
 export interface Counters {
@@ -68,23 +68,30 @@ export function countDevice(device: GPUDevice) {
 }
 
 /**
- * Count tensor reads on a backend without GPUBuffer maps (WebGL, wasm): each data() is one readback of its bytes.
- * On the webgpu backend data() maps a buffer, which countDevice() counts already.
+ * Count the reads of a backend without GPUBuffer maps (WebGL, wasm): each backend read (data(), dataSync(), and the
+ * reads kernels make themselves, e.g. WebGL's topk handing small inputs to the CPU) is one readback of its bytes,
+ * and its time is waiting. On the webgpu backend countDevice() counts the maps instead.
  */
-export function countTensorReads() {
-  const proto = tf.Tensor.prototype as unknown as { data: Fn };
-  const orig = proto.data;
-  proto.data = async function (this: tf.Tensor, ...a: unknown[]) {
-    const mapped = tf.getBackend() === 'webgpu';
-    const t0 = performance.now();
-    try {
-      return await orig.apply(this, a);
-    } finally {
-      if (!mapped) {
-        counters.maps++;
-        counters.bytesRead += this.size * 4;
-        counters.waitMs += performance.now() - t0;
-      }
-    }
+const counted = new WeakSet<object>();
+export function countBackendReads(backend: tf.KernelBackend) {
+  if (counted.has(backend)) return;
+  counted.add(backend);
+  const b = backend as unknown as { read: Fn; readSync: Fn };
+  const count = (v: unknown, ms: number) => {
+    counters.maps++;
+    counters.bytesRead += (v as ArrayBufferView | undefined)?.byteLength ?? 0;
+    counters.waitMs += ms;
   };
+  wrap(b, 'read', (orig) => async (...a: unknown[]) => {
+    const t0 = performance.now();
+    const v = await orig(...a);
+    count(v, performance.now() - t0);
+    return v;
+  });
+  wrap(b, 'readSync', (orig) => (...a: unknown[]) => {
+    const t0 = performance.now();
+    const v = orig(...a);
+    count(v, performance.now() - t0);
+    return v;
+  });
 }
