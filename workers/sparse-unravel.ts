@@ -6,18 +6,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { size } from '../src/engine/graph.ts';
 import type { Kept } from '../src/engine/ops/common.ts';
+import { opOf } from '../src/engine/ops/registry.ts';
 import type { Graph, GraphNode, Rules } from '../src/engine/types.ts';
 import { unravelWalk, type UnravelResult } from '../src/engine/unravel.ts';
-
-/** Ops whose step only routes indices (reads no activation). Any other kind reads what readsOf() says, else all. */
-const ROUTING = new Set<GraphNode['kind']>(['input', 'concat', 'pad', 'identity']);
 
 /**
  * Flat indices of each input activation that the step of `node` reads for these kept neurons (a superset is fine,
  * a missing index is not: the array would hold NaN there). 'all' where the step reads the whole input.
  */
 export function readsOf(graph: Graph, node: GraphNode, kept: Kept): [string, Iterable<number> | 'all'][] {
-  if (ROUTING.has(node.kind) || kept.size === 0) return [];
+  // The op's own list of the activations its rule reads (none for ops that only route indices).
+  const names = opOf(node).reads(node);
+  if (names.length === 0 || kept.size === 0) return [];
   const shapeOf = (n: string) => graph.byName.get(n)!.shape;
   switch (node.kind) {
     case 'conv': {
@@ -61,8 +61,8 @@ export function readsOf(graph: Graph, node: GraphNode, kept: Kept): [string, Ite
     case 'add':
       return node.inputs.map((i) => [i, kept.keys()]);
     default:
-      // matmul (every input is compared) and any op this list does not know.
-      return node.inputs.map((i) => [i, 'all']);
+      // matmul (every input is compared) and any op this switch does not know: whole activations.
+      return names.map((n) => [n, 'all']);
   }
 }
 
