@@ -50,7 +50,8 @@ async function fromUrl(url: string, opts: InitOptions): Promise<FixationModel> {
   // Facts files beside model.json are optional (metadata.json: Teachable Machine; cnnfix.json: catalog-style).
   const beside = async (file: string) => {
     const res = await fetch(new URL(file, new URL(url, self.location.href))).catch(() => undefined);
-    if (!res?.ok) return undefined;
+    // An HTML answer is a server's page-not-found fallback (Vite's dev server answers index.html), not the file.
+    if (!res?.ok || /text\/html/.test(res.headers.get('content-type') ?? '')) return undefined;
     try { return await res.json(); } catch (e) { throw new Error(`${file} beside ${url}: not JSON (${(e as Error).message})`); }
   };
   const facts = readFacts({ metadata: await beside(METADATA_FILE), facts: await beside(FACTS_FILE) });
