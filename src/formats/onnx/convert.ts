@@ -176,7 +176,12 @@ export class Converter {
   }
 }
 
-export function convertOnnx(bytes: Uint8Array, file = 'model.onnx'): OnnxConversion {
+export interface ConvertOptions {
+  /** Graph inputs to bind to constant values (e.g. weights given as inputs, as in the ONNX backend tests). */
+  constants?: Map<string, Tensor>;
+}
+
+export function convertOnnx(bytes: Uint8Array, file = 'model.onnx', opts: ConvertOptions = {}): OnnxConversion {
   const model = decodeModel(bytes, file);
   // Decoded sub-messages are class instances with defaults; the generated typings only promise $Properties.
   const g = model.graph as GraphProto;
@@ -192,8 +197,9 @@ export function convertOnnx(bytes: Uint8Array, file = 'model.onnx'): OnnxConvers
   for (const n of nodes) for (const i of n.input) if (i) cv.consumers.set(i, [...(cv.consumers.get(i) ?? []), n]);
 
   const inputs: OnnxPort[] = [];
+  for (const [name, t] of opts.constants ?? []) cv.set(name, { shape: t.shape, nhwc: false, c: t, int: t.data instanceof Int32Array });
   for (const inp of graphInputs) {
-    if (cv.vals.has(inp.name)) continue; // an initializer also listed as an input (IR < 4)
+    if (cv.vals.has(inp.name)) continue; // an initializer also listed as an input (IR < 4), or a bound input
     const tt = inp.type?.tensorType;
     if (!tt) throw new Error(`${file}: graph input '${inp.name}' is not a tensor`);
     const shape = (tt.shape?.dim ?? []).map((d) => (d.dimValue != null && num(d.dimValue) > 0 ? num(d.dimValue) : 1));

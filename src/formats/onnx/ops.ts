@@ -452,7 +452,9 @@ export const OPS: Record<string, Rule> = {
   Max: variadic('Maximum'),
   Identity: unary('Identity'),
   Dropout: (n, cv) => {
-    if (n.output[1] && cv.consumers.get(n.output[1])?.length) cv.fail(n, 'the mask output of Dropout is not supported');
+    if (n.output[1]) cv.fail(n, 'the mask output of Dropout is not supported');
+    const training = cv.get(n, 2);
+    if (training && (!training.c || training.c.data[0])) cv.fail(n, 'training-mode Dropout (random) is not supported; training_mode must be a constant false');
     unary('Identity')(n, cv);
   },
   Add: binary('AddV2'),
