@@ -135,6 +135,11 @@ export class Converter {
     return v.tf;
   }
 
+  /** Whether the stored NHWC order of a value is also its NCHW order (one channel, or a 1x1 map). */
+  sameOrder(v: Val): boolean {
+    return !v.nhwc || v.shape[1] === 1 || v.shape[2] * v.shape[3] === 1;
+  }
+
   /** The value as a TF tensor in ONNX's own layout (an NHWC-stored 4-D value is transposed back, unless trivial). */
   plain(v: Val): string {
     if (!v.nhwc) return this.live(v);
@@ -237,7 +242,10 @@ export function convertOnnx(bytes: Uint8Array, file = 'model.onnx', opts: Conver
     if (cv.quantized.has(o.name)) throw new Error(`${file}: graph output '${o.name}' is a quantized integer tensor, which is not supported (only QuantizeLinear -> DequantizeLinear inside the graph)`);
     // A graph output must be a TF node of its own (an aliased or constant one gets an Identity).
     const tf = v.tf && !inputs.some((i) => i.tf === v.tf) ? v.tf : cv.emit('Identity', o.name, [cv.live(v)]);
-    const producer = nodes.find((n) => n.output.includes(o.name));
+    // Through the pass-throughs after it (tf2onnx quantizes the probabilities), is the output a Softmax?
+    const producerOf = (v: string) => nodes.find((n) => n.output.includes(v));
+    let producer = producerOf(o.name);
+    while (producer && ['QuantizeLinear', 'DequantizeLinear', 'Identity', 'Dropout'].includes(producer.opType)) producer = producerOf(producer.input[0]);
     if (producer?.opType === 'Softmax') {
       const before = cv.vals.get(producer.input[0]);
       if (before?.tf) beforeSoftmax.set(o.name, before.tf);

@@ -229,7 +229,8 @@ function mean(n: NodeProto, cv: Converter, x: Val, axes: number[], keep: boolean
 /** A reshape of a value to an ONNX shape (the result is in ONNX layout). */
 function reshape(n: NodeProto, cv: Converter, x: Val, shape: number[]) {
   if (size(shape) !== size(x.shape)) cv.fail(n, `cannot reshape [${x.shape}] (${size(x.shape)} values) to [${shape}]`);
-  const tf = cv.emit('Reshape', out(n), [cv.plain(x), cv.ints(`${out(n)}/shape`, shape)]);
+  // Reshape the stored tensor directly when its order is ONNX's: no NCHW intermediate that would look like a map.
+  const tf = cv.emit('Reshape', out(n), [cv.sameOrder(x) ? cv.live(x) : cv.plain(x), cv.ints(`${out(n)}/shape`, shape)]);
   cv.set(out(n), { shape, nhwc: false, tf });
 }
 
