@@ -147,9 +147,28 @@ describe('ONNX MobileNetV2 int8 QDQ', () => {
   }, 240_000);
 });
 
+describe('ONNX in the CLI', () => {
+  it('classify and explain take an .onnx file (--model-dir or --model) and --preprocess', async () => {
+    const { main } = await import('../../src/cli/main.ts');
+    const out: string[] = [];
+    const log = console.log;
+    console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
+    try {
+      expect(await main(['classify', join(SHARED, 'images/squirrel_cls.jpg'), '--model-dir', join(ONNX, 'mobilenet_v2_float.onnx'), '--preprocess=-1,1'])).toBe(0);
+      expect(await main(['classify', join(SHARED, 'images/squirrel_cls.jpg'), '--model', join(ONNX, 'squeezenet1_1.onnx')])).toBe(0);
+      expect(await main(['classify', join(SHARED, 'images/squirrel_cls.jpg'), '--model', join(ONNX, 'squeezenet1_1.onnx'), '--preprocess', 'nonsense'])).toBe(2);
+    } finally {
+      console.log = log;
+    }
+    const tops = out.filter((l) => /^\s+0\.\d+\s+\d+/.test(l));
+    expect(tops[0]).toMatch(/335\s+fox squirrel/); // MobileNetV2 in [-1,1]
+    expect(tops[5]).toMatch(/335\s+fox squirrel/); // SqueezeNet, ImageNet mean/std
+  }, 120_000);
+});
+
 describe('ONNX errors', () => {
   it('an unsupported op names the op and the node', async () => {
-    await expect(loadModel(undefined, join(NODE_TESTS, 'test_lstm_defaults/model.onnx'))).rejects.toThrow(/node '.*' \(op LSTM\): op 'LSTM' is not supported/);
+    await expect(loadModel(undefined, join(NODE_TESTS, 'test_lstm_defaults/model.onnx'))).rejects.toThrow(/test_lstm_defaults\/model\.onnx: node '\w+' \(op LSTM\): op 'LSTM' is not supported/);
     await expect(loadModel(undefined, join(NODE_TESTS, 'test_qlinearconv/model.onnx'))).rejects.toThrow(/\(op QLinearConv\): op 'QLinearConv' is not supported/);
   });
   it('a file that is not ONNX, or missing, is a clear error naming the file', async () => {

@@ -63,7 +63,7 @@ export class Converter {
   constructor(readonly file: string) {}
 
   where(n: NodeProto): string {
-    return `${this.file}: node '${n.name || n.output[0]}' (op ${n.opType})`;
+    return `${this.file}: node '${n.name || n.output.find(Boolean) || '(unnamed)'}' (op ${n.opType})`;
   }
   fail(n: NodeProto, why: string): never {
     throw new Error(`${this.where(n)}: ${why}`);
