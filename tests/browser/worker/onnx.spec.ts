@@ -1,0 +1,38 @@
+// An ONNX model in the worker: fetched by URL, converted in the worker, explained on the GPU path (tfjs-webgpu +
+// the WGSL unravelling): the same class and input fixations as the TF.js SqueezeNet on the same path.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { expect, test } from '@playwright/test';
+import { PRESENT_LAUNCH } from './launch.ts';
+import { IMAGES, openHarness, SQUIRREL } from './setup.ts';
+
+test.use({ launchOptions: PRESENT_LAUNCH });
+
+test('ONNX SqueezeNet by URL: GPU path, same class and input fixations as the TF.js SqueezeNet', async ({ page }) => {
+  const onnxDir = resolve(IMAGES, '../models/onnx');
+  await page.route('**/onnx-models/*', (route) => {
+    const name = decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop()!);
+    if (name === 'labels.json') return route.fulfill({ status: 404, body: '' });
+    return route.fulfill({ body: readFileSync(resolve(onnxDir, name)), contentType: 'application/octet-stream' });
+  });
+  await openHarness(page);
+  const out = await page.evaluate(async (url) => {
+    const h = (window as any).h;
+    const t0 = performance.now();
+    const onnxInfo = await h.init({ modelUrl: '/onnx-models/squeezenet1_1.onnx', backend: 'auto', canvas: { width: 320, height: 240 } });
+    const loadMs = performance.now() - t0;
+    const onnx = await h.explainUrl(url, {});
+    const tfjsInfo = await h.init({ modelId: 'squeezenet1_1', backend: 'auto', canvas: { width: 320, height: 240 } });
+    const tfjs = await h.explainUrl(url, {});
+    return { onnxInfo, tfjsInfo, onnx, tfjs, loadMs };
+  }, SQUIRREL);
+  console.log(`ONNX SqueezeNet in the worker: init (fetch + convert + compile) ${Math.round(out.loadMs)} ms`);
+  expect(out.onnxInfo.path).toBe('gpu');
+  expect(out.onnx.path).toBe('gpu');
+  expect(out.tfjsInfo.path).toBe('gpu');
+  expect(out.onnx.top[0].index).toBe(335);
+  expect(out.onnx.top[0].index).toBe(out.tfjs.top[0].index);
+  const fix = (r: any) => r.explained[0].inputFixations.map((f: any) => [f.x, f.y, f.c]);
+  expect(fix(out.onnx).length).toBeGreaterThan(0);
+  expect(fix(out.onnx)).toEqual(fix(out.tfjs));
+});
