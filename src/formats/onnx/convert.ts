@@ -18,6 +18,12 @@ export interface Val {
   tf?: string;
   c?: Tensor;
   int?: boolean;
+  /**
+   * A [N, C*H*W] vector flattened from an NHWC-stored map, held in NHWC order (H, W, C): [C, H, W]. A Gemm/MatMul
+   * with constant weights reads it directly (its weight rows permuted), so the engine sees Reshape -> MatMul of a
+   * map as in TF graphs; anything else gets it in ONNX order.
+   */
+  flat?: [number, number, number];
 }
 
 export interface OnnxPort {
@@ -137,11 +143,18 @@ export class Converter {
 
   /** Whether the stored NHWC order of a value is also its NCHW order (one channel, or a 1x1 map). */
   sameOrder(v: Val): boolean {
+    if (v.flat) return false;
     return !v.nhwc || v.shape[1] === 1 || v.shape[2] * v.shape[3] === 1;
   }
 
   /** The value as a TF tensor in ONNX's own layout (an NHWC-stored 4-D value is transposed back, unless trivial). */
   plain(v: Val): string {
+    if (v.flat) {
+      const [C, H, W] = v.flat, N = v.shape[0];
+      const map = this.emit('Reshape', `${v.name}/map`, [this.live(v), this.ints(`${v.name}/map/shape`, [N, H, W, C])]);
+      const nchw = this.emit('Transpose', `${v.name}/nchw`, [map, this.ints(`${v.name}/nchw/perm`, [0, 3, 1, 2])]);
+      return this.emit('Reshape', `${v.name}/flat`, [nchw, this.ints(`${v.name}/flat/shape`, v.shape)]);
+    }
     if (!v.nhwc) return this.live(v);
     const [N, C, H, W] = v.shape;
     if (C === 1 || H * W === 1) return this.emit('Reshape', `${v.name}/nchw`, [this.live(v), this.ints(`${v.name}/nchw/shape`, [N, C, H, W])]);
@@ -241,7 +254,7 @@ export function convertOnnx(bytes: Uint8Array, file = 'model.onnx', opts: Conver
     if (!v) throw new Error(`${file}: graph output '${o.name}' is not produced by any node`);
     if (cv.quantized.has(o.name)) throw new Error(`${file}: graph output '${o.name}' is a quantized integer tensor, which is not supported (only QuantizeLinear -> DequantizeLinear inside the graph)`);
     // A graph output must be a TF node of its own (an aliased or constant one gets an Identity).
-    const tf = v.tf && !inputs.some((i) => i.tf === v.tf) ? v.tf : cv.emit('Identity', o.name, [cv.live(v)]);
+    const tf = v.tf && !v.flat && !inputs.some((i) => i.tf === v.tf) ? v.tf : cv.emit('Identity', o.name, [cv.plain(v)]);
     // Through the pass-throughs after it (tf2onnx quantizes the probabilities), is the output a Softmax?
     const producerOf = (v: string) => nodes.find((n) => n.output.includes(v));
     let producer = producerOf(o.name);

@@ -15,8 +15,12 @@ const out = (n: NodeProto) => n.output[0];
 function unary(op: string, attr: Record<string, unknown> = {}): Rule {
   return (n, cv) => {
     const x = cv.need(n, 0, 'X');
-    cv.set(out(n), { shape: x.shape, nhwc: x.nhwc, tf: cv.emit(op, out(n), [cv.live(asFloat(x))], attr) });
+    cv.set(out(n), { shape: x.shape, nhwc: x.nhwc, flat: x.flat, tf: cv.emit(op, out(n), [cv.live(asFloat(x))], attr) });
   };
+}
+
+function asFloatT(t: Tensor): Tensor {
+  return t.data instanceof Float32Array ? t : { data: Float32Array.from(t.data), shape: t.shape };
 }
 
 function asFloat(v: Val): Val {
@@ -328,8 +332,9 @@ function pad(n: NodeProto, cv: Converter) {
   const paddings = cv.constant(`${out(n)}/paddings`, { data: Int32Array.from(flat), shape: [r, 2] }, true);
   const shape = x.shape.map((v, i) => v + pads[i] + pads[i + r]);
   let tf: string;
-  if (mode === 'constant') tf = cv.emit('PadV2', out(n), [cv.live(x), paddings, cv.scalar(`${out(n)}/value`, value)]);
-  else if (mode === 'reflect') tf = cv.emit('MirrorPad', out(n), [cv.live(x), paddings], { mode: str('REFLECT') });
+  const src = x.flat ? cv.plain(x) : cv.live(x);
+  if (mode === 'constant') tf = cv.emit('PadV2', out(n), [src, paddings, cv.scalar(`${out(n)}/value`, value)]);
+  else if (mode === 'reflect') tf = cv.emit('MirrorPad', out(n), [src, paddings], { mode: str('REFLECT') });
   else cv.fail(n, `Pad mode '${mode}' is not supported (constant and reflect are)`);
   cv.set(out(n), { shape, nhwc: x.nhwc, tf });
 }
@@ -343,11 +348,14 @@ function gemm(n: NodeProto, cv: Converter) {
   const M = tA ? A.shape[1] : A.shape[0], N = tB ? B.shape[0] : B.shape[1];
   const name = out(n);
   let b: string, transB = false;
+  const flatA = A.flat && B.c && !tA ? A.flat : undefined;
   if (B.c) { // constant weights: transposed to [K, N] and scaled by alpha here
-    const w = tB ? permute(B.c, [1, 0]) : B.c;
+    let w = tB ? permute(B.c, [1, 0]) : B.c;
+    if (flatA) w = nhwcRows(w, flatA);
     b = cv.constant(`${name}/weights`, { data: Float32Array.from(w.data, (v) => v * alpha), shape: w.shape });
   } else { b = cv.plain(B); transB = tB; }
-  let y = cv.emit('MatMul', C || (!B.c && alpha !== 1) ? `${name}/matmul` : name, [cv.plain(asFloat(A)), b], { transpose_a: { b: tA }, transpose_b: { b: transB } });
+  const a = flatA ? cv.live(A) : cv.plain(asFloat(A));
+  let y = cv.emit('MatMul', C || (!B.c && alpha !== 1) ? `${name}/matmul` : name, [a, b], { transpose_a: { b: tA }, transpose_b: { b: transB } });
   if (!B.c && alpha !== 1) y = cv.emit('Mul', C ? `${name}/alpha` : name, [y, cv.scalar(`${name}/alpha_value`, alpha)]);
   let v: Val = { name, shape: [M, N], nhwc: false, tf: y };
   if (C) {
@@ -360,9 +368,18 @@ function gemm(n: NodeProto, cv: Converter) {
   cv.set(name, v);
 }
 
+/** Weight rows [K, N] from ONNX's flatten order (c, h, w) to NHWC's (h, w, c). */
+function nhwcRows(w: Tensor, [C, H, W]: [number, number, number]): Tensor {
+  return { data: permute({ data: w.data, shape: [C, H, W, w.shape[1]] }, [1, 2, 0, 3]).data, shape: w.shape };
+}
+
 function matmul(n: NodeProto, cv: Converter) {
   const A = cv.need(n, 0, 'A'), B = cv.need(n, 1, 'B');
   if (A.shape.length < 2 || B.shape.length < 2) cv.fail(n, `1-D MatMul operands are not supported ([${A.shape}] x [${B.shape}])`);
+  if (A.flat && B.c && B.shape.length === 2) {
+    const tf = cv.emit('MatMul', out(n), [cv.live(A), cv.constant(`${out(n)}/weights`, nhwcRows(asFloatT(B.c), A.flat))]);
+    return cv.set(out(n), { shape: [A.shape[0], B.shape[1]], nhwc: false, tf });
+  }
   const batch = broadcast(n, cv, A.shape.slice(0, -2), B.shape.slice(0, -2));
   const shape = [...batch, A.shape.at(-2)!, B.shape.at(-1)!];
   const op = A.shape.length === 2 && B.shape.length === 2 ? 'MatMul' : 'BatchMatMulV2';
@@ -481,7 +498,12 @@ export const OPS: Record<string, Rule> = {
     const x = cv.need(n, 0, 'input');
     let axis = new Attrs(n, cv.where(n)).int('axis', 1);
     if (axis < 0) axis += x.shape.length;
-    reshape(n, cv, x, [size(x.shape.slice(0, axis)), size(x.shape.slice(axis))]);
+    const shape = [size(x.shape.slice(0, axis)), size(x.shape.slice(axis))];
+    if (x.nhwc && axis === 1 && !cv.sameOrder(x)) { // a map flattened for a classifier head: keep NHWC order
+      const tf = cv.emit('Reshape', out(n), [cv.live(x), cv.ints(`${out(n)}/shape`, shape)]);
+      return cv.set(out(n), { shape, nhwc: false, tf, flat: [x.shape[1], x.shape[2], x.shape[3]] });
+    }
+    reshape(n, cv, x, shape);
   },
   Reshape: (n, cv) => {
     const x = cv.need(n, 0, 'data');
