@@ -56,7 +56,7 @@ const ELEM = ['UNDEFINED', 'FLOAT', 'UINT8', 'INT8', 'UINT16', 'INT16', 'INT32',
 export class Converter {
   readonly nodes: TfNode[] = [];
   private readonly specs: io.WeightsManifestEntry[] = [];
-  private readonly chunks: ArrayBuffer[] = [];
+  private readonly chunks: Uint8Array[] = [];
   private readonly used = new Set<string>();
   readonly vals = new Map<string, Val>();
   /** ONNX nodes already handled by an earlier node's rule (a folded BatchNorm, a dropped Q->DQ pair). */
@@ -96,7 +96,7 @@ export class Converter {
   constant(name: string, t: Tensor, int = t.data instanceof Int32Array): string {
     const n = this.fresh(name);
     const dtype = int ? 'int32' : 'float32';
-    const data = int ? Int32Array.from(t.data) : Float32Array.from(t.data);
+    const data = int ? (t.data instanceof Int32Array ? t.data : new Int32Array(t.data)) : (t.data instanceof Float32Array ? t.data : new Float32Array(t.data));
     this.nodes.push({
       name: n, op: 'Const', input: [],
       attr: {
@@ -105,7 +105,7 @@ export class Converter {
       },
     });
     this.specs.push({ name: n, shape: t.shape, dtype });
-    this.chunks.push(data.buffer as ArrayBuffer);
+    this.chunks.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     return n;
   }
 
@@ -182,7 +182,7 @@ export class Converter {
     const total = this.chunks.reduce((s, b) => s + b.byteLength, 0);
     const data = new Uint8Array(total);
     let off = 0;
-    for (const b of this.chunks) { data.set(new Uint8Array(b), off); off += b.byteLength; }
+    for (const b of this.chunks) { data.set(b, off); off += b.byteLength; }
     return {
       modelTopology: { node: this.nodes, library: {}, versions: {} },
       weightSpecs: this.specs,

@@ -124,7 +124,9 @@ const conv: Rule = (n, cv) => {
     const eps = new Attrs(bn, cv.where(bn)).float('epsilon', 1e-5);
     const scale = Float32Array.from(gamma, (gm, c) => gm / Math.sqrt(variance[c] + eps));
     const per = w.data.length / Co;
-    w = { data: Float32Array.from(w.data, (v, i) => v * scale[Math.floor(i / per)]), shape: w.shape };
+    const folded = new Float32Array(w.data.length);
+    for (let i = 0; i < folded.length; i++) folded[i] = w.data[i] * scale[Math.floor(i / per)];
+    w = { data: folded, shape: w.shape };
     bias = Float32Array.from(scale, (sc, c) => ((bias?.[c] ?? 0) - mean[c]) * sc + beta[c]);
     cv.done.add(bn);
     name = bn.output[0];
@@ -148,7 +150,7 @@ const conv: Rule = (n, cv) => {
   }
   const padAttr = tfPadding(x.shape.slice(2), k, s, d, p.begin, p.given);
   const hasBias = !!bias;
-  const convName = cv.emit(depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', hasBias ? `${name}/conv` : name, [cv.stored(x, n), cv.constant(`${name}/weights`, filter)], {
+  const convName = cv.emit(depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', hasBias ? `${name}/conv` : name, [cv.stored(x, n), cv.constant(`${name}/weights`, filter, false)], {
     strides: ints([1, s[0], s[1], 1]), dilations: ints([1, d[0], d[1], 1]), data_format: str('NHWC'), ...padAttr,
   });
   const tf = hasBias ? cv.emit('BiasAdd', name, [convName, cv.constant(`${name}/bias`, { data: Float32Array.from(bias!), shape: [Co] })], { data_format: str('NHWC') }) : convName;
@@ -290,10 +292,11 @@ function dequantize(n: NodeProto, cv: Converter) {
   if (x.c) {
     const inner = perAxis ? size(x.shape.slice(axis + 1)) : 1;
     const n0 = perAxis ? x.shape[axis] : 1;
-    const data = Float32Array.from(x.c.data, (v, i) => {
+    const data = new Float32Array(x.c.data.length);
+    for (let i = 0; i < data.length; i++) {
       const c = perAxis ? Math.floor(i / inner) % n0 : 0;
-      return (v - (zp?.data[c] ?? 0)) * scale.data[c];
-    });
+      data[i] = (x.c.data[i] - (zp?.data[c] ?? 0)) * scale.data[c];
+    }
     cv.set(out(n), { shape: x.shape, nhwc: false, c: { data, shape: x.shape } });
     return;
   }
@@ -352,7 +355,7 @@ function gemm(n: NodeProto, cv: Converter) {
   if (B.c) { // constant weights: transposed to [K, N] and scaled by alpha here
     let w = tB ? permute(B.c, [1, 0]) : B.c;
     if (flatA) w = nhwcRows(w, flatA);
-    b = cv.constant(`${name}/weights`, { data: Float32Array.from(w.data, (v) => v * alpha), shape: w.shape });
+    b = cv.constant(`${name}/weights`, { data: alpha === 1 ? asFloatT(w).data : asFloatT(w).data.map((v) => v * alpha), shape: w.shape });
   } else { b = cv.plain(B); transB = tB; }
   const a = flatA ? cv.live(A) : cv.plain(asFloat(A));
   let y = cv.emit('MatMul', C || (!B.c && alpha !== 1) ? `${name}/matmul` : name, [a, b], { transpose_a: { b: tA }, transpose_b: { b: transB } });

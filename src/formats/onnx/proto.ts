@@ -54,22 +54,31 @@ export function tensorValues(t: TensorProto, where: string): Tensor {
     throw new Error(`${where}: tensor '${t.name}' keeps its data in an external file, which is not supported`);
   }
   const raw = t.rawData && t.rawData.length ? t.rawData : undefined;
-  // Copy raw bytes to a buffer of their own: a protobuf sub-array (a Node Buffer view) starts anywhere in the file.
+  // Copy raw bytes to a buffer of their own (aligned, little-endian hosts): a protobuf sub-array (a Node Buffer
+  // view) starts anywhere in the file.
   const bytes = raw ? new Uint8Array(raw) : undefined;
   const view = bytes ? new DataView(bytes.buffer) : undefined;
   let data: Float32Array | Int32Array;
   const dt = t.dataType;
-  const ints = (get: (i: number) => number) => Int32Array.from({ length: n }, (_, i) => get(i));
-  const floats = (get: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => get(i));
+  const ints = (get: (i: number) => number) => {
+    const a = new Int32Array(n);
+    for (let i = 0; i < n; i++) a[i] = get(i);
+    return a;
+  };
+  const floats = (get: (i: number) => number) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = get(i);
+    return a;
+  };
   switch (dt) {
-    case DT.FLOAT: data = bytes ? new Float32Array(bytes.buffer, 0, bytes.length >> 2) : Float32Array.from(t.floatData); break; // little-endian hosts
-    case DT.DOUBLE: data = view ? floats((i) => view.getFloat64(8 * i, true)) : Float32Array.from(t.doubleData); break;
+    case DT.FLOAT: data = bytes ? new Float32Array(bytes.buffer, 0, n) : Float32Array.from(t.floatData); break;
+    case DT.DOUBLE: data = bytes ? new Float32Array(new Float64Array(bytes.buffer, 0, n)) : Float32Array.from(t.doubleData); break;
     case DT.FLOAT16: data = view ? floats((i) => half(view.getUint16(2 * i, true))) : floats((i) => half(t.int32Data[i])); break;
-    case DT.UINT8: case DT.BOOL: data = view ? ints((i) => view.getUint8(i)) : Int32Array.from(t.int32Data); break;
-    case DT.INT8: data = view ? ints((i) => view.getInt8(i)) : Int32Array.from(t.int32Data); break;
-    case DT.UINT16: data = view ? ints((i) => view.getUint16(2 * i, true)) : Int32Array.from(t.int32Data); break;
-    case DT.INT16: data = view ? ints((i) => view.getInt16(2 * i, true)) : Int32Array.from(t.int32Data); break;
-    case DT.INT32: data = view ? ints((i) => view.getInt32(4 * i, true)) : Int32Array.from(t.int32Data); break;
+    case DT.UINT8: case DT.BOOL: data = bytes ? new Int32Array(bytes.subarray(0, n)) : Int32Array.from(t.int32Data); break;
+    case DT.INT8: data = bytes ? new Int32Array(new Int8Array(bytes.buffer, 0, n)) : Int32Array.from(t.int32Data); break;
+    case DT.UINT16: data = bytes ? new Int32Array(new Uint16Array(bytes.buffer, 0, n)) : Int32Array.from(t.int32Data); break;
+    case DT.INT16: data = bytes ? new Int32Array(new Int16Array(bytes.buffer, 0, n)) : Int32Array.from(t.int32Data); break;
+    case DT.INT32: data = bytes ? new Int32Array(bytes.buffer, 0, n) : Int32Array.from(t.int32Data); break;
     case DT.INT64: data = view ? ints((i) => int64(view, i)) : ints((i) => num(t.int64Data[i])); break;
     default:
       throw new Error(`${where}: tensor '${t.name}' has data type ${DT[dt] ?? dt}, which is not supported`);
