@@ -1,7 +1,7 @@
 // Node side of the library (the package's "./node"): tfjs backend, loading a model from disk (a catalog model or a
 // user's own TF.js graph model), decoding images. Also re-exports the browser-safe API.
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -236,12 +236,7 @@ export async function loadOnnxFile(path: string, options: OnnxOptions = {}): Pro
 async function labelsBeside(dir: string): Promise<string[] | undefined> {
   const names = (await readdir(dir).catch(() => [] as string[])).sort();
   const file = names.find((n) => n === 'labels.json') ?? names.find((n) => /^labels.*\.txt$/i.test(n));
-  if (!file) return undefined;
-  const text = (await readFile(join(dir, file))).toString('utf8');
-  if (!file.endsWith('.json')) return text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  const j = JSON.parse(text);
-  if (!Array.isArray(j)) throw new Error(`labels: ${join(dir, file)} is not a JSON array`);
-  return j;
+  return file ? readLabels(join(dir, file), false) : undefined;
 }
 
 /** Decode a JPEG or PNG file to an RGBA tensor [H,W,4]. */

@@ -1,12 +1,12 @@
 // ONNX models as FixationModels: convert (convert.ts), load the artifacts with tfjs-converter, read the facts.
 import { io } from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { IMAGENET } from '../../engine/facts.ts';
 import { FixationModel, type ModelInfo, type Preprocessing } from '../../engine/model.ts';
 import { convertOnnx, type OnnxConversion } from './convert.ts';
 
 export { convertOnnx, type OnnxConversion, type OnnxPort } from './convert.ts';
 
-export const IMAGENET: Preprocessing = { range: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 /** A uint8 input takes raw pixels; its dequantization is in the graph. */
 export const RAW_PIXELS: Preprocessing = { range: [0, 255], mean: [0, 0, 0], std: [1, 1, 1] };
 
