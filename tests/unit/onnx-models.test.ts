@@ -159,7 +159,7 @@ describe('ONNX in the CLI', () => {
     } finally {
       console.log = log;
     }
-    const tops = out.filter((l) => /^\s+0\.\d+\s+\d+/.test(l));
+    const tops = out.flatMap((l) => l.split('\n')).filter((l) => /^\s+0\.\d+\s+\d+/.test(l));
     expect(tops[0]).toMatch(/335\s+fox squirrel/); // MobileNetV2 in [-1,1]
     expect(tops[5]).toMatch(/335\s+fox squirrel/); // SqueezeNet, ImageNet mean/std
   }, 120_000);
