@@ -149,13 +149,34 @@ const conv: Rule = (n, cv) => {
     filter = permute({ data: full, shape: [Co, Ci, kh, kw] }, [2, 3, 1, 0]);
   }
   const padAttr = tfPadding(x.shape.slice(2), k, s, d, p.begin, p.given);
-  const hasBias = !!bias;
-  const convName = cv.emit(depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', hasBias ? `${name}/conv` : name, [cv.stored(x, n), cv.constant(`${name}/weights`, filter, false)], {
-    strides: ints([1, s[0], s[1], 1]), dilations: ints([1, d[0], d[1], 1]), data_format: str('NHWC'), ...padAttr,
+  const attrs = { strides: ints([1, s[0], s[1], 1]), dilations: ints([1, d[0], d[1], 1]), data_format: str('NHWC'), ...padAttr };
+  const shape = [x.shape[0], Co, ...p.outHW];
+  const inputs = [cv.stored(x, n), cv.constant(`${name}/weights`, filter, false)];
+  // Bias and a following activation are fused into the conv (one kernel, as in converted TF graphs).
+  const act = fusableActivation(name, cv);
+  if (!bias && !act) return cv.set(name, { shape, nhwc: true, tf: cv.emit(depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', name, inputs, attrs) });
+  if (act) { cv.done.add(act.node); name = act.node.output[0]; }
+  const b = cv.constant(`${name}/bias`, { data: bias ? Float32Array.from(bias) : new Float32Array(Co), shape: [Co] });
+  const tf = cv.emit(depthwise ? 'FusedDepthwiseConv2dNative' : '_FusedConv2D', name, [...inputs, b], {
+    ...attrs, num_args: { i: '1' }, fused_ops: { list: { s: ['BiasAdd', ...(act ? [act.op] : [])].map(btoa) } },
+    ...(act?.alpha !== undefined ? { leakyrelu_alpha: { f: act.alpha } } : {}),
   });
-  const tf = hasBias ? cv.emit('BiasAdd', name, [convName, cv.constant(`${name}/bias`, { data: Float32Array.from(bias!), shape: [Co] })], { data_format: str('NHWC') }) : convName;
-  cv.set(name, { shape: [x.shape[0], Co, ...p.outHW], nhwc: true, tf });
+  cv.set(name, { shape, nhwc: true, tf });
 };
+
+/** The activation that alone reads a conv's output, if tfjs can fuse it: Relu, Clip(0, 6) as Relu6, LeakyRelu. */
+function fusableActivation(value: string, cv: Converter): { node: NodeProto; op: string; alpha?: number } | undefined {
+  const users = cv.consumers.get(value) ?? [];
+  if (users.length !== 1 || users[0].input[0] !== value) return undefined;
+  const u = users[0], a = new Attrs(u, cv.where(u));
+  if (u.opType === 'Relu') return { node: u, op: 'Relu' };
+  if (u.opType === 'LeakyRelu') return { node: u, op: 'LeakyRelu', alpha: a.float('alpha', 0.01) };
+  if (u.opType === 'Clip') {
+    const bound = (i: number, key: string) => (cv.opset < 11 ? (a.has(key) ? a.float(key, 0) : undefined) : cv.vals.get(u.input[i] ?? '')?.c?.data[0]);
+    if (bound(1, 'min') === 0 && bound(2, 'max') === 6) return { node: u, op: 'Relu6' };
+  }
+  return undefined;
+}
 
 /** VALID, SAME (TF's split: the smaller half before) or EXPLICIT padding attributes of a conv. */
 function tfPadding(inHW: number[], k: number[], s: number[], d: number[], begin: number[], end: number[]) {
