@@ -8,7 +8,7 @@ import { IMAGES, openHarness, SQUIRREL } from './setup.ts';
 
 test.use({ launchOptions: PRESENT_LAUNCH });
 
-test('ONNX SqueezeNet by URL: GPU path, same class and input fixations as the TF.js SqueezeNet', async ({ page }) => {
+test('ONNX SqueezeNet by URL and as files: GPU path, same class and input fixations as the TF.js SqueezeNet', async ({ page }) => {
   const onnxDir = resolve(IMAGES, '../models/onnx');
   await page.route('**/onnx-models/*', (route) => {
     const name = decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop()!);
@@ -24,7 +24,11 @@ test('ONNX SqueezeNet by URL: GPU path, same class and input fixations as the TF
     const onnx = await h.explainUrl(url, {});
     const tfjsInfo = await h.init({ modelId: 'squeezenet1_1', backend: 'auto', canvas: { width: 320, height: 240 } });
     const tfjs = await h.explainUrl(url, {});
-    return { onnxInfo, tfjsInfo, onnx, tfjs, loadMs };
+    // As the app's file picker gives them: the .onnx and a labels file (one label per line).
+    const file = async (name: string) => new File([await (await fetch(`/onnx-models/${name}`)).blob()], name);
+    const filesInfo = await h.init({ modelFiles: [await file('squeezenet1_1.onnx'), await file('labels_imagenet_2012.txt')], backend: 'auto', canvas: { width: 320, height: 240 } });
+    const fromFiles = await h.explainUrl(url, {});
+    return { onnxInfo, tfjsInfo, onnx, tfjs, loadMs, filesInfo, fromFiles };
   }, SQUIRREL);
   console.log(`ONNX SqueezeNet in the worker: init (fetch + convert + compile) ${Math.round(out.loadMs)} ms`);
   expect(out.onnxInfo.path).toBe('gpu');
@@ -35,4 +39,9 @@ test('ONNX SqueezeNet by URL: GPU path, same class and input fixations as the TF
   const fix = (r: any) => r.explained[0].inputFixations.map((f: any) => [f.x, f.y, f.c]);
   expect(fix(out.onnx).length).toBeGreaterThan(0);
   expect(fix(out.onnx)).toEqual(fix(out.tfjs));
+  // From files: same path and result, labels from the text file.
+  expect(out.filesInfo.path).toBe('gpu');
+  expect(out.filesInfo.labels[335]).toBe('fox squirrel');
+  expect(out.fromFiles.top[0].label).toBe('fox squirrel');
+  expect(fix(out.fromFiles)).toEqual(fix(out.tfjs));
 });
