@@ -261,7 +261,7 @@ export function convertOnnx(bytes: Uint8Array, file = 'model.onnx', opts: Conver
     while (producer && ['QuantizeLinear', 'DequantizeLinear', 'Identity', 'Dropout'].includes(producer.opType)) producer = producerOf(producer.input[0]);
     if (producer?.opType === 'Softmax') {
       const before = cv.vals.get(producer.input[0]);
-      if (before?.tf) beforeSoftmax.set(o.name, before.tf);
+      if (before?.tf && !before.flat) beforeSoftmax.set(o.name, before.tf);
     }
     return { onnx: o.name, tf, shape: v.shape, nhwc: v.nhwc, type: ELEM[o.type?.tensorType?.elemType ?? 0] ?? '?' };
   });
