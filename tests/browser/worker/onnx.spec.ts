@@ -45,3 +45,32 @@ test('ONNX SqueezeNet by URL and as files: GPU path, same class and input fixati
   expect(out.fromFiles.top[0].label).toBe('fox squirrel');
   expect(fix(out.fromFiles)).toEqual(fix(out.tfjs));
 });
+
+test('ONNX MobileNetV2 (depthwise, explicit pads, fused Relu6) on the GPU path equals the TF.js MobileNetV2', async ({ page }) => {
+  const shared = resolve(IMAGES, '..');
+  await page.route(/\/(onnx-models|tfjs-mobilenet)\//, (route) => {
+    const path = decodeURIComponent(new URL(route.request().url()).pathname);
+    const file = path.startsWith('/onnx-models/') ? resolve(shared, 'models/onnx', path.split('/').pop()!) : resolve(shared, 'models/mobilenet_v2', path.split('/').pop()!);
+    if (path.endsWith('/labels.json') && path.startsWith('/onnx-models/')) return route.fulfill({ status: 404, body: '' });
+    return route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
+  });
+  await openHarness(page);
+  const out = await page.evaluate(async (url) => {
+    const h = (window as any).h;
+    const info = { preprocessing: { range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1] } };
+    const rules = { location: 'max', gap: 'positive', gapThreshold: 0.75, weights: 'contribution' };
+    const onnxInfo = await h.init({ modelUrl: '/onnx-models/mobilenet_v2_float.onnx', info, backend: 'auto', canvas: { width: 320, height: 240 } });
+    const onnx = await h.explainUrl(url, { rules });
+    const tfjsInfo = await h.init({ modelUrl: '/tfjs-mobilenet/model.json', info: { ...info, logits: 'logits', probs: 'probs' }, backend: 'auto', canvas: { width: 320, height: 240 } });
+    const tfjs = await h.explainUrl(url, { rules });
+    return { onnxInfo, tfjsInfo, onnx, tfjs };
+  }, SQUIRREL);
+  expect(out.onnxInfo.path).toBe('gpu');
+  expect(out.tfjsInfo.path).toBe('gpu');
+  expect(out.onnx.path).toBe('gpu');
+  expect(out.onnx.top[0].index).toBe(335);
+  expect(out.onnx.top[0].index).toBe(out.tfjs.top[0].index);
+  const fix = (r: any) => r.explained[0].inputFixations.map((f: any) => [f.x, f.y, f.c]);
+  expect(fix(out.onnx).length).toBeGreaterThan(0);
+  expect(fix(out.onnx)).toEqual(fix(out.tfjs));
+});
