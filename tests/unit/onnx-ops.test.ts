@@ -90,6 +90,9 @@ function conv(m: Map3, w: T, b: T | undefined, group: number, s: number, dil: nu
 }
 const map = (m: Map3, f: (v: number, c: number, i: number) => number): Map3 => ({ ...m, d: m.d.map((v, i) => f(v, Math.floor(i / (m.h * m.w)), i)) });
 const bn = (m: Map3, k: string, eps: number) => map(m, (v, c) => (v - W[`m${k}`].data[c]) / Math.sqrt(W[`v${k}`].data[c] + eps) * W[`g${k}`].data[c] + W[`be${k}`].data[c]);
+function conv2Relu(x: Map3): Map3 {
+  return map(conv(x, W.wv, W.bv, 1, 1, 1, [1, 1, 1, 1]), (v) => Math.max(0, v));
+}
 function reference(x: Map3): Float32Array {
   let m = conv(x, W.w1, W.b1, 1, 2, 1, [0, 0, 1, 1]);
   m = bn(m, '1', 1e-3);
@@ -144,6 +147,48 @@ describe('ONNX importer on a hand-built model', () => {
     expect(ops.filter((o) => o === 'Transpose')).toEqual([]); // flatten -> Gemm reads the NHWC map, weights permuted
     gm.dispose();
     input.dispose();
+  });
+
+  it("x.view(x.size(0), -1) as exported with dynamic shapes (Shape, Gather, Unsqueeze, Concat, Reshape) folds to a head the engine unravels", async () => {
+    nodes.length = 0;
+    const y = node('Conv', ['x', param('wv', [4, 3, 3, 3]), param('bv', [4])], 'cv', { pads: [1, 1, 1, 1] });
+    const r = node('Relu', [y], 'rv');
+    const shp = node('Shape', [r], 'shp');
+    const n0 = node('Gather', [shp, 'zero'], 'n0', { axis: 0 });
+    const n0u = node('Unsqueeze', [n0, 'ax0'], 'n0u');
+    const target = node('Concat', [n0u, 'minus1'], 'target', { axis: 0 });
+    const flat = node('Reshape', [r, target], 'view');
+    node('Gemm', [flat, param('fcv', [5, 4 * 12 * 12]), param('fcvb', [5])], 'out', { transB: 1 });
+    const ints = (name: string, v: number[], dims: number[]) => ({ name, dims, dataType: onnx.TensorProto.DataType.INT64, int64Data: v });
+    const vi = (name: string, shape: (number | string)[]) => ({
+      name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+    });
+    const bytes2 = onnx.ModelProto.encode({
+      irVersion: 8, opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'view', node: nodes, input: [vi('x', ['N', 3, 12, 12])], output: [vi('out', ['N', 5])],
+        initializer: [
+          ...['wv', 'bv', 'fcv', 'fcvb'].map((name) => ({ name, dims: W[name].shape, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(W[name].data.buffer) })),
+          ints('zero', [0], []), ints('ax0', [0], [1]), ints('minus1', [-1], [1]),
+        ],
+      },
+    }).finish();
+    const conv = convertOnnx(bytes2, 'view.onnx');
+    const ops = (conv.artifacts.modelTopology as { node: { op: string }[] }).node.map((k) => k.op);
+    expect(ops).not.toContain('Transpose');
+    expect(ops).not.toContain('GatherV2');
+    const gm = await onnxGraphModel(conv);
+    const x = randn(3 * 12 * 12, 1);
+    const m = conv2Relu({ c: 3, h: 12, w: 12, d: x });
+    const want = Float32Array.from({ length: 5 }, (_, o) => W.fcvb.data[o] + m.d.reduce((s, v, k) => s + v * W.fcv.data[o * m.d.length + k], 0));
+    const input = tf.transpose(tf.tensor4d(x, [1, 3, 12, 12]), [0, 2, 3, 1]);
+    const got = (gm.execute(input, conv.outputs[0].tf) as tf.Tensor).dataSync();
+    for (let k = 0; k < 5; k++) expect(got[k]).toBeCloseTo(want[k], 4);
+    input.dispose();
+    const fm = FixationModel.create(gm, onnxInfo(conv, 'view.onnx'));
+    const mm = fm.graph.order.find((k) => k.kind === 'matmul');
+    expect(mm && mm.kind === 'matmul' && mm.fromSpatial).toBe(true);
+    fm.dispose();
   });
 
   it('the engine unravels the converted graph down to the pixels; facts from metadata_props', async () => {

@@ -256,6 +256,12 @@ function mean(n: NodeProto, cv: Converter, x: Val, axes: number[], keep: boolean
 /** A reshape of a value to an ONNX shape (the result is in ONNX layout). */
 function reshape(n: NodeProto, cv: Converter, x: Val, shape: number[]) {
   if (size(shape) !== size(x.shape)) cv.fail(n, `cannot reshape [${x.shape}] (${size(x.shape)} values) to [${shape}]`);
+  if (x.c) return cv.set(out(n), { shape, nhwc: false, c: { data: x.c.data, shape }, int: x.int }); // folded
+  if (x.nhwc && !cv.sameOrder(x) && shape.length === 2 && shape[0] === x.shape[0]) {
+    // A map flattened for a classifier head (Flatten, or x.view(N, -1)): kept in NHWC order, see Val.flat.
+    const tf = cv.emit('Reshape', out(n), [cv.live(x), cv.ints(`${out(n)}/shape`, shape)]);
+    return cv.set(out(n), { shape, nhwc: false, tf, flat: [x.shape[1], x.shape[2], x.shape[3]] });
+  }
   // Reshape the stored tensor directly when its order is ONNX's: no NCHW intermediate that would look like a map.
   const tf = cv.emit('Reshape', out(n), [cv.sameOrder(x) ? cv.live(x) : cv.plain(x), cv.ints(`${out(n)}/shape`, shape)]);
   cv.set(out(n), { shape, nhwc: false, tf });
@@ -411,12 +417,20 @@ function matmul(n: NodeProto, cv: Converter) {
 }
 
 function concat(n: NodeProto, cv: Converter) {
-  const ins = n.input.map((_, i) => asFloat(cv.need(n, i, `input ${i}`)));
+  const raw = n.input.map((_, i) => cv.need(n, i, `input ${i}`));
+  const ins = raw.map(asFloat);
   const r = ins[0].shape.length;
   let axis = new Attrs(n, cv.where(n)).int('axis', 1);
   if (axis < 0) axis += r;
   const shape = ins[0].shape.slice();
   shape[axis] = ins.reduce((s, v) => s + v.shape[axis], 0);
+  if (raw.every((v) => v.c)) { // folded (shape computations)
+    const outer = size(shape.slice(0, axis));
+    const data: number[] = [];
+    for (let i = 0; i < outer; i++) for (const v of raw) { const len = size(v.shape.slice(axis)); data.push(...v.c!.data.subarray(i * len, (i + 1) * len)); }
+    const int = raw.every((v) => v.int);
+    return cv.set(out(n), { shape, nhwc: false, c: { data: int ? Int32Array.from(data) : Float32Array.from(data), shape }, int });
+  }
   const nhwc = r === 4 && ins.some((v) => v.nhwc);
   const parts = ins.map((v) => (nhwc ? cv.stored(v, n) : cv.plain(v)));
   const tfAxis = nhwc ? NCHW_TO_NHWC.indexOf(axis) : axis;
@@ -474,6 +488,38 @@ function transpose(n: NodeProto, cv: Converter) {
   cv.set(out(n), { shape, nhwc: false, tf: cv.emit('Transpose', out(n), [cv.plain(x), cv.ints(`${out(n)}/perm`, perm)]) });
 }
 
+/** Shape: shapes are static here, so it is a constant (and so is the shape arithmetic of `x.view(x.size(0), -1)`). */
+function shapeOp(n: NodeProto, cv: Converter) {
+  const x = cv.need(n, 0, 'data');
+  const a = new Attrs(n, cv.where(n));
+  const r = x.shape.length;
+  const clamp = (v: number) => Math.min(r, Math.max(0, v < 0 ? v + r : v));
+  const dims = x.shape.slice(clamp(a.int('start', 0)), clamp(a.int('end', r)));
+  cv.set(out(n), { shape: [dims.length], nhwc: false, c: { data: Int32Array.from(dims), shape: [dims.length] }, int: true });
+}
+
+/** Gather with constant indices: folded on constants, GatherV2 on a computed tensor. */
+function gather(n: NodeProto, cv: Converter) {
+  const x = cv.need(n, 0, 'data');
+  const ind = cv.constOf(n, 1, 'indices');
+  const r = x.shape.length;
+  let axis = new Attrs(n, cv.where(n)).int('axis', 0);
+  if (axis < 0) axis += r;
+  const dim = x.shape[axis];
+  const idx = Int32Array.from(ind.data, (v) => (v < 0 ? v + dim : v));
+  if (idx.some((v) => v < 0 || v >= dim)) cv.fail(n, `indices [${[...ind.data]}] out of range for axis ${axis} of size ${dim}`);
+  const shape = [...x.shape.slice(0, axis), ...ind.shape, ...x.shape.slice(axis + 1)];
+  if (x.c) {
+    const outer = size(x.shape.slice(0, axis)), inner = size(x.shape.slice(axis + 1));
+    const data = new (x.c.data.constructor as Float32ArrayConstructor | Int32ArrayConstructor)(size(shape));
+    let k = 0;
+    for (let o = 0; o < outer; o++) for (const j of idx) for (let i = 0; i < inner; i++) data[k++] = x.c.data[(o * dim + j) * inner + i];
+    return cv.set(out(n), { shape, nhwc: false, c: { data, shape }, int: x.int });
+  }
+  const tf = cv.emit('GatherV2', out(n), [cv.plain(x), cv.constant(`${out(n)}/indices`, { data: idx, shape: ind.shape }, true), cv.ints(`${out(n)}/axis`, [axis])], { batch_dims: { i: '0' } });
+  cv.set(out(n), { shape, nhwc: false, tf });
+}
+
 export const OPS: Record<string, Rule> = {
   Conv: conv,
   BatchNormalization: batchNorm,
@@ -522,12 +568,7 @@ export const OPS: Record<string, Rule> = {
     const x = cv.need(n, 0, 'input');
     let axis = new Attrs(n, cv.where(n)).int('axis', 1);
     if (axis < 0) axis += x.shape.length;
-    const shape = [size(x.shape.slice(0, axis)), size(x.shape.slice(axis))];
-    if (x.nhwc && axis === 1 && !cv.sameOrder(x)) { // a map flattened for a classifier head: keep NHWC order
-      const tf = cv.emit('Reshape', out(n), [cv.live(x), cv.ints(`${out(n)}/shape`, shape)]);
-      return cv.set(out(n), { shape, nhwc: false, tf, flat: [x.shape[1], x.shape[2], x.shape[3]] });
-    }
-    reshape(n, cv, x, shape);
+    reshape(n, cv, x, [size(x.shape.slice(0, axis)), size(x.shape.slice(axis))]);
   },
   Reshape: (n, cv) => {
     const x = cv.need(n, 0, 'data');
@@ -556,6 +597,8 @@ export const OPS: Record<string, Rule> = {
     reshape(n, cv, x, shape);
   },
   Softmax: softmax,
+  Shape: shapeOp,
+  Gather: gather,
   Pad: pad,
   Transpose: transpose,
   Constant: (n, cv) => {
