@@ -1,14 +1,12 @@
 // ONNX models as FixationModels: convert (convert.ts), load the artifacts with tfjs-converter, read the facts.
 import { io } from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { IMAGENET } from '../../engine/facts.ts';
+import { IMAGENET, preprocessing, RANGE_PRESETS } from '../../engine/facts.ts';
 import { FixationModel, type ModelInfo, type Preprocessing } from '../../engine/model.ts';
 import { convertOnnx, type OnnxConversion } from './convert.ts';
 
 export { convertOnnx, type OnnxConversion, type OnnxPort } from './convert.ts';
 
-/** A uint8 input takes raw pixels; its dequantization is in the graph. */
-export const RAW_PIXELS: Preprocessing = { range: [0, 255], mean: [0, 0, 0], std: [1, 1, 1] };
 
 export interface OnnxOptions {
   id?: string;
@@ -45,7 +43,7 @@ export function onnxInfo(conv: OnnxConversion, file: string, opts: OnnxOptions =
   return {
     id: opts.id ?? file.replace(/^.*[/\\]/, '').replace(/\.onnx$/i, ''),
     inputSize: H,
-    preprocessing: opts.preprocessing ?? metadataPreprocessing(conv, file) ?? (inp.type === 'UINT8' ? RAW_PIXELS : IMAGENET),
+    preprocessing: opts.preprocessing ?? metadataPreprocessing(conv, file) ?? (inp.type === 'UINT8' ? RANGE_PRESETS.bytes : IMAGENET) /* uint8: raw pixels, dequantized in the graph */,
     logits,
     probs,
     labels: opts.labels ?? [],
@@ -57,33 +55,24 @@ function failLogits(file: string, name: string): never {
 }
 
 /**
- * metadata_props key "preprocessing": JSON {range?: [lo,hi], mean?: [r,g,b], std?: [r,g,b]} (pixels scaled to
- * range, then (x - mean) / std), or one of the names "imagenet", "[0,1]", "[-1,1]", "[0,255]".
+ * metadata_props key "preprocessing": a preset name (imagenet, [0,1], [-1,1], [0,255], or facts.ts's unit, signed,
+ * bytes) or JSON {range, mean?, std?} (pixels scaled to range, then (x - mean) / std), checked as cnnfix.json's.
  */
 function metadataPreprocessing(conv: OnnxConversion, file: string): Preprocessing | undefined {
   const raw = conv.metadata.preprocessing;
   if (raw === undefined) return undefined;
-  const named = parsePreprocessing(raw);
+  const key = raw.replace(/\s/g, '').toLowerCase();
+  const named = NAMED[key] ?? (key in RANGE_PRESETS ? RANGE_PRESETS[key as keyof typeof RANGE_PRESETS] : undefined);
   if (named) return named;
-  try {
-    const j = JSON.parse(raw);
-    const p: Preprocessing = { range: j.range ?? [0, 1], mean: j.mean ?? [0, 0, 0], std: j.std ?? [1, 1, 1] };
-    if (p.range.length !== 2 || p.mean.length !== 3 || p.std.length !== 3 || [...p.range, ...p.mean, ...p.std].some((v) => typeof v !== 'number')) throw new Error('bad lengths');
-    return p;
-  } catch (e) {
-    throw new Error(`${file}: metadata 'preprocessing' is not understood ('${raw}': ${(e as Error).message})`);
+  let json: unknown;
+  try { json = JSON.parse(raw); } catch {
+    throw new Error(`${file}: metadata 'preprocessing' is neither a preset (${Object.keys(NAMED).join(', ')}) nor JSON: '${raw}'`);
   }
+  return preprocessing(json, `${file} metadata`);
 }
-
-/** Named input conventions: imagenet, [0,1], [-1,1], [0,255]. */
-export function parsePreprocessing(name: string): Preprocessing | undefined {
-  const k = name.replace(/\s/g, '').toLowerCase();
-  if (k === 'imagenet') return IMAGENET;
-  if (k === '[0,1]' || k === '0,1') return { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] };
-  if (k === '[-1,1]' || k === '-1,1') return { range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1] };
-  if (k === '[0,255]' || k === '0,255') return RAW_PIXELS;
-  return undefined;
-}
+const NAMED: Record<string, Preprocessing> = {
+  imagenet: RANGE_PRESETS.imagenet, '[0,1]': RANGE_PRESETS.unit, '[-1,1]': RANGE_PRESETS.signed, '[0,255]': RANGE_PRESETS.bytes,
+};
 
 /** ONNX bytes -> FixationModel (the same engine, worker paths and kernels as a TF.js graph model). */
 export async function loadOnnx(bytes: Uint8Array, file: string, opts: OnnxOptions = {}): Promise<FixationModel> {
