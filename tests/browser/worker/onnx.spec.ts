@@ -1,6 +1,6 @@
 // An ONNX model in the worker: fetched by URL, converted in the worker, explained on the GPU path (tfjs-webgpu +
 // the WGSL unravelling): the same class and input fixations as the TF.js SqueezeNet on the same path.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { PRESENT_LAUNCH } from './launch.ts';
@@ -12,7 +12,7 @@ test('ONNX SqueezeNet by URL and as files: GPU path, same class and input fixati
   const onnxDir = resolve(IMAGES, '../models/onnx');
   await page.route('**/onnx-models/*', (route) => {
     const name = decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop()!);
-    if (name === 'labels.json') return route.fulfill({ status: 404, body: '' });
+    if (name === 'labels.json' || !existsSync(resolve(onnxDir, name))) return route.fulfill({ status: 404, body: '' });
     return route.fulfill({ body: readFileSync(resolve(onnxDir, name)), contentType: 'application/octet-stream' });
   });
   await openHarness(page);
@@ -51,7 +51,8 @@ test('ONNX MobileNetV2 (depthwise, explicit pads, fused Relu6) on the GPU path e
   await page.route(/\/(onnx-models|tfjs-mobilenet)\//, (route) => {
     const path = decodeURIComponent(new URL(route.request().url()).pathname);
     const file = path.startsWith('/onnx-models/') ? resolve(shared, 'models/onnx', path.split('/').pop()!) : resolve(shared, 'models/mobilenet_v2', path.split('/').pop()!);
-    if (path.endsWith('/labels.json') && path.startsWith('/onnx-models/')) return route.fulfill({ status: 404, body: '' });
+    // Optional files the worker asks for beside a model (labels.json, metadata.json, cnnfix.json) may be missing.
+    if (!existsSync(file) || (path.endsWith('/labels.json') && path.startsWith('/onnx-models/'))) return route.fulfill({ status: 404, body: '' });
     return route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
   });
   await openHarness(page);
