@@ -11,6 +11,8 @@ export {
 } from './engine/facts.ts';
 // TF.js layers models (Keras topology, Teachable Machine): as graph-model artifacts, or an IOHandler that converts.
 export { convertLayersModel, asGraphModel, isLayersModel, SUPPORTED_LAYERS } from './formats/layers/convert.ts';
+// ONNX models (bytes): converted to a TF.js graph in memory, then a FixationModel like any other.
+export { loadOnnx, convertOnnx, type OnnxOptions } from './formats/onnx/index.ts';
 
 // Explaining: CNN Fixations (or a baseline), its rules and its result.
 export { explain, type ExplainOptions, type Explanation, type ExplainMethod } from './engine/explain.ts';

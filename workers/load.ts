@@ -7,6 +7,7 @@ import { FixationModel, type ModelInfo } from '../src/engine/model.ts';
 import type { InitOptions } from './api.ts';
 import { asGraphModel } from '../src/formats/layers/convert.ts';
 import { FACTS_FILE, METADATA_FILE, readFacts, readLabels, userModelInfo, type ModelFacts } from '../src/engine/facts.ts';
+import { loadOnnx } from '../src/formats/onnx/index.ts';
 
 /** Where the installed models are served (vite: /models/, dist/models/). */
 export function modelsBase(): URL {
@@ -24,6 +25,9 @@ async function fetchJson(url: URL | string, what: string): Promise<any> {
 }
 
 export async function loadFixationModel(opts: InitOptions): Promise<FixationModel> {
+  const onnxFile = opts.modelFiles?.find((f) => /\.onnx$/i.test(f.name));
+  if (onnxFile) return fromOnnx(new Uint8Array(await onnxFile.arrayBuffer()), onnxFile.name, opts, await labelsFromFiles(opts.modelFiles!, onnxFile));
+  if (opts.modelUrl && /\.onnx(\?.*)?$/i.test(opts.modelUrl)) return fromOnnxUrl(opts.modelUrl, opts);
   if (opts.modelFiles?.length) return fromFiles(opts.modelFiles, opts);
   if (opts.modelUrl) return fromUrl(opts.modelUrl, opts);
   return fromCatalog(opts.modelId);
@@ -110,6 +114,34 @@ async function fromFiles(files: File[], opts: InitOptions): Promise<FixationMode
 function withFacts(opts: InitOptions, facts: ModelFacts): InitOptions {
   const { labelsFile: _file, labels, ...info } = facts;
   return { ...opts, info: { ...info, ...opts.info }, labels: opts.labels ?? labels };
+}
+
+/** An ONNX model: converted to a TF.js graph in memory (src/formats/onnx); facts from the graph and its metadata. */
+function fromOnnx(bytes: Uint8Array, source: string, opts: InitOptions, labels?: string[]): Promise<FixationModel> {
+  return loadOnnx(bytes, source, { id: opts.info?.id, labels: opts.labels ?? labels, preprocessing: opts.info?.preprocessing, logits: opts.info?.logits });
+}
+
+async function fromOnnxUrl(url: string, opts: InitOptions): Promise<FixationModel> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`model ${url}: answered ${res.status} ${res.statusText}`);
+  let labels: string[] | undefined;
+  try { // a labels.json beside the file is optional
+    const l = await fetch(new URL('labels.json', new URL(url, self.location.href)));
+    const j = l.ok ? await l.json() : undefined;
+    if (Array.isArray(j)) labels = j;
+  } catch { /* none */ }
+  return fromOnnx(new Uint8Array(await res.arrayBuffer()), url, opts, labels);
+}
+
+/** Labels among a user's files: a JSON array (*labels*.json) or one label per line (*labels*.txt). */
+async function labelsFromFiles(files: File[], model: File): Promise<string[] | undefined> {
+  const f = files.find((x) => x !== model && /labels.*\.(json|txt)$/i.test(x.name));
+  if (!f) return undefined;
+  const text = await f.text();
+  if (f.name.endsWith('.txt')) return text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  let j: unknown;
+  try { j = JSON.parse(text); } catch (e) { throw new Error(`labels file ${f.name}: not JSON (${(e as Error).message})`); }
+  return readLabels(j, f.name);
 }
 
 async function loadOrExplain(load: () => Promise<GraphModel>, what: string): Promise<GraphModel> {

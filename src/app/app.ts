@@ -676,7 +676,7 @@ export class CnnfixApp extends LitElement {
           <button type="submit">Load from URL</button>
         </form>
         <label class="field">…or its files (model.json, weight shards, optional labels.json, metadata.json or cnnfix.json)
-          <input type="file" multiple accept=".json,.bin,application/json,application/octet-stream" @change=${(e: Event) => this.loadOwnFiles(e)} />
+          <input type="file" multiple accept=".json,.bin,.onnx,.txt,application/json,application/octet-stream" @change=${(e: Event) => this.loadOwnFiles(e)} />
         </label>
       </details>
       ${this.ownModel ? html`<cnnfix-model-facts .modelKey=${this.ownModel.key} .info=${this.info}
@@ -699,7 +699,7 @@ export class CnnfixApp extends LitElement {
 
   private loadOwnFiles(e: Event) {
     const files = [...((e.target as HTMLInputElement).files ?? [])];
-    if (!files.some((f) => f.name.endsWith('.json') && f.name !== 'labels.json')) {
+    if (!files.some((f) => (f.name.endsWith('.json') && f.name !== 'labels.json') || f.name.endsWith('.onnx'))) {
       this.say('Pick model.json together with its weight files (.bin).');
       return;
     }

@@ -28,6 +28,9 @@ options:
                            Alone: your own model, its logits node and input size read off the graph, facts from
                            metadata.json / cnnfix.json and labels from labels.json beside it if there are. With
                            --model ID: that catalog model's files from DIR
+                           An ONNX file (FILE.onnx) loads as your own model too: input size and logits from its
+                           graph, preprocessing from its metadata_props (else raw pixels for a uint8 input, else
+                           ImageNet's), labels from labels.json or labels*.txt beside it; the flags below override
   --input-size N           input size, when the graph leaves it open (default 224)
   --range LO,HI            pixels are scaled from 0..255 to LO..HI (default 0,1); write --range=-1,1 for a negative LO
   --mean M | M,M,M         then (x - mean) / std per channel (default: ImageNet's; with --range alone: 0)

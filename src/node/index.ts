@@ -1,7 +1,7 @@
 // Node side of the library (the package's "./node"): tfjs backend, loading a model from disk (a catalog model or a
 // user's own TF.js graph model), decoding images. Also re-exports the browser-safe API.
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { PNG } from 'pngjs';
 import { FixationModel, type ModelInfo } from '../engine/model.ts';
 import { convertLayersModel, isLayersModel } from '../formats/layers/convert.ts';
 import { FACTS_FILE, METADATA_FILE, readFacts, userModelInfo } from '../engine/facts.ts';
+import { loadOnnx, type OnnxOptions } from '../formats/onnx/index.ts';
 
 export * from '../index.ts';
 export { drawExplanation, encodePng, grayPng, type Rgba, type DrawOptions } from './draw.ts';
@@ -145,10 +146,17 @@ export interface LoadModelOptions {
 
 /**
  * Load a model: loadModel() is the catalog's default, loadModel(id) a catalog model installed under models/<id>/,
- * loadModel(id, dir) a catalog model's files from `dir`, loadModel({ path }) a user's own model.
+ * loadModel(id, dir) a catalog model's files from `dir`, loadModel({ path }) a user's own model; a path ending in
+ * .onnx (as `path` or `model`) an ONNX model (src/formats/onnx).
  */
 export async function loadModel(model?: string | LoadModelOptions, dir?: string): Promise<FixationModel> {
   const o: LoadModelOptions = typeof model === 'object' ? model : { model, path: dir };
+  // An ONNX file (as `path`, or as `model`): converted in memory, facts from its graph and metadata.
+  const onnxPath = [o.path, o.model].find((p) => p && /\.onnx$/i.test(p));
+  if (onnxPath) {
+    const labels = typeof o.labels === 'string' ? await readLabels(o.labels, false) : o.labels;
+    return loadOnnxFile(onnxPath, { id: o.info?.id, preprocessing: o.info?.preprocessing, logits: o.info?.logits, labels });
+  }
   await initNodeBackend();
   if (o.path !== undefined && o.model === undefined) {
     const path = resolve(o.path);
@@ -219,6 +227,23 @@ async function readLabels(file: string, optional: boolean, what = 'labels'): Pro
   }
   if (file.endsWith('.json')) throw new Error(`${what}: ${file} is not a JSON array of labels`);
   return text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+}
+
+/**
+ * Load an ONNX file (converted to a TF.js graph in memory, see src/formats/onnx). Labels: options.labels, else a
+ * labels.json (JSON array) or labels*.txt (one per line) beside the file, else "class N".
+ */
+export async function loadOnnxFile(path: string, options: OnnxOptions = {}): Promise<FixationModel> {
+  await initNodeBackend();
+  const bytes = await readOrFail(path, 'ONNX model');
+  const labels = options.labels ?? await labelsBeside(dirname(path));
+  return loadOnnx(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), path, { ...options, labels });
+}
+
+async function labelsBeside(dir: string): Promise<string[] | undefined> {
+  const names = (await readdir(dir).catch(() => [] as string[])).sort();
+  const file = names.find((n) => n === 'labels.json') ?? names.find((n) => /^labels.*\.txt$/i.test(n));
+  return file ? readLabels(join(dir, file), false) : undefined;
 }
 
 /** Decode a JPEG or PNG file to an RGBA tensor [H,W,4]. */

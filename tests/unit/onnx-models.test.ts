@@ -1,0 +1,179 @@
+// The shared ONNX models (../shared/models/onnx) through the importer: their own test vectors (computed outside this
+// project), the same logits and fixations as the TF.js conversions of the same weights, the int8 QDQ model's top-1
+// against the float model, and clear errors for what is not supported.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadGraphModel } from '@tensorflow/tfjs-converter';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { explain } from '../../src/engine/explain.ts';
+import { disposeForward, FixationModel } from '../../src/engine/model.ts';
+import { fileHandler, initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
+
+const SHARED = join(import.meta.dirname, '../../../shared');
+const ONNX = join(SHARED, 'models/onnx');
+const IMAGES = readdirSync(join(SHARED, 'images')).sort();
+const NODE_TESTS = '/usr/share/libonnx-testdata/data/node';
+
+function f32(path: string): Float32Array {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+}
+/** An NCHW test vector as the NHWC network input. */
+function nchwInput(path: string): tf.Tensor4D {
+  return tf.tidy(() => tf.transpose(tf.tensor4d(f32(path), [1, 3, 224, 224]), [0, 2, 3, 1]));
+}
+async function logitsOf(m: FixationModel, input: tf.Tensor4D): Promise<Float32Array> {
+  const fwd = await m.forward(input);
+  disposeForward(fwd, [input]);
+  return fwd.logits;
+}
+/** max |a - b| / max |b|. */
+function relErr(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let err = 0, scale = 0;
+  for (let i = 0; i < b.length; i++) { err = Math.max(err, Math.abs(a[i] - b[i])); scale = Math.max(scale, Math.abs(b[i])); }
+  return err / scale;
+}
+async function timed<T>(what: string, f: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const r = await f();
+  console.log(`${what}: loaded in ${Math.round(performance.now() - t0)} ms`);
+  return r;
+}
+
+const ms: Record<string, FixationModel> = {};
+beforeAll(async () => {
+  await initNodeBackend();
+  const labels = JSON.parse(readFileSync(join(SHARED, 'models/mobilenet_v2/labels.json'), 'utf8'));
+  ms.squeezeOnnx = await timed('ONNX squeezenet1_1.onnx', () => loadModel(undefined, join(ONNX, 'squeezenet1_1.onnx')));
+  ms.squeezeTfjs = await timed('TF.js squeezenet1_1', () => loadModel('squeezenet1_1'));
+  ms.mobileOnnx = await timed('ONNX mobilenet_v2_float.onnx', () => loadModel({
+    path: join(ONNX, 'mobilenet_v2_float.onnx'), info: { preprocessing: { range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1] } }, labels,
+  }));
+  ms.mobileInt8 = await timed('ONNX mobilenet_v2_int8_qdq.onnx', () => loadModel(join(ONNX, 'mobilenet_v2_int8_qdq.onnx')) /* an .onnx path as the model */);
+  ms.mobileTfjs = await timed('TF.js mobilenet_v2', async () => FixationModel.create(
+    await loadGraphModel(fileHandler(join(SHARED, 'models/mobilenet_v2'))),
+    { id: 'mobilenet_v2', inputSize: 224, preprocessing: { range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1] }, logits: 'logits', probs: 'probs', labels },
+  ));
+}, 240_000);
+afterAll(() => Object.values(ms).forEach((m) => m.dispose()));
+
+describe('ONNX SqueezeNet 1.1', () => {
+  it('reads its facts off the graph: NCHW input 224, logits = the graph output, ImageNet preprocessing, labels beside', () => {
+    const { info, graph } = ms.squeezeOnnx;
+    expect(info.inputSize).toBe(224);
+    expect(info.logits).toBe('squeezenet0_flatten0_reshape0');
+    expect(info.preprocessing).toEqual({ range: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+    expect(info.labels).toEqual(readFileSync(join(ONNX, 'labels_imagenet_2012.txt'), 'utf8').split('\n').filter(Boolean));
+    expect(graph.input.shape).toEqual([224, 224, 3]);
+  });
+
+  for (const k of [0, 1, 2]) {
+    it(`test vector ${k}: the expected logits, and the TF.js SqueezeNet's`, async () => {
+      const input = nchwInput(join(ONNX, `testvectors/squeezenet1_1/input_${k}.f32`));
+      const got = await logitsOf(ms.squeezeOnnx, input);
+      const tfjs = await logitsOf(ms.squeezeTfjs, input);
+      input.dispose();
+      const vsExpected = relErr(got, f32(join(ONNX, `testvectors/squeezenet1_1/logits_${k}.f32`)));
+      const vsTfjs = relErr(got, tfjs);
+      console.log(`squeezenet vector ${k}: max rel. error vs expected ${vsExpected.toExponential(2)}, vs TF.js ${vsTfjs.toExponential(2)}`);
+      expect(vsExpected).toBeLessThan(1e-4);
+      expect(vsTfjs).toBeLessThan(1e-4);
+    });
+  }
+
+  it('gives the same class and fixations as the TF.js SqueezeNet on every shared photo (both presets)', async () => {
+    for (const file of IMAGES) {
+      const img = await readImage(join(SHARED, 'images', file));
+      for (const rules of ['default', 'reference'] as const) {
+        const a = await explain(ms.squeezeOnnx, img, { rules });
+        const b = await explain(ms.squeezeTfjs, img, { rules });
+        expect(a.class.index, `${file} ${rules}`).toBe(b.class.index);
+        expect(a.inputFixations.map(({ x, y, c }) => [x, y, c]), `${file} ${rules}`).toEqual(b.inputFixations.map(({ x, y, c }) => [x, y, c]));
+        for (let i = 0; i < a.inputFixations.length; i++) expect(a.inputFixations[i].w).toBeCloseTo(b.inputFixations[i].w, 4);
+        expect(a.box).toEqual(b.box);
+      }
+      img.dispose();
+    }
+  }, 240_000);
+});
+
+describe('ONNX MobileNetV2 (float)', () => {
+  for (const k of [0, 1, 2]) {
+    it(`test vector ${k}: the expected logits, and the TF.js MobileNetV2's`, async () => {
+      const input = nchwInput(join(ONNX, `testvectors/mobilenet_v2_float/input_${k}.f32`));
+      const got = await logitsOf(ms.mobileOnnx, input);
+      const tfjs = await logitsOf(ms.mobileTfjs, input);
+      input.dispose();
+      const vsExpected = relErr(got, f32(join(ONNX, `testvectors/mobilenet_v2_float/logits_${k}.f32`)));
+      const vsTfjs = relErr(got, tfjs);
+      console.log(`mobilenet_v2 vector ${k}: max rel. error vs expected ${vsExpected.toExponential(2)}, vs TF.js ${vsTfjs.toExponential(2)}`);
+      expect(vsExpected).toBeLessThan(1e-4);
+      expect(vsTfjs).toBeLessThan(1e-4);
+    });
+  }
+
+  it('gives the same class and fixations as the TF.js MobileNetV2 on every shared photo', async () => {
+    for (const file of IMAGES) {
+      const img = await readImage(join(SHARED, 'images', file));
+      const opts = { override: { location: 'max' as const } };
+      const a = await explain(ms.mobileOnnx, img, opts);
+      const b = await explain(ms.mobileTfjs, img, opts);
+      expect(a.class.index, file).toBe(b.class.index);
+      expect(a.inputFixations.map(({ x, y, c }) => [x, y, c]), file).toEqual(b.inputFixations.map(({ x, y, c }) => [x, y, c]));
+      img.dispose();
+    }
+  }, 240_000);
+});
+
+describe('ONNX MobileNetV2 int8 QDQ', () => {
+  it('takes raw uint8 NHWC pixels and has the float model\'s top-1 on every shared photo', async () => {
+    const { info, graph } = ms.mobileInt8;
+    expect(info.preprocessing).toEqual({ range: [0, 255], mean: [0, 0, 0], std: [1, 1, 1] });
+    expect(graph.input.shape).toEqual([224, 224, 3]);
+    expect(info.probs).toBeDefined(); // the output is a Softmax: logits = its input
+    const lines: string[] = [];
+    for (const file of IMAGES) {
+      const img = await readImage(join(SHARED, 'images', file));
+      const a = await explain(ms.mobileInt8, img, { override: { location: 'max' } });
+      const b = await explain(ms.mobileOnnx, img, { override: { location: 'max' } });
+      img.dispose();
+      lines.push(`${file}: int8 ${a.class.index} ${a.class.label} (${a.class.prob.toFixed(3)}), float ${b.class.index} (${b.class.prob.toFixed(3)})`);
+      expect(a.class.index, file).toBe(b.class.index);
+      expect(a.inputFixations.length).toBeGreaterThan(0);
+    }
+    console.log(lines.join('\n'));
+  }, 240_000);
+});
+
+describe('ONNX in the CLI', () => {
+  it('classify takes an .onnx file (--model-dir or --model) and the preprocessing flags', async () => {
+    const { main } = await import('../../src/cli/main.ts');
+    const out: string[] = [];
+    const log = console.log;
+    console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
+    try {
+      expect(await main(['classify', join(SHARED, 'images/squirrel_cls.jpg'), '--model-dir', join(ONNX, 'mobilenet_v2_float.onnx'), '--range=-1,1'])).toBe(0);
+      expect(await main(['classify', join(SHARED, 'images/squirrel_cls.jpg'), '--model', join(ONNX, 'squeezenet1_1.onnx')])).toBe(0);
+    } finally {
+      console.log = log;
+    }
+    const tops = out.flatMap((l) => l.split('\n')).filter((l) => /^\s+0\.\d+\s+\d+/.test(l));
+    expect(tops[0]).toMatch(/335\s+fox squirrel/); // MobileNetV2 in [-1,1]
+    expect(tops[5]).toMatch(/335\s+fox squirrel/); // SqueezeNet, ImageNet mean/std
+  }, 120_000);
+});
+
+describe('ONNX errors', () => {
+  it('an unsupported op names the op and the node', async () => {
+    await expect(loadModel(undefined, join(NODE_TESTS, 'test_lstm_defaults/model.onnx'))).rejects.toThrow(/test_lstm_defaults\/model\.onnx: node '\w+' \(op LSTM\): op 'LSTM' is not supported/);
+    await expect(loadModel(undefined, join(NODE_TESTS, 'test_qlinearconv/model.onnx'))).rejects.toThrow(/\(op QLinearConv\): op 'QLinearConv' is not supported/);
+  });
+  it('a file that is not ONNX, or missing, is a clear error naming the file', async () => {
+    const notOnnx = join(SHARED, 'models/onnx/LICENSE');
+    await expect(loadModel(undefined, join(SHARED, 'images/squirrel_cls.jpg').replace(/jpg$/, 'onnx'))).rejects.toThrow(/cannot read .*squirrel_cls\.onnx/);
+    const { loadOnnx } = await import('../../src/formats/onnx/index.ts');
+    await expect(loadOnnx(readFileSync(notOnnx), notOnnx)).rejects.toThrow(/LICENSE: not an ONNX model/);
+  });
+});
