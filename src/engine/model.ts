@@ -75,6 +75,8 @@ export class FixationModel {
     const S = this.info.inputSize;
     const transform = pixelTransform(W, H, S, fit);
     const { range: [lo, hi], mean, std } = this.info.preprocessing;
+    // Each channel's mean as a 0..255 pixel value: the colour that normalises to exactly 0.
+    const meanPx = mean.map((m) => ((m - lo) / (hi - lo)) * 255);
     const input = tf.tidy(() => {
       const rgb = tf.cast(ch === 4 ? tf.slice(image, [0, 0, 0], [H, W, 3]) : image, 'float32');
       const box = [
@@ -82,11 +84,11 @@ export class FixationModel {
         (transform.startY + transform.stepY * (S - 1)) / Math.max(H - 1, 1),
         (transform.startX + transform.stepX * (S - 1)) / Math.max(W - 1, 1),
       ];
-      // Letterbox bars get the mean colour, i.e. zero after normalisation.
-      const fill = (((mean[0] + mean[1] + mean[2]) / 3 - lo) / (hi - lo)) * 255;
-      const crop = tf.image.cropAndResize(tf.expandDims(rgb, 0) as tf.Tensor4D, [box], [0], [S, S], 'bilinear', fill);
-      const scaled = tf.add(tf.mul(crop, (hi - lo) / 255), lo);
-      return tf.div(tf.sub(scaled, tf.tensor1d(mean)), tf.tensor1d(std)) as tf.Tensor4D;
+      // ((x (hi - lo) / 255 + lo) - mean) / std = (x - meanPx) (hi - lo) / (255 std): centring before the resize lets
+      // the letterbox bars (cropAndResize's single extrapolation value, 0) come out exactly 0 in every channel.
+      const centred = tf.expandDims(tf.sub(rgb, tf.tensor1d(meanPx)), 0) as tf.Tensor4D;
+      const crop = tf.image.cropAndResize(centred, [box], [0], [S, S], 'bilinear', 0);
+      return tf.mul(crop, tf.tensor1d(std.map((s) => (hi - lo) / (255 * s)))) as tf.Tensor4D;
     });
     return { input, transform };
   }

@@ -9,14 +9,18 @@ export interface PostOptions {
 }
 export const DEFAULT_POST: PostOptions = { outliers: true, sigma: 0.02 };
 
-/** Network-input fixations -> one point per pixel (weights summed over channels) in image coordinates. */
+/**
+ * Network-input fixations -> one point per pixel (weights summed over channels) in image coordinates. Input pixels
+ * that sample outside the photo (letterbox bars: cropAndResize extrapolates there) have no photo pixel and are dropped.
+ */
 export function toImagePoints(fix: InputFixation[], t: PixelTransform): Fixation[] {
   const byPixel = new Map<number, Fixation>();
   for (const f of fix) {
     const key = f.y * t.size + f.x;
     const p = byPixel.get(key);
-    if (p) p.w += f.w;
-    else byPixel.set(key, { x: f.x * t.stepX + t.startX, y: f.y * t.stepY + t.startY, w: f.w });
+    if (p) { p.w += f.w; continue; }
+    const x = f.x * t.stepX + t.startX, y = f.y * t.stepY + t.startY;
+    if (x >= 0 && x <= t.srcWidth - 1 && y >= 0 && y <= t.srcHeight - 1) byPixel.set(key, { x, y, w: f.w });
   }
   return [...byPixel.values()];
 }
