@@ -25,7 +25,11 @@ export function toImagePoints(fix: InputFixation[], t: PixelTransform): Fixation
   return [...byPixel.values()];
 }
 
-/** Keep a point if more than 5% of all points lie within 10% of the diagonal of it; if none would, keep all. */
+/**
+ * Keep a point if more than 5% of all points lie within 10% of the diagonal of it (inclusive); the point itself counts,
+ * as in the authors' code, so below 20 points nothing is removed. If none would survive, keep all (the reference
+ * divides by zero there). Pinned by tests/unit/post.test.ts.
+ */
 export function removeOutliers(points: Fixation[], width: number, height: number): Fixation[] {
   const r2 = (0.1 * Math.hypot(width, height)) ** 2;
   const need = 0.05 * points.length;
