@@ -17,8 +17,11 @@ const tf: TfParse = {
     const elementwise = !['AddV2', 'Add', 'Sub'].includes(n.op);
     if (elementwise && full.length > 1 && n.op !== 'Mul') c.fail(`op '${n.op}' cannot be unravelled between two computed tensors (only with a constant)`);
     if (elementwise || full.length === 1) {
-      // Bias, gate (squeeze-excitation) or scalar: follow the main input, same index.
-      return { ...base, kind: 'identity', op: n.op, inputs: [full[0]] };
+      // Bias, gate (squeeze-excitation) or scalar: follow the main input, same index. A Mul of two full-size
+      // tensors (x * sigmoid(conv(x)), hard-swish) follows the shallower one, the data path the gate is computed
+      // from; equal depths: the first by name. Never the input order, which a converter may swap.
+      const main = [...full].sort((a, b) => c.depth(a) - c.depth(b) || (a < b ? -1 : a > b ? 1 : 0))[0];
+      return { ...base, kind: 'identity', op: n.op, inputs: [main] };
     }
     if (n.op === 'Sub') c.fail("op 'Sub' cannot be unravelled between two computed tensors (only with a constant)");
     // The skip path is the shallower addend (an identity skip is an ancestor of the branch); equal depths: the earlier.
