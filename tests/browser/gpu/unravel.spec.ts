@@ -57,8 +57,9 @@ test('SqueezeNet: GPU unravelling equals the CPU reference on every image, both 
         (r.minJaccard < 1 ? `; worst ${JSON.stringify(r.worst)}` : ''));
       expect(r.layers).toBe(info.nodes);
       expect(r.cpuFixations).toBeGreaterThan(0);
-      expect(r.minJaccard).toBeGreaterThanOrEqual(0.99);
-      expect(r.maxRelErr).toBeLessThanOrEqual(1e-4);
+      // Both sides read the same activations: the kept sets must be equal, so every weight is compared.
+      expect(r.minJaccard).toBe(1);
+      expect(r.maxRelErr).toBeLessThanOrEqual(1e-5);
       expect(r.listMatches).toBe(true);
       expect(r.subsetMatches).toBe(true);
     }
