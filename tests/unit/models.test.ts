@@ -1,7 +1,9 @@
 // The model installer (src/node/install.ts) on a temporary project root and mirror holding the real SqueezeNet
 // files, and the loader's errors on broken model folders (src/node/index.ts).
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -119,6 +121,24 @@ describe('installer', () => {
     const [again] = await installModels({ root, mirror });
     expect(again.files.find((f) => f.name === 'group1-shard1of1.bin')!.source).toContain('mirror');
     expect(hash(join(root, 'models/squeezenet1_1/group1-shard1of1.bin'))).toBe(hash(join(SHARED, 'group1-shard1of1.bin')));
+  });
+
+  it('a write failing while staging installs nothing and leaves no .staging-* folder behind', async () => {
+    // model.json names two shards 'w' and 'w/x': staged one after the other, the second cannot be written ('w' is a
+    // file by then). A local HTTP server holds them (a mirror folder cannot hold both names). A real filesystem error.
+    const json = JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['w', 'w/x'], weights: [] }] });
+    const server = createServer((req, res) => res.end(req.url === '/model.json' ? json : 'shard bytes'));
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      writeCatalog([{ ...SQUEEZE, id: 'staged', files: { 'model.json': null }, urls: [`http://127.0.0.1:${port}/{file}`], classes: undefined }]);
+      const e = await installModels({ root, mirror: null }).then(() => undefined, (err) => err as NodeJS.ErrnoException);
+      expect(e, 'the install must fail').toBeInstanceOf(Error);
+      expect(['ENOTDIR', 'EEXIST']).toContain(e!.code);
+      expect(readdirSync(join(root, 'models')).sort()).toEqual(['catalog.json']); // no model folder, no staging folder
+    } finally {
+      server.close();
+    }
   });
 
   it("derives MobileNet's 1001 labels (background first) from SqueezeNet's, matching the catalog's pinned hash", async () => {
