@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { PNG } from 'pngjs';
-import { APP_URL, FOX_SQUIRREL, SQUIRREL_BOX, inBox, launch, logPage, peakInPhoto, waitForTop1 } from './fixtures.ts';
+import { APP_URL, FOX_SQUIRREL, SQUIRREL_BOX, countSent, expectQuiet, inBox, launch, logPage, peakInPhoto, sent, waitForTop1, weightInside } from './fixtures.ts';
 
 test.use({ launchOptions: launch({ camera: true }), viewport: { width: 1366, height: 768 }, acceptDownloads: true });
 test.describe.configure({ mode: 'serial' });
@@ -35,11 +35,37 @@ test('names the squirrel, overlays the picture where the heatmap peaks, peak ins
   expect(result.explained[0].class.index).toBe(335);
   const peak = await peakInPhoto(page);
   expect(inBox(peak, SQUIRREL_BOX), `peak ${peak} in ${SQUIRREL_BOX}`).toBe(true);
+  // The photo's box contains its middle, so also: the fixations' weight is on the squirrel, and the peak is on its
+  // head, not in the middle where a centred blob would put it (tests/unit/baselines.test.ts has the off-centre case).
+  expect(weightInside(result.explained[0].fixations, SQUIRREL_BOX)).toBeGreaterThan(0.9);
+  expect(Math.hypot(peak[0] - 266.5, peak[1] - 212.5), `peak ${peak} vs the middle`).toBeGreaterThan(30);
 
-  // Overlay pixels: the stage with and without the overlay canvas differ.
+  // Overlay pixels: the overlay changes the screen at the peak (heat at its maximum) and not in the picture's far
+  // corners (heat there is 0, drawn transparent).
   const { changed } = await overlayChange();
   expect(changed.length / stageArea).toBeGreaterThan(0.005);
+  const toStage = await frameToStage();
+  const near = (fx: number, fy: number, r: number) => {
+    const [sx, sy] = toStage(fx, fy);
+    return changed.some(([x, y]) => Math.abs(x - sx) <= r && Math.abs(y - sy) <= r);
+  };
+  const [px, py] = result.explained[0].peak!;
+  expect(near(px, py, 2), `overlay at the peak (${px}, ${py})`).toBe(true);
+  expect(near(10, 10, 6), 'overlay in the top-left corner').toBe(false);
+  expect(near(523, 415, 6), 'overlay in the bottom-right corner').toBe(false);
 });
+
+/** Frame pixel -> stage pixel, where object-fit: contain puts the frame inside the <video>, worked out here. */
+async function frameToStage() {
+  const geo = await page.evaluate(() => {
+    const app = window.__cnnfix!;
+    const v = app.video.getBoundingClientRect(), s = app.stage.getBoundingClientRect();
+    return { vx: v.x - s.x, vy: v.y - s.y, vw: v.width, vh: v.height, frame: window.__lastResult!.frameSize, dpr: devicePixelRatio };
+  });
+  const k = Math.min(geo.vw / geo.frame.width, geo.vh / geo.frame.height);
+  const ox = geo.vx + (geo.vw - k * geo.frame.width) / 2, oy = geo.vy + (geo.vh - k * geo.frame.height) / 2;
+  return (x: number, y: number) => [(ox + k * (x + 0.5)) * geo.dpr, (oy + k * (y + 0.5)) * geo.dpr];
+}
 
 let stageArea = 0;
 /** Screen pixels (stage coordinates) that the overlay changes: screenshots with and without the overlay canvas. */
@@ -141,10 +167,13 @@ test('freeze holds the frame; a change re-explains the frozen frame once; resume
   await expect(page.getByText('frozen', { exact: true })).toBeVisible();
   expect(await page.evaluate(() => window.__cnnfix!.video.paused)).toBe(true);
   await page.waitForFunction(() => !window.__cnnfix!.inFlight, null, { timeout: 240_000 }); // a frame in flight lands
-  const n = await page.evaluate(() => window.__cnnfix!.results);
+  await countSent(page);
+  const n = await page.evaluate(() => window.__cnnfix!.results), s = await sent(page);
   await page.getByRole('checkbox', { name: 'box' }).uncheck();
   await page.waitForFunction((k) => window.__cnnfix!.results === k + 1, n, { timeout: 120_000 });
-  await page.waitForTimeout(3000);
+  // Exactly one frame was sent for the change, and nothing more is.
+  await expectQuiet(page);
+  expect(await sent(page)).toBe(s + 1);
   expect(await page.evaluate(() => window.__cnnfix!.results)).toBe(n + 1);
   await page.getByRole('checkbox', { name: 'box' }).check();
   await page.getByRole('button', { name: 'Resume' }).click();

@@ -93,3 +93,34 @@ export async function peakInPhoto(page: Page): Promise<[number, number]> {
 export function inBox([x, y]: [number, number], [x1, y1, x2, y2]: number[]) {
   return x >= x1 && x <= x2 && y >= y1 && y <= y2;
 }
+
+/**
+ * Count the frames the app sends to its worker from now on: wraps the public engine's explain() (once per page).
+ * "Nothing more happens" is then checked on requests sent, which a wrongly started frame raises at once, instead of
+ * on results landed, which on SwiftShader take seconds.
+ */
+export async function countSent(page: Page) {
+  await page.evaluate(() => {
+    const e = window.__cnnfix!.engine as unknown as { explain: (...a: unknown[]) => unknown; __sent?: number };
+    if (e.__sent !== undefined) return;
+    e.__sent = 0;
+    const explain = e.explain.bind(e);
+    e.explain = (...a: unknown[]) => { e.__sent!++; return explain(...a); };
+  });
+}
+export const sent = (page: Page) => page.evaluate(() => (window.__cnnfix!.engine as unknown as { __sent: number }).__sent);
+
+/** No frame in flight (one already sent may land first), and none sent in a quiet second after that. */
+export async function expectQuiet(page: Page) {
+  await page.waitForFunction(() => !window.__cnnfix!.inFlight, null, { timeout: FIRST_RESULT_MS });
+  const n = await sent(page);
+  await page.waitForTimeout(1000);
+  expect(await sent(page)).toBe(n);
+  expect(await page.evaluate(() => window.__cnnfix!.inFlight)).toBe(false);
+}
+
+/** Share of the fixations' weight that lies inside a box (frame pixels). */
+export function weightInside(fixations: { x: number; y: number; w: number }[], [x1, y1, x2, y2]: number[]): number {
+  const total = fixations.reduce((s, p) => s + p.w, 0);
+  return fixations.filter((p) => p.x >= x1 && p.x <= x2 && p.y >= y1 && p.y <= y2).reduce((s, p) => s + p.w, 0) / total;
+}

@@ -1,9 +1,11 @@
 // Still images (drag-drop and the file picker), picked classes, several classes at once, and the method toggle.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { CLASS_COLORS } from '../../../workers/api.ts';
-import { APP_URL, FOX_SQUIRREL, SHARED, SQUIRREL_BOX, SQUIRREL_JPG, dropFile, inBox, launch, logPage, peakInPhoto, waitForEngine, waitForTop1 } from './fixtures.ts';
+import { tmpdir } from 'node:os';
+import { OFF_CENTRE_SIZE, offCentreSquirrel, rgbPng } from '../../fixtures/off-centre.ts';
+import { APP_URL, FOX_SQUIRREL, SHARED, countSent, dropFile, expectQuiet, inBox, launch, logPage, sent, waitForEngine, waitForTop1, weightInside } from './fixtures.ts';
 
 test.use({ launchOptions: launch() });
 test.describe.configure({ mode: 'serial' });
@@ -24,18 +26,24 @@ async function nextResult(p: Page, before: number) {
   return p.evaluate(() => window.__lastResult!);
 }
 
-test('a dropped photo is shown and explained once: fox squirrel, peak inside the squirrel box', async () => {
-  await dropFile(page, SQUIRREL_JPG);
+test('a dropped picture is shown and explained once: fox squirrel, fixations and peak on the off-centre squirrel', async () => {
+  // The squirrel in a corner of a grey square (tests/fixtures/off-centre.ts): a map peaking in the middle cannot pass.
+  const { image, box } = await offCentreSquirrel();
+  const file = join(tmpdir(), `cnnfix-off-centre-squirrel-${process.pid}.png`);
+  writeFileSync(file, rgbPng(image));
+  await countSent(page);
+  await dropFile(page, file, 'image/png');
   await waitForTop1(page, FOX_SQUIRREL);
   await expect(page.locator('img.still')).toBeVisible();
   const r = await page.evaluate(() => window.__lastResult!);
-  expect(r.frameSize).toEqual({ width: 535, height: 426 });
-  const peak = await peakInPhoto(page);
-  expect(inBox(peak, SQUIRREL_BOX), `peak ${peak} in ${SQUIRREL_BOX}`).toBe(true);
-  // Explained once: no further frames while nothing changes.
-  const n = await page.evaluate(() => window.__cnnfix!.results);
-  await page.waitForTimeout(3000);
-  expect(await page.evaluate(() => window.__cnnfix!.results)).toBe(n);
+  expect(r.frameSize).toEqual({ width: OFF_CENTRE_SIZE, height: OFF_CENTRE_SIZE });
+  expect(inBox([(OFF_CENTRE_SIZE - 1) / 2, (OFF_CENTRE_SIZE - 1) / 2], box)).toBe(false);
+  expect(r.explained[0].fixations.length).toBeGreaterThan(0);
+  expect(weightInside(r.explained[0].fixations, box)).toBeGreaterThan(0.9);
+  expect(inBox(r.explained[0].peak!, box), `peak ${r.explained[0].peak} in ${box}`).toBe(true);
+  // Explained once: one frame sent, and nothing more while nothing changes.
+  await expectQuiet(page);
+  expect(await sent(page)).toBe(1);
 });
 
 test('"where would it look for umbrella?": a searched class is explained, then two classes in two colours', async () => {
