@@ -30,7 +30,7 @@ test('fallback path: same fixations as the CPU reference on the same input', asy
     // Frame-pixel fixations and box: the same post-processing as the reference.
     const byXy = (a: any, b: any) => a.x - b.x || a.y - b.y;
     const gotFix = [...w.explained[0].fixations].sort(byXy), refFix = [...ref.fixations].sort(byXy);
-    expect(gotFix.map((p: any) => [p.x, p.y]), rules).toEqual(refFix.map((p: any) => [p.x, p.y]));
+    expect(gotFix.map((p: any) => [p.x, p.y]), name).toEqual(refFix.map((p: any) => [p.x, p.y]));
     gotFix.forEach((p: any, i: number) => expect(Math.abs(p.w - refFix[i].w)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(p.w))));
     expect(w.explained[0].box).toEqual(ref.box);
     // Only the values the steps read come back (every activation is 12.3 MB): at most 1 MB a frame with the presets.
