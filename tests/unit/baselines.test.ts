@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { camMap, classHead, gradCamGradient, gradCamMap, receptiveField } from '../../src/engine/baselines.ts';
+import { camMap, classHead, gradCamGradient, gradCamLayer, gradCamMap, receptiveField } from '../../src/engine/baselines.ts';
 import { explain } from '../../src/engine/explain.ts';
 import { disposeForward, FixationModel, type ModelInfo } from '../../src/engine/model.ts';
 import { resolveRules } from '../../src/engine/types.ts';
@@ -141,6 +141,28 @@ describe('Grad-CAM on SqueezeNet', () => {
 
   it('rejects a class index out of range with a clear error', () => {
     expect(() => gradCamGradient(fm, (n) => acts.get(n)!, 1000)).toThrow(/class index 1000 is out of range 0..999/);
+  });
+});
+
+describe('Grad-CAM by tf.grad agrees with the closed form (SqueezeNet, fire9/concat)', () => {
+  it('the same gradient to float precision, and the same map', () => {
+    const act = (n: string) => acts.get(n)!;
+    expect(gradCamLayer(fm)).toBe('fire9/concat');
+    const exact = gradCamGradient(fm, act, SQUIRREL);
+    const auto = gradCamGradient(fm, act, SQUIRREL, { autodiff: true, input });
+    expect(exact.exact).toBe(true);
+    expect(auto.exact).toBe(false);
+    expect(auto.layer).toBe(exact.layer);
+    let max = 0, err = 0;
+    for (let i = 0; i < exact.gradient.length; i++) {
+      max = Math.max(max, Math.abs(exact.gradient[i]));
+      err = Math.max(err, Math.abs(exact.gradient[i] - auto.gradient[i]));
+    }
+    expect(max).toBeGreaterThan(0);
+    expect(err).toBeLessThan(1e-4 * max);
+    const a = gradCamMap(fm, act, SQUIRREL), b = gradCamMap(fm, act, SQUIRREL, { autodiff: true, input });
+    const top = Math.max(...a.data);
+    for (let p = 0; p < a.data.length; p++) expect(Math.abs(a.data[p] - b.data[p])).toBeLessThan(1e-4 * top);
   });
 });
 
