@@ -9,8 +9,6 @@
 // above) the gradient at the head's layer is computed exactly from the weights instead: the fast path, checked
 // against tf.grad in tests/unit/baselines.test.ts.
 import * as tf from '@tensorflow/tfjs-core';
-// The gradients of every op (tfjs-core alone registers none): tf.grad through the graph for Grad-CAM.
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import type { FixationModel } from './model.ts';
 import type { ConvNode, GapNode, Graph, GraphNode, MatMulNode, PixelTransform } from './types.ts';
 import type { Activations } from './unravel.ts';
@@ -191,6 +189,22 @@ function spatialLayer(g: Graph, layer: string): [number, number, number] {
   return node.shape as [number, number, number];
 }
 
+let gradients: Promise<void> | undefined;
+let gradientsLoaded = false;
+/**
+ * Register the gradient of every tfjs op (tfjs-core registers none; the @tensorflow/tfjs bundle would). Loaded on
+ * first use, as it is large: explain() awaits it before a Grad-CAM that needs tf.grad.
+ */
+export function loadGradients(): Promise<void> {
+  gradients ??= import('@tensorflow/tfjs-core/dist/register_all_gradients.js').then(() => { gradientsLoaded = true; });
+  return gradients;
+}
+
+/** Whether Grad-CAM at this layer (default gradCamLayer) needs tf.grad, i.e. has no closed form. */
+export function needsAutodiff(fm: FixationModel, layer = gradCamLayer(fm)): boolean {
+  return layer !== closedFormLayer(fm);
+}
+
 /**
  * d(class logit)/d(A) at a layer A, by automatic differentiation: the activation is fed back into the graph at its
  * node (with the network input, for the other paths that do not pass through it) and tf.grad differentiates the rest.
@@ -201,6 +215,7 @@ export function gradCamGradientAutodiff(fm: FixationModel, layer: string, A: Flo
   const logitsSize = sizeOf(g, g.logits);
   if (!Number.isInteger(c) || c < 0 || c >= logitsSize) throw new Error(`class index ${c} is out of range 0..${logitsSize - 1}`);
   if (A.length !== shape[0] * shape[1] * shape[2]) throw new Error(`Grad-CAM: activation of '${layer}' has ${A.length} values, the layer is [${shape}]`);
+  if (!gradientsLoaded) throw new Error('Grad-CAM by tf.grad: await loadGradients() first (explain() does)');
   const a = tf.tensor4d(A, [1, ...shape]);
   try {
     const grad = tf.tidy(() => tf.grad((x: tf.Tensor) => {
@@ -232,7 +247,7 @@ export function gradCamGradient(fm: FixationModel, act: Activations, c: number, 
   const g = fm.graph;
   const layer = opts.layer ?? gradCamLayer(fm);
   const shape = spatialLayer(g, layer);
-  if (opts.autodiff || layer !== closedFormLayer(fm)) {
+  if (opts.autodiff || needsAutodiff(fm, layer)) {
     return { layer, shape, gradient: gradCamGradientAutodiff(fm, layer, act(layer), c, opts.input), exact: false };
   }
   const head = classHead(fm);

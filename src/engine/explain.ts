@@ -2,7 +2,7 @@
 // The baselines (CAM, Grad-CAM, centre prior) share everything but the unravelling. Several classes share the
 // forward pass; each gets its own fixations, heatmap and colour (CLASS_COLORS).
 import * as tf from '@tensorflow/tfjs-core';
-import { baselineHeatmap, gradCamLayer } from './baselines.ts';
+import { baselineHeatmap, gradCamLayer, loadGradients, needsAutodiff } from './baselines.ts';
 import { disposeForward, type Fit, type FixationModel } from './model.ts';
 import { camBox, CLASS_COLORS, DEFAULT_POST, heatmap, peak, removeOutliers, tightBox, toImagePoints, type Box, type PostOptions } from './post.ts';
 import { unravelCpu, type UnravelResult } from './unravel.ts';
@@ -118,6 +118,7 @@ export async function explain(
       acts.set(gradLayer, (await a.data()) as Float32Array);
       a.dispose();
     }
+    if (gradLayer && needsAutodiff(fm, gradLayer)) await loadGradients();
     if (!unravelled.size) lap('forwardMs'); // else lapped before the unravelling, which counts as unravelMs
 
     const { width, height } = opts.heatmapSize ?? { width: transform.srcWidth, height: transform.srcHeight };

@@ -2,7 +2,7 @@
 // user's own TF.js graph model), decoding images. Also re-exports the browser-safe API.
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { createRequire, register } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,6 +19,9 @@ import { loadOnnx, type OnnxOptions } from '../formats/onnx/index.ts';
 
 export * from '../index.ts';
 export { drawExplanation, encodePng, grayPng, type Rgba, type DrawOptions } from './draw.ts';
+
+// Lets Node load tfjs-core's ES module build, for the op gradients of Grad-CAM (src/node/tfjs-esm-resolve.mjs).
+register(new URL('./tfjs-esm-resolve.mjs', import.meta.url));
 
 let backendReady: Promise<string> | undefined;
 /**

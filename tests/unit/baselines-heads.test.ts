@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { camMap, classHead, gradCamGradient, gradCamLayer, gradCamMap } from '../../src/engine/baselines.ts';
+import { camMap, classHead, gradCamGradient, gradCamLayer, gradCamMap, loadGradients } from '../../src/engine/baselines.ts';
 import { explain } from '../../src/engine/explain.ts';
 import { FixationModel, type ModelInfo } from '../../src/engine/model.ts';
 import { loadModel, readImage } from '../../src/node/index.ts';
@@ -64,7 +64,7 @@ describe('TF Hub MobileNet v1 0.25: CAM through a 1x1 conv on the pooled map', (
     expect(expected.reduce((s, v) => s + v, 0) / 49 + b[c]).toBeCloseTo(logits[c], 3);
   });
 
-  it('explain() runs CAM and Grad-CAM (closed form at the GAP input) on the GAP input's 7x7 grid', async () => {
+  it('explain() runs CAM and Grad-CAM (closed form at the GAP input) on the 7x7 grid of the GAP input', async () => {
     for (const method of ['cam', 'gradcam'] as const) {
       const e = await explain(fm, input, { method, classIndex: 951 });
       expect(e.layer).toBe(`${P}MobilenetV1/Conv2d_13_pointwise/Relu6`);
@@ -78,6 +78,7 @@ describe('MobileNetV2: Grad-CAM by tf.grad at any layer', () => {
   const c = 335; // fox squirrel
   beforeAll(async () => {
     fm = await loadModel('mobilenet_v2');
+    await loadGradients();
     const img = await readImage(join(sharedDir(), 'images/squirrel_cls.jpg'));
     input = fm.preprocess(img).input;
     img.dispose();
@@ -142,6 +143,7 @@ describe('Flatten + Dense (no pool): CAM refuses, Grad-CAM by tf.grad, by hand',
   const info: ModelInfo = { id: 'flatDense', inputSize: 2, preprocessing: { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] }, logits: 'fc', labels: [] };
   let fm: FixationModel;
   beforeAll(async () => {
+    await loadGradients();
     const g = new GraphBuilder(2);
     g.conv('conv', 'input', kernel([1, 1, 3, 3], (_u, _v, k, c) => (k === c ? 2 : 0)));
     g.reshape('flat', 'conv', [-1, 12]);

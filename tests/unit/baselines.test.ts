@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { camMap, classHead, gradCamGradient, gradCamLayer, gradCamMap, receptiveField } from '../../src/engine/baselines.ts';
+import { camMap, classHead, gradCamGradient, gradCamLayer, gradCamMap, loadGradients, receptiveField } from '../../src/engine/baselines.ts';
 import { explain } from '../../src/engine/explain.ts';
 import { disposeForward, FixationModel, type ModelInfo } from '../../src/engine/model.ts';
 import { resolveRules } from '../../src/engine/types.ts';
@@ -145,7 +145,8 @@ describe('Grad-CAM on SqueezeNet', () => {
 });
 
 describe('Grad-CAM by tf.grad agrees with the closed form (SqueezeNet, fire9/concat)', () => {
-  it('the same gradient to float precision, and the same map', () => {
+  it('the same gradient to float precision, and the same map', async () => {
+    await loadGradients();
     const act = (n: string) => acts.get(n)!;
     expect(gradCamLayer(fm)).toBe('fire9/concat');
     const exact = gradCamGradient(fm, act, SQUIRREL);
