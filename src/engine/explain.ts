@@ -20,6 +20,7 @@ export interface ExplainOptions {
    * (at most CLASS_COLORS.length), each with its own heatmap and colour in `classes`.
    */
   classIndex?: 'top' | number | number[];
+  /** 'default' (the model's own default rules where the catalog gives them), 'reference', or a Rules object. */
   rules?: PresetName | Rules;
   /** Override single rules of the preset. */
   override?: Partial<Rules>;
@@ -76,7 +77,7 @@ export async function explain(
   if (Array.isArray(opts.classIndex) && (opts.classIndex.length < 1 || opts.classIndex.length > CLASS_COLORS.length)) {
     throw new Error(`classIndex: give 1 to ${CLASS_COLORS.length} classes, got ${opts.classIndex.length}`);
   }
-  const rules = resolveRules(opts.rules ?? 'default', opts.override);
+  const rules = resolveRules(opts.rules ?? 'default', opts.override, fm.info.rules);
   const post = { ...DEFAULT_POST, ...opts.post };
   const t: Record<string, number> = {};
   let t0 = performance.now();
