@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain } from '../../src/engine/explain.ts';
-import { disposeForward, type FixationModel } from '../../src/engine/model.ts';
+import { disposeForward, FixationModel } from '../../src/engine/model.ts';
+import { PRESETS } from '../../src/engine/types.ts';
 import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
 
 const SHARED = join(import.meta.dirname, '../../../shared');
@@ -94,6 +95,22 @@ describe('mobilenet_v1_025_224_tfhub (TF Hub MobileNet v1 0.25, 1001 outputs)', 
     expect(ex.class.index).toBe(951);
     expect(ex.class.label).toBe('orange');
     expect(ref.index).toBe(951);
+  });
+});
+
+describe("each model's default rules (catalog \"rules\")", () => {
+  it("'default' means the model's rules, 'reference' the authors'; bad rules are refused naming the model", async () => {
+    const m = await loadModel('mobilenet_v1_025_224_tfhub');
+    const entry = CATALOG.models.find((e: { id: string }) => e.id === 'mobilenet_v1_025_224_tfhub');
+    const img = await photo('fruits.jpg');
+    expect((await explain(m, img, { rules: 'default' })).rules).toEqual(entry.rules);
+    expect((await explain(m, img)).rules).toEqual(entry.rules);
+    expect((await explain(m, img, { rules: 'reference' })).rules).toEqual(PRESETS.reference);
+    expect((await explain(m, img, { override: { gapThreshold: 0.5 } })).rules).toEqual({ ...entry.rules, gapThreshold: 0.5 });
+    img.dispose();
+    expect(() => FixationModel.create(m.model, { ...m.info, id: 'bad', rules: { ...entry.rules, location: 'left' } }))
+      .toThrow(/model 'bad': its default rules: rule location='left' is not one of center, max/);
+    m.dispose();
   });
 });
 
