@@ -5,7 +5,8 @@
 // its own kept set). Metrics: top-1 on the labelled photos and the synthetic candidates, pointing game, energy share,
 // CAM-protocol localization, deletion/insertion AUC, the cascading randomisation sanity check, ms per explanation.
 // Writes out/eval-<id>.json and the model's tables into eval/results.md.
-// --quick: a small run (out/eval-<id>-quick.json, eval/results.md untouched). --explore: the rule search instead.
+// --quick: a small run (out/eval-<id>-quick.json, eval/results.md untouched). --cases N: N synthetic test images
+// (default 120). --explore: the rule search instead.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -29,13 +30,14 @@ const models = argv.flatMap((a, i) => (a === '--model' ? [argv[i + 1]] : []));
 const CASES = argv.includes('--cases') ? Number(argv[argv.indexOf('--cases') + 1]) : undefined;
 // Sized so that the full run of every catalog model fits 15 minutes on a quiet 2-core machine (models in parallel).
 const CFG = {
-  synthetic: QUICK ? 16 : 120, // synthetic test cases (object's class in the model's top 5)
-  perturbCases: QUICK ? 4 : 24, // synthetic cases that also get deletion/insertion (all photos do)
-  sanityCases: QUICK ? 2 : 6, // synthetic cases of the sanity check (plus all photos)
+  // --cases N: a smaller (or larger) test set, deletion/insertion on N/5 of it, sanity on N/20 (at least 2).
+  synthetic: CASES ?? (QUICK ? 16 : 120), // synthetic test cases (object's class in the model's top 5)
+  perturbCases: CASES ? Math.max(2, Math.round(CASES / 5)) : QUICK ? 4 : 24, // also deletion/insertion (all photos do)
+  sanityCases: CASES ? Math.max(2, Math.round(CASES / 20)) : QUICK ? 2 : 6, // sanity check cases (plus all photos)
   steps: 16, // deletion/insertion steps of 1/16 of the pixels each
   seed: 1, // test set; the rule search uses seed 2
   tol: 15, // pointing game tolerance, pixels
-  // --cases N: a smaller rule search (deletion on N/6 of them, sanity on N/40, at least 2).
+  // With --explore, --cases N: a smaller rule search (deletion on N/6 of them, sanity on N/40, at least 2).
   exploreCases: CASES ?? (QUICK ? 24 : 300),
   exploreDeletionCases: CASES ? Math.max(2, Math.round(CASES / 6)) : QUICK ? 6 : 48,
   exploreSanityCases: CASES ? Math.max(2, Math.round(CASES / 40)) : QUICK ? 2 : 8,
