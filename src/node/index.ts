@@ -20,8 +20,16 @@ import { loadOnnx, type OnnxOptions } from '../formats/onnx/index.ts';
 export * from '../index.ts';
 export { drawExplanation, encodePng, grayPng, type Rgba, type DrawOptions } from './draw.ts';
 
-// Lets Node load tfjs-core's ES module build, for the op gradients of Grad-CAM (src/node/tfjs-esm-resolve.mjs).
-register(new URL('./tfjs-esm-resolve.mjs', import.meta.url));
+// A module resolution hook: tfjs-core's ES module build imports its own files without the '.js' extension, which
+// Node's ESM loader refuses. Only the op gradients come from that build (tfjs-core's Node bundle registers none), loaded
+// on the first Grad-CAM by tf.grad (loadGradients in src/engine/baselines.ts). Inline, so that the compiled package needs no extra file.
+const TFJS_ESM_RESOLVE = `export async function resolve(specifier, context, next) {
+  if (context.parentURL?.includes('/@tensorflow/tfjs-core/dist/') && specifier.startsWith('.') && !specifier.endsWith('.js')) {
+    try { return await next(specifier + '.js', context); } catch { /* not a file: as given */ }
+  }
+  return next(specifier, context);
+}`;
+register(`data:text/javascript,${encodeURIComponent(TFJS_ESM_RESOLVE)}`);
 
 let backendReady: Promise<string> | undefined;
 /**
