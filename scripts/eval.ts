@@ -260,7 +260,7 @@ async function runExplore(fm: FixationModel, t0: number, write: boolean) {
   await mkdir(join(ROOT, 'out'), { recursive: true });
   await writeFile(join(ROOT, 'out', `explore-${fm.info.id}${QUICK ? '-quick' : ''}.json`), JSON.stringify(r, null, 1));
   if (!QUICK && write) await writeSection(`explore:${fm.info.id}`, md);
-  log(`winner: ${r.winner}; ${((performance.now() - t0) / 1000).toFixed(0)} s (${cpuSeconds().toFixed(0)} CPU s)`);
+  log(`winner: ${r.winner ?? 'none (no finalist passes the sanity check)'}; ${((performance.now() - t0) / 1000).toFixed(0)} s (${cpuSeconds().toFixed(0)} CPU s)`);
 }
 
 const pct = (v: number) => (Number.isNaN(v) ? '–' : `${(100 * v).toFixed(1)}`);
