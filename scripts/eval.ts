@@ -1,9 +1,13 @@
-// npm run eval [-- --quick] [-- --explore]
-// Localization and faithfulness of CNN Fixations against CAM, Grad-CAM and a centre prior, on SqueezeNet 1.1:
-// the hand-boxed photos (boxes.json) and a synthetic set made from a seed (objects pasted at known places).
-// Metrics: pointing game, energy share, CAM-protocol localization, deletion/insertion AUC, the cascading
-// randomisation sanity check, and ms per explanation. Writes out/eval.json and the tables into eval/results.md.
-// --quick: a small run (out/eval-quick.json, eval/results.md untouched). --explore: the rule search instead.
+// npm run eval [-- --model ID]... [-- --quick] [-- --explore]
+// Localization and faithfulness of CNN Fixations against CAM, Grad-CAM and a centre prior, per catalog model (every
+// installed one, or those given with --model): the hand-boxed photos (boxes.json) and a synthetic set made from a
+// seed (objects pasted at known places, kept where the model ranks the object's class in its top 5: each model has
+// its own kept set). Metrics: top-1 on the labelled photos and the synthetic candidates, pointing game, energy share,
+// CAM-protocol localization, deletion/insertion AUC, the cascading randomisation sanity check, ms per explanation.
+// Writes out/eval-<id>.json and the model's tables into eval/results.md.
+// --quick: a small run (out/eval-<id>-quick.json, eval/results.md untouched). --cases N: N synthetic test images
+// (default 120). --explore: the rule search instead.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -11,27 +15,32 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { explain, type ExplainOptions } from '../src/engine/explain.ts';
 import type { FixationModel } from '../src/engine/model.ts';
-import { PRESETS } from '../src/engine/types.ts';
+import { resolveRules } from '../src/engine/types.ts';
 import { DEFAULT_POST } from '../src/engine/post.ts';
-import { initNodeBackend, loadModel, ROOT } from '../src/node/index.ts';
+import { initNodeBackend, loadModel, readCatalog, ROOT } from '../src/node/index.ts';
 import { explore, SANITY_MAX_RHO, type ExploreResult, type Prepared } from './eval/explore.ts';
 import { auc, energyShare, every4, iou, mean, pointingHit, spearman } from './eval/metrics.ts';
 import { cascade, perturbationBase, perturbationCurves, probsOf, saliencyAtInput } from './eval/protocols.ts';
-import { loadPhotos, sharedDir, synthesizer, type EvalCase } from './eval/synthetic.ts';
+import { loadPhotos, readRgb, sharedDir, synthesizer, type EvalCase } from './eval/synthetic.ts';
 
 const argv = process.argv.slice(2);
 const flag = (f: string) => argv.includes(f);
 const QUICK = flag('--quick');
+const models = argv.flatMap((a, i) => (a === '--model' ? [argv[i + 1]] : []));
+const CASES = argv.includes('--cases') ? Number(argv[argv.indexOf('--cases') + 1]) : undefined;
+// Sized so that the full run of every catalog model fits 15 minutes on a quiet 2-core machine (models in parallel).
 const CFG = {
-  synthetic: QUICK ? 16 : 200, // synthetic test cases (object's class in the model's top 5)
-  perturbCases: QUICK ? 4 : 40, // synthetic cases that also get deletion/insertion (all photos do)
-  sanityCases: QUICK ? 2 : 8, // synthetic cases of the sanity check (plus all photos)
+  // --cases N: a smaller (or larger) test set, deletion/insertion on N/5 of it, sanity on N/20 (at least 2).
+  synthetic: CASES ?? (QUICK ? 16 : 120), // synthetic test cases (object's class in the model's top 5)
+  perturbCases: CASES ? Math.max(2, Math.round(CASES / 5)) : QUICK ? 4 : 24, // also deletion/insertion (all photos do)
+  sanityCases: CASES ? Math.max(2, Math.round(CASES / 20)) : QUICK ? 2 : 6, // sanity check cases (plus all photos)
   steps: 16, // deletion/insertion steps of 1/16 of the pixels each
   seed: 1, // test set; the rule search uses seed 2
   tol: 15, // pointing game tolerance, pixels
-  exploreCases: QUICK ? 24 : 300,
-  exploreDeletionCases: QUICK ? 6 : 48,
-  exploreSanityCases: QUICK ? 2 : 8,
+  // With --explore, --cases N: a smaller rule search (deletion on N/6 of them, sanity on N/40, at least 2).
+  exploreCases: CASES ?? (QUICK ? 24 : 300),
+  exploreDeletionCases: CASES ? Math.max(2, Math.round(CASES / 6)) : QUICK ? 6 : 48,
+  exploreSanityCases: CASES ? Math.max(2, Math.round(CASES / 40)) : QUICK ? 2 : 8,
   exploreTopK: 6,
 };
 const SHARED = sharedDir();
@@ -39,11 +48,8 @@ const IMAGES = join(SHARED, 'images'), BOXES = join(SHARED, 'eval/boxes.json');
 
 interface Method { key: string; label: string; opts: ExplainOptions }
 const METHODS: Method[] = [
-  { key: 'fixations', label: 'CNN Fixations, default rules', opts: { method: 'fixations', rules: 'default' } },
+  { key: 'fixations', label: "CNN Fixations, default rules (the model's, from the catalog)", opts: { method: 'fixations', rules: 'default' } },
   { key: 'fixations-ref', label: 'CNN Fixations, reference rules', opts: { method: 'fixations', rules: 'reference' } },
-  // The default before the rule search: every positive GAP position, max location, blur 3% of the diagonal.
-  { key: 'fixations-all', label: 'CNN Fixations, all positive GAP positions (max/positive/contribution, σ 0.03)',
-    opts: { method: 'fixations', rules: { location: 'max', gap: 'positive', weights: 'contribution' }, post: { sigma: 0.03 } } },
   { key: 'cam', label: 'CAM', opts: { method: 'cam' } },
   { key: 'gradcam', label: 'Grad-CAM', opts: { method: 'gradcam' } },
   { key: 'center', label: 'centre prior', opts: { method: 'center' } },
@@ -53,17 +59,20 @@ const log = (s: string) => console.log(s);
 const toTensor = (c: EvalCase) => tf.tensor3d(c.image.data, [c.image.height, c.image.width, 3], 'int32');
 
 /** The explained class: the highest-scoring of the case's classes, and its rank among all classes. */
-async function classify(fm: FixationModel, cs: EvalCase[]): Promise<{ ci: number; prob: number; rank: number }[]> {
+async function classify(fm: FixationModel, cs: EvalCase[]): Promise<{ ci: number; prob: number; rank: number; top: number }[]> {
   const inputs = cs.map((c) => tf.tidy(() => fm.preprocess(toTensor(c)).input));
   const batch = tf.concat(inputs) as tf.Tensor4D;
   const probs = await probsOf(fm, batch);
   tf.dispose([batch, ...inputs]);
+  // Case classes are ImageNet's 1000; a model with a background class first (TF Hub: 1001) shifts them by one.
+  const off = fm.info.labels.length === 1001 && fm.info.labels[0] === 'background' ? 1 : 0;
   return cs.map((c, i) => {
     const p = probs[i];
-    const ci = c.classes.reduce((a, b) => (p[b] > p[a] ? b : a));
+    const ci = c.classes.map((k) => k + off).reduce((a, b) => (p[b] > p[a] ? b : a));
     let rank = 0;
-    for (const v of p) if (v > p[ci]) rank++;
-    return { ci, prob: p[ci], rank };
+    let top = 0;
+    for (let k = 0; k < p.length; k++) { if (p[k] > p[ci]) rank++; if (p[k] > p[top]) top = k; }
+    return { ci, prob: p[ci], rank, top };
   });
 }
 
@@ -71,30 +80,68 @@ async function classify(fm: FixationModel, cs: EvalCase[]): Promise<{ ci: number
 async function syntheticSet(fm: FixationModel, count: number, seed: number) {
   const syn = await synthesizer(IMAGES, BOXES, seed);
   const out: (Prepared & { prob: number; rank: number })[] = [];
-  let tried = 0;
+  let tried = 0, top1 = 0, top5 = 0;
   while (out.length < count) {
     const batch = Array.from({ length: 16 }, (_, k) => syn.candidate(tried + k));
     tried += batch.length;
     const cls = await classify(fm, batch);
+    for (const r of cls) { top1 += r.rank === 0 ? 1 : 0; top5 += r.rank < 5 ? 1 : 0; }
     batch.forEach((c, k) => { if (cls[k].rank < 5 && out.length < count) out.push({ c, ...cls[k] }); });
     if (tried > 40 * count + 400) throw new Error(`eval: only ${out.length} of ${tried} synthetic candidates have their class in the top 5`);
   }
-  return { cases: out, tried };
+  // Top-1 / top-5 accuracy of the model on the candidates drawn (the object's class among the model's first 1 / 5).
+  return { cases: out, tried, top1: top1 / tried, top5: top5 / tried };
 }
 
 interface Rec { pointing: number; energy: number; loc: number; locBox: number; ms: number; deletion?: number; insertion?: number }
 
+/** Shared photos with a known ImageNet class (not apple.jpg: no red-apple class; not starry_night.jpg). */
+const LABELLED = [{ image: 'orange.jpg', object: 'orange', classes: [950] }, { image: 'fruits.jpg', object: 'orange or lemon', classes: [950, 951] }];
+
 async function main() {
   const t0 = performance.now();
+  const cat = await readCatalog();
+  const installed = cat.models.map((m) => m.id).filter((id) => existsSync(join(ROOT, 'models', id, 'model.json')));
+  const ids = models.length ? models : installed;
+  for (const id of ids) if (!installed.includes(id)) throw new Error(`eval: model '${id}' is not installed (npm run models -- --model ${id})`);
+  if (ids.length === 1) return evalModel(ids[0], true);
+  // Every installed model, one process each, as many at a time as there are CPUs (the eval is single-threaded).
+  log(`eval: ${ids.join(', ')} (${Math.min(ids.length, cpus().length)} at a time)`);
+  const queue = [...ids];
+  const run = async () => {
+    for (let id = queue.shift(); id; id = queue.shift()) {
+      const args = ['tsx', 'scripts/eval.ts', '--model', id, ...argv.filter((a, i) => a !== '--model' && argv[i - 1] !== '--model'), '--no-write'];
+      const code = await new Promise<number>((done) => {
+        const child = spawn('npx', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+        child.stdout.on('data', (d: Buffer) => { for (const l of d.toString().split('\n')) if (l) log(`[${id}] ${l}`); });
+        child.on('close', (c) => done(c ?? 1));
+      });
+      if (code) throw new Error(`eval: model '${id}' failed (exit ${code})`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(cpus().length, ids.length) }, run));
+  if (!QUICK && !flag('--explore')) {
+    for (const id of ids) await writeSection(`eval:${id}`, await readFile(join(ROOT, 'out', `eval-${id}.md`), 'utf8'));
+    log('wrote eval/results.md');
+  }
+  log(`eval: all models in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+async function evalModel(id: string, write: boolean) {
+  write &&= !flag('--no-write');
+  const t0 = performance.now();
   const backend = await initNodeBackend();
-  const fm = await loadModel();
+  const fm = await loadModel(id);
   log(`eval: model ${fm.info.id}, backend ${backend}, ${cpus().length} CPUs, data ${SHARED}${QUICK ? ', --quick' : ''}`);
 
-  if (flag('--explore')) return runExplore(fm, t0);
+  if (flag('--explore')) return runExplore(fm, t0, write);
 
   const photos = await loadPhotos(IMAGES, BOXES);
   const photoCls = await classify(fm, photos);
-  const { cases: syn, tried } = await syntheticSet(fm, CFG.synthetic, CFG.seed);
+  const labelled = [...photos, ...await Promise.all(LABELLED.map(async (l) => ({ ...photos[0], id: l.image, object: l.object, classes: l.classes, image: await readRgb(join(IMAGES, l.image)) })))];
+  const labelledCls = await classify(fm, labelled);
+  const photoTop1 = labelled.map((c, i) => ({ id: c.id, object: c.object, top1: labelledCls[i].rank === 0, label: fm.info.labels[labelledCls[i].top] }));
+  const { cases: syn, tried, top1: synTop1, top5: synTop5 } = await syntheticSet(fm, CFG.synthetic, CFG.seed);
   log(`synthetic: ${syn.length} cases from ${tried} candidates (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   const all = [
     ...photos.map((c, i) => ({ c, ...photoCls[i], perturb: true, sanity: true })),
@@ -182,8 +229,8 @@ async function main() {
   const totalS = (performance.now() - t0) / 1000;
   const result = {
     model: fm.info.id, backend, cpus: cpus().length, quick: QUICK, config: CFG,
-    defaults: { rules: PRESETS.default, post: DEFAULT_POST },
-    syntheticCandidates: tried,
+    defaults: { rules: resolveRules('default', {}, fm.info.rules), post: DEFAULT_POST },
+    syntheticCandidates: tried, syntheticTop1: synTop1, syntheticTop5: synTop5, photoTop1,
     objects: countBy(syn.map((s) => s.c.object)),
     photos: sets.photos.map((k) => ({ id: k.c.id, class: k.ci, label: fm.info.labels[k.ci], prob: k.prob, rank: k.rank })),
     summary, sanity,
@@ -194,13 +241,14 @@ async function main() {
   const md = tables(result);
   log('\n' + md);
   await mkdir(join(ROOT, 'out'), { recursive: true });
-  const jsonPath = join(ROOT, 'out', QUICK ? 'eval-quick.json' : 'eval.json');
+  const jsonPath = join(ROOT, 'out', `eval-${id}${QUICK ? '-quick' : ''}.json`);
   await writeFile(jsonPath, JSON.stringify(result, null, 1));
-  if (!QUICK) await writeSection('eval', md);
-  log(`wrote ${jsonPath}${QUICK ? '' : ' and eval/results.md'}; ${totalS.toFixed(0)} s in all (main ${mainS.toFixed(0)} s, sanity ${sanityS.toFixed(0)} s; ${cpuSeconds().toFixed(0)} CPU s)`);
+  await writeFile(join(ROOT, 'out', `eval-${id}${QUICK ? '-quick' : ''}.md`), md);
+  if (write && !QUICK) await writeSection(`eval:${id}`, md);
+  log(`wrote ${jsonPath}${write && !QUICK ? ' and eval/results.md' : ''}; ${totalS.toFixed(0)} s in all (main ${mainS.toFixed(0)} s, sanity ${sanityS.toFixed(0)} s; ${cpuSeconds().toFixed(0)} CPU s)`);
 }
 
-async function runExplore(fm: FixationModel, t0: number) {
+async function runExplore(fm: FixationModel, t0: number, write: boolean) {
   const { cases, tried } = await syntheticSet(fm, CFG.exploreCases, CFG.seed + 1);
   log(`explore: ${cases.length} tuning cases (seed ${CFG.seed + 1}) from ${tried} candidates`);
   const must = ['center/argmax/count/s0.03/out', 'max/positive/contribution/s0.03/out'];
@@ -210,9 +258,9 @@ async function runExplore(fm: FixationModel, t0: number) {
   const md = exploreTable(r);
   log('\n' + md);
   await mkdir(join(ROOT, 'out'), { recursive: true });
-  await writeFile(join(ROOT, 'out', QUICK ? 'explore-quick.json' : 'explore.json'), JSON.stringify(r, null, 1));
-  if (!QUICK) await writeSection('explore', md);
-  log(`winner: ${r.winner}; ${((performance.now() - t0) / 1000).toFixed(0)} s (${cpuSeconds().toFixed(0)} CPU s)`);
+  await writeFile(join(ROOT, 'out', `explore-${fm.info.id}${QUICK ? '-quick' : ''}.json`), JSON.stringify(r, null, 1));
+  if (!QUICK && write) await writeSection(`explore:${fm.info.id}`, md);
+  log(`winner: ${r.winner ?? 'none (no finalist passes the sanity check)'}; ${((performance.now() - t0) / 1000).toFixed(0)} s (${cpuSeconds().toFixed(0)} CPU s)`);
 }
 
 const pct = (v: number) => (Number.isNaN(v) ? '–' : `${(100 * v).toFixed(1)}`);
@@ -220,6 +268,11 @@ const f3 = (v: number) => (Number.isNaN(v) ? '–' : v.toFixed(3));
 
 function tables(r: any): string {
   const out: string[] = [];
+  const hits = r.photoTop1.filter((p: any) => p.top1).length;
+  out.push(`### \`${r.model}\``, '',
+    `Top-1 on the ${r.photoTop1.length} labelled shared photos: ${hits}/${r.photoTop1.length} (${r.photoTop1.map((p: any) => `${p.id} ${p.top1 ? 'yes' : `no: ${p.label}`}`).join('; ')}). ` +
+    `Synthetic candidates: top-1 ${pct(r.syntheticTop1)}%, top-5 ${pct(r.syntheticTop5)}% of ${r.syntheticCandidates}; kept set (class in the top 5): ${r.summary.synthetic[METHODS[0].key].n} images. ` +
+    `Default rules: \`${JSON.stringify(r.defaults.rules)}\`.`, '');
   for (const [set, title] of [['synthetic', 'Synthetic test set'], ['photos', 'Hand-boxed photos (boxes.json)']]) {
     const s = r.summary[set];
     const any = s[METHODS[0].key];

@@ -15,7 +15,9 @@ export { convertLayersModel, asGraphModel, isLayersModel, SUPPORTED_LAYERS } fro
 export { loadOnnx, convertOnnx, type OnnxOptions } from './formats/onnx/index.ts';
 
 // Explaining: CNN Fixations (or a baseline), its rules and its result.
-export { explain, type ExplainOptions, type Explanation, type ExplainMethod } from './engine/explain.ts';
+export { explain, type ClassExplanation, type ExplainOptions, type Explanation, type ExplainMethod } from './engine/explain.ts';
+// The baselines: Grad-CAM's layer and its gradients (tf.grad needs loadGradients() once; explain() calls it).
+export { gradCamLayer, loadGradients, type GradCamOptions } from './engine/baselines.ts';
 export {
   PRESETS, resolveRules,
   type Rules, type PresetName, type LocationRule, type GapRule, type WeightRule,
@@ -24,5 +26,5 @@ export {
 export { unravelCpu, type UnravelResult, type Activations } from './engine/unravel.ts';
 
 // Post-processing and drawing helpers the result is made with (to redo them with other settings).
-export { toImagePoints, removeOutliers, heatmap, tightBox, camBox, peak, DEFAULT_POST, type PostOptions, type Box } from './engine/post.ts';
+export { toImagePoints, removeOutliers, heatmap, tightBox, camBox, peak, DEFAULT_POST, CLASS_COLORS, classOverlay, type PostOptions, type Box } from './engine/post.ts';
 export { colorize, colormap, COLORMAPS, type ColormapName } from './engine/colormap.ts';

@@ -5,8 +5,8 @@ import type { Fixation, InputFixation, PresetName, Rules, TopClass } from '../sr
 import type { Box } from '../src/engine/post.ts';
 import type { ModelInfo } from '../src/engine/model.ts';
 
-/** Overlay colour of the i-th explained class (points, box, cells), also for the UI's legend. */
-export const CLASS_COLORS = ['#ff3b30', '#30d158', '#0a84ff', '#ffd60a', '#bf5af2', '#ff9f0a'] as const;
+/** Overlay colour of the i-th explained class (points, box, cells), also for the UI's legend (one list: src/engine/post.ts). */
+export { CLASS_COLORS } from '../src/engine/post.ts';
 
 export type Backend = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 /** Which path ran: WebGPU inference + WGSL unravelling, or the fallback (WebGL/wasm inference + CPU unravelling). */

@@ -38,7 +38,7 @@ export function planFrame(fm: FixationModel, req: ExplainRequest = {}): FramePla
   const numClasses = size(fm.graph.byName.get(fm.graph.logits)!.shape);
   return {
     method,
-    rules: resolveRules(req.rules ?? 'default'),
+    rules: resolveRules(req.rules ?? 'default', {}, fm.info.rules), // 'default': the model's own (catalog "rules")
     fit,
     classes: req.classes === undefined || req.classes === 'top' ? 'top' : checkClasses(req.classes, numClasses),
     overlay,

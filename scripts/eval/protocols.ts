@@ -111,27 +111,42 @@ export async function perturbationCurves(
 }
 
 /**
- * The layer groups of the sanity check, top first: conv/matmul nodes grouped by the first part of their name
- * (SqueezeNet: conv10, fire9, fire8, ..., fire2, conv1), each with the weight (and fused bias) tensors it reads.
+ * The layer groups of the sanity check, top first, each with the weight (and fused bias) tensors it reads. By the
+ * first part of the node names where that gives 3 to 12 groups (SqueezeNet: conv10, fire9, ..., fire2, conv1);
+ * else (TF Hub's long scopes, MobileNetV2's 50-odd layers) the conv/matmul layers in order, cut into at most
+ * MAX_GROUPS runs of consecutive layers, each named after its top layer.
  */
 export function cascadeGroups(fm: FixationModel): { group: string; weights: string[] }[] {
   const art = (fm.model as unknown as { artifacts: { modelTopology: { node: { name: string; op: string; input?: string[]; attr?: any }[] } } })
     .artifacts.modelTopology.node;
   const byName = new Map(art.map((n) => [n.name, n]));
-  const groups: { group: string; weights: string[] }[] = [];
-  for (const node of fm.graph.order) {
-    if (node.kind !== 'conv' && node.kind !== 'matmul') continue;
+  const layers = fm.graph.order.filter((n) => n.kind === 'conv' || n.kind === 'matmul').map((node) => {
     const tfNode = byName.get(node.name)!;
     const consts = (tfNode.input ?? []).filter((i) => byName.get(i)?.op === 'Const');
     const fused: string[] = (tfNode.attr?.fused_ops?.list?.s ?? []).map((s: string) => atob(s));
     // The weights, plus the bias of a fused BiasAdd (BatchNorm statistics are left alone: a random variance is not one).
-    const names = consts.slice(0, fused[0] === 'BiasAdd' ? 2 : 1);
-    const g = node.name.split('/')[0];
-    let entry = groups.find((e) => e.group === g);
-    if (!entry) groups.push((entry = { group: g, weights: [] }));
-    entry.weights.push(...names);
+    return { name: node.name, weights: consts.slice(0, fused[0] === 'BiasAdd' ? 2 : 1) };
+  });
+  const byPrefix: { group: string; weights: string[] }[] = [];
+  for (const l of layers) {
+    const g = l.name.split('/')[0];
+    let entry = byPrefix.find((e) => e.group === g);
+    if (!entry) byPrefix.push((entry = { group: g, weights: [] }));
+    entry.weights.push(...l.weights);
   }
-  return groups;
+  if (byPrefix.length >= 3 && byPrefix.length <= MAX_GROUPS + 2) return byPrefix;
+  const n = Math.min(MAX_GROUPS, layers.length);
+  return Array.from({ length: n }, (_, i) => {
+    const run = layers.slice(Math.floor((i * layers.length) / n), Math.floor(((i + 1) * layers.length) / n));
+    return { group: shortName(run[0].name), weights: run.flatMap((l) => l.weights) };
+  });
+}
+const MAX_GROUPS = 10;
+
+/** The telling part of a layer name: 'module_apply_default/MobilenetV1/MobilenetV1/Conv2d_13_pointwise/...' -> 'Conv2d_13_pointwise'. */
+function shortName(name: string): string {
+  const parts = name.split('/');
+  return parts.find((p) => /conv|block|fire|logits|predictions|dense|fc/i.test(p)) ?? parts[0];
 }
 
 /**

@@ -7,6 +7,7 @@ import { MultiBar, Presets } from 'cli-progress';
 import { IMAGENET } from '../engine/facts.ts';
 import { explain, type ExplainMethod, type ExplainOptions } from '../engine/explain.ts';
 import type { FixationModel, ModelInfo, Preprocessing } from '../engine/model.ts';
+import { CLASS_COLORS } from '../engine/post.ts';
 import { disposeForward } from '../engine/model.ts';
 import type { GapRule, LocationRule, PresetName, WeightRule } from '../engine/types.ts';
 import { drawExplanation, encodePng, grayPng, type Rgba } from '../node/draw.ts';
@@ -38,17 +39,20 @@ options:
   --logits NODE            the node holding the class scores before softmax (default: the graph's output, or the
                            input of a final Softmax)
   --labels FILE            class names: a JSON array, or one per line (default: "class N")
-  --class top|K            class to explain: the top-1 (default) or class index K
+  --class top|K[,K...]     class(es) to explain: the top-1 (default), class index K, or up to 6 indices
+                           (each gets its own heatmap colour, points and box)
   --rules reference|default  rule preset (default: default)
   --location center|max    override: position kept inside a conv window
   --gap argmax|positive    override: positions kept by a global average pool
   --weights count|contribution  override: weight of each fixation
   --method fixations|cam|gradcam|center  explanation method (default: fixations)
+  --layer NODE             Grad-CAM: the layer to differentiate at (default: the last spatial layer)
   --fit crop|letterbox     how the image is fitted to the square input (default: crop)
   --tensor FILE.f32        also explain a raw float32 little-endian NHWC input, already preprocessed to the
                            model's input size (coordinates are then network-input pixels); may be repeated
   --out DIR                output folder (default: out)
-  --save-heatmap           also write NAME.heatmap.png (8-bit grayscale heatmap, image size)
+  --save-heatmap           also write NAME.heatmap.png (8-bit grayscale heatmap, image size; several classes:
+                           NAME.heatmap-K.png per class index K)
   --backend wasm|webgpu    tfjs backend (default wasm); webgpu: forward pass and WGSL unravelling on the GPU,
                            through the optional package 'webgpu' (Dawn; a Vulkan driver, or SwiftShader's)
 
@@ -112,9 +116,11 @@ export async function main(argv: string[]): Promise<number> {
 
 async function run(model: FixationModel, opts: Options, unravel?: ExplainOptions['unravel']): Promise<number> {
   const classes = model.info.labels.length || undefined;
-  if (typeof opts.classIndex === 'number' && classes && opts.classIndex >= classes) {
-    console.error(`cnnfix: --class ${opts.classIndex} is out of range: model '${model.info.id}' has ${classes} classes (0..${classes - 1})`);
-    return 2;
+  for (const k of opts.classIndex === 'top' ? [] : opts.classIndex) {
+    if (classes && k >= classes) {
+      console.error(`cnnfix: --class ${k} is out of range: model '${model.info.id}' has ${classes} classes (0..${classes - 1})`);
+      return 2;
+    }
   }
   let failed = 0, unread = 0;
   const inputs: Input[] = [];
@@ -195,6 +201,7 @@ function parse(argv: string[]) {
       gap: { type: 'string' },
       weights: { type: 'string' },
       method: { type: 'string' },
+      layer: { type: 'string' },
       fit: { type: 'string' },
       tensor: { type: 'string', multiple: true },
       out: { type: 'string' },
@@ -219,10 +226,11 @@ function parse(argv: string[]) {
     if (!(CHOICES[key] as readonly string[]).includes(val)) throw new UsageError(`--${key} '${val}' is not one of ${CHOICES[key].join(', ')}`);
     return val as (typeof CHOICES)[K][number];
   };
-  let classIndex: 'top' | number = 'top';
+  let classIndex: 'top' | number[] = 'top';
   if (v.class !== undefined && v.class !== 'top') {
-    if (!/^\d+$/.test(v.class)) throw new UsageError(`--class '${v.class}' is not 'top' or a class index (0, 1, ...)`);
-    classIndex = Number(v.class);
+    if (!/^\d+(,\d+)*$/.test(v.class)) throw new UsageError(`--class '${v.class}' is not 'top', a class index (0, 1, ...) or a list (3,17)`);
+    classIndex = [...new Set(v.class.split(',').map(Number))];
+    if (classIndex.length > CLASS_COLORS.length) throw new UsageError(`--class: at most ${CLASS_COLORS.length} classes at once, got ${classIndex.length}`);
   }
   const inputs: Input[] = [
     ...files.map((file) => ({ file, name: basename(file, extname(file)), kind: 'image' as const })),
@@ -230,10 +238,11 @@ function parse(argv: string[]) {
   ];
   if (!inputs.length) throw new UsageError(`${command}: no IMAGE (or --tensor FILE) given`);
   if (command === 'classify') {
-    for (const k of ['class', 'rules', 'location', 'gap', 'weights', 'method', 'out', 'save-heatmap'] as const) {
+    for (const k of ['class', 'rules', 'location', 'gap', 'weights', 'method', 'layer', 'out', 'save-heatmap'] as const) {
       if (v[k] !== undefined) throw new UsageError(`--${k} applies to 'explain', not 'classify'`);
     }
   }
+  if (v.layer !== undefined && v.method !== 'gradcam') throw new UsageError(`--layer applies to --method gradcam, not ${v.method ?? 'fixations'}`);
   return {
     help: false,
     command,
@@ -246,6 +255,7 @@ function parse(argv: string[]) {
     rules: (pick('rules') ?? 'default') as PresetName,
     override: { location: pick('location') as LocationRule | undefined, gap: pick('gap') as GapRule | undefined, weights: pick('weights') as WeightRule | undefined },
     method: (pick('method') ?? 'fixations') as ExplainMethod,
+    layer: v.layer,
     fit: pick('fit') ?? 'crop',
     out: v.out ?? 'out',
     saveHeatmap: !!v['save-heatmap'],
@@ -328,16 +338,21 @@ async function explainOne(model: FixationModel, input: Input, name: string, o: O
   const decodeMs = performance.now() - t0;
   let ex;
   try {
-    const eo: ExplainOptions = { method: o.method, classIndex: o.classIndex, rules: o.rules, override: o.override, fit: o.fit, unravel };
+    const eo: ExplainOptions = { method: o.method, classIndex: o.classIndex, rules: o.rules, override: o.override, fit: o.fit, unravel, layer: o.layer };
     ex = await explain(model, tensor, eo);
   } finally {
     tensor.dispose();
   }
   const t1 = performance.now();
-  const png = encodePng(drawExplanation(picture, ex.heatmap.data, ex.fixations, ex.box));
+  const several = ex.classes.length > 1;
+  const png = encodePng(drawExplanation(picture, ex.classes.map((c) => ({ heatmap: c.heatmap.data, points: c.fixations, box: c.box, color: c.color }))));
   const base = join(o.out, name);
   await writeFile(`${base}.png`, png);
-  if (o.saveHeatmap) await writeFile(`${base}.heatmap.png`, grayPng(ex.heatmap.data, ex.heatmap.width, ex.heatmap.height));
+  if (o.saveHeatmap) {
+    for (const c of ex.classes) {
+      await writeFile(several ? `${base}.heatmap-${c.class.index}.png` : `${base}.heatmap.png`, grayPng(c.heatmap.data, c.heatmap.width, c.heatmap.height));
+    }
+  }
   const drawMs = performance.now() - t1;
   const imageMs = performance.now() - t0;
   const json = {
@@ -355,13 +370,22 @@ async function explainOne(model: FixationModel, input: Input, name: string, o: O
     box: ex.box,
     camBox: ex.camBox,
     peak: ex.peak,
+    ...(ex.layer ? { layer: ex.layer } : {}),
+    // Every explained class (the fields above are the first one's), each with its colour in the PNG.
+    classes: ex.classes.map((c) => ({
+      class: c.class, color: c.color, layers: c.layers, inputFixations: c.inputFixations, fixations: c.fixations,
+      box: c.box, camBox: c.camBox, peak: c.peak, ...(c.layer ? { layer: c.layer } : {}),
+    })),
     timingsMs: { decodeMs, ...ex.timingsMs, drawMs, imageMs },
   };
   await writeFile(`${base}.json`, JSON.stringify(json, null, 1) + '\n');
-  const distinct = new Set(ex.inputFixations.map((p) => `${p.x},${p.y}`)).size;
-  const fix = ex.method === 'fixations' ? `${distinct} fixation${distinct === 1 ? '' : 's'} (${ex.fixations.length} after outlier removal), ` : '';
+  const line = ex.classes.map((c) => {
+    const distinct = new Set(c.inputFixations.map((p) => `${p.x},${p.y}`)).size;
+    const fix = ex.method === 'fixations' ? `, ${distinct} fixation${distinct === 1 ? '' : 's'} (${c.fixations.length} after outlier removal)` : '';
+    return `${c.class.index} ${c.class.label} (p=${c.class.prob.toFixed(3)}${several ? `, ${c.color}` : ''})${fix}`;
+  }).join('; ');
   return {
-    line: `${input.file}: ${ex.class.index} ${ex.class.label} (p=${ex.class.prob.toFixed(3)}), ${fix}${imageMs.toFixed(0)} ms -> ${base}.png`,
+    line: `${input.file}: ${line}, ${imageMs.toFixed(0)} ms -> ${base}.png`,
     // One line of OUT/index.jsonl: enough to sort or filter a batch without opening every JSON.
     summary: {
       file: input.file, png: `${base}.png`, json: `${base}.json`, model: ex.model, method: ex.method, class: ex.class,

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { buildGraph, tensorName, type TfNode } from './graph.ts';
-import type { Graph, PixelTransform, TopClass } from './types.ts';
+import { resolveRules, type Graph, type PixelTransform, type Rules, type TopClass } from './types.ts';
 
 export interface Preprocessing {
   /** Pixel values are first scaled from [0,255] to this range, then (x - mean) / std per channel. */
@@ -18,6 +18,8 @@ export interface ModelInfo {
   logits: string;
   probs?: string;
   labels: string[];
+  /** The model's default fixation rules (catalog "rules"); absent: PRESETS.default. */
+  rules?: Rules;
 }
 export type Fit = 'crop' | 'letterbox';
 
@@ -40,6 +42,9 @@ export class FixationModel {
     const artifacts = (model as unknown as { artifacts?: { modelTopology?: { node?: TfNode[] } } }).artifacts;
     const topology = artifacts?.modelTopology?.node;
     if (!topology) throw new Error(`model '${info.id}': model.json has no modelTopology.node (not a TF.js graph model?)`);
+    if (info.rules) {
+      try { resolveRules(info.rules); } catch (e) { throw new Error(`model '${info.id}': its default rules: ${(e as Error).message}`); }
+    }
     const names = topology.filter((n) => n.op !== 'Const').map((n) => n.name);
     for (const n of [info.logits, info.probs].filter(Boolean) as string[]) {
       if (!names.includes(n)) throw new Error(`model '${info.id}': node '${n}' is not in the graph`);

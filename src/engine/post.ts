@@ -1,4 +1,5 @@
 // From fixations to what is drawn: outlier removal, Gaussian heatmap, and the box (tight, or the CAM protocol).
+import { overlayAlpha } from './colormap.ts';
 import type { Fixation, InputFixation, PixelTransform } from './types.ts';
 
 export interface PostOptions {
@@ -308,4 +309,38 @@ export function peak(map: Float32Array, width: number): [number, number] {
   let b = 0;
   for (let i = 1; i < map.length; i++) if (map[i] > map[b]) b = i;
   return [b % width, Math.floor(b / width)];
+}
+
+/**
+ * One colour per explained class ('#rrggbb'), in request order: each class's points, box and, with several classes,
+ * its hue in the per-class overlay (classOverlay). Distinct hues, readable on photos.
+ */
+export const CLASS_COLORS = ['#ff3b30', '#30d158', '#0a84ff', '#ffd60a', '#bf5af2', '#ff9f0a'] as const;
+
+/** '#rrggbb' -> [r, g, b] in 0..255. */
+export function hexRgb(hex: string): [number, number, number] {
+  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
+  if (!m) throw new Error(`colour '${hex}' is not #rrggbb`);
+  return [parseInt(m[1], 16), parseInt(m[2], 16), parseInt(m[3], 16)];
+}
+
+/**
+ * Per-class hue overlay of several heatmaps (each max 1, same size): every pixel takes the colour of the class whose
+ * map is strongest there, with the alpha of that value (overlayAlpha: the low end transparent), so the classes stay
+ * apart where they overlap instead of adding up. Non-premultiplied RGBA.
+ */
+export function classOverlay(maps: Float32Array[], colors: readonly string[], opacity: number): Uint8ClampedArray<ArrayBuffer> {
+  if (maps.length > colors.length) throw new Error(`classOverlay: ${maps.length} maps but ${colors.length} colours`);
+  const n = maps[0]?.length ?? 0;
+  for (const m of maps) if (m.length !== n) throw new Error(`classOverlay: maps differ in size (${m.length} vs ${n})`);
+  const rgb = maps.map((_, i) => hexRgb(colors[i]));
+  const out = new Uint8ClampedArray(n * 4);
+  for (let p = 0; p < n; p++) {
+    let best = 0;
+    for (let i = 1; i < maps.length; i++) if (maps[i][p] > maps[best][p]) best = i;
+    const v = maps[best]?.[p] ?? 0;
+    out[4 * p] = rgb[best][0]; out[4 * p + 1] = rgb[best][1]; out[4 * p + 2] = rgb[best][2];
+    out[4 * p + 3] = Math.round(overlayAlpha(v, opacity) * 255);
+  }
+  return out;
 }

@@ -26,13 +26,17 @@ export interface Rules {
 export const PRESETS = {
   /** The authors' rules (val-iisc/cnn-fixations), except the true window centre for unpadded convs. */
   reference: { location: 'center', gap: 'argmax', weights: 'count' },
-  /** Project default, chosen by measurement (see README, "Evaluation"). */
+  /** Project default, chosen by measurement on SqueezeNet (see README, "Evaluation"); a catalog model may have its own. */
   default: { location: 'center', gap: 'positive', gapThreshold: 0.75, weights: 'contribution' },
 } as const satisfies Record<string, Rules>;
 export type PresetName = keyof typeof PRESETS;
 
-export function resolveRules(preset: PresetName | Rules = 'default', over: Partial<Rules> = {}): Rules {
-  const base = typeof preset === 'string' ? PRESETS[preset] : preset;
+/**
+ * The rules of a preset (or a Rules object) with single overrides. `modelDefault`: the model's own default rules
+ * (models/catalog.json "rules", chosen per architecture by measurement), used for 'default' when given.
+ */
+export function resolveRules(preset: PresetName | Rules = 'default', over: Partial<Rules> = {}, modelDefault?: Rules): Rules {
+  const base = preset === 'default' && modelDefault ? modelDefault : typeof preset === 'string' ? PRESETS[preset] : preset;
   if (!base) throw new Error(`unknown rule preset '${String(preset)}' (known: ${Object.keys(PRESETS).join(', ')})`);
   const r = { ...base, ...stripUndefined(over) };
   check('location', r.location, ['center', 'max']);

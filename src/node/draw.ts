@@ -2,7 +2,7 @@
 // points and the box, on a plain RGBA buffer; PNG encoding with pngjs.
 import { PNG } from 'pngjs';
 import { colorize, type ColormapName } from '../engine/colormap.ts';
-import type { Box } from '../engine/post.ts';
+import { classOverlay, CLASS_COLORS, hexRgb, type Box } from '../engine/post.ts';
 import type { Fixation } from '../engine/types.ts';
 
 export interface Rgba { width: number; height: number; data: Uint8Array }
@@ -11,20 +11,28 @@ export interface DrawOptions {
   colormap: ColormapName;
   /** Heatmap opacity at its maximum (the low end is transparent). */
   opacity: number;
-  /** Fill colour of the points and of the box line; both get a black outline to stay visible on any colour. */
+  /** Fill colour of the points and box of a single class (several: each its own); a black outline keeps them visible. */
   color: [number, number, number];
 }
 export const DRAW_DEFAULTS: DrawOptions = { colormap: 'jet', opacity: 0.6, color: [255, 255, 255] };
 
-/** The picture of one explanation: image, heatmap (same size as the image), points and box. */
-export function drawExplanation(
-  image: Rgba, heat: Float32Array, points: Fixation[], box: Box | null, opts: Partial<DrawOptions> = {},
-): Rgba {
+/** One explained class as drawn: its heatmap (image size, max 1), points, box and colour ('#rrggbb'). */
+export interface DrawClass { heatmap: Float32Array; points: Fixation[]; box: Box | null; color?: string }
+
+/**
+ * The picture of an explanation: image, heatmap, points and box. One class: the heatmap in the colormap and the
+ * points and box in `color`. Several classes: the per-class hue overlay (classOverlay: each pixel in the colour of
+ * the strongest class there), each class's points and box in its own colour.
+ */
+export function drawExplanation(image: Rgba, classes: DrawClass[], opts: Partial<DrawOptions> = {}): Rgba {
   const o = { ...DRAW_DEFAULTS, ...opts };
   const { width: w, height: h } = image;
-  if (heat.length !== w * h) throw new Error(`heatmap has ${heat.length} values, image is ${w}x${h}`);
+  if (!classes.length) throw new Error('drawExplanation: no class to draw');
+  for (const c of classes) if (c.heatmap.length !== w * h) throw new Error(`heatmap has ${c.heatmap.length} values, image is ${w}x${h}`);
+  const several = classes.length > 1;
+  const colors = classes.map((c, i) => c.color ?? CLASS_COLORS[i % CLASS_COLORS.length]);
+  const over = several ? classOverlay(classes.map((c) => c.heatmap), colors, o.opacity) : colorize(classes[0].heatmap, o.colormap, o.opacity);
   const out = new Uint8Array(w * h * 4);
-  const over = colorize(heat, o.colormap, o.opacity);
   for (let i = 0; i < w * h; i++) {
     const a = over[4 * i + 3] / 255;
     for (let c = 0; c < 3; c++) out[4 * i + c] = Math.round(image.data[4 * i + c] * (1 - a) + over[4 * i + c] * a);
@@ -32,9 +40,12 @@ export function drawExplanation(
   }
   const img = { width: w, height: h, data: out };
   const short = Math.min(w, h);
-  if (box) drawBox(img, box, Math.max(2, Math.round(short / 200)), o.color);
   const r = Math.max(2, Math.round(short / 160));
-  for (const p of points) drawDot(img, p.x, p.y, r, o.color);
+  classes.forEach((c, i) => {
+    const color = several ? hexRgb(colors[i]) : o.color;
+    if (c.box) drawBox(img, c.box, Math.max(2, Math.round(short / 200)), color);
+    for (const p of c.points) drawDot(img, p.x, p.y, r, color);
+  });
   return img;
 }
 

@@ -2,7 +2,7 @@
 // user's own TF.js graph model), decoding images. Also re-exports the browser-safe API.
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { createRequire, register } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,6 +19,17 @@ import { loadOnnx, type OnnxOptions } from '../formats/onnx/index.ts';
 
 export * from '../index.ts';
 export { drawExplanation, encodePng, grayPng, type Rgba, type DrawOptions } from './draw.ts';
+
+// A module resolution hook: tfjs-core's ES module build imports its own files without the '.js' extension, which
+// Node's ESM loader refuses. Only the op gradients come from that build (tfjs-core's Node bundle registers none), loaded
+// on the first Grad-CAM by tf.grad (loadGradients in src/engine/baselines.ts). Inline, so that the compiled package needs no extra file.
+const TFJS_ESM_RESOLVE = `export async function resolve(specifier, context, next) {
+  if (context.parentURL?.includes('/@tensorflow/tfjs-core/dist/') && specifier.startsWith('.') && !specifier.endsWith('.js')) {
+    try { return await next(specifier + '.js', context); } catch { /* not a file: as given */ }
+  }
+  return next(specifier, context);
+}`;
+register(`data:text/javascript,${encodeURIComponent(TFJS_ESM_RESOLVE)}`);
 
 let backendReady: Promise<string> | undefined;
 /**

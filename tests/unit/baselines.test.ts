@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { camMap, classHead, gradCamGradient, gradCamMap, receptiveField } from '../../src/engine/baselines.ts';
+import { camMap, classHead, gradCamGradient, gradCamLayer, gradCamMap, loadGradients, receptiveField } from '../../src/engine/baselines.ts';
 import { explain } from '../../src/engine/explain.ts';
 import { disposeForward, FixationModel, type ModelInfo } from '../../src/engine/model.ts';
 import { resolveRules } from '../../src/engine/types.ts';
@@ -180,6 +180,29 @@ describe('Grad-CAM on SqueezeNet', () => {
   });
 });
 
+describe('Grad-CAM by tf.grad agrees with the closed form (SqueezeNet, fire9/concat)', () => {
+  it('the same gradient to float precision, and the same map', async () => {
+    await loadGradients();
+    const act = (n: string) => acts.get(n)!;
+    expect(gradCamLayer(fm)).toBe('fire9/concat');
+    const exact = gradCamGradient(fm, act, SQUIRREL);
+    const auto = gradCamGradient(fm, act, SQUIRREL, { autodiff: true, input });
+    expect(exact.exact).toBe(true);
+    expect(auto.exact).toBe(false);
+    expect(auto.layer).toBe(exact.layer);
+    let max = 0, err = 0;
+    for (let i = 0; i < exact.gradient.length; i++) {
+      max = Math.max(max, Math.abs(exact.gradient[i]));
+      err = Math.max(err, Math.abs(exact.gradient[i] - auto.gradient[i]));
+    }
+    expect(max).toBeGreaterThan(0);
+    expect(err).toBeLessThan(1e-4 * max);
+    const a = gradCamMap(fm, act, SQUIRREL), b = gradCamMap(fm, act, SQUIRREL, { autodiff: true, input });
+    const top = Math.max(...a.data);
+    for (let p = 0; p < a.data.length; p++) expect(Math.abs(a.data[p] - b.data[p])).toBeLessThan(1e-4 * top);
+  });
+});
+
 describe('CAM and Grad-CAM with an FC head (GAP -> MatMul), by hand', () => {
   // Input 2x2x3, A_k planes below; logits = mean over positions of A W, W = [[1,-1],[2,0],[0,3]] (rows = k).
   // Class 0 per position: A0 + 2 A1 = [1, 2; 2, 0] (logit 5/4); class 1: -A0 + 3 A2 = [-1, 0; 1, 6] (logit 6/4).
@@ -293,12 +316,15 @@ describe('metrics on hand-made maps', () => {
   });
 });
 
-describe('npm run eval -- --quick', () => {
+describe('npm run eval -- --model squeezenet1_1 --quick', () => {
   it('runs end to end and writes a report with every method', async () => {
-    await promisify(execFile)('npx', ['tsx', 'scripts/eval.ts', '--quick'], { cwd: ROOT, maxBuffer: 1 << 26 });
-    const r = JSON.parse(await readFile(join(ROOT, 'out/eval-quick.json'), 'utf8'));
+    await promisify(execFile)('npx', ['tsx', 'scripts/eval.ts', '--model', 'squeezenet1_1', '--quick'], { cwd: ROOT, maxBuffer: 1 << 26 });
+    const r = JSON.parse(await readFile(join(ROOT, 'out/eval-squeezenet1_1-quick.json'), 'utf8'));
+    expect(r.model).toBe('squeezenet1_1');
+    // SqueezeNet's top-1 on the labelled photos (the squirrel, the butterfly... are well known to it).
+    expect(r.photoTop1.find((p: { id: string }) => p.id === 'squirrel_cls.jpg').top1).toBe(true);
     for (const set of ['photos', 'synthetic']) {
-      for (const m of ['fixations', 'fixations-ref', 'fixations-all', 'cam', 'gradcam', 'center']) {
+      for (const m of ['fixations', 'fixations-ref', 'cam', 'gradcam', 'center']) {
         const s = r.summary[set][m];
         for (const k of ['pointing', 'energy', 'loc', 'deletion', 'insertion']) {
           expect(s[k]).toBeGreaterThanOrEqual(0);

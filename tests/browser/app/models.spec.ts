@@ -1,0 +1,35 @@
+// The catalog's MobileNets in the app: picked by ?model=, they load, classify a dropped photo, and every method
+// (fixations, CAM, Grad-CAM) explains it (MobileNet v1's head is a 1x1 conv on the pooled map).
+import { expect, test, type Page } from '@playwright/test';
+import { join } from 'node:path';
+import { APP_URL, FIRST_RESULT_MS, SHARED, SQUIRREL_JPG, dropFile, launch, logPage, waitForEngine, waitForTop1 } from './fixtures.ts';
+
+test.use({ launchOptions: launch() });
+
+async function methodsWork(page: Page) {
+  for (const [name, method] of [['CAM', 'cam'], ['Grad-CAM', 'gradcam']] as const) {
+    const before = await page.evaluate(() => window.__cnnfix!.results);
+    await page.getByRole('radio', { name, exact: true }).check();
+    await page.waitForFunction(([b, m]) => {
+      const app = window.__cnnfix!;
+      return app.results > b && (app.result as unknown as { method?: string })?.method === m;
+    }, [before, method] as const, { timeout: FIRST_RESULT_MS });
+    expect(await page.evaluate(() => window.__cnnfix!.engineMessage)).toBe('');
+  }
+}
+
+for (const [id, photo, label] of [
+  ['mobilenet_v2', SQUIRREL_JPG, /fox squirrel/],
+  ['mobilenet_v1_025_224_tfhub', join(SHARED, 'images/fruits.jpg'), /^orange/],
+] as const) {
+  test(`${id}: loads from the catalog, classifies a photo, and CAM / Grad-CAM explain it`, async ({ page }) => {
+    test.setTimeout(2 * FIRST_RESULT_MS);
+    logPage(page);
+    await page.goto(`${APP_URL}/?model=${id}`);
+    await waitForEngine(page);
+    await expect(page.getByRole('combobox', { name: 'Network', exact: true })).toHaveValue(id);
+    await dropFile(page, photo);
+    await waitForTop1(page, label);
+    await methodsWork(page);
+  });
+}
