@@ -4,9 +4,9 @@
 // exported; the app and the tests import those modules directly.
 
 // A model: a tfjs GraphModel plus its facts (catalog entry, or read off the graph for a user's own model).
-export { FixationModel, pixelTransform, disposeForward, type ModelInfo, type Preprocessing, type Fit, type Forward } from './engine/model.ts';
+export { FixationModel, pixelTransform, inputShape, disposeForward, type ModelInfo, type InputShape, type Preprocessing, type Fit, type Forward } from './engine/model.ts';
 export {
-  graphFacts, userModelInfo, IMAGENET, DEFAULT_INPUT_SIZE, readFacts, RANGE_PRESETS, FACTS_FILE, METADATA_FILE,
+  graphFacts, userModelInfo, IMAGENET, GRAY, DEFAULT_INPUT_SIZE, readFacts, RANGE_PRESETS, FACTS_FILE, METADATA_FILE,
   type GraphFacts, type ModelFacts,
 } from './engine/facts.ts';
 // TF.js layers models (Keras topology, Teachable Machine): as graph-model artifacts, or an IOHandler that converts.

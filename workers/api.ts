@@ -24,7 +24,8 @@ export interface InitOptions {
   labels?: string[];
   /**
    * A user model's facts the graph cannot tell (defaults: logits = the output node, or its input when the output
-   * is a Softmax; inputSize from the input signature, else 224; ImageNet preprocessing, range [0,1]).
+   * is a Softmax; input height, width and channels from the input signature, else 224x224x3; ImageNet preprocessing,
+   * range [0,1], or the luminance in [0,1] for a 1-channel input).
    */
   info?: Partial<Omit<ModelInfo, 'labels'>>;
   /** 'auto' tries WebGPU first, then the fallback. */
@@ -40,10 +41,13 @@ export interface InitInfo {
   backend: Backend;
   /** Why the fallback is in use, when it is. */
   fallbackReason?: string;
+  /** Height of the network input (its side when square). */
   inputSize: number;
   /** The facts in effect (user settings, else files beside the model, else defaults), for the UI's model settings. */
   preprocessing: ModelInfo['preprocessing'];
   logits: string;
+  /** The network input [height, width, channels]. */
+  inputShape: [number, number, number];
   layers: { name: string; shape: number[] }[];
 }
 

@@ -44,8 +44,8 @@ async function fromCatalog(id?: string): Promise<FixationModel> {
   if (!Array.isArray(labels)) throw new Error(`labels of '${entry.id}': expected a JSON array of strings`);
   const modelUrl = new URL('model.json', dir).href;
   const gm = await loadOrExplain(() => loadGraphModel(asGraphModel(io.http(modelUrl), modelUrl)), `model '${entry.id}' at ${dir}`);
-  const { id: mid, inputSize, preprocessing, logits, probs, rules } = entry;
-  return create(gm, { id: mid, inputSize, preprocessing, logits, probs, labels, rules });
+  const { id: mid, inputSize, inputHeight, inputWidth, inputChannels, preprocessing, logits, probs, rules } = entry;
+  return create(gm, { id: mid, inputSize, inputHeight, inputWidth, inputChannels, preprocessing, logits, probs, labels, rules });
 }
 
 async function fromUrl(url: string, opts: InitOptions): Promise<FixationModel> {

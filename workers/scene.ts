@@ -23,7 +23,6 @@ export function layerCells(graph: Graph, layer: string, indices: ArrayLike<numbe
   try { rf = receptiveField(graph, layer); } catch { return []; }
   const extent = receptiveExtent(graph, layer);
   const [, W, C] = node.shape;
-  const S = t.size;
   const boxes: Box[] = [];
   const seen = new Set<number>();
   for (let i = 0; i < indices.length; i++) {
@@ -31,9 +30,9 @@ export function layerCells(graph: Graph, layer: string, indices: ArrayLike<numbe
     if (seen.has(cell)) continue;
     seen.add(cell);
     const cx = rf.offset[1] + rf.scale[1] * (cell % W), cy = rf.offset[0] + rf.scale[0] * Math.floor(cell / W);
-    const clip = (v: number) => Math.min(Math.max(v, 0), S - 1);
-    const x0 = clip(cx - (extent[1] - 1) / 2), x1 = clip(cx + (extent[1] - 1) / 2);
-    const y0 = clip(cy - (extent[0] - 1) / 2), y1 = clip(cy + (extent[0] - 1) / 2);
+    const clip = (v: number, n: number) => Math.min(Math.max(v, 0), n - 1);
+    const x0 = clip(cx - (extent[1] - 1) / 2, t.inputWidth), x1 = clip(cx + (extent[1] - 1) / 2, t.inputWidth);
+    const y0 = clip(cy - (extent[0] - 1) / 2, t.inputHeight), y1 = clip(cy + (extent[0] - 1) / 2, t.inputHeight);
     boxes.push([x0 * t.stepX + t.startX, y0 * t.stepY + t.startY, x1 * t.stepX + t.startX, y1 * t.stepY + t.startY]);
   }
   return boxes;

@@ -19,13 +19,13 @@ export async function probsOf(fm: FixationModel, batch: tf.Tensor4D): Promise<Fl
 
 /** The heatmap (image pixels, width x height) read at the centre of every network-input pixel. */
 export function saliencyAtInput(map: Float32Array, width: number, height: number, t: PixelTransform): Float32Array {
-  const S = t.size, sx = width / t.srcWidth, sy = height / t.srcHeight;
-  const out = new Float32Array(S * S);
-  for (let i = 0; i < S; i++) {
+  const Sh = t.inputHeight, Sw = t.inputWidth, sx = width / t.srcWidth, sy = height / t.srcHeight;
+  const out = new Float32Array(Sh * Sw);
+  for (let i = 0; i < Sh; i++) {
     const y = Math.min(Math.max(Math.round((i * t.stepY + t.startY) * sy), 0), height - 1);
-    for (let j = 0; j < S; j++) {
+    for (let j = 0; j < Sw; j++) {
       const x = Math.min(Math.max(Math.round((j * t.stepX + t.startX) * sx), 0), width - 1);
-      out[i * S + j] = map[y * width + x];
+      out[i * Sw + j] = map[y * width + x];
     }
   }
   return out;

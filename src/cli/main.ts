@@ -8,7 +8,7 @@ import { IMAGENET } from '../engine/facts.ts';
 import { explain, type ExplainMethod, type ExplainOptions } from '../engine/explain.ts';
 import type { FixationModel, ModelInfo, Preprocessing } from '../engine/model.ts';
 import { CLASS_COLORS } from '../engine/post.ts';
-import { disposeForward } from '../engine/model.ts';
+import { channelNorm, disposeForward } from '../engine/model.ts';
 import type { GapRule, LocationRule, PresetName, WeightRule } from '../engine/types.ts';
 import { drawExplanation, encodePng, grayPng, type Rgba } from '../node/draw.ts';
 import { decodeImage, initNodeBackend, loadModel } from '../node/index.ts';
@@ -277,15 +277,11 @@ function modelFlags(v: { 'input-size'?: string; range?: string; mean?: string; s
     if (!(range[0] < range[1])) throw new UsageError(`--range '${v.range}': LO must be below HI`);
     // --range alone (e.g. -1,1 for MobileNet-style inputs) means no mean/std step.
     const plain = v.range !== undefined && v.mean === undefined && v.std === undefined;
-    const triple = (k: 'mean' | 'std', dflt: Preprocessing['mean']) => {
-      const val = v[k];
-      if (val === undefined) return dflt;
-      const n = numbers(k, val, [1, 3]);
-      return (n.length === 1 ? [n[0], n[0], n[0]] : n) as Preprocessing['mean'];
-    };
-    const std = triple('std', plain ? [1, 1, 1] : IMAGENET.std);
+    // One number stands for every channel (so it also fits a 1-channel model).
+    const perChannel = (k: 'mean' | 'std', dflt: Preprocessing['mean']) => (v[k] === undefined ? dflt : numbers(k, v[k], [1, 3]));
+    const std = perChannel('std', plain ? [1] : IMAGENET.std);
     if (std.some((x) => x === 0)) throw new UsageError(`--std '${v.std}': a standard deviation cannot be 0`);
-    info.preprocessing = { range, mean: triple('mean', plain ? [0, 0, 0] : IMAGENET.mean), std };
+    info.preprocessing = { range, mean: perChannel('mean', plain ? [0] : IMAGENET.mean), std };
   }
   return info;
 }
@@ -298,7 +294,7 @@ function numbers(flag: string, text: string, counts: number[]): number[] {
   return n;
 }
 
-/** The input as a tensor: an image [H,W,4] with its pixels for drawing, or a preprocessed [1,S,S,3] and its picture. */
+/** The input as a tensor: an image [H,W,4] with its pixels for drawing, or a preprocessed [1,h,w,c] and its picture. */
 async function readInput(model: FixationModel, input: Input): Promise<{ tensor: tf.Tensor3D | tf.Tensor4D; picture: Rgba }> {
   const buf = await readFile(input.file).catch((e: NodeJS.ErrnoException) => {
     throw new Error(`cannot read (${e.code ?? e.message})`);
@@ -307,29 +303,31 @@ async function readInput(model: FixationModel, input: Input): Promise<{ tensor: 
     const { width, height, data } = decodeImage(buf, 'image');
     return { tensor: tf.tensor3d(data, [height, width, 4], 'int32'), picture: { width, height, data } };
   }
-  const S = model.info.inputSize;
-  const need = S * S * 3 * 4;
+  const { height: h, width: w, channels: C } = model.input;
+  const need = h * w * C * 4;
   if (buf.length !== need) {
-    throw new Error(`tensor file must hold ${need} bytes (float32 little-endian NHWC [1,${S},${S},3] for model '${model.info.id}'), it has ${buf.length}`);
+    throw new Error(`tensor file must hold ${need} bytes (float32 little-endian NHWC [1,${h},${w},${C}] for model '${model.info.id}'), it has ${buf.length}`);
   }
-  const values = new Float32Array(S * S * 3);
+  const values = new Float32Array(h * w * C);
   for (let i = 0; i < values.length; i++) values[i] = buf.readFloatLE(4 * i);
-  return { tensor: tf.tensor4d(values, [1, S, S, 3]), picture: denormalise(model, values) };
+  return { tensor: tf.tensor4d(values, [1, h, w, C]), picture: denormalise(model, values) };
 }
 
-/** The network input as a picture: undo (x - mean) / std and the range scaling. */
+/** The network input as a picture: undo (x - mean) / std and the range scaling (gray for a 1-channel input). */
 function denormalise(model: FixationModel, v: Float32Array): Rgba {
-  const S = model.info.inputSize;
-  const { range: [lo, hi], mean, std } = model.info.preprocessing;
-  const data = new Uint8Array(S * S * 4);
-  for (let i = 0; i < S * S; i++) {
+  const { height: h, width: w, channels: C } = model.input;
+  const [lo, hi] = model.info.preprocessing.range;
+  const { mean, std } = channelNorm(model.info, C);
+  const data = new Uint8Array(h * w * 4);
+  for (let i = 0; i < h * w; i++) {
     for (let c = 0; c < 3; c++) {
-      const x = Math.round(((v[3 * i + c] * std[c] + mean[c] - lo) / (hi - lo)) * 255);
+      const k = C === 1 ? 0 : c;
+      const x = Math.round(((v[C * i + k] * std[k] + mean[k] - lo) / (hi - lo)) * 255);
       data[4 * i + c] = x < 0 ? 0 : x > 255 ? 255 : x; // clamped (a Uint8Array would wrap)
     }
     data[4 * i + 3] = 255;
   }
-  return { width: S, height: S, data };
+  return { width: w, height: h, data };
 }
 
 async function explainOne(model: FixationModel, input: Input, name: string, o: Options, unravel?: ExplainOptions['unravel']) {

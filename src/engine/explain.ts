@@ -67,7 +67,7 @@ export interface Explanation extends ClassExplanation {
   timingsMs: Record<string, number>;
 }
 
-/** Explain an image (H,W,3|4 values 0..255), or an already preprocessed network input [1,S,S,3]. */
+/** Explain an image (H,W,3|4 values 0..255), or an already preprocessed network input [1,h,w,c]. */
 export async function explain(
   fm: FixationModel, image: tf.Tensor3D | tf.Tensor4D, opts: ExplainOptions = {},
 ): Promise<Explanation> {
@@ -83,14 +83,14 @@ export async function explain(
   let t0 = performance.now();
   const lap = (k: string) => { const n = performance.now(); t[k] = (t[k] ?? 0) + n - t0; t0 = n; };
 
-  const S = fm.info.inputSize;
+  const { height: h, width: w, channels } = fm.input;
   let input: tf.Tensor4D, transform: PixelTransform;
   if (image.rank === 4) {
-    if (image.shape[1] !== S || image.shape[2] !== S || image.shape[3] !== 3) {
-      throw new Error(`input tensor must be [1,${S},${S},3] for model '${fm.info.id}', got [${image.shape}]`);
+    if (image.shape[0] !== 1 || image.shape[1] !== h || image.shape[2] !== w || image.shape[3] !== channels) {
+      throw new Error(`input tensor must be [1,${h},${w},${channels}] for model '${fm.info.id}', got [${image.shape}]`);
     }
     input = image as tf.Tensor4D;
-    transform = { fit: 'crop', srcWidth: S, srcHeight: S, size: S, stepX: 1, stepY: 1, startX: 0, startY: 0 };
+    transform = { fit: 'crop', srcWidth: w, srcHeight: h, inputWidth: w, inputHeight: h, stepX: 1, stepY: 1, startX: 0, startY: 0 };
   } else {
     ({ input, transform } = fm.preprocess(image as tf.Tensor3D, opts.fit));
   }

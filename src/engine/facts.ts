@@ -17,7 +17,7 @@ export interface GraphFacts {
   logits: string;
   /** The Softmax node the graph ends with, if it does. */
   probs?: string;
-  /** Square input size, or undefined when the graph leaves it open (-1 / null). */
+  /** Square input size, or undefined when the graph leaves it open (-1 / null) or the input is not square. */
   inputSize?: number;
 }
 
@@ -40,23 +40,33 @@ export function graphFacts(gm: GraphModel, source: string): GraphFacts {
   return inputSize ? { ...facts, inputSize } : facts;
 }
 
-/** The graph input's spatial size (NHWC), when it is fixed. */
-function graphInputSize(gm: GraphModel): number | undefined {
+/** The graph input's [height, width, channels] (NHWC); undefined where it is open (-1 / null). */
+function graphInput(gm: GraphModel): (number | undefined)[] {
   const shape = gm.inputs[0]?.shape ?? [];
-  return shape.length === 4 && shape[1] && shape[1] > 0 ? shape[1] : undefined;
+  return [1, 2, 3].map((i) => (shape.length === 4 && shape[i] && shape[i]! > 0 ? shape[i]! : undefined));
 }
 
+/** The graph input's side, when it is fixed and square. */
+function graphInputSize(gm: GraphModel): number | undefined {
+  const [h, w] = graphInput(gm);
+  return h !== undefined && h === w ? h : undefined;
+}
+
+/** A 1-channel model's default preprocessing: the luminance in [0,1]. */
+export const GRAY: Preprocessing = { range: [0, 1], mean: [0], std: [1] };
+
 /**
- * The ModelInfo of a user model: `given` wins, then the graph's facts, then ImageNet preprocessing, input size 224
- * when the graph leaves it open, and an id from the source's folder name.
+ * The ModelInfo of a user model: `given` wins, then the graph's facts, then ImageNet preprocessing (the luminance in
+ * [0,1] for a 1-channel input), input size 224 when the graph leaves it open, and an id from the source's folder
+ * name. A non-square input's height and width are read off the graph by FixationModel.create.
  */
 export function userModelInfo(gm: GraphModel, source: string, given: Partial<ModelInfo> = {}, labels?: string[]): ModelInfo {
   const facts: GraphFacts = given.logits ? { logits: given.logits, probs: given.probs, inputSize: graphInputSize(gm) } : graphFacts(gm, source);
   return {
     // The model's folder name (a path or URL to model.json, or to its folder).
     id: given.id ?? source.replace(/[?#].*$/, '').replace(/\/+$/, '').replace(/\/[^/]*\.json$/, '').replace(/^.*\//, ''),
-    inputSize: given.inputSize ?? facts.inputSize ?? DEFAULT_INPUT_SIZE,
-    preprocessing: given.preprocessing ?? IMAGENET,
+    ...inputFields(gm, given, facts.inputSize),
+    preprocessing: given.preprocessing ?? ((given.inputChannels ?? graphInput(gm)[2]) === 1 ? GRAY : IMAGENET),
     logits: facts.logits,
     probs: given.probs ?? facts.probs,
     labels: labels ?? given.labels ?? [],
@@ -126,7 +136,7 @@ export function readLabels(json: unknown, file: string): string[] {
   return strings(json, file, 'labels');
 }
 
-/** Checked preprocessing: range [lo, hi] with lo < hi, mean and std of 3 numbers, std > 0. */
+/** Checked preprocessing: range [lo, hi] with lo < hi, mean and std of 3 numbers (or 1 for every channel), std > 0. */
 export function preprocessing(v: unknown, file: string): Preprocessing {
   const p = object(v, `${file} preprocessing`);
   const nums = (x: unknown, n: number, field: string) => {
@@ -137,8 +147,8 @@ export function preprocessing(v: unknown, file: string): Preprocessing {
   };
   const range = nums(p.range, 2, 'range') as [number, number];
   if (!(range[0] < range[1])) throw new Error(`${file}: preprocessing.range must have low < high, got [${range}]`);
-  const mean = nums(p.mean ?? [0, 0, 0], 3, 'mean') as [number, number, number];
-  const std = nums(p.std ?? [1, 1, 1], 3, 'std') as [number, number, number];
+  const mean = nums(p.mean ?? [0, 0, 0], Array.isArray(p.mean) && p.mean.length === 1 ? 1 : 3, 'mean');
+  const std = nums(p.std ?? [1, 1, 1], Array.isArray(p.std) && p.std.length === 1 ? 1 : 3, 'std');
   if (std.some((s) => s <= 0)) throw new Error(`${file}: preprocessing.std must be positive, got [${std}]`);
   return { range, mean, std };
 }
@@ -158,4 +168,13 @@ function positiveInt(v: unknown, file: string, field: string): number {
 function nonEmpty(v: unknown, file: string, field: string): string {
   if (typeof v !== 'string' || !v) throw new Error(`${file}: ${field} must be a node name, got ${JSON.stringify(v)}`);
   return v;
+}
+
+/** inputSize (square), or the given height/width/channels; 224 only where neither the caller nor the graph tells. */
+function inputFields(gm: GraphModel, given: Partial<ModelInfo>, square?: number): Partial<ModelInfo> {
+  const [h, w] = graphInput(gm);
+  const { inputHeight, inputWidth, inputChannels } = given;
+  const open = h === undefined && w === undefined && inputHeight === undefined && inputWidth === undefined;
+  const inputSize = given.inputSize ?? square ?? (open ? DEFAULT_INPUT_SIZE : undefined);
+  return Object.fromEntries(Object.entries({ inputSize, inputHeight, inputWidth, inputChannels }).filter(([, v]) => v !== undefined));
 }

@@ -1,4 +1,4 @@
-// A classifier loaded through tfjs: preprocessing (resize + crop/letterbox + normalise, on the backend in use),
+// A classifier loaded through tfjs: preprocessing (resize + crop/letterbox + luminance + normalise, on the backend in use),
 // one forward pass that also yields every activation the unravelling reads, and the engine graph.
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
@@ -6,14 +6,20 @@ import { buildGraph, tensorName, type TfNode } from './graph.ts';
 import { resolveRules, type Graph, type PixelTransform, type Rules, type TopClass } from './types.ts';
 
 export interface Preprocessing {
-  /** Pixel values are first scaled from [0,255] to this range, then (x - mean) / std per channel. */
+  /** Pixel values are first scaled from [0,255] to this range (e.g. [0,1], [-1,1], [0,255]), then (x - mean) / std. */
   range: [number, number];
-  mean: [number, number, number];
-  std: [number, number, number];
+  /** One entry per input channel, or one for all. */
+  mean: number[];
+  std: number[];
 }
 export interface ModelInfo {
   id: string;
-  inputSize: number;
+  /** Side of a square input (the catalog's field). Non-square: inputHeight and inputWidth. Absent: the input signature's. */
+  inputSize?: number;
+  inputHeight?: number;
+  inputWidth?: number;
+  /** 3 (RGB) or 1 (the frame's luminance). Absent: the input signature's, else 3. */
+  inputChannels?: number;
   preprocessing: Preprocessing;
   logits: string;
   probs?: string;
@@ -21,6 +27,8 @@ export interface ModelInfo {
   /** The model's default fixation rules (catalog "rules"); absent: PRESETS.default. */
   rules?: Rules;
 }
+/** The network input, batch dropped: [height, width, channels]. */
+export interface InputShape { height: number; width: number; channels: 1 | 3 }
 export type Fit = 'crop' | 'letterbox';
 
 export interface Forward {
@@ -32,7 +40,7 @@ export interface Forward {
 
 export class FixationModel {
   readonly graph: Graph;
-  private constructor(readonly model: GraphModel, readonly info: ModelInfo, graph: Graph) {
+  private constructor(readonly model: GraphModel, readonly info: ModelInfo, graph: Graph, readonly input: InputShape) {
     this.graph = graph;
   }
 
@@ -49,13 +57,21 @@ export class FixationModel {
     for (const n of [info.logits, info.probs].filter(Boolean) as string[]) {
       if (!names.includes(n)) throw new Error(`model '${info.id}': node '${n}' is not in the graph`);
     }
+    const input = inputShape(info, model.inputs[0]?.shape);
+    channelNorm(info, input.channels); // a mean/std that does not fit the channels fails here, not on the first frame
     // Read the constants before the dry run: once tfjs-webgpu uploads a tensor it drops the CPU copy, and a
     // synchronous read then goes through a WebGPU canvas (slow, and it loses a device without presentation).
     const constants = new Map(Object.entries(model.weights).map(([name, [t]]) =>
       [name, { values: t.dataSync() as Float32Array | Int32Array, shape: t.shape }]));
     const reachable = reachableFrom(topology, info.logits);
-    const zeros = tf.zeros([1, info.inputSize, info.inputSize, 3]);
-    const outs = executeAll(model, zeros, names.filter((n) => reachable.has(n)));
+    const zeros = tf.zeros([1, input.height, input.width, input.channels]);
+    let outs: tf.Tensor[];
+    try {
+      outs = executeAll(model, zeros, names.filter((n) => reachable.has(n)));
+    } catch (e) {
+      zeros.dispose();
+      throw new Error(`model '${info.id}': the dry run on a [1,${input.height},${input.width},${input.channels}] input failed (${(e as Error).message})`);
+    }
     const shapes = new Map(names.filter((n) => reachable.has(n)).map((n, i) => [n, outs[i].shape]));
     tf.dispose([zeros, ...outs]);
     const graph = buildGraph({
@@ -64,35 +80,41 @@ export class FixationModel {
       shape: (n) => shapes.get(n) ?? [],
       constant: (name) => constants.get(name),
     });
-    if (graph.input.shape[0] !== info.inputSize || graph.input.shape[1] !== info.inputSize) {
-      throw new Error(`model '${info.id}': input is ${graph.input.shape}, catalog says ${info.inputSize}`);
+    const [gh, gw, gc] = graph.input.shape;
+    if (gh !== input.height || gw !== input.width || gc !== input.channels) {
+      throw new Error(`model '${info.id}': input is ${graph.input.shape}, the model info says ${input.height},${input.width},${input.channels}`);
     }
-    return new FixationModel(model, info, graph);
+    return new FixationModel(model, info, graph, input);
   }
 
   /**
-   * Image (H,W,3 or 4 channels, values 0..255) -> network input [1,S,S,3], and the exact map back to image pixels.
+   * Image (H,W,3 or 4 channels, values 0..255) -> network input [1,h,w,c], and the exact map back to image pixels.
    * Resizing is bilinear between pixel centres (tf.image.cropAndResize), so the transform is affine and exact.
+   * A 1-channel model gets the luminance (BT.601: 0.299 R + 0.587 G + 0.114 B); letterbox bars are 0 after
+   * normalisation, in every channel.
    */
   preprocess(image: tf.Tensor3D, fit: Fit = 'crop'): { input: tf.Tensor4D; transform: PixelTransform } {
     const [H, W, ch] = image.shape;
     if (ch !== 3 && ch !== 4) throw new Error(`image must have 3 or 4 channels, got ${ch}`);
-    const S = this.info.inputSize;
-    const transform = pixelTransform(W, H, S, fit);
-    const { range: [lo, hi], mean, std } = this.info.preprocessing;
+    const { height: h, width: w, channels } = this.input;
+    const transform = pixelTransform(W, H, { width: w, height: h }, fit);
+    const r = region(W, H, w, h, fit);
+    const [lo, hi] = this.info.preprocessing.range;
+    const { mean, std } = channelNorm(this.info, channels);
     // Each channel's mean as a 0..255 pixel value: the colour that normalises to exactly 0.
     const meanPx = mean.map((m) => ((m - lo) / (hi - lo)) * 255);
     const input = tf.tidy(() => {
       const rgb = tf.cast(ch === 4 ? tf.slice(image, [0, 0, 0], [H, W, 3]) : image, 'float32');
       const box = [
-        transform.startY / Math.max(H - 1, 1), transform.startX / Math.max(W - 1, 1),
-        (transform.startY + transform.stepY * (S - 1)) / Math.max(H - 1, 1),
-        (transform.startX + transform.stepX * (S - 1)) / Math.max(W - 1, 1),
+        r.startY / Math.max(H - 1, 1), r.startX / Math.max(W - 1, 1),
+        (r.startY + r.extY) / Math.max(H - 1, 1), (r.startX + r.extX) / Math.max(W - 1, 1),
       ];
+      // A 1-channel model sees the luminance (linear, so taking it before the resize changes nothing).
+      const pixels = channels === 1 ? tf.sum(tf.mul(rgb, LUMA), -1, true) : rgb;
       // ((x (hi - lo) / 255 + lo) - mean) / std = (x - meanPx) (hi - lo) / (255 std): centring before the resize lets
       // the letterbox bars (cropAndResize's single extrapolation value, 0) come out exactly 0 in every channel.
-      const centred = tf.expandDims(tf.sub(rgb, tf.tensor1d(meanPx)), 0) as tf.Tensor4D;
-      const crop = tf.image.cropAndResize(centred, [box], [0], [S, S], 'bilinear', 0);
+      const centred = tf.expandDims(tf.sub(pixels, tf.tensor1d(meanPx)), 0) as tf.Tensor4D;
+      const crop = tf.image.cropAndResize(centred, [box], [0], [h, w], 'bilinear', 0);
       return tf.mul(crop, tf.tensor1d(std.map((s) => (hi - lo) / (255 * s)))) as tf.Tensor4D;
     });
     return { input, transform };
@@ -125,10 +147,74 @@ export function disposeForward(f: Forward, keep: tf.Tensor[] = []) {
   tf.dispose([...f.tensors.values()].filter((t) => !keep.includes(t)));
 }
 
-export function pixelTransform(W: number, H: number, S: number, fit: Fit): PixelTransform {
-  const side = fit === 'crop' ? Math.min(W, H) : Math.max(W, H);
-  const step = (side - 1) / (S - 1);
-  return { fit, srcWidth: W, srcHeight: H, size: S, stepX: step, stepY: step, startX: (W - side) / 2, startY: (H - side) / 2 };
+/**
+ * The map from network-input pixel centres to image pixel coordinates: one step for both axes (no distortion), the
+ * region centred. 'crop' takes the largest region of the input's aspect inside the image, 'letterbox' the smallest
+ * containing it. Corner pixel centres map to corner pixel centres (as cropAndResize samples).
+ * `input`: the network input's side (square) or its width and height.
+ */
+export function pixelTransform(W: number, H: number, input: number | { width: number; height: number }, fit: Fit): PixelTransform {
+  const { width: w, height: h } = typeof input === 'number' ? { width: input, height: input } : input;
+  const r = region(W, H, w, h, fit);
+  return { fit, srcWidth: W, srcHeight: H, inputWidth: w, inputHeight: h, stepX: r.step, stepY: r.step, startX: r.startX, startY: r.startY };
+}
+
+/**
+ * The sampled region: step, start and extent (first to last sample centre) per axis. The axis that sets the step
+ * spans exactly 0..side-1 (extents from integer products, so no rounding puts a sample a hair outside the image,
+ * where cropAndResize would write the bar value).
+ */
+function region(W: number, H: number, w: number, h: number, fit: Fit) {
+  if (!(w >= 2 && h >= 2)) throw new Error(`network input must be at least 2x2 pixels, got ${w}x${h}`);
+  const sx = (W - 1) / (w - 1), sy = (H - 1) / (h - 1);
+  const byX = fit === 'crop' ? sx <= sy : sx >= sy;
+  const extX = byX ? W - 1 : ((H - 1) * (w - 1)) / (h - 1);
+  const extY = byX ? ((W - 1) * (h - 1)) / (w - 1) : H - 1;
+  return { step: byX ? sx : sy, startX: (W - 1 - extX) / 2, startY: (H - 1 - extY) / 2, extX, extY };
+}
+
+/** BT.601 luma weights (sum 1: white stays 255). */
+const LUMA = [0.299, 0.587, 0.114];
+
+/**
+ * The network input's shape: the model info's (inputHeight/inputWidth, else inputSize), else the model's input
+ * signature [1,h,w,c]; channels 3 unless either says 1. A clear error when they disagree or nothing tells.
+ */
+export function inputShape(info: ModelInfo, signature?: (number | null)[]): InputShape {
+  const sig = (i: number) => (signature && signature.length === 4 && signature[i] != null && signature[i]! > 0 ? signature[i]! : undefined);
+  const h = info.inputHeight ?? info.inputSize ?? sig(1);
+  const w = info.inputWidth ?? info.inputSize ?? sig(2);
+  const c = info.inputChannels ?? sig(3) ?? 3;
+  const where = `model '${info.id}'`;
+  if (h === undefined || w === undefined) throw new Error(`${where}: the input size is unknown (the input signature is [${signature}]); give inputSize, or inputHeight and inputWidth`);
+  for (const [name, v] of [['height', h], ['width', w]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: input ${name} ${v} must be a positive integer`);
+  }
+  if (c !== 1 && c !== 3) throw new Error(`${where}: input channels ${c} are not supported (1: luminance, or 3: RGB)`);
+  const given = [h, w, c], got = [sig(1), sig(2), sig(3)];
+  if (got.some((v, i) => v !== undefined && v !== given[i])) {
+    throw new Error(`${where}: the model's input is [${signature}], the model info says [1,${h},${w},${c}]`);
+  }
+  return { height: h, width: w, channels: c };
+}
+
+/**
+ * Per-channel mean and std of the preprocessing: one entry per channel, or one for every channel (3 equal entries,
+ * as the range presets give, also serve a 1-channel input).
+ */
+export function channelNorm(info: ModelInfo, channels: number): { mean: number[]; std: number[] } {
+  const { mean, std, range } = info.preprocessing;
+  const fit = (v: number[], name: string) => {
+    if (Array.isArray(v) && v.length > 1 && v.every((x) => x === v[0])) v = [v[0]];
+    if (!Array.isArray(v) || (v.length !== 1 && v.length !== channels)) {
+      throw new Error(`model '${info.id}': preprocessing.${name} has ${Array.isArray(v) ? v.length : 'no'} entries, the input has ${channels} channel(s) (give 1 or ${channels})`);
+    }
+    return v.length === channels ? v : Array<number>(channels).fill(v[0]);
+  };
+  if (!(range?.length === 2 && range[1] !== range[0])) throw new Error(`model '${info.id}': preprocessing.range [${range}] must be two different numbers`);
+  const s = fit(std, 'std');
+  if (s.some((x) => !(x !== 0 && Number.isFinite(x)))) throw new Error(`model '${info.id}': preprocessing.std [${std}] must be non-zero`);
+  return { mean: fit(mean, 'mean'), std: s };
 }
 
 export function topK(v: ArrayLike<number>, k: number): number[] {

@@ -17,7 +17,7 @@ export const DEFAULT_POST: PostOptions = { outliers: true, sigma: 0.02 };
 export function toImagePoints(fix: InputFixation[], t: PixelTransform): Fixation[] {
   const byPixel = new Map<number, Fixation>();
   for (const f of fix) {
-    const key = f.y * t.size + f.x;
+    const key = f.y * t.inputWidth + f.x;
     const p = byPixel.get(key);
     if (p) { p.w += f.w; continue; }
     const x = f.x * t.stepX + t.startX, y = f.y * t.stepY + t.startY;

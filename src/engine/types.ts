@@ -99,7 +99,9 @@ export interface PixelTransform {
   fit: 'crop' | 'letterbox';
   srcWidth: number;
   srcHeight: number;
-  size: number;
+  /** Network input size (pixels). */
+  inputWidth: number;
+  inputHeight: number;
   stepX: number;
   stepY: number;
   startX: number;

@@ -139,7 +139,7 @@ const load: LoadModelOptions = { path: './my-model', info: { inputSize: 224 }, l
 const model: FixationModel = await loadModel(load);
 const info: ModelInfo = model.info;
 const ex: Explanation = await explain(model, await readImage('photo.jpg'), opts);
-const index: number = ex.class.index + info.inputSize + PRESETS.default.gapThreshold;
+const index: number = ex.class.index + model.input.height + (info.inputSize ?? 0) + PRESETS.default.gapThreshold;
 // @ts-expect-error: not a method
 await explain(model, await readImage('photo.jpg'), { method: 'saliency' });
 // @ts-expect-error: internals are not exported

@@ -36,8 +36,8 @@ async function prepare(fx: Fixture): Promise<Prepared> {
   }
   const gm = await loadGraphModel({ load: async () => fx.artifacts });
   const fm = FixationModel.create(gm, fx.info);
-  const S = fx.info.inputSize;
-  const input = tf.tensor4d(fx.input, [1, S, S, 3]);
+  const { height, width, channels } = fm.input;
+  const input = tf.tensor4d(fx.input, [1, height, width, channels]);
   const f = await fm.forward(input);
   const acts = new Map([...f.tensors].map(([n, t]) => [n, t.dataSync() as Float32Array]));
   return {

@@ -13,7 +13,7 @@ function noise(n: number, seed: number): Float32Array {
 function local(name: string, checks: string, g: GraphBuilder, logits: string, input: Float32Array): Fixture {
   return {
     name, checks, artifacts: g.artifacts(), logits, input, logitValues: {}, expected: [],
-    info: { id: name, inputSize: g.size, preprocessing: { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] }, logits, labels: [] },
+    info: g.info(name, logits),
   };
 }
 
@@ -42,4 +42,20 @@ export function wideMap(): Fixture {
   return local('wideMap', 'dispatch past 65535 workgroups; fixation list overflow', g, 'gap', noise(512 * 512 * 3, 11));
 }
 
-export const GPU_GRAPHS: Record<string, () => Fixture> = { sharedInputIdentity, wideMap };
+/**
+ * A 1-channel 9x14 input through the kernels that index the input map: conv 3x3 stride 2 SAME (Cin = 1), a depthwise
+ * conv (multiplier 2) on the input, a max pool, concat, 1x1 conv, global mean.
+ */
+export function grayNonSquare(): Fixture {
+  const g = new GraphBuilder([9, 14, 1]);
+  g.conv('a', 'input', kernel([3, 3, 1, 4], (u, v, _k, c) => ((u * 5 + v * 3 + c * 7) % 7) - 3), { stride: 2 });
+  g.conv('d', 'input', kernel([3, 3, 1, 2], (u, v, _k, m) => ((u + 2 * v + 3 * m) % 5) - 2), { stride: 2, depthwise: true });
+  g.op('cat', 'ConcatV2', ['a', 'd', g.ints('cat/axis', [-1], [])], { ...F, N: { i: '2' }, Tidx: { type: 'DT_INT32' } });
+  g.op('relu', 'Relu', ['cat'], F);
+  g.pool('pool', 'MaxPool', 'relu', 2, 1, 'SAME');
+  g.conv('head', 'pool', kernel([1, 1, 6, 3], (_u, _v, k, c) => ((k * 3 + c * 5) % 4) - 1.5));
+  g.op('gap', 'Mean', ['head', g.ints('gap/axes', [1, 2])], { ...F, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } });
+  return local('grayNonSquare', '1-channel non-square input: conv, depthwise, pool, concat on a 9x14x1 map', g, 'gap', noise(9 * 14, 5));
+}
+
+export const GPU_GRAPHS: Record<string, () => Fixture> = { sharedInputIdentity, wideMap, grayNonSquare };

@@ -227,8 +227,8 @@ async function compareFixture(name: string, opts: { cpuForward?: boolean; maxCla
     const model = await loadGraphModel({ load: async () => fx.artifacts });
     const fxm = FixationModel.create(model, fx.info);
     graph = fxm.graph;
-    const S = fx.info.inputSize;
-    const input = tf.tensor4d(fx.input, [1, S, S, 3]);
+    const { height, width, channels } = fxm.input;
+    const input = tf.tensor4d(fx.input, [1, height, width, channels]);
     const fwd = await fxm.forward(input);
     cpuActs = new Map();
     for (const n of graph.captures) cpuActs.set(n, (await fwd.tensors.get(n)!.data()) as Float32Array);

@@ -89,6 +89,7 @@ test('hand-built op graphs: GPU equals CPU for every rule combination and logit,
     // Activations without a GPU buffer (tfjs ran the tiny graph on the CPU): uploaded instead.
     ['weightsFlow', { cpuForward: true }],
     ['sharedInputIdentity', {}],
+    ['grayNonSquare', {}],
     ['wideMap', { maxClasses: 1, rules: [
       { location: 'max', gap: 'positive', weights: 'contribution' }, { location: 'center', gap: 'argmax', weights: 'count' },
     ] }],
