@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain } from '../../src/engine/explain.ts';
+import { RANGE_PRESETS } from '../../src/engine/facts.ts';
 import { FixationModel, pixelTransform, type ModelInfo } from '../../src/engine/model.ts';
 import { toImagePoints } from '../../src/engine/post.ts';
 import { initNodeBackend } from '../../src/node/index.ts';
@@ -141,6 +142,16 @@ describe('1-channel model: the luminance', () => {
     expect(at(input, 0, 2)[0]).toBeCloseTo(100, 3);
     expect(at(input, 0, 3)[0]).toBe(0);
     input.dispose();
+  });
+
+  it('a range preset with 3 equal entries (the app\'s [-1,1]) serves 1 channel: red 255 -> 0.299 * 2 - 1', async () => {
+    const signed = await tinyModel(1, { preprocessing: RANGE_PRESETS.signed });
+    const img = photo(447, 339, [[446, 10, [255, 0, 0]]]);
+    const { input } = signed.preprocess(img, 'crop');
+    expect(at(input, 0, 223)[0]).toBeCloseTo(0.299 * 2 - 1, 5);
+    expect(at(input, 0, 0)[0]).toBeCloseTo(-1, 6);
+    tf.dispose([img, input]);
+    signed.dispose();
   });
 
   it('letterbox: a fixation at network (100, 50) lands on photo pixel (177, 100)', async () => {
