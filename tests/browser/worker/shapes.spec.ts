@@ -34,7 +34,8 @@ async function route(page: Page) {
   const m = grayModel();
   await page.route('**/gray-model/model.json', (r) => r.fulfill({ body: m.json, contentType: 'application/json' }));
   await page.route('**/gray-model/weights.bin', (r) => r.fulfill({ body: m.weights, contentType: 'application/octet-stream' }));
-  await page.route('**/gray-model/labels.json', (r) => r.fulfill({ status: 404, body: '' }));
+  // The optional files the worker looks for beside a model: none here (Vite would answer with its index page).
+  for (const f of ['labels.json', 'metadata.json', 'cnnfix.json']) await page.route(`**/gray-model/${f}`, (r) => r.fulfill({ status: 404, body: '' }));
   await page.route('**/shape-frames/crop.png', (r) => r.fulfill({ body: frame(447, 339, 446, 10), contentType: 'image/png' }));
   await page.route('**/shape-frames/letterbox.png', (r) => r.fulfill({ body: frame(401, 319, 177, 100), contentType: 'image/png' }));
 }
