@@ -103,7 +103,7 @@ export class ModelFacts extends LitElement {
       <label class="field">Labels file (JSON array, or one label per line)${c.labelsName ? html` — ${c.labelsName}` : ''}
         <input data-testid="facts-labels" type="file" accept=".json,.txt,application/json,text/plain" @change=${(e: Event) => this.labelsFile(e)} /></label>
       ${c.labels ? html`<button type="button" @click=${() => this.change({ labels: undefined, labelsName: undefined })}>Use the model's own labels</button>` : nothing}
-      ${this.info ? html`<p class="muted" data-testid="facts-summary">${this.info.labels.length} labels; input ${this.info.inputSize}×${this.info.inputSize},
+      ${this.info ? html`<p class="muted" data-testid="facts-summary">${this.info.labels.length} labels; input ${this.info.inputShape[1]}×${this.info.inputShape[0]}${this.info.inputShape[2] === 1 ? ' (gray)' : ''},
         range [${this.info.preprocessing.range.join(', ')}]; logits ${this.info.logits}</p>` : nothing}
       ${this.error ? html`<p role="alert">${this.error}</p>` : nothing}
     </fieldset>`;

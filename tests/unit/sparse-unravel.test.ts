@@ -84,8 +84,8 @@ describe('hand-built op graphs, every rule combination', () => {
     it(builder, async () => {
       const gm = await loadGraphModel({ load: async () => fx.artifacts });
       const fm = FixationModel.create(gm, fx.info);
-      const S = fx.info.inputSize;
-      const input = tf.tensor4d(fx.input, [1, S, S, 3]);
+      const { height, width, channels } = fm.input;
+      const input = tf.tensor4d(fx.input, [1, height, width, channels]);
       const f = await fm.forward(input);
       try {
         const classes = new Set(fx.expected.map((e) => e.classIndex));
