@@ -25,7 +25,7 @@ async function independentTop1(m: FixationModel, img: tf.Tensor3D): Promise<{ in
     const [H, W] = img.shape;
     const s = Math.min(H, W);
     const crop = tf.slice(tf.cast(img, 'float32'), [(H - s) / 2, (W - s) / 2, 0], [s, s, 3]);
-    const S = m.info.inputSize;
+    const S = m.input.height; // the catalog models are square
     const x = tf.image.resizeBilinear(tf.expandDims(crop, 0) as tf.Tensor4D, [S, S], true);
     const n = tf.div(tf.sub(tf.add(tf.mul(x, (hi - lo) / 255), lo), mean), std);
     return m.model.execute(n, m.info.logits) as tf.Tensor;
