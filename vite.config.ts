@@ -30,6 +30,11 @@ function models(): Plugin {
 }
 
 // ---- The app: one Content-Security-Policy (meta tag and preview header), and the PWA (manifest, service worker).
+// The app, and the example page of the embeddable element <cnn-fixations> (src/element/), which is also built as
+// its own entry at a stable address, element/cnn-fixations.js, for other pages to import.
+const PAGES = ['/index.html', '/examples/element.html'];
+const ELEMENT_ENTRY = 'cnn-fixations';
+
 const catalogText = readFileSync(join(MODELS, 'catalog.json'), 'utf8');
 const catalog = JSON.parse(catalogText);
 const CSP = contentSecurityPolicy(catalogOrigins(catalog));
@@ -37,8 +42,8 @@ const CSP = contentSecurityPolicy(catalogOrigins(catalog));
 function csp(): Plugin {
   return {
     name: 'cnnfix-csp',
-    // Only the app's page: the test pages other suites serve through the dev server keep their inline scripts.
-    transformIndexHtml: (_html, ctx) => ctx.path === '/index.html'
+    // Only the app's pages: the test pages other suites serve through the dev server keep their inline scripts.
+    transformIndexHtml: (_html, ctx) => PAGES.includes(ctx.path)
       ? [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CSP }, injectTo: 'head-prepend' }]
       : undefined,
   };
@@ -103,6 +108,18 @@ export default defineConfig({
     }),
   ],
   worker: { format: 'es' },
-  build: { target: 'es2022' },
+  build: {
+    target: 'es2022',
+    rolldownOptions: {
+      input: {
+        index: resolve(__dirname, 'index.html'),
+        'examples/element': resolve(__dirname, 'examples/element.html'),
+        [ELEMENT_ENTRY]: resolve(__dirname, 'src/element/cnn-fixations.ts'),
+      },
+      output: {
+        entryFileNames: (chunk) => (chunk.name === ELEMENT_ENTRY ? 'element/cnn-fixations.js' : 'assets/[name]-[hash].js'),
+      },
+    },
+  },
   preview: { headers: { 'Content-Security-Policy': CSP, 'Referrer-Policy': 'no-referrer' }, https },
 });

@@ -32,10 +32,8 @@ export const appStyles = css`
 
   .layout { flex: 1; display: grid; grid-template-columns: minmax(0, 1fr) 340px; min-height: 0; }
   .stage { position: relative; background: #000; overflow: hidden; min-height: 300px; height: calc(100dvh - 3.2em); }
-  .stage video, .stage img.still { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain; }
-  .mirror { transform: scaleX(-1); }
-  .overlay-host { position: absolute; pointer-events: none; }
-  .overlay-host canvas { width: 100%; height: 100%; display: block; }
+  /* <cnn-fixations> (picture, worker, overlay) fills the stage; captions and notices lie over it. */
+  .stage cnn-fixations { position: absolute; inset: 0; width: 100%; height: 100%; aspect-ratio: auto; }
   .stage.dragging { outline: 3px dashed var(--accent); outline-offset: -6px; }
   .drop-hint, .veil { position: absolute; inset: 0; display: grid; place-items: center; background: rgb(0 0 0 / 0.55);
     font-size: 1.3em; text-align: center; padding: 1em; }
@@ -67,6 +65,8 @@ export const appStyles = css`
 
   .panel { background: var(--panel); border-left: 1px solid var(--line); padding: 0.8em 1em 2em; overflow-y: auto;
     height: calc(100dvh - 3.2em); box-sizing: border-box; display: flex; flex-direction: column; gap: 1.1em; }
+  /* The controls render into this shadow root (control.ts): their hosts take no box of their own. */
+  .panel > :not(input) { display: contents; }
   .panel section { display: flex; flex-direction: column; gap: 0.45em; }
   .field { display: flex; flex-direction: column; gap: 0.2em; color: var(--muted); font-size: 0.9em; }
   .field .val { color: var(--fg); }

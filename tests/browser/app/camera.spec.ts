@@ -148,7 +148,7 @@ test('snapshot downloads the frame with its overlay (PNG) and the result (JSON)'
   const img = PNG.sync.read(readFileSync(await png.path()));
   expect([img.width, img.height]).toEqual([534, 426]);
   const photo = await page.evaluate(async () => {
-    const v = document.querySelector('cnnfix-app')!.shadowRoot!.querySelector('video')!;
+    const v = window.__cnnfix!.video;
     const c = new OffscreenCanvas(v.videoWidth, v.videoHeight);
     c.getContext('2d')!.drawImage(v, 0, 0);
     return Array.from(c.getContext('2d')!.getImageData(0, 0, v.videoWidth, v.videoHeight).data);

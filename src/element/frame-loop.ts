@@ -1,0 +1,117 @@
+// The frame loop of <cnn-fixations>: offers each new camera frame (or a still picture after a change) to the explain
+// worker, at most one frame in flight; frames that arrive while one is in flight are dropped, not queued.
+import type { ReactiveController, ReactiveControllerHost } from 'lit';
+import type { ExplainRequest, FrameResult } from '../../workers/api.ts';
+import type { Engine } from '../app/engine.ts';
+import { messageOf } from '../app/engine.ts';
+
+/** A still picture gets no next frame: when its explanation is lost (device lost, worker restart) try again. */
+const STILL_RETRIES = 3;
+const STILL_RETRY_MS = 2000;
+
+/** What the loop explains next: a still picture (shown image, frozen camera), the live video, or nothing yet. */
+export type Picture = { still: ImageBitmap } | { video: HTMLVideoElement } | null;
+
+export interface FrameLoopHost extends ReactiveControllerHost {
+  readonly engine: Engine;
+  /** Whether frames may be sent now (not while the page is hidden). */
+  readonly paused: boolean;
+  picture(): Picture;
+  request(still: boolean): ExplainRequest;
+  onResult(r: FrameResult): void;
+  onProblem(message: string): void;
+}
+
+export class FrameLoop implements ReactiveController {
+  /** Results received so far (performance readout, tests). */
+  results = 0;
+  /** Results per second over the last 10. */
+  fps = 0;
+  private busy = false;
+  private dirty = false;
+  private retries = 0;
+  private token = 0;
+  private times: number[] = [];
+
+  constructor(private readonly host: FrameLoopHost) {
+    host.addController(this);
+  }
+
+  /** Whether a frame is with the worker now (tests wait for a quiet moment). */
+  get inFlight() { return this.busy; }
+
+  hostDisconnected() { this.stop(); }
+
+  /** The still picture or a setting changed: explain the still picture again (camera frames pick it up anyway). */
+  invalidate() {
+    this.dirty = true;
+    this.retries = 0;
+    void this.pump();
+  }
+
+  /**
+   * Offer every new frame of this video to pump(). requestVideoFrameCallback where the browser has it; else
+   * requestAnimationFrame (e.g. Firefox ESR 128), skipping paints that show no new video time.
+   */
+  watch(video: HTMLVideoElement) {
+    const token = ++this.token;
+    const live = () => token === this.token;
+    if (typeof video.requestVideoFrameCallback === 'function') {
+      const onFrame = () => {
+        if (!live()) return;
+        video.requestVideoFrameCallback(onFrame);
+        void this.pump();
+      };
+      video.requestVideoFrameCallback(onFrame);
+    } else {
+      let last = -1;
+      const onPaint = () => {
+        if (!live()) return;
+        requestAnimationFrame(onPaint);
+        if (video.currentTime === last) return;
+        last = video.currentTime;
+        void this.pump();
+      };
+      requestAnimationFrame(onPaint);
+    }
+  }
+
+  /** Stop offering video frames (a still picture is explained on invalidate()). */
+  stop() { this.token++; }
+
+  /** Send the next picture to the worker: a fresh camera frame, or the still picture after a change. */
+  async pump(): Promise<void> {
+    const h = this.host;
+    if (this.busy || !h.engine.ready || h.paused) return;
+    const pic = h.picture();
+    if (!pic) return;
+    const still = 'still' in pic;
+    if (still ? !this.dirty : pic.video.readyState < 2) return;
+    this.busy = true;
+    this.dirty = false;
+    try {
+      const frame = await createImageBitmap(still ? pic.still : pic.video);
+      const r = await h.engine.explain(frame, h.request(still));
+      if (r) {
+        this.retries = 0;
+        this.count();
+        h.onResult(r);
+      } else if (still && this.retries++ < STILL_RETRIES) {
+        setTimeout(() => { this.dirty = true; void this.pump(); }, STILL_RETRY_MS);
+      }
+    } catch (err) {
+      h.onProblem(`Could not read the picture: ${messageOf(err)}`);
+    } finally {
+      this.busy = false;
+    }
+    if (this.dirty) void this.pump();
+  }
+
+  private count() {
+    this.results++;
+    const now = performance.now();
+    this.times = [...this.times.slice(-9), now];
+    const n = this.times.length;
+    this.fps = n > 1 ? (1000 * (n - 1)) / (now - this.times[0]) : 0;
+  }
+}

@@ -1,0 +1,115 @@
+// <cnn-fixations> on the example page of the production build (examples/element.html): one module import and one
+// tag explain a photo; the `result` event carries the worker's FrameResult; the overlay is drawn over the picture;
+// changing an attribute (method, classes, source) explains again; a bad value is named and the default used.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import { PNG } from 'pngjs';
+import type { FrameResult } from '../../../workers/api.ts';
+import { APP_URL, FIRST_RESULT_MS, FOX_SQUIRREL, SHARED, launch, logPage } from './fixtures.ts';
+
+test.use({ launchOptions: launch() });
+test.describe.configure({ mode: 'serial' });
+
+declare global {
+  interface Window { __results: FrameResult[]; __problems: string[] }
+}
+
+let page: Page;
+
+test.beforeAll(async ({ browser }) => {
+  page = await browser.newPage({ viewport: { width: 820, height: 1100 } });
+  logPage(page);
+  // Every event from the first on: a capturing listener on window sees them (they do not bubble).
+  await page.addInitScript(() => {
+    window.__results = [];
+    window.__problems = [];
+    window.addEventListener('result', (e) => window.__results.push((e as CustomEvent<FrameResult>).detail), true);
+    window.addEventListener('problem', (e) => window.__problems.push((e as CustomEvent<{ message: string }>).detail.message), true);
+  });
+  // Shared photos at an address of this site.
+  await page.route('**/shared-photos/*', (route) =>
+    route.fulfill({ body: readFileSync(join(SHARED, 'images', new URL(route.request().url()).pathname.split('/').pop()!)), contentType: 'image/jpeg' }));
+  await page.goto(`${APP_URL}/examples/element.html`);
+});
+test.afterAll(() => page?.close());
+
+const count = () => page.evaluate(() => window.__results.length);
+/** The first result after the `before`-th. */
+async function nextResult(before: number): Promise<FrameResult> {
+  await page.waitForFunction((n) => window.__results.length > n, before, { timeout: FIRST_RESULT_MS });
+  return page.evaluate((n) => window.__results[n], before);
+}
+
+/** Fraction of the element's pixels that its overlay changes: screenshots with and without the overlay layer. */
+async function overlayShare() {
+  const el = page.locator('cnn-fixations');
+  const host = page.locator('cnn-fixations .overlay-host');
+  const on = PNG.sync.read(await el.screenshot());
+  await host.evaluate((h: HTMLElement) => (h.style.visibility = 'hidden'));
+  const off = PNG.sync.read(await el.screenshot());
+  await host.evaluate((h: HTMLElement) => (h.style.visibility = ''));
+  let changed = 0;
+  for (let o = 0; o < on.data.length; o += 4) {
+    if (Math.abs(on.data[o] - off.data[o]) + Math.abs(on.data[o + 1] - off.data[o + 1]) + Math.abs(on.data[o + 2] - off.data[o + 2]) > 60) changed++;
+  }
+  return changed / (on.width * on.height);
+}
+
+test('the tag alone explains squirrel_cls.jpg: a result event with 335 fox squirrel, and an overlay', async () => {
+  const r = await nextResult(0);
+  expect(r.top[0].index).toBe(335);
+  expect(r.top[0].label).toMatch(FOX_SQUIRREL);
+  expect(r.method).toBe('fixations');
+  expect(r.explained.map((e) => e.class.index)).toEqual([335]);
+  expect(r.explained[0].fixations.length).toBeGreaterThan(0);
+  expect(r.frameSize).toEqual({ width: 535, height: 426 });
+  // The page's readout is filled from the event.
+  await expect(page.locator('#readout')).toContainText(FOX_SQUIRREL);
+  // The element takes the picture's aspect ratio, and the overlay lies over the picture.
+  const box = (await page.locator('cnn-fixations').boundingBox())!;
+  expect(box.width / box.height).toBeCloseTo(535 / 426, 2);
+  const host = (await page.locator('cnn-fixations .overlay-host').boundingBox())!;
+  for (const k of ['x', 'y', 'width', 'height'] as const) expect(Math.abs(host[k] - box[k])).toBeLessThan(1.5);
+  expect(await overlayShare()).toBeGreaterThan(0.005);
+  if (process.env.ELEMENT_SCREENSHOT) await page.screenshot({ path: process.env.ELEMENT_SCREENSHOT, fullPage: true });
+});
+
+test('changing the method or the classes attribute explains again', async () => {
+  let n = await count();
+  await page.locator('cnn-fixations').evaluate((el) => el.setAttribute('method', 'gradcam'));
+  let r = await nextResult(n);
+  expect(r.method).toBe('gradcam');
+  expect(r.explained[0].class.index).toBe(335);
+
+  n = await count();
+  await page.locator('cnn-fixations').evaluate((el) => el.setAttribute('classes', '879'));
+  r = await nextResult(n);
+  expect(r.method).toBe('gradcam');
+  expect(r.explained.map((e) => [e.class.index, e.class.label])).toEqual([[879, 'umbrella']]);
+  expect(r.top[0].index).toBe(335); // the prediction itself is unchanged
+
+  n = await count();
+  await page.locator('cnn-fixations').evaluate((el) => { el.setAttribute('method', 'fixations'); el.setAttribute('classes', 'top'); });
+  r = await nextResult(n);
+  expect([r.method, r.explained[0].class.index]).toEqual(['fixations', 335]);
+  expect(r.explained[0].fixations.length).toBeGreaterThan(0);
+});
+
+test('source set to another shared photo URL: the butterfly is explained', async () => {
+  const item = (JSON.parse(readFileSync(join(SHARED, 'eval/boxes.json'), 'utf8')).items as { image: string; classes: number[] }[])
+    .find((i) => i.image === 'butterfly.jpg')!;
+  const n = await count();
+  await page.locator('cnn-fixations').evaluate((el) => el.setAttribute('source', '/shared-photos/butterfly.jpg'));
+  const r = await nextResult(n);
+  expect(item.classes).toContain(r.top[0].index);
+  expect(r.explained[0].class.index).toBe(r.top[0].index);
+});
+
+test('a bad attribute value is named, and the default is used', async () => {
+  const n = await count();
+  await page.locator('cnn-fixations').evaluate((el) => el.setAttribute('colormap', 'rainbow'));
+  await expect.poll(() => page.evaluate(() => window.__problems)).toContainEqual(expect.stringContaining("colormap 'rainbow' is not one of turbo, jet, viridis"));
+  expect(await page.locator('cnn-fixations').evaluate((el) => (el as HTMLElement & { colormap: string }).colormap)).toBe('turbo');
+  await nextResult(n); // still explaining
+});
