@@ -6,11 +6,11 @@
 import { LitElement, html, nothing } from 'lit';
 import { customElement, query, state } from 'lit/decorators.js';
 import { CLASS_COLORS, type FrameResult, type InitInfo, type WorkerStatus } from '../../workers/api.ts';
-import { CnnFixations, type EngineState, type Showing } from '../element/cnn-fixations.ts';
-import type { CameraError } from './camera.ts';
+import type { CnnFixations, EngineState, Showing } from '../element/cnn-fixations.ts';
+import '../element/cnn-fixations.ts';
+import { listCameras, type CameraError } from './camera.ts';
 import { availability, loadCatalog, type Availability, type CatalogModel } from './catalog.ts';
 import { messageOf } from './engine.ts';
-import { listCameras } from './camera.ts';
 import { IdleTracker, MotionMeter } from './idle.ts';
 import { setupPwa } from './pwa.ts';
 import { DEFAULTS, pageParams, type Settings } from './settings.ts';
