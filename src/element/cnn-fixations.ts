@@ -16,6 +16,7 @@ import { Engine, messageOf, type EngineEvent, type EngineOptions } from '../app/
 import { canvasSize, containRect, pictureSize } from '../app/fit.ts';
 import { DEFAULTS, explainRequest, type Settings } from '../app/settings.ts';
 import { compositePng } from '../app/snapshot.ts';
+import { modelSource, parseClasses, parseFlag } from './attributes.ts';
 import { FrameLoop, type Picture } from './frame-loop.ts';
 
 export type Showing = 'none' | 'camera' | 'image';
@@ -26,13 +27,9 @@ const RULES: readonly PresetName[] = ['default', 'reference'];
 const FITS: readonly Settings['fit'][] = ['crop', 'letterbox'];
 const BACKENDS = ['auto', 'webgpu', 'fallback'] as const;
 
-/** "top" (or nothing): the top-1 class; "335" or "879, 335": these classes, one colour each. */
-const classList = {
-  fromAttribute: (v: string | null): number[] => (!v || v.trim() === 'top' ? [] : v.split(/[\s,]+/).filter(Boolean).map(Number)),
-  toAttribute: (v: number[]) => (v.length ? v.join(',') : 'top'),
-};
-/** Overlay switches default to on: only "false" or "off" turns one off. */
-const flag = { fromAttribute: (v: string | null) => v !== 'false' && v !== 'off' };
+// The classes attribute's text is kept as is and parsed in willUpdate, where a bad list can be named (problem event).
+const classList = { fromAttribute: (v: string | null) => v as unknown as number[] };
+const flag = { fromAttribute: parseFlag };
 
 declare global {
   interface HTMLElementTagNameMap { 'cnn-fixations': CnnFixations }
@@ -146,8 +143,17 @@ export class CnnFixations extends LitElement {
     check('fit', FITS, DEFAULTS.fit);
     check('colormap', COLORMAPS, DEFAULTS.colormap);
     check('backend', BACKENDS, 'auto');
+    if (changed.has('classes') && !Array.isArray(this.classes)) {
+      // From the attribute (a string): "top" or indices.
+      try {
+        this.classes = parseClasses(this.classes as unknown as string | null);
+      } catch (err) {
+        this.problem(`cnn-fixations: ${messageOf(err)}; using the top-1 class`);
+        this.classes = [];
+      }
+    }
     if (changed.has('classes') && this.classes.some((c) => !Number.isInteger(c) || c < 0)) {
-      this.problem(`cnn-fixations: classes '${this.getAttribute('classes') ?? this.classes}' must be "top" or class indices; using the top-1 class`);
+      this.problem(`cnn-fixations: classes [${this.classes.join(', ')}] must be class indices; using the top-1 class`);
       this.classes = [];
     }
     if (changed.has('opacity') && !(this.opacity >= 0 && this.opacity <= 1)) {
@@ -173,10 +179,7 @@ export class CnnFixations extends LitElement {
   private engineOptions(): EngineOptions {
     const backend = this.backend;
     if (this.modelFiles?.length) return { backend, modelFiles: this.modelFiles };
-    const m = this.model?.trim();
-    if (!m) return { backend };
-    // A catalog id is a plain name; anything with a slash, a colon or .json is a model.json URL.
-    return /[/:]|\.json$/.test(m) ? { backend, modelUrl: new URL(m, document.baseURI).href } : { backend, modelId: m };
+    return { backend, ...modelSource(this.model, document.baseURI) };
   }
 
   /** Load the model again with the same options (after a failure). */

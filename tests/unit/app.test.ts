@@ -1,9 +1,11 @@
-// The app's pure parts: object-fit contain geometry, the idle rule of exhibit mode, URL options, the explain request.
+// The app's pure parts: object-fit contain geometry, the idle rule of exhibit mode, URL options, the explain request,
+// and how <cnn-fixations> reads its attributes.
 import { describe, expect, it } from 'vitest';
 import { canvasSize, containRect } from '../../src/app/fit.ts';
 import { IdleTracker, STILL_THRESHOLD } from '../../src/app/idle.ts';
 import { DEFAULTS, SMOOTHING, explainRequest, pageParams } from '../../src/app/settings.ts';
 import { catalogOrigins, contentSecurityPolicy } from '../../src/app/csp.ts';
+import { modelSource, parseClasses, parseFlag } from '../../src/element/attributes.ts';
 
 describe('containRect', () => {
   it('fits a landscape frame into a wider box: full height, centred horizontally', () => {
@@ -69,5 +71,29 @@ describe('content security policy', () => {
     expect(contentSecurityPolicy(['https://models.example.org'])).toContain("connect-src 'self' blob: https://models.example.org;");
     expect(contentSecurityPolicy()).toContain("script-src 'self' 'wasm-unsafe-eval'");
     expect(contentSecurityPolicy()).toContain("worker-src 'self' blob:");
+  });
+});
+
+describe('<cnn-fixations> attributes', () => {
+  it('classes: "top" or nothing is the top-1 class; indices in a list; anything else named', () => {
+    expect(parseClasses(null)).toEqual([]);
+    expect(parseClasses(' top ')).toEqual([]);
+    expect(parseClasses('335')).toEqual([335]);
+    expect(parseClasses('879, 335')).toEqual([879, 335]);
+    expect(() => parseClasses('879,umbrella')).toThrow(/classes '879,umbrella': 'umbrella' is not a class index/);
+    expect(() => parseClasses('-1')).toThrow(/'-1' is not a class index/);
+    expect(() => parseClasses('2.5')).toThrow(/'2.5'/);
+  });
+  it('overlay switches are on unless "false", "off" or "0"', () => {
+    expect([null, '', 'true', 'on'].map(parseFlag)).toEqual([true, true, true, true]);
+    expect(['false', 'OFF', '0'].map(parseFlag)).toEqual([false, false, false]);
+  });
+  it('model: a plain name is a catalog id; a path or URL is a model.json URL resolved against the page', () => {
+    const page = 'https://example.org/demo/page.html';
+    expect(modelSource(undefined, page)).toEqual({});
+    expect(modelSource(' squeezenet1_1 ', page)).toEqual({ modelId: 'squeezenet1_1' });
+    expect(modelSource('my/model.json', page)).toEqual({ modelUrl: 'https://example.org/demo/my/model.json' });
+    expect(modelSource('model.json', page)).toEqual({ modelUrl: 'https://example.org/demo/model.json' });
+    expect(modelSource('https://models.example.com/m/model.json', page)).toEqual({ modelUrl: 'https://models.example.com/m/model.json' });
   });
 });

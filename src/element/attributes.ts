@@ -1,0 +1,22 @@
+// How <cnn-fixations> reads its attributes: pure functions, shared by the element and its unit tests.
+import type { EngineOptions } from '../app/engine.ts';
+
+/** "top" (or nothing): the top-1 class; "335" or "879, 335": these classes. Anything else is named in the error. */
+export function parseClasses(v: string | null): number[] {
+  if (!v || v.trim() === '' || v.trim() === 'top') return [];
+  const parts = v.split(/[\s,]+/).filter(Boolean);
+  const out = parts.map(Number);
+  const bad = parts.find((p, i) => !Number.isInteger(out[i]) || out[i] < 0);
+  if (bad !== undefined) throw new Error(`classes '${v}': '${bad}' is not a class index (use "top" or indices such as "879,335")`);
+  return out;
+}
+
+/** Overlay switches default to on: only "false", "off" or "0" turns one off. */
+export const parseFlag = (v: string | null) => !(v !== null && /^(false|off|0)$/i.test(v.trim()));
+
+/** A catalog id is a plain name; anything with a slash, a colon or ending in .json is a model.json URL (relative to `base`). */
+export function modelSource(model: string | undefined, base: string): Pick<EngineOptions, 'modelId' | 'modelUrl'> {
+  const m = model?.trim();
+  if (!m) return {};
+  return /[/:]|\.json$/.test(m) ? { modelUrl: new URL(m, base).href } : { modelId: m };
+}
