@@ -116,6 +116,11 @@ export class CnnFixations extends LitElement {
     document.addEventListener('visibilitychange', this.onVisibility);
     window.addEventListener('orientationchange', this.layoutSoon);
     this.resizeObs.observe(this);
+    // Moved in the page: the worker and the camera were stopped on leaving; start them again.
+    if (this.hasUpdated) {
+      this.requestUpdate();
+      if (this.source.trim() === 'camera') void this.updateComplete.then(() => this.startCamera());
+    }
   }
 
   override disconnectedCallback() {
@@ -273,7 +278,7 @@ export class CnnFixations extends LitElement {
     } catch (err) {
       return this.problem(`The image ${url} could not be read (${messageOf(err)}).`);
     }
-    if (this.img.src !== url || this.showing === 'camera') return bmp.close(); // replaced meanwhile
+    if (this.img.src !== url || this.source.trim() === 'camera') return bmp.close(); // replaced meanwhile
     this.setStill(bmp);
     this.showing = 'image';
     this.frozen = false;

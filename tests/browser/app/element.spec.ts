@@ -72,6 +72,10 @@ test('the tag alone explains squirrel_cls.jpg: a result event with 335 fox squir
   const host = (await page.locator('cnn-fixations .overlay-host').boundingBox())!;
   for (const k of ['x', 'y', 'width', 'height'] as const) expect(Math.abs(host[k] - box[k])).toBeLessThan(1.5);
   expect(await overlayShare()).toBeGreaterThan(0.005);
+  // The page keeps the app's policy: network to this origin only, in the meta tag and the server's header.
+  const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+  expect(meta).toMatch(/connect-src 'self' blob:(;|$)/);
+  expect((await page.request.get(`${APP_URL}/examples/element.html`)).headers()['content-security-policy']).toBe(meta);
   if (process.env.ELEMENT_SCREENSHOT) await page.screenshot({ path: process.env.ELEMENT_SCREENSHOT, fullPage: true });
 });
 
