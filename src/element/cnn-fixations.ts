@@ -336,12 +336,13 @@ export class CnnFixations extends LitElement {
 
   private async applyFreeze() {
     if (this.showing !== 'camera') {
-      if (this.frozen && this.showing !== 'image') this.frozen = false;
+      if (this.frozen) this.frozen = false; // only the camera freezes
       return;
     }
     if (this.frozen) {
       this.video.pause();
       this.setStill(await createImageBitmap(this.video));
+      void this.loop.pump(); // a setting changed while the frame was being grabbed
     } else {
       this.setStill(undefined);
       if (!this.paused) await this.video.play();
