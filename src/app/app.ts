@@ -18,6 +18,7 @@ import { download, resultJson, stamp } from './snapshot.ts';
 import { appStyles } from './styles.ts';
 import { pct } from './control.ts';
 import './controls.ts';
+import { choiceOptions, loadChoice, type FactsChoice } from './model-facts.ts';
 import type { ModelChoice } from './sources.ts';
 import './sources.ts';
 
@@ -43,6 +44,9 @@ export class CnnfixApp extends LitElement {
   /** The model <cnn-fixations> loads: a catalog id or model.json URL (undefined: the catalog's default), or files. */
   @state() private engineModel = this.params.model;
   @state() private modelFiles?: File[];
+  @state() private modelFacts?: ReturnType<typeof choiceOptions>;
+  /** A user model (URL or files) and its key for the remembered facts (<cnnfix-model-facts>). */
+  @state() ownModel?: { source: Exclude<ModelChoice, { modelId: string }>; key: string };
   @state() frozen = false;
   // Mirrors of the element's state (its `statechange` event), for rendering and tests.
   @state() info?: InitInfo;
@@ -223,9 +227,21 @@ export class CnnfixApp extends LitElement {
   }
 
   private pickModel(c: ModelChoice) {
-    this.modelFiles = 'modelFiles' in c ? c.modelFiles : undefined;
-    this.modelId = 'modelId' in c ? c.modelId : undefined;
-    this.engineModel = 'modelId' in c ? c.modelId : 'modelUrl' in c ? c.modelUrl : this.engineModel;
+    if ('modelId' in c) {
+      this.ownModel = this.modelFiles = this.modelFacts = undefined;
+      this.modelId = this.engineModel = c.modelId;
+    } else {
+      this.startOwn(c, 'modelUrl' in c ? c.modelUrl : c.modelFiles.map((f) => `${f.name}:${f.size}`).sort().join('|'));
+    }
+  }
+
+  /** Load a user model with the facts remembered for it (a new facts object: the element loads it again). */
+  private startOwn(source: Exclude<ModelChoice, { modelId: string }>, key: string, choice = loadChoice(key)) {
+    this.modelId = undefined;
+    this.ownModel = { source, key };
+    this.modelFiles = 'modelFiles' in source ? source.modelFiles : undefined;
+    if ('modelUrl' in source) this.engineModel = source.modelUrl;
+    this.modelFacts = choiceOptions(choice);
   }
 
   private onDragOver = (e: DragEvent) => {
@@ -299,7 +315,7 @@ export class CnnfixApp extends LitElement {
     const top = this.result?.top[0];
     const explainedNames = this.result?.explained.map((e) => e.class.label) ?? [];
     return html`<section class="stage ${this.dragging ? 'dragging' : ''}" aria-label="Picture and its explanation" data-testid="stage">
-      <cnn-fixations .model=${this.engineModel} .modelFiles=${this.modelFiles} .backend=${this.params.backend}
+      <cnn-fixations .model=${this.engineModel} .modelFiles=${this.modelFiles} .modelFacts=${this.modelFacts} .backend=${this.params.backend}
         .source=${this.src} .frozen=${this.frozen} alt=${this.imageName ? `Still image ${this.imageName}` : ''}
         .classes=${s.classes} .method=${s.method} .rules=${s.rules} .fit=${s.fit} .colormap=${s.colormap} .opacity=${s.opacity}
         .points=${s.points} .heatmap=${s.heatmap} .box=${s.box} .smooth=${s.smooth} .layer=${s.layer}
@@ -384,6 +400,7 @@ export class CnnfixApp extends LitElement {
       @freeze=${() => this.toggleFreeze()} @switch-camera=${() => this.switchCamera()}
       @open-image=${() => this.fileInput.click()} @snapshot=${() => void this.snapshot()}
       @pick-model=${(e: CustomEvent<ModelChoice>) => this.pickModel(e.detail)}
+      @facts-change=${(e: CustomEvent<FactsChoice>) => this.ownModel && this.startOwn(this.ownModel.source, this.ownModel.key, e.detail)}
       @say=${(e: CustomEvent<string>) => this.say(e.detail)}>
       <cnnfix-top5 .top=${this.result?.top ?? []} .pinned=${s.classes}></cnnfix-top5>
       <cnnfix-picture .source=${this.source} .frozen=${this.frozen} .canSnapshot=${!!this.result && this.source !== 'none'}
@@ -393,7 +410,8 @@ export class CnnfixApp extends LitElement {
       <cnnfix-overlay-controls .s=${s}></cnnfix-overlay-controls>
       <cnnfix-method .s=${s}></cnnfix-method>
       <cnnfix-layers .s=${s} .info=${this.info} .result=${this.result}></cnnfix-layers>
-      <cnnfix-model .models=${this.models} .availability=${this.modelAvailability} .modelId=${this.modelId}></cnnfix-model>
+      <cnnfix-model .models=${this.models} .availability=${this.modelAvailability} .modelId=${this.modelId}
+        .ownModelKey=${this.ownModel?.key} .info=${this.info}></cnnfix-model>
       <cnnfix-perf .info=${this.info} .result=${this.result} .fps=${this.fps}></cnnfix-perf>
       <input class="image-input" type="file" accept="image/*" hidden aria-label="Image file"
         @change=${(e: Event) => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void this.openImage(f); (e.target as HTMLInputElement).value = ''; }} />

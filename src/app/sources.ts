@@ -1,11 +1,13 @@
 // The panel's picture and model controls. Events up: `start-camera` (a Partial<Settings> camera choice), `freeze`,
 // `switch-camera`, `open-image`, `snapshot`, `settings`; `pick-model` ({ modelId } | { modelUrl } | { modelFiles })
-// and `say` (a message for the toast).
+// and `say` (a message for the toast); <cnnfix-model-facts> inside sends `facts-change` for a user's own model.
 import { html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { RESOLUTIONS, type Resolution } from './camera.ts';
 import type { Availability, CatalogModel } from './catalog.ts';
 import { Control, value } from './control.ts';
+import type { InitInfo } from '../../workers/api.ts';
+import './model-facts.ts';
 import type { Settings } from './settings.ts';
 
 export type ModelChoice = { modelId: string } | { modelUrl: string } | { modelFiles: File[] };
@@ -53,6 +55,9 @@ export class ModelPicker extends Control {
   @property({ attribute: false }) availability: Record<string, Availability> = {};
   /** The catalog model chosen, undefined for a user's own model. */
   @property() modelId?: string;
+  /** A user's own model: the key its facts are remembered under (<cnnfix-model-facts>). */
+  @property() ownModelKey?: string;
+  @property({ attribute: false }) info?: InitInfo;
 
   override render() {
     return html`<section aria-labelledby="h-model">
@@ -64,16 +69,17 @@ export class ModelPicker extends Control {
         </select>
       </label>
       <details>
-        <summary>Load your own TF.js graph model</summary>
+        <summary>Load your own TF.js graph model or layers model (e.g. Teachable Machine)</summary>
         <form class="own" @submit=${(e: Event) => this.ownUrl(e)}>
           <label class="field">model.json URL (this site, or a host the page's policy allows)
             <input name="url" type="url" placeholder="https://…/model.json" required /></label>
           <button type="submit">Load from URL</button>
         </form>
-        <label class="field">…or its files (model.json, weight shards, optional labels.json)
+        <label class="field">…or its files (model.json, weight shards, optional labels.json, metadata.json or cnnfix.json)
           <input type="file" multiple accept=".json,.bin,application/json,application/octet-stream" @change=${(e: Event) => this.ownFiles(e)} />
         </label>
       </details>
+      ${this.ownModelKey ? html`<cnnfix-model-facts .modelKey=${this.ownModelKey} .info=${this.info}></cnnfix-model-facts>` : nothing}
     </section>`;
   }
 

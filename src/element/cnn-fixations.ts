@@ -54,6 +54,8 @@ export class CnnFixations extends LitElement {
   @property() model?: string;
   /** A user model's files (model.json, shards, optional labels.json); wins over `model` while set. */
   @property({ attribute: false }) modelFiles?: File[];
+  /** What a user model's files do not say (preprocessing, logits, labels); a new value loads the model again. */
+  @property({ attribute: false }) modelFacts?: Pick<EngineOptions, 'info' | 'labels'>;
   /** '' (nothing), 'camera', or the URL of an image (other origins must allow CORS). */
   @property() source = '';
   @property() method: Method = DEFAULTS.method;
@@ -168,7 +170,7 @@ export class CnnFixations extends LitElement {
   }
 
   protected override updated(changed: PropertyValues<this>) {
-    if (!this.engineStarted || changed.has('model') || changed.has('modelFiles') || changed.has('backend')) {
+    if (!this.engineStarted || changed.has('model') || changed.has('modelFiles') || changed.has('modelFacts') || changed.has('backend')) {
       this.engineStarted = true;
       void this.engine.start(this.engineOptions());
     }
@@ -183,8 +185,9 @@ export class CnnFixations extends LitElement {
 
   private engineOptions(): EngineOptions {
     const backend = this.backend;
-    if (this.modelFiles?.length) return { backend, modelFiles: this.modelFiles };
-    return { backend, ...modelSource(this.model, document.baseURI) };
+    const facts = this.modelFacts ?? {};
+    if (this.modelFiles?.length) return { backend, modelFiles: this.modelFiles, ...facts };
+    return { backend, ...modelSource(this.model, document.baseURI), ...facts };
   }
 
   /** Load the model again with the same options (after a failure). */
