@@ -76,7 +76,7 @@ export class ModelPicker extends Control {
           <button type="submit">Load from URL</button>
         </form>
         <label class="field">…or its files (model.json, weight shards, optional labels.json, metadata.json or cnnfix.json)
-          <input type="file" multiple accept=".json,.bin,application/json,application/octet-stream" @change=${(e: Event) => this.ownFiles(e)} />
+          <input type="file" multiple accept=".json,.bin,.onnx,.txt,application/json,application/octet-stream" @change=${(e: Event) => this.ownFiles(e)} />
         </label>
       </details>
       ${this.ownModelKey ? html`<cnnfix-model-facts .modelKey=${this.ownModelKey} .info=${this.info}></cnnfix-model-facts>` : nothing}
@@ -91,7 +91,7 @@ export class ModelPicker extends Control {
 
   private ownFiles(e: Event) {
     const files = [...((e.target as HTMLInputElement).files ?? [])];
-    if (!files.some((f) => f.name.endsWith('.json') && f.name !== 'labels.json')) {
+    if (!files.some((f) => (f.name.endsWith('.json') && f.name !== 'labels.json') || f.name.endsWith('.onnx'))) {
       this.emit('say', 'Pick model.json together with its weight files (.bin).');
       return;
     }

@@ -14,9 +14,9 @@ export function parseClasses(v: string | null): number[] {
 /** Overlay switches default to on: only "false", "off" or "0" turns one off. */
 export const parseFlag = (v: string | null) => !(v !== null && /^(false|off|0)$/i.test(v.trim()));
 
-/** A catalog id is a plain name; anything with a slash, a colon or ending in .json is a model.json URL (relative to `base`). */
+/** A catalog id is a plain name; anything with a slash, a colon or ending in .json / .onnx is a model URL (relative to `base`). */
 export function modelSource(model: string | undefined, base: string): Pick<EngineOptions, 'modelId' | 'modelUrl'> {
   const m = model?.trim();
   if (!m) return {};
-  return /[/:]|\.json$/.test(m) ? { modelUrl: new URL(m, base).href } : { modelId: m };
+  return /[/:]|\.(json|onnx)$/.test(m) ? { modelUrl: new URL(m, base).href } : { modelId: m };
 }

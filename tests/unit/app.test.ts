@@ -94,6 +94,7 @@ describe('<cnn-fixations> attributes', () => {
     expect(modelSource(' squeezenet1_1 ', page)).toEqual({ modelId: 'squeezenet1_1' });
     expect(modelSource('my/model.json', page)).toEqual({ modelUrl: 'https://example.org/demo/my/model.json' });
     expect(modelSource('model.json', page)).toEqual({ modelUrl: 'https://example.org/demo/model.json' });
+    expect(modelSource('net.onnx', page)).toEqual({ modelUrl: 'https://example.org/demo/net.onnx' });
     expect(modelSource('https://models.example.com/m/model.json', page)).toEqual({ modelUrl: 'https://models.example.com/m/model.json' });
   });
 });
