@@ -154,7 +154,7 @@ export class LayerView extends Control {
 export function layerStops(info?: InitInfo): InitInfo['layers'] {
   if (!info) return [];
   const isInput = (l: InitInfo['layers'][number]) =>
-    l.shape.length === 3 && l.shape[0] === info.inputSize && l.shape[1] === info.inputSize && l.shape[2] === 3;
+    l.shape.length === 3 && l.shape.every((d, i) => d === info.inputShape[i]);
   const layers = info.layers.filter((l) => !isInput(l));
   // Forward order starts with big maps and ends with the class vector: show it the other way round.
   const first = info.layers[0];
