@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explain, type FixationModel } from '../../src/index.ts';
+import { explain, FixationModel } from '../../src/index.ts';
 import { initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
 import { convertLayersModel, isLayersModel } from '../../src/formats/layers/convert.ts';
 import { buildTeachableModel, LAYERS_MOBILENET, loadLayers, photo, readLayersArtifacts, SHARED, TM_LABELS } from '../fixtures/teachable.ts';
@@ -132,6 +132,13 @@ describe('a zoo of small models: every mapped layer and option equals tfjs-layer
     const probs = tf.softmax(tf.tensor2d(got, [2, 5])).dataSync();
     expect(maxDiff(probs, want)).toBeLessThan(1e-5);
     expect(gm.outputNodes[0]).toMatch(/^dense/);
+    // And it unravels: tanh, selu, softplus, sigmoid, elu are elementwise, so followed one to one down to the input.
+    const fm = FixationModel.create(gm, { id: 'zoo', inputSize: 16, preprocessing: { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] }, logits: gm.outputNodes[0], labels: [] });
+    const x = tf.randomUniform([1, 16, 16, 3], -1, 1, 'float32', 8) as tf.Tensor4D;
+    const ex = await explain(fm, x, { rules: 'reference', override: { location: 'max' } });
+    x.dispose();
+    expect(ex.layers.at(-1)!.name).toBe(fm.graph.input.name);
+    expect(ex.inputFixations.length).toBeGreaterThan(0);
   });
 
   it('pools with same padding at stride 2 on odd sizes, and a linear Sequential with an implicit input', async () => {

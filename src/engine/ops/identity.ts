@@ -10,6 +10,7 @@ export interface IdentityNode extends NodeBase { kind: 'identity'; op: string }
 export const IDENTITY_TF_OPS: readonly string[] = [
   'Relu', 'Relu6', 'Elu', 'LeakyRelu', 'Identity', 'Softmax', 'BiasAdd', 'FusedBatchNorm', 'FusedBatchNormV3',
   'Reshape', 'Squeeze', 'Flatten', 'StopGradient', 'Snapshot', 'Sigmoid', 'HardSwish',
+  'Tanh', 'Selu', 'Softplus', // elementwise and monotone, like the ReLUs
 ];
 
 const tf: TfParse = {
