@@ -4,6 +4,7 @@
 import type { Fixation, InputFixation, PresetName, Rules, TopClass } from '../src/engine/types.ts';
 import type { Box } from '../src/engine/post.ts';
 import type { ModelInfo } from '../src/engine/model.ts';
+import type { Counters } from '../src/gpu/counters.ts';
 
 /** Overlay colour of the i-th explained class (points, box, cells), also for the UI's legend (one list: src/engine/post.ts). */
 export { CLASS_COLORS } from '../src/engine/post.ts';
@@ -83,16 +84,10 @@ export interface ExplainRequest {
 }
 
 /** A frame's cost in GPU calls (bench builds only, see src/gpu/counters.ts). */
-export interface FrameCounters {
-  maps: number;
-  submits: number;
-  dispatches: number;
-  bytesRead: number;
-  buffersCreated: number;
-  pipelinesCreated: number;
+export type FrameCounters = Omit<Counters, 'waitMs'> & {
   /** The frame's time minus the time spent awaiting maps and tensor reads. */
   workerCpuMs: number;
-}
+};
 
 export interface ExplainedClass {
   class: TopClass;

@@ -31,14 +31,7 @@ test('ONNX SqueezeNet by URL and as files: GPU path, same class and input fixati
     return { onnxInfo, tfjsInfo, onnx, tfjs, loadMs, filesInfo, fromFiles };
   }, SQUIRREL);
   console.log(`ONNX SqueezeNet in the worker: init (fetch + convert + compile) ${Math.round(out.loadMs)} ms`);
-  expect(out.onnxInfo.path).toBe('gpu');
-  expect(out.onnx.path).toBe('gpu');
-  expect(out.tfjsInfo.path).toBe('gpu');
-  expect(out.onnx.top[0].index).toBe(335);
-  expect(out.onnx.top[0].index).toBe(out.tfjs.top[0].index);
-  const fix = (r: any) => r.explained[0].inputFixations.map((f: any) => [f.x, f.y, f.c]);
-  expect(fix(out.onnx).length).toBeGreaterThan(0);
-  expect(fix(out.onnx)).toEqual(fix(out.tfjs));
+  expectSameAsTfjs(out);
   // From files: same path and result, labels from the text file.
   expect(out.filesInfo.path).toBe('gpu');
   expect(out.filesInfo.labels[335]).toBe('fox squirrel');
@@ -66,12 +59,18 @@ test('ONNX MobileNetV2 (depthwise, explicit pads, fused Relu6) on the GPU path e
     const tfjs = await h.explainUrl(url, { rules });
     return { onnxInfo, tfjsInfo, onnx, tfjs };
   }, SQUIRREL);
+  expectSameAsTfjs(out);
+});
+
+const fix = (r: any) => r.explained[0].inputFixations.map((f: any) => [f.x, f.y, f.c]);
+
+/** Both models on the GPU path, fox squirrel on top for both, and the same input fixations (x, y, channel). */
+function expectSameAsTfjs(out: { onnxInfo: any; tfjsInfo: any; onnx: any; tfjs: any }) {
   expect(out.onnxInfo.path).toBe('gpu');
   expect(out.tfjsInfo.path).toBe('gpu');
   expect(out.onnx.path).toBe('gpu');
   expect(out.onnx.top[0].index).toBe(335);
   expect(out.onnx.top[0].index).toBe(out.tfjs.top[0].index);
-  const fix = (r: any) => r.explained[0].inputFixations.map((f: any) => [f.x, f.y, f.c]);
   expect(fix(out.onnx).length).toBeGreaterThan(0);
   expect(fix(out.onnx)).toEqual(fix(out.tfjs));
-});
+}
