@@ -254,7 +254,10 @@ export class CnnfixApp extends LitElement {
     if (this.params.kiosk) return;
     e.preventDefault();
     this.dragging = false;
-    const file = [...(e.dataTransfer?.files ?? [])].find((f) => f.type.startsWith('image/')) ?? e.dataTransfer?.files[0];
+    const files = [...(e.dataTransfer?.files ?? [])];
+    // A model dropped (an .onnx file, or model.json with its weights, labels and facts files) becomes the user's model.
+    if (files.some((f) => /\.onnx$/i.test(f.name) || f.name === 'model.json')) return this.pickModel({ modelFiles: files });
+    const file = files.find((f) => f.type.startsWith('image/')) ?? files[0];
     if (file) void this.openImage(file);
   };
 
@@ -335,7 +338,7 @@ export class CnnfixApp extends LitElement {
       </div>
       ${this.params.kiosk ? nothing : this.renderNotices()}
       ${this.params.kiosk && this.idle ? this.renderAttract() : nothing}
-      ${this.dragging ? html`<div class="drop-hint">Drop an image to explain it</div>` : nothing}
+      ${this.dragging ? html`<div class="drop-hint">Drop an image to explain it, or a model (.onnx, or model.json with its files)</div>` : nothing}
     </section>`;
   }
 

@@ -104,3 +104,23 @@ test('"load your own TF.js graph model" from files: model.json, its shard and la
   expect(r.top[0].label).toMatch(/^[a-z]/); // a real label from labels.json, not "class N"
   expect(await page.evaluate(() => window.__cnnfix!.info!.modelId)).not.toBe('squeezenet1_1');
 });
+
+test('a dropped ONNX model (.onnx + a labels file) becomes the user model: the same class as the TF.js SqueezeNet', async () => {
+  const dir = join(SHARED, 'models/onnx');
+  const before = await page.evaluate(() => ({ n: window.__cnnfix!.results, top: window.__lastResult!.top[0] }));
+  const files = ['squeezenet1_1.onnx', 'labels_imagenet_2012.txt'].map((name) => [name, readFileSync(join(dir, name)).toString('base64')]);
+  await page.getByTestId('stage').evaluate((stage, files) => {
+    const dt = new DataTransfer();
+    for (const [name, b64] of files) dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name));
+    stage.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true, composed: true }));
+    stage.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true, composed: true }));
+  }, files);
+  await waitForEngine(page);
+  // The picture on show (the butterfly) is explained again, now by the ONNX file: same weights, same top class.
+  const r = await nextResult(page, before.n);
+  expect(await page.evaluate(() => window.__cnnfix!.info!.modelId)).toMatch(/squeezenet1_1/);
+  expect(await page.evaluate(() => window.__cnnfix!.info!.labels.length)).toBe(1000);
+  expect(r.top[0].index).toBe(before.top.index);
+  // Its label comes from the dropped text file (one label per line).
+  expect(r.top[0].label).toBe(readFileSync(join(dir, 'labels_imagenet_2012.txt'), 'utf8').split('\n')[r.top[0].index].trim());
+});
