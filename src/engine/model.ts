@@ -38,8 +38,20 @@ export interface Forward {
   tensors: Map<string, tf.Tensor>;
 }
 
+interface PreprocessConstants {
+  backend: string;
+  luma: tf.Tensor1D;
+  meanPx: tf.Tensor1D;
+  scale: tf.Tensor1D;
+  boxInd: tf.Tensor1D;
+  boxes: Map<string, tf.Tensor2D>;
+}
+/** Crop boxes kept per model (frame size x fit). */
+const BOX_CACHE = 4;
+
 export class FixationModel {
   readonly graph: Graph;
+  private prep?: PreprocessConstants;
   private constructor(readonly model: GraphModel, readonly info: ModelInfo, graph: Graph, readonly input: InputShape) {
     this.graph = graph;
   }
@@ -98,26 +110,72 @@ export class FixationModel {
     if (ch !== 3 && ch !== 4) throw new Error(`image must have 3 or 4 channels, got ${ch}`);
     const { height: h, width: w, channels } = this.input;
     const transform = pixelTransform(W, H, { width: w, height: h }, fit);
-    const r = region(W, H, w, h, fit);
-    const [lo, hi] = this.info.preprocessing.range;
-    const { mean, std } = channelNorm(this.info, channels);
-    // Each channel's mean as a 0..255 pixel value: the colour that normalises to exactly 0.
-    const meanPx = mean.map((m) => ((m - lo) / (hi - lo)) * 255);
+    const k = this.constants();
+    const box = this.cropBox(W, H, fit);
     const input = tf.tidy(() => {
       const rgb = tf.cast(ch === 4 ? tf.slice(image, [0, 0, 0], [H, W, 3]) : image, 'float32');
-      const box = [
-        r.startY / Math.max(H - 1, 1), r.startX / Math.max(W - 1, 1),
-        (r.startY + r.extY) / Math.max(H - 1, 1), (r.startX + r.extX) / Math.max(W - 1, 1),
-      ];
       // A 1-channel model sees the luminance (linear, so taking it before the resize changes nothing).
-      const pixels = channels === 1 ? tf.sum(tf.mul(rgb, LUMA), -1, true) : rgb;
+      const pixels = channels === 1 ? tf.sum(tf.mul(rgb, k.luma), -1, true) : rgb;
       // ((x (hi - lo) / 255 + lo) - mean) / std = (x - meanPx) (hi - lo) / (255 std): centring before the resize lets
       // the letterbox bars (cropAndResize's single extrapolation value, 0) come out exactly 0 in every channel.
-      const centred = tf.expandDims(tf.sub(pixels, tf.tensor1d(meanPx)), 0) as tf.Tensor4D;
-      const crop = tf.image.cropAndResize(centred, [box], [0], [h, w], 'bilinear', 0);
-      return tf.mul(crop, tf.tensor1d(std.map((s) => (hi - lo) / (255 * s)))) as tf.Tensor4D;
+      const centred = tf.expandDims(tf.sub(pixels, k.meanPx), 0) as tf.Tensor4D;
+      const crop = tf.image.cropAndResize(centred, box, k.boxInd, [h, w], 'bilinear', 0);
+      return tf.mul(crop, k.scale) as tf.Tensor4D;
     });
     return { input, transform };
+  }
+
+  /**
+   * The preprocessing's constant tensors, made once on the backend in use and kept (uploading them every frame cost
+   * one new staging buffer each on tfjs-webgpu): BT.601 luma weights, each channel's mean as a 0..255 pixel value
+   * (the colour that normalises to exactly 0), the per-channel scale (hi - lo) / (255 std), the box index [0].
+   */
+  private constants(): PreprocessConstants {
+    const backend = tf.getBackend();
+    if (this.prep?.backend === backend) return this.prep;
+    this.disposeConstants();
+    const [lo, hi] = this.info.preprocessing.range;
+    const { mean, std } = channelNorm(this.info, this.input.channels);
+    this.prep = {
+      backend,
+      luma: tf.keep(tf.tensor1d(LUMA)),
+      meanPx: tf.keep(tf.tensor1d(mean.map((m) => ((m - lo) / (hi - lo)) * 255))),
+      scale: tf.keep(tf.tensor1d(std.map((s) => (hi - lo) / (255 * s)))),
+      boxInd: tf.keep(tf.tensor1d([0], 'int32')),
+      boxes: new Map(),
+    };
+    return this.prep;
+  }
+
+  /** cropAndResize's box [1,4] (normalised corners) for a frame size and fit; the last few kept (a camera's size rarely changes). */
+  private cropBox(W: number, H: number, fit: Fit): tf.Tensor2D {
+    const boxes = this.constants().boxes;
+    const key = `${W}x${H}:${fit}`;
+    let t = boxes.get(key);
+    if (t) {
+      boxes.delete(key); // most recently used last
+    } else {
+      const { height: h, width: w } = this.input;
+      const r = region(W, H, w, h, fit);
+      t = tf.keep(tf.tensor2d([[
+        r.startY / Math.max(H - 1, 1), r.startX / Math.max(W - 1, 1),
+        (r.startY + r.extY) / Math.max(H - 1, 1), (r.startX + r.extX) / Math.max(W - 1, 1),
+      ]]));
+      if (boxes.size >= BOX_CACHE) {
+        const [oldest, old] = boxes.entries().next().value!;
+        boxes.delete(oldest);
+        old.dispose();
+      }
+    }
+    boxes.set(key, t);
+    return t;
+  }
+
+  private disposeConstants() {
+    if (!this.prep) return;
+    const { luma, meanPx, scale, boxInd, boxes } = this.prep;
+    tf.dispose([luma, meanPx, scale, boxInd, ...boxes.values()]);
+    this.prep = undefined;
   }
 
   /** One forward pass; returns logits, probabilities, and the activations the unravelling needs. */
@@ -138,7 +196,7 @@ export class FixationModel {
   }
 
   dispose() {
-    this.model.dispose();
+    try { this.disposeConstants(); } finally { this.model.dispose(); }
   }
 }
 
