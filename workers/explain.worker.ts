@@ -74,7 +74,9 @@ async function start(o: InitOptions): Promise<InitInfo> {
     try {
       gpu = await createGpuContext({ count: COUNT });
       fm = await loadFixationModel(o);
-      path = new GpuPath(gpu, fm, canvas);
+      const gp = new GpuPath(gpu, fm, canvas);
+      path = gp;
+      await gp.compile();
       watchDevice(gpu);
     } catch (e) {
       teardown();

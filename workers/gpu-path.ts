@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { DEFAULT_POST, heatGrid, heatmap, peak, type Size } from '../src/engine/post.ts';
 import type { FixationModel } from '../src/engine/model.ts';
-import type { Fixation } from '../src/engine/types.ts';
+import { resolveRules, type Fixation } from '../src/engine/types.ts';
 import { flushTf, type GpuContext } from '../src/gpu/device.ts';
 import { GpuHeatmap } from '../src/gpu/heatmap.ts';
 import { GpuOverlay, type Rect } from '../src/gpu/overlay.ts';
@@ -48,6 +48,11 @@ export class GpuPath implements FramePath {
       ctx.configure({ device: gpu.device, format: this.format, alphaMode: 'premultiplied' });
       this.context = ctx;
     }
+  }
+
+  /** Compile the unravelling kernels for the model's default rules while the camera starts; rejects naming a kernel. */
+  async compile(): Promise<void> {
+    if (this.unravelSeam instanceof GpuUnravelSeam) await this.unravelSeam.compile(resolveRules('default', {}, this.fm.info.rules));
   }
 
   laps(timing: boolean): Laps {

@@ -43,6 +43,9 @@ export class GpuUnravelSeam implements UnravelSeam {
     return new GpuUnravelSeam(backend, GpuUnraveller.create(backend.device, fm.graph));
   }
 
+  /** Compile the WGSL kernels for `rules` now (model load), not at the first frame's encode. */
+  compile(rules: Rules): Promise<void> { return this.unraveller.compile(rules); }
+
   async run(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor) {
     const device = this.backend.device;
     const encoder = device.createCommandEncoder({ label: 'unravel' });

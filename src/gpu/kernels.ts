@@ -42,9 +42,47 @@ export function computePipeline(
   device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number> = {},
 ): GPUComputePipeline {
   const c = cache(device);
-  const key = `${bindings.join()}|${JSON.stringify(constants)}|${code}`;
+  const key = pipelineKey(code, bindings, constants);
   let pipeline = c.pipelines.get(key);
   if (pipeline) return pipeline;
+  pipeline = device.createComputePipeline(pipelineDescriptor(device, label, code, bindings, constants));
+  c.pipelines.set(key, pipeline);
+  return pipeline;
+}
+
+/**
+ * computePipeline compiled ahead (createComputePipelineAsync, e.g. at model load, so that the first frame does not
+ * compile), into the same cache; a validation error (WGSL, layout, constants) rejects with an Error naming `label`.
+ */
+export async function compilePipeline(
+  device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number> = {},
+): Promise<void> {
+  const c = cache(device);
+  const key = pipelineKey(code, bindings, constants);
+  if (c.pipelines.has(key)) return;
+  device.pushErrorScope('validation');
+  let made: Promise<GPUComputePipeline>;
+  try {
+    made = device.createComputePipelineAsync(pipelineDescriptor(device, label, code, bindings, constants));
+  } catch (e) {
+    made = Promise.reject(e);
+  }
+  const scope = device.popErrorScope();
+  const [pipeline, error] = await Promise.all([
+    made.catch((e: unknown) => { throw new Error(`GPU kernel '${label}': pipeline creation failed (${(e as Error)?.message ?? e})`); }),
+    scope,
+  ]);
+  if (error) throw new Error(`GPU kernel '${label}': ${error.message}`);
+  c.pipelines.set(key, pipeline);
+}
+
+const pipelineKey = (code: string, bindings: Binding[], constants: Record<string, number>) =>
+  `${bindings.join()}|${JSON.stringify(constants)}|${code}`;
+
+function pipelineDescriptor(
+  device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number>,
+): GPUComputePipelineDescriptor {
+  const c = cache(device);
   let module = c.modules.get(code);
   if (!module) {
     module = device.createShaderModule({ label, code });
@@ -56,13 +94,11 @@ export function computePipeline(
     });
     c.modules.set(code, module);
   }
-  pipeline = device.createComputePipeline({
+  return {
     label,
     layout: device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout(device, bindings)] }),
     compute: { module, entryPoint: 'main', constants },
-  });
-  c.pipelines.set(key, pipeline);
-  return pipeline;
+  };
 }
 
 /** A buffer with initial contents (at least 4 bytes; storage bindings cannot be empty). */

@@ -11,7 +11,7 @@
 import { commonWgsl } from '../engine/ops/common.ts';
 import { opOf, OPS } from '../engine/ops/registry.ts';
 import { resolveRules, size, type Graph, type GraphNode, type InputFixation, type KeptLayer, type PresetName, type Rules } from '../engine/types.ts';
-import { bindGroupLayout, bufferWith, computePipeline, type Binding } from './kernels.ts';
+import { bindGroupLayout, bufferWith, compilePipeline, computePipeline, type Binding } from './kernels.ts';
 import { seedWgsl, TOP } from './seed.ts';
 
 type Kind = GraphNode['kind'];
@@ -328,21 +328,32 @@ export class GpuUnraveller {
   }
 
   private pipelinesFor(rules: Rules) {
-    const key = `${rules.location}|${rules.gap}|${rules.weights}|${rules.gapThreshold ?? 0}`;
+    const key = pipelinesKey(rules);
     let map = this.pipelines.get(key);
     if (map) return map;
-    map = new Map();
-    const COUNT = rules.weights === 'count' ? 1 : 0;
-    for (const step of this.steps) {
-      if (map.has(step.kind)) continue;
-      const gpu = OPS[step.kind].gpu!;
-      map.set(step.kind, computePipeline(this.device, `unravel ${step.kind}`, commonWgsl + gpu.wgsl,
-        bindingsOf(step), { COUNT, ...gpu.constants?.(rules) }));
-    }
-    map.set('seed', computePipeline(this.device, 'unravel seed', seedWgsl, SEED_BINDINGS));
-    map.set('compact', computePipeline(this.device, 'unravel compact', compactWgsl, COMPACT_BINDINGS));
+    map = new Map(this.kernels(rules).map(([kind, ...a]) => [kind, computePipeline(this.device, ...a)]));
     this.pipelines.set(key, map);
     return map;
+  }
+
+  /** Compile this graph's kernels for `rules` ahead of the first encode (at model load); rejects naming the kernel. */
+  async compile(rules: Rules | PresetName = 'default'): Promise<void> {
+    const r = resolveRules(rules);
+    await Promise.all(this.kernels(r).map(([, ...a]) => compilePipeline(this.device, ...a)));
+    this.pipelinesFor(r); // all cached now: no compilation here
+  }
+
+  /** The kernels a walk with `rules` dispatches: one per step kind, the seed and the compaction. */
+  private kernels(rules: Rules) {
+    const COUNT = rules.weights === 'count' ? 1 : 0;
+    const out: [Kind | 'seed' | 'compact', string, string, Binding[], Record<string, number>][] = [];
+    for (const step of this.steps) {
+      if (out.some(([k]) => k === step.kind)) continue;
+      const gpu = OPS[step.kind].gpu!;
+      out.push([step.kind, `unravel ${step.kind}`, commonWgsl + gpu.wgsl, bindingsOf(step), { COUNT, ...gpu.constants?.(rules) }]);
+    }
+    out.push(['seed', 'unravel seed', seedWgsl, SEED_BINDINGS, {}], ['compact', 'unravel compact', compactWgsl, COMPACT_BINDINGS, {}]);
+    return out;
   }
 
   private stagingBuffer(label: string, bytes: number): GPUBuffer {
@@ -377,3 +388,5 @@ const COMPACT_BINDINGS: Binding[] = ['uniform', 'read', 'read', 'write'];
 function bindingsOf(step: Step): Binding[] {
   return ['uniform', 'read', 'read', 'write', 'write', ...Array<Binding>(step.acts.length + step.fixed.length).fill('read')];
 }
+
+const pipelinesKey = (rules: Rules) => `${rules.location}|${rules.gap}|${rules.weights}|${rules.gapThreshold ?? 0}`;
