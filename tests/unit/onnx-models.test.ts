@@ -69,19 +69,7 @@ describe('ONNX SqueezeNet 1.1', () => {
     expect(graph.input.shape).toEqual([224, 224, 3]);
   });
 
-  for (const k of [0, 1, 2]) {
-    it(`test vector ${k}: the expected logits, and the TF.js SqueezeNet's`, async () => {
-      const input = nchwInput(join(ONNX, `testvectors/squeezenet1_1/input_${k}.f32`));
-      const got = await logitsOf(ms.squeezeOnnx, input);
-      const tfjs = await logitsOf(ms.squeezeTfjs, input);
-      input.dispose();
-      const vsExpected = relErr(got, f32(join(ONNX, `testvectors/squeezenet1_1/logits_${k}.f32`)));
-      const vsTfjs = relErr(got, tfjs);
-      console.log(`squeezenet vector ${k}: max rel. error vs expected ${vsExpected.toExponential(2)}, vs TF.js ${vsTfjs.toExponential(2)}`);
-      expect(vsExpected).toBeLessThan(1e-4);
-      expect(vsTfjs).toBeLessThan(1e-4);
-    });
-  }
+  testVectors('squeezenet1_1', 'squeezeOnnx', 'squeezeTfjs');
 
   it('gives the same class and fixations as the TF.js SqueezeNet on every shared photo (both presets)', async () => {
     for (const file of IMAGES) {
@@ -100,19 +88,7 @@ describe('ONNX SqueezeNet 1.1', () => {
 });
 
 describe('ONNX MobileNetV2 (float)', () => {
-  for (const k of [0, 1, 2]) {
-    it(`test vector ${k}: the expected logits, and the TF.js MobileNetV2's`, async () => {
-      const input = nchwInput(join(ONNX, `testvectors/mobilenet_v2_float/input_${k}.f32`));
-      const got = await logitsOf(ms.mobileOnnx, input);
-      const tfjs = await logitsOf(ms.mobileTfjs, input);
-      input.dispose();
-      const vsExpected = relErr(got, f32(join(ONNX, `testvectors/mobilenet_v2_float/logits_${k}.f32`)));
-      const vsTfjs = relErr(got, tfjs);
-      console.log(`mobilenet_v2 vector ${k}: max rel. error vs expected ${vsExpected.toExponential(2)}, vs TF.js ${vsTfjs.toExponential(2)}`);
-      expect(vsExpected).toBeLessThan(1e-4);
-      expect(vsTfjs).toBeLessThan(1e-4);
-    });
-  }
+  testVectors('mobilenet_v2_float', 'mobileOnnx', 'mobileTfjs');
 
   it('gives the same class and fixations as the TF.js MobileNetV2 on every shared photo', async () => {
     for (const file of IMAGES) {
@@ -177,3 +153,20 @@ describe('ONNX errors', () => {
     await expect(loadOnnx(readFileSync(notOnnx), notOnnx)).rejects.toThrow(/LICENSE: not an ONNX model/);
   });
 });
+
+/** The mirror's three test vectors (NCHW inputs): the ONNX model gives the expected logits, and its TF.js twin's. */
+function testVectors(dir: string, onnx: keyof typeof ms, tfjs: keyof typeof ms) {
+  for (const k of [0, 1, 2]) {
+    it(`test vector ${k}: the expected logits, and the TF.js twin's`, async () => {
+      const input = nchwInput(join(ONNX, `testvectors/${dir}/input_${k}.f32`));
+      const got = await logitsOf(ms[onnx], input);
+      const twin = await logitsOf(ms[tfjs], input);
+      input.dispose();
+      const vsExpected = relErr(got, f32(join(ONNX, `testvectors/${dir}/logits_${k}.f32`)));
+      const vsTfjs = relErr(got, twin);
+      console.log(`${dir} vector ${k}: max rel. error vs expected ${vsExpected.toExponential(2)}, vs TF.js ${vsTfjs.toExponential(2)}`);
+      expect(vsExpected).toBeLessThan(1e-4);
+      expect(vsTfjs).toBeLessThan(1e-4);
+    });
+  }
+}
