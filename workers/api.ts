@@ -91,14 +91,17 @@ export type FrameCounters = Omit<Counters, 'waitMs'> & {
 
 export interface ExplainedClass {
   class: TopClass;
-  /** Overlay colour, CLASS_COLORS[i] for the i-th requested class. The heatmap is the first class's. */
+  /**
+   * Overlay colour, CLASS_COLORS[i] for the i-th requested class: its points and box and, with several classes, its
+   * heatmap's hue (each overlay pixel in the colour of the strongest class there; one class: the colormap).
+   */
   color: string;
   /** Network-input pixels. */
   inputFixations: InputFixation[];
   /** Frame pixels. */
   fixations: Fixation[];
   box: Box | null;
-  /** Heatmap maximum in frame pixels. */
+  /** This class's heatmap maximum in frame pixels. */
   peak: [number, number] | null;
 }
 
@@ -145,9 +148,13 @@ export interface ExplainWorkerTestApi extends ExplainWorkerApi {
   /**
    * GPU path: the GPU heatmap of these points (overlay pixels) drawn offscreen through the overlay's colormap pass
    * and read back: premultiplied RGBA8, row-major width x height. Compare with colorize(heatmap(...), .., true).
+   * Several point lists: one class each (slot i, CLASS_COLORS[i]); compare with classOverlay(maps, .., true).
    */
-  __heatmapForTest(points: Fixation[], width: number, height: number,
+  __heatmapForTest(points: Fixation[] | Fixation[][], width: number, height: number,
     opts: { colormap: Colormap; opacity: number; sigma?: number }): Promise<Uint8Array>;
-  /** GPU path: the last frame's overlay drawn again offscreen and read back (premultiplied RGBA8). */
+  /**
+   * The last frame's overlay, premultiplied RGBA8: on the GPU path drawn again offscreen and read back; on the
+   * fallback, the 2D canvas's pixels (premultiplied here; the canvas keeps 8-bit premultiplied values).
+   */
   __overlayForTest(): Promise<{ width: number; height: number; pixels: Uint8Array }>;
 }

@@ -4,9 +4,9 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { colorize } from '../src/engine/colormap.ts';
 import type { FixationModel } from '../src/engine/model.ts';
-import { DEFAULT_POST, heatmap, peak, type Size } from '../src/engine/post.ts';
+import { classOverlay, DEFAULT_POST, heatmap, peak, type Size } from '../src/engine/post.ts';
 import type { Rect } from '../src/gpu/overlay.ts';
-import type { Backend, OverlayOptions } from './api.ts';
+import { CLASS_COLORS, type Backend, type OverlayOptions } from './api.ts';
 import { Laps, summaryTop1 } from './frame.ts';
 import type { FramePath, HeatSource, Unravelled } from './path.ts';
 import type { FramePlan } from './plan.ts';
@@ -15,8 +15,8 @@ import { SparseActivations } from './sparse-unravel.ts';
 export class FallbackPath implements FramePath {
   readonly name = 'fallback' as const;
   private ctx: OffscreenCanvasRenderingContext2D | null = null;
-  /** The smoothed heat drawn last (overlay.smoothing), as the GPU path's EMA buffer. */
-  private ema: Float32Array | null = null;
+  /** The smoothed heat of each explained class drawn last (overlay.smoothing), as the GPU path's EMA slots. */
+  private ema: Float32Array[] = [];
   /** The activations the CPU unravelling reads, read back on demand (not every activation). */
   private acts: SparseActivations;
   /** Why there is no overlay, if there is none despite a canvas. */
@@ -52,24 +52,45 @@ export class FallbackPath implements FramePath {
     return { overlay, heat: overlay };
   }
 
-  heatmap(src: HeatSource, heat: Size, smoothing: number): [number, number] | null {
-    const map = 'points' in src ? heatmap(src.points, heat.width, heat.height, DEFAULT_POST.sigma) : src.map;
-    // EMA over frames, as on the GPU: a new size (or smoothing 0) starts over from this frame.
-    const s = smoothing;
-    if (s > 0 && this.ema?.length === map.length) for (let i = 0; i < map.length; i++) this.ema[i] = s * this.ema[i] + (1 - s) * map[i];
-    else this.ema = map.slice();
-    return 'points' in src ? peak(map, heat.width) : null;
+  heatmap(srcs: HeatSource[], heat: Size, smoothing: number): ([number, number] | null)[] {
+    this.ema.length = srcs.length;
+    return srcs.map((src, slot) => {
+      const map = 'points' in src ? heatmap(src.points, heat.width, heat.height, DEFAULT_POST.sigma) : src.map;
+      // EMA over frames, per slot as on the GPU: a new size (or smoothing 0) starts over from this frame.
+      const s = smoothing, ema = this.ema[slot];
+      if (s > 0 && ema?.length === map.length) for (let i = 0; i < map.length; i++) ema[i] = s * ema[i] + (1 - s) * map[i];
+      else this.ema[slot] = map.slice();
+      return 'points' in src ? peak(map, heat.width) : null;
+    });
   }
 
   draw(rects: Rect[], size: Size, o: OverlayOptions) {
     const ctx = this.ctx;
     if (!ctx) return;
     ctx.clearRect(0, 0, size.width, size.height);
-    if (o.heatmap && this.ema) ctx.putImageData(new ImageData(colorize(this.ema, o.colormap, o.opacity), size.width, size.height), 0, 0);
+    if (o.heatmap && this.ema.length) {
+      // One class through the colormap; several in their hues (classOverlay, the twin of the GPU overlay's pass).
+      const rgba = this.ema.length > 1 ? classOverlay(this.ema, CLASS_COLORS, o.opacity) : colorize(this.ema[0], o.colormap, o.opacity);
+      ctx.putImageData(new ImageData(rgba, size.width, size.height), 0, 0);
+    }
     for (const r of rects) {
       ctx.fillStyle = `rgba(${r.color.slice(0, 3).map((c) => Math.round(c * 255)).join(',')},${r.color[3]})`;
       ctx.fillRect(r.x0, r.y0, r.x1 - r.x0, r.y1 - r.y0);
     }
+  }
+
+  /** Test path: the canvas as drawn by the last frame, premultiplied RGBA8 (as the GPU path's read-back). */
+  async lastOverlayPixels() {
+    const c = this.canvas, ctx = this.ctx;
+    if (!c || !ctx) throw new Error('no overlay canvas on the fallback path');
+    const { data } = ctx.getImageData(0, 0, c.width, c.height);
+    const pixels = new Uint8Array(data.length);
+    for (let i = 0; i < data.length; i += 4) {
+      const a = data[i + 3];
+      for (let k = 0; k < 3; k++) pixels[i + k] = Math.round((data[i + k] * a) / 255);
+      pixels[i + 3] = a;
+    }
+    return { width: c.width, height: c.height, pixels };
   }
 
   destroy() {

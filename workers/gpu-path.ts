@@ -9,8 +9,8 @@ import type { FixationModel } from '../src/engine/model.ts';
 import { resolveRules, type Fixation } from '../src/engine/types.ts';
 import { flushTf, type GpuContext } from '../src/gpu/device.ts';
 import { GpuHeatmap } from '../src/gpu/heatmap.ts';
-import { GpuOverlay, type Rect } from '../src/gpu/overlay.ts';
-import type { Colormap, OverlayOptions } from './api.ts';
+import { GpuOverlay, type HeatLayer, type Rect } from '../src/gpu/overlay.ts';
+import { CLASS_COLORS, type Colormap, type OverlayOptions } from './api.ts';
 import { Laps } from './frame.ts';
 import type { FramePath, HeatSource, Unravelled } from './path.ts';
 import type { FramePlan } from './plan.ts';
@@ -28,6 +28,8 @@ export class GpuPath implements FramePath {
   private format: GPUTextureFormat = 'rgba8unorm';
   /** The frame's heatmap + overlay commands, from heatmap() to draw(). */
   private encoder: GPUCommandEncoder | null = null;
+  /** Class maps made by the last heatmap(). */
+  private classes = 1;
   private last: { width: number; height: number; rects: Rect[]; heat: boolean; colormap: Colormap; opacity: number } | null = null;
 
   constructor(readonly gpu: GpuContext, readonly fm: FixationModel, readonly canvas: OffscreenCanvas | null) {
@@ -75,16 +77,19 @@ export class GpuPath implements FramePath {
     return { overlay, heat: heatGrid(overlay.width, overlay.height) };
   }
 
-  heatmap(src: HeatSource, heat: Size, smoothing: number): [number, number] | null {
-    this.encoder = this.gpu.device.createCommandEncoder({ label: 'heatmap+overlay' });
+  heatmap(srcs: HeatSource[], heat: Size, smoothing: number): ([number, number] | null)[] {
+    const encoder = this.encoder = this.gpu.device.createCommandEncoder({ label: 'heatmap+overlay' });
     const hp = { ...heat, sigma: DEFAULT_POST.sigma, smoothing };
-    if (!('points' in src)) {
-      this.heatmapGpu.encodeMap(this.encoder, src.map, hp);
-      return null;
-    }
-    this.heatmapGpu.encodePoints(this.encoder, src.points, hp);
-    // The peak from the CPU twin (a few points on a grid of at most 200 px): no second map in the frame.
-    return peak(heatmap(src.points, heat.width, heat.height, DEFAULT_POST.sigma), heat.width);
+    this.classes = srcs.length;
+    return srcs.map((src, slot) => {
+      if (!('points' in src)) {
+        this.heatmapGpu.encodeMap(encoder, src.map, hp, slot);
+        return null;
+      }
+      this.heatmapGpu.encodePoints(encoder, src.points, hp, slot);
+      // The peak from the CPU twin (a few points on a grid of at most 200 px): no second map in the frame.
+      return peak(heatmap(src.points, heat.width, heat.height, DEFAULT_POST.sigma), heat.width);
+    });
   }
 
   draw(rects: Rect[], overlay: Size, o: OverlayOptions) {
@@ -99,14 +104,18 @@ export class GpuPath implements FramePath {
     this.gpu.device.queue.submit([encoder.finish()]);
   }
 
-  /** Test path: the heatmap of these points, drawn offscreen through the overlay pass and read back. */
-  async heatmapPixels(points: Fixation[], width: number, height: number, colormap: Colormap, opacity: number, sigma = DEFAULT_POST.sigma) {
+  /**
+   * Test path: the heatmap of these points (one list: the colormap; several: one class each, in its hue), drawn
+   * offscreen through the overlay pass and read back.
+   */
+  async heatmapPixels(points: Fixation[] | Fixation[][], width: number, height: number, colormap: Colormap, opacity: number, sigma = DEFAULT_POST.sigma) {
+    const perClass = points.length > 0 && Array.isArray(points[0]) ? points as Fixation[][] : [points as Fixation[]];
     const hm = new GpuHeatmap(this.gpu.device);
     try {
       const enc = this.gpu.device.createCommandEncoder();
-      hm.encodePoints(enc, points, { width, height, sigma, smoothing: 0 });
+      perClass.forEach((p, slot) => hm.encodePoints(enc, p, { width, height, sigma, smoothing: 0 }, slot));
       this.gpu.device.queue.submit([enc.finish()]);
-      return await this.overlay.drawOffscreen(width, height, { buffer: hm.heat, width, height, colormap, opacity }, []);
+      return await this.overlay.drawOffscreen(width, height, this.heatLayer(colormap, opacity, hm, perClass.length), []);
     } finally {
       hm.destroy();
     }
@@ -121,9 +130,12 @@ export class GpuPath implements FramePath {
     return { width: l.width, height: l.height, pixels };
   }
 
-  private heatLayer(colormap: Colormap, opacity: number) {
-    const h = this.heatmapGpu;
-    return { buffer: h.heat, width: h.width, height: h.height, colormap, opacity };
+  /** The heat maps of `classes` slots as the overlay draws them: one in the colormap, several in their class hues. */
+  private heatLayer(colormap: Colormap, opacity: number, h = this.heatmapGpu, classes = this.classes): HeatLayer {
+    return {
+      buffer: h.heat, width: h.width, height: h.height, stride: h.stride,
+      hues: classes > 1 ? CLASS_COLORS.slice(0, classes) : null, colormap, opacity,
+    };
   }
 
   destroy() {

@@ -36,15 +36,19 @@ export interface FramePath {
   /** The overlay's size (the canvas, else the frame) and the heatmap's (the GPU path works on a smaller grid). */
   sizes(frame: Size): { overlay: Size; heat: Size };
   /**
-   * Make the heatmap (heat-size cells), smoothed over frames. For points, returns the first maximum of this frame's
-   * (unsmoothed) map, in heat cells: computed on the CPU from the points on both paths (peak(heatmap())), so that
-   * the GPU path does not wait for the GPU a second time in a frame.
+   * Make one heatmap per explained class (heat-size cells; class i in slot i, drawn in CLASS_COLORS[i] when there
+   * are several), each smoothed over frames in its slot (smoothing 0: this frame replaces the history). For points,
+   * returns each map's first maximum of this frame's (unsmoothed) map, in heat cells: computed on the CPU from the
+   * points on both paths (peak(heatmap())), so that the GPU path does not wait for the GPU a second time in a frame.
    */
-  heatmap(src: HeatSource, heat: Size, smoothing: number): [number, number] | null;
+  heatmap(srcs: HeatSource[], heat: Size, smoothing: number): ([number, number] | null)[];
   /** Draw the heat layer, points, boxes and cells into the overlay canvas. */
   draw(rects: Rect[], overlay: Size, o: OverlayOptions): void;
   destroy(): void;
 }
+
+/** The classes (as requested: 'top' stays 'top' as its class changes) and method each path's heat slots hold. */
+const heatKeys = new WeakMap<FramePath, string>();
 
 export async function explainFrame(path: FramePath, frame: Frame, plan: FramePlan): Promise<FrameResult> {
   const fm = path.fm;
@@ -86,7 +90,7 @@ export async function explainFrame(path: FramePath, frame: Frame, plan: FramePla
     }));
     const scenes: ClassScene[] = [];
     let layers: FrameResult['layers'] = [];
-    let src: HeatSource;
+    let srcs: HeatSource[];
 
     if (plan.method === 'fixations') {
       for (let i = 0; i < classes.length; i++) {
@@ -106,8 +110,7 @@ export async function explainFrame(path: FramePath, frame: Frame, plan: FramePla
         scenes.push(scene);
         Object.assign(explained[i], { inputFixations: u.input, fixations, box });
       }
-      // The heatmap is the first class's (the others show as points and boxes in their colours).
-      src = { points: rescalePoints(scenes[0].fixations, frameSize, heat) };
+      srcs = scenes.map((c) => ({ points: rescalePoints(c.fixations, frameSize, heat) }));
     } else {
       // Baselines: not the hot path; their maps come from read-back activations, made at the heat size (the CAM is
       // itself upsampled from the last conv layer, 13x13 for SqueezeNet).
@@ -120,16 +123,21 @@ export async function explainFrame(path: FramePath, frame: Frame, plan: FramePla
         scenes.push({ color: classColor(i), fixations: [], box: m.box });
         Object.assign(explained[i], { box: m.box, peak: m.peak });
       });
-      src = { map: maps[0].map };
+      srcs = maps.map((m) => ({ map: m.map }));
     }
 
-    const pk = path.heatmap(src, heat, plan.overlay.smoothing);
+    // Each slot's EMA smooths one class over frames: a new class list or method starts every slot over.
+    const key = `${plan.method}:${plan.classes === 'top' ? 'top' : plan.classes.join(',')}`;
+    const smoothing = heatKeys.get(path) === key ? plan.overlay.smoothing : 0;
+    heatKeys.set(path, key);
+    const peaks = path.heatmap(srcs, heat, smoothing);
     path.draw(sceneRects(scenes, frameSize, overlay, plan.overlay), overlay, plan.overlay);
     await laps.lap('heatmap');
-    if (pk) {
+    peaks.forEach((pk, i) => {
+      if (!pk) return;
       const [q] = rescalePoints([{ x: pk[0], y: pk[1], w: 0 }], heat, frameSize); // cell centre -> frame pixel
-      explained[0].peak = [q.x, q.y];
-    }
+      explained[i].peak = [q.x, q.y];
+    });
     return {
       top: s.top, explained, path: path.name, backend: path.backend, method: plan.method, frameSize,
       layers, timings: laps.done(), readbackBytes: bytes,

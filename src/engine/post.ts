@@ -326,10 +326,11 @@ export function hexRgb(hex: string): [number, number, number] {
 
 /**
  * Per-class hue overlay of several heatmaps (each max 1, same size): every pixel takes the colour of the class whose
- * map is strongest there, with the alpha of that value (overlayAlpha: the low end transparent), so the classes stay
- * apart where they overlap instead of adding up. Non-premultiplied RGBA.
+ * map is strongest there (the first on ties), with the alpha of that value (overlayAlpha: the low end transparent),
+ * so the classes stay apart where they overlap instead of adding up. Straight alpha for ImageData (2D canvas, CLI);
+ * premultiplied to compare with the WebGPU overlay (CLASS_OVERLAY_WGSL, its twin).
  */
-export function classOverlay(maps: Float32Array[], colors: readonly string[], opacity: number): Uint8ClampedArray<ArrayBuffer> {
+export function classOverlay(maps: Float32Array[], colors: readonly string[], opacity: number, premultiplied = false): Uint8ClampedArray<ArrayBuffer> {
   if (maps.length > colors.length) throw new Error(`classOverlay: ${maps.length} maps but ${colors.length} colours`);
   const n = maps[0]?.length ?? 0;
   for (const m of maps) if (m.length !== n) throw new Error(`classOverlay: maps differ in size (${m.length} vs ${n})`);
@@ -339,8 +340,25 @@ export function classOverlay(maps: Float32Array[], colors: readonly string[], op
     let best = 0;
     for (let i = 1; i < maps.length; i++) if (maps[i][p] > maps[best][p]) best = i;
     const v = maps[best]?.[p] ?? 0;
-    out[4 * p] = rgb[best][0]; out[4 * p + 1] = rgb[best][1]; out[4 * p + 2] = rgb[best][2];
-    out[4 * p + 3] = Math.round(overlayAlpha(v, opacity) * 255);
+    const a = overlayAlpha(v, opacity);
+    const m = premultiplied ? a : 1;
+    out[4 * p] = Math.round(rgb[best][0] * m); out[4 * p + 1] = Math.round(rgb[best][1] * m); out[4 * p + 2] = Math.round(rgb[best][2] * m);
+    out[4 * p + 3] = Math.round(a * 255);
   }
   return out;
 }
+
+/**
+ * WGSL twin of classOverlay() for one pixel (needs COLORMAP_WGSL's overlay_alpha): `values[k]` the k-th class's heat,
+ * `colors[k]` its colour (0..1); the strongest class (first on ties) in its colour, premultiplied.
+ */
+export const CLASS_OVERLAY_WGSL = /* wgsl */ `
+fn class_overlay(values: array<f32, ${CLASS_COLORS.length}>, colors: array<vec4f, ${CLASS_COLORS.length}>, count: u32, opacity: f32) -> vec4f {
+  var v = values; // dynamic indexing through references
+  var c = colors;
+  var best = 0u;
+  for (var k = 1u; k < count; k++) { if (v[k] > v[best]) { best = k; } }
+  let a = overlay_alpha(v[best], opacity);
+  return vec4f(c[best].rgb * a, a);
+}
+`;

@@ -1,26 +1,39 @@
 // Draws the overlay on the GPU into a texture (the OffscreenCanvas's, or an offscreen one for tests): the heat
-// buffer (on its working grid, bilinearly upsampled: UPSAMPLE_WGSL) through the colormap (COLORMAP_WGSL, premultiplied alpha), then rectangles (points, boxes, receptive
-// fields) blended over it. Nothing here reads back, except readTexture() for tests.
+// maps (on their working grid, bilinearly upsampled: UPSAMPLE_WGSL), one class through the colormap (COLORMAP_WGSL),
+// several in their class hues (CLASS_OVERLAY_WGSL), premultiplied alpha; then rectangles (points, boxes, receptive
+// fields) blended over it. Nothing here reads back, except drawOffscreen() for tests.
 import { COLORMAP_WGSL, colormapIndex, type ColormapName } from '../engine/colormap.ts';
-import { UPSAMPLE_WGSL } from '../engine/post.ts';
+import { CLASS_COLORS, CLASS_OVERLAY_WGSL, hexRgb, UPSAMPLE_WGSL } from '../engine/post.ts';
 import { align4, Growable } from './device.ts';
 
 /** Axis-aligned rectangle in overlay pixels, colour straight RGBA 0..1. */
 export interface Rect { x0: number; y0: number; x1: number; y1: number; color: [number, number, number, number] }
 
 export interface HeatLayer {
-  /** Row-major heat of a width x height grid (heatGrid() of the overlay, or the overlay size itself). */
+  /** Row-major heat of a width x height grid (heatGrid() of the overlay, or the overlay size itself), per class. */
   buffer: GPUBuffer;
   width: number;
   height: number;
+  /** Floats from one class's map to the next (GpuHeatmap.stride); 0 or any value with one class. */
+  stride: number;
+  /**
+   * null: one map, through the colormap. Several colours ('#rrggbb', at most CLASS_COLORS.length): as many maps,
+   * each pixel in the colour of the strongest (classOverlay()).
+   */
+  hues: readonly string[] | null;
   colormap: ColormapName;
   opacity: number;
 }
 
+const MAX_HUES = CLASS_COLORS.length;
+const VIEW_BYTES = 32 + 16 * MAX_HUES;
+
 const SHADER = /* wgsl */ `
 ${COLORMAP_WGSL}
 ${UPSAMPLE_WGSL}
-struct View { width: f32, height: f32, colormap: u32, opacity: f32, grid: vec2u }
+${CLASS_OVERLAY_WGSL}
+// count: 0 = one map through the colormap; 2.. = that many maps in their hues.
+struct View { width: f32, height: f32, colormap: u32, opacity: f32, grid: vec2u, count: u32, stride: u32, hues: array<vec4f, ${CLASS_COLORS.length}> }
 @group(0) @binding(0) var<uniform> V: View;
 @group(0) @binding(1) var<storage, read> heat: array<f32>;
 struct Rect { box: vec4f, color: vec4f }
@@ -30,11 +43,20 @@ struct Rect { box: vec4f, color: vec4f }
   let p = vec2f(f32((i << 1u) & 2u), f32(i & 2u));
   return vec4f(p * 2.0 - 1.0, 0.0, 1.0);
 }
+fn heat_at(t: Taps, o: u32) -> f32 {
+  return mix(mix(heat[o + t.i.x], heat[o + t.i.y], t.f.x), mix(heat[o + t.i.z], heat[o + t.i.w], t.f.x), t.f.y);
+}
 @fragment fn heatmap(@builtin(position) pos: vec4f) -> @location(0) vec4f {
   let t = upsample_taps(pos.xy, vec2f(V.width, V.height), V.grid);
-  let v = mix(mix(heat[t.i.x], heat[t.i.y], t.f.x), mix(heat[t.i.z], heat[t.i.w], t.f.x), t.f.y);
-  let a = overlay_alpha(v, V.opacity);
-  return vec4f(colormap(V.colormap, v) * a, a);
+  if (V.count == 0u) {
+    let v = heat_at(t, 0u);
+    let a = overlay_alpha(v, V.opacity);
+    return vec4f(colormap(V.colormap, v) * a, a);
+  }
+  // Each class's map upsampled on its own, then composed (as upsample() then classOverlay() on the CPU).
+  var values: array<f32, ${CLASS_COLORS.length}>;
+  for (var k = 0u; k < V.count; k++) { values[k] = heat_at(t, k * V.stride); }
+  return class_overlay(values, V.hues, V.count, V.opacity);
 }
 
 struct RectOut { @builtin(position) pos: vec4f, @location(0) color: vec4f }
@@ -70,7 +92,7 @@ export class GpuOverlay {
         { binding: 2, visibility: GPUShaderStage.VERTEX, buffer: { type: 'read-only-storage' } },
       ],
     });
-    this.view = device.createBuffer({ label: 'overlay.view', size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.view = device.createBuffer({ label: 'overlay.view', size: VIEW_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.rects = new Growable(device, 'overlay.rects', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
     this.emptyHeat = device.createBuffer({ label: 'overlay.noheat', size: 16, usage: GPUBufferUsage.STORAGE });
   }
@@ -99,11 +121,14 @@ export class GpuOverlay {
   draw(encoder: GPUCommandEncoder, target: GPUTextureView, format: GPUTextureFormat, width: number, height: number,
     heat: HeatLayer | null, rects: Rect[]) {
     const p = this.pipelinesFor(format);
-    const view = new ArrayBuffer(32);
+    const hues = heat?.hues ?? null;
+    if (hues && (hues.length < 1 || hues.length > MAX_HUES)) throw new Error(`overlay: ${hues.length} class hues, give 1 to ${MAX_HUES}`);
+    const view = new ArrayBuffer(VIEW_BYTES);
     new Float32Array(view, 0, 2).set([width, height]);
     new Uint32Array(view, 8, 1)[0] = heat ? colormapIndex(heat.colormap) : 0;
     new Float32Array(view, 12, 1)[0] = heat ? heat.opacity : 0;
-    new Uint32Array(view, 16, 2).set(heat ? [heat.width, heat.height] : [1, 1]);
+    new Uint32Array(view, 16, 4).set([...(heat ? [heat.width, heat.height] : [1, 1]), hues?.length ?? 0, heat?.stride ?? 0]);
+    hues?.forEach((h, k) => new Float32Array(view, 32 + 16 * k, 4).set([...hexRgb(h).map((c) => c / 255), 1]));
     this.device.queue.writeBuffer(this.view, 0, view);
     const rectBuf = this.rects.ensure(Math.max(rects.length, 1) * 32);
     if (rects.length) {

@@ -1,7 +1,7 @@
 // The explain worker on the GPU path (tfjs-webgpu through SwiftShader), overlay presented to a real OffscreenCanvas.
 import { expect, test, type Page } from '@playwright/test';
 import { PRESENT_LAUNCH } from './launch.ts';
-import { heatGrid } from '../../../src/engine/post.ts';
+import { CLASS_COLORS, heatGrid } from '../../../src/engine/post.ts';
 import { openHarness, SQUIRREL } from './setup.ts';
 
 test.use({ launchOptions: PRESENT_LAUNCH });
@@ -73,6 +73,65 @@ test('GPU heatmap + colormap equals the CPU heatmap + colormap within 1/255 per 
     expect(d.transparent, c.colormap).toBeGreaterThan(0);
     expect(d.maxDiff, `${c.colormap}`).toBeLessThanOrEqual(1);
   }
+});
+
+test('several classes: GPU heatmaps in their class hues equal the CPU classOverlay within 1/255 per channel', async () => {
+  // Three classes: A and B overlap (the stronger takes the pixel), C alone; a dense set takes the blur branch.
+  let s = 777;
+  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const A = [{ x: 20, y: 20, w: 1 }, { x: 24, y: 22, w: 0.5 }];
+  const B = [{ x: 30, y: 24, w: 1 }];
+  const C = Array.from({ length: 400 }, () => ({ x: 60 + rand() * 25, y: 40 + rand() * 25, w: 0.1 + rand() }));
+  const d = await page.evaluate(async (pts) => {
+    const h = (window as any).h;
+    const gpu: Uint8Array = await h.api.__heatmapForTest(pts, 96, 72, { colormap: 'jet', opacity: 0.8 });
+    const cpu: Uint8Array = h.cpuClassHeatmapPixels(pts, 96, 72, 0.8);
+    let maxDiff = 0;
+    for (let i = 0; i < cpu.length; i++) maxDiff = Math.max(maxDiff, Math.abs(gpu[i] - cpu[i]));
+    const at = (x: number, y: number) => Array.from(gpu.slice((y * 96 + x) * 4, (y * 96 + x) * 4 + 4));
+    return { len: gpu.length, want: cpu.length, maxDiff, a: at(20, 20), b: at(30, 24), c: at(72, 52), none: at(5, 68) };
+  }, [A, B, C]);
+  expect(d.len).toBe(d.want);
+  expect(d.maxDiff).toBeLessThanOrEqual(1);
+  // Hand-checked: at each class's strongest point the pixel is its hue at full opacity (0.8), premultiplied.
+  const hue = (i: number) => CLASS_COLORS[i].slice(1).match(/../g)!.map((x) => parseInt(x, 16));
+  for (const [px, i] of [[d.a, 0], [d.b, 1]] as const) {
+    expect(px[3]).toBe(Math.round(0.8 * 255));
+    hue(i).forEach((c, k) => expect(Math.abs(px[k] - c * 0.8), `class ${i} channel ${k}`).toBeLessThanOrEqual(1));
+  }
+  expect(d.c[3]).toBeGreaterThan(0);
+  hue(2).forEach((c, k) => expect(Math.abs(d.c[k] - (c * d.c[3]) / 255)).toBeLessThanOrEqual(1));
+  expect(d.none).toEqual([0, 0, 0, 0]);
+});
+
+test('two pinned classes (lemon, orange on fruits.jpg): two heat layers in their hues, each at its own fixations', async () => {
+  const FRUITS = '/shared-images/fruits.jpg';
+  const r = await page.evaluate(([url, req]) => (window as any).h.explainUrl(url, req),
+    [FRUITS, { classes: [951, 950], overlay: { points: false, box: false, opacity: 0.8 } }] as const);
+  expect(r.explained.map((c: any) => [c.class.index, c.color])).toEqual([[951, CLASS_COLORS[0]], [950, CLASS_COLORS[1]]]);
+  const d = await page.evaluate(async ({ r, size }) => {
+    const h = (window as any).h;
+    const o = await h.api.__overlayForTest();
+    const cpu: Uint8Array = h.cpuClassOverlayPixels(r.explained.map((c: any) => c.fixations), r.frameSize, size, 0.8);
+    let maxDiff = 0;
+    for (let i = 0; i < cpu.length; i++) maxDiff = Math.max(maxDiff, Math.abs(o.pixels[i] - cpu[i]));
+    // The overlay pixel at each class's heatmap peak (frame pixels -> overlay pixels).
+    const peaks = r.explained.map((c: any) => {
+      const x = Math.min(size.width - 1, Math.round((c.peak[0] + 0.5) * size.width / r.frameSize.width - 0.5));
+      const y = Math.min(size.height - 1, Math.round((c.peak[1] + 0.5) * size.height / r.frameSize.height - 0.5));
+      return Array.from(o.pixels.slice((y * size.width + x) * 4, (y * size.width + x) * 4 + 4));
+    });
+    return { maxDiff, peaks };
+  }, { r, size: OVERLAY });
+  expect(d.maxDiff).toBeLessThanOrEqual(1);
+  // Lemon's fixations are on the lemon and lime (right), orange's on the orange (left): the maps peak apart.
+  const [p0, p1] = r.explained.map((c: any) => c.peak);
+  expect(Math.hypot(p0[0] - p1[0], p0[1] - p1[1])).toBeGreaterThan(100);
+  r.explained.forEach((c: any, i: number) => {
+    const px = d.peaks[i], hue = c.color.slice(1).match(/../g)!.map((x: string) => parseInt(x, 16));
+    expect(px[3], `${c.class.label}: opaque at its peak`).toBeGreaterThan(0.5 * 255);
+    hue.forEach((v: number, k: number) => expect(Math.abs(px[k] - (v * px[3]) / 255), `${c.class.label} channel ${k}`).toBeLessThanOrEqual(2));
+  });
 });
 
 test('the overlay drawn for a frame is the CPU heatmap of its fixations (working grid, upsampled); box edges in the class colour', async () => {

@@ -7,7 +7,7 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { colorize, type ColormapName } from '../../../src/engine/colormap.ts';
 import { explain, type ExplainOptions } from '../../../src/engine/explain.ts';
 import { FixationModel } from '../../../src/engine/model.ts';
-import { heatGrid, heatmap, rescalePoints, upsample, type Size } from '../../../src/engine/post.ts';
+import { CLASS_COLORS, classOverlay, heatGrid, heatmap, rescalePoints, upsample, type Size } from '../../../src/engine/post.ts';
 import type { Fixation } from '../../../src/engine/types.ts';
 import type { ExplainRequest, ExplainWorkerTestApi, InitOptions } from '../../../workers/api.ts';
 
@@ -93,6 +93,28 @@ const h = {
     const g = heatGrid(overlay.width, overlay.height);
     const map = upsample(heatmap(rescalePoints(points, frame, g), g.width, g.height), g.width, g.height, overlay.width, overlay.height);
     return new Uint8Array(colorize(map, colormap, opacity, true).buffer);
+  },
+  /**
+   * Several classes' heat layer on the CPU: per class, frame points -> heatmap() on the working grid (the GPU path's
+   * heatGrid, or the overlay itself on the fallback) -> upsample() -> classOverlay() in CLASS_COLORS, premultiplied.
+   */
+  cpuClassOverlayPixels(points: Fixation[][], frame: Size, overlay: Size, opacity: number, grid = true) {
+    const g = grid ? heatGrid(overlay.width, overlay.height) : overlay;
+    const maps = points.map((p) => upsample(heatmap(rescalePoints(p, frame, g), g.width, g.height), g.width, g.height, overlay.width, overlay.height));
+    return new Uint8Array(classOverlay(maps, CLASS_COLORS, opacity, true).buffer);
+  },
+  /** Per-class EMA over frames (frames[f][class] = points, oldest first), each slot on its own, in the class hues. */
+  cpuSmoothedClassPixels(frames: Fixation[][][], smoothing: number, width: number, height: number, opacity: number) {
+    let ema: Float32Array[] | null = null;
+    for (const classes of frames) {
+      const maps = classes.map((p) => heatmap(p, width, height));
+      ema = ema ? ema.map((e, k) => e.map((v, i) => smoothing * v + (1 - smoothing) * maps[k][i])) : maps;
+    }
+    return new Uint8Array(classOverlay(ema!, CLASS_COLORS, opacity, true).buffer);
+  },
+  /** CPU heatmaps in their class hues, premultiplied: the twin of __heatmapForTest with several point lists. */
+  cpuClassHeatmapPixels(points: Fixation[][], width: number, height: number, opacity: number) {
+    return new Uint8Array(classOverlay(points.map((p) => heatmap(p, width, height)), CLASS_COLORS, opacity, true).buffer);
   },
   /** CPU heatmap + colormap, premultiplied: the twin of __heatmapForTest. */
   cpuHeatmapPixels(points: Fixation[], width: number, height: number, colormap: ColormapName, opacity: number, sigma?: number) {
