@@ -39,3 +39,27 @@ test('fallback path: same fixations as the CPU reference on the same input', asy
     expect(w.readbackBytes).toBeLessThanOrEqual(rules === wide ? 12.3e6 / 4 : 1 << 20);
   }
 });
+
+test('fallback path: two classes drawn in their class hues on the 2D canvas (the CPU classOverlay)', async ({ page }) => {
+  await openHarness(page);
+  const size = { width: 200, height: 150 };
+  await page.evaluate((canvas) => (window as any).h.init({ modelId: 'squeezenet1_1', backend: 'fallback', canvas }), size);
+  const d = await page.evaluate(async (size) => {
+    const h = (window as any).h;
+    const r = await h.explainUrl('/shared-images/fruits.jpg', { classes: [951, 950], overlay: { points: false, box: false, opacity: 0.8 } });
+    const o = await h.api.__overlayForTest();
+    const cpu: Uint8Array = h.cpuClassOverlayPixels(r.explained.map((c: any) => c.fixations), r.frameSize, size, 0.8, false);
+    let maxDiff = 0, opaque = [0, 0];
+    for (let i = 0; i < cpu.length; i++) maxDiff = Math.max(maxDiff, Math.abs(o.pixels[i] - cpu[i]));
+    // Pixels at full opacity in each class's hue (red-dominant: lemon's #ff3b30; green-dominant: orange's #30d158).
+    for (let i = 0; i < cpu.length; i += 4) if (o.pixels[i + 3] === 204) opaque[o.pixels[i] > o.pixels[i + 1] ? 0 : 1]++;
+    return { path: r.path, classes: r.explained.map((c: any) => c.class.index), w: o.width, h: o.height, maxDiff, opaque };
+  }, size);
+  expect(d.path).toBe('fallback');
+  expect(d.classes).toEqual([951, 950]);
+  expect([d.w, d.h]).toEqual([size.width, size.height]);
+  // The 2D canvas stores 8-bit premultiplied colour: within 2/255 of the CPU composition.
+  expect(d.maxDiff).toBeLessThanOrEqual(2);
+  expect(d.opaque[0]).toBeGreaterThan(0);
+  expect(d.opaque[1]).toBeGreaterThan(0);
+});

@@ -132,6 +132,24 @@ test('two pinned classes (lemon, orange on fruits.jpg): two heat layers in their
     expect(px[3], `${c.class.label}: opaque at its peak`).toBeGreaterThan(0.5 * 255);
     hue.forEach((v: number, k: number) => expect(Math.abs(px[k] - (v * px[3]) / 255), `${c.class.label} channel ${k}`).toBeLessThanOrEqual(2));
   });
+
+  // Grad-CAM with the same two classes: a map each, each class's hue at its own peak.
+  const g = await page.evaluate(async ([url, req, size]) => {
+    const h = (window as any).h;
+    const r = await h.explainUrl(url, req);
+    const o = await h.api.__overlayForTest();
+    return { r, px: r.explained.map((c: any) => {
+      const x = Math.min(size.width - 1, Math.round((c.peak[0] + 0.5) * size.width / r.frameSize.width - 0.5));
+      const y = Math.min(size.height - 1, Math.round((c.peak[1] + 0.5) * size.height / r.frameSize.height - 0.5));
+      return Array.from(o.pixels.slice((y * size.width + x) * 4, (y * size.width + x) * 4 + 4));
+    }) };
+  }, [FRUITS, { method: 'gradcam', classes: [951, 950], overlay: { points: false, box: false, opacity: 0.8 } }, OVERLAY] as const);
+  expect(g.r.explained.map((c: any) => c.class.index)).toEqual([951, 950]);
+  g.r.explained.forEach((c: any, i: number) => {
+    const px = g.px[i], hue = c.color.slice(1).match(/../g)!.map((x: string) => parseInt(x, 16));
+    expect(px[3], `Grad-CAM ${c.class.label}: opaque at its peak`).toBeGreaterThan(0.5 * 255);
+    hue.forEach((v: number, k: number) => expect(Math.abs(px[k] - (v * px[3]) / 255), `Grad-CAM ${c.class.label} channel ${k}`).toBeLessThanOrEqual(2));
+  });
 });
 
 test('the overlay drawn for a frame is the CPU heatmap of its fixations (working grid, upsampled); box edges in the class colour', async () => {

@@ -53,3 +53,33 @@ test('smoothing: the overlay shows the EMA of the frames\' heatmaps', async ({ p
   expect(d.smoothed).toBeLessThanOrEqual(1);
   expect(d.lastOnly).toBeGreaterThan(8); // the two frames' heatmaps differ: the comparison is not vacuous
 });
+
+test('smoothing with two classes: one EMA per class slot, composed in the class hues; a new class list starts over', async ({ page }) => {
+  await routeTinyModel(page);
+  await openHarness(page);
+  await page.evaluate(() => (window as any).h.init({ modelUrl: '/tiny-model/model.json', backend: 'webgpu', canvas: { width: 64, height: 48 } }));
+  const d = await page.evaluate(async (urls) => {
+    const h = (window as any).h;
+    const overlay = { smoothing: 0.5, points: false, box: false, opacity: 0.6 };
+    const frames: any[][] = [];
+    for (const url of urls) frames.push((await h.explainUrl(url, { classes: [1, 2], overlay }, 64, 48)).explained.map((c: any) => c.fixations));
+    const gpu = async () => (await h.api.__overlayForTest()).pixels as Uint8Array;
+    const diff = (a: Uint8Array, cpu: Uint8Array) => cpu.reduce((m, v, i) => Math.max(m, Math.abs(v - a[i])), 0);
+    const two = await gpu();
+    // The same classes in the other order: other slots, so the history is dropped (this frame only).
+    const swapped = (await h.explainUrl(urls[0], { classes: [2, 1], overlay }, 64, 48)).explained.map((c: any) => c.fixations);
+    const after = await gpu();
+    return {
+      smoothed: diff(two, h.cpuSmoothedClassPixels(frames, 0.5, 64, 48, 0.6)),
+      lastOnly: diff(two, h.cpuSmoothedClassPixels(frames.slice(-1), 0.5, 64, 48, 0.6)),
+      restarted: diff(after, h.cpuSmoothedClassPixels([swapped], 0.5, 64, 48, 0.6)),
+      carriedOver: diff(after, h.cpuSmoothedClassPixels([...frames, swapped], 0.5, 64, 48, 0.6)),
+      counts: frames.map((f) => f.map((p: any[]) => p.length)),
+    };
+  }, ['/shared-images/squirrel_cls.jpg', '/shared-images/butterfly.jpg']);
+  for (const f of d.counts) for (const n of f) expect(n).toBeGreaterThan(0);
+  expect(d.smoothed).toBeLessThanOrEqual(1);
+  expect(d.lastOnly).toBeGreaterThan(8); // the two frames differ: the comparison is not vacuous
+  expect(d.restarted).toBeLessThanOrEqual(1);
+  expect(d.carriedOver).toBeGreaterThan(8); // what keeping the slots' history would have drawn
+});
