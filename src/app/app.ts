@@ -316,7 +316,7 @@ export class CnnfixApp extends LitElement {
   private renderStage() {
     const s = this.s;
     const top = this.result?.top[0];
-    const explainedNames = this.result?.explained.map((e) => e.class.label) ?? [];
+    const explained = this.result?.explained ?? [];
     return html`<section class="stage ${this.dragging ? 'dragging' : ''}" aria-label="Picture and its explanation" data-testid="stage">
       <cnn-fixations .model=${this.engineModel} .modelFiles=${this.modelFiles} .modelFacts=${this.modelFacts} .backend=${this.params.backend}
         .source=${this.src} .frozen=${this.frozen} alt=${this.imageName ? `Still image ${this.imageName}` : ''}
@@ -330,8 +330,10 @@ export class CnnfixApp extends LitElement {
       <div class="caption" aria-live="polite">
         <span class="top1" data-testid="top1">${top ? splitLabel(top.label) : ''}</span>
         ${top ? html`<span class="prob">${pct(top.prob)}</span>` : nothing}
-        ${explainedNames.length && (s.classes.length || s.method !== 'fixations')
-          ? html`<span class="explaining">${s.method === 'fixations' ? 'fixations' : s.method === 'cam' ? 'CAM' : 'Grad-CAM'} for ${explainedNames.join(', ')}</span>`
+        ${explained.length && (s.classes.length || s.method !== 'fixations')
+          ? html`<span class="explaining">${s.method === 'fixations' ? 'fixations' : s.method === 'cam' ? 'CAM' : 'Grad-CAM'} for ${explained.map((e, i) =>
+            // Several classes: each name with its colour, the legend of the per-class heatmaps, points and boxes.
+            html`${i ? ', ' : ''}${explained.length > 1 ? html`<span class="swatch" style="--c:${e.color}" aria-hidden="true"></span>` : nothing}${e.class.label}`)}</span>`
           : nothing}
         ${this.frozen ? html`<span class="badge">frozen</span>` : nothing}
         ${this.paused ? html`<span class="badge">paused</span>` : nothing}

@@ -45,7 +45,7 @@ export class Classes extends Control {
     const hits = q ? labels.map((l, i) => [l, i] as const).filter(([l]) => l.toLowerCase().includes(q)).slice(0, 8) : [];
     return html`<section aria-labelledby="h-classes">
       <h2 id="h-classes">Explain</h2>
-      <p class="muted">${this.classes.length ? 'These classes, one colour each:' : 'The top-1 class, whatever it is. Or ask where it would look for:'}</p>
+      <p class="muted">${this.classes.length ? 'These classes, one colour each (heatmap, points, box):' : 'The top-1 class, whatever it is. Or ask where it would look for:'}</p>
       <ul class="chips">
         ${this.classes.map((c, i) => html`<li class="chip" style="--c:${CLASS_COLORS[i]}">
           <span class="swatch" aria-hidden="true"></span>${labels[c] ?? `class ${c}`}
@@ -80,10 +80,11 @@ export class OverlayControls extends Control {
         <label><input type="checkbox" .checked=${s.smooth} @change=${(e: Event) => set({ smooth: checked(e) })} /> smooth over frames</label>
       </div>
       <label class="field">Colours
-        <select @change=${(e: Event) => set({ colormap: value(e) as Settings['colormap'] })}>
+        <select ?disabled=${s.classes.length > 1} @change=${(e: Event) => set({ colormap: value(e) as Settings['colormap'] })}>
           ${COLORMAPS.map((c) => html`<option value=${c} ?selected=${c === s.colormap}>${c}</option>`)}
         </select>
       </label>
+      ${s.classes.length > 1 ? html`<p class="muted">Several classes: each heatmap in its class's colour, the strongest on top.</p>` : nothing}
       <label class="field"><span>Opacity <span class="val">${Math.round(s.opacity * 100)}%</span></span>
         <input type="range" min="0" max="1" step="0.05" .value=${String(s.opacity)} aria-valuetext="${Math.round(s.opacity * 100)}%"
           @input=${(e: Event) => set({ opacity: Number(value(e)) })} />

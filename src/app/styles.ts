@@ -61,6 +61,7 @@ export const appStyles = css`
   .notices .problem p { margin: 0.4em 0; flex-basis: 100%; }
   .caption .prob { font-size: 1.1em; color: var(--muted); }
   .caption .explaining { color: var(--muted); }
+  .caption .swatch { display: inline-block; width: 0.7em; height: 0.7em; border-radius: 50%; background: var(--c); margin-right: 0.25em; }
   .badge { background: var(--warn); color: #000; border-radius: 4px; padding: 0 0.4em; font-size: 0.85em; }
 
   .panel { background: var(--panel); border-left: 1px solid var(--line); padding: 0.8em 1em 2em; overflow-y: auto;

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { PNG } from 'pngjs';
-import type { FrameResult } from '../../../workers/api.ts';
+import { CLASS_COLORS, type FrameResult } from '../../../workers/api.ts';
 import { APP_URL, FIRST_RESULT_MS, FOX_SQUIRREL, SHARED, launch, logPage } from './fixtures.ts';
 
 test.use({ launchOptions: launch() });
@@ -108,6 +108,47 @@ test('source set to another shared photo URL: the butterfly is explained', async
   const r = await nextResult(n);
   expect(item.classes).toContain(r.top[0].index);
   expect(r.explained[0].class.index).toBe(r.top[0].index);
+});
+
+test('classes="951,950" on fruits.jpg: two heatmaps, each in its class colour over its own object', async () => {
+  const n = await count();
+  await page.locator('cnn-fixations').evaluate((el) => {
+    for (const [k, v] of [['points', 'false'], ['box', 'false'], ['opacity', '0.8'], ['classes', '951,950'], ['source', '/shared-photos/fruits.jpg']]) el.setAttribute(k, v);
+  });
+  const two = (r: FrameResult) => r.frameSize.width === 512 && r.explained.length === 2;
+  await page.waitForFunction((n) => window.__results.slice(n).some((r) => r.frameSize.width === 512 && r.explained.length === 2), n, { timeout: FIRST_RESULT_MS });
+  const results = await page.evaluate(() => window.__results);
+  const r = results.at(-1)!;
+  expect(two(r)).toBe(true); // the overlay on screen is this result's
+  expect(r.explained.map((e) => [e.class.index, e.color])).toEqual([[951, CLASS_COLORS[0]], [950, CLASS_COLORS[1]]]);
+  // Screenshots with and without the overlay: over the picture, the overlay pixel is hue * a + picture * (1 - a).
+  const el = page.locator('cnn-fixations');
+  const host = page.locator('cnn-fixations .overlay-host');
+  const on = PNG.sync.read(await el.screenshot());
+  await host.evaluate((h: HTMLElement) => (h.style.visibility = 'hidden'));
+  const off = PNG.sync.read(await el.screenshot());
+  await host.evaluate((h: HTMLElement) => (h.style.visibility = ''));
+  /** The blend factor a (least squares) that makes `hex` over the picture give the screen pixel, and the misfit. */
+  const fit = ([fx, fy]: [number, number], hex: string) => {
+    const x = Math.round(((fx + 0.5) * on.width) / r.frameSize.width - 0.5), y = Math.round(((fy + 0.5) * on.height) / r.frameSize.height - 0.5);
+    const i = 4 * (y * on.width + x);
+    const hue = hex.slice(1).match(/../g)!.map((h) => parseInt(h, 16));
+    const d = [0, 1, 2].map((k) => hue[k] - off.data[i + k]), got = [0, 1, 2].map((k) => on.data[i + k] - off.data[i + k]);
+    const a = d.reduce((s, v, k) => s + v * got[k], 0) / d.reduce((s, v) => s + v * v, 0);
+    return { a, misfit: Math.max(...d.map((v, k) => Math.abs(got[k] - a * v))) };
+  };
+  r.explained.forEach((e, i) => {
+    const own = fit(e.peak!, e.color), other = fit(e.peak!, r.explained[1 - i].color);
+    expect(own.a, `${e.class.label}: ${JSON.stringify(own)}`).toBeGreaterThan(0.4);
+    expect(own.misfit, `${e.class.label}: ${JSON.stringify(own)}`).toBeLessThanOrEqual(8);
+    // Not vacuous: the other class's hue does not explain the pixel (no blend factor in 0..1 fits).
+    expect(other.a <= 0.05 || other.misfit > 20, `${e.class.label} is not in the other hue: ${JSON.stringify(other)}`).toBe(true);
+  });
+  const [a, b] = r.explained.map((e) => e.peak!);
+  expect(Math.hypot(a[0] - b[0], a[1] - b[1])).toBeGreaterThan(100);
+  expect(await count()).toBe(results.length); // and still is
+  if (process.env.ELEMENT_CLASSES_SCREENSHOT) await el.screenshot({ path: process.env.ELEMENT_CLASSES_SCREENSHOT });
+  await page.locator('cnn-fixations').evaluate((el) => { for (const k of ['points', 'box', 'opacity', 'classes']) el.removeAttribute(k); });
 });
 
 test('a bad attribute value is named, and the default is used', async () => {
