@@ -67,6 +67,32 @@ test('"where would it look for umbrella?": a searched class is explained, then t
   expect(r.explained.map((e) => e.class.index)).toEqual([335]);
 });
 
+test('two classes on fruits.jpg (lemon, orange): the caption names them with their colours, the legend of their heatmaps', async () => {
+  let n = await page.evaluate(() => window.__cnnfix!.results);
+  await dropFile(page, join(SHARED, 'images/fruits.jpg'));
+  await nextResult(page, n);
+  for (const q of ['lemon', 'orange']) {
+    n = await page.evaluate(() => window.__cnnfix!.results);
+    await page.getByLabel('Find a class').fill(q);
+    await page.getByRole('button', { name: new RegExp(`^\\+ ${q}$`) }).click();
+    await nextResult(page, n);
+  }
+  const r = await page.evaluate(() => window.__lastResult!);
+  expect(r.explained.map((e) => [e.class.index, e.color])).toEqual([[951, CLASS_COLORS[0]], [950, CLASS_COLORS[1]]]);
+  await expect(page.locator('.caption .explaining')).toHaveText('fixations for lemon, orange');
+  const swatches = page.locator('.caption .swatch');
+  await expect(swatches).toHaveCount(2);
+  for (let i = 0; i < 2; i++) expect(await swatches.nth(i).evaluate((e) => getComputedStyle(e).backgroundColor)).toBe(`rgb(${CLASS_COLORS[i].slice(1).match(/../g)!.map((h) => parseInt(h, 16)).join(', ')})`);
+  // One colour per class: the colormap does not apply.
+  await expect(page.getByLabel('Colours')).toBeDisabled();
+  if (process.env.APP_CLASSES_SCREENSHOT) await page.screenshot({ path: process.env.APP_CLASSES_SCREENSHOT });
+  n = await page.evaluate(() => window.__cnnfix!.results);
+  await page.getByRole('button', { name: 'Back to the top-1 class' }).click();
+  await nextResult(page, n);
+  await expect(swatches).toHaveCount(0);
+  await expect(page.getByLabel('Colours')).toBeEnabled();
+});
+
 test('the method toggle reaches the worker: Grad-CAM, then back to fixations', async () => {
   const n = await page.evaluate(() => window.__cnnfix!.results);
   await page.getByRole('radio', { name: 'Grad-CAM' }).check();
