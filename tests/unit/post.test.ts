@@ -1,7 +1,7 @@
 // Post-processing (src/engine/post.ts) on hand-made points and maps; every expected value is worked out here by hand.
 // The GPU heatmap reuses gaussianKernel(), so these hand values are what catches a wrong sigma or radius.
 import { describe, expect, it } from 'vitest';
-import { camBox, gaussianKernel, heatmap, peak, removeOutliers, tightBox } from '../../src/engine/post.ts';
+import { camBox, classOverlay, gaussianKernel, heatmap, peak, removeOutliers, tightBox } from '../../src/engine/post.ts';
 import type { Fixation } from '../../src/engine/types.ts';
 
 const pt = (x: number, y: number, w = 1): Fixation => ({ x, y, w });
@@ -122,5 +122,21 @@ describe('boxes and peak', () => {
     expect(peak(map, 6)).toEqual([0, 0]);
     expect(peak(Float32Array.from([0, 1, 5, 2, 5, 0]), 3)).toEqual([2, 0]);
     expect(peak(Float32Array.from([0, 1, 2, 3, 9, 0]), 3)).toEqual([1, 1]);
+  });
+});
+
+describe('classOverlay (several classes, one hue each)', () => {
+  it('the strongest class (the first on ties) in its colour; alpha from its value; premultiplied on request', () => {
+    // Heat 1 -> alpha = opacity 0.5; 0.175 -> alpha 0.5 * (0.175 - 0.05) / 0.25 = 0.25; 0.05 and below -> 0.
+    const A = Float32Array.from([1, 0.175, 0, 0.3]), B = Float32Array.from([0.5, 0.1, 0.04, 0.3]);
+    const colors = ['#ff0000', '#0080ff'];
+    expect([...classOverlay([A, B], colors, 0.5)]).toEqual([
+      255, 0, 0, 128, 255, 0, 0, 64, 0, 128, 255, 0, 255, 0, 0, 128,
+    ]);
+    expect([...classOverlay([A, B], colors, 0.5, true)]).toEqual([
+      128, 0, 0, 128, 64, 0, 0, 64, 0, 0, 0, 0, 128, 0, 0, 128,
+    ]);
+    expect(() => classOverlay([A, B], ['#ff0000'], 0.5)).toThrow(/2 maps but 1 colours/);
+    expect(() => classOverlay([A, Float32Array.from([1])], colors, 0.5)).toThrow(/maps differ in size/);
   });
 });
