@@ -59,10 +59,14 @@ export class CnnFixations extends LitElement {
   /** '' (nothing), 'camera', or the URL of an image (other origins must allow CORS). */
   @property() source = '';
   @property() method: Method = DEFAULTS.method;
-  /** The classes to explain; empty: the top-1 class, whatever it is. Attribute: "top", "335" or "879,335". */
+  /**
+   * The classes to explain; empty: the top-1 class, whatever it is. Attribute: "top", "335" or "879,335". Several:
+   * each class's heatmap, points and box in its colour (CLASS_COLORS, in the result's `color`).
+   */
   @property({ converter: classList }) classes: number[] = DEFAULTS.classes;
   @property() rules: PresetName = DEFAULTS.rules;
   @property() fit: Settings['fit'] = DEFAULTS.fit;
+  /** The heatmap's colours for one class (several classes draw theirs in their class colours). */
   @property() colormap: Colormap = DEFAULTS.colormap;
   /** Overlay opacity, 0..1. */
   @property({ type: Number }) opacity = DEFAULTS.opacity;
