@@ -9,9 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { overlayAlpha } from '../../src/engine/colormap.ts';
 import { CLASS_COLORS } from '../../src/engine/post.ts';
 import { drawExplanation } from '../../src/node/draw.ts';
+import { decodeImage } from '../../src/node/index.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const SQUIRREL = join(ROOT, '../shared/images/squirrel_cls.jpg');
+const FRUITS = join(ROOT, '../shared/images/fruits.jpg');
 
 interface Run { code: number; stdout: string; stderr: string }
 function cnnfix(...args: string[]): Promise<Run> {
@@ -57,6 +59,42 @@ describe('cnnfix explain --class K1,K2 and --layer', () => {
       expect(png.data[4 * (Math.round(c.peak[1]) * png.width + Math.round(c.peak[0]))]).toBe(255);
     }
     expect(existsSync(join(out, 'squirrel_cls.heatmap.png'))).toBe(false);
+  });
+
+  it('the PNG of two classes (lemon, orange on fruits.jpg): each pixel in the hue of the class whose map is stronger', async () => {
+    const out = join(tmp, 'fruits');
+    const r = await cnnfix('explain', FRUITS, '--class', '951,950', '--out', out, '--save-heatmap');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(readFileSync(join(out, 'fruits.json'), 'utf8'));
+    const png = PNG.sync.read(readFileSync(join(out, 'fruits.png')));
+    const img = decodeImage(readFileSync(FRUITS));
+    const maps = [951, 950].map((k) => PNG.sync.read(readFileSync(join(out, `fruits.heatmap-${k}.png`))).data);
+    const hue = CLASS_COLORS.slice(0, 2).map((h) => h.slice(1).match(/../g)!.map((x) => parseInt(x, 16)));
+    // Points and boxes are drawn over the heat: leave out what lies near them, and near-ties of the two maps.
+    const marks = j.classes.flatMap((c: { fixations: { x: number; y: number }[] }) => c.fixations);
+    const boxes: number[][] = j.classes.map((c: { box: number[] }) => c.box);
+    const near = (x: number, y: number) => marks.some((p: { x: number; y: number }) => Math.hypot(p.x - x, p.y - y) < 8)
+      || boxes.some(([x1, y1, x2, y2]) => x > x1 - 8 && x < x2 + 8 && y > y1 - 8 && y < y2 + 8 && (Math.abs(x - x1) < 8 || Math.abs(x - x2) < 8 || Math.abs(y - y1) < 8 || Math.abs(y - y2) < 8));
+    let maxDiff = 0, checked = 0;
+    const tinted = [0, 0];
+    for (let y = 0; y < png.height; y++) for (let x = 0; x < png.width; x++) {
+      if (near(x, y)) continue;
+      const i = 4 * (y * png.width + x);
+      const v = maps.map((m) => m[i] / 255);
+      if (Math.abs(v[0] - v[1]) <= 1 / 255 && v[0] > 0) continue; // which is stronger is lost in the 8-bit maps
+      const k = v[1] > v[0] ? 1 : 0;
+      const a = overlayAlpha(v[k], 0.6); // the CLI's opacity
+      if (a > 0.5) tinted[k]++;
+      for (let c = 0; c < 3; c++) maxDiff = Math.max(maxDiff, Math.abs(png.data[i + c] - (img.data[i + c] * (1 - a) + hue[k][c] * a)));
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(0.5 * png.width * png.height);
+    // Both hues are there, each over many pixels (orange's map on the orange, lemon's on the lemon and the lime).
+    expect(tinted[0]).toBeGreaterThan(1000);
+    expect(tinted[1]).toBeGreaterThan(1000);
+    // The saved maps are 8-bit: alpha within 0.6 / 0.25 * 0.5 / 255 of the PNG's, a pixel within 2.
+    expect(maxDiff).toBeLessThanOrEqual(2);
   });
 
   it('--method gradcam --layer NODE differentiates at that layer; a bad layer or method is a clear error', async () => {
