@@ -16,7 +16,13 @@ import { seedWgsl, TOP } from './seed.ts';
 
 type Kind = GraphNode['kind'];
 
-/** Kept input neurons -> a short list of (flat index, weight bits), so that the readback stays small. */
+/**
+ * Kept input neurons -> a short list of (flat index, weight bits), so that the readback stays small. Past `cap` kept
+ * neurons it keeps the `cap` heaviest, ties to the lowest index (keepHeaviest() is the CPU twin), so the cut does not
+ * depend on the order in which the list's slots were taken: one workgroup finds the cap-th largest 64-bit key
+ * (weight as an ordered u32, then the inverted index) by a radix select over 8-bit digits, most significant first,
+ * and keeps the keys at or above it. The list order does not matter: the reader sorts by index.
+ */
 const compactWgsl = /* wgsl */ `
 struct Compact { cap: u32 }
 struct KeptList { count: u32, groups: u32, gy: u32, gz: u32, index: array<u32> }
@@ -25,15 +31,89 @@ struct Out { count: u32, pad: u32, items: array<vec2<u32>> }
 @group(0) @binding(1) var<storage, read> weights: array<f32>;
 @group(0) @binding(2) var<storage, read> list: KeptList;
 @group(0) @binding(3) var<storage, read_write> out: Out;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  if (gid.x == 0u) { out.count = list.count; }
-  for (var t = gid.x; t < min(list.count, p.cap); t += groups.x * 64u) {
+
+const WG = 256u;
+var<workgroup> hist: array<atomic<u32>, 256>;
+var<workgroup> emitted: atomic<u32>;
+var<workgroup> prefix: vec2<u32>; // the key digits chosen so far (hi: weight, lo: inverted index)
+var<workgroup> need: u32;         // how many keys still to take at or below the prefix
+
+// f32 bits in an order where larger floats give larger u32s (negative floats flipped).
+fn ordered(w: f32) -> u32 {
+  let b = bitcast<u32>(w);
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+fn keyOf(i: u32) -> vec2<u32> { return vec2<u32>(ordered(weights[i]), ~i); }
+// Digit d (0 = most significant byte of hi ... 7 = least significant byte of lo) of a key.
+fn digit(k: vec2<u32>, d: u32) -> u32 {
+  let word = select(k.y, k.x, d < 4u);
+  return (word >> (24u - 8u * (d % 4u))) & 255u;
+}
+// Whether a key's digits above digit d equal the prefix's.
+fn matches(k: vec2<u32>, d: u32) -> bool {
+  if (d == 0u) { return true; }
+  if (d <= 4u) { return (k.x >> (32u - 8u * d)) == (prefix.x >> (32u - 8u * d)); }
+  return k.x == prefix.x && (k.y >> (64u - 8u * d)) == (prefix.y >> (64u - 8u * d));
+}
+fn keyAtLeast(k: vec2<u32>, t: vec2<u32>) -> bool { return k.x > t.x || (k.x == t.x && k.y >= t.y); }
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) li: u32) {
+  let n = list.count;
+  if (li == 0u) { out.count = n; }
+  if (n <= p.cap) {
+    for (var t = li; t < n; t += WG) {
+      let i = list.index[t];
+      out.items[t] = vec2<u32>(i, bitcast<u32>(weights[i]));
+    }
+    return;
+  }
+  if (li == 0u) { prefix = vec2<u32>(0u, 0u); need = p.cap; atomicStore(&emitted, 0u); }
+  workgroupBarrier();
+  for (var d = 0u; d < 8u; d++) {
+    atomicStore(&hist[li], 0u);
+    workgroupBarrier();
+    for (var t = li; t < n; t += WG) {
+      let k = keyOf(list.index[t]);
+      if (matches(k, d)) { atomicAdd(&hist[digit(k, d)], 1u); }
+    }
+    workgroupBarrier();
+    if (li == 0u) {
+      // The largest digit whose keys, with all larger ones, reach the count still needed.
+      var above = 0u;
+      var b = 255u;
+      loop {
+        let c = atomicLoad(&hist[b]);
+        if (above + c >= need || b == 0u) { break; }
+        above += c;
+        b -= 1u;
+      }
+      need -= above;
+      if (d < 4u) { prefix.x |= b << (24u - 8u * d); } else { prefix.y |= b << (24u - 8u * (d - 4u)); }
+    }
+    workgroupBarrier();
+  }
+  // prefix is now the cap-th largest key (keys are distinct: the index is part of it).
+  let threshold = workgroupUniformLoad(&prefix);
+  for (var t = li; t < n; t += WG) {
     let i = list.index[t];
-    out.items[t] = vec2<u32>(i, bitcast<u32>(weights[i]));
+    if (keyAtLeast(keyOf(i), threshold)) {
+      let slot = atomicAdd(&emitted, 1u);
+      if (slot < p.cap) { out.items[slot] = vec2<u32>(i, bitcast<u32>(weights[i])); }
+    }
   }
 }
 `;
+
+/**
+ * CPU twin of the compaction's cut: the `cap` heaviest of (index, weight) pairs, ties to the lowest index, in
+ * index order.
+ */
+export function keepHeaviest<T extends { index: number; w: number }>(items: T[], cap: number): T[] {
+  if (items.length <= cap) return [...items].sort((a, b) => a.index - b.index);
+  return [...items].sort((a, b) => Math.fround(b.w) - Math.fround(a.w) || a.index - b.index).slice(0, cap)
+    .sort((a, b) => a.index - b.index);
+}
 
 /** Entries of the compact fixation list: 8 + 2000 * 8 bytes read back per frame at most. */
 export const MAX_FIXATIONS = 2000;
@@ -63,7 +143,7 @@ export interface FixationList {
   fixations: InputFixation[];
   /** Number of kept input neurons; more than fixations.length when the list overflowed MAX_FIXATIONS. */
   total: number;
-  /** Over MAX_FIXATIONS kept: fixations holds an arbitrary MAX_FIXATIONS of them. */
+  /** Over MAX_FIXATIONS kept: fixations holds the MAX_FIXATIONS heaviest, ties to the lowest index (keepHeaviest). */
   truncated: boolean;
   /** The class unravelled (the seed's choice for 'top'). */
   classIndex: number;
@@ -250,7 +330,7 @@ export class GpuUnraveller {
     }
     pass.setPipeline(pipelines.get('compact')!);
     pass.setBindGroup(0, this.compactGroup);
-    pass.dispatchWorkgroupsIndirect(this.inputList, ARGS);
+    pass.dispatchWorkgroups(1); // one workgroup: the cut past MAX_FIXATIONS is a workgroup-wide selection
     pass.end();
   }
 

@@ -124,7 +124,9 @@ fn keep(i: i32, w: f32) {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  for (var t = gid.x; t < keptList.count; t += groups.x * 64u) {
+  // max(.., 1u): a driver that reports num_workgroups as 0 under an indirect dispatch (older wgpu on DX12) must not
+  // make this loop spin forever.
+  for (var t = gid.x; t < keptList.count; t += max(groups.x, 1u) * 64u) {
     let o = keptList.index[t];
     visit(i32(o), kept[o]);
   }

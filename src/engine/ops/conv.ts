@@ -75,10 +75,10 @@ function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
           for (let v = 0; v < KW; v++) {
             const ix = x0 + v * dx;
             if (ix < 0 || ix >= W) continue;
-            s += a[(iy * W + ix) * Cin + k] * wt[wIndex(u, v, k, c)];
+            s = f32(s + f32(a[(iy * W + ix) * Cin + k] * wt[wIndex(u, v, k, c)]));
           }
         }
-        s *= sign;
+        s = f32(s * sign);
         if (s > best) { best = s; bestK = k; }
       }
     }
@@ -96,7 +96,7 @@ function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
         for (let v = 0; v < KW; v++) {
           const tx = x0 + v * dx;
           if (tx < 0 || tx >= W) continue;
-          const s = a[(ty * W + tx) * Cin + bestK] * wt[wIndex(u, v, bestK, c)] * sign;
+          const s = f32(f32(a[(ty * W + tx) * Cin + bestK] * wt[wIndex(u, v, bestK, c)]) * sign);
           if (s > best) { best = s; iy = ty; ix = tx; }
         }
       }
@@ -104,6 +104,10 @@ function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
     ctx.keep(node.inputs[0], (iy * W + ix) * Cin + bestK, w);
   }
 }
+
+// The channel and location choices are made in f32, operation by operation as the WGSL twin does, so that near-ties
+// go the same way on both (an f64 sum can order two channels differently from the GPU's f32 sum).
+const f32 = Math.fround;
 
 function clamp(v: number, n: number): number {
   return v < 0 ? 0 : v >= n ? n - 1 : v;

@@ -34,7 +34,7 @@ function matmulCpu(node: MatMulNode, kept: Kept, ctx: StepContext) {
   const N = a.length;
   const M = node.shape.at(-1)!;
   const idx = Int32Array.from({ length: N }, (_, j) => j);
-  const contrib = new Float64Array(N);
+  const contrib = new Float32Array(N); // f32 products, as the WGSL twin compares them
   for (const [i, w] of kept) {
     let best = 0;
     for (let j = 0; j < N; j++) {

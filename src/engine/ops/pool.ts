@@ -69,7 +69,7 @@ function poolCpu(node: PoolNode | GapNode, kept: Kept, ctx: StepContext) {
         cand.push(j); vals.push(a[j]);
       }
     }
-    const cut = threshold * a[best];
+    const cut = Math.fround(Math.fround(threshold) * a[best]); // f32, as the WGSL twin's GAP_THRESHOLD * bestV
     if (argmaxOnly) ctx.keep(node.inputs[0], best, w);
     else if (cut <= 0) fanOut(ctx, node.inputs[0], w, cand, vals);
     else fanOut(ctx, node.inputs[0], w, cand, vals.map((v) => (v >= cut ? v : 0)));

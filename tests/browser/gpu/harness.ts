@@ -10,7 +10,7 @@ import { buildGraph, size } from '../../../src/engine/graph.ts';
 import { resolveRules, type Graph, type InputFixation, type PresetName, type Rules } from '../../../src/engine/types.ts';
 import { gpuActivations, type GpuActivations } from '../../../src/gpu/activations.ts';
 import { bufferWith } from '../../../src/gpu/kernels.ts';
-import { GpuUnraveller, MAX_FIXATIONS } from '../../../src/gpu/unravel.ts';
+import { GpuUnraveller, keepHeaviest, MAX_FIXATIONS } from '../../../src/gpu/unravel.ts';
 import { ALL_RULES, FIXTURES, noExecSource } from '../../fixtures/graphs.ts';
 import { compareLayers } from './compare.ts';
 import { asGraphModel } from '../../../src/formats/layers/convert.ts';
@@ -103,7 +103,13 @@ function compareAll(graphName: string, cpu: ReturnType<typeof unravelCpu>, g: Aw
   const listMatches = g.list.total === input.indices.length
     && g.list.truncated === (input.indices.length > MAX_FIXATIONS)
     && listIdx.length === Math.min(input.indices.length, MAX_FIXATIONS)
-    && listIdx.every((v, i) => inLayer.get(v) === g.list.fixations[i].w && (i === 0 || v > listIdx[i - 1]));
+    && listIdx.every((v, i) => inLayer.get(v) === g.list.fixations[i].w && (i === 0 || v > listIdx[i - 1]))
+    // Past MAX_FIXATIONS: exactly the heaviest of the layer, ties to the lowest index (the CPU twin of the cut).
+    && String(listIdx) === String(keepHeaviest(Array.from(input.indices, (index, i) => ({ index, w: input.weights[i] })), MAX_FIXATIONS).map((f) => f.index))
+    // With 'count' every weight is 1, so the cut goes by index alone and must equal the CPU reference's cut exactly
+    // (with 'contribution' the weights agree within float rounding only: a near-tie at the cut may differ).
+    && (rules.weights !== 'count' || String(listIdx) === String(keepHeaviest(cpu.inputFixations.map((f) => (
+      { index: (f.y * input.shape[1] + f.x) * input.shape[2] + f.c, w: f.w })), MAX_FIXATIONS).map((f) => f.index)));
   return {
     graph: graphName, ...cmp, cpuFixations: cpu.inputFixations.length, gpuFixations: g.list.total,
     truncated: g.list.truncated, listMatches,
