@@ -5,6 +5,7 @@ import type { Fixation, InputFixation, PresetName, Rules, TopClass } from '../sr
 import type { Box } from '../src/engine/post.ts';
 import type { ModelInfo } from '../src/engine/model.ts';
 import type { Counters } from '../src/gpu/counters.ts';
+import type { GpuFaults } from '../src/gpu/kernels.ts';
 
 /** Overlay colour of the i-th explained class (points, box, cells), also for the UI's legend (one list: src/engine/post.ts). */
 export { CLASS_COLORS } from '../src/engine/post.ts';
@@ -33,6 +34,8 @@ export interface InitOptions {
   backend?: 'auto' | 'webgpu' | 'fallback';
   /** Overlay target, transferred from the page (comlink.transfer). */
   canvas?: OffscreenCanvas;
+  /** Tests only: injected GPU faults (a corrupted kernel, a lowered limit), see src/gpu/kernels.ts GpuFaults. */
+  __gpuFaultsForTest?: GpuFaults;
 }
 
 export interface InitInfo {
@@ -128,6 +131,10 @@ export interface FrameResult {
 export interface WorkerStatus {
   state: 'idle' | 'loading' | 'ready' | 'recovering' | 'error';
   message?: string;
+  /** GPU errors no error scope caught since init (WebGPU 'uncapturederror'), with the last one's message. */
+  gpuErrors?: { count: number; last?: string };
+  /** Why the GPU path unravels on the CPU, when it does (also after a switch in the first frames). */
+  unravelNote?: string;
 }
 
 export interface ExplainWorkerApi {

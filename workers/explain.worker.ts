@@ -12,6 +12,7 @@ import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-t
 import type { FixationModel } from '../src/engine/model.ts';
 import { countBackendReads, frameCounters, snapshot } from '../src/gpu/counters.ts';
 import { createGpuContext, releaseGpuContext, type GpuContext } from '../src/gpu/device.ts';
+import { setGpuFaults } from '../src/gpu/kernels.ts';
 import type { Backend, ExplainRequest, ExplainWorkerTestApi, FrameResult, InitInfo, InitOptions, WorkerStatus } from './api.ts';
 import { FallbackPath } from './fallback-path.ts';
 import { GpuPath } from './gpu-path.ts';
@@ -72,6 +73,7 @@ async function start(o: InitOptions): Promise<InitInfo> {
   fallbackReason = undefined;
   if (want !== 'fallback') {
     try {
+      setGpuFaults(o.__gpuFaultsForTest);
       gpu = await createGpuContext({ count: COUNT });
       fm = await loadFixationModel(o);
       const gp = new GpuPath(gpu, fm, canvas);
@@ -187,7 +189,8 @@ const api: ExplainWorkerTestApi = {
   },
 
   async status() {
-    return status;
+    const note = path instanceof GpuPath ? path.note : undefined;
+    return { ...status, ...(gpu?.uncaptured.count ? { gpuErrors: { ...gpu.uncaptured } } : {}), ...(note ? { unravelNote: note } : {}) };
   },
 
   async memory() {

@@ -14,16 +14,16 @@ import { CLASS_COLORS, type Colormap, type OverlayOptions } from './api.ts';
 import { Laps } from './frame.ts';
 import type { FramePath, HeatSource, Unravelled } from './path.ts';
 import type { FramePlan } from './plan.ts';
-import { CpuUnravelSeam, GpuUnravelSeam, type UnravelSeam } from './unravel-seam.ts';
+import { GuardedUnravelSeam } from './guarded-seam.ts';
 
 export class GpuPath implements FramePath {
   readonly name = 'gpu' as const;
   readonly backend = 'webgpu' as const;
   readonly heatmapGpu: GpuHeatmap;
   readonly overlay: GpuOverlay;
-  readonly unravelSeam: UnravelSeam;
+  readonly unravelSeam: GuardedUnravelSeam;
   /** Why the CPU unravelling is used on this path, if it is. */
-  readonly note?: string;
+  get note(): string | undefined { return this.unravelSeam.reason; }
   private context: GPUCanvasContext | null = null;
   private format: GPUTextureFormat = 'rgba8unorm';
   /** The frame's heatmap + overlay commands, from heatmap() to draw(). */
@@ -35,14 +35,7 @@ export class GpuPath implements FramePath {
   constructor(readonly gpu: GpuContext, readonly fm: FixationModel, readonly canvas: OffscreenCanvas | null) {
     this.heatmapGpu = new GpuHeatmap(gpu.device);
     this.overlay = new GpuOverlay(gpu.device);
-    let seam: UnravelSeam;
-    try {
-      seam = GpuUnravelSeam.create(gpu.backend, fm);
-    } catch (e) {
-      seam = new CpuUnravelSeam(fm);
-      this.note = `WGSL unravelling unavailable for this model (${(e as Error).message}); using the CPU reference`;
-    }
-    this.unravelSeam = seam;
+    this.unravelSeam = new GuardedUnravelSeam(gpu, fm);
     if (canvas) {
       const ctx = canvas.getContext('webgpu');
       if (!ctx) throw new Error('the overlay canvas has no WebGPU context (it already has another kind of context)');
@@ -52,9 +45,12 @@ export class GpuPath implements FramePath {
     }
   }
 
-  /** Compile the unravelling kernels for the model's default rules while the camera starts; rejects naming a kernel. */
+  /**
+   * Set up the unravelling while the camera starts: the WGSL kernels compiled for the model's default rules and
+   * self-checked, else the CPU unravelling with the reason in `note` (see GuardedUnravelSeam).
+   */
   async compile(): Promise<void> {
-    if (this.unravelSeam instanceof GpuUnravelSeam) await this.unravelSeam.compile(resolveRules('default', {}, this.fm.info.rules));
+    await this.unravelSeam.prepare(resolveRules('default', {}, this.fm.info.rules));
   }
 
   laps(timing: boolean): Laps {

@@ -13,6 +13,8 @@ export interface GpuContext {
   adapterInfo?: GPUAdapterInfo;
   isFallbackAdapter: boolean;
   buffers: BufferCount;
+  /** GPU errors no error scope caught (device 'uncapturederror' events): counted, the last one kept. */
+  uncaptured: { count: number; last?: string };
 }
 
 /**
@@ -39,6 +41,13 @@ export async function createGpuContext(opts: { count?: boolean } = {}): Promise<
   });
   if (opts.count) countDevice(device); // bench builds: per-frame call counts
   const buffers = countBuffers(device);
+  // Without a handler these only reach the console; counted so that the worker status can show them.
+  const uncaptured: GpuContext['uncaptured'] = { count: 0 };
+  device.addEventListener?.('uncapturederror', (e) => {
+    uncaptured.count++;
+    uncaptured.last = (e as GPUUncapturedErrorEvent).error.message;
+    console.error(`WebGPU error: ${uncaptured.last}`);
+  });
   const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
   const backend = new WebGPUBackend(device, info);
   // Replace the factory tfjs registered on import (it would open a second device) by one returning ours.
@@ -48,7 +57,7 @@ export async function createGpuContext(opts: { count?: boolean } = {}): Promise<
   await tf.ready();
   const isFallbackAdapter = !!((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter
     ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
-  return { device, backend, adapterInfo: info, isFallbackAdapter, buffers };
+  return { device, backend, adapterInfo: info, isFallbackAdapter, buffers, uncaptured };
 }
 
 /** Drop the tfjs backend of a (possibly lost) device; tolerant of a destroyed device. */

@@ -2,6 +2,29 @@
 // pipelines that differ only in override constants, e.g. the unravelling rules), a per-device cache of shader
 // modules and pipelines, and buffer creation.
 
+/**
+ * Test-only faults (the worker's InitOptions.__gpuFaultsForTest): a kernel whose WGSL is corrupted, so that the
+ * error handling on the way to the CPU unravelling can be shown in a real browser. `kernel` is a pipeline label
+ * (e.g. 'unravel conv'); 'compile' makes its WGSL invalid, 'wrong' makes it keep the neighbouring neuron (valid
+ * WGSL, wrong answer: what the start-up self-check is for). `unravelLimit` lowers the storage binding limit the
+ * unravelling plans for (the device's own cannot be lowered under the WebGPU default of 128 MiB).
+ */
+export interface GpuFaults {
+  kernel?: string;
+  mode?: 'compile' | 'wrong';
+  unravelLimit?: number;
+}
+export const gpuFaults: GpuFaults = {};
+export function setGpuFaults(f: GpuFaults | undefined) {
+  for (const k of Object.keys(gpuFaults) as (keyof GpuFaults)[]) delete gpuFaults[k];
+  Object.assign(gpuFaults, f ?? {});
+}
+function faulty(label: string, code: string): string {
+  if (gpuFaults.kernel !== label) return code;
+  if (gpuFaults.mode === 'wrong') return code.replace('fn keep(i: i32, w: f32) {', 'fn keep(i0: i32, w: f32) {\n  let i = i0 ^ 1;');
+  return `${code}\nthis is not WGSL (test fault)\n`;
+}
+
 /** Binding kinds, in binding-number order. */
 export type Binding = 'uniform' | 'uniform-dynamic' | 'read' | 'write';
 
@@ -42,6 +65,7 @@ export function computePipeline(
   device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number> = {},
 ): GPUComputePipeline {
   const c = cache(device);
+  code = faulty(label, code);
   const key = pipelineKey(code, bindings, constants);
   let pipeline = c.pipelines.get(key);
   if (pipeline) return pipeline;
@@ -58,6 +82,7 @@ export async function compilePipeline(
   device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number> = {},
 ): Promise<void> {
   const c = cache(device);
+  code = faulty(label, code);
   const key = pipelineKey(code, bindings, constants);
   if (c.pipelines.has(key)) return;
   device.pushErrorScope('validation');
@@ -68,11 +93,16 @@ export async function compilePipeline(
     made = Promise.reject(e);
   }
   const scope = device.popErrorScope();
-  const [pipeline, error] = await Promise.all([
-    made.catch((e: unknown) => { throw new Error(`GPU kernel '${label}': pipeline creation failed (${(e as Error)?.message ?? e})`); }),
-    scope,
-  ]);
-  if (error) throw new Error(`GPU kernel '${label}': ${error.message}`);
+  // One line naming the kernel, with the WGSL compiler's first error when there is one (else the driver's message).
+  const fail = async (message: string) => {
+    const info = await c.modules.get(code)?.getCompilationInfo().catch(() => null);
+    const m = info?.messages.find((x) => x.type === 'error');
+    const why = m ? `WGSL error at line ${m.lineNum}:${m.linePos}: ${m.message}` : message;
+    return new Error(`GPU kernel '${label}': ${why.replace(/\s+/g, ' ').trim()}`);
+  };
+  const [pipeline, error] = await Promise.all([made.catch((e: unknown) => e as Error), scope]);
+  if (error) throw await fail(error.message);
+  if (pipeline instanceof Error || !pipeline) throw await fail(`pipeline creation failed (${(pipeline as Error)?.message ?? pipeline})`);
   c.pipelines.set(key, pipeline);
 }
 

@@ -11,7 +11,7 @@
 import { commonWgsl } from '../engine/ops/common.ts';
 import { opOf, OPS } from '../engine/ops/registry.ts';
 import { resolveRules, size, type Graph, type GraphNode, type InputFixation, type KeptLayer, type PresetName, type Rules } from '../engine/types.ts';
-import { bindGroupLayout, bufferWith, compilePipeline, computePipeline, type Binding } from './kernels.ts';
+import { bindGroupLayout, bufferWith, compilePipeline, computePipeline, gpuFaults, type Binding } from './kernels.ts';
 import { seedWgsl, TOP } from './seed.ts';
 
 type Kind = GraphNode['kind'];
@@ -188,7 +188,7 @@ export class GpuUnraveller {
 
   private constructor(readonly device: GPUDevice, readonly graph: Graph) {
     const U = GPUBufferUsage;
-    const limit = device.limits.maxStorageBufferBindingSize;
+    const limit = Math.min(device.limits.maxStorageBufferBindingSize, gpuFaults.unravelLimit ?? Infinity);
     const check = (label: string, bytes: number) => {
       if (bytes > limit) throw new Error(`GPU unravelling: '${label}' needs ${bytes} bytes, over this device's storage binding limit ${limit}`);
     };

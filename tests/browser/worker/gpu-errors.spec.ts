@@ -1,0 +1,92 @@
+// GPU errors on the GPU path are caught and survived (issue 12): a kernel that does not compile, buffers over the
+// device's limit, and a kernel that compiles but answers wrongly (caught by the start-up self-check) each switch the
+// path to the CPU unravelling, with the reason in InitInfo.fallbackReason and the worker status; the fixations then
+// equal those of the healthy WGSL unravelling of the same frame. The tiny CNN keeps this quick on SwiftShader; the
+// last test runs SqueezeNet: the same frame twice gives identical fixations.
+import { expect, test, type Page } from '@playwright/test';
+import { PRESENT_LAUNCH } from './launch.ts';
+import { openHarness, SQUIRREL } from './setup.ts';
+import { routeTinyModel } from './tiny-model.ts';
+
+test.use({ launchOptions: PRESENT_LAUNCH });
+test.describe.configure({ mode: 'serial' }); // the fault cases compare with the healthy run's answer
+
+const TINY = { modelUrl: '/tiny-model/model.json', backend: 'webgpu', canvas: { width: 64, height: 48 } };
+
+async function run(page: Page, faults?: object) {
+  return page.evaluate(async ({ o, url }) => {
+    const h = (window as any).h;
+    const info = await h.init(o);
+    const frames = [];
+    // Class 2 and 'top' (the class the seed kernel or the CPU picks), with every layer's kept set.
+    for (const classes of [2, 'top']) frames.push(await h.explainUrl(url, { classes, withLayers: true }, 64, 48));
+    return { info, frames, status: await h.api.status() };
+  }, { o: { ...TINY, ...(faults ? { __gpuFaultsForTest: faults } : {}) }, url: SQUIRREL });
+}
+
+type Run = Awaited<ReturnType<typeof run>>;
+/** The fixations and per-layer kept sets of a run, weights rounded to the agreement GPU vs CPU has (1e-5 relative). */
+function answer(r: Run) {
+  return r.frames.map((f: any) => ({
+    class: f.explained[0].class.index,
+    input: f.explained[0].inputFixations.map((p: any) => [p.x, p.y, p.c, Number(p.w.toPrecision(5))]),
+    layers: f.layers.map((l: any) => [l.name, l.count, Array.from(l.indices ?? [])]),
+  }));
+}
+
+let healthy: Run;
+test.beforeEach(async ({ page }) => {
+  await routeTinyModel(page);
+  await openHarness(page);
+});
+
+test('healthy device: WGSL unravelling passes the self-check, no reason, no GPU errors', async ({ page }) => {
+  healthy = await run(page);
+  expect(healthy.info.path).toBe('gpu');
+  expect(healthy.info.fallbackReason).toBeUndefined();
+  expect(healthy.status.unravelNote).toBeUndefined();
+  expect(healthy.status.gpuErrors).toBeUndefined();
+  expect(healthy.status.state).toBe('ready');
+  for (const f of healthy.frames) expect(f.explained[0].inputFixations.length).toBeGreaterThan(0);
+});
+
+const cases: [string, object, RegExp][] = [
+  ['a kernel whose WGSL does not compile', { kernel: 'unravel conv', mode: 'compile' }, /GPU kernel 'unravel conv': WGSL error at line \d+:\d+/],
+  ['buffers over the storage binding limit', { unravelLimit: 4096 }, /'[^']+' needs \d+ bytes, over this device's storage binding limit 4096/],
+  ['a kernel that compiles but answers wrongly (self-check)', { kernel: 'unravel conv', mode: 'wrong' }, /GPU self-check: class \d, layer '[^']+': GPU kept/],
+];
+for (const [name, faults, why] of cases) {
+  test(`${name} -> CPU unravelling with the reason; same fixations as the healthy GPU`, async ({ page }) => {
+    expect(healthy, 'the healthy run ran first').toBeDefined();
+    const r = await run(page, faults);
+    expect(r.info.path).toBe('gpu'); // WebGPU inference and overlay stay; only the unravelling moved
+    expect(r.info.fallbackReason).toMatch(/WGSL unravelling unavailable \(.*\); using the CPU reference/);
+    expect(r.info.fallbackReason).toMatch(why);
+    expect(r.status.unravelNote).toBe(r.info.fallbackReason);
+    expect(r.status.state).toBe('ready');
+    // The CPU walk reads activation values back (the GPU walk reads only the compact list and the layers' weights).
+    expect(answer(r)).toEqual(answer(healthy));
+  });
+}
+
+test('SqueezeNet on the GPU path: the same frame twice gives identical fixations and kept sets', async ({ page }) => {
+  test.setTimeout(600_000);
+  const r = await page.evaluate(async (url) => {
+    const h = (window as any).h;
+    const info = await h.init({ modelId: 'squeezenet1_1', backend: 'webgpu' });
+    const a = await h.explainUrl(url, { withLayers: true, rules: 'default' });
+    const b = await h.explainUrl(url, { withLayers: true, rules: 'default' });
+    const c = await h.explainUrl(url, { withLayers: true, rules: { location: 'max', gap: 'positive', weights: 'contribution' } });
+    const d = await h.explainUrl(url, { withLayers: true, rules: { location: 'max', gap: 'positive', weights: 'contribution' } });
+    return { info, pairs: [[a, b], [c, d]], status: await h.api.status() };
+  }, SQUIRREL);
+  expect(r.info.path).toBe('gpu');
+  expect(r.info.fallbackReason).toBeUndefined();
+  for (const [a, b] of r.pairs) {
+    expect(a.explained[0].inputFixations.length).toBeGreaterThan(0);
+    // Exact: indices and f32 weights bit for bit.
+    expect(b.explained[0].inputFixations).toEqual(a.explained[0].inputFixations);
+    expect(b.layers.map((l: any) => [l.name, Array.from(l.indices)])).toEqual(a.layers.map((l: any) => [l.name, Array.from(l.indices)]));
+  }
+  console.log(`fixations: ${r.pairs.map(([a]) => a.explained[0].inputFixations.length).join(', ')}`);
+});

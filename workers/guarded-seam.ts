@@ -1,0 +1,113 @@
+// The GPU path's unravelling with its failures caught: WebGPU reports pipeline, validation and out-of-memory errors
+// asynchronously and hands back invalid objects (frames would "succeed" with no fixations), so the WGSL walker is
+// set up inside error scopes, compiled ahead, checked once against the CPU reference on a tiny graph
+// (src/gpu/selfcheck.ts), and its first frames run inside error scopes too. Any failure switches this path to the
+// CPU unravelling (CpuUnravelSeam) for good, and `reason` says why (the readout's path note).
+import type * as tf from '@tensorflow/tfjs-core';
+import type { FixationModel } from '../src/engine/model.ts';
+import type { Rules } from '../src/engine/types.ts';
+import type { GpuContext } from '../src/gpu/device.ts';
+import { gpuSelfCheck } from '../src/gpu/selfcheck.ts';
+import { CpuUnravelSeam, GpuUnravelSeam, type Unravelled, type UnravelSeam } from './unravel-seam.ts';
+
+/** Frames run inside error scopes after set-up: the first submissions are where a bad pipeline or buffer shows. */
+const GUARDED_FRAMES = 3;
+
+/** Run `f` inside validation and out-of-memory error scopes; rejects with the first error the scopes caught. */
+export async function scoped<T>(device: GPUDevice, what: string, f: () => Promise<T>): Promise<T> {
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let result: T | undefined;
+  let thrown: unknown = null;
+  try { result = await f(); } catch (e) { thrown = e; }
+  const validation = await device.popErrorScope();
+  const oom = await device.popErrorScope();
+  if (oom) throw new Error(`${what}: GPU out of memory (${oom.message})`);
+  if (validation) throw new Error(`${what}: GPU validation error (${validation.message})`);
+  if (thrown) throw thrown;
+  return result as T;
+}
+
+export class GuardedUnravelSeam implements UnravelSeam {
+  private seam: UnravelSeam | null = null;
+  /** Why the CPU unravelling is in use, when it is. */
+  reason?: string;
+  private guarded = GUARDED_FRAMES;
+  private last: { tensors: Map<string, tf.Tensor>; classIndex: number | 'top'; rules: Rules; summary?: tf.Tensor } | null = null;
+
+  constructor(private gpu: GpuContext, private fm: FixationModel) {}
+
+  get kind() { return this.seam?.kind ?? 'gpu'; }
+
+  /**
+   * Build the WGSL walker (buffers inside error scopes), compile its kernels for `rules` and run the self-check;
+   * on any failure use the CPU unravelling. Never rejects.
+   */
+  async prepare(rules: Rules): Promise<void> {
+    if (this.seam) return;
+    let gpuSeam: GpuUnravelSeam | null = null;
+    try {
+      await scoped(this.gpu.device, 'WGSL unravelling set-up', async () => {
+        gpuSeam = GpuUnravelSeam.create(this.gpu.backend, this.fm);
+        await gpuSeam.compile(rules);
+        await gpuSelfCheck(this.gpu.device, rules);
+      });
+      this.seam = gpuSeam;
+    } catch (e) {
+      (gpuSeam as GpuUnravelSeam | null)?.destroy();
+      this.toCpu((e as Error).message);
+    }
+  }
+
+  async run(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor) {
+    if (!this.seam) await this.prepare(rules);
+    if (this.seam!.kind === 'cpu' || this.guarded <= 0) return this.seam!.run(tensors, classIndex, rules, summary);
+    this.last = { tensors, classIndex, rules, summary };
+    // The scopes stay open until read(): the frame's errors come from its submission, reported asynchronously.
+    this.gpu.device.pushErrorScope('out-of-memory');
+    this.gpu.device.pushErrorScope('validation');
+    try {
+      await this.seam!.run(tensors, classIndex, rules, summary);
+    } catch (e) {
+      await this.closeScopes();
+      throw e;
+    }
+  }
+
+  async read(layers: 'all' | string[] | null): Promise<Unravelled> {
+    const last = this.last;
+    if (!last) return this.seam!.read(layers);
+    this.last = null;
+    this.guarded--;
+    let out: Unravelled | null = null;
+    let thrown: unknown = null;
+    try { out = await this.seam!.read(layers); } catch (e) { thrown = e; }
+    const error = await this.closeScopes();
+    if (!error && !thrown) return out!;
+    if (!error) throw thrown;
+    // This frame's GPU work failed: from now on (this frame included) the CPU reference unravels.
+    this.seam!.destroy();
+    this.toCpu(`a GPU error in the first frames (${error})`);
+    await this.seam!.run(last.tensors, last.classIndex, last.rules, last.summary);
+    return this.seam!.read(layers);
+  }
+
+  destroy() {
+    this.seam?.destroy();
+    this.seam = null;
+  }
+
+  private toCpu(why: string) {
+    this.reason = `WGSL unravelling unavailable (${why}); using the CPU reference`;
+    console.warn(this.reason);
+    this.seam = new CpuUnravelSeam(this.fm);
+    this.guarded = 0;
+  }
+
+  /** Pop the frame's two scopes; the first error's message, if any. */
+  private async closeScopes(): Promise<string | null> {
+    const validation = await this.gpu.device.popErrorScope();
+    const oom = await this.gpu.device.popErrorScope();
+    return oom ? `out of memory: ${oom.message}` : validation ? `validation: ${validation.message}` : null;
+  }
+}
