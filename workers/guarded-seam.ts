@@ -22,18 +22,21 @@ export async function scoped<T>(device: GPUDevice, what: string, f: () => Promis
   try { result = await f(); } catch (e) { thrown = e; }
   const validation = await device.popErrorScope();
   const oom = await device.popErrorScope();
-  if (oom) throw new Error(`${what}: GPU out of memory (${oom.message})`);
-  if (validation) throw new Error(`${what}: GPU validation error (${validation.message})`);
+  if (oom) throw new Error(`${what}: GPU out of memory (${oneLine(oom.message)})`);
+  if (validation) throw new Error(`${what}: GPU validation error (${oneLine(validation.message)})`);
   if (thrown) throw thrown;
   return result as T;
 }
+
+/** Driver messages span lines; the readout shows one. */
+const oneLine = (m: string) => m.replace(/\s+/g, ' ').trim();
 
 export class GuardedUnravelSeam implements UnravelSeam {
   private seam: UnravelSeam | null = null;
   /** Why the CPU unravelling is in use, when it is. */
   reason?: string;
   private guarded = GUARDED_FRAMES;
-  private last: { tensors: Map<string, tf.Tensor>; classIndex: number | 'top'; rules: Rules; summary?: tf.Tensor } | null = null;
+  private last: { tensors: Map<string, tf.Tensor>; classIndex: number | 'top'; rules: Rules; summary?: tf.Tensor; uncaptured: number } | null = null;
 
   constructor(private gpu: GpuContext, private fm: FixationModel) {}
 
@@ -61,8 +64,9 @@ export class GuardedUnravelSeam implements UnravelSeam {
 
   async run(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor) {
     if (!this.seam) await this.prepare(rules);
-    if (this.seam!.kind === 'cpu' || this.guarded <= 0) return this.seam!.run(tensors, classIndex, rules, summary);
-    this.last = { tensors, classIndex, rules, summary };
+    if (this.seam!.kind === 'cpu') return this.seam!.run(tensors, classIndex, rules, summary);
+    this.last = { tensors, classIndex, rules, summary, uncaptured: this.gpu.uncaptured.count };
+    if (this.guarded <= 0) return this.seam!.run(tensors, classIndex, rules, summary);
     // The scopes stay open until read(): the frame's errors come from its submission, reported asynchronously.
     this.gpu.device.pushErrorScope('out-of-memory');
     this.gpu.device.pushErrorScope('validation');
@@ -78,16 +82,23 @@ export class GuardedUnravelSeam implements UnravelSeam {
     const last = this.last;
     if (!last) return this.seam!.read(layers);
     this.last = null;
+    const scopes = this.guarded > 0;
     this.guarded--;
     let out: Unravelled | null = null;
     let thrown: unknown = null;
     try { out = await this.seam!.read(layers); } catch (e) { thrown = e; }
-    const error = await this.closeScopes();
+    let error = scopes ? await this.closeScopes() : null;
+    let when = 'the first frames';
+    // Past the first frames no scope is open: a GPU error during the frame arrives as an uncaptured error.
+    if (!error && this.gpu.uncaptured.count > last.uncaptured) {
+      error = `uncaptured: ${oneLine(this.gpu.uncaptured.last ?? '')}`;
+      when = 'a frame';
+    }
     if (!error && !thrown) return out!;
     if (!error) throw thrown;
     // This frame's GPU work failed: from now on (this frame included) the CPU reference unravels.
     this.seam!.destroy();
-    this.toCpu(`a GPU error in the first frames (${error})`);
+    this.toCpu(`a GPU error in ${when} (${error})`);
     await this.seam!.run(last.tensors, last.classIndex, last.rules, last.summary);
     return this.seam!.read(layers);
   }
@@ -108,6 +119,6 @@ export class GuardedUnravelSeam implements UnravelSeam {
   private async closeScopes(): Promise<string | null> {
     const validation = await this.gpu.device.popErrorScope();
     const oom = await this.gpu.device.popErrorScope();
-    return oom ? `out of memory: ${oom.message}` : validation ? `validation: ${validation.message}` : null;
+    return oom ? `out of memory: ${oneLine(oom.message)}` : validation ? `validation: ${oneLine(validation.message)}` : null;
   }
 }

@@ -11,7 +11,8 @@
  */
 export interface GpuFaults {
   kernel?: string;
-  mode?: 'compile' | 'wrong';
+  /** 'lazy': like 'compile', but only where the kernel is compiled at a frame (not ahead of it). */
+  mode?: 'compile' | 'wrong' | 'lazy';
   unravelLimit?: number;
 }
 export const gpuFaults: GpuFaults = {};
@@ -19,8 +20,8 @@ export function setGpuFaults(f: GpuFaults | undefined) {
   for (const k of Object.keys(gpuFaults) as (keyof GpuFaults)[]) delete gpuFaults[k];
   Object.assign(gpuFaults, f ?? {});
 }
-function faulty(label: string, code: string): string {
-  if (gpuFaults.kernel !== label) return code;
+function faulty(label: string, code: string, lazy: boolean): string {
+  if (gpuFaults.kernel !== label || (gpuFaults.mode === 'lazy') !== lazy) return code;
   if (gpuFaults.mode === 'wrong') return code.replace('fn keep(i: i32, w: f32) {', 'fn keep(i0: i32, w: f32) {\n  let i = i0 ^ 1;');
   return `${code}\nthis is not WGSL (test fault)\n`;
 }
@@ -65,10 +66,10 @@ export function computePipeline(
   device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number> = {},
 ): GPUComputePipeline {
   const c = cache(device);
-  code = faulty(label, code);
-  const key = pipelineKey(code, bindings, constants);
-  let pipeline = c.pipelines.get(key);
+  let pipeline = c.pipelines.get(pipelineKey(faulty(label, code, false), bindings, constants));
   if (pipeline) return pipeline;
+  code = faulty(label, code, true);
+  const key = pipelineKey(code, bindings, constants);
   pipeline = device.createComputePipeline(pipelineDescriptor(device, label, code, bindings, constants));
   c.pipelines.set(key, pipeline);
   return pipeline;
@@ -82,7 +83,7 @@ export async function compilePipeline(
   device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number> = {},
 ): Promise<void> {
   const c = cache(device);
-  code = faulty(label, code);
+  code = faulty(label, code, false);
   const key = pipelineKey(code, bindings, constants);
   if (c.pipelines.has(key)) return;
   device.pushErrorScope('validation');

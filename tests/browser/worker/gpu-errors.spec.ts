@@ -69,6 +69,49 @@ for (const [name, faults, why] of cases) {
   });
 }
 
+test('a kernel first compiled at a frame fails there -> that frame and the next on the CPU, with the reason', async ({ page }) => {
+  // Kernels for rules other than the model's default are compiled at their first frame, inside its error scopes.
+  const reference = { location: 'center', gap: 'argmax', weights: 'count' };
+  const frames = (faults?: object) => page.evaluate(async ({ o, url, rules }) => {
+    const h = (window as any).h;
+    const info = await h.init(o);
+    const out = [];
+    for (let i = 0; i < 2; i++) out.push(await h.explainUrl(url, { classes: 2, rules, withLayers: true }, 64, 48));
+    return { info, frames: out, status: await h.api.status() };
+  }, { o: { ...TINY, ...(faults ? { __gpuFaultsForTest: faults } : {}) }, url: SQUIRREL, rules: reference });
+  const good = await frames();
+  const bad = await frames({ kernel: 'unravel conv', mode: 'lazy' });
+  expect(good.status.unravelNote).toBeUndefined();
+  expect(bad.info.fallbackReason).toBeUndefined(); // set-up and self-check were fine
+  expect(bad.status.unravelNote).toMatch(/^WGSL unravelling unavailable \(a GPU error in the first frames \(validation: .*unravel conv.*\)\); using the CPU reference$/);
+  expect(bad.status.state).toBe('ready');
+  expect(good.frames[0].explained[0].inputFixations.length).toBeGreaterThan(0);
+  expect(answer(bad)).toEqual(answer(good));
+});
+
+test('past the first frames: an uncaptured GPU error is counted in the status and the frame goes to the CPU', async ({ page }) => {
+  const reference = { location: 'center', gap: 'argmax', weights: 'count' };
+  const r = await page.evaluate(async ({ o, url, rules }) => {
+    const h = (window as any).h;
+    await h.init(o);
+    for (let i = 0; i < 4; i++) await h.explainUrl(url, { classes: 2 }, 64, 48); // default rules: compiled ahead
+    const before = await h.api.status();
+    const frame = await h.explainUrl(url, { classes: 2, rules, withLayers: true }, 64, 48); // compiled now: fails
+    return { before, frames: [frame], status: await h.api.status() };
+  }, { o: { ...TINY, __gpuFaultsForTest: { kernel: 'unravel conv', mode: 'lazy' } }, url: SQUIRREL, rules: reference });
+  expect(r.before.gpuErrors).toBeUndefined();
+  expect(r.before.unravelNote).toBeUndefined();
+  expect(r.status.gpuErrors.count).toBeGreaterThan(0);
+  expect(r.status.gpuErrors.last).toMatch(/unravel/);
+  expect(r.status.unravelNote).toMatch(/^WGSL unravelling unavailable \(a GPU error in a frame \(uncaptured: .*\)\); using the CPU reference$/);
+  const good = await page.evaluate(async ({ o, url, rules }) => {
+    const h = (window as any).h;
+    await h.init(o);
+    return { frames: [await h.explainUrl(url, { classes: 2, rules, withLayers: true }, 64, 48)] };
+  }, { o: TINY, url: SQUIRREL, rules: reference });
+  expect(answer(r as any)).toEqual(answer(good as any));
+});
+
 test('SqueezeNet on the GPU path: the same frame twice gives identical fixations and kept sets', async ({ page }) => {
   test.setTimeout(600_000);
   const r = await page.evaluate(async (url) => {
