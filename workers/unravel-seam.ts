@@ -7,6 +7,7 @@ import { size } from '../src/engine/graph.ts';
 import type { FixationModel } from '../src/engine/model.ts';
 import type { InputFixation, KeptLayer, Rules } from '../src/engine/types.ts';
 import { flushTf, tensorBuffer } from '../src/gpu/device.ts';
+import { modelConstants } from '../src/gpu/activations.ts';
 import { GpuUnraveller } from '../src/gpu/unravel.ts';
 import { summaryTop1 } from './frame.ts';
 import { SparseActivations } from './sparse-unravel.ts';
@@ -40,7 +41,7 @@ export class GpuUnravelSeam implements UnravelSeam {
   private constructor(private backend: WebGPUBackend, private unraveller: GpuUnraveller) {}
 
   static create(backend: WebGPUBackend, fm: FixationModel): GpuUnravelSeam {
-    return new GpuUnravelSeam(backend, GpuUnraveller.create(backend.device, fm.graph));
+    return new GpuUnravelSeam(backend, GpuUnraveller.create(backend.device, fm.graph, modelConstants(backend, fm)));
   }
 
   /** Compile the WGSL kernels for `rules` now (model load), not at the first frame's encode. */

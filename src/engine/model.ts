@@ -96,6 +96,10 @@ export class FixationModel {
     if (gh !== input.height || gw !== input.width || gc !== input.channels) {
       throw new Error(`model '${info.id}': input is ${graph.input.shape}, the model info says ${input.height},${input.width},${input.channels}`);
     }
+    // tfjs keeps model.json's weight bytes (artifacts.weightData) only for model.save(), which this never calls: the
+    // weights live in its tensors (on the GPU after the dry run) and in the graph's copies for the CPU rules. A copy
+    // of the artifacts without them, so that a caller's artifacts object (a model in memory) stays whole.
+    (model as unknown as { artifacts: object }).artifacts = { ...artifacts, weightData: undefined };
     return new FixationModel(model, info, graph, input);
   }
 
@@ -193,6 +197,11 @@ export class FixationModel {
 
   top(probs: Float32Array, k = 5): TopClass[] {
     return topK(probs, k).map((index) => ({ index, label: this.info.labels[index] ?? `class ${index}`, prob: probs[index] }));
+  }
+
+  /** The model's tensor of a graph constant (e.g. a conv's weights), as tfjs holds it on its backend. */
+  constantTensor(name: string): tf.Tensor | undefined {
+    return this.model.weights[name]?.[0] ?? this.model.weights[tensorName(name)]?.[0];
   }
 
   dispose() {

@@ -3,7 +3,21 @@
 // is consistent with the forward pass; dispose() releases the copies (call it once the unravelling is submitted
 // and done, i.e. after the readback).
 import type * as tf from '@tensorflow/tfjs-core';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { FixationModel } from '../engine/model.ts';
+import { tensorBuffer } from './device.ts';
 import { bufferWith } from './kernels.ts';
+
+/**
+ * The model's own GPUBuffer of a graph constant (f32), for GpuUnraveller.create: the unravelling binds tfjs's copy of
+ * the conv and matmul weights instead of uploading its own (one copy of the weights on the GPU, not two).
+ */
+export function modelConstants(backend: WebGPUBackend, fm: FixationModel): (name: string) => GPUBuffer | undefined {
+  return (name) => {
+    const t = fm.constantTensor(name);
+    return t?.dtype === 'float32' ? tensorBuffer(backend, t) : undefined;
+  };
+}
 
 export interface GpuActivations {
   get(name: string): GPUBuffer;

@@ -182,11 +182,20 @@ export class GpuUnraveller {
   private reading: Promise<unknown> = Promise.resolve();
   private destroyed = false;
 
-  static create(device: GPUDevice, graph: Graph): GpuUnraveller {
-    return new GpuUnraveller(device, graph);
+  /**
+   * `constants(name)`: the GPUBuffer (f32, same layout) of a graph constant the model already holds on this device,
+   * e.g. tfjs's copy of a conv's weights; such weights are bound from it instead of being uploaded again.
+   */
+  static create(device: GPUDevice, graph: Graph, constants?: (name: string) => GPUBuffer | undefined): GpuUnraveller {
+    return new GpuUnraveller(device, graph, constants);
   }
 
-  private constructor(readonly device: GPUDevice, readonly graph: Graph) {
+  /** Bytes of the GPU buffers this unraveller created (not the model's buffers it binds). */
+  get bytes(): number {
+    return this.owned.reduce((s, b) => s + b.size, 0) + (this.listStaging?.size ?? 0) + (this.layerStaging?.size ?? 0);
+  }
+
+  private constructor(readonly device: GPUDevice, readonly graph: Graph, constants?: (name: string) => GPUBuffer | undefined) {
     const U = GPUBufferUsage;
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, gpuFaults.unravelLimit ?? Infinity);
     const check = (label: string, bytes: number) => {
@@ -232,7 +241,10 @@ export class GpuUnraveller {
           label: `${node.kind} ${node.name} -> ${d.input}`, kind: node.kind,
           params: d.params ? upload(`params of ${node.name}`, d.params, U.UNIFORM) : noParams,
           kept: this.stores.get(node.name)!, next: this.stores.get(d.input)!, acts: d.acts,
-          fixed: (d.fixed ?? []).map((f) => upload(f.label, f.data, U.STORAGE)),
+          fixed: (d.fixed ?? []).map((f) => {
+            const own = f.constant ? constants?.(f.constant) : undefined;
+            return own && own.size >= f.data.byteLength && own.usage & U.STORAGE ? own : upload(f.label, f.data, U.STORAGE);
+          }),
         });
       }
     }
@@ -381,9 +393,16 @@ export class GpuUnraveller {
       const { weights } = this.store(node.name);
       if (!offsets.has(weights)) { offsets.set(weights, bytes); bytes += weights.size; }
     }
-    // One staging buffer, sized for everything, serves any subset.
-    this.layerStaging ??= this.stagingBuffer('layers readback', this.unique.reduce((s, u) => s + u.weights.size, 0));
-    return this.read(this.layerStaging, [...offsets].map(([b, off]) => [b, off, b.size]), (data) =>
+    // Sized for what is read (the layer view reads one layer); grows when a read needs more, once the reads queued
+    // before this one are done with the old one.
+    const staging = () => {
+      if (!this.layerStaging || this.layerStaging.size < bytes) {
+        this.layerStaging?.destroy();
+        this.layerStaging = this.stagingBuffer('layers readback', bytes);
+      }
+      return this.layerStaging;
+    };
+    return this.read(staging, [...offsets].map(([b, off]) => [b, off, b.size]), (data) =>
       nodes.map((node) => {
         const n = size(node.shape);
         const w = new Float32Array(data, offsets.get(this.stores.get(node.name)!.weights)!, n);
@@ -441,9 +460,10 @@ export class GpuUnraveller {
   }
 
   /** Copy ranges into a staging buffer, map it, parse; serialised so that a staging buffer is mapped once at a time. */
-  private read<T>(staging: GPUBuffer, copies: [GPUBuffer, number, number][], parse: (data: ArrayBuffer) => T): Promise<T> {
+  private read<T>(stagingOf: GPUBuffer | (() => GPUBuffer), copies: [GPUBuffer, number, number][], parse: (data: ArrayBuffer) => T): Promise<T> {
     const run = async () => {
       if (this.destroyed) throw new Error('GPU unravelling: used after destroy()');
+      const staging = typeof stagingOf === 'function' ? stagingOf() : stagingOf;
       const encoder = this.device.createCommandEncoder({ label: 'unravel readback' });
       for (const [src, dst, bytes] of copies) encoder.copyBufferToBuffer(src, 0, staging, dst, bytes);
       this.device.queue.submit([encoder.finish()]);

@@ -35,8 +35,11 @@ export interface GpuDispatch {
   params?: Int32Array;
   /** Activations bound from binding 5 on, per frame. */
   acts: string[];
-  /** Read-only buffers bound after the activations, uploaded once per model (weights, scales). */
-  fixed?: { label: string; data: Float32Array }[];
+  /**
+   * Read-only buffers bound after the activations, uploaded once per model (weights, scales). `constant`: the graph
+   * constant (model weight) that `data` is, unchanged, so that the model's own GPU copy can be bound instead.
+   */
+  fixed?: { label: string; data: Float32Array; constant?: string }[];
 }
 
 /**

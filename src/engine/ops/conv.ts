@@ -16,6 +16,8 @@ export interface ConvNode extends NodeBase {
   depthwise: boolean;
   /** Per output channel factor folded in from a BatchNorm (gamma/sqrt(var+eps)); a negative one flips the argmax. */
   scale?: Float32Array;
+  /** The graph constant `weights` was read from, unchanged (the GPU path binds the model's own copy of it). */
+  source?: string;
 }
 
 const tf: TfParse = {
@@ -30,7 +32,7 @@ const tf: TfParse = {
     const dil = attrInts(n, 'dilations');
     const [dy, dx] = dil.length === 4 ? [dil[1], dil[2]] : [1, 1];
     const node: ConvNode = {
-      kind: 'conv', name: n.name, shape, inputs: [ins[0]], weights: Float32Array.from(w.values),
+      kind: 'conv', name: n.name, shape, inputs: [ins[0]], weights: Float32Array.from(w.values), source: ins[1],
       kernel: [w.shape[0], w.shape[1]], strides: [sy, sx], dilations: [dy, dx], depthwise: n.op.includes('Depthwise'),
       pad: [
         padBefore(n, inShape[0], shape[0], w.shape[0], sy, dy, 0),
@@ -196,7 +198,7 @@ const gpu: GpuOp<ConvNode> = {
       params: Params.pack({ H, W, Cin, Wo, Cout, KH, KW, sy, sx, dy, dx, pt, pl, mult, depthwise: node.depthwise ? 1 : 0 }),
       acts: [node.inputs[0]],
       fixed: [
-        { label: `conv weights of ${node.name}`, data: node.weights },
+        { label: `conv weights of ${node.name}`, data: node.weights, constant: node.source },
         { label: `scale of ${node.name}`, data: node.scale ?? new Float32Array(Cout).fill(1) },
       ],
     }];

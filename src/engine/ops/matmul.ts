@@ -10,6 +10,8 @@ export interface MatMulNode extends NodeBase {
   weights: Float32Array;
   /** The input vector is a flattened spatial map: keep only the single best input. */
   fromSpatial: boolean;
+  /** The graph constant `weights` was read from, unchanged (not transposed); the GPU path binds its GPU copy. */
+  source?: string;
 }
 
 const tf: TfParse = {
@@ -18,8 +20,12 @@ const tf: TfParse = {
     if (attrBool(n, 'transpose_a')) c.fail('transpose_a is not supported');
     const w = c.need(c.ins[1]);
     const [r, k] = w.shape;
-    const weights = attrBool(n, 'transpose_b') ? transpose(w.values, r, k) : Float32Array.from(w.values);
-    return { kind: 'matmul', name: n.name, shape: c.shape, inputs: [c.ins[0]], weights, fromSpatial: c.flattenedFromMap(c.ins[0]) };
+    const transposed = attrBool(n, 'transpose_b');
+    const weights = transposed ? transpose(w.values, r, k) : Float32Array.from(w.values);
+    return {
+      kind: 'matmul', name: n.name, shape: c.shape, inputs: [c.ins[0]], weights, fromSpatial: c.flattenedFromMap(c.ins[0]),
+      ...(transposed ? {} : { source: c.ins[1] }),
+    };
   },
 };
 
@@ -82,7 +88,7 @@ const gpu: GpuOp<MatMulNode> = {
     if (node.weights.length !== N * M) throw new Error(`node '${node.name}' (matmul): ${node.weights.length} weights, expected ${N}x${M}`);
     return [{
       input: node.inputs[0], params: Params.pack({ N, M, fromSpatial: node.fromSpatial ? 1 : 0 }), acts: [node.inputs[0]],
-      fixed: [{ label: `matmul weights of ${node.name}`, data: node.weights }],
+      fixed: [{ label: `matmul weights of ${node.name}`, data: node.weights, constant: node.source }],
     }];
   },
 };

@@ -8,7 +8,7 @@ import { disposeForward, FixationModel, type ModelInfo } from '../../../src/engi
 import { unravelCpu } from '../../../src/engine/unravel.ts';
 import { buildGraph, size } from '../../../src/engine/graph.ts';
 import { resolveRules, type Graph, type InputFixation, type PresetName, type Rules } from '../../../src/engine/types.ts';
-import { gpuActivations, type GpuActivations } from '../../../src/gpu/activations.ts';
+import { gpuActivations, modelConstants, type GpuActivations } from '../../../src/gpu/activations.ts';
 import { bufferWith } from '../../../src/gpu/kernels.ts';
 import { GpuUnraveller, keepHeaviest, MAX_FIXATIONS } from '../../../src/gpu/unravel.ts';
 import { ALL_RULES, FIXTURES, noExecSource } from '../../fixtures/graphs.ts';
@@ -38,7 +38,7 @@ async function init(modelId = 'squeezenet1_1') {
   const labels = await (await fetch(`/models/${modelId}/${entry.labels}`)).json();
   const model = await loadGraphModel(`/models/${modelId}/model.json`);
   fm = FixationModel.create(model, { ...entry, labels } as ModelInfo);
-  gpu = GpuUnraveller.create(device, fm.graph);
+  gpu = GpuUnraveller.create(device, fm.graph, modelConstants(tf.backend() as WebGPUBackend, fm));
   return { nodes: fm.graph.order.length, activations: gpu.activationNames.length };
 }
 
@@ -54,7 +54,7 @@ async function initLayers(url: string) {
   const facts = readFacts({ metadata: await (await fetch(new URL('metadata.json', new URL(url, location.href)))).json() });
   const logits = model.outputNodes[0];
   fm = FixationModel.create(model, { id: url, inputSize: model.inputs[0].shape![1], preprocessing: facts.preprocessing!, logits, labels: facts.labels! });
-  gpu = GpuUnraveller.create(device, fm.graph);
+  gpu = GpuUnraveller.create(device, fm.graph, modelConstants(tf.backend() as WebGPUBackend, fm));
   return { nodes: fm.graph.order.length, activations: gpu.activationNames.length, logits, range: fm.info.preprocessing.range };
 }
 
@@ -307,10 +307,42 @@ async function errors() {
   return out;
 }
 
+/**
+ * Memory of a catalog model on the GPU path: the bytes of GPU buffers its unraveller creates with the model's conv
+ * and matmul weights bound from tfjs's buffers (`shared`) and with copies of its own (`copied`, as before), the
+ * bytes of those weights in the graph, the layer-readback staging after reading one layer and after reading all,
+ * and the model.json weight bytes tfjs held for model.save() (dropped by FixationModel.create).
+ */
+async function memoryOf(modelId: string) {
+  await startWebGpu();
+  const catalog = await (await fetch('/models/catalog.json')).json();
+  const entry = catalog.models.find((m: { id: string }) => m.id === modelId);
+  const model = await loadGraphModel(`/models/${modelId}/model.json`);
+  const weightData = (model as unknown as { artifacts: { weightData?: ArrayBuffer } }).artifacts.weightData?.byteLength ?? 0;
+  const m = FixationModel.create(model, { ...entry, labels: [] } as ModelInfo);
+  const heldAfter = (m.model as unknown as { artifacts: { weightData?: ArrayBuffer } }).artifacts.weightData?.byteLength ?? 0;
+  const copy = GpuUnraveller.create(device, m.graph);
+  const shared = GpuUnraveller.create(device, m.graph, modelConstants(tf.backend() as WebGPUBackend, m));
+  try {
+    const before = shared.bytes;
+    const last = m.graph.order[m.graph.order.length - 1].name;
+    await shared.readLayers([last]);
+    const oneLayer = shared.bytes - before;
+    await shared.readLayers();
+    const allLayers = shared.bytes - before;
+    const weights = m.graph.order.reduce((s, n) => s + ((n.kind === 'conv' || n.kind === 'matmul') && n.source ? n.weights.byteLength : 0), 0);
+    return { copied: copy.bytes, shared: before, weights, oneLayer, allLayers, weightData, heldAfter };
+  } finally {
+    copy.destroy();
+    shared.destroy();
+    m.dispose();
+  }
+}
+
 function graphOf(): Graph { return fm.graph; }
 function fixtureNames() { return { fixtures: Object.keys(FIXTURES), gpu: Object.keys(GPU_GRAPHS) }; }
 
-const api = { init, initLayers, errors, compareImage, activationsMatch, timing, graphOf, compareFixture, fixtureNames };
+const api = { init, initLayers, memoryOf, errors, compareImage, activationsMatch, timing, graphOf, compareFixture, fixtureNames };
 declare global { interface Window { harness: typeof api; harnessReady: boolean } }
 window.harness = api;
 window.harnessReady = true;

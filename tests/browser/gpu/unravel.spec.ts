@@ -153,3 +153,21 @@ test('layers MobileNet v1 0.25 (converted from Keras topology): GPU unravelling 
     }
   }
 });
+
+test('memory: weights bound from tfjs\'s buffers, layer staging sized for what is read, weight bytes dropped', async () => {
+  test.setTimeout(300_000);
+  for (const id of ['squeezenet1_1', 'mobilenet_v2']) {
+    const m = await page.evaluate((i) => window.harness.memoryOf(i), id);
+    const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MB`;
+    console.log(`${id}: unraveller GPU buffers ${mb(m.copied)} with its own weight copies -> ${mb(m.shared)} (weights ${mb(m.weights)}); ` +
+      `layer staging ${mb(m.oneLayer)} for one layer, ${mb(m.allLayers)} for all (was always all); model.json bytes held ${mb(m.weightData)} -> ${mb(m.heldAfter)}`);
+    // Every conv/matmul weight buffer is the model's: the unraveller's own buffers shrink by the weights' bytes
+    // (each copy was padded to 4 bytes at most).
+    expect(m.weights).toBeGreaterThan(1e6);
+    expect(m.copied - m.shared).toBeGreaterThanOrEqual(m.weights);
+    expect(m.copied - m.shared).toBeLessThan(m.weights + 4 * 200);
+    expect(m.oneLayer).toBeLessThan(m.allLayers / 10);
+    expect(m.weightData).toBeGreaterThan(m.weights * 0.9);
+    expect(m.heldAfter).toBe(0);
+  }
+});

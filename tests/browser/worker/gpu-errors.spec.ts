@@ -112,7 +112,7 @@ test('past the first frames: an uncaptured GPU error is counted in the status an
   expect(answer(r as any)).toEqual(answer(good as any));
 });
 
-test('SqueezeNet on the GPU path: the same frame twice gives identical fixations and kept sets', async ({ page }) => {
+test('SqueezeNet on the GPU path: the same frame twice gives the same fixations and kept sets', async ({ page }) => {
   test.setTimeout(600_000);
   const r = await page.evaluate(async (url) => {
     const h = (window as any).h;
@@ -125,11 +125,17 @@ test('SqueezeNet on the GPU path: the same frame twice gives identical fixations
   }, SQUIRREL);
   expect(r.info.path).toBe('gpu');
   expect(r.info.fallbackReason).toBeUndefined();
+  let maxRel = 0;
   for (const [a, b] of r.pairs) {
-    expect(a.explained[0].inputFixations.length).toBeGreaterThan(0);
-    // Exact: indices and f32 weights bit for bit.
-    expect(b.explained[0].inputFixations).toEqual(a.explained[0].inputFixations);
+    const [fa, fb] = [a.explained[0].inputFixations, b.explained[0].inputFixations];
+    expect(fa.length).toBeGreaterThan(0);
+    // The same neurons at every layer and the same fixations, exactly: every choice the walk makes is
+    // order-independent. The weights are sums by float atomics in scheduling order (SwiftShader runs the
+    // invocations on several threads), so they agree to float rounding only (measured: 1 ulp).
+    expect(fb.map((f: any) => [f.x, f.y, f.c])).toEqual(fa.map((f: any) => [f.x, f.y, f.c]));
     expect(b.layers.map((l: any) => [l.name, Array.from(l.indices)])).toEqual(a.layers.map((l: any) => [l.name, Array.from(l.indices)]));
+    fa.forEach((f: any, i: number) => { maxRel = Math.max(maxRel, Math.abs(f.w - fb[i].w) / f.w); });
   }
-  console.log(`fixations: ${r.pairs.map(([a]) => a.explained[0].inputFixations.length).join(', ')}`);
+  expect(maxRel).toBeLessThanOrEqual(1e-6);
+  console.log(`fixations: ${r.pairs.map(([a]) => a.explained[0].inputFixations.length).join(', ')}; max relative weight difference ${maxRel.toExponential(2)}`);
 });
