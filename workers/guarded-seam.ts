@@ -36,6 +36,8 @@ export class GuardedUnravelSeam implements UnravelSeam {
   /** Why the CPU unravelling is in use, when it is. */
   reason?: string;
   private guarded = GUARDED_FRAMES;
+  /** The two error scopes run() opened for a guarded frame, closed by read(). */
+  private scopesOpen = false;
   private last: { tensors: Map<string, tf.Tensor>; classIndex: number | 'top'; rules: Rules; summary?: tf.Tensor; uncaptured: number } | null = null;
 
   constructor(private gpu: GpuContext, private fm: FixationModel) {}
@@ -64,15 +66,26 @@ export class GuardedUnravelSeam implements UnravelSeam {
 
   async run(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor) {
     if (!this.seam) await this.prepare(rules);
+    if (this.scopesOpen) {
+      // A run without its read (the caller gave up on that frame): close its scopes before opening new ones.
+      this.scopesOpen = false;
+      const error = await this.closeScopes();
+      if (error) {
+        this.seam!.destroy();
+        this.toCpu(`a GPU error in the first frames (${error})`);
+      }
+    }
     if (this.seam!.kind === 'cpu') return this.seam!.run(tensors, classIndex, rules, summary);
     this.last = { tensors, classIndex, rules, summary, uncaptured: this.gpu.uncaptured.count };
     if (this.guarded <= 0) return this.seam!.run(tensors, classIndex, rules, summary);
     // The scopes stay open until read(): the frame's errors come from its submission, reported asynchronously.
     this.gpu.device.pushErrorScope('out-of-memory');
     this.gpu.device.pushErrorScope('validation');
+    this.scopesOpen = true;
     try {
       await this.seam!.run(tensors, classIndex, rules, summary);
     } catch (e) {
+      this.scopesOpen = false;
       await this.closeScopes();
       throw e;
     }
@@ -82,7 +95,8 @@ export class GuardedUnravelSeam implements UnravelSeam {
     const last = this.last;
     if (!last) return this.seam!.read(layers);
     this.last = null;
-    const scopes = this.guarded > 0;
+    const scopes = this.scopesOpen;
+    this.scopesOpen = false;
     this.guarded--;
     let out: Unravelled | null = null;
     let thrown: unknown = null;
