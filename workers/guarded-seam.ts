@@ -55,7 +55,7 @@ export class GuardedUnravelSeam implements UnravelSeam {
       await scoped(this.gpu.device, 'WGSL unravelling set-up', async () => {
         gpuSeam = GpuUnravelSeam.create(this.gpu.backend, this.fm);
         await gpuSeam.compile(rules);
-        await gpuSelfCheck(this.gpu.device, rules);
+        await gpuSelfCheck(this.gpu.device, rules, this.fm.graph);
       });
       this.seam = gpuSeam;
     } catch (e) {

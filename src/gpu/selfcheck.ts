@@ -1,12 +1,15 @@
 // A one-time start-up check that the WGSL unravelling gives the CPU reference's answer on this device: a tiny graph
-// with one node of every kernel kind (pad, conv, depthwise conv, a ReLU with a second consumer (copy kernel), add,
-// max and average pool, concat, global mean, fully connected) and fixed activations, unravelled on both sides and
-// compared. A driver that compiles the kernels but runs them wrongly (atomics, robust access, ...) fails here, and
-// the caller switches to the CPU unravelling. Cost: about 10 dispatches over a few hundred neurons, one readback.
+// with one node of each kernel kind the model uses (of pad, conv, depthwise conv, a ReLU with a second consumer (the
+// copy kernel), add, max and average pool, concat, global mean, fully connected) and fixed activations, unravelled
+// on both sides and compared. A driver that compiles the kernels but runs them wrongly (atomics, robust access, ...)
+// fails here, and the caller switches to the CPU unravelling. Only the model's kernel kinds, so nothing is compiled
+// for it: a few dispatches over a few hundred neurons and four small readbacks.
 import { unravelCpu } from '../engine/unravel.ts';
 import { resolveRules, size, type Graph, type GraphNode, type PresetName, type Rules } from '../engine/types.ts';
 import { bufferWith } from './kernels.ts';
-import { GpuUnraveller } from './unravel.ts';
+import { GpuUnraveller, kernelKinds } from './unravel.ts';
+
+type Kind = GraphNode['kind'];
 
 /** Deterministic values in [-1, 1) (a small LCG), so that ties are rare and both signs occur. */
 function noise(n: number, seed: number): Float32Array {
@@ -14,45 +17,77 @@ function noise(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31) - 1);
 }
 
-/** The check's graph: 6x6x3 input -> ... -> 5 logits; every node kind the unravelling has a kernel for. */
-export function selfCheckGraph(): Graph {
-  const conv = (name: string, input: string, shape: number[], cin: number, cout: number, depthwise: boolean, seed: number, scale?: Float32Array): GraphNode => ({
-    kind: 'conv', name, shape, inputs: [input], kernel: [3, 3], strides: [1, 1], dilations: [1, 1], pad: depthwise ? [1, 1] : [0, 0],
-    depthwise, weights: noise(9 * cin * (depthwise ? 1 : cout), seed), ...(scale ? { scale } : {}),
-  });
-  // Consumers before producers, logits first (Graph.order).
-  const order: GraphNode[] = [
-    { kind: 'matmul', name: 'fc', shape: [5], inputs: ['gap'], weights: noise(8 * 5, 9), fromSpatial: false },
-    { kind: 'gap', name: 'gap', shape: [8], inputs: ['cat'] },
-    { kind: 'concat', name: 'cat', shape: [3, 3, 8], inputs: ['maxpool', 'avgpool'], offsets: [0, 4] },
-    { kind: 'pool', name: 'maxpool', shape: [3, 3, 4], inputs: ['add'], op: 'max', kernel: [2, 2], strides: [2, 2], pad: [0, 0] },
-    { kind: 'pool', name: 'avgpool', shape: [3, 3, 4], inputs: ['add'], op: 'avg', kernel: [2, 2], strides: [2, 2], pad: [0, 0] },
-    { kind: 'add', name: 'add', shape: [6, 6, 4], inputs: ['relu', 'dw'], skip: 0 },
-    { kind: 'identity', name: 'relu', shape: [6, 6, 4], inputs: ['conv'], op: 'Relu' },
-    conv('dw', 'conv', [6, 6, 4], 4, 4, true, 5),
-    conv('conv', 'pad', [6, 6, 4], 3, 4, false, 3, Float32Array.of(1, -0.5, 2, 0.75)),
-    { kind: 'pad', name: 'pad', shape: [8, 8, 3], inputs: ['input'], before: [1, 1, 0], mode: 'constant' },
-    { kind: 'input', name: 'input', shape: [6, 6, 3], inputs: [] },
-  ];
+/**
+ * The check graph: a 6x6x3 input through a node of each of `kinds` that the unravelling dispatches a kernel for
+ * (default: all), built input first: [pad] conv 3x3 -> [ReLU + depthwise -> add] -> [max pool, avg pool -> concat]
+ * -> [global mean] -> [fully connected]. Without conv it is the input alone.
+ */
+export function selfCheckGraph(kinds: Set<Kind> = new Set(['pad', 'conv', 'identity', 'add', 'pool', 'concat', 'gap', 'matmul'])): Graph {
+  const nodes: GraphNode[] = [{ kind: 'input', name: 'input', shape: [6, 6, 3], inputs: [] }];
+  let top = nodes[0];
+  const add = (n: GraphNode) => { nodes.push(n); return n; };
+  const conv = (name: string, input: GraphNode, cout: number, depthwise: boolean, seed: number, scale?: Float32Array): GraphNode => {
+    const [H, W, cin] = input.shape;
+    const pad = input.kind === 'pad' ? 0 : 1; // a 3x3 'same' conv, padded by the pad node when there is one
+    return add({
+      kind: 'conv', name, shape: [H + 2 * (1 - pad) - 2, W + 2 * (1 - pad) - 2, cout], inputs: [input.name], kernel: [3, 3],
+      strides: [1, 1], dilations: [1, 1], pad: [pad, pad], depthwise, weights: noise(9 * cin * (depthwise ? 1 : cout), seed),
+      ...(scale ? { scale } : {}),
+    });
+  };
+  if (!kinds.has('conv')) return graphOf(nodes);
+  if (kinds.has('pad')) top = add({ kind: 'pad', name: 'pad', shape: [8, 8, 3], inputs: ['input'], before: [1, 1, 0], mode: 'constant' });
+  top = conv('conv', top, 4, false, 3, Float32Array.of(1, -0.5, 2, 0.75));
+  if (kinds.has('add')) {
+    const dw = conv('dw', top, 4, true, 5);
+    // A ReLU beside the depthwise conv: its input has two consumers, so it runs the copy kernel.
+    const left = kinds.has('identity') ? add({ kind: 'identity', name: 'relu', shape: top.shape, inputs: [top.name], op: 'Relu' }) : top;
+    top = add({ kind: 'add', name: 'add', shape: top.shape, inputs: [left.name, dw.name], skip: 0 });
+  }
+  if (kinds.has('pool')) {
+    const [H, W, C] = top.shape;
+    const pool = (name: string, op: 'max' | 'avg') => add({
+      kind: 'pool', name, shape: [H / 2, W / 2, C], inputs: [top.name], op, kernel: [2, 2], strides: [2, 2], pad: [0, 0],
+    });
+    const max = pool('maxpool', 'max');
+    if (kinds.has('concat')) {
+      const avg = pool('avgpool', 'avg');
+      top = add({ kind: 'concat', name: 'cat', shape: [H / 2, W / 2, 2 * C], inputs: [max.name, avg.name], offsets: [0, C] });
+    } else {
+      top = max;
+    }
+  }
+  if (kinds.has('gap')) top = add({ kind: 'gap', name: 'gap', shape: [top.shape[2]], inputs: [top.name] });
+  if (kinds.has('matmul')) {
+    const N = size(top.shape);
+    top = add({ kind: 'matmul', name: 'fc', shape: [5], inputs: [top.name], weights: noise(N * 5, 9), fromSpatial: top.shape.length > 1 });
+  }
+  return graphOf(nodes);
+}
+
+function graphOf(nodes: GraphNode[]): Graph {
+  const order = [...nodes].reverse(); // consumers before producers, logits first
   const byName = new Map(order.map((n) => [n.name, n]));
-  const captures = order.filter((n) => n.kind !== 'input').map((n) => n.name).concat('input');
-  return { order, byName, input: byName.get('input') as Graph['input'], logits: 'fc', captures };
+  return { order, byName, input: nodes[0] as Graph['input'], logits: order[0].name, captures: order.map((n) => n.name) };
 }
 
 /**
- * Unravel the check graph on the GPU and on the CPU under `rules` (the model's default rules, so that the kernels
- * compiled for the model are the ones checked) for two classes; resolves when they agree (same kept neurons at
- * every layer, weights within 1e-5 relative, the compact list = the input layer), else rejects saying where.
+ * Unravel the check graph for the kernel kinds of `model` (all when absent) on the GPU and on the CPU under `rules`
+ * (the model's default rules, so that the kernels compiled for the model are the ones checked), for two classes;
+ * resolves when they agree (same kept neurons at every layer, weights within 1e-5 relative, the compact list = the
+ * input layer), else rejects saying where. Nothing to check (no conv kernel): resolves.
  */
-export async function gpuSelfCheck(device: GPUDevice, rules: Rules | PresetName): Promise<void> {
+export async function gpuSelfCheck(device: GPUDevice, rules: Rules | PresetName, model?: Graph): Promise<void> {
   const r = resolveRules(rules);
-  const graph = selfCheckGraph();
+  const graph = selfCheckGraph(model ? kernelKinds(model) : undefined);
+  if (graph.order.length < 2) return;
   const acts = new Map(graph.order.map((n, i) => [n.name, noise(size(n.shape), 101 + i)]));
   const unr = GpuUnraveller.create(device, graph);
   const buffers = new Map([...acts].map(([name, a]) => [name, bufferWith(device, `self-check ${name}`, a, GPUBufferUsage.STORAGE)]));
+  const classes = size(graph.byName.get(graph.logits)!.shape);
   try {
     await unr.compile(r);
-    for (const classIndex of [0, 3]) {
+    for (const classIndex of [0, Math.min(3, classes - 1)]) {
       const encoder = device.createCommandEncoder({ label: 'unravel self-check' });
       unr.encode(encoder, (name) => buffers.get(name)!, classIndex, r);
       device.queue.submit([encoder.finish()]);

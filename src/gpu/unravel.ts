@@ -215,11 +215,9 @@ export class GpuUnraveller {
     };
 
     // Stores, producers first so that a one-to-one op can take its input's.
-    const consumers = new Map<string, number>();
-    for (const n of graph.order) for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
     for (const node of [...graph.order].reverse()) {
       const n = size(node.shape);
-      const shared = !!opOf(node).gpu?.oneToOne && consumers.get(node.inputs[0]) === 1;
+      const shared = sharesInput(graph, node);
       this.stores.set(node.name, shared ? this.stores.get(node.inputs[0])! : {
         weights: buffer(`weights of ${node.name}`, n * 4, U.STORAGE | U.COPY_SRC | U.COPY_DST),
         list: buffer(`kept list of ${node.name}`, 16 + n * 4, U.STORAGE | U.INDIRECT | U.COPY_SRC | U.COPY_DST),
@@ -479,6 +477,17 @@ export class GpuUnraveller {
     this.reading = result.catch(() => undefined);
     return result;
   }
+}
+
+/** A one-to-one op that is its input's only consumer shares its input's buffers (no dispatch). */
+function sharesInput(graph: Graph, node: GraphNode): boolean {
+  const uses = graph.order.reduce((c, n) => c + n.inputs.filter((i) => i === node.inputs[0]).length, 0);
+  return !!opOf(node).gpu?.oneToOne && uses === 1;
+}
+
+/** The kinds of node the unravelling of `graph` dispatches a kernel for. */
+export function kernelKinds(graph: Graph): Set<Kind> {
+  return new Set(graph.order.filter((n) => opOf(n).gpu && !sharesInput(graph, n)).map((n) => n.kind));
 }
 
 const SEED_BINDINGS: Binding[] = ['uniform-dynamic', 'write', 'write', 'read', 'write'];
