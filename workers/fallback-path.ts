@@ -6,6 +6,7 @@ import { colorize } from '../src/engine/colormap.ts';
 import type { FixationModel } from '../src/engine/model.ts';
 import { classOverlay, DEFAULT_POST, heatmap, peak, type Size } from '../src/engine/post.ts';
 import type { Rect } from '../src/gpu/overlay.ts';
+import { readback } from '../src/gpu/readback.ts';
 import { CLASS_COLORS, type Backend, type OverlayOptions } from './api.ts';
 import { Laps, summaryTop1 } from './frame.ts';
 import type { FramePath, HeatSource, Unravelled } from './path.ts';
@@ -36,7 +37,7 @@ export class FallbackPath implements FramePath {
 
   async unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Unravelled> {
     // Reading the summary is the first wait for the forward pass (WebGL has no other): that time is the forward's.
-    const s = summary ? (await summary.data()) as Float32Array : undefined;
+    const s = summary ? (await readback(summary.data(), 'the frame summary')) as Float32Array : undefined;
     if (s) laps.mark('forward');
     const c = classIndex !== 'top' ? classIndex : s ? summaryTop1(s) : null;
     if (c === null) throw new Error('unravelling: class \'top\' needs the frame summary');
