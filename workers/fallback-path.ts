@@ -20,14 +20,14 @@ export class FallbackPath implements FramePath {
   private ema: Float32Array[] = [];
   /** The activations the CPU unravelling reads, read back on demand (not every activation). */
   private acts: SparseActivations;
-  /** Why there is no overlay, if there is none despite a canvas. */
   readonly note?: string;
 
   constructor(readonly backend: Backend, readonly fm: FixationModel, readonly canvas: OffscreenCanvas | null) {
     this.acts = new SparseActivations(fm.graph);
     if (canvas) {
       this.ctx = canvas.getContext('2d');
-      if (!this.ctx) this.note = 'the overlay canvas already has a WebGPU context: no overlay on the fallback path';
+      // Never a path without its overlay: the worker checks first and asks the page for a fresh canvas.
+      if (!this.ctx) throw new Error('fallback path: the overlay canvas already has a WebGPU context (a fresh canvas is needed)');
     }
   }
 

@@ -370,7 +370,7 @@ export class CnnfixApp extends LitElement {
       ${this.engineState === 'loading' ? html`<p class="note">${this.engineMessage}</p>` : nothing}
       ${this.engineState === 'failed' ? html`<div class="problem" role="alert" data-testid="model-error">
           <p>${this.engineMessage}</p>
-          <button @click=${() => this.fix.reload()}>Retry</button>
+          <button @click=${() => this.fix.reload()}>${this.fix.failure === 'run' ? 'Restart' : 'Retry'}</button>
           <span>or pick another model below.</span></div>` : nothing}
       ${st?.state === 'recovering' ? html`<p class="note warn">The GPU was reset; recovering… ${st.message ?? ''}</p>` : nothing}
       ${i?.path === 'fallback' ? html`<p class="note warn" data-testid="fallback-note">

@@ -5,7 +5,7 @@ import { readback, ReadbackTimeoutError, setReadbackTimeout, READBACK_TIMEOUT_MS
 describe('readback()', () => {
   it('rejects a readback that never completes after the limit, naming it', async () => {
     const t0 = performance.now();
-    const err = await readback(new Promise(() => {}), 'the frame summary', 80).catch((e) => e);
+    const err = await readback(new Promise<never>(() => {}), 'the frame summary', 80).catch((e: Error) => e);
     const waited = performance.now() - t0;
     expect(err).toBeInstanceOf(ReadbackTimeoutError);
     expect(err.name).toBe('ReadbackTimeoutError');
