@@ -168,8 +168,8 @@ export interface ExplainWorkerTestApi extends ExplainWorkerApi {
   __gpuFaultForTest(fault: 'no-adapter' | 'reject' | 'lose' | null): Promise<void>;
   /** The readback time limit in ms (src/gpu/readback.ts); returns the previous one. */
   __readbackTimeoutForTest(ms: number): Promise<number>;
-  /** Recovery attempts made so far in the current window. */
-  __recoveryAttemptsForTest(): Promise<number>;
+  /** When the recovery attempts of the current window began (Date.now()). */
+  __recoveryAttemptsForTest(): Promise<number[]>;
   /**
    * GPU path: the GPU heatmap of these points (overlay pixels) drawn offscreen through the overlay's colormap pass
    * and read back: premultiplied RGBA8, row-major width x height. Compare with colorize(heatmap(...), .., true).

@@ -265,6 +265,8 @@ const api: ExplainWorkerTestApi = {
             status = { state: 'error', message: e.message };
             throw e;
           }
+          // Said at once: the lost handler runs only when device.lost settles.
+          status = { state: 'recovering', message: `${e.message}; resetting the GPU device`, attempt: 0 };
           gpu.device.destroy();
           throw new Error(`explain: ${e.message}; the GPU device is being reset and recovered, send the next frame`);
         }
@@ -344,7 +346,7 @@ const api: ExplainWorkerTestApi = {
   },
 
   async __recoveryAttemptsForTest() {
-    return attempts.length;
+    return [...attempts];
   },
 
   __heatmapForTest(points, width, height, o) {
