@@ -46,8 +46,11 @@ export interface InitInfo {
   backend: Backend;
   /** Why the fallback is in use, when it is (and why its backend, e.g. wasm straight away on Safari). */
   fallbackReason?: string;
-  /** The wasm backend's build in use: SIMD, and its thread count (1 unless the page is cross-origin isolated). */
-  wasm?: { simd: boolean; threads: number };
+  /**
+   * The wasm backend, when in use: SIMD; whether this context can run threaded wasm (tfjs's
+   * WASM_HAS_MULTITHREAD_SUPPORT: SharedArrayBuffer, so a cross-origin isolated page); the threads it runs on.
+   */
+  wasm?: { simd: boolean; threadsSupported: boolean; threads: number };
   /** Height of the network input (its side when square). */
   inputSize: number;
   /** The facts in effect (user settings, else files beside the model, else defaults), for the UI's model settings. */

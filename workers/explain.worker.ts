@@ -83,7 +83,13 @@ async function startFallback(): Promise<{ backend: Backend; reason?: string }> {
     try {
       if (await tf.setBackend(b)) {
         await tf.ready();
-        if (b === 'wasm') wasmInfo = { simd: !!(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')), threads: getThreadsCount() };
+        if (b === 'wasm') {
+          wasmInfo = {
+            simd: !!(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
+            threadsSupported: !!(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')),
+            threads: getThreadsCount(),
+          };
+        }
         return { backend: b, reason };
       }
     } catch { /* next */ }
