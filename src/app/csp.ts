@@ -1,6 +1,6 @@
 // The page's Content-Security-Policy, in one place: used for the <meta> tag of index.html and the preview server's
 // header (vite.config.ts). Network only to this origin (and the origins of catalog models fetched from elsewhere),
-// wasm compilation for the wasm backend, workers from this origin or blob:. Nothing the camera sees can be sent away.
+// wasm compilation for the wasm backend, workers and scripts from this origin or blob: (threaded wasm). Nothing the camera sees can be sent away.
 
 export interface CatalogLike { models: { modelUrl?: string }[] }
 
@@ -16,7 +16,8 @@ export function catalogOrigins(catalog: CatalogLike): string[] {
 export function contentSecurityPolicy(connect: string[] = []): string {
   return [
     "default-src 'self'",
-    "script-src 'self' 'wasm-unsafe-eval'",
+    // blob: for threaded wasm: tfjs's pthread workers importScripts() the wasm module's factory from a blob: URL.
+    "script-src 'self' 'wasm-unsafe-eval' blob:",
     "worker-src 'self' blob:",
     // blob: is local (a user's model files); no other origin unless the catalog names it.
     ['connect-src', "'self'", 'blob:', ...connect].join(' '),
