@@ -171,7 +171,7 @@ export interface ExplainWorkerTestApi extends ExplainWorkerApi {
   __gpuFaultForTest(fault: 'no-adapter' | 'reject' | 'lose' | null): Promise<void>;
   /** The readback time limit in ms (src/gpu/readback.ts); returns the previous one. */
   __readbackTimeoutForTest(ms: number): Promise<number>;
-  /** When the recovery attempts of the current window began (Date.now()). */
+  /** When the recovery attempts since the last explained frame began (Date.now()). */
   __recoveryAttemptsForTest(): Promise<number[]>;
   /**
    * GPU path: the GPU heatmap of these points (overlay pixels) drawn offscreen through the overlay's colormap pass

@@ -15,7 +15,7 @@ import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-t
 import type { FixationModel } from '../src/engine/model.ts';
 import { countBackendReads, frameCounters, snapshot } from '../src/gpu/counters.ts';
 import { createGpuContext, releaseGpuContext, type GpuContext } from '../src/gpu/device.ts';
-import { ReadbackTimeoutError, setReadbackTimeout } from '../src/gpu/readback.ts';
+import { FIRST_READBACK_TIMEOUT_MS, READBACK_TIMEOUT_MS, ReadbackTimeoutError, setReadbackTimeout } from '../src/gpu/readback.ts';
 import type { Backend, ExplainRequest, ExplainWorkerTestApi, FrameResult, InitInfo, InitOptions, WorkerStatus } from './api.ts';
 import { chooseFallback } from './backend-choice.ts';
 import { FallbackPath } from './fallback-path.ts';
@@ -44,13 +44,20 @@ let recovering: Promise<void> | null = null;
 let wasmInfo: InitInfo['wasm'];
 
 /**
- * Device-loss recovery: at most RECOVERY_ATTEMPTS attempts within RECOVERY_WINDOW_MS (successful ones count too, so
- * a device lost again and again ends in an error instead of a loop), the n-th after BACKOFF_MS * 2^(n-1).
+ * Device-loss recovery: at most RECOVERY_ATTEMPTS attempts until a frame is explained again (successful recoveries
+ * count too, so a device lost again and again, or lost at the first frame, ends in an error instead of a loop), the
+ * n-th after BACKOFF_MS * 2^(n-1).
  */
 const RECOVERY_ATTEMPTS = 3;
 const BACKOFF_MS = 500;
-const RECOVERY_WINDOW_MS = 60_000;
+/** When the attempts since the last explained frame began (Date.now()). */
 let attempts: number[] = [];
+/** A frame was explained since the last (re)start: readbacks have the normal limit, not the first frame's. */
+let warm = false;
+function started() {
+  warm = false;
+  setReadbackTimeout(FIRST_READBACK_TIMEOUT_MS);
+}
 /** The page's visibility (setVisible); a hidden page gets no recovery attempt until it is shown again. */
 let visible = true;
 let wakers: (() => void)[] = [];
@@ -192,8 +199,6 @@ async function recover(why: string, e0: number): Promise<void> {
   let last = why;
   let gone = false;
   for (;;) {
-    const now = Date.now();
-    attempts = attempts.filter((t) => now - t < RECOVERY_WINDOW_MS);
     if (attempts.length >= RECOVERY_ATTEMPTS) break;
     const n = attempts.length + 1;
     // Back off, then wait for the page to be visible: a hidden tab (or a phone's locked screen) gets no attempt.
@@ -210,7 +215,10 @@ async function recover(why: string, e0: number): Promise<void> {
         if (epoch !== e0) return;
         try { await startGpu({ ...opts!, backend: 'webgpu' }); } catch (e) { teardown(); throw e; }
       });
-      if (epoch === e0) status = { state: 'ready' };
+      if (epoch === e0) {
+        started();
+        status = { state: 'ready' };
+      }
       return;
     } catch (e) {
       last = (e as Error).message;
@@ -223,7 +231,7 @@ async function recover(why: string, e0: number): Promise<void> {
     ? { state: 'error', next: 'fallback', message: `The GPU device was lost and WebGPU is no longer available (${last})` }
     : {
       state: 'error', next: 'restart',
-      message: `The GPU device was lost and could not be recovered (${RECOVERY_ATTEMPTS} attempts in ${RECOVERY_WINDOW_MS / 1000} s; last: ${last}). Restart to try again.`,
+      message: `The GPU device was lost and could not be recovered (${RECOVERY_ATTEMPTS} attempts without an explained frame; last: ${last}). Restart to try again.`,
     };
 }
 
@@ -231,6 +239,7 @@ const api: ExplainWorkerTestApi = {
   init(o: InitOptions) {
     epoch++;
     recovering = null;
+    attempts = []; // a new start (the user's restart) gets the full number of attempts again
     wake();
     if (o.visible !== undefined) visible = o.visible;
     return serial(async () => {
@@ -240,6 +249,7 @@ const api: ExplainWorkerTestApi = {
       if (o.canvas) canvas = o.canvas;
       try {
         const info = await start(opts);
+        started();
         status = { state: 'ready' };
         return info;
       } catch (e) {
@@ -263,6 +273,11 @@ const api: ExplainWorkerTestApi = {
         const before = COUNT ? snapshot() : null;
         const r = await explainFrame(path, frame, plan);
         if (before) r.counters = frameCounters(before, r.timings.total);
+        attempts = []; // explained: a later loss gets the full number of attempts again
+        if (!warm) {
+          warm = true;
+          setReadbackTimeout(READBACK_TIMEOUT_MS);
+        }
         return r;
       } catch (e) {
         // A stuck readback leaves its buffer mapping pending: the device is unusable. Lose it on purpose (recovery

@@ -5,6 +5,11 @@
 
 /** Default limit; generous, as a frame's readback also waits for the forward pass queued before it. */
 export const READBACK_TIMEOUT_MS = 30_000;
+/**
+ * The limit for the first frame after a (re)start, whose readback also waits for the backend compiling every
+ * shader (minutes on a CPU-emulated GPU under load); the worker switches between the two.
+ */
+export const FIRST_READBACK_TIMEOUT_MS = 300_000;
 let limitMs = READBACK_TIMEOUT_MS;
 
 export class ReadbackTimeoutError extends Error {

@@ -52,7 +52,7 @@ test('lost while the tab is hidden: no recovery attempt until it is shown, then 
   const n = await results();
   await setHidden(false);
   await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: FIRST_RESULT_MS });
-  expect(await worker('__recoveryAttemptsForTest')).toHaveLength(1);
+  expect(await worker('__recoveryAttemptsForTest')).toEqual([]); // explained again: the count starts over
   await expect(page.getByTestId('top1')).toHaveText(FOX_SQUIRREL);
   expect(await page.evaluate(() => [window.__cnnfix!.engineState, window.__cnnfix!.info?.path])).toEqual(['ready', 'gpu']);
 });
@@ -61,7 +61,7 @@ test('lost again at every attempt: a clear error after 3 attempts, and Restart e
   await worker('__gpuFaultForTest', 'reject'); // requestDevice fails from now on, in this worker
   await worker('__loseDeviceForTest');
   const error = page.getByTestId('model-error');
-  await expect(error).toContainText('The GPU device was lost and could not be recovered (3 attempts in 60 s', { timeout: 120_000 });
+  await expect(error).toContainText('The GPU device was lost and could not be recovered (3 attempts without an explained frame', { timeout: 120_000 });
   await expect(error).toContainText('requestDevice failed (test fault)');
   expect(await page.evaluate(() => window.__cnnfix!.engineState)).toBe('failed');
   expect(await page.evaluate(() => window.__cnnfix!.engine.ready)).toBe(false); // no worker left running in a loop

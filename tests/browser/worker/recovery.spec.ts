@@ -81,7 +81,7 @@ test('a device lost again at every recovery: 3 attempts with backoff, then an er
   const last = out.seen[out.seen.length - 1];
   expect(last.state).toBe('error');
   expect(last.next).toBe('restart');
-  expect(last.message).toMatch(/The GPU device was lost and could not be recovered \(3 attempts in 60 s; last: the new GPU device is already lost \(destroyed/);
+  expect(last.message).toMatch(/The GPU device was lost and could not be recovered \(3 attempts without an explained frame; last: the new GPU device is already lost \(destroyed/);
   expect(out.explainAfter).toMatch(/explain: the worker is in error \(The GPU device was lost and could not be recovered/);
   expect(out.info.path).toBe('gpu');
   expect(out.again.path).toBe('gpu');
