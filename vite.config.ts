@@ -3,7 +3,7 @@ import { createReadStream, existsSync, statSync, cpSync, mkdirSync, readFileSync
 import { join, normalize, resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
-import { catalogOrigins, contentSecurityPolicy } from './src/app/csp.ts';
+import { ISOLATION_HEADERS, catalogOrigins, contentSecurityPolicy, isolationServiceWorker } from './src/app/csp.ts';
 
 const MODELS = resolve(__dirname, 'models');
 
@@ -49,6 +49,15 @@ function csp(): Plugin {
   };
 }
 
+/** The service worker's cross-origin isolation script (src/app/csp.ts), emitted beside it and imported by it. */
+const ISOLATION_SW = 'coi-sw.js';
+function isolationSw(): Plugin {
+  return {
+    name: 'cnnfix-isolation-sw',
+    generateBundle() { this.emitFile({ type: 'asset', fileName: ISOLATION_SW, source: isolationServiceWorker() }); },
+  };
+}
+
 /**
  * Precache entries for the default model and the catalog (the models plugin copies them into dist/ after the
  * bundle, so they are listed here, with the catalog's sha256 as revision). Models not installed here are left out,
@@ -73,6 +82,7 @@ export default defineConfig({
   plugins: [
     models(),
     csp(),
+    isolationSw(),
     VitePWA({
       registerType: 'prompt',
       injectRegister: false, // src/app/pwa.ts registers it, with the update prompt
@@ -104,9 +114,13 @@ export default defineConfig({
         cleanupOutdatedCaches: true,
         // Other catalog models (and a user's URL model on this site) are kept once fetched.
         runtimeCaching: [{ urlPattern: /\/models\//, handler: 'CacheFirst', options: { cacheName: 'cnnfix-models' } }],
+        // Cross-origin isolation on static hosts that cannot set headers (threaded wasm); before the routes.
+        importScripts: [ISOLATION_SW],
       },
     }),
   ],
+  // Cross-origin isolation (threaded wasm) in development too, so that tests see what users get.
+  server: { headers: { ...ISOLATION_HEADERS } },
   worker: { format: 'es' },
   build: {
     target: 'es2022',
@@ -121,5 +135,5 @@ export default defineConfig({
       },
     },
   },
-  preview: { headers: { 'Content-Security-Policy': CSP, 'Referrer-Policy': 'no-referrer' }, https },
+  preview: { headers: { 'Content-Security-Policy': CSP, 'Referrer-Policy': 'no-referrer', ...ISOLATION_HEADERS }, https },
 });

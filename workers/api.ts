@@ -36,6 +36,10 @@ export interface InitOptions {
   canvas?: OffscreenCanvas;
   /** Tests only: injected GPU faults (a corrupted kernel, a lowered limit), see src/gpu/kernels.ts GpuFaults. */
   __gpuFaultsForTest?: GpuFaults;
+  /** Why the page asks for the fallback (shown as fallbackReason); default 'requested'. */
+  fallbackReason?: string;
+  /** Whether the page is visible now (default true); later changes come through setVisible(). */
+  visible?: boolean;
 }
 
 export interface InitInfo {
@@ -43,8 +47,13 @@ export interface InitInfo {
   labels: string[];
   path: PathName;
   backend: Backend;
-  /** Why the fallback is in use, when it is. */
+  /** Why the fallback is in use, when it is (and why its backend, e.g. wasm straight away on Safari). */
   fallbackReason?: string;
+  /**
+   * The wasm backend, when in use: SIMD; whether this context can run threaded wasm (tfjs's
+   * WASM_HAS_MULTITHREAD_SUPPORT: SharedArrayBuffer, so a cross-origin isolated page); the threads it runs on.
+   */
+  wasm?: { simd: boolean; threadsSupported: boolean; threads: number };
   /** Height of the network input (its side when square). */
   inputSize: number;
   /** The facts in effect (user settings, else files beside the model, else defaults), for the UI's model settings. */
@@ -135,6 +144,14 @@ export interface WorkerStatus {
   gpuErrors?: { count: number; last?: string };
   /** Why the GPU path unravels on the CPU, when it does (also after a switch in the first frames). */
   unravelNote?: string;
+  /** 'recovering': the recovery attempt under way (1-based), 0 while waiting for the page to be visible. */
+  attempt?: number;
+  /**
+   * 'error' only, what the page should do. 'fallback': WebGPU is gone; start a new worker on the fallback path with a
+   * fresh canvas (this one is WebGPU's and cannot get a 2D context). 'restart': recovery gave up; show the error
+   * and let the user restart (restarting on its own could loop). Absent: restart the worker as after a crash.
+   */
+  next?: 'fallback' | 'restart';
 }
 
 export interface ExplainWorkerApi {
@@ -143,6 +160,8 @@ export interface ExplainWorkerApi {
   /** Resize the overlay canvas (CSS pixels x devicePixelRatio of the video box). */
   resize(width: number, height: number): Promise<void>;
   status(): Promise<WorkerStatus>;
+  /** The page's visibility: a lost GPU device is recovered only while the page is visible. */
+  setVisible(visible: boolean): Promise<void>;
   /** tf.memory() and the worker's own GPU buffers, for leak checks. */
   memory(): Promise<{ tensors: number; bytes: number; gpuBuffers: number; gpuBytes: number }>;
   dispose(): Promise<void>;
@@ -152,6 +171,15 @@ export interface ExplainWorkerApi {
 export interface ExplainWorkerTestApi extends ExplainWorkerApi {
   /** Destroy the GPUDevice as a driver reset would; resolves once the worker reports 'recovering'. */
   __loseDeviceForTest(): Promise<WorkerStatus>;
+  /**
+   * From now on, WebGPU in this worker fails as on a bad driver: 'no-adapter' (requestAdapter gives null: WebGPU
+   * is gone), 'reject' (requestDevice rejects), 'lose' (requestDevice gives a device that is already lost); null: normal.
+   */
+  __gpuFaultForTest(fault: 'no-adapter' | 'reject' | 'lose' | null): Promise<void>;
+  /** The readback time limit in ms (src/gpu/readback.ts); returns the previous one. */
+  __readbackTimeoutForTest(ms: number): Promise<number>;
+  /** When the recovery attempts since the last explained frame began (Date.now()). */
+  __recoveryAttemptsForTest(): Promise<number[]>;
   /**
    * GPU path: the GPU heatmap of these points (overlay pixels) drawn offscreen through the overlay's colormap pass
    * and read back: premultiplied RGBA8, row-major width x height. Compare with colorize(heatmap(...), .., true).

@@ -1,11 +1,14 @@
-// The explain worker (comlink): owns the model, the backend (WebGPU first, else WebGL, else wasm) and the overlay
-// canvas. Frames are explained one at a time (calls queue up). A lost GPUDevice is recovered in the background
-// (status 'recovering' -> 'ready'): new device, model reloaded, GPU resources rebuilt, canvas reconfigured.
+// The explain worker (comlink): owns the model, the backend (WebGPU first, else WebGL, else wasm; wasm first on
+// Safari, see backend-choice.ts) and the overlay canvas. Frames are explained one at a time (calls queue up).
+// A lost GPUDevice is recovered in the background (status 'recovering' -> 'ready': new device, model reloaded, GPU
+// resources rebuilt, canvas reconfigured), with bounded attempts and backoff, only while the page is visible; when
+// that fails the status says what the page must do (WorkerStatus.next). Never 'ready' without an overlay.
 import { expose } from 'comlink';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import './wasm-threads.ts';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
@@ -13,7 +16,9 @@ import type { FixationModel } from '../src/engine/model.ts';
 import { countBackendReads, frameCounters, snapshot } from '../src/gpu/counters.ts';
 import { createGpuContext, releaseGpuContext, type GpuContext } from '../src/gpu/device.ts';
 import { setGpuFaults } from '../src/gpu/kernels.ts';
+import { FIRST_READBACK_TIMEOUT_MS, READBACK_TIMEOUT_MS, ReadbackTimeoutError, setReadbackTimeout } from '../src/gpu/readback.ts';
 import type { Backend, ExplainRequest, ExplainWorkerTestApi, FrameResult, InitInfo, InitOptions, WorkerStatus } from './api.ts';
+import { chooseFallback } from './backend-choice.ts';
 import { FallbackPath } from './fallback-path.ts';
 import { GpuPath } from './gpu-path.ts';
 import { loadFixationModel } from './load.ts';
@@ -37,6 +42,28 @@ let fm: FixationModel | null = null;
 let path: FramePath | null = null;
 let fallbackReason: string | undefined;
 let recovering: Promise<void> | null = null;
+let wasmInfo: InitInfo['wasm'];
+
+/**
+ * Device-loss recovery: at most RECOVERY_ATTEMPTS attempts until a frame is explained again (successful recoveries
+ * count too, so a device lost again and again, or lost at the first frame, ends in an error instead of a loop), the
+ * n-th after BACKOFF_MS * 2^(n-1).
+ */
+const RECOVERY_ATTEMPTS = 3;
+const BACKOFF_MS = 500;
+/** When the attempts since the last explained frame began (Date.now()). */
+let attempts: number[] = [];
+/** A frame was explained since the last (re)start: readbacks have the normal limit, not the first frame's. */
+let warm = false;
+function started() {
+  warm = false;
+  setReadbackTimeout(FIRST_READBACK_TIMEOUT_MS);
+}
+/** The page's visibility (setVisible); a hidden page gets no recovery attempt until it is shown again. */
+let visible = true;
+let wakers: (() => void)[] = [];
+/** Bumped by init and dispose: a recovery begun under an older epoch stops. */
+let epoch = 0;
 /** Serialises init/explain/dispose: the paths reuse their GPU buffers frame to frame. */
 let queue: Promise<unknown> = Promise.resolve();
 const serial = <T>(f: () => Promise<T>): Promise<T> => {
@@ -57,14 +84,56 @@ function teardown() {
   }
 }
 
-async function startFallback(): Promise<Backend> {
-  for (const b of ['webgl', 'wasm'] as const) {
+/** The first fallback backend that starts, in the order chooseFallback() gives for this browser. */
+async function startFallback(): Promise<{ backend: Backend; reason?: string }> {
+  const { order, reason } = chooseFallback(navigator.userAgent);
+  wasmInfo = undefined;
+  for (const b of order) {
     try {
-      if (await tf.setBackend(b)) { await tf.ready(); return b; }
+      if (await tf.setBackend(b)) {
+        await tf.ready();
+        if (b === 'wasm') {
+          wasmInfo = {
+            simd: !!(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
+            threadsSupported: !!(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')),
+            threads: getThreadsCount(),
+          };
+        }
+        return { backend: b, reason };
+      }
     } catch { /* next */ }
   }
   await tf.setBackend('cpu');
-  return 'cpu';
+  return { backend: 'cpu', reason };
+}
+
+/** WebGPU is there to be had: an adapter is given (after a loss, a missing one means it is gone for good). */
+async function webgpuAvailable(): Promise<boolean> {
+  try { return !!(await navigator.gpu?.requestAdapter()); } catch { return false; }
+}
+
+/** The GPU path on a new device; rejects if the device is lost before it is ready (lose -> reload -> lose). */
+async function startGpu(o: InitOptions) {
+  const g = await createGpuContext({ count: COUNT });
+  gpu = g;
+  let lost: GPUDeviceLostInfo | null = null;
+  void g.device.lost.then((info) => { lost = info; });
+  const check = () => {
+    if (lost) throw new Error(`the new GPU device is already lost (${lost.reason || 'unknown'}: ${lost.message})`);
+  };
+  await new Promise((r) => setTimeout(r, 0)); // lets an already-settled lost promise be seen
+  check();
+  fm = await loadFixationModel(o);
+  const gp = new GpuPath(g, fm, canvas);
+  path = gp;
+  await gp.compile();
+  check();
+  watchDevice(g);
+}
+
+/** The fallback needs a 2D context; a canvas that has given a WebGPU context cannot: the page must send a new one. */
+function freshCanvasNeeded(reason: string): Error {
+  return Object.assign(new Error(reason), { name: 'FreshCanvasNeeded' });
 }
 
 async function start(o: InitOptions): Promise<InitInfo> {
@@ -74,22 +143,19 @@ async function start(o: InitOptions): Promise<InitInfo> {
   if (want !== 'fallback') {
     try {
       setGpuFaults(o.__gpuFaultsForTest);
-      gpu = await createGpuContext({ count: COUNT });
-      fm = await loadFixationModel(o);
-      const gp = new GpuPath(gpu, fm, canvas);
-      path = gp;
-      await gp.compile();
-      watchDevice(gpu);
+      await startGpu(o);
     } catch (e) {
       teardown();
       if (want === 'webgpu') throw e;
       fallbackReason = `WebGPU: ${(e as Error).message}`;
     }
   } else {
-    fallbackReason = 'requested';
+    fallbackReason = o.fallbackReason ?? 'requested';
   }
   if (!path) {
-    const backend = await startFallback();
+    if (canvas && !canvas.getContext('2d')) throw freshCanvasNeeded(fallbackReason!);
+    const { backend, reason } = await startFallback();
+    if (reason) fallbackReason = `${fallbackReason}; ${reason}`;
     if (COUNT) countBackendReads(tf.backend());
     fm = await loadFixationModel(o);
     path = new FallbackPath(backend, fm, canvas);
@@ -100,6 +166,7 @@ async function start(o: InitOptions): Promise<InitInfo> {
     labels: fm!.info.labels,
     path: path.name,
     backend: path.backend,
+    ...(path.backend === 'wasm' && wasmInfo ? { wasm: wasmInfo } : {}),
     ...(fallbackReason || note ? { fallbackReason: [fallbackReason, note].filter(Boolean).join('; ') } : {}),
     inputSize: fm!.input.height,
     inputShape: [fm!.input.height, fm!.input.width, fm!.input.channels],
@@ -112,38 +179,79 @@ async function start(o: InitOptions): Promise<InitInfo> {
 function watchDevice(g: GpuContext) {
   void g.device.lost.then((info) => {
     if (gpu !== g) return; // released on purpose (teardown, dispose, new init)
-    status = { state: 'recovering', message: `GPU device lost (${info.reason}: ${info.message}); reinitialising` };
-    recovering = serial(async () => {
-      try {
-        teardown();
-        await start({ ...opts!, backend: 'webgpu' });
-        status = { state: 'ready' };
-      } catch (e) {
-        // WebGPU is gone for good: continue on the fallback path (without overlay if the canvas is WebGPU's).
-        try {
-          teardown();
-          await start({ ...opts!, backend: 'fallback' });
-          fallbackReason = `GPU device lost and not recoverable (${(e as Error).message})`;
-          status = { state: 'ready', message: fallbackReason };
-        } catch (e2) {
-          status = { state: 'error', message: `recovery failed: ${(e2 as Error).message}` };
-        }
-      } finally {
-        recovering = null;
-      }
-    });
+    const why = `GPU device lost (${info.reason || 'unknown'}: ${info.message})`;
+    status = { state: 'recovering', message: `${why}; recovering`, attempt: 0 };
+    const e0 = epoch;
+    recovering = recover(why, e0).finally(() => { if (epoch === e0) recovering = null; });
   });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves when the page is visible (at once if it is) or the epoch changes. */
+const whenVisible = () => (visible ? Promise.resolve() : new Promise<void>((r) => wakers.push(r)));
+function wake() {
+  const w = wakers;
+  wakers = [];
+  for (const f of w) f();
+}
+
+async function recover(why: string, e0: number): Promise<void> {
+  // After the frame that met the loss (its readbacks fail at once on a lost device, or time out): the dead device goes.
+  await serial(async () => { if (epoch === e0) teardown(); });
+  let last = why;
+  let gone = false;
+  for (;;) {
+    if (attempts.length >= RECOVERY_ATTEMPTS) break;
+    const n = attempts.length + 1;
+    // Back off, then wait for the page to be visible: a hidden tab (or a phone's locked screen) gets no attempt.
+    await sleep(BACKOFF_MS * 2 ** (n - 1));
+    while (!visible && epoch === e0) {
+      status = { state: 'recovering', message: `${why}; waiting for the page to be visible`, attempt: 0 };
+      await whenVisible();
+    }
+    if (epoch !== e0) return;
+    attempts.push(Date.now());
+    status = { state: 'recovering', message: `${why}; recovery attempt ${n} of ${RECOVERY_ATTEMPTS}`, attempt: n };
+    try {
+      await serial(async () => {
+        if (epoch !== e0) return;
+        try { await startGpu({ ...opts!, backend: 'webgpu' }); } catch (e) { teardown(); throw e; }
+      });
+      if (epoch === e0) {
+        started();
+        status = { state: 'ready' };
+      }
+      return;
+    } catch (e) {
+      last = (e as Error).message;
+      gone = !(await webgpuAvailable());
+      if (gone) break; // no adapter: more attempts would not bring WebGPU back
+    }
+  }
+  if (epoch !== e0) return;
+  status = gone
+    ? { state: 'error', next: 'fallback', message: `The GPU device was lost and WebGPU is no longer available (${last})` }
+    : {
+      state: 'error', next: 'restart',
+      message: `The GPU device was lost and could not be recovered (${RECOVERY_ATTEMPTS} attempts without an explained frame; last: ${last}). Restart to try again.`,
+    };
 }
 
 const api: ExplainWorkerTestApi = {
   init(o: InitOptions) {
+    epoch++;
+    recovering = null;
+    attempts = []; // a new start (the user's restart) gets the full number of attempts again
+    wake();
+    if (o.visible !== undefined) visible = o.visible;
     return serial(async () => {
       status = { state: 'loading' };
       teardown();
-      opts = { ...o, canvas: undefined };
+      opts = { ...o, canvas: undefined, visible: undefined };
       if (o.canvas) canvas = o.canvas;
       try {
         const info = await start(opts);
+        started();
         status = { state: 'ready' };
         return info;
       } catch (e) {
@@ -167,8 +275,25 @@ const api: ExplainWorkerTestApi = {
         const before = COUNT ? snapshot() : null;
         const r = await explainFrame(path, frame, plan);
         if (before) r.counters = frameCounters(before, r.timings.total);
+        attempts = []; // explained: a later loss gets the full number of attempts again
+        if (!warm) {
+          warm = true;
+          setReadbackTimeout(READBACK_TIMEOUT_MS);
+        }
         return r;
       } catch (e) {
+        // A stuck readback leaves its buffer mapping pending: the device is unusable. Lose it on purpose (recovery
+        // follows); on the fallback path the page restarts the worker.
+        if (e instanceof ReadbackTimeoutError) {
+          if (!gpu) {
+            status = { state: 'error', message: e.message };
+            throw e;
+          }
+          // Said at once: the lost handler runs only when device.lost settles.
+          status = { state: 'recovering', message: `${e.message}; resetting the GPU device`, attempt: 0 };
+          gpu.device.destroy();
+          throw new Error(`explain: ${e.message}; the GPU device is being reset and recovered, send the next frame`);
+        }
         if (recovering || status.state === 'recovering') {
           throw new Error(`explain: the GPU device was lost during this frame; the worker is recovering, send the next frame (${(e as Error).message})`);
         }
@@ -193,12 +318,20 @@ const api: ExplainWorkerTestApi = {
     return { ...status, ...(gpu?.uncaptured.count ? { gpuErrors: { ...gpu.uncaptured } } : {}), ...(note ? { unravelNote: note } : {}) };
   },
 
+  async setVisible(v: boolean) {
+    visible = v;
+    if (v) wake();
+  },
+
   async memory() {
     const m = tf.memory();
     return { tensors: m.numTensors, bytes: m.numBytes, gpuBuffers: gpu?.buffers.buffers ?? 0, gpuBytes: gpu?.buffers.bytes ?? 0 };
   },
 
   dispose() {
+    epoch++;
+    recovering = null;
+    wake();
     return serial(async () => {
       teardown();
       status = { state: 'idle' };
@@ -210,6 +343,35 @@ const api: ExplainWorkerTestApi = {
     gpu.device.destroy();
     for (let i = 0; i < 500 && status.state !== 'recovering'; i++) await new Promise((r) => setTimeout(r, 10));
     return status;
+  },
+
+  async __gpuFaultForTest(fault) {
+    const g = navigator.gpu as GPU & { requestAdapter: GPU['requestAdapter'] };
+    if (!g) throw new Error('__gpuFaultForTest: no navigator.gpu');
+    delete (g as Partial<typeof g>).requestAdapter; // the prototype's again
+    if (!fault) return;
+    const requestAdapter = g.requestAdapter.bind(g);
+    g.requestAdapter = async (o) => {
+      if (fault === 'no-adapter') return null;
+      const a = await requestAdapter(o);
+      if (!a) return a;
+      const requestDevice = a.requestDevice.bind(a);
+      a.requestDevice = async (d) => {
+        if (fault === 'reject') throw new DOMException('requestDevice failed (test fault)', 'OperationError');
+        const dev = await requestDevice(d);
+        dev.destroy(); // as a driver reset between requestDevice and first use
+        return dev;
+      };
+      return a;
+    };
+  },
+
+  async __readbackTimeoutForTest(ms) {
+    return setReadbackTimeout(ms);
+  },
+
+  async __recoveryAttemptsForTest() {
+    return [...attempts];
   },
 
   __heatmapForTest(points, width, height, o) {

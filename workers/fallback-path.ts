@@ -6,6 +6,7 @@ import { colorize } from '../src/engine/colormap.ts';
 import type { FixationModel } from '../src/engine/model.ts';
 import { classOverlay, DEFAULT_POST, heatmap, peak, type Size } from '../src/engine/post.ts';
 import type { Rect } from '../src/gpu/overlay.ts';
+import { readback } from '../src/gpu/readback.ts';
 import { CLASS_COLORS, type Backend, type OverlayOptions } from './api.ts';
 import { Laps, summaryTop1 } from './frame.ts';
 import type { FramePath, HeatSource, Unravelled } from './path.ts';
@@ -19,14 +20,14 @@ export class FallbackPath implements FramePath {
   private ema: Float32Array[] = [];
   /** The activations the CPU unravelling reads, read back on demand (not every activation). */
   private acts: SparseActivations;
-  /** Why there is no overlay, if there is none despite a canvas. */
   readonly note?: string;
 
   constructor(readonly backend: Backend, readonly fm: FixationModel, readonly canvas: OffscreenCanvas | null) {
     this.acts = new SparseActivations(fm.graph);
     if (canvas) {
       this.ctx = canvas.getContext('2d');
-      if (!this.ctx) this.note = 'the overlay canvas already has a WebGPU context: no overlay on the fallback path';
+      // Never a path without its overlay: the worker checks first and asks the page for a fresh canvas.
+      if (!this.ctx) throw new Error('fallback path: the overlay canvas already has a WebGPU context (a fresh canvas is needed)');
     }
   }
 
@@ -36,7 +37,7 @@ export class FallbackPath implements FramePath {
 
   async unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Unravelled> {
     // Reading the summary is the first wait for the forward pass (WebGL has no other): that time is the forward's.
-    const s = summary ? (await summary.data()) as Float32Array : undefined;
+    const s = summary ? (await readback(summary.data(), 'the frame summary')) as Float32Array : undefined;
     if (s) laps.mark('forward');
     const c = classIndex !== 'top' ? classIndex : s ? summaryTop1(s) : null;
     if (c === null) throw new Error('unravelling: class \'top\' needs the frame summary');

@@ -5,6 +5,7 @@ import { baselineHeatmap, classHead } from '../src/engine/baselines.ts';
 import type { FixationModel } from '../src/engine/model.ts';
 import { camBox, peak, type Box } from '../src/engine/post.ts';
 import type { PixelTransform, TopClass } from '../src/engine/types.ts';
+import { readback } from '../src/gpu/readback.ts';
 import type { ExplainedClass, FrameResult, Method } from './api.ts';
 import { labelOf } from './scene.ts';
 
@@ -122,7 +123,7 @@ export async function readActivations(tensors: Map<string, tf.Tensor>, names: st
   const values = new Map<string, Float32Array>();
   let bytes = 0;
   for (const n of names) {
-    const a = (await tensors.get(n)!.data()) as Float32Array;
+    const a = (await readback(tensors.get(n)!.data(), `activation '${n}'`)) as Float32Array;
     values.set(n, a);
     bytes += a.byteLength;
   }

@@ -6,6 +6,7 @@ import type { FixationModel } from '../src/engine/model.ts';
 import { rescalePoints, type Size } from '../src/engine/post.ts';
 import type { Fixation, InputFixation, KeptLayer } from '../src/engine/types.ts';
 import type { Rect } from '../src/gpu/overlay.ts';
+import { readback } from '../src/gpu/readback.ts';
 import { CLASS_COLORS, type Backend, type ExplainedClass, type FrameResult, type OverlayOptions, type PathName } from './api.ts';
 import { baselineClasses, baselineNames, disposeAll, forwardFrame, Laps, readActivations, readSummary, summaryTensor, type Frame, type Summary } from './frame.ts';
 import type { FramePlan } from './plan.ts';
@@ -65,7 +66,7 @@ export async function explainFrame(path: FramePath, frame: Frame, plan: FramePla
     let first: Unravelled | null = null;
     let s: Summary;
     if (plan.forwardOnly) {
-      const v = (await st.data()) as Float32Array;
+      const v = (await readback(st.data(), 'the frame summary')) as Float32Array;
       laps.mark('readback');
       s = readSummary(fm, v, plan.classes);
       return {
@@ -77,7 +78,7 @@ export async function explainFrame(path: FramePath, frame: Frame, plan: FramePla
       first = await path.unravel(tensors, plan.classes === 'top' ? 'top' : plan.classes[0], plan, laps, st);
       s = readSummary(fm, first.summary!, plan.classes, first.classIndex);
     } else {
-      const v = (await st.data()) as Float32Array;
+      const v = (await readback(st.data(), 'the frame summary')) as Float32Array;
       bytes += v.byteLength;
       laps.mark('readback');
       s = readSummary(fm, v, plan.classes);

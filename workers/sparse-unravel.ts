@@ -8,6 +8,7 @@ import { size } from '../src/engine/graph.ts';
 import type { Kept } from '../src/engine/ops/common.ts';
 import { opOf } from '../src/engine/ops/registry.ts';
 import type { Graph, GraphNode, Rules } from '../src/engine/types.ts';
+import { readback } from '../src/gpu/readback.ts';
 import { unravelWalk, type UnravelResult } from '../src/engine/unravel.ts';
 
 /**
@@ -101,7 +102,7 @@ export class SparseActivations {
     const t0 = performance.now();
     // Past half the tensor a plain read is cheaper than a gather.
     if (want === 'all' || missing.length * 2 > n) {
-      a.values.set((await t.data()) as Float32Array);
+      a.values.set((await readback(t.data(), `activation '${name}'`)) as Float32Array);
       a.wrote = null;
       this.bytes += n * 4;
     } else if (missing.length) {

@@ -8,6 +8,7 @@ import type { FixationModel } from '../src/engine/model.ts';
 import type { InputFixation, KeptLayer, Rules } from '../src/engine/types.ts';
 import { flushTf, tensorBuffer } from '../src/gpu/device.ts';
 import { modelConstants } from '../src/gpu/activations.ts';
+import { readback } from '../src/gpu/readback.ts';
 import { GpuUnraveller } from '../src/gpu/unravel.ts';
 import { summaryTop1 } from './frame.ts';
 import { SparseActivations } from './sparse-unravel.ts';
@@ -90,7 +91,7 @@ export class CpuUnravelSeam implements UnravelSeam {
   }
 
   async run(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor) {
-    const s = summary ? (await summary.data()) as Float32Array : undefined;
+    const s = summary ? (await readback(summary.data(), 'the frame summary')) as Float32Array : undefined;
     const c = classIndex !== 'top' ? classIndex : s ? summaryTop1(s) : null;
     if (c === null) throw new Error('unravelling: class \'top\' needs the frame summary');
     const r = await this.acts.unravel(tensors, c, rules);

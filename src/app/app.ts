@@ -370,11 +370,12 @@ export class CnnfixApp extends LitElement {
       ${this.engineState === 'loading' ? html`<p class="note">${this.engineMessage}</p>` : nothing}
       ${this.engineState === 'failed' ? html`<div class="problem" role="alert" data-testid="model-error">
           <p>${this.engineMessage}</p>
-          <button @click=${() => this.fix.reload()}>Retry</button>
+          <button @click=${() => this.fix.reload()}>${this.fix.failure === 'run' ? 'Restart' : 'Retry'}</button>
           <span>or pick another model below.</span></div>` : nothing}
       ${st?.state === 'recovering' ? html`<p class="note warn">The GPU was reset; recovering… ${st.message ?? ''}</p>` : nothing}
       ${i?.path === 'fallback' ? html`<p class="note warn" data-testid="fallback-note">
-          No WebGPU path: running ${i.backend} inference with the unravelling on the CPU (slower).
+          No WebGPU path: running ${i.backend}${i.wasm ? ` (${i.wasm.simd ? 'SIMD, ' : ''}${i.wasm.threads} thread${i.wasm.threads === 1 ? '' : 's'})` : ''}
+          inference with the unravelling on the CPU (slower).
           ${i.fallbackReason ? html`<br /><small>${i.fallbackReason}</small>` : nothing}</p>` : nothing}
     </div>`;
   }

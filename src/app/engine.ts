@@ -1,9 +1,11 @@
 // The page's side of the explain worker (contract: workers/api.ts): starts it with a fresh overlay canvas, restarts
-// it when it crashes or its GPU device is lost for good, and drops stale answers from a worker that was replaced.
+// it when it crashes, restarts it on the fallback path (a fresh canvas: a WebGPU canvas cannot give a 2D context)
+// when WebGPU is gone, stops with an error when the worker's device recovery gave up (the user restarts), tells it
+// whether the page is visible (no recovery in a hidden tab), and drops stale answers from a worker that was replaced.
 import * as Comlink from 'comlink';
 import type { ExplainRequest, ExplainWorkerApi, FrameResult, InitInfo, InitOptions, WorkerStatus } from '../../workers/api.ts';
 
-export type EngineOptions = Omit<InitOptions, 'canvas'>;
+export type EngineOptions = Omit<InitOptions, 'canvas' | 'visible'>;
 
 export type EngineEvent =
   | { type: 'loading' }
@@ -31,6 +33,7 @@ export class Engine {
   private size?: [number, number];
   /** Settles calls in flight when their worker is stopped: a terminated worker never answers them. */
   private stopped = deferred();
+  private visible = typeof document === 'undefined' || !document.hidden;
 
   constructor(
     private readonly mount: (canvas: HTMLCanvasElement) => void,
@@ -59,7 +62,7 @@ export class Engine {
     this.mount(canvas);
     const offscreen = canvas.transferControlToOffscreen();
     try {
-      const info = await this.api.init(Comlink.transfer({ ...opts, canvas: offscreen }, [offscreen]));
+      const info = await this.api.init(Comlink.transfer({ ...opts, canvas: offscreen, visible: this.visible }, [offscreen]));
       if (gen !== this.generation) return null;
       this.info = info;
       if (this.size) await this.api.resize(...this.size);
@@ -68,6 +71,8 @@ export class Engine {
       return info;
     } catch (err) {
       if (gen !== this.generation) return null;
+      // WebGPU failed after the canvas became WebGPU's: the fallback needs a new worker and a new canvas.
+      if ((err as Error)?.name === 'FreshCanvasNeeded' && opts.backend !== 'fallback') return this.startFallback(messageOf(err));
       this.emit({ type: 'failed', message: messageOf(err), during: 'init' });
       this.stop();
       return null;
@@ -87,10 +92,17 @@ export class Engine {
       const status = await this.api.status().catch(() => ({ state: 'error', message: messageOf(err) }) as WorkerStatus);
       if (gen !== this.generation) return null;
       if (status.state === 'recovering') this.emit({ type: 'status', status });
-      else if (status.state === 'error') void this.crashed(status.message ?? messageOf(err));
+      else if (status.state === 'error') void this.workerError(status, messageOf(err));
       else this.emit({ type: 'failed', message: messageOf(err), during: 'run' });
       return null;
     }
+  }
+
+  /** The page was shown or hidden: the worker recovers a lost GPU device only while it is visible. */
+  setVisible(visible: boolean) {
+    if (visible === this.visible) return;
+    this.visible = visible;
+    void this.api?.setVisible(visible).catch(() => {});
   }
 
   /** Overlay backing size in device pixels (the worker owns the canvas). Remembered across restarts. */
@@ -113,6 +125,25 @@ export class Engine {
     this.info = undefined;
   }
 
+  /** The worker reported an error state: do what it asks (WorkerStatus.next), else treat it as a crash. */
+  private async workerError(status: WorkerStatus, fallbackMessage: string) {
+    const message = status.message ?? fallbackMessage;
+    if (status.next === 'fallback') return void this.startFallback(message);
+    if (status.next === 'restart') {
+      this.stop();
+      this.emit({ type: 'failed', message, during: 'run' });
+      return;
+    }
+    await this.crashed(message);
+  }
+
+  /** A new worker on the fallback path, with a fresh canvas, saying why. */
+  private startFallback(reason: string) {
+    this.restarts++;
+    this.emit({ type: 'restarting', reason });
+    return this.start({ ...this.opts, backend: 'fallback', fallbackReason: reason });
+  }
+
   /** The worker died (error event) or reported a fatal state: start a new one unless it keeps dying. */
   private async crashed(reason: string) {
     const now = Date.now();
@@ -132,7 +163,7 @@ export class Engine {
     if (!this.api || gen !== this.generation) return;
     const status = await this.api.status().catch((err) => ({ state: 'error', message: messageOf(err) }) as WorkerStatus);
     if (gen !== this.generation) return;
-    if (status.state === 'error') void this.crashed(status.message ?? 'the explain worker reported an error');
+    if (status.state === 'error') void this.workerError(status, 'the explain worker reported an error');
     else this.emit({ type: 'status', status });
   }
 }

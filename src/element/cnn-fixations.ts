@@ -89,6 +89,8 @@ export class CnnFixations extends LitElement {
   /** The model's state; `message` says what is happening or what failed. */
   @state() status: EngineState = 'loading';
   @state() message = '';
+  /** status 'failed': the model did not load ('load'), or the worker stopped for good while running ('run'). */
+  @state() failure?: 'load' | 'run';
   @state() info?: InitInfo;
   /** The worker's own trouble (e.g. recovering from a lost GPU device), undefined when all is well. */
   @state() workerStatus?: WorkerStatus;
@@ -183,7 +185,7 @@ export class CnnFixations extends LitElement {
     const explain: (keyof CnnFixations)[] = ['method', 'classes', 'rules', 'fit', 'colormap', 'opacity', 'points', 'heatmap', 'box', 'smooth', 'layer'];
     if (explain.some((k) => changed.has(k))) this.loop.invalidate();
     if (changed.has('showing')) this.layout();
-    const reported: (keyof CnnFixations)[] = ['status', 'message', 'info', 'workerStatus', 'showing', 'cameraError', 'paused', 'frozen', 'pictureSize'];
+    const reported: (keyof CnnFixations)[] = ['status', 'message', 'failure', 'info', 'workerStatus', 'showing', 'cameraError', 'paused', 'frozen', 'pictureSize'];
     if (reported.some((k) => changed.has(k))) this.dispatchEvent(new Event('statechange'));
   }
 
@@ -194,7 +196,7 @@ export class CnnFixations extends LitElement {
     return { backend, ...modelSource(this.model, document.baseURI), ...facts };
   }
 
-  /** Load the model again with the same options (after a failure). */
+  /** Start the worker and load the model again with the same options (Retry / Restart after a failure). */
   reload() {
     return this.engine.start(this.engineOptions());
   }
@@ -204,6 +206,7 @@ export class CnnFixations extends LitElement {
       case 'loading':
         this.status = 'loading';
         this.message = 'Loading the model…';
+        this.failure = undefined;
         this.info = undefined;
         this.result = undefined;
         break;
@@ -215,9 +218,12 @@ export class CnnFixations extends LitElement {
         this.layout();
         this.loop.invalidate();
         break;
-      case 'status':
+      case 'status': {
+        const recovered = this.workerStatus?.state === 'recovering' && e.status.state === 'ready';
         this.workerStatus = e.status.state === 'ready' || e.status.state === 'idle' ? undefined : e.status;
+        if (recovered) this.loop.invalidate(); // a still picture whose frame was lost is explained again
         break;
+      }
       case 'restarting':
         this.status = 'loading';
         this.message = `The explain worker stopped (${e.reason}); restarting it…`;
@@ -225,9 +231,12 @@ export class CnnFixations extends LitElement {
       case 'failed':
         if (e.during === 'init') {
           this.status = 'failed';
+          this.failure = 'load';
           this.message = `The model could not be loaded: ${e.message}`;
         } else if (!this.engine.ready) {
           this.status = 'failed';
+          this.failure = 'run';
+          this.workerStatus = undefined;
           this.message = e.message;
         } else {
           this.problem(`Explaining this frame failed: ${e.message}`);
@@ -358,6 +367,7 @@ export class CnnFixations extends LitElement {
 
   private onVisibility = () => {
     this.paused = document.hidden;
+    this.engine.setVisible(!document.hidden);
     if (this.showing === 'camera' && !this.frozen) {
       if (this.paused) this.video.pause();
       else void this.video.play();

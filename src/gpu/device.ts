@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { countDevice } from './counters.ts';
+import { readback } from './readback.ts';
 
 /** Live GPUBuffers on a device (created minus destroyed), tfjs's pool included: the leak check. */
 export interface BufferCount { buffers: number; bytes: number }
@@ -116,7 +117,7 @@ export class Staging {
   /** Map and copy out the first `bytes` (the caller has submitted the copy into get()). */
   async read(bytes: number): Promise<ArrayBuffer> {
     const buf = this.buf!;
-    await buf.mapAsync(GPUMapMode.READ, 0, align4(bytes));
+    await readback(buf.mapAsync(GPUMapMode.READ, 0, align4(bytes)), this.label);
     const out = buf.getMappedRange(0, align4(bytes)).slice(0, bytes);
     buf.unmap();
     return out;

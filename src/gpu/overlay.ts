@@ -5,6 +5,7 @@
 import { COLORMAP_WGSL, colormapIndex, type ColormapName } from '../engine/colormap.ts';
 import { CLASS_COLORS, CLASS_OVERLAY_WGSL, hexRgb, UPSAMPLE_WGSL } from '../engine/post.ts';
 import { align4, Growable } from './device.ts';
+import { readback } from './readback.ts';
 
 /** Axis-aligned rectangle in overlay pixels, colour straight RGBA 0..1. */
 export interface Rect { x0: number; y0: number; x1: number; y1: number; color: [number, number, number, number] }
@@ -173,7 +174,7 @@ export class GpuOverlay {
       this.draw(enc, tex.createView(), 'rgba8unorm', width, height, heat, rects);
       enc.copyTextureToBuffer({ texture: tex }, { buffer: out, bytesPerRow }, [width, height]);
       this.device.queue.submit([enc.finish()]);
-      await out.mapAsync(GPUMapMode.READ);
+      await readback(out.mapAsync(GPUMapMode.READ), 'the offscreen overlay');
       const padded = new Uint8Array(out.getMappedRange());
       const px = new Uint8Array(width * height * 4);
       for (let y = 0; y < height; y++) px.set(padded.subarray(y * bytesPerRow, y * bytesPerRow + width * 4), y * width * 4);

@@ -13,6 +13,7 @@ import { opOf, OPS } from '../engine/ops/registry.ts';
 import { resolveRules, size, type Graph, type GraphNode, type InputFixation, type KeptLayer, type PresetName, type Rules } from '../engine/types.ts';
 import { bindGroupLayout, bufferWith, compilePipeline, computePipeline, gpuFaults, type Binding } from './kernels.ts';
 import { seedWgsl, TOP } from './seed.ts';
+import { readback } from './readback.ts';
 
 type Kind = GraphNode['kind'];
 
@@ -466,7 +467,7 @@ export class GpuUnraveller {
       for (const [src, dst, bytes] of copies) encoder.copyBufferToBuffer(src, 0, staging, dst, bytes);
       this.device.queue.submit([encoder.finish()]);
       const bytes = copies.reduce((end, [, dst, n]) => Math.max(end, dst + n), 0);
-      await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+      await readback(staging.mapAsync(GPUMapMode.READ, 0, bytes), 'the unravelling results');
       try {
         return parse(staging.getMappedRange(0, bytes).slice(0));
       } finally {

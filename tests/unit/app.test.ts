@@ -69,7 +69,7 @@ describe('content security policy', () => {
     expect(catalogOrigins({ models: [{}, { modelUrl: 'https://models.example.org/a/model.json' }, { modelUrl: 'http://insecure.example/x' }] }))
       .toEqual(['https://models.example.org']);
     expect(contentSecurityPolicy(['https://models.example.org'])).toContain("connect-src 'self' blob: https://models.example.org;");
-    expect(contentSecurityPolicy()).toContain("script-src 'self' 'wasm-unsafe-eval'");
+    expect(contentSecurityPolicy()).toContain("script-src 'self' 'wasm-unsafe-eval' blob:;");
     expect(contentSecurityPolicy()).toContain("worker-src 'self' blob:");
   });
 });
