@@ -132,7 +132,11 @@ export interface WorkerStatus {
 
 export interface ExplainWorkerApi {
   init(opts: InitOptions): Promise<InitInfo>;
-  explain(frame: ImageBitmap | VideoFrame, req?: ExplainRequest): Promise<FrameResult>;
+  /**
+   * Explain one frame. `submitted` (a comlink proxy) is called once the frame's GPU work is submitted: the caller may
+   * send the next frame then (it is submitted before this one's readback resolves); results come back in order.
+   */
+  explain(frame: ImageBitmap | VideoFrame, req?: ExplainRequest, submitted?: () => void): Promise<FrameResult>;
   /** Resize the overlay canvas (CSS pixels x devicePixelRatio of the video box). */
   resize(width: number, height: number): Promise<void>;
   status(): Promise<WorkerStatus>;

@@ -1,5 +1,6 @@
 // The explain worker (comlink): owns the model, the backend (WebGPU first, else WebGL, else wasm) and the overlay
-// canvas. Frames are explained one at a time (calls queue up). A lost GPUDevice is recovered in the background
+// canvas. Frames are submitted one at a time (calls queue up) and finished in order; a frame's submission may run
+// while the previous frame's readback is in flight (workers/path.ts startFrame). A lost GPUDevice is recovered in the background
 // (status 'recovering' -> 'ready'): new device, model reloaded, GPU resources rebuilt, canvas reconfigured.
 import { expose } from 'comlink';
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,7 +17,7 @@ import type { Backend, ExplainRequest, ExplainWorkerTestApi, FrameResult, InitIn
 import { FallbackPath } from './fallback-path.ts';
 import { GpuPath } from './gpu-path.ts';
 import { loadFixationModel } from './load.ts';
-import { explainFrame, type FramePath } from './path.ts';
+import { startFrame, type FramePath } from './path.ts';
 import { planFrame } from './plan.ts';
 
 setWasmPaths({
@@ -36,13 +37,22 @@ let fm: FixationModel | null = null;
 let path: FramePath | null = null;
 let fallbackReason: string | undefined;
 let recovering: Promise<void> | null = null;
-/** Serialises init/explain/dispose: the paths reuse their GPU buffers frame to frame. */
+/** Serialises init/dispose and the frames' submissions: the paths reuse their GPU buffers frame to frame. */
 let queue: Promise<unknown> = Promise.resolve();
 const serial = <T>(f: () => Promise<T>): Promise<T> => {
   const r = queue.then(f, f);
   queue = r.catch(() => undefined);
   return r;
 };
+/** The frames' second halves (readback, heatmap, overlay), in submission order. */
+let finishing: Promise<unknown> = Promise.resolve();
+const inOrder = <T>(f: () => Promise<T>): Promise<T> => {
+  const r = finishing.then(f, f);
+  finishing = r.catch(() => undefined);
+  return r;
+};
+/** Bench builds: counters at the end of the last finished frame (a frame's counts run from there, see explain). */
+let lastCount: ReturnType<typeof snapshot> | null = null;
 
 function teardown() {
   path?.destroy();
@@ -136,6 +146,8 @@ function watchDevice(g: GpuContext) {
 const api: ExplainWorkerTestApi = {
   init(o: InitOptions) {
     return serial(async () => {
+      await finishing; // frames in flight finish on the old path
+      lastCount = null;
       status = { state: 'loading' };
       teardown();
       opts = { ...o, canvas: undefined };
@@ -152,25 +164,33 @@ const api: ExplainWorkerTestApi = {
     });
   },
 
-  async explain(frame: ImageBitmap | VideoFrame, req: ExplainRequest = {}): Promise<FrameResult> {
+  async explain(frame: ImageBitmap | VideoFrame, req: ExplainRequest = {}, submitted?: () => void): Promise<FrameResult> {
     if (recovering) await recovering;
-    return serial(async () => {
+    const lost = (e: unknown) => (recovering || status.state === 'recovering')
+      ? new Error(`explain: the GPU device was lost during this frame; the worker is recovering, send the next frame (${(e as Error).message})`)
+      : e;
+    const started = await serial(async () => {
       if (!path) {
         frame.close();
         throw new Error(status.state === 'error' ? `explain: the worker is in error (${status.message})` : 'explain: call init() first');
       }
+      let plan;
+      try { plan = planFrame(path.fm, req); } catch (e) { frame.close(); throw e; }
+      // Pipelined frames overlap, so a frame's counts run from the end of the previous one (steady state: one frame's).
+      if (COUNT && !lastCount) lastCount = snapshot();
       try {
-        let plan;
-        try { plan = planFrame(path.fm, req); } catch (e) { frame.close(); throw e; }
-        const before = COUNT ? snapshot() : null;
-        const r = await explainFrame(path, frame, plan);
-        if (before) r.counters = frameCounters(before, r.timings.total);
+        return await startFrame(path, frame, plan);
+      } catch (e) {
+        throw lost(e);
+      }
+    }).finally(() => { try { submitted?.(); } catch { /* the page went away */ } });
+    return inOrder(async () => {
+      try {
+        const r = await started.finish();
+        if (COUNT && lastCount) { r.counters = frameCounters(lastCount, r.timings.total); lastCount = snapshot(); }
         return r;
       } catch (e) {
-        if (recovering || status.state === 'recovering') {
-          throw new Error(`explain: the GPU device was lost during this frame; the worker is recovering, send the next frame (${(e as Error).message})`);
-        }
-        throw e;
+        throw lost(e);
       }
     });
   },
@@ -197,6 +217,7 @@ const api: ExplainWorkerTestApi = {
 
   dispose() {
     return serial(async () => {
+      await finishing;
       teardown();
       status = { state: 'idle' };
     });
@@ -218,6 +239,7 @@ const api: ExplainWorkerTestApi = {
 
   __overlayForTest() {
     return serial(async () => {
+      await finishing;
       if (!(path instanceof GpuPath || path instanceof FallbackPath)) throw new Error('__overlayForTest: no path');
       return path.lastOverlayPixels();
     });

@@ -1,5 +1,6 @@
 // The frame loop of <cnn-fixations>: offers each new camera frame (or a still picture after a change) to the explain
-// worker, at most one frame in flight; frames that arrive while one is in flight are dropped, not queued.
+// worker. The next frame may go once the previous one is submitted (the worker submits it while the previous one's
+// readback is in flight), so at most one frame waits; frames that arrive meanwhile are dropped, not queued.
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { ExplainRequest, FrameResult } from '../../workers/api.ts';
 import type { Engine } from '../app/engine.ts';
@@ -27,7 +28,10 @@ export class FrameLoop implements ReactiveController {
   results = 0;
   /** Results per second over the last 10. */
   fps = 0;
-  private busy = false;
+  /** A frame is on its way to the worker and not yet submitted there: newer frames are dropped meanwhile. */
+  private sending = false;
+  /** Frames sent whose results have not come back yet. */
+  private pending = 0;
   private dirty = false;
   private retries = 0;
   private token = 0;
@@ -38,7 +42,7 @@ export class FrameLoop implements ReactiveController {
   }
 
   /** Whether a frame is with the worker now (tests wait for a quiet moment). */
-  get inFlight() { return this.busy; }
+  get inFlight() { return this.sending || this.pending > 0; }
 
   hostDisconnected() { this.stop(); }
 
@@ -82,16 +86,22 @@ export class FrameLoop implements ReactiveController {
   /** Send the next picture to the worker: a fresh camera frame, or the still picture after a change. */
   async pump(): Promise<void> {
     const h = this.host;
-    if (this.busy || !h.engine.ready || h.paused) return;
+    if (this.sending || !h.engine.ready || h.paused) return;
     const pic = h.picture();
     if (!pic) return;
     const still = 'still' in pic;
     if (still ? !this.dirty : pic.video.readyState < 2) return;
-    this.busy = true;
+    this.sending = true;
+    this.pending++;
     this.dirty = false;
+    const submitted = () => {
+      if (!this.sending) return;
+      this.sending = false;
+      if (this.dirty) void this.pump();
+    };
     try {
       const frame = await createImageBitmap(still ? pic.still : pic.video);
-      const r = await h.engine.explain(frame, h.request(still));
+      const r = await h.engine.explain(frame, h.request(still), submitted);
       if (r) {
         this.retries = 0;
         this.count();
@@ -102,7 +112,8 @@ export class FrameLoop implements ReactiveController {
     } catch (err) {
       h.onProblem(`Could not read the picture: ${messageOf(err)}`);
     } finally {
-      this.busy = false;
+      this.pending--;
+      submitted(); // a frame that failed before its submission
     }
     if (this.dirty) void this.pump();
   }
