@@ -17,7 +17,7 @@ import type { Backend, ExplainRequest, ExplainWorkerTestApi, FrameResult, InitIn
 import { FallbackPath } from './fallback-path.ts';
 import { GpuPath } from './gpu-path.ts';
 import { loadFixationModel } from './load.ts';
-import { startFrame, type FramePath } from './path.ts';
+import { explainFrame, startFrame, type FramePath } from './path.ts';
 import { planFrame } from './plan.ts';
 
 setWasmPaths({
@@ -76,18 +76,41 @@ async function startFallback(): Promise<Backend> {
   return 'cpu';
 }
 
+/** 'auto' times this many frames on each path (the first warms up: tfjs compiles its shaders) and keeps the faster. */
+const TRIAL_FRAMES = 2;
+
+/** ms of the last of TRIAL_FRAMES frames explained on `p` (a fixed noise frame, 640x480, default request). */
+async function timeFrames(p: FramePath): Promise<number> {
+  const plan = planFrame(p.fm, {});
+  let ms = NaN;
+  for (let i = 0; i < TRIAL_FRAMES; i++) {
+    const frame = tf.randomUniform([480, 640, 3], 0, 256, 'int32', 7) as tf.Tensor3D; // owned (disposed) by the frame
+    const t0 = performance.now();
+    await explainFrame(p, frame, plan);
+    ms = performance.now() - t0;
+  }
+  return ms;
+}
+
+/** The GPU path drawing into `target` (null: nothing presented, as for the 'auto' trial). */
+async function startGpu(o: InitOptions, target: OffscreenCanvas | null) {
+  gpu = await createGpuContext({ count: COUNT });
+  fm = await loadFixationModel(o);
+  const gp = new GpuPath(gpu, fm, target);
+  path = gp;
+  await gp.compile();
+  watchDevice(gpu);
+}
+
 async function start(o: InitOptions): Promise<InitInfo> {
   const want = o.backend ?? 'auto';
   if (!['auto', 'webgpu', 'fallback'].includes(want)) throw new Error(`init: backend must be 'auto', 'webgpu' or 'fallback', got '${want}'`);
   fallbackReason = undefined;
+  let auto: InitInfo['auto'];
   if (want !== 'fallback') {
     try {
-      gpu = await createGpuContext({ count: COUNT });
-      fm = await loadFixationModel(o);
-      const gp = new GpuPath(gpu, fm, canvas);
-      path = gp;
-      await gp.compile();
-      watchDevice(gpu);
+      // 'auto' first times the GPU path without the canvas: a canvas that gave a 'webgpu' context cannot give a '2d' one.
+      await startGpu(o, want === 'auto' ? null : canvas);
     } catch (e) {
       teardown();
       if (want === 'webgpu') throw e;
@@ -95,6 +118,27 @@ async function start(o: InitOptions): Promise<InitInfo> {
     }
   } else {
     fallbackReason = 'requested';
+  }
+  if (want === 'auto' && path) {
+    // Both paths work here: keep the faster one on the first frames (on SwiftShader the fallback, on a GPU the GPU path).
+    let gpuMs = NaN;
+    try { gpuMs = await timeFrames(path); } catch (e) { fallbackReason = `WebGPU: ${(e as Error).message}`; }
+    teardown();
+    const backend = await startFallback();
+    if (COUNT) countBackendReads(tf.backend());
+    fm = await loadFixationModel(o);
+    const trial = new FallbackPath(backend, fm, null);
+    const fallbackMs = await timeFrames(trial);
+    trial.destroy();
+    if (fallbackMs <= gpuMs || !(gpuMs >= 0)) {
+      path = new FallbackPath(backend, fm, canvas);
+      if (gpuMs >= 0) fallbackReason = `auto: the fallback was faster here (${fallbackMs.toFixed(0)} ms against ${gpuMs.toFixed(0)} ms per frame on the GPU path)`;
+    } else {
+      try { fm.dispose(); } catch { /* next */ }
+      fm = null;
+      await startGpu(o, canvas);
+    }
+    auto = { chosen: path!.name, gpuMs, fallbackMs, frames: TRIAL_FRAMES };
   }
   if (!path) {
     const backend = await startFallback();
@@ -114,6 +158,7 @@ async function start(o: InitOptions): Promise<InitInfo> {
     preprocessing: fm!.info.preprocessing,
     logits: fm!.info.logits,
     layers: fm!.graph.order.map((n) => ({ name: n.name, shape: n.shape })),
+    ...(auto ? { auto } : {}),
   };
 }
 
