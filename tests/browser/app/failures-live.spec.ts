@@ -11,7 +11,7 @@ let page: Page;
 test.beforeAll(async ({ browser }) => {
   page = await browser.newPage();
   logPage(page);
-  await page.goto(`${APP_URL}/`);
+  await page.goto(`${APP_URL}/?backend=webgpu`); // the GPU path (auto keeps the faster: the fallback on SwiftShader)
   await page.getByTestId('start-camera').click();
   await waitForTop1(page, FOX_SQUIRREL);
 });
