@@ -30,8 +30,21 @@ test('a hidden tab pauses the loop; visible again, it resumes', async () => {
   await countSent(page);
   await expectQuiet(page);
   const n = await results(page);
+  // Resumed from quiet: watch the frames sent but not yet answered. On the GPU path the loop sends the next frame
+  // once the previous one is submitted, so a second frame goes before the first's result lands; one more may wait
+  // in the worker for a staging buffer, never more (no queue of stale frames).
+  await page.evaluate((r0) => {
+    const w = window as unknown as { __maxInFlight: number };
+    const e = window.__cnnfix!.engine as unknown as { __sent: number };
+    const s0 = e.__sent;
+    w.__maxInFlight = 0;
+    setInterval(() => { w.__maxInFlight = Math.max(w.__maxInFlight, (e.__sent - s0) - (window.__cnnfix!.results - r0)); }, 20);
+  }, n);
   await setHidden(false);
-  await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: 120_000 });
+  await page.waitForFunction((k) => window.__cnnfix!.results > k + 2, n, { timeout: 240_000 });
+  const most = await page.evaluate(() => (window as unknown as { __maxInFlight: number }).__maxInFlight);
+  expect(most).toBeGreaterThanOrEqual(2);
+  expect(most).toBeLessThanOrEqual(3);
 });
 
 test('a lost GPU device: the worker recovers and the explanations go on', async () => {
