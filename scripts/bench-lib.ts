@@ -65,10 +65,12 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
   // End to end, as the app runs frames (pipelined: the next frame goes once the previous is submitted, no waits
   // between stages), with the per-frame counters; fps = frames / wall time after the warm-up frames.
   const e2e = await timed(stream, {}, o);
-  const counts: Record<string, number[]> = Object.fromEntries(COUNTERS.map((c) => [c, []]));
+  // Pipelined frames overlap, so one frame's counts (from the end of the previous frame to its own end) also hold a
+  // part of the next one's; their sum over the counted frames is exact: per frame = sum / frames.
+  const sums = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<(typeof COUNTERS)[number], number>;
   for (const r of e2e.results) {
     if (!r.counters) throw new Error('no counters in the result: the worker counts only in bench builds (Vite mode "bench")');
-    for (const c of COUNTERS) counts[c].push(r.counters[c]);
+    for (const c of COUNTERS) sums[c] += r.counters[c];
   }
   const totals = e2e.results.map((r) => r.timings.total);
   memory.atEnd = await memoryOf();
@@ -82,7 +84,8 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
     forwardMs: st.forward.median, unravelMs: st.unravel.median, heatmapMs: st.heatmap.median, totalMs: st.total.median,
     /** End to end (frames / wall time, pipelined as the app sends frames); fpsTiming is the timing-mode run's (waits between stages). */
     fps, latencyMs: spread(totals).median, fpsTiming: 1000 / st.total.median, fpsForwardOnly, fpsOverForwardOnly: fps / fpsForwardOnly, firstFrameMs,
-    counters: Object.fromEntries(COUNTERS.map((c) => [c, spread(counts[c]).median])) as Record<(typeof COUNTERS)[number], number>,
+    /** Per frame over the counted end-to-end frames (sums / frames). */
+    counters: Object.fromEntries(COUNTERS.map((c) => [c, sums[c] / e2e.results.length])) as Record<(typeof COUNTERS)[number], number>,
   };
 }
 export type PathResult = Awaited<ReturnType<typeof measurePath>>;

@@ -57,6 +57,7 @@ export async function benchNode(o: BenchOptions) {
     let finishing: Promise<unknown> = Promise.resolve();
     const done: Promise<FrameResult>[] = [];
     for (let i = 0; i < n; i++) {
+      if (i >= 2) await done[i - 2]; // at most two frames in flight, as the app's frame loop
       const started = await startFrame(fp, tf.clone(image) as tf.Tensor3D, plan);
       const r = finishing.then(() => started.finish()).then((x) => { x.counters = frameCounters(last, x.timings.total); last = snapshot(); return x; });
       finishing = r.catch(() => undefined);

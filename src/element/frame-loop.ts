@@ -1,6 +1,7 @@
 // The frame loop of <cnn-fixations>: offers each new camera frame (or a still picture after a change) to the explain
 // worker. The next frame may go once the previous one is submitted (the worker submits it while the previous one's
-// readback is in flight), so at most one frame waits; frames that arrive meanwhile are dropped, not queued.
+// readback is in flight): at most two frames in flight, none waiting in a queue; frames that arrive meanwhile are
+// dropped, so the one sent when a slot frees is the newest.
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { ExplainRequest, FrameResult } from '../../workers/api.ts';
 import type { Engine } from '../app/engine.ts';
@@ -9,6 +10,8 @@ import { messageOf } from '../app/engine.ts';
 /** A still picture gets no next frame: when its explanation is lost (device lost, worker restart) try again. */
 const STILL_RETRIES = 3;
 const STILL_RETRY_MS = 2000;
+/** Frames with the worker at once: one being read back while the next is computed (the worker has two staging buffers). */
+const MAX_IN_FLIGHT = 2;
 
 /** What the loop explains next: a still picture (shown image, frozen camera), the live video, or nothing yet. */
 export type Picture = { still: ImageBitmap } | { video: HTMLVideoElement } | null;
@@ -86,7 +89,7 @@ export class FrameLoop implements ReactiveController {
   /** Send the next picture to the worker: a fresh camera frame, or the still picture after a change. */
   async pump(): Promise<void> {
     const h = this.host;
-    if (this.sending || !h.engine.ready || h.paused) return;
+    if (this.sending || this.pending >= MAX_IN_FLIGHT || !h.engine.ready || h.paused) return;
     const pic = h.picture();
     if (!pic) return;
     const still = 'still' in pic;
