@@ -1,10 +1,11 @@
 // What the browser bench (scripts/bench.ts) and the Node bench (scripts/bench-node.ts) share: options, the three
-// runs per path (timing mode, end to end with counters, forward only), the report and its printout.
+// runs per path (timing mode, end to end with counters, forward only, end to end one frame at a time), the report
+// and its printout.
 import { writeFileSync } from 'node:fs';
 import type { ExplainRequest, FrameResult } from '../workers/api.ts';
 
 /** `n` frames sent as the app sends them (the next once the previous is submitted): results in order, wall ms. */
-export type Stream = (req: ExplainRequest, n: number) => Promise<{ results: FrameResult[]; ms: number }>;
+export type Stream = (req: ExplainRequest, n: number, maxInFlight?: number) => Promise<{ results: FrameResult[]; ms: number }>;
 
 export const STAGES = ['upload', 'preprocess', 'forward', 'unravel', 'heatmap', 'readback', 'total'] as const;
 export const COUNTERS = ['maps', 'submits', 'dispatches', 'bytesRead', 'buffersCreated', 'pipelinesCreated', 'workerCpuMs'] as const;
@@ -76,6 +77,8 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
   memory.atEnd = await memoryOf();
   // What a plain classifier costs on the same path, sent the same way: forward pass and top-5.
   const fwd = await timed(stream, { forwardOnly: true }, o);
+  // The same end-to-end frames one at a time (the next sent once the previous result is back): what pipelining gains.
+  const seq = await timed(stream, {}, o, 1);
   memory.atEnd ??= memory.at10;
   const st = Object.fromEntries(STAGES.map((s) => [s, spread(times[s])])) as Record<(typeof STAGES)[number], Spread>;
   const fps = e2e.fps, fpsForwardOnly = fwd.fps;
@@ -84,6 +87,8 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
     forwardMs: st.forward.median, unravelMs: st.unravel.median, heatmapMs: st.heatmap.median, totalMs: st.total.median,
     /** End to end (frames / wall time, pipelined as the app sends frames); fpsTiming is the timing-mode run's (waits between stages). */
     fps, latencyMs: spread(totals).median, fpsTiming: 1000 / st.total.median, fpsForwardOnly, fpsOverForwardOnly: fps / fpsForwardOnly, firstFrameMs,
+    /** End to end one frame at a time, and fps / that (pipelining's gain, same run). */
+    fpsSequential: seq.fps, pipelinedOverSequential: fps / seq.fps,
     /** Per frame over the counted end-to-end frames (sums / frames). */
     counters: Object.fromEntries(COUNTERS.map((c) => [c, sums[c] / e2e.results.length])) as Record<(typeof COUNTERS)[number], number>,
   };
@@ -91,10 +96,10 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
 export type PathResult = Awaited<ReturnType<typeof measurePath>>;
 
 /** The warm-up frames, then the counted ones as one stream: fps over the counted frames' wall time. */
-async function timed(stream: Stream, req: ExplainRequest, o: BenchOptions) {
-  if (o.warmup > 0) await stream(req, o.warmup);
+async function timed(stream: Stream, req: ExplainRequest, o: BenchOptions, maxInFlight = 2) {
+  if (o.warmup > 0) await stream(req, o.warmup, maxInFlight);
   const n = Math.max(1, o.frames - o.warmup);
-  const { results, ms } = await stream(req, n);
+  const { results, ms } = await stream(req, n, maxInFlight);
   return { results, fps: (1000 * n) / ms };
 }
 
@@ -123,6 +128,8 @@ export function report(o: BenchOptions, results: Record<string, PathResult>, fra
   row('latency ms', (r) => r.latencyMs.toFixed(0));
   row('fps fwd', (r) => r.fpsForwardOnly.toFixed(2));
   row('fps/fwd', (r) => r.fpsOverForwardOnly.toFixed(3));
+  row('fps 1 by 1', (r) => r.fpsSequential.toFixed(2));
+  row('fps/1by1', (r) => r.pipelinedOverSequential.toFixed(3));
   row('first ms', (r) => r.firstFrameMs.toFixed(0));
   for (const c of COUNTERS) row(c.slice(0, 11), (r) => String(+r.counters[c].toFixed(1)));
   row('readback B', (r) => String(r.readbackBytes));

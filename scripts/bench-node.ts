@@ -50,14 +50,14 @@ export async function benchNode(o: BenchOptions) {
   };
   // As the worker runs frames: each frame is submitted once the previous one is, finished in order; a frame's
   // counters run from the end of the previous one (frames overlap).
-  const stream = async (req: ExplainRequest, n: number) => {
+  const stream = async (req: ExplainRequest, n: number, maxInFlight = 2) => {
     const t0s = performance.now();
     const plan = planFrame(fm, req);
     let last = snapshot();
     let finishing: Promise<unknown> = Promise.resolve();
     const done: Promise<FrameResult>[] = [];
     for (let i = 0; i < n; i++) {
-      if (i >= 2) await done[i - 2]; // at most two frames in flight, as the app's frame loop
+      if (i >= maxInFlight) await done[i - maxInFlight]; // at most two frames in flight, as the app's frame loop
       const started = await startFrame(fp, tf.clone(image) as tf.Tensor3D, plan);
       const r = finishing.then(() => started.finish()).then((x) => { x.counters = frameCounters(last, x.timings.total); last = snapshot(); return x; });
       finishing = r.catch(() => undefined);

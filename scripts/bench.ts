@@ -6,7 +6,8 @@
 // 2. end to end, as the app runs frames (pipelined: the next frame is sent once the previous one is submitted; fps =
 //    frames / wall time): fps and per-frame counters (maps, submits, dispatches, bytes read, buffers
 //    and pipelines created, worker CPU ms; medians after the warm-up);
-// 3. forward pass + top-5 only, sent the same way: the fps a plain classifier gets, so fpsOverForwardOnly = (2) / (3).
+// 3. forward pass + top-5 only, sent the same way: the fps a plain classifier gets, so fpsOverForwardOnly = (2) / (3);
+// 4. (2) one frame at a time: pipelinedOverSequential = (2) / (4), what pipelining gains in the same run.
 // --model ID: any installed catalog model (default squeezenet1_1).
 // firstFrameMs: from init (model load, shader compilation) to the first result. On SwiftShader (no GPU) only the
 // ratios mean anything. --node runs the same without a browser (scripts/bench-node.ts).
@@ -33,7 +34,7 @@ async function main() {
       console.log(`${path}: ${info.backend}${info.fallbackReason ? ` (${info.fallbackReason})` : ''}`);
       results[path] = await measurePath(path, info.backend, o, t0,
         (req) => page.evaluate(([url, w, h, r]) => (window as any).h.explainUrl(url, r, w, h), [SQUIRREL, o.width, o.height, req] as const),
-        (req, n) => page.evaluate(([url, k, w, h, r]) => (window as any).h.explainStream(url, k, r, w, h), [SQUIRREL, n, o.width, o.height, req] as const),
+        (req, n, m = 2) => page.evaluate(([url, k, w, h, r, mf]) => (window as any).h.explainStream(url, k, r, w, h, mf), [SQUIRREL, n, o.width, o.height, req, m] as const),
         () => page.evaluate(() => (window as any).h.api.memory()));
       await page.close();
     }

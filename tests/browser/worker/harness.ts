@@ -66,17 +66,17 @@ const h = {
   },
   /**
    * `n` frames of a shared image sent as the app's frame loop sends them: the next one as soon as the worker says the
-   * previous one is submitted and at most two frames are in flight. Returns the results in arrival order, the order of the worker's events
+   * previous one is submitted and at most `maxInFlight` frames are in flight (1: one at a time). Returns the results in arrival order, the order of the worker's events
    * ('s3': frame 3 submitted, 'r3': its result arrived) and the wall time (bench: end-to-end fps when pipelined).
    */
-  async explainStream(url: string, n: number, req: ExplainRequest = {}, width?: number, height?: number) {
+  async explainStream(url: string, n: number, req: ExplainRequest = {}, width?: number, height?: number, maxInFlight = 2) {
     const img = await cached(url, width, height);
     const events: string[] = [];
     const results: unknown[] = [];
     const done: Promise<void>[] = [];
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
-      if (i >= 2) await done[i - 2];
+      if (i >= maxInFlight) await done[i - maxInFlight];
       const bmp = await createImageBitmap(img);
       let submitted!: () => void;
       const sent = new Promise<void>((r) => (submitted = r));
