@@ -97,8 +97,10 @@ export class FrameLoop implements ReactiveController {
     this.sending = true;
     this.pending++;
     this.dirty = false;
+    let handed = false; // this frame's, not the next one's: it may be sending by the time this one ends
     const submitted = () => {
-      if (!this.sending) return;
+      if (handed) return;
+      handed = true;
       this.sending = false;
       if (this.dirty) void this.pump();
     };
