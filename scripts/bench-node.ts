@@ -1,4 +1,4 @@
-// npm run bench -- --node [--frames N --warmup K --out FILE.json --paths gpu|fallback]
+// npm run bench -- --node [--frames N --warmup K --out FILE.json --paths gpu|fallback --model ID]
 // The bench without a browser: the worker's own frame driver (workers/path.ts explainFrame) in Node, on
 // tfjs-webgpu through the optional `webgpu` package (Dawn: a real GPU's Vulkan driver where there is one, else
 // SwiftShader's) for the GPU path, or wasm for the fallback path (one path per process: tfjs keeps one backend).
@@ -9,7 +9,7 @@ import { countBackendReads, frameCounters, snapshot } from '../src/gpu/counters.
 import { initNodeBackend, loadModel, readImage } from '../src/node/index.ts';
 import { initNodeWebGpu } from '../src/node/webgpu.ts';
 import { IMAGES } from '../tests/browser/worker/setup.ts';
-import type { ExplainRequest } from '../workers/api.ts';
+import type { ExplainRequest, FrameResult } from '../workers/api.ts';
 import { measurePath, report, type BenchOptions, type PathResult } from './bench-lib.ts';
 
 export async function benchNode(o: BenchOptions) {
@@ -28,7 +28,7 @@ export async function benchNode(o: BenchOptions) {
     memoryGpu = () => ({ gpuBuffers: ctx.buffers.buffers, gpuBytes: ctx.buffers.bytes });
     // Imported after navigator.gpu exists (the GPU code reads WebGPU globals).
     const { GpuPath } = await import('../workers/gpu-path.ts');
-    makePath = async (fm) => new GpuPath(ctx, fm, null);
+    makePath = async (fm) => { const p = new GpuPath(ctx, fm, null); await p.compile(); return p; };
   } else {
     const backend = await initNodeBackend('wasm');
     countBackendReads(tf.backend());
@@ -36,9 +36,9 @@ export async function benchNode(o: BenchOptions) {
     const { FallbackPath } = await import('../workers/fallback-path.ts');
     makePath = async (fm) => new FallbackPath(backend as 'wasm' | 'cpu', fm, null);
   }
-  const { explainFrame } = await import('../workers/path.ts');
+  const { explainFrame, startFrame } = await import('../workers/path.ts');
   const { planFrame } = await import('../workers/plan.ts');
-  const fm = await loadModel('squeezenet1_1');
+  const fm = await loadModel(o.model);
   const fp = await makePath(fm);
   const image = await readImage(`${IMAGES}/squirrel_cls.jpg`);
   const [height, width] = image.shape;
@@ -48,9 +48,27 @@ export async function benchNode(o: BenchOptions) {
     r.counters = frameCounters(before, r.timings.total);
     return r;
   };
+  // As the worker runs frames: each frame is submitted once the previous one is, finished in order; a frame's
+  // counters run from the end of the previous one (frames overlap).
+  const stream = async (req: ExplainRequest, n: number, maxInFlight = 2) => {
+    const t0s = performance.now();
+    const plan = planFrame(fm, req);
+    let last = snapshot();
+    let finishing: Promise<unknown> = Promise.resolve();
+    const done: Promise<FrameResult>[] = [];
+    for (let i = 0; i < n; i++) {
+      if (i >= maxInFlight) await done[i - maxInFlight]; // at most two frames in flight, as the app's frame loop
+      const started = await startFrame(fp, tf.clone(image) as tf.Tensor3D, plan);
+      const r = finishing.then(() => started.finish()).then((x) => { x.counters = frameCounters(last, x.timings.total); last = snapshot(); return x; });
+      finishing = r.catch(() => undefined);
+      done.push(r);
+    }
+    const results = await Promise.all(done);
+    return { results, ms: performance.now() - t0s };
+  };
   const results: Record<string, PathResult> = {};
   try {
-    results[path] = await measurePath(path, path === 'gpu' ? 'webgpu' : tf.getBackend(), o, t0, run,
+    results[path] = await measurePath(path, path === 'gpu' ? 'webgpu' : tf.getBackend(), o, t0, run, stream,
       async () => { const m = tf.memory(); return { tensors: m.numTensors, bytes: m.numBytes, ...memoryGpu() }; });
   } finally {
     fp.destroy();

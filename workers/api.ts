@@ -30,7 +30,10 @@ export interface InitOptions {
    * range [0,1], or the luminance in [0,1] for a 1-channel input).
    */
   info?: Partial<Omit<ModelInfo, 'labels'>>;
-  /** 'auto' tries WebGPU first, then the fallback. */
+  /**
+   * 'auto': where WebGPU works, the first frames are timed on both paths and the faster one is kept (InitInfo.auto);
+   * without WebGPU, the fallback. 'webgpu' / 'fallback' force a path.
+   */
   backend?: 'auto' | 'webgpu' | 'fallback';
   /** Overlay target, transferred from the page (comlink.transfer). */
   canvas?: OffscreenCanvas;
@@ -62,6 +65,11 @@ export interface InitInfo {
   /** The network input [height, width, channels]. */
   inputShape: [number, number, number];
   layers: { name: string; shape: number[] }[];
+  /**
+   * 'auto' with both paths available: ms per frame of each on its last trial frame (of `frames`), and the one kept.
+   * gpuMs is NaN when the GPU path failed its trial.
+   */
+  auto?: { chosen: PathName; gpuMs: number; fallbackMs: number; frames: number };
 }
 
 export interface OverlayOptions {
@@ -156,7 +164,11 @@ export interface WorkerStatus {
 
 export interface ExplainWorkerApi {
   init(opts: InitOptions): Promise<InitInfo>;
-  explain(frame: ImageBitmap | VideoFrame, req?: ExplainRequest): Promise<FrameResult>;
+  /**
+   * Explain one frame. `submitted` (a comlink proxy) is called once the frame's GPU work is submitted: the caller may
+   * send the next frame then (it is submitted before this one's readback resolves); results come back in order.
+   */
+  explain(frame: ImageBitmap | VideoFrame, req?: ExplainRequest, submitted?: () => void): Promise<FrameResult>;
   /** Resize the overlay canvas (CSS pixels x devicePixelRatio of the video box). */
   resize(width: number, height: number): Promise<void>;
   status(): Promise<WorkerStatus>;

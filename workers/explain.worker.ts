@@ -1,8 +1,10 @@
 // The explain worker (comlink): owns the model, the backend (WebGPU first, else WebGL, else wasm; wasm first on
-// Safari, see backend-choice.ts) and the overlay canvas. Frames are explained one at a time (calls queue up).
-// A lost GPUDevice is recovered in the background (status 'recovering' -> 'ready': new device, model reloaded, GPU
-// resources rebuilt, canvas reconfigured), with bounded attempts and backoff, only while the page is visible; when
-// that fails the status says what the page must do (WorkerStatus.next). Never 'ready' without an overlay.
+// Safari, see backend-choice.ts; 'auto' times both paths and keeps the faster) and the overlay canvas. Frames are
+// submitted one at a time (calls queue up) and finished in order; a frame's submission may run while the previous
+// frame's readback is in flight (workers/path.ts startFrame). A lost GPUDevice is recovered in the background
+// (status 'recovering' -> 'ready': new device, model reloaded, GPU resources rebuilt, canvas reconfigured), with
+// bounded attempts and backoff, only while the page is visible; when that fails the status says what the page must
+// do (WorkerStatus.next). Never 'ready' without an overlay.
 import { expose } from 'comlink';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
@@ -22,7 +24,7 @@ import { chooseFallback } from './backend-choice.ts';
 import { FallbackPath } from './fallback-path.ts';
 import { GpuPath } from './gpu-path.ts';
 import { loadFixationModel } from './load.ts';
-import { explainFrame, type FramePath } from './path.ts';
+import { explainFrame, startFrame, type FramePath } from './path.ts';
 import { planFrame } from './plan.ts';
 
 setWasmPaths({
@@ -64,13 +66,22 @@ let visible = true;
 let wakers: (() => void)[] = [];
 /** Bumped by init and dispose: a recovery begun under an older epoch stops. */
 let epoch = 0;
-/** Serialises init/explain/dispose: the paths reuse their GPU buffers frame to frame. */
+/** Serialises init/dispose and the frames' submissions: the paths reuse their GPU buffers frame to frame. */
 let queue: Promise<unknown> = Promise.resolve();
 const serial = <T>(f: () => Promise<T>): Promise<T> => {
   const r = queue.then(f, f);
   queue = r.catch(() => undefined);
   return r;
 };
+/** The frames' second halves (readback, heatmap, overlay), in submission order. */
+let finishing: Promise<unknown> = Promise.resolve();
+const inOrder = <T>(f: () => Promise<T>): Promise<T> => {
+  const r = finishing.then(f, f);
+  finishing = r.catch(() => undefined);
+  return r;
+};
+/** Bench builds: counters at the end of the last finished frame (a frame's counts run from there, see explain). */
+let lastCount: ReturnType<typeof snapshot> | null = null;
 
 function teardown() {
   path?.destroy();
@@ -112,8 +123,32 @@ async function webgpuAvailable(): Promise<boolean> {
   try { return !!(await navigator.gpu?.requestAdapter()); } catch { return false; }
 }
 
-/** The GPU path on a new device; rejects if the device is lost before it is ready (lose -> reload -> lose). */
-async function startGpu(o: InitOptions) {
+/** The fallback needs a 2D context; a canvas that has given a WebGPU context cannot: the page must send a new one. */
+function freshCanvasNeeded(reason: string): Error {
+  return Object.assign(new Error(reason), { name: 'FreshCanvasNeeded' });
+}
+
+/** 'auto' times this many frames on each path (the first warms up: tfjs compiles its shaders) and keeps the faster. */
+const TRIAL_FRAMES = 2;
+
+/** ms of the last of TRIAL_FRAMES frames explained on `p` (a fixed noise frame, 640x480, default request). */
+async function timeFrames(p: FramePath): Promise<number> {
+  const plan = planFrame(p.fm, {});
+  let ms = NaN;
+  for (let i = 0; i < TRIAL_FRAMES; i++) {
+    const frame = tf.randomUniform([480, 640, 3], 0, 256, 'int32', 7) as tf.Tensor3D; // owned (disposed) by the frame
+    const t0 = performance.now();
+    await explainFrame(p, frame, plan);
+    ms = performance.now() - t0;
+  }
+  return ms;
+}
+
+/**
+ * The GPU path on a new device, drawing into `target` (null: nothing presented, as for the 'auto' trial); rejects if
+ * the device is lost before it is ready (lose -> reload -> lose).
+ */
+async function startGpu(o: InitOptions, target: OffscreenCanvas | null) {
   const g = await createGpuContext({ count: COUNT });
   gpu = g;
   let lost: GPUDeviceLostInfo | null = null;
@@ -124,26 +159,23 @@ async function startGpu(o: InitOptions) {
   await new Promise((r) => setTimeout(r, 0)); // lets an already-settled lost promise be seen
   check();
   fm = await loadFixationModel(o);
-  const gp = new GpuPath(g, fm, canvas);
+  const gp = new GpuPath(g, fm, target);
   path = gp;
   await gp.compile();
   check();
   watchDevice(g);
 }
 
-/** The fallback needs a 2D context; a canvas that has given a WebGPU context cannot: the page must send a new one. */
-function freshCanvasNeeded(reason: string): Error {
-  return Object.assign(new Error(reason), { name: 'FreshCanvasNeeded' });
-}
-
 async function start(o: InitOptions): Promise<InitInfo> {
   const want = o.backend ?? 'auto';
   if (!['auto', 'webgpu', 'fallback'].includes(want)) throw new Error(`init: backend must be 'auto', 'webgpu' or 'fallback', got '${want}'`);
   fallbackReason = undefined;
+  let auto: InitInfo['auto'];
   if (want !== 'fallback') {
     try {
       setGpuFaults(o.__gpuFaultsForTest);
-      await startGpu(o);
+      // 'auto' first times the GPU path without the canvas: a canvas that gave a 'webgpu' context cannot give a '2d' one.
+      await startGpu(o, want === 'auto' ? null : canvas);
     } catch (e) {
       teardown();
       if (want === 'webgpu') throw e;
@@ -151,6 +183,27 @@ async function start(o: InitOptions): Promise<InitInfo> {
     }
   } else {
     fallbackReason = o.fallbackReason ?? 'requested';
+  }
+  if (want === 'auto' && path) {
+    // Both paths work here: keep the faster one on the first frames (on SwiftShader the fallback, on a GPU the GPU path).
+    let gpuMs = NaN;
+    try { gpuMs = await timeFrames(path); } catch (e) { fallbackReason = `WebGPU: ${(e as Error).message}`; }
+    teardown();
+    const { backend } = await startFallback();
+    if (COUNT) countBackendReads(tf.backend());
+    fm = await loadFixationModel(o);
+    const trial = new FallbackPath(backend, fm, null);
+    const fallbackMs = await timeFrames(trial);
+    trial.destroy();
+    if (fallbackMs <= gpuMs || !(gpuMs >= 0)) {
+      path = new FallbackPath(backend, fm, canvas);
+      if (gpuMs >= 0) fallbackReason = `auto: the fallback was faster here (${fallbackMs.toFixed(0)} ms against ${gpuMs.toFixed(0)} ms per frame on the GPU path)`;
+    } else {
+      try { fm.dispose(); } catch { /* next */ }
+      fm = null;
+      await startGpu(o, canvas);
+    }
+    auto = { chosen: path!.name, gpuMs, fallbackMs, frames: TRIAL_FRAMES };
   }
   if (!path) {
     if (canvas && !canvas.getContext('2d')) throw freshCanvasNeeded(fallbackReason!);
@@ -173,6 +226,7 @@ async function start(o: InitOptions): Promise<InitInfo> {
     preprocessing: fm!.info.preprocessing,
     logits: fm!.info.logits,
     layers: fm!.graph.order.map((n) => ({ name: n.name, shape: n.shape })),
+    ...(auto ? { auto } : {}),
   };
 }
 
@@ -215,7 +269,7 @@ async function recover(why: string, e0: number): Promise<void> {
     try {
       await serial(async () => {
         if (epoch !== e0) return;
-        try { await startGpu({ ...opts!, backend: 'webgpu' }); } catch (e) { teardown(); throw e; }
+        try { await startGpu({ ...opts!, backend: 'webgpu' }, canvas); } catch (e) { teardown(); throw e; }
       });
       if (epoch === e0) {
         started();
@@ -237,6 +291,26 @@ async function recover(why: string, e0: number): Promise<void> {
     };
 }
 
+/** What a failed frame tells the page. */
+function failed(e: unknown): unknown {
+  // A stuck readback leaves its buffer mapping pending: the device is unusable. Lose it on purpose (recovery
+  // follows); on the fallback path the page restarts the worker.
+  if (e instanceof ReadbackTimeoutError) {
+    if (!gpu) {
+      status = { state: 'error', message: e.message };
+      return e;
+    }
+    // Said at once: the lost handler runs only when device.lost settles.
+    status = { state: 'recovering', message: `${e.message}; resetting the GPU device`, attempt: 0 };
+    gpu.device.destroy();
+    return new Error(`explain: ${e.message}; the GPU device is being reset and recovered, send the next frame`);
+  }
+  if (recovering || status.state === 'recovering') {
+    return new Error(`explain: the GPU device was lost during this frame; the worker is recovering, send the next frame (${(e as Error).message})`);
+  }
+  return e;
+}
+
 const api: ExplainWorkerTestApi = {
   init(o: InitOptions) {
     epoch++;
@@ -245,6 +319,8 @@ const api: ExplainWorkerTestApi = {
     wake();
     if (o.visible !== undefined) visible = o.visible;
     return serial(async () => {
+      await finishing; // frames in flight finish on the old path
+      lastCount = null;
       status = { state: 'loading' };
       teardown();
       opts = { ...o, canvas: undefined, visible: undefined };
@@ -262,19 +338,27 @@ const api: ExplainWorkerTestApi = {
     });
   },
 
-  async explain(frame: ImageBitmap | VideoFrame, req: ExplainRequest = {}): Promise<FrameResult> {
+  async explain(frame: ImageBitmap | VideoFrame, req: ExplainRequest = {}, submitted?: () => void): Promise<FrameResult> {
     if (recovering) await recovering;
-    return serial(async () => {
+    const begun = await serial(async () => {
       if (!path) {
         frame.close();
         throw new Error(status.state === 'error' ? `explain: the worker is in error (${status.message})` : 'explain: call init() first');
       }
+      let plan;
+      try { plan = planFrame(path.fm, req); } catch (e) { frame.close(); throw e; }
+      // Pipelined frames overlap, so a frame's counts run from the end of the previous one (steady state: one frame's).
+      if (COUNT && !lastCount) lastCount = snapshot();
       try {
-        let plan;
-        try { plan = planFrame(path.fm, req); } catch (e) { frame.close(); throw e; }
-        const before = COUNT ? snapshot() : null;
-        const r = await explainFrame(path, frame, plan);
-        if (before) r.counters = frameCounters(before, r.timings.total);
+        return await startFrame(path, frame, plan);
+      } catch (e) {
+        throw failed(e);
+      }
+    }).finally(() => { try { submitted?.(); } catch { /* the page went away */ } });
+    return inOrder(async () => {
+      try {
+        const r = await begun.finish();
+        if (COUNT && lastCount) { r.counters = frameCounters(lastCount, r.timings.total); lastCount = snapshot(); }
         attempts = []; // explained: a later loss gets the full number of attempts again
         if (!warm) {
           warm = true;
@@ -282,22 +366,7 @@ const api: ExplainWorkerTestApi = {
         }
         return r;
       } catch (e) {
-        // A stuck readback leaves its buffer mapping pending: the device is unusable. Lose it on purpose (recovery
-        // follows); on the fallback path the page restarts the worker.
-        if (e instanceof ReadbackTimeoutError) {
-          if (!gpu) {
-            status = { state: 'error', message: e.message };
-            throw e;
-          }
-          // Said at once: the lost handler runs only when device.lost settles.
-          status = { state: 'recovering', message: `${e.message}; resetting the GPU device`, attempt: 0 };
-          gpu.device.destroy();
-          throw new Error(`explain: ${e.message}; the GPU device is being reset and recovered, send the next frame`);
-        }
-        if (recovering || status.state === 'recovering') {
-          throw new Error(`explain: the GPU device was lost during this frame; the worker is recovering, send the next frame (${(e as Error).message})`);
-        }
-        throw e;
+        throw failed(e);
       }
     });
   },
@@ -333,6 +402,7 @@ const api: ExplainWorkerTestApi = {
     recovering = null;
     wake();
     return serial(async () => {
+      await finishing;
       teardown();
       status = { state: 'idle' };
     });
@@ -383,6 +453,7 @@ const api: ExplainWorkerTestApi = {
 
   __overlayForTest() {
     return serial(async () => {
+      await finishing;
       if (!(path instanceof GpuPath || path instanceof FallbackPath)) throw new Error('__overlayForTest: no path');
       return path.lastOverlayPixels();
     });

@@ -15,6 +15,7 @@ import { Laps } from './frame.ts';
 import type { FramePath, HeatSource, Unravelled } from './path.ts';
 import type { FramePlan } from './plan.ts';
 import { GuardedUnravelSeam } from './guarded-seam.ts';
+import type { Pending } from './unravel-seam.ts';
 
 export class GpuPath implements FramePath {
   readonly name = 'gpu' as const;
@@ -59,11 +60,14 @@ export class GpuPath implements FramePath {
   }
 
   async unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Unravelled> {
+    return (await this.beginUnravel(tensors, classIndex, plan, laps, summary)).result;
+  }
+
+  async beginUnravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Pending<Unravelled>> {
     await this.unravelSeam.run(tensors, classIndex, plan.rules, summary);
     await laps.lap('unravel');
-    const u = await this.unravelSeam.read(plan.layers);
-    laps.mark('readback');
-    return u;
+    const { result } = await this.unravelSeam.read(plan.layers);
+    return { result: result.then((u) => { laps.mark('readback'); return u; }) };
   }
 
   sizes(frame: Size) {

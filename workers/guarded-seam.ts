@@ -8,7 +8,7 @@ import type { FixationModel } from '../src/engine/model.ts';
 import type { Rules } from '../src/engine/types.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
 import { gpuSelfCheck } from '../src/gpu/selfcheck.ts';
-import { CpuUnravelSeam, GpuUnravelSeam, type Unravelled, type UnravelSeam } from './unravel-seam.ts';
+import { CpuUnravelSeam, GpuUnravelSeam, type Pending, type Unravelled, type UnravelSeam } from './unravel-seam.ts';
 
 /** Frames run inside error scopes after set-up: the first submissions are where a bad pipeline or buffer shows. */
 const GUARDED_FRAMES = 3;
@@ -91,16 +91,33 @@ export class GuardedUnravelSeam implements UnravelSeam {
     }
   }
 
-  async read(layers: 'all' | string[] | null): Promise<Unravelled> {
+  /**
+   * The last run's result. A guarded frame (the first ones) is waited for whole, so that its scopes close on its own
+   * work; later frames stay pipelined and are checked for uncaptured errors when their readback lands.
+   */
+  async read(layers: 'all' | string[] | null): Promise<Pending<Unravelled>> {
     const last = this.last;
     if (!last) return this.seam!.read(layers);
     this.last = null;
     const scopes = this.scopesOpen;
     this.scopesOpen = false;
     this.guarded--;
+    if (scopes) return { result: Promise.resolve(await this.settle(last, true, async () => (await this.seam!.read(layers)).result, layers)) };
+    const pending = await this.seam!.read(layers);
+    return { result: this.settle(last, false, () => pending.result, layers) };
+  }
+
+  destroy() {
+    this.seam?.destroy();
+    this.seam = null;
+  }
+
+  /** The frame's result, or, when its GPU work failed, the CPU reference's on the same activations (from now on). */
+  private async settle(last: NonNullable<GuardedUnravelSeam['last']>, scopes: boolean, result: () => Promise<Unravelled>,
+    layers: 'all' | string[] | null): Promise<Unravelled> {
     let out: Unravelled | null = null;
     let thrown: unknown = null;
-    try { out = await this.seam!.read(layers); } catch (e) { thrown = e; }
+    try { out = await result(); } catch (e) { thrown = e; }
     let error = scopes ? await this.closeScopes() : null;
     let when = 'the first frames';
     // Past the first frames no scope is open: a GPU error during the frame arrives as an uncaptured error.
@@ -110,16 +127,17 @@ export class GuardedUnravelSeam implements UnravelSeam {
     }
     if (!error && !thrown) return out!;
     if (!error) throw thrown;
-    // This frame's GPU work failed: from now on (this frame included) the CPU reference unravels.
-    this.seam!.destroy();
-    this.toCpu(`a GPU error in ${when} (${error})`);
+    // This frame's GPU work failed: from now on the CPU reference unravels, this frame too while its activations
+    // are still there (a pipelined frame has released them: it is reported as failed, the next one is on the CPU).
+    if (this.seam!.kind === 'gpu') {
+      this.seam!.destroy();
+      this.toCpu(`a GPU error in ${when} (${error})`);
+    }
+    if ([...last.tensors.values()].some((t) => t.isDisposed)) {
+      throw new Error(`explain: ${this.reason}; this frame is lost, the next ones unravel on the CPU`);
+    }
     await this.seam!.run(last.tensors, last.classIndex, last.rules, last.summary);
-    return this.seam!.read(layers);
-  }
-
-  destroy() {
-    this.seam?.destroy();
-    this.seam = null;
+    return (await this.seam!.read(layers)).result;
   }
 
   private toCpu(why: string) {

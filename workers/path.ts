@@ -10,6 +10,7 @@ import { readback } from '../src/gpu/readback.ts';
 import { CLASS_COLORS, type Backend, type ExplainedClass, type FrameResult, type OverlayOptions, type PathName } from './api.ts';
 import { baselineClasses, baselineNames, disposeAll, forwardFrame, Laps, readActivations, readSummary, summaryTensor, type Frame, type Summary } from './frame.ts';
 import type { FramePlan } from './plan.ts';
+import type { Pending } from './unravel-seam.ts';
 import { classColor, framePoints, labelOf, layerCells, sceneRects, type ClassScene } from './scene.ts';
 
 /**
@@ -34,6 +35,11 @@ export interface FramePath {
    * activations; `summary` (the frame's top-5 tensor) is read back with the result. Laps 'unravel' and 'readback'.
    */
   unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Unravelled>;
+  /**
+   * unravel() in two steps, where the path can pipeline frames (GPU path): resolves once the unravelling and its
+   * readback are submitted, so that the next frame may be encoded over the same buffers; `result` settles with the map.
+   */
+  beginUnravel?(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Pending<Unravelled>>;
   /** The overlay's size (the canvas, else the frame) and the heatmap's (the GPU path works on a smaller grid). */
   sizes(frame: Size): { overlay: Size; heat: Size };
   /**
@@ -52,10 +58,25 @@ export interface FramePath {
 const heatKeys = new WeakMap<FramePath, string>();
 
 export async function explainFrame(path: FramePath, frame: Frame, plan: FramePlan): Promise<FrameResult> {
+  return (await startFrame(path, frame, plan)).finish();
+}
+
+/** A frame whose GPU work is submitted; finish() waits for its readback and draws its overlay. */
+export interface StartedFrame { finish(): Promise<FrameResult> }
+
+/**
+ * The first half of a frame: forward pass, unravelling and readback submitted. Where the path can pipeline
+ * (beginUnravel, one class, no kept sets read back, not timing) it returns with the readback still in flight and the
+ * frame's tensors disposed (the GPU has the work queued), so that the next frame can be submitted before this one's
+ * map resolves; finish() then waits for it and runs the rest (heatmap, overlay, result). Otherwise the whole frame
+ * runs here and finish() hands over the result. Callers start frames one at a time and finish them in order.
+ */
+export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan): Promise<StartedFrame> {
   const fm = path.fm;
   const laps = path.laps(plan.timing);
   const owned: tf.Tensor[] = [];
   let bytes = 0;
+  let pipelined = false;
   try {
     const { fw, fh, transform, tensors } = await forwardFrame(fm, frame, plan.fit, laps, owned);
     const frameSize = { width: fw, height: fh };
@@ -69,81 +90,95 @@ export async function explainFrame(path: FramePath, frame: Frame, plan: FramePla
       const v = (await readback(st.data(), 'the frame summary')) as Float32Array;
       laps.mark('readback');
       s = readSummary(fm, v, plan.classes);
-      return {
+      const r: FrameResult = {
         top: s.top, explained: [], path: path.name, backend: path.backend, method: plan.method, frameSize,
         layers: [], timings: laps.done(), readbackBytes: v.byteLength,
       };
+      return { finish: async () => r };
     }
-    if (plan.method === 'fixations') {
-      first = await path.unravel(tensors, plan.classes === 'top' ? 'top' : plan.classes[0], plan, laps, st);
-      s = readSummary(fm, first.summary!, plan.classes, first.classIndex);
-    } else {
-      const v = (await readback(st.data(), 'the frame summary')) as Float32Array;
-      bytes += v.byteLength;
-      laps.mark('readback');
-      s = readSummary(fm, v, plan.classes);
+    const firstClass = plan.classes === 'top' ? 'top' : plan.classes[0];
+    if (plan.method === 'fixations' && path.beginUnravel && !plan.timing && !plan.layers && (plan.classes === 'top' || plan.classes.length === 1)) {
+      const pending = await path.beginUnravel(tensors, firstClass, plan, laps, st);
+      disposeAll(owned);
+      pipelined = true;
+      return { finish: async () => rest(await pending.result) };
     }
-    const classes = s.classes;
-    const { overlay, heat } = path.sizes(frameSize);
-    const explained: ExplainedClass[] = classes.map((index, i) => ({
-      class: { index, label: labelOf(fm, index), prob: s.probs[i] },
-      color: CLASS_COLORS[i], inputFixations: [], fixations: [], box: null, peak: null,
-    }));
-    const scenes: ClassScene[] = [];
-    let layers: FrameResult['layers'] = [];
-    let srcs: HeatSource[];
+    const r = await rest(plan.method === 'fixations' ? await path.unravel(tensors, firstClass, plan, laps, st) : null);
+    return { finish: async () => r };
 
-    if (plan.method === 'fixations') {
-      for (let i = 0; i < classes.length; i++) {
-        const u = i === 0 ? first! : await path.unravel(tensors, classes[i], plan, laps);
-        bytes += u.bytes;
-        const { fixations, box } = framePoints(u.input, transform);
-        const scene: ClassScene = { color: classColor(i), fixations, box };
-        const layer = plan.overlay.layer;
-        if (layer) {
-          const l = u.layers?.find((x) => x.name === layer);
-          if (!l) throw new Error(`overlay.layer: no layer '${layer}' in the unravelling`);
-          scene.cells = layerCells(fm.graph, layer, l.indices, transform);
-        }
-        if (i === 0 && u.layers) {
-          layers = u.layers.map((l) => ({ name: l.name, count: l.indices.length, shape: l.shape, ...(plan.withIndices ? { indices: l.indices } : {}) }));
-        }
-        scenes.push(scene);
-        Object.assign(explained[i], { inputFixations: u.input, fixations, box });
+    /** Everything after the first class's unravelling (which brings the frame summary back with it). */
+    async function rest(u: Unravelled | null): Promise<FrameResult> {
+      if (u) {
+        first = u;
+        s = readSummary(fm, first.summary!, plan.classes, first.classIndex);
+      } else {
+        const v = (await readback(st.data(), 'the frame summary')) as Float32Array;
+        bytes += v.byteLength;
+        laps.mark('readback');
+        s = readSummary(fm, v, plan.classes);
       }
-      srcs = scenes.map((c) => ({ points: rescalePoints(c.fixations, frameSize, heat) }));
-    } else {
-      // Baselines: not the hot path; their maps come from read-back activations, made at the heat size (the CAM is
-      // itself upsampled from the last conv layer, 13x13 for SqueezeNet).
-      const acts = await readActivations(tensors, baselineNames(fm, plan.method));
-      bytes += acts.bytes;
-      laps.mark('readback');
-      const maps = baselineClasses(fm, acts.values, classes, plan.method, transform, heat.width, heat.height);
-      await laps.lap('unravel');
-      maps.forEach((m, i) => {
-        scenes.push({ color: classColor(i), fixations: [], box: m.box });
-        Object.assign(explained[i], { box: m.box, peak: m.peak });
-      });
-      srcs = maps.map((m) => ({ map: m.map }));
-    }
+      const classes = s.classes;
+      const { overlay, heat } = path.sizes(frameSize);
+      const explained: ExplainedClass[] = classes.map((index, i) => ({
+        class: { index, label: labelOf(fm, index), prob: s.probs[i] },
+        color: CLASS_COLORS[i], inputFixations: [], fixations: [], box: null, peak: null,
+      }));
+      const scenes: ClassScene[] = [];
+      let layers: FrameResult['layers'] = [];
+      let srcs: HeatSource[];
 
-    // Each slot's EMA smooths one class over frames: a new class list or method starts every slot over.
-    const key = `${plan.method}:${plan.classes === 'top' ? 'top' : plan.classes.join(',')}`;
-    const smoothing = heatKeys.get(path) === key ? plan.overlay.smoothing : 0;
-    heatKeys.set(path, key);
-    const peaks = path.heatmap(srcs, heat, smoothing);
-    path.draw(sceneRects(scenes, frameSize, overlay, plan.overlay), overlay, plan.overlay);
-    await laps.lap('heatmap');
-    peaks.forEach((pk, i) => {
-      if (!pk) return;
-      const [q] = rescalePoints([{ x: pk[0], y: pk[1], w: 0 }], heat, frameSize); // cell centre -> frame pixel
-      explained[i].peak = [q.x, q.y];
-    });
-    return {
-      top: s.top, explained, path: path.name, backend: path.backend, method: plan.method, frameSize,
-      layers, timings: laps.done(), readbackBytes: bytes,
-    };
+      if (plan.method === 'fixations') {
+        for (let i = 0; i < classes.length; i++) {
+          const u = i === 0 ? first! : await path.unravel(tensors, classes[i], plan, laps);
+          bytes += u.bytes;
+          const { fixations, box } = framePoints(u.input, transform);
+          const scene: ClassScene = { color: classColor(i), fixations, box };
+          const layer = plan.overlay.layer;
+          if (layer) {
+            const l = u.layers?.find((x) => x.name === layer);
+            if (!l) throw new Error(`overlay.layer: no layer '${layer}' in the unravelling`);
+            scene.cells = layerCells(fm.graph, layer, l.indices, transform);
+          }
+          if (i === 0 && u.layers) {
+            layers = u.layers.map((l) => ({ name: l.name, count: l.indices.length, shape: l.shape, ...(plan.withIndices ? { indices: l.indices } : {}) }));
+          }
+          scenes.push(scene);
+          Object.assign(explained[i], { inputFixations: u.input, fixations, box });
+        }
+        srcs = scenes.map((c) => ({ points: rescalePoints(c.fixations, frameSize, heat) }));
+      } else {
+        // Baselines: not the hot path; their maps come from read-back activations, made at the heat size (the CAM is
+        // itself upsampled from the last conv layer, 13x13 for SqueezeNet).
+        const acts = await readActivations(tensors, baselineNames(fm, plan.method));
+        bytes += acts.bytes;
+        laps.mark('readback');
+        const maps = baselineClasses(fm, acts.values, classes, plan.method, transform, heat.width, heat.height);
+        await laps.lap('unravel');
+        maps.forEach((m, i) => {
+          scenes.push({ color: classColor(i), fixations: [], box: m.box });
+          Object.assign(explained[i], { box: m.box, peak: m.peak });
+        });
+        srcs = maps.map((m) => ({ map: m.map }));
+      }
+
+      // Each slot's EMA smooths one class over frames: a new class list or method starts every slot over.
+      const key = `${plan.method}:${plan.classes === 'top' ? 'top' : plan.classes.join(',')}`;
+      const smoothing = heatKeys.get(path) === key ? plan.overlay.smoothing : 0;
+      heatKeys.set(path, key);
+      const peaks = path.heatmap(srcs, heat, smoothing);
+      path.draw(sceneRects(scenes, frameSize, overlay, plan.overlay), overlay, plan.overlay);
+      await laps.lap('heatmap');
+      peaks.forEach((pk, i) => {
+        if (!pk) return;
+        const [q] = rescalePoints([{ x: pk[0], y: pk[1], w: 0 }], heat, frameSize); // cell centre -> frame pixel
+        explained[i].peak = [q.x, q.y];
+      });
+      return {
+        top: s.top, explained, path: path.name, backend: path.backend, method: plan.method, frameSize,
+        layers, timings: laps.done(), readbackBytes: bytes,
+      };
+    }
   } finally {
-    disposeAll(owned);
+    if (!pipelined) disposeAll(owned);
   }
 }

@@ -24,6 +24,9 @@ export interface Unravelled {
   summary?: Float32Array;
 }
 
+/** Work submitted to the GPU whose result is still on its way back (its readback is mapped asynchronously). */
+export interface Pending<T> { result: Promise<T> }
+
 export interface UnravelSeam {
   readonly kind: 'gpu' | 'cpu';
   /**
@@ -31,8 +34,11 @@ export interface UnravelSeam {
    * (the 'unravel' stage). `summary` (the frame's top-5 tensor) comes back with the result of read().
    */
   run(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor): Promise<void>;
-  /** The result of the last run (the 'readback' stage); per-layer kept sets only when asked: all, or named ones. */
-  read(layers: 'all' | string[] | null): Promise<Unravelled>;
+  /**
+   * The result of the last run (the 'readback' stage); per-layer kept sets only when asked: all, or named ones.
+   * Resolves once the readback is submitted, so that the next frame may be encoded; `result` settles with the map.
+   */
+  read(layers: 'all' | string[] | null): Promise<Pending<Unravelled>>;
   destroy(): void;
 }
 
@@ -62,21 +68,22 @@ export class GpuUnravelSeam implements UnravelSeam {
     this.summary = summary;
   }
 
-  async read(layers: 'all' | string[] | null): Promise<Unravelled> {
+  async read(layers: 'all' | string[] | null): Promise<Pending<Unravelled>> {
     const s = this.summary;
     this.summary = undefined;
     const extra = s ? [{ buffer: tensorBuffer(this.backend, s), bytes: s.size * 4 }] : [];
-    const list = await this.unraveller.readInputFixations(extra);
-    const out: Unravelled = {
+    const pending = await this.unraveller.beginReadInputFixations(extra);
+    const result = pending.result.then((list): Unravelled => ({
       input: list.fixations, bytes: list.bytes, truncated: list.truncated, classIndex: list.classIndex,
       ...(s ? { summary: new Float32Array(list.extras[0]) } : {}),
-    };
-    if (layers) {
-      out.layers = await this.unraveller.readLayers(layers === 'all' ? undefined : layers);
-      // Dense weights, 4 bytes per neuron (an upper bound: one-to-one ops share their input's buffer).
-      out.bytes += out.layers.reduce((s, l) => s + size(l.shape) * 4, 0);
-    }
-    return out;
+    }));
+    if (!layers) return { result };
+    // The kept sets are read now, before another encode() overwrites them.
+    const out = await result;
+    out.layers = await this.unraveller.readLayers(layers === 'all' ? undefined : layers);
+    // Dense weights, 4 bytes per neuron (an upper bound: one-to-one ops share their input's buffer).
+    out.bytes += out.layers.reduce((n, l) => n + size(l.shape) * 4, 0);
+    return { result: Promise.resolve(out) };
   }
 
   destroy() { this.unraveller.destroy(); }
@@ -101,11 +108,11 @@ export class CpuUnravelSeam implements UnravelSeam {
     };
   }
 
-  async read(layers: 'all' | string[] | null): Promise<Unravelled> {
+  async read(layers: 'all' | string[] | null): Promise<Pending<Unravelled>> {
     if (!this.last) throw new Error('unravelling: read() before run()');
     const r = this.last;
-    if (!layers) return { ...r, layers: undefined };
-    return layers === 'all' ? r : { ...r, layers: r.layers!.filter((l) => layers.includes(l.name)) };
+    const out = !layers ? { ...r, layers: undefined } : layers === 'all' ? r : { ...r, layers: r.layers!.filter((l) => layers.includes(l.name)) };
+    return { result: Promise.resolve(out) };
   }
 
   destroy() { this.last = null; }

@@ -175,10 +175,24 @@ export class PerfReadout extends Control {
       <dl class="perf" data-testid="perf">
         <dt>speed</dt><dd>${!fps ? '–' : fps >= 1 ? `${fps.toFixed(1)} frames/s` : `${(1 / fps).toFixed(1)} s/frame`}</dd>
         <dt>path</dt><dd>${i ? `${i.path} (${i.backend})` : '–'}</dd>
+        ${i?.auto ? this.renderAuto(i.auto) : nothing}
         <dt>model</dt><dd>${i?.modelId ?? '–'}</dd>
         ${r ? Object.entries(r.timings).map(([k, v]) => html`<dt>${k}</dt><dd>${v.toFixed(1)} ms</dd>`) : nothing}
         ${r ? html`<dt>bytes read back</dt><dd>${(r.readbackBytes / 1024).toFixed(1)} KiB</dd>` : nothing}
       </dl>
     </section>`;
+  }
+
+  /** 'auto' timed both paths: the figures, the choice, and links that force either (?backend=). */
+  private renderAuto(a: NonNullable<InitInfo['auto']>) {
+    const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(0)} ms` : 'failed');
+    const force = (b: string) => {
+      const u = new URL(location.href);
+      u.searchParams.set('backend', b);
+      return u.href;
+    };
+    return html`<dt>auto</dt><dd data-testid="perf-auto">kept the ${a.chosen === 'gpu' ? 'GPU path' : 'fallback'}:
+      GPU path ${ms(a.gpuMs)}, fallback ${ms(a.fallbackMs)} per frame (frame ${a.frames} of the trial);
+      force <a href=${force('webgpu')}>GPU path</a> / <a href=${force('fallback')}>fallback</a></dd>`;
   }
 }

@@ -79,12 +79,16 @@ export class Engine {
     }
   }
 
-  /** Explain one frame (transferred); null when the worker was replaced meanwhile or failed (reported as an event). */
-  async explain(frame: ImageBitmap | VideoFrame, req: ExplainRequest): Promise<FrameResult | null> {
+  /**
+   * Explain one frame (transferred); null when the worker was replaced meanwhile or failed (reported as an event).
+   * `submitted` is called when the worker has submitted the frame's GPU work (the next frame may be sent then).
+   */
+  async explain(frame: ImageBitmap | VideoFrame, req: ExplainRequest, submitted?: () => void): Promise<FrameResult | null> {
     const gen = this.generation;
     if (!this.api) { frame.close(); return null; }
     try {
-      const r = await Promise.race([this.api.explain(Comlink.transfer(frame, [frame as Transferable]), req), this.stopped.promise]);
+      const call = this.api.explain(Comlink.transfer(frame, [frame as Transferable]), req, submitted && Comlink.proxy(submitted));
+      const r = await Promise.race([call, this.stopped.promise]);
       return gen === this.generation ? r : null;
     } catch (err) {
       if (gen !== this.generation) return null;

@@ -101,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
     model = await loadModel({ model: opts.model, path: opts.modelDir, info: opts.info, labels: opts.labels });
-    if (opts.backend === 'webgpu') unravel = await webGpuUnravel(await initNodeWebGpu(), model.graph);
+    if (opts.backend === 'webgpu') unravel = await webGpuUnravel(await initNodeWebGpu(), model.graph, model.info.rules);
   } catch (e) {
     const which = `${opts.model ? ` '${opts.model}'` : ''}${opts.modelDir ? ` from ${opts.modelDir}` : ''}`;
     console.error(`cnnfix: cannot load the model${which}: ${message(e)}`);

@@ -1,5 +1,7 @@
 // The frame loop of <cnn-fixations>: offers each new camera frame (or a still picture after a change) to the explain
-// worker, at most one frame in flight; frames that arrive while one is in flight are dropped, not queued.
+// worker. The next frame may go once the previous one is submitted (the worker submits it while the previous one's
+// readback is in flight): at most two frames in flight, none waiting in a queue; frames that arrive meanwhile are
+// dropped, so the one sent when a slot frees is the newest.
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { ExplainRequest, FrameResult } from '../../workers/api.ts';
 import type { Engine } from '../app/engine.ts';
@@ -8,6 +10,8 @@ import { messageOf } from '../app/engine.ts';
 /** A still picture gets no next frame: when its explanation is lost (device lost, worker restart) try again. */
 const STILL_RETRIES = 3;
 const STILL_RETRY_MS = 2000;
+/** Frames with the worker at once: one being read back while the next is computed (the worker has two staging buffers). */
+const MAX_IN_FLIGHT = 2;
 
 /** What the loop explains next: a still picture (shown image, frozen camera), the live video, or nothing yet. */
 export type Picture = { still: ImageBitmap } | { video: HTMLVideoElement } | null;
@@ -27,7 +31,10 @@ export class FrameLoop implements ReactiveController {
   results = 0;
   /** Results per second over the last 10. */
   fps = 0;
-  private busy = false;
+  /** A frame is on its way to the worker and not yet submitted there: newer frames are dropped meanwhile. */
+  private sending = false;
+  /** Frames sent whose results have not come back yet. */
+  private pending = 0;
   private dirty = false;
   private retries = 0;
   private token = 0;
@@ -38,7 +45,7 @@ export class FrameLoop implements ReactiveController {
   }
 
   /** Whether a frame is with the worker now (tests wait for a quiet moment). */
-  get inFlight() { return this.busy; }
+  get inFlight() { return this.sending || this.pending > 0; }
 
   hostDisconnected() { this.stop(); }
 
@@ -82,16 +89,24 @@ export class FrameLoop implements ReactiveController {
   /** Send the next picture to the worker: a fresh camera frame, or the still picture after a change. */
   async pump(): Promise<void> {
     const h = this.host;
-    if (this.busy || !h.engine.ready || h.paused) return;
+    if (this.sending || this.pending >= MAX_IN_FLIGHT || !h.engine.ready || h.paused) return;
     const pic = h.picture();
     if (!pic) return;
     const still = 'still' in pic;
     if (still ? !this.dirty : pic.video.readyState < 2) return;
-    this.busy = true;
+    this.sending = true;
+    this.pending++;
     this.dirty = false;
+    let handed = false; // this frame's, not the next one's: it may be sending by the time this one ends
+    const submitted = () => {
+      if (handed) return;
+      handed = true;
+      this.sending = false;
+      if (this.dirty) void this.pump();
+    };
     try {
       const frame = await createImageBitmap(still ? pic.still : pic.video);
-      const r = await h.engine.explain(frame, h.request(still));
+      const r = await h.engine.explain(frame, h.request(still), submitted);
       if (r) {
         this.retries = 0;
         this.count();
@@ -102,7 +117,8 @@ export class FrameLoop implements ReactiveController {
     } catch (err) {
       h.onProblem(`Could not read the picture: ${messageOf(err)}`);
     } finally {
-      this.busy = false;
+      this.pending--;
+      submitted(); // a frame that failed before its submission
     }
     if (this.dirty) void this.pump();
   }

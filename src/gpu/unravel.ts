@@ -178,7 +178,11 @@ export class GpuUnraveller {
   private readonly slotBytes: number;
   private slot = 0;
   private readonly pipelines = new Map<string, Map<Kind | 'seed' | 'compact', GPUComputePipeline>>();
-  private listStaging?: GPUBuffer;
+  /** Two staging buffers for the fixation list, used in turn: frame N+1 is copied out while frame N's is mapped. */
+  private readonly listStaging: (GPUBuffer | undefined)[] = [undefined, undefined];
+  /** Settles when the staging buffer of that turn is unmapped again. */
+  private readonly listFree: Promise<unknown>[] = [Promise.resolve(), Promise.resolve()];
+  private listTurn = 0;
   private layerStaging?: GPUBuffer;
   private reading: Promise<unknown> = Promise.resolve();
   private destroyed = false;
@@ -193,7 +197,7 @@ export class GpuUnraveller {
 
   /** Bytes of the GPU buffers this unraveller created (not the model's buffers it binds). */
   get bytes(): number {
-    return this.owned.reduce((s, b) => s + b.size, 0) + (this.listStaging?.size ?? 0) + (this.layerStaging?.size ?? 0);
+    return this.owned.reduce((s, b) => s + b.size, 0) + this.listStaging.reduce((s, b) => s + (b?.size ?? 0), 0) + (this.layerStaging?.size ?? 0);
   }
 
   private constructor(readonly device: GPUDevice, readonly graph: Graph, constants?: (name: string) => GPUBuffer | undefined) {
@@ -350,7 +354,16 @@ export class GpuUnraveller {
    * unravelled; `extra` buffers (e.g. the frame's top-5 scores) are copied into the same staging buffer, so that
    * one map brings everything back.
    */
-  readInputFixations(extra: { buffer: GPUBuffer; bytes: number }[] = []): Promise<FixationList> {
+  async readInputFixations(extra: { buffer: GPUBuffer; bytes: number }[] = []): Promise<FixationList> {
+    return (await this.beginReadInputFixations(extra)).result;
+  }
+
+  /**
+   * The pipelined form of readInputFixations(): resolves once the copies into a staging buffer are submitted (so a
+   * later encode() may overwrite the list), with `result` settling when the map does. Two staging buffers are used
+   * in turn; with both mapped it first waits for the older one (at most two readbacks in flight).
+   */
+  async beginReadInputFixations(extra: { buffer: GPUBuffer; bytes: number }[] = []): Promise<{ result: Promise<FixationList> }> {
     const bytes = 8 + MAX_FIXATIONS * 8;
     const copies: [GPUBuffer, number, number][] = [[this.fixationList, 0, bytes]];
     let end = bytes;
@@ -359,11 +372,16 @@ export class GpuUnraveller {
       copies.push([e.buffer, end, e.bytes]);
       end += e.bytes;
     }
-    if (!this.listStaging || this.listStaging.size < end) {
-      this.listStaging?.destroy();
-      this.listStaging = this.stagingBuffer('fixation list readback', Math.max(end, 2 * bytes));
+    const turn = this.listTurn;
+    this.listTurn = 1 - turn;
+    await this.listFree[turn];
+    if (this.destroyed) throw new Error('GPU unravelling: used after destroy()');
+    let staging = this.listStaging[turn];
+    if (!staging || staging.size < end) {
+      staging?.destroy();
+      staging = this.listStaging[turn] = this.stagingBuffer(`fixation list readback ${turn}`, Math.max(end, 2 * bytes));
     }
-    return this.read(this.listStaging, copies, (data) => {
+    const result = this.mapAndParse(staging, copies, (data) => {
       const u = new Uint32Array(data);
       const f = new Float32Array(data);
       const extras = copies.slice(1).map(([, off, n]) => data.slice(off, off + n));
@@ -378,6 +396,8 @@ export class GpuUnraveller {
       });
       return { fixations, total, truncated: total > count, classIndex, extras, bytes: end };
     });
+    this.listFree[turn] = result.catch(() => undefined);
+    return { result };
   }
 
   /**
@@ -415,7 +435,7 @@ export class GpuUnraveller {
   destroy(): void {
     this.destroyed = true;
     for (const b of this.owned) b.destroy();
-    this.listStaging?.destroy();
+    for (const b of this.listStaging) b?.destroy();
     this.layerStaging?.destroy();
   }
 
@@ -460,23 +480,28 @@ export class GpuUnraveller {
 
   /** Copy ranges into a staging buffer, map it, parse; serialised so that a staging buffer is mapped once at a time. */
   private read<T>(stagingOf: GPUBuffer | (() => GPUBuffer), copies: [GPUBuffer, number, number][], parse: (data: ArrayBuffer) => T): Promise<T> {
-    const run = async () => {
+    const run = () => {
       if (this.destroyed) throw new Error('GPU unravelling: used after destroy()');
-      const staging = typeof stagingOf === 'function' ? stagingOf() : stagingOf;
-      const encoder = this.device.createCommandEncoder({ label: 'unravel readback' });
-      for (const [src, dst, bytes] of copies) encoder.copyBufferToBuffer(src, 0, staging, dst, bytes);
-      this.device.queue.submit([encoder.finish()]);
-      const bytes = copies.reduce((end, [, dst, n]) => Math.max(end, dst + n), 0);
-      await readback(staging.mapAsync(GPUMapMode.READ, 0, bytes), 'the unravelling results');
+      return this.mapAndParse(typeof stagingOf === 'function' ? stagingOf() : stagingOf, copies, parse);
+    };
+    const result = this.reading.then(run, run);
+    this.reading = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Submit the copies now (queue order: before any later encode), then map `staging` (unmapped) and parse. */
+  private mapAndParse<T>(staging: GPUBuffer, copies: [GPUBuffer, number, number][], parse: (data: ArrayBuffer) => T): Promise<T> {
+    const encoder = this.device.createCommandEncoder({ label: 'unravel readback' });
+    for (const [src, dst, bytes] of copies) encoder.copyBufferToBuffer(src, 0, staging, dst, bytes);
+    this.device.queue.submit([encoder.finish()]);
+    const bytes = copies.reduce((end, [, dst, n]) => Math.max(end, dst + n), 0);
+    return readback(staging.mapAsync(GPUMapMode.READ, 0, bytes), 'the unravelling results').then(() => {
       try {
         return parse(staging.getMappedRange(0, bytes).slice(0));
       } finally {
         staging.unmap();
       }
-    };
-    const result = this.reading.then(run, run);
-    this.reading = result.catch(() => undefined);
-    return result;
+    });
   }
 }
 

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExplainOptions } from '../engine/explain.ts';
-import type { Graph, KeptLayer } from '../engine/types.ts';
+import { resolveRules, type Graph, type KeptLayer, type Rules } from '../engine/types.ts';
 import type { GpuContext } from '../gpu/device.ts';
 
 /** Debian's chromium package ships SwiftShader's Vulkan driver here. */
@@ -76,10 +76,13 @@ export function initNodeWebGpu(opts: { count?: boolean } = {}): Promise<GpuConte
 /**
  * explain()'s `unravel` option for the webgpu backend: the WGSL walker (src/gpu/unravel.ts) on the forward pass's
  * own GPU buffers; it reads back every layer's kept set (the library returns them; the input's are the fixations).
+ * Its kernels for the model's default rules (`modelRules`: the catalog's "rules", else the default preset) are
+ * compiled here, at load, not at the first explain (rejects naming the kernel).
  */
-export async function webGpuUnravel(ctx: GpuContext, graph: Graph): Promise<NonNullable<ExplainOptions['unravel']>> {
+export async function webGpuUnravel(ctx: GpuContext, graph: Graph, modelRules?: Rules): Promise<NonNullable<ExplainOptions['unravel']>> {
   const [{ GpuUnraveller }, { flushTf, tensorBuffer }] = await Promise.all([import('../gpu/unravel.ts'), import('../gpu/device.ts')]);
   const unraveller = GpuUnraveller.create(ctx.device, graph);
+  await unraveller.compile(resolveRules('default', {}, modelRules));
   return async (tensors, classIndex, rules) => {
     const encoder = ctx.device.createCommandEncoder({ label: 'unravel' });
     unraveller.encode(encoder, (name) => {

@@ -23,8 +23,19 @@ describe.skipIf(!!why)('SqueezeNet on tfjs-webgpu in Node: WGSL unravelling = CP
   // One preset (a SwiftShader forward pass takes seconds); the browser tests cover both presets on every image.
   for (const rules of ['default'] as const) {
     it(`${rules} rules on squirrel_cls.jpg`, async () => {
-      const unravel = await webGpuUnravel(await initNodeWebGpu(), fm.graph);
-      const gpu = await explain(fm, await readImage(SQUIRREL), { rules, unravel });
+      const ctx = await initNodeWebGpu();
+      const unravel = await webGpuUnravel(ctx, fm.graph, fm.info.rules);
+      // Its kernels were compiled at load: the first unravelling creates no pipeline.
+      const device = ctx.device;
+      let created = 0;
+      const made = (f: (...a: any[]) => any) => (...a: any[]) => { created++; return f.apply(device, a); };
+      const [sync, async] = [device.createComputePipeline, device.createComputePipelineAsync];
+      const counted: typeof unravel = async (...a) => {
+        Object.assign(device, { createComputePipeline: made(sync), createComputePipelineAsync: made(async) });
+        try { return await unravel(...a); } finally { Object.assign(device, { createComputePipeline: sync, createComputePipelineAsync: async }); }
+      };
+      const gpu = await explain(fm, await readImage(SQUIRREL), { rules, unravel: counted });
+      expect(created).toBe(0);
       const cpu = await explain(fm, await readImage(SQUIRREL), { rules });
       expect(gpu.class.index).toBe(335);
       expect(cpu.class.index).toBe(335);

@@ -11,7 +11,7 @@ let page: Page;
 test.beforeAll(async ({ browser }) => {
   page = await browser.newPage();
   logPage(page);
-  await page.goto(`${APP_URL}/`);
+  await page.goto(`${APP_URL}/?backend=webgpu`); // the GPU path (auto keeps the faster: the fallback on SwiftShader)
   await page.getByTestId('start-camera').click();
   await waitForTop1(page, FOX_SQUIRREL);
 });
@@ -30,8 +30,21 @@ test('a hidden tab pauses the loop; visible again, it resumes', async () => {
   await countSent(page);
   await expectQuiet(page);
   const n = await results(page);
+  // Resumed from quiet: watch the frames sent but not yet answered. On the GPU path the loop sends the next frame
+  // once the previous one is submitted, so a second frame goes before the first's result lands; never a third (no
+  // frame waits in a queue to go stale).
+  await page.evaluate((r0) => {
+    const w = window as unknown as { __maxInFlight: number };
+    const e = window.__cnnfix!.engine as unknown as { __sent: number };
+    const s0 = e.__sent;
+    w.__maxInFlight = 0;
+    setInterval(() => { w.__maxInFlight = Math.max(w.__maxInFlight, (e.__sent - s0) - (window.__cnnfix!.results - r0)); }, 20);
+  }, n);
   await setHidden(false);
-  await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: 120_000 });
+  await page.waitForFunction((k) => window.__cnnfix!.results > k + 2, n, { timeout: 240_000 });
+  const most = await page.evaluate(() => (window as unknown as { __maxInFlight: number }).__maxInFlight);
+  expect(most).toBeGreaterThanOrEqual(2);
+  expect(most).toBeLessThanOrEqual(2);
 });
 
 test('a lost GPU device: the worker recovers and the explanations go on', async () => {

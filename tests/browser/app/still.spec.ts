@@ -20,6 +20,17 @@ test.beforeAll(async ({ browser }) => {
 });
 test.afterAll(() => page?.close());
 
+test("'auto' (the default) timed both paths and kept the faster: both figures and the choice in the performance readout", async () => {
+  const a = await page.evaluate(() => window.__cnnfix!.info!.auto!);
+  expect(a.gpuMs).toBeGreaterThan(0);
+  expect(a.fallbackMs).toBeGreaterThan(0);
+  expect(await page.evaluate(() => window.__cnnfix!.info!.path)).toBe(a.fallbackMs <= a.gpuMs ? 'fallback' : 'gpu');
+  const readout = page.getByTestId('perf-auto');
+  await expect(readout).toContainText(`GPU path ${a.gpuMs.toFixed(0)} ms, fallback ${a.fallbackMs.toFixed(0)} ms per frame`);
+  await expect(readout).toContainText(a.fallbackMs <= a.gpuMs ? 'kept the fallback' : 'kept the GPU path');
+  await expect(readout.getByRole('link', { name: 'GPU path' })).toHaveAttribute('href', /backend=webgpu/);
+});
+
 /** Wait until a result newer than the `before`-th arrives. */
 async function nextResult(p: Page, before: number) {
   await p.waitForFunction((n) => window.__cnnfix!.results > n, before, { timeout: 240_000 });

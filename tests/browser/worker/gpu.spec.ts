@@ -12,7 +12,7 @@ let page: Page;
 test.beforeAll(async ({ browser }) => {
   page = await browser.newPage();
   await openHarness(page);
-  const info = await page.evaluate((canvas) => (window as any).h.init({ modelId: 'squeezenet1_1', backend: 'auto', canvas }), OVERLAY);
+  const info = await page.evaluate((canvas) => (window as any).h.init({ modelId: 'squeezenet1_1', backend: 'webgpu', canvas }), OVERLAY);
   expect(info.path).toBe('gpu');
   expect(info.backend).toBe('webgpu');
 });
@@ -40,6 +40,20 @@ test('explains the squirrel: fox squirrel (335), fixations inside the frame, at 
   expect(r.readbackBytes).toBeGreaterThan(0);
   expect(r.readbackBytes).toBeLessThanOrEqual(16384);
   for (const s of ['upload', 'preprocess', 'forward', 'unravel', 'heatmap', 'readback', 'total']) expect(r.timings[s]).toBeGreaterThanOrEqual(0);
+});
+
+test('pipelined frames: frame N+1 is submitted before frame N\'s result; results in order, equal to one-at-a-time frames', async () => {
+  const one = await explain({});
+  const { results, events } = await page.evaluate(([url]) => (window as any).h.explainStream(url, 4), [SQUIRREL] as const);
+  // The worker overlaps frames: each later frame is submitted while the previous one's readback is in flight.
+  for (let i = 1; i < 4; i++) expect(events.indexOf(`s${i}`)).toBeLessThan(events.indexOf(`r${i - 1}`));
+  expect(events.filter((e: string) => e.startsWith('r'))).toEqual(['r0', 'r1', 'r2', 'r3']);
+  for (const r of results as typeof one[]) {
+    expect(r.path).toBe('gpu');
+    expect(r.top).toEqual(one.top);
+    expect(r.explained[0].inputFixations).toEqual(one.explained[0].inputFixations);
+    expect(r.explained[0].box).toEqual(one.explained[0].box);
+  }
 });
 
 test('GPU heatmap + colormap equals the CPU heatmap + colormap within 1/255 per channel', async () => {

@@ -1,6 +1,6 @@
 // Test/bench page: the real explain worker, frames made from shared images, and the CPU references (engine code
 // on tfjs's cpu backend, in the page) to compare with.
-import { transfer, wrap } from 'comlink';
+import { proxy, transfer, wrap } from 'comlink';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
@@ -63,6 +63,29 @@ const h = {
     const frame = new VideoFrame(bmp, { timestamp: 0 });
     bmp.close();
     return api.explain(transfer(frame, [frame as unknown as Transferable]), req);
+  },
+  /**
+   * `n` frames of a shared image sent as the app's frame loop sends them: the next one as soon as the worker says the
+   * previous one is submitted and at most `maxInFlight` frames are in flight (1: one at a time). Returns the results in arrival order, the order of the worker's events
+   * ('s3': frame 3 submitted, 'r3': its result arrived) and the wall time (bench: end-to-end fps when pipelined).
+   */
+  async explainStream(url: string, n: number, req: ExplainRequest = {}, width?: number, height?: number, maxInFlight = 2) {
+    const img = await cached(url, width, height);
+    const events: string[] = [];
+    const results: unknown[] = [];
+    const done: Promise<void>[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      if (i >= maxInFlight) await done[i - maxInFlight];
+      const bmp = await createImageBitmap(img);
+      let submitted!: () => void;
+      const sent = new Promise<void>((r) => (submitted = r));
+      done.push(api.explain(transfer(bmp, [bmp]), req, proxy(() => { events.push(`s${i}`); submitted(); }))
+        .then((r) => { events.push(`r${i}`); results.push(r); }));
+      await Promise.race([sent, done[i]]);
+    }
+    await Promise.all(done);
+    return { results, events, ms: performance.now() - t0 };
   },
   /** The CPU reference explain() (engine, tfjs cpu backend) on the same pixels. */
   async referenceExplain(url: string, opts: ExplainOptions = {}, width?: number, height?: number) {

@@ -19,14 +19,14 @@ test('ONNX SqueezeNet by URL and as files: GPU path, same class and input fixati
   const out = await page.evaluate(async (url) => {
     const h = (window as any).h;
     const t0 = performance.now();
-    const onnxInfo = await h.init({ modelUrl: '/onnx-models/squeezenet1_1.onnx', backend: 'auto', canvas: { width: 320, height: 240 } });
+    const onnxInfo = await h.init({ modelUrl: '/onnx-models/squeezenet1_1.onnx', backend: 'webgpu', canvas: { width: 320, height: 240 } });
     const loadMs = performance.now() - t0;
     const onnx = await h.explainUrl(url, {});
-    const tfjsInfo = await h.init({ modelId: 'squeezenet1_1', backend: 'auto', canvas: { width: 320, height: 240 } });
+    const tfjsInfo = await h.init({ modelId: 'squeezenet1_1', backend: 'webgpu', canvas: { width: 320, height: 240 } });
     const tfjs = await h.explainUrl(url, {});
     // As the app's file picker gives them: the .onnx and a labels file (one label per line).
     const file = async (name: string) => new File([await (await fetch(`/onnx-models/${name}`)).blob()], name);
-    const filesInfo = await h.init({ modelFiles: [await file('squeezenet1_1.onnx'), await file('labels_imagenet_2012.txt')], backend: 'auto', canvas: { width: 320, height: 240 } });
+    const filesInfo = await h.init({ modelFiles: [await file('squeezenet1_1.onnx'), await file('labels_imagenet_2012.txt')], backend: 'webgpu', canvas: { width: 320, height: 240 } });
     const fromFiles = await h.explainUrl(url, {});
     return { onnxInfo, tfjsInfo, onnx, tfjs, loadMs, filesInfo, fromFiles };
   }, SQUIRREL);
@@ -53,9 +53,9 @@ test('ONNX MobileNetV2 (depthwise, explicit pads, fused Relu6) on the GPU path e
     const h = (window as any).h;
     const info = { preprocessing: { range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1] } };
     const rules = { location: 'max', gap: 'positive', gapThreshold: 0.75, weights: 'contribution' };
-    const onnxInfo = await h.init({ modelUrl: '/onnx-models/mobilenet_v2_float.onnx', info, backend: 'auto', canvas: { width: 320, height: 240 } });
+    const onnxInfo = await h.init({ modelUrl: '/onnx-models/mobilenet_v2_float.onnx', info, backend: 'webgpu', canvas: { width: 320, height: 240 } });
     const onnx = await h.explainUrl(url, { rules });
-    const tfjsInfo = await h.init({ modelUrl: '/tfjs-mobilenet/model.json', info: { ...info, logits: 'logits', probs: 'probs' }, backend: 'auto', canvas: { width: 320, height: 240 } });
+    const tfjsInfo = await h.init({ modelUrl: '/tfjs-mobilenet/model.json', info: { ...info, logits: 'logits', probs: 'probs' }, backend: 'webgpu', canvas: { width: 320, height: 240 } });
     const tfjs = await h.explainUrl(url, { rules });
     return { onnxInfo, tfjsInfo, onnx, tfjs };
   }, SQUIRREL);
