@@ -92,8 +92,9 @@ export class GuardedUnravelSeam implements UnravelSeam {
   }
 
   /**
-   * The last run's result. A guarded frame (the first ones) is waited for whole, so that its scopes close on its own
-   * work; later frames stay pipelined and are checked for uncaptured errors when their readback lands.
+   * The last run's result, checked: a guarded frame (the first ones) by its error scopes, popped as soon as its
+   * readback is submitted (so they cover this frame's own calls, and the next frame may be submitted meanwhile);
+   * later frames by the count of uncaptured errors when their readback lands.
    */
   async read(layers: 'all' | string[] | null): Promise<Pending<Unravelled>> {
     const last = this.last;
@@ -102,9 +103,10 @@ export class GuardedUnravelSeam implements UnravelSeam {
     const scopes = this.scopesOpen;
     this.scopesOpen = false;
     this.guarded--;
-    if (scopes) return { result: Promise.resolve(await this.settle(last, true, async () => (await this.seam!.read(layers)).result, layers)) };
-    const pending = await this.seam!.read(layers);
-    return { result: this.settle(last, false, () => pending.result, layers) };
+    let pending: Pending<Unravelled>;
+    try { pending = await this.seam!.read(layers); } catch (e) { pending = { result: Promise.reject(e) }; }
+    const closed = scopes ? this.closeScopes() : Promise.resolve(null);
+    return { result: this.settle(last, closed, pending.result, layers) };
   }
 
   destroy() {
@@ -113,12 +115,12 @@ export class GuardedUnravelSeam implements UnravelSeam {
   }
 
   /** The frame's result, or, when its GPU work failed, the CPU reference's on the same activations (from now on). */
-  private async settle(last: NonNullable<GuardedUnravelSeam['last']>, scopes: boolean, result: () => Promise<Unravelled>,
-    layers: 'all' | string[] | null): Promise<Unravelled> {
+  private async settle(last: NonNullable<GuardedUnravelSeam['last']>, closed: Promise<string | null>,
+    result: Promise<Unravelled>, layers: 'all' | string[] | null): Promise<Unravelled> {
     let out: Unravelled | null = null;
     let thrown: unknown = null;
-    try { out = await result(); } catch (e) { thrown = e; }
-    let error = scopes ? await this.closeScopes() : null;
+    try { out = await result; } catch (e) { thrown = e; }
+    let error = await closed;
     let when = 'the first frames';
     // Past the first frames no scope is open: a GPU error during the frame arrives as an uncaptured error.
     if (!error && this.gpu.uncaptured.count > last.uncaptured) {
