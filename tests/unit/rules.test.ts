@@ -53,7 +53,8 @@ function fail(msg: string): never {
 
 const key = (f: InputFixation) => [f.y, f.x, f.c];
 const byPos = (a: InputFixation, b: InputFixation) => a.y - b.y || a.x - b.x || a.c - b.c;
-const ruleName = (r: Rules) => `${r.location}/${r.gap}/${r.weights}`;
+const ruleName = (r: Rules) => `${r.location}/${r.gap}/${r.weights}` +
+  (r.gapThreshold ? `/gap>=${r.gapThreshold}` : '') + (r.channelRatio ? `/ch>=${r.channelRatio}` : '') + (r.fcThreshold ? `/fc>=${r.fcThreshold}` : '');
 
 function check(p: Prepared, e: Expected) {
   const res = unravelCpu(p.graph, p.act, e.classIndex, e.rules);
