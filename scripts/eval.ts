@@ -250,7 +250,10 @@ async function evalModel(id: string, write: boolean) {
 
 async function runExplore(fm: FixationModel, t0: number, write: boolean) {
   // --grid first: the first search's grid (post-processing too); default: the rules that keep more evidence.
-  const first = argv.includes('--grid') && argv[argv.indexOf('--grid') + 1] === 'first';
+  // --grid '[rules, ...]' (JSON): just these rule sets (a confirmation run on more cases).
+  const grid = argv.includes('--grid') ? argv[argv.indexOf('--grid') + 1] : undefined;
+  const first = grid === 'first';
+  const listed: Rules[] | undefined = grid?.startsWith('[') ? JSON.parse(grid).map((r: Rules) => resolveRules(r)) : undefined;
   const { cases, tried } = await syntheticSet(fm, CFG.exploreCases, CFG.seed + 1);
   log(`explore: ${cases.length} tuning cases (seed ${CFG.seed + 1}) from ${tried} candidates`);
   const hasFc = fm.graph.order.some((n) => n.kind === 'matmul' && !n.fromSpatial);
@@ -259,7 +262,7 @@ async function runExplore(fm: FixationModel, t0: number, write: boolean) {
   // Always finalists: the authors' rules and the model's current default.
   const must = [variant(PRESETS.reference, post.sigma, post.outliers), variant(resolveRules('default', {}, fm.info.rules), post.sigma, post.outliers)];
   const r = await explore(fm, cases, {
-    variants: first ? variants() : evidenceVariants(hasFc), must, log,
+    variants: listed ? listed.map((r) => variant(r, post.sigma, post.outliers)) : first ? variants() : evidenceVariants(hasFc), must, log,
     deletionCases: CFG.exploreDeletionCases, sanityCases: CFG.exploreSanityCases, topK: first ? CFG.exploreTopK : 10, steps: CFG.steps,
     // Evidence grid: the best GAP rule of each location x channel ratio x FC threshold.
     groupOf: first ? undefined : (v) => `${v.rules.location}/${v.rules.channelRatio ?? 0}/${v.rules.fcThreshold ?? 0}`,
@@ -267,8 +270,9 @@ async function runExplore(fm: FixationModel, t0: number, write: boolean) {
   const md = exploreTable(r, first);
   log('\n' + md);
   await mkdir(join(ROOT, 'out'), { recursive: true });
-  await writeFile(join(ROOT, 'out', `explore-${fm.info.id}${first ? '' : '-evidence'}${QUICK ? '-quick' : ''}.json`), JSON.stringify(r, null, 1));
-  if (!QUICK && write) await writeSection(`explore${first ? '' : '-evidence'}:${fm.info.id}`, md);
+  const tag = first ? '' : listed ? '-confirm' : '-evidence';
+  await writeFile(join(ROOT, 'out', `explore-${fm.info.id}${tag}${QUICK ? '-quick' : ''}.json`), JSON.stringify(r, null, 1));
+  if (!QUICK && write) await writeSection(`explore${tag}:${fm.info.id}`, md);
   log(`winner: ${r.winner ?? 'none (no finalist passes the sanity check)'}; ${((performance.now() - t0) / 1000).toFixed(0)} s (${cpuSeconds().toFixed(0)} CPU s)`);
 }
 
