@@ -15,10 +15,10 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { explain, type ExplainOptions } from '../src/engine/explain.ts';
 import type { FixationModel } from '../src/engine/model.ts';
-import { resolveRules } from '../src/engine/types.ts';
+import { PRESETS, resolveRules, type Rules } from '../src/engine/types.ts';
 import { DEFAULT_POST } from '../src/engine/post.ts';
 import { initNodeBackend, loadModel, readCatalog, ROOT } from '../src/node/index.ts';
-import { explore, SANITY_MAX_RHO, type ExploreResult, type Prepared } from './eval/explore.ts';
+import { evidenceVariants, explore, SANITY_MAX_RHO, variantKey, variants, type ExploreResult, type Prepared } from './eval/explore.ts';
 import { auc, energyShare, every4, iou, mean, pointingHit, spearman } from './eval/metrics.ts';
 import { cascade, perturbationBase, perturbationCurves, probsOf, saliencyAtInput } from './eval/protocols.ts';
 import { loadPhotos, readRgb, sharedDir, synthesizer, type EvalCase } from './eval/synthetic.ts';
@@ -27,7 +27,11 @@ const argv = process.argv.slice(2);
 const flag = (f: string) => argv.includes(f);
 const QUICK = flag('--quick');
 const models = argv.flatMap((a, i) => (a === '--model' ? [argv[i + 1]] : []));
-const CASES = argv.includes('--cases') ? Number(argv[argv.indexOf('--cases') + 1]) : undefined;
+// Per-model default size of the full run, where the model is costly: MobileNetV2's unravelling fans out over its FC
+// head (about 10x SqueezeNet's CPU time per map), so its 60 images cost about what SqueezeNet's 120 do.
+const MODEL_CASES: Record<string, number> = { mobilenet_v2: 60 };
+const CASES = argv.includes('--cases') ? Number(argv[argv.indexOf('--cases') + 1])
+  : !QUICK && !flag('--explore') && models.length === 1 ? MODEL_CASES[models[0]] : undefined;
 // Sized so that the full run of every catalog model fits 15 minutes on a quiet 2-core machine (models in parallel).
 const CFG = {
   // --cases N: a smaller (or larger) test set, deletion/insertion on N/5 of it, sanity on N/20 (at least 2).
@@ -249,17 +253,30 @@ async function evalModel(id: string, write: boolean) {
 }
 
 async function runExplore(fm: FixationModel, t0: number, write: boolean) {
+  // --grid first: the first search's grid (post-processing too); default: the rules that keep more evidence.
+  // --grid '[rules, ...]' (JSON): just these rule sets (a confirmation run on more cases).
+  const grid = argv.includes('--grid') ? argv[argv.indexOf('--grid') + 1] : undefined;
+  const first = grid === 'first';
+  const listed: Rules[] | undefined = grid?.startsWith('[') ? JSON.parse(grid).map((r: Rules) => resolveRules(r)) : undefined;
   const { cases, tried } = await syntheticSet(fm, CFG.exploreCases, CFG.seed + 1);
   log(`explore: ${cases.length} tuning cases (seed ${CFG.seed + 1}) from ${tried} candidates`);
-  const must = ['center/argmax/count/s0.03/out', 'max/positive/contribution/s0.03/out'];
+  const hasFc = fm.graph.order.some((n) => n.kind === 'matmul' && !n.fromSpatial);
+  const variant = (rules: Rules, sigma: number, outliers: boolean) => ({ key: variantKey(rules, sigma, outliers), rules, sigma, outliers });
+  const post = first ? { sigma: 0.03, outliers: true } : DEFAULT_POST;
+  // Always finalists: the authors' rules and the model's current default.
+  const must = [variant(PRESETS.reference, post.sigma, post.outliers), variant(resolveRules('default', {}, fm.info.rules), post.sigma, post.outliers)];
   const r = await explore(fm, cases, {
-    deletionCases: CFG.exploreDeletionCases, sanityCases: CFG.exploreSanityCases, topK: CFG.exploreTopK, steps: CFG.steps, must, log,
+    variants: listed ? listed.map((r) => variant(r, post.sigma, post.outliers)) : first ? variants() : evidenceVariants(hasFc), must, log,
+    deletionCases: CFG.exploreDeletionCases, sanityCases: CFG.exploreSanityCases, topK: first ? CFG.exploreTopK : 10, steps: CFG.steps,
+    // Evidence grid: the best GAP rule of each location x channel ratio x FC threshold.
+    groupOf: first ? undefined : (v) => `${v.rules.location}/${v.rules.channelRatio ?? 0}/${v.rules.fcThreshold ?? 0}`,
   });
-  const md = exploreTable(r);
+  const md = exploreTable(r, first);
   log('\n' + md);
   await mkdir(join(ROOT, 'out'), { recursive: true });
-  await writeFile(join(ROOT, 'out', `explore-${fm.info.id}${QUICK ? '-quick' : ''}.json`), JSON.stringify(r, null, 1));
-  if (!QUICK && write) await writeSection(`explore:${fm.info.id}`, md);
+  const tag = first ? '' : listed ? '-confirm' : '-evidence';
+  await writeFile(join(ROOT, 'out', `explore-${fm.info.id}${tag}${QUICK ? '-quick' : ''}.json`), JSON.stringify(r, null, 1));
+  if (!QUICK && write) await writeSection(`explore${tag}:${fm.info.id}`, md);
   log(`winner: ${r.winner ?? 'none (no finalist passes the sanity check)'}; ${((performance.now() - t0) / 1000).toFixed(0)} s (${cpuSeconds().toFixed(0)} CPU s)`);
 }
 
@@ -300,9 +317,9 @@ function tables(r: any): string {
   return out.join('\n');
 }
 
-function exploreTable(r: ExploreResult): string {
-  const out = [`#### Rule search on the synthetic tuning set (seed 2): ${r.cases} cases, deletion on ${r.deletionCases}, sanity on ${r.sanityCases}`, '',
-    'Variant = location / GAP rule / weights / blur sigma (fraction of the diagonal) / outlier removal. Stage 1 ranks all by the mean rank over pointing and energy.',
+function exploreTable(r: ExploreResult, first: boolean): string {
+  const out = [`#### ${first ? 'Rule search' : 'Evidence rule search'} on the synthetic tuning set (seed 2): ${r.cases} cases, deletion on ${r.deletionCases}, sanity on ${r.sanityCases}`, '',
+    `Variant = location / GAP rule / weights${first ? '' : ' [/ conv channelRatio] [/ fcThreshold]'} / blur sigma (fraction of the diagonal) / outlier removal. Stage 1 ranks all by the mean rank over pointing and energy.`,
     `The finalists also get the deletion AUC and the sanity check (worst mean ρ over the cascade; passes below ${SANITY_MAX_RHO}) and are ranked by the mean rank over pointing, energy and deletion; the winner (bold) is the best finalist that passes.`, '',
     '| variant | pointing % | energy % | deletion AUC ↓ | sanity: worst ρ | stage-1 rank | final rank |', '|---|---|---|---|---|---|---|'];
   const fin = r.rows.filter((x) => x.rank !== undefined).sort((a, b) => a.rank! - b.rank!);

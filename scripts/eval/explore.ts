@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { explain } from '../../src/engine/explain.ts';
 import type { FixationModel } from '../../src/engine/model.ts';
-import { heatmap, removeOutliers, toImagePoints } from '../../src/engine/post.ts';
+import { DEFAULT_POST, heatmap, removeOutliers, toImagePoints } from '../../src/engine/post.ts';
 import type { GapRule, PixelTransform, Rules } from '../../src/engine/types.ts';
 import { unravelCpu } from '../../src/engine/unravel.ts';
 import { auc, energyShare, every4, mean, pointingHit, spearman } from './metrics.ts';
@@ -21,18 +21,53 @@ export interface Variant {
 }
 export interface Prepared { c: EvalCase; ci: number }
 
+/** The grid of the first search (SqueezeNet): the GAP rule and threshold, weights, blur and outlier removal. */
 export function variants(): Variant[] {
   const out: Variant[] = [];
   const gaps: [GapRule, number][] = [['argmax', 0], ['positive', 0], ['positive', 0.25], ['positive', 0.5], ['positive', 0.75]];
   for (const location of ['center', 'max'] as const) for (const [gap, thr] of gaps) for (const weights of ['count', 'contribution'] as const) {
     if (gap === 'argmax' && weights === 'contribution') continue; // one kept position: the weights cannot differ
     for (const sigma of [0.02, 0.03, 0.05]) for (const outliers of [true, false]) {
-      const g = thr ? `positive>=${thr}max` : gap;
       const rules: Rules = thr ? { location, gap, weights, gapThreshold: thr } : { location, gap, weights };
-      out.push({ key: `${location}/${g}/${weights}/s${sigma}/${outliers ? 'out' : 'noout'}`, rules, sigma, outliers });
+      out.push({ key: variantKey(rules, sigma, outliers), rules, sigma, outliers });
     }
   }
   return out;
+}
+
+/**
+ * The grid of the second search (every catalog model): the rules that keep more of the evidence. Post-processing
+ * fixed at DEFAULT_POST (the first search's choice). GAP argmax (count) or positive with contribution shares, at
+ * 0 / 0.25 / 0.5 / 0.75 / 0.9 x max; conv channelRatio 0 (best only) / 0.75 / 0.9 / 0.95 (lower ratios compound over
+ * the layers: 0.5 keeps ~1300 input pixels on SqueezeNet, 0.75 ~3800 on MobileNet v1, ~18600 on MobileNetV2);
+ * location center / max. A model with an FC on a vector (MobileNetV2) gets fcThreshold 0 / 0.25 / 0.5 / 0.75 / 0.9
+ * instead of the low GAP thresholds and of ratios below 0.95, and only the 'max' location (centre is degenerate
+ * without pooling: MobileNet v1's search), to keep its unravellings (0.3-2 s each here) affordable.
+ */
+export function evidenceVariants(hasFc: boolean): Variant[] {
+  const out: Variant[] = [];
+  const gaps: [GapRule, number][] = hasFc
+    ? [['argmax', 0], ['positive', 0.5], ['positive', 0.75], ['positive', 0.9]]
+    : [['argmax', 0], ['positive', 0], ['positive', 0.25], ['positive', 0.5], ['positive', 0.75], ['positive', 0.9]];
+  const ratios = hasFc ? [0, 0.95] : [0, 0.75, 0.9, 0.95];
+  const fcs = hasFc ? [0, 0.25, 0.5, 0.75, 0.9] : [0];
+  const locations = hasFc ? ['max'] as const : ['center', 'max'] as const;
+  const { sigma, outliers } = DEFAULT_POST;
+  for (const location of locations) for (const [gap, thr] of gaps) for (const ratio of ratios) for (const fc of fcs) {
+    const rules: Rules = { location, gap, weights: gap === 'argmax' ? 'count' : 'contribution' };
+    if (thr) rules.gapThreshold = thr;
+    if (ratio) rules.channelRatio = ratio;
+    if (fc) rules.fcThreshold = fc;
+    out.push({ key: variantKey(rules, sigma, outliers), rules, sigma, outliers });
+  }
+  return out;
+}
+
+/** location / GAP rule / weights [/ ch>=ratio] [/ fc>=threshold] / blur sigma / outlier removal. */
+export function variantKey(r: Rules, sigma: number, outliers: boolean): string {
+  const g = r.gapThreshold ? `positive>=${r.gapThreshold}max` : r.gap;
+  const extra = (r.channelRatio ? `/ch>=${r.channelRatio}` : '') + (r.fcThreshold ? `/fc>=${r.fcThreshold}` : '');
+  return `${r.location}/${g}/${r.weights}${extra}/s${sigma}/${outliers ? 'out' : 'noout'}`;
 }
 
 /** Every variant's heatmap for one forward pass (the same steps as explain(), which the caller checks once). */
@@ -65,19 +100,21 @@ export interface ExploreResult {
   winner: string | null;
 }
 
-const ruleKey = (v: Variant) => `${v.rules.location}/${v.rules.gap}/${v.rules.weights}/${v.rules.gapThreshold ?? 0}`;
+const ruleKey = (v: Variant) => variantKey(v.rules, 0, true);
 
 export async function explore(
   fm: FixationModel, set: Prepared[],
-  opts: { deletionCases: number; sanityCases: number; topK: number; steps: number; must: string[]; log: (s: string) => void },
+  opts: { variants: Variant[]; deletionCases: number; sanityCases: number; topK: number; steps: number; must: Variant[]; log: (s: string) => void;
+    /** Finalists include the best variant of each group (default: each rule combination). */
+    groupOf?: (v: Variant) => string },
 ): Promise<ExploreResult> {
-  const vs = variants();
+  const vs = [...opts.variants, ...opts.must.filter((m) => !opts.variants.some((v) => v.key === m.key))];
   const score = new Map(vs.map((v) => [v.key, { pointing: [] as number[], energy: [] as number[], deletion: [] as number[] }]));
   // Check once that this shortcut makes the same map as explain() for the project's rules.
   {
     const { c, ci } = set[0];
     const img = tf.tensor3d(c.image.data, [c.image.height, c.image.width, 3], 'int32');
-    const v = vs.find((x) => x.key === 'max/positive/contribution/s0.03/out')!;
+    const v = vs.find((x) => x.rules.location === 'max' && x.rules.gap === 'positive' && x.rules.channelRatio) ?? vs[0];
     const e = await explain(fm, img, { rules: v.rules, classIndex: ci, post: { sigma: v.sigma, outliers: v.outliers } });
     const { maps } = await variantMaps(fm, img, ci, [v]);
     const m = maps.get(v.key)!;
@@ -96,14 +133,15 @@ export async function explore(
       score.get(v.key)!.pointing.push(pointingHit(m, width, c.box) ? 1 : 0);
       score.get(v.key)!.energy.push(energyShare(m, width, c.box));
     }
-    if ((i + 1) % 50 === 0) opts.log(`  explore stage 1: ${i + 1}/${set.length} cases, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    if ((i + 1) % 10 === 0) opts.log(`  explore stage 1: ${i + 1}/${set.length} cases, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
   const rows = vs.map((v) => ({ key: v.key, pointing: mean(score.get(v.key)!.pointing), energy: mean(score.get(v.key)!.energy), rank1: 0 } as ExploreResult['rows'][number]));
   meanRank(rows, ['pointing', 'energy'], 'rank1');
   rows.sort((a, b) => a.rank1 - b.rank1);
   const byKey = new Map(vs.map((v) => [v.key, v]));
-  const bestPerRules = [...new Set(vs.map(ruleKey))].map((rk) => rows.find((r) => ruleKey(byKey.get(r.key)!) === rk)!.key);
-  const finalists = [...new Set([...rows.slice(0, opts.topK).map((r) => r.key), ...bestPerRules, ...opts.must])];
+  const groupOf = opts.groupOf ?? ruleKey;
+  const bestPerRules = [...new Set(vs.map(groupOf))].map((g) => rows.find((r) => groupOf(byKey.get(r.key)!) === g)!.key);
+  const finalists = [...new Set([...rows.slice(0, opts.topK).map((r) => r.key), ...bestPerRules, ...opts.must.map((m) => m.key)])];
   opts.log(`  explore: ${finalists.length} finalists`);
   const t1 = performance.now();
   for (const [i, { c, ci }] of set.slice(0, opts.deletionCases).entries()) {
@@ -117,7 +155,7 @@ export async function explore(
       score.get(k)!.deletion.push(auc(deletion));
     }
     tf.dispose([img, input]);
-    if ((i + 1) % 20 === 0) opts.log(`  explore stage 2: ${i + 1}/${opts.deletionCases} cases, ${((performance.now() - t1) / 1000).toFixed(0)} s`);
+    if ((i + 1) % 4 === 0) opts.log(`  explore stage 2: ${i + 1}/${opts.deletionCases} cases, ${((performance.now() - t1) / 1000).toFixed(0)} s`);
   }
   const fin = rows.filter((r) => finalists.includes(r.key));
   for (const r of fin) r.deletion = mean(score.get(r.key)!.deletion);

@@ -21,6 +21,13 @@ export interface Rules {
   weights: WeightRule;
   /** With gap 'positive': keep only positions with a >= gapThreshold * (the window's max). 0 or absent: every positive one. */
   gapThreshold?: number;
+  /**
+   * Conv (not depthwise): also keep every input channel whose window contributes >= channelRatio * the best one's,
+   * the weight split by contribution (ties of evidence are kept, not broken). 0 or absent: the best channel only.
+   */
+  channelRatio?: number;
+  /** FC from a vector: keep only inputs contributing >= fcThreshold * the best one's. 0 or absent: every positive one. */
+  fcThreshold?: number;
 }
 
 export const PRESETS = {
@@ -42,8 +49,9 @@ export function resolveRules(preset: PresetName | Rules = 'default', over: Parti
   check('location', r.location, ['center', 'max']);
   check('gap', r.gap, ['argmax', 'positive']);
   check('weights', r.weights, ['count', 'contribution']);
-  if (r.gapThreshold !== undefined && !(r.gapThreshold >= 0 && r.gapThreshold < 1)) {
-    throw new Error(`rule gapThreshold=${r.gapThreshold} must be a number in [0, 1)`);
+  for (const k of ['gapThreshold', 'channelRatio', 'fcThreshold'] as const) {
+    const v = r[k];
+    if (v !== undefined && !(typeof v === 'number' && v >= 0 && v < 1)) throw new Error(`rule ${k}=${v} must be a number in [0, 1)`);
   }
   return r;
 }

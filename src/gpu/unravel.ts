@@ -524,4 +524,5 @@ function bindingsOf(step: Step): Binding[] {
   return ['uniform', 'read', 'read', 'write', 'write', ...Array<Binding>(step.acts.length + step.fixed.length).fill('read')];
 }
 
-const pipelinesKey = (rules: Rules) => `${rules.location}|${rules.gap}|${rules.weights}|${rules.gapThreshold ?? 0}`;
+const pipelinesKey = (rules: Rules) =>
+  `${rules.location}|${rules.gap}|${rules.weights}|${rules.gapThreshold ?? 0}|${rules.channelRatio ?? 0}|${rules.fcThreshold ?? 0}`;

@@ -76,7 +76,7 @@ describe('cnnfix explain', () => {
     expect(j.model).toBe('squeezenet1_1');
     expect(j.method).toBe('fixations');
     expect(j.fit).toBe('crop');
-    expect(j.rules).toEqual({ location: 'center', gap: 'positive', gapThreshold: 0.75, weights: 'contribution' });
+    expect(j.rules).toEqual({ location: 'center', gap: 'positive', gapThreshold: 0.9, weights: 'contribution' }); // the catalog's rules for SqueezeNet
     // Class and top-5: the graph's own softmax node ('prob') on the same input, read here through tfjs.
     const probs = await graphProbs('crop');
     const order = [...probs.keys()].sort((a, b) => probs[b] - probs[a]).slice(0, 5);

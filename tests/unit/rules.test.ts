@@ -7,7 +7,7 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGraph } from '../../src/engine/graph.ts';
 import { disposeForward, FixationModel } from '../../src/engine/model.ts';
-import type { Graph, InputFixation, Rules } from '../../src/engine/types.ts';
+import { resolveRules, type Graph, type InputFixation, type Rules } from '../../src/engine/types.ts';
 import { unravelCpu, type Activations } from '../../src/engine/unravel.ts';
 import { initNodeBackend } from '../../src/node/index.ts';
 import { ERROR_FIXTURES, FIXTURES, noExecSource, type Expected, type Fixture } from '../fixtures/graphs.ts';
@@ -53,7 +53,8 @@ function fail(msg: string): never {
 
 const key = (f: InputFixation) => [f.y, f.x, f.c];
 const byPos = (a: InputFixation, b: InputFixation) => a.y - b.y || a.x - b.x || a.c - b.c;
-const ruleName = (r: Rules) => `${r.location}/${r.gap}/${r.weights}`;
+const ruleName = (r: Rules) => `${r.location}/${r.gap}/${r.weights}` +
+  (r.gapThreshold ? `/gap>=${r.gapThreshold}` : '') + (r.channelRatio ? `/ch>=${r.channelRatio}` : '') + (r.fcThreshold ? `/fc>=${r.fcThreshold}` : '');
 
 function check(p: Prepared, e: Expected) {
   const res = unravelCpu(p.graph, p.act, e.classIndex, e.rules);
@@ -104,5 +105,15 @@ describe('refused graphs', () => {
     expect(() => unravelCpu(p.graph, p.act, -1, r)).toThrow(/class index -1 is out of range/);
     expect(() => unravelCpu(p.graph, p.act, 1.5, r)).toThrow(/class index 1.5 is out of range/);
     p.dispose();
+  });
+});
+
+describe('rule options channelRatio and fcThreshold', () => {
+  it('are taken over by resolveRules, and a value outside [0, 1) is an error naming the option', () => {
+    expect(resolveRules('reference', { channelRatio: 0.9, fcThreshold: 0.5 })).toEqual(
+      { location: 'center', gap: 'argmax', weights: 'count', channelRatio: 0.9, fcThreshold: 0.5 });
+    expect(() => resolveRules('default', { channelRatio: 1 })).toThrow(/rule channelRatio=1 must be a number in \[0, 1\)/);
+    expect(() => resolveRules('default', { fcThreshold: -0.1 })).toThrow(/rule fcThreshold=-0.1 must be a number in \[0, 1\)/);
+    expect(() => resolveRules('default', { channelRatio: '0.5' as unknown as number })).toThrow(/rule channelRatio=0.5 must be a number/);
   });
 });

@@ -1,4 +1,5 @@
-// Conv KxK, 1x1 and depthwise: pick the input channel whose window contributes most, then a location in it.
+// Conv KxK, 1x1 and depthwise: pick the input channel whose window contributes most (or, with channelRatio, every
+// channel close to it), then a location in it.
 // One module: the node, its TF.js parse, the CPU rule, and its WGSL twin with the code that drives it.
 import type { NodeBase } from '../types.ts';
 import { uniformStruct, type GpuOp, type Kept, type OpModule, type StepContext } from './common.ts';
@@ -55,6 +56,8 @@ function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
   const [pt, pl] = node.pad;
   const mult = node.depthwise ? Cout / Cin : 1;
   const wt = node.weights;
+  const ratio = node.depthwise ? 0 : f32(ctx.rules.channelRatio ?? 0);
+  const contrib = new Float32Array(Cin);
   // Weight of input channel k, tap (u,v), for output channel c.
   const wIndex = node.depthwise
     ? (u: number, v: number, k: number, c: number) => ((u * KW + v) * Cin + k) * mult + (c % mult)
@@ -66,44 +69,53 @@ function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
     const y0 = y * sy - pt;
     const x0 = x * sx - pl;
     const sign = node.scale ? node.scale[c] : 1;
-    let bestK = node.depthwise ? Math.floor(c / mult) : 0;
-    if (!node.depthwise) {
-      let best = -Infinity;
-      for (let k = 0; k < Cin; k++) {
-        let s = 0;
+    // The kept input neuron of channel k: its window position by the location rule.
+    const locate = (k: number) => {
+      let iy: number, ix: number;
+      if (ctx.rules.location === 'center') {
+        iy = clamp(y0 + Math.floor(((KH - 1) * dy) / 2), H);
+        ix = clamp(x0 + Math.floor(((KW - 1) * dx) / 2), W);
+      } else {
+        // Position of the channel's largest contribution inside the window.
+        let best = -Infinity;
+        iy = clamp(y0, H); ix = clamp(x0, W);
         for (let u = 0; u < KH; u++) {
-          const iy = y0 + u * dy;
-          if (iy < 0 || iy >= H) continue;
+          const ty = y0 + u * dy;
+          if (ty < 0 || ty >= H) continue;
           for (let v = 0; v < KW; v++) {
-            const ix = x0 + v * dx;
-            if (ix < 0 || ix >= W) continue;
-            s = f32(s + f32(a[(iy * W + ix) * Cin + k] * wt[wIndex(u, v, k, c)]));
+            const tx = x0 + v * dx;
+            if (tx < 0 || tx >= W) continue;
+            const s = f32(f32(a[(ty * W + tx) * Cin + k] * wt[wIndex(u, v, k, c)]) * sign);
+            if (s > best) { best = s; iy = ty; ix = tx; }
           }
         }
-        s = f32(s * sign);
-        if (s > best) { best = s; bestK = k; }
       }
-    }
-    let iy: number, ix: number;
-    if (ctx.rules.location === 'center') {
-      iy = clamp(y0 + Math.floor(((KH - 1) * dy) / 2), H);
-      ix = clamp(x0 + Math.floor(((KW - 1) * dx) / 2), W);
-    } else {
-      // Position of the chosen channel's largest contribution inside the window.
-      let best = -Infinity;
-      iy = clamp(y0, H); ix = clamp(x0, W);
+      return (iy * W + ix) * Cin + k;
+    };
+    if (node.depthwise) { ctx.keep(node.inputs[0], locate(Math.floor(c / mult)), w); continue; }
+    let best = -Infinity;
+    let bestK = 0;
+    for (let k = 0; k < Cin; k++) {
+      let s = 0;
       for (let u = 0; u < KH; u++) {
-        const ty = y0 + u * dy;
-        if (ty < 0 || ty >= H) continue;
+        const iy = y0 + u * dy;
+        if (iy < 0 || iy >= H) continue;
         for (let v = 0; v < KW; v++) {
-          const tx = x0 + v * dx;
-          if (tx < 0 || tx >= W) continue;
-          const s = f32(f32(a[(ty * W + tx) * Cin + bestK] * wt[wIndex(u, v, bestK, c)]) * sign);
-          if (s > best) { best = s; iy = ty; ix = tx; }
+          const ix = x0 + v * dx;
+          if (ix < 0 || ix >= W) continue;
+          s = f32(s + f32(a[(iy * W + ix) * Cin + k] * wt[wIndex(u, v, k, c)]));
         }
       }
+      s = f32(s * sign);
+      contrib[k] = s;
+      if (s > best) { best = s; bestK = k; }
     }
-    ctx.keep(node.inputs[0], (iy * W + ix) * Cin + bestK, w);
+    if (ratio <= 0 || best <= 0) { ctx.keep(node.inputs[0], locate(bestK), w); continue; }
+    // channelRatio: every channel close to the best, each with its share of their total contribution.
+    const cut = f32(ratio * best);
+    let total = 0;
+    for (let k = 0; k < Cin; k++) if (contrib[k] >= cut) total = f32(total + contrib[k]);
+    for (let k = 0; k < Cin; k++) if (contrib[k] >= cut) ctx.keep(node.inputs[0], locate(k), (w * contrib[k]) / total);
   }
 }
 
@@ -119,9 +131,13 @@ const Params = uniformStruct('Conv', [
   'H', 'W', 'Cin', 'Wo', 'Cout', 'KH', 'KW', 'sy', 'sx', 'dy', 'dx', 'pt', 'pl', 'mult', 'depthwise',
 ] as const);
 
-/** GPU twin of convCpu: one invocation per kept output neuron; same loops, same first-maximum tie-breaking. */
+/**
+ * GPU twin of convCpu: one invocation per kept output neuron; same loops, same first-maximum tie-breaking. With
+ * CHANNEL_RATIO the contributions are recomputed in a second and third pass (total, then keeps) rather than stored.
+ */
 const wgsl = Params.wgsl + /* wgsl */ `
 override MAX_LOCATION: bool = false;
+override CHANNEL_RATIO: f32 = 0.0;
 @group(0) @binding(5) var<storage, read> act: array<f32>;
 @group(0) @binding(6) var<storage, read> wt: array<f32>;
 @group(0) @binding(7) var<storage, read> scale: array<f32>; // BN factor per output channel (ones if none)
@@ -131,33 +147,23 @@ fn wIndex(u: i32, v: i32, k: i32, c: i32) -> i32 {
   return ((u * p.KW + v) * p.Cin + k) * p.Cout + c;
 }
 
-fn visit(o: i32, w: f32) {
-  let c = o % p.Cout;
-  let x = (o / p.Cout) % p.Wo;
-  let y = o / p.Cout / p.Wo;
-  let y0 = y * p.sy - p.pt;
-  let x0 = x * p.sx - p.pl;
-  let sign = scale[c];
-  var bestK = 0;
-  if (p.depthwise != 0) {
-    bestK = c / p.mult;
-  } else {
-    var best = 0.0;
-    for (var k = 0; k < p.Cin; k++) {
-      var s = 0.0;
-      for (var u = 0; u < p.KH; u++) {
-        let iy = y0 + u * p.dy;
-        if (iy < 0 || iy >= p.H) { continue; }
-        for (var v = 0; v < p.KW; v++) {
-          let ix = x0 + v * p.dx;
-          if (ix < 0 || ix >= p.W) { continue; }
-          s += act[(iy * p.W + ix) * p.Cin + k] * wt[wIndex(u, v, k, c)];
-        }
-      }
-      s *= sign;
-      if (k == 0 || s > best) { best = s; bestK = k; }
+// Contribution of input channel k's window to output channel c (times the BN sign).
+fn contribution(k: i32, c: i32, y0: i32, x0: i32, sign: f32) -> f32 {
+  var s = 0.0;
+  for (var u = 0; u < p.KH; u++) {
+    let iy = y0 + u * p.dy;
+    if (iy < 0 || iy >= p.H) { continue; }
+    for (var v = 0; v < p.KW; v++) {
+      let ix = x0 + v * p.dx;
+      if (ix < 0 || ix >= p.W) { continue; }
+      s += act[(iy * p.W + ix) * p.Cin + k] * wt[wIndex(u, v, k, c)];
     }
   }
+  return s * sign;
+}
+
+// The kept input neuron of channel k: its window position by the location rule.
+fn locate(k: i32, c: i32, y0: i32, x0: i32, sign: f32) -> i32 {
   var iy: i32;
   var ix: i32;
   if (!MAX_LOCATION) {
@@ -174,18 +180,45 @@ fn visit(o: i32, w: f32) {
       for (var v = 0; v < p.KW; v++) {
         let tx = x0 + v * p.dx;
         if (tx < 0 || tx >= p.W) { continue; }
-        let s = act[(ty * p.W + tx) * p.Cin + bestK] * wt[wIndex(u, v, bestK, c)] * sign;
+        let s = act[(ty * p.W + tx) * p.Cin + k] * wt[wIndex(u, v, k, c)] * sign;
         if (!found || s > best) { found = true; best = s; iy = ty; ix = tx; }
       }
     }
   }
-  keep((iy * p.W + ix) * p.Cin + bestK, w);
+  return (iy * p.W + ix) * p.Cin + k;
+}
+
+fn visit(o: i32, w: f32) {
+  let c = o % p.Cout;
+  let x = (o / p.Cout) % p.Wo;
+  let y = o / p.Cout / p.Wo;
+  let y0 = y * p.sy - p.pt;
+  let x0 = x * p.sx - p.pl;
+  let sign = scale[c];
+  if (p.depthwise != 0) { keep(locate(c / p.mult, c, y0, x0, sign), w); return; }
+  var best = 0.0;
+  var bestK = 0;
+  for (var k = 0; k < p.Cin; k++) {
+    let s = contribution(k, c, y0, x0, sign);
+    if (k == 0 || s > best) { best = s; bestK = k; }
+  }
+  if (CHANNEL_RATIO <= 0.0 || best <= 0.0) { keep(locate(bestK, c, y0, x0, sign), w); return; }
+  let cut = CHANNEL_RATIO * best;
+  var total = 0.0;
+  for (var k = 0; k < p.Cin; k++) {
+    let s = contribution(k, c, y0, x0, sign);
+    if (s >= cut) { total += s; }
+  }
+  for (var k = 0; k < p.Cin; k++) {
+    let s = contribution(k, c, y0, x0, sign);
+    if (s >= cut) { keep(locate(k, c, y0, x0, sign), (w * s) / total); }
+  }
 }
 `;
 
 const gpu: GpuOp<ConvNode> = {
   wgsl,
-  constants: (rules) => ({ MAX_LOCATION: rules.location === 'max' ? 1 : 0 }),
+  constants: (rules) => ({ MAX_LOCATION: rules.location === 'max' ? 1 : 0, CHANNEL_RATIO: rules.channelRatio ?? 0 }),
   dispatches(node, shape) {
     const [H, W, Cin] = shape(node.inputs[0]);
     const [, Wo, Cout] = node.shape;

@@ -1,4 +1,5 @@
-// FC / MatMul: from a vector, keep every input with a positive contribution; from a flattened map, only the best.
+// FC / MatMul: from a vector, keep every input with a positive contribution (with fcThreshold, only those close to the
+// best); from a flattened map, only the best.
 // One module: the node, its TF.js parse, the CPU rule, and its WGSL twin with the code that drives it.
 import { size, type NodeBase } from '../types.ts';
 import { fanOut, uniformStruct, type GpuOp, type Kept, type OpModule, type StepContext } from './common.ts';
@@ -41,6 +42,7 @@ function matmulCpu(node: MatMulNode, kept: Kept, ctx: StepContext) {
   const M = node.shape.at(-1)!;
   const idx = Int32Array.from({ length: N }, (_, j) => j);
   const contrib = new Float32Array(N); // f32 products, as the WGSL twin compares them
+  const thr = Math.fround(ctx.rules.fcThreshold ?? 0);
   for (const [i, w] of kept) {
     let best = 0;
     for (let j = 0; j < N; j++) {
@@ -48,40 +50,51 @@ function matmulCpu(node: MatMulNode, kept: Kept, ctx: StepContext) {
       if (contrib[j] > contrib[best]) best = j;
     }
     if (node.fromSpatial) ctx.keep(node.inputs[0], best, w);
-    else fanOut(ctx, node.inputs[0], w, idx, contrib);
+    else if (thr <= 0 || contrib[best] <= 0) fanOut(ctx, node.inputs[0], w, idx, contrib);
+    else {
+      const cut = Math.fround(thr * contrib[best]); // f32, as the WGSL twin's FC_THRESHOLD * max
+      fanOut(ctx, node.inputs[0], w, idx, contrib.map((v) => (v >= cut ? v : 0)));
+    }
   }
 }
 
 const Params = uniformStruct('MatMul', ['N', 'M', 'fromSpatial'] as const);
 
 /**
- * GPU twin of matmulCpu. Each kept output loops over the inputs twice: first the total of positive contributions
- * and the first maximum, then the shares (fanOut); sizes are small enough for one invocation per kept output.
+ * GPU twin of matmulCpu. Each kept output loops over the inputs three times: the first maximum, the total of the
+ * positive contributions at or above FC_THRESHOLD * max, then the shares (fanOut); sizes are small enough for one
+ * invocation per kept output.
  */
 const wgsl = Params.wgsl + /* wgsl */ `
+override FC_THRESHOLD: f32 = 0.0;
 @group(0) @binding(5) var<storage, read> act: array<f32>;
 @group(0) @binding(6) var<storage, read> wt: array<f32>; // [N, M] row-major
 
 fn visit(o: i32, w: f32) {
   let i = o % p.M;
-  var total = 0.0;
   var best = 0;
   var bestV = 0.0;
   for (var j = 0; j < p.N; j++) {
     let cj = act[j] * wt[j * p.M + i];
-    if (cj > 0.0) { total += cj; }
     if (j == 0 || cj > bestV) { bestV = cj; best = j; }
+  }
+  let cut = FC_THRESHOLD * max(bestV, 0.0); // 0 without a threshold: every positive input
+  var total = 0.0;
+  for (var j = 0; j < p.N; j++) {
+    let cj = act[j] * wt[j * p.M + i];
+    if (cj > 0.0 && cj >= cut) { total += cj; }
   }
   if (p.fromSpatial != 0 || total <= 0.0) { keep(best, w); return; }
   for (var j = 0; j < p.N; j++) {
     let cj = act[j] * wt[j * p.M + i];
-    if (cj > 0.0) { keep(j, (w * cj) / total); }
+    if (cj > 0.0 && cj >= cut) { keep(j, (w * cj) / total); }
   }
 }
 `;
 
 const gpu: GpuOp<MatMulNode> = {
   wgsl,
+  constants: (rules) => ({ FC_THRESHOLD: rules.fcThreshold ?? 0 }),
   dispatches(node, shape) {
     const N = size(shape(node.inputs[0]));
     const M = node.shape.at(-1)!;

@@ -246,10 +246,19 @@ async function compareFixture(name: string, opts: { cpuForward?: boolean; maxCla
   let runs = 0, minJaccard = 1, maxRelErr = 0, expectedChecked = 0, truncated = 0;
   const failures: string[] = [];
   try {
-    // Graphs with an average pool also run the 'positive' rules with a threshold.
-    const pooled = graph.order.some((n) => n.kind === 'gap' || (n.kind === 'pool' && n.op === 'avg'));
-    const thresholded = ALL_RULES.filter((r) => r.gap === 'positive').map((r) => ({ ...r, gapThreshold: 0.5 }));
-    for (const rules of opts.rules ?? (pooled ? [...ALL_RULES, ...thresholded] : ALL_RULES)) {
+    // Graphs with an average pool also run the 'positive' rules with a threshold, graphs with a (non-depthwise)
+    // conv every rule with channelRatio, graphs with an FC on a vector every rule with fcThreshold; and every
+    // rule set of the fixture's hand-worked cases.
+    const has = (f: (n: Graph['order'][number]) => boolean) => graph.order.some(f);
+    const pooled = has((n) => n.kind === 'gap' || (n.kind === 'pool' && n.op === 'avg'));
+    const list = [
+      ...ALL_RULES,
+      ...(pooled ? ALL_RULES.filter((r) => r.gap === 'positive').map((r) => ({ ...r, gapThreshold: 0.5 })) : []),
+      ...(has((n) => n.kind === 'conv' && !n.depthwise) ? ALL_RULES.map((r) => ({ ...r, channelRatio: 0.25 })) : []),
+      ...(has((n) => n.kind === 'matmul' && !n.fromSpatial) ? ALL_RULES.map((r) => ({ ...r, fcThreshold: 0.5 })) : []),
+    ];
+    for (const e of fx.expected) if (!list.some((r) => sameRules(r, e.rules))) list.push(e.rules);
+    for (const rules of opts.rules ?? list) {
       for (let ci = 0; ci < classes; ci++) {
         const cpu = unravelCpu(graph, (n) => cpuActs.get(n)!, ci, rules);
         const g = await runGpuOn(unr, acts, ci, rules);
@@ -258,7 +267,7 @@ async function compareFixture(name: string, opts: { cpuForward?: boolean; maxCla
         if (r.truncated) truncated++;
         minJaccard = Math.min(minJaccard, r.minJaccard);
         maxRelErr = Math.max(maxRelErr, r.maxRelErr);
-        const tag = `${name} class ${ci} ${rules.location}/${rules.gap}/${rules.weights}/${rules.gapThreshold ?? 0}`;
+        const tag = `${name} class ${ci} ${JSON.stringify(rules)}`;
         if (r.minJaccard < 1 || !r.listMatches) failures.push(`${tag}: ${JSON.stringify(r.worst)} list ${r.listMatches}`);
         for (const e of fx.expected.filter((e) => e.classIndex === ci && sameRules(e.rules, rules))) {
           expectedChecked++;
@@ -280,7 +289,8 @@ async function compareFixture(name: string, opts: { cpuForward?: boolean; maxCla
 }
 
 function sameRules(a: Rules, b: Rules) {
-  return a.location === b.location && a.gap === b.gap && a.weights === b.weights && (a.gapThreshold ?? 0) === (b.gapThreshold ?? 0);
+  return a.location === b.location && a.gap === b.gap && a.weights === b.weights && (a.gapThreshold ?? 0) === (b.gapThreshold ?? 0) &&
+    (a.channelRatio ?? 0) === (b.channelRatio ?? 0) && (a.fcThreshold ?? 0) === (b.fcThreshold ?? 0);
 }
 /** null if the same neurons with weights within 1e-5, else a description. */
 function diffFixations(got: InputFixation[], want: InputFixation[]): string | null {

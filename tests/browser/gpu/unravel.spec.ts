@@ -47,11 +47,13 @@ test('SqueezeNet: GPU unravelling equals the CPU reference on every image, both 
   expect(images.length).toBeGreaterThan(0);
   console.log(`squeezenet1_1: ${info.nodes} nodes, ${info.activations} activations bound`);
   const thresholded = { location: 'max', gap: 'positive', weights: 'contribution', gapThreshold: 0.5 } as const;
+  // channelRatio: a conv keeps every input channel close to the best one (fans out at each fire module).
+  const ratio = { location: 'center', gap: 'positive', weights: 'contribution', gapThreshold: 0.75, channelRatio: 0.75 } as const;
   for (const [i, image] of images.entries()) {
-    // Both presets on every image; an explicit rule set with a GAP threshold on two.
-    for (const preset of i < 2 ? ['reference', 'default', thresholded] as const : ['reference', 'default'] as const) {
+    // Both presets on every image; explicit rule sets with a GAP threshold and a channel ratio on two.
+    for (const preset of i < 2 ? ['reference', 'default', thresholded, ratio] as const : ['reference', 'default'] as const) {
       const r = await page.evaluate(([url, p]) => window.harness.compareImage(url, p), [`/shared-images/${image}`, preset] as const);
-      const name = typeof preset === 'string' ? preset : `max/positive(0.5)/contribution`;
+      const name = typeof preset === 'string' ? preset : JSON.stringify(preset);
       console.log(`${image} ${name}: class ${r.classIndex}, ${r.layers} layers, min Jaccard ${r.minJaccard.toFixed(4)}, ` +
         `max rel weight err ${r.maxRelErr.toExponential(2)}, fixations cpu ${r.cpuFixations} gpu ${r.gpuFixations}` +
         (r.minJaccard < 1 ? `; worst ${JSON.stringify(r.worst)}` : ''));
@@ -138,10 +140,11 @@ test('layers MobileNet v1 0.25 (converted from Keras topology): GPU unravelling 
   expect(li.logits).toBe('conv_preds');
   expect(li.range).toEqual([-1, 1]);
   const max = { location: 'max', gap: 'positive', weights: 'contribution', gapThreshold: 0.75 } as const;
+  const ratio = { location: 'max', gap: 'positive', weights: 'contribution', gapThreshold: 0.25, channelRatio: 0.75 } as const;
   for (const image of ['squirrel_cls.jpg', 'orange.jpg', 'butterfly.jpg']) {
-    for (const preset of ['reference', 'default', max] as const) {
+    for (const preset of ['reference', 'default', max, ratio] as const) {
       const r = await page.evaluate(([url, p]) => window.harness.compareImage(url, p), [`/shared-images/${image}`, preset] as const);
-      const name = typeof preset === 'string' ? preset : 'max/positive(0.75)/contribution';
+      const name = typeof preset === 'string' ? preset : JSON.stringify(preset);
       console.log(`layers ${image} ${name}: class ${r.classIndex}, ${r.layers} layers, min Jaccard ${r.minJaccard.toFixed(4)}, ` +
         `max rel weight err ${r.maxRelErr.toExponential(2)}, fixations cpu ${r.cpuFixations} gpu ${r.gpuFixations}`);
       if (image === 'squirrel_cls.jpg') expect(r.classIndex).toBe(335);
