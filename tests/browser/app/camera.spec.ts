@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { PNG } from 'pngjs';
-import { APP_URL, FOX_SQUIRREL, SQUIRREL_BOX, countSent, expectQuiet, inBox, launch, logPage, peakInPhoto, sent, waitForTop1, weightInside } from './fixtures.ts';
+import { APP_URL, FOX_SQUIRREL, SQUIRREL_BOX, countSent, expectQuiet, inBox, launch, logPage, overlayScreens, peakInPhoto, sent, waitForTop1, weightInside } from './fixtures.ts';
 
 test.use({ launchOptions: launch({ camera: true }), viewport: { width: 1366, height: 768 }, acceptDownloads: true });
 test.describe.configure({ mode: 'serial' });
@@ -70,12 +70,7 @@ async function frameToStage() {
 let stageArea = 0;
 /** Screen pixels (stage coordinates) that the overlay changes: screenshots with and without the overlay canvas. */
 async function overlayChange() {
-  const stage = page.getByTestId('stage');
-  const host = page.locator('.overlay-host');
-  const on = PNG.sync.read(await stage.screenshot());
-  await host.evaluate((h: HTMLElement) => (h.style.visibility = 'hidden'));
-  const off = PNG.sync.read(await stage.screenshot());
-  await host.evaluate((h: HTMLElement) => (h.style.visibility = ''));
+  const { on, off } = await overlayScreens(page, page.getByTestId('stage'));
   stageArea = on.width * on.height;
   const changed: [number, number][] = [];
   for (let y = 0; y < on.height; y++) for (let x = 0; x < on.width; x++) {

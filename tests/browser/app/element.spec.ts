@@ -4,9 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { PNG } from 'pngjs';
 import { CLASS_COLORS, type FrameResult } from '../../../workers/api.ts';
-import { APP_URL, FIRST_RESULT_MS, FOX_SQUIRREL, SHARED, launch, logPage } from './fixtures.ts';
+import { APP_URL, FIRST_RESULT_MS, FOX_SQUIRREL, SHARED, launch, logPage, overlayScreens, overlayShare } from './fixtures.ts';
 
 test.use({ launchOptions: launch() });
 test.describe.configure({ mode: 'serial' });
@@ -41,20 +40,6 @@ async function nextResult(before: number): Promise<FrameResult> {
   return page.evaluate((n) => window.__results[n], before);
 }
 
-/** Fraction of the element's pixels that its overlay changes: screenshots with and without the overlay layer. */
-async function overlayShare() {
-  const el = page.locator('cnn-fixations');
-  const host = page.locator('cnn-fixations .overlay-host');
-  const on = PNG.sync.read(await el.screenshot());
-  await host.evaluate((h: HTMLElement) => (h.style.visibility = 'hidden'));
-  const off = PNG.sync.read(await el.screenshot());
-  await host.evaluate((h: HTMLElement) => (h.style.visibility = ''));
-  let changed = 0;
-  for (let o = 0; o < on.data.length; o += 4) {
-    if (Math.abs(on.data[o] - off.data[o]) + Math.abs(on.data[o + 1] - off.data[o + 1]) + Math.abs(on.data[o + 2] - off.data[o + 2]) > 60) changed++;
-  }
-  return changed / (on.width * on.height);
-}
 
 test('the tag alone explains squirrel_cls.jpg: a result event with 335 fox squirrel, and an overlay', async () => {
   const r = await nextResult(0);
@@ -71,7 +56,7 @@ test('the tag alone explains squirrel_cls.jpg: a result event with 335 fox squir
   expect(box.width / box.height).toBeCloseTo(535 / 426, 2);
   const host = (await page.locator('cnn-fixations .overlay-host').boundingBox())!;
   for (const k of ['x', 'y', 'width', 'height'] as const) expect(Math.abs(host[k] - box[k])).toBeLessThan(1.5);
-  expect(await overlayShare()).toBeGreaterThan(0.005);
+  expect(await overlayShare(page)).toBeGreaterThan(0.005);
   // The page keeps the app's policy: network to this origin only, in the meta tag and the server's header.
   const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
   expect(meta).toMatch(/connect-src 'self' blob:(;|$)/);
@@ -122,12 +107,7 @@ test('classes="951,950" on fruits.jpg: two heatmaps, each in its class colour ov
   expect(two(r)).toBe(true); // the overlay on screen is this result's
   expect(r.explained.map((e) => [e.class.index, e.color])).toEqual([[951, CLASS_COLORS[0]], [950, CLASS_COLORS[1]]]);
   // Screenshots with and without the overlay: over the picture, the overlay pixel is hue * a + picture * (1 - a).
-  const el = page.locator('cnn-fixations');
-  const host = page.locator('cnn-fixations .overlay-host');
-  const on = PNG.sync.read(await el.screenshot());
-  await host.evaluate((h: HTMLElement) => (h.style.visibility = 'hidden'));
-  const off = PNG.sync.read(await el.screenshot());
-  await host.evaluate((h: HTMLElement) => (h.style.visibility = ''));
+  const { on, off } = await overlayScreens(page);
   /** The blend factor a (least squares) that makes `hex` over the picture give the screen pixel, and the misfit. */
   const fit = ([fx, fy]: [number, number], hex: string) => {
     const x = Math.round(((fx + 0.5) * on.width) / r.frameSize.width - 0.5), y = Math.round(((fy + 0.5) * on.height) / r.frameSize.height - 0.5);
@@ -147,7 +127,7 @@ test('classes="951,950" on fruits.jpg: two heatmaps, each in its class colour ov
   const [a, b] = r.explained.map((e) => e.peak!);
   expect(Math.hypot(a[0] - b[0], a[1] - b[1])).toBeGreaterThan(100);
   expect(await count()).toBe(results.length); // and still is
-  if (process.env.ELEMENT_CLASSES_SCREENSHOT) await el.screenshot({ path: process.env.ELEMENT_CLASSES_SCREENSHOT });
+  if (process.env.ELEMENT_CLASSES_SCREENSHOT) await page.locator('cnn-fixations').screenshot({ path: process.env.ELEMENT_CLASSES_SCREENSHOT });
   await page.locator('cnn-fixations').evaluate((el) => { for (const k of ['points', 'box', 'opacity', 'classes']) el.removeAttribute(k); });
 });
 

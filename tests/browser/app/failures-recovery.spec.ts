@@ -2,8 +2,7 @@
 // status): lost in a hidden tab (recovered only once visible), lost again and again (a clear error and a Restart
 // that works), and WebGPU gone for good (the fallback on a fresh canvas, with a drawn overlay).
 import { expect, test, type Page } from '@playwright/test';
-import { PNG } from 'pngjs';
-import { APP_URL, FIRST_RESULT_MS, FOX_SQUIRREL, SQUIRREL_JPG, dropFile, launch, logPage, waitForTop1 } from './fixtures.ts';
+import { APP_URL, FIRST_RESULT_MS, FOX_SQUIRREL, SQUIRREL_JPG, dropFile, launch, logPage, overlayShare, waitForTop1 } from './fixtures.ts';
 
 test.use({ launchOptions: launch() });
 test.describe.configure({ mode: 'serial' });
@@ -18,20 +17,6 @@ const setHidden = (hidden: boolean) => page.evaluate((h) => {
   document.dispatchEvent(new Event('visibilitychange'));
 }, hidden);
 
-/** Fraction of the stage's pixels that the overlay changes: screenshots with and without the overlay layer. */
-async function overlayShare() {
-  const el = page.locator('cnn-fixations');
-  const host = page.locator('cnn-fixations .overlay-host');
-  const on = PNG.sync.read(await el.screenshot());
-  await host.evaluate((h: HTMLElement) => (h.style.visibility = 'hidden'));
-  const off = PNG.sync.read(await el.screenshot());
-  await host.evaluate((h: HTMLElement) => (h.style.visibility = ''));
-  let changed = 0;
-  for (let o = 0; o < on.data.length; o += 4) {
-    if (Math.abs(on.data[o] - off.data[o]) + Math.abs(on.data[o + 1] - off.data[o + 1]) + Math.abs(on.data[o + 2] - off.data[o + 2]) > 60) changed++;
-  }
-  return changed / (on.width * on.height);
-}
 
 test.beforeAll(async ({ browser }) => {
   page = await browser.newPage();
@@ -71,7 +56,7 @@ test('lost again at every attempt: a clear error after 3 attempts, and Restart e
   await expect(page.getByTestId('top1')).toHaveText(FOX_SQUIRREL);
   await expect(error).toHaveCount(0);
   expect(await page.evaluate(() => window.__cnnfix!.info?.path)).toBe('gpu');
-  expect(await overlayShare()).toBeGreaterThan(0.005);
+  expect(await overlayShare(page)).toBeGreaterThan(0.005);
 });
 
 test('WebGPU gone after a loss: a new worker on the fallback path, on a fresh canvas, draws the overlay', async () => {
@@ -91,5 +76,5 @@ test('WebGPU gone after a loss: a new worker on the fallback path, on a fresh ca
     state: window.__cnnfix!.engineState,
   }));
   expect(s).toEqual({ fresh: true, attached: true, restarts: restarts + 1, state: 'ready' });
-  expect(await overlayShare()).toBeGreaterThan(0.005);
+  expect(await overlayShare(page)).toBeGreaterThan(0.005);
 });

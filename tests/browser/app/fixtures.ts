@@ -5,6 +5,7 @@ import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, type Page } from '@playwright/test';
+import { PNG } from 'pngjs';
 import { APP_URL, CHROMIUM_ARGS } from '../../../playwright.config.ts';
 
 export { APP_URL };
@@ -123,4 +124,24 @@ export async function expectQuiet(page: Page) {
 export function weightInside(fixations: { x: number; y: number; w: number }[], [x1, y1, x2, y2]: number[]): number {
   const total = fixations.reduce((s, p) => s + p.w, 0);
   return fixations.filter((p) => p.x >= x1 && p.x <= x2 && p.y >= y1 && p.y <= y2).reduce((s, p) => s + p.w, 0) / total;
+}
+
+/** Screenshots of `el` (default: the page's <cnn-fixations>) with (`on`) and without (`off`) the overlay layer. */
+export async function overlayScreens(page: Page, el = page.locator('cnn-fixations')) {
+  const host = page.locator('cnn-fixations .overlay-host');
+  const on = PNG.sync.read(await el.screenshot());
+  await host.evaluate((h: HTMLElement) => (h.style.visibility = 'hidden'));
+  const off = PNG.sync.read(await el.screenshot());
+  await host.evaluate((h: HTMLElement) => (h.style.visibility = ''));
+  return { on, off };
+}
+
+/** Fraction of the element's pixels that its overlay changes (RGB distance over 60). */
+export async function overlayShare(page: Page) {
+  const { on, off } = await overlayScreens(page);
+  let changed = 0;
+  for (let o = 0; o < on.data.length; o += 4) {
+    if (Math.abs(on.data[o] - off.data[o]) + Math.abs(on.data[o + 1] - off.data[o + 1]) + Math.abs(on.data[o + 2] - off.data[o + 2]) > 60) changed++;
+  }
+  return changed / (on.width * on.height);
 }
