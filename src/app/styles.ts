@@ -9,6 +9,7 @@ export const appStyles = css`
   }
   [hidden] { display: none !important; }
   button, select, input { font: inherit; color: inherit; }
+  a { color: var(--accent); } /* the browser's default blue is too dark on this background (axe colour-contrast) */
   button {
     background: #232a38; border: 1px solid var(--line); border-radius: 8px; padding: 0.4em 0.8em; cursor: pointer;
   }

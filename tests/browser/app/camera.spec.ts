@@ -20,7 +20,7 @@ test.beforeAll(async ({ browser }) => {
   page = await context.newPage();
   logPage(page);
   sessionStart = Date.now();
-  await page.goto(`${APP_URL}/`);
+  await page.goto(`${APP_URL}/?backend=webgpu`); // the GPU path, which auto would not keep on SwiftShader
   await page.getByTestId('start-camera').click();
 });
 

@@ -21,7 +21,7 @@ const setHidden = (hidden: boolean) => page.evaluate((h) => {
 test.beforeAll(async ({ browser }) => {
   page = await browser.newPage();
   logPage(page);
-  await page.goto(`${APP_URL}/`);
+  await page.goto(`${APP_URL}/?backend=webgpu`); // recovery is about the GPU path
   await dropFile(page, SQUIRREL_JPG);
   await waitForTop1(page, FOX_SQUIRREL);
   expect(await page.evaluate(() => window.__cnnfix!.info?.path)).toBe('gpu');
