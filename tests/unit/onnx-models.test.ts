@@ -8,6 +8,7 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain } from '../../src/engine/explain.ts';
 import { disposeForward, FixationModel } from '../../src/engine/model.ts';
+import { PRESETS } from '../../src/engine/types.ts';
 import { fileHandler, initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
 
 const SHARED = join(import.meta.dirname, '../../../shared');
@@ -74,11 +75,13 @@ describe('ONNX SqueezeNet 1.1', () => {
   it('gives the same class and fixations as the TF.js SqueezeNet on every shared photo (both presets)', async () => {
     for (const file of IMAGES) {
       const img = await readImage(join(SHARED, 'images', file));
-      for (const rules of ['default', 'reference'] as const) {
+      // The presets' rules themselves: 'default' would mean the catalog's SqueezeNet rules for one model only.
+      for (const preset of ['default', 'reference'] as const) {
+        const rules = PRESETS[preset];
         const a = await explain(ms.squeezeOnnx, img, { rules });
         const b = await explain(ms.squeezeTfjs, img, { rules });
-        expect(a.class.index, `${file} ${rules}`).toBe(b.class.index);
-        expect(a.inputFixations.map(({ x, y, c }) => [x, y, c]), `${file} ${rules}`).toEqual(b.inputFixations.map(({ x, y, c }) => [x, y, c]));
+        expect(a.class.index, `${file} ${preset}`).toBe(b.class.index);
+        expect(a.inputFixations.map(({ x, y, c }) => [x, y, c]), `${file} ${preset}`).toEqual(b.inputFixations.map(({ x, y, c }) => [x, y, c]));
         for (let i = 0; i < a.inputFixations.length; i++) expect(a.inputFixations[i].w).toBeCloseTo(b.inputFixations[i].w, 4);
         expect(a.box).toEqual(b.box);
       }
