@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
+import { PRESETS } from '../../../src/engine/types.ts';
 import { PRESENT_LAUNCH } from './launch.ts';
 import { IMAGES, openHarness, SQUIRREL } from './setup.ts';
 
@@ -16,20 +17,21 @@ test('ONNX SqueezeNet by URL and as files: GPU path, same class and input fixati
     return route.fulfill({ body: readFileSync(resolve(onnxDir, name)), contentType: 'application/octet-stream' });
   });
   await openHarness(page);
-  const out = await page.evaluate(async (url) => {
+  // The preset's rules themselves: 'default' means the catalog's own rules for the catalog SqueezeNet only.
+  const out = await page.evaluate(async ([url, rules]) => {
     const h = (window as any).h;
     const t0 = performance.now();
     const onnxInfo = await h.init({ modelUrl: '/onnx-models/squeezenet1_1.onnx', backend: 'webgpu', canvas: { width: 320, height: 240 } });
     const loadMs = performance.now() - t0;
-    const onnx = await h.explainUrl(url, {});
+    const onnx = await h.explainUrl(url, { rules });
     const tfjsInfo = await h.init({ modelId: 'squeezenet1_1', backend: 'webgpu', canvas: { width: 320, height: 240 } });
-    const tfjs = await h.explainUrl(url, {});
+    const tfjs = await h.explainUrl(url, { rules });
     // As the app's file picker gives them: the .onnx and a labels file (one label per line).
     const file = async (name: string) => new File([await (await fetch(`/onnx-models/${name}`)).blob()], name);
     const filesInfo = await h.init({ modelFiles: [await file('squeezenet1_1.onnx'), await file('labels_imagenet_2012.txt')], backend: 'webgpu', canvas: { width: 320, height: 240 } });
-    const fromFiles = await h.explainUrl(url, {});
+    const fromFiles = await h.explainUrl(url, { rules });
     return { onnxInfo, tfjsInfo, onnx, tfjs, loadMs, filesInfo, fromFiles };
-  }, SQUIRREL);
+  }, [SQUIRREL, PRESETS.default] as const);
   console.log(`ONNX SqueezeNet in the worker: init (fetch + convert + compile) ${Math.round(out.loadMs)} ms`);
   expectSameAsTfjs(out);
   // From files: same path and result, labels from the text file.
