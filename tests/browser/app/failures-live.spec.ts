@@ -70,6 +70,9 @@ test('the camera unplugged mid-stream: a message and a way to reconnect', async 
   await page.evaluate(() => window.__cnnfix!.stream!.getVideoTracks()[0].dispatchEvent(new Event('ended')));
   await expect(page.getByTestId('camera-error')).toContainText('The camera was disconnected');
   await page.getByRole('button', { name: 'Reconnect the camera' }).click();
+  // The camera is back, and frames from it are explained (a frame in flight when the camera ended may still land
+  // before the new stream starts: count from the reconnected stream on).
+  await page.waitForFunction(() => window.__cnnfix!.source === 'camera', null, { timeout: 60_000 });
   const n = await results(page);
   await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: 240_000 });
   expect(await page.evaluate(() => window.__cnnfix!.source)).toBe('camera');
