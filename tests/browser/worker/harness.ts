@@ -40,7 +40,8 @@ async function reference(): Promise<FixationModel> {
   const e = catalog.models.find((m: { id: string }) => m.id === 'squeezenet1_1');
   const labels = await (await fetch(`/models/${e.id}/${e.labels}`)).json();
   const gm = await loadGraphModel(`/models/${e.id}/model.json`);
-  refModel = FixationModel.create(gm, { id: e.id, inputSize: e.inputSize, preprocessing: e.preprocessing, logits: e.logits, probs: e.probs, labels });
+  // The catalog entry's facts, its rules included: 'default' means them, as in the worker (workers/load.ts).
+  refModel = FixationModel.create(gm, { id: e.id, inputSize: e.inputSize, preprocessing: e.preprocessing, logits: e.logits, probs: e.probs, labels, rules: e.rules });
   return refModel;
 }
 
