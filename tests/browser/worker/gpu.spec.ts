@@ -46,7 +46,7 @@ test('pipelined frames: frame N+1 is submitted before frame N\'s result; results
   const one = await explain({});
   const { results, events } = await page.evaluate(([url]) => (window as any).h.explainStream(url, 4), [SQUIRREL] as const);
   // The worker overlaps frames: a later frame is submitted while the previous one's readback is in flight. Whether a
-  // given readback lands before the next submission completes depends on the machine's load (a CI run saw 2 of 3),
+  // given readback lands before the next submission completes depends on the machine's load (in a CI run one did),
   // so at least one overlap is asserted; a worker that ran frames whole could show none.
   const overlaps = [1, 2, 3].filter((i) => events.indexOf(`s${i}`) < events.indexOf(`r${i - 1}`));
   expect(overlaps.length, JSON.stringify(events)).toBeGreaterThan(0);
