@@ -30,7 +30,7 @@ export function selfCheckGraph(kinds: Set<Kind> = new Set(['pad', 'conv', 'ident
     const [H, W, cin] = input.shape;
     const pad = input.kind === 'pad' ? 0 : 1; // a 3x3 'same' conv, padded by the pad node when there is one
     return add({
-      kind: 'conv', name, shape: [H + 2 * (1 - pad) - 2, W + 2 * (1 - pad) - 2, cout], inputs: [input.name], kernel: [3, 3],
+      kind: 'conv', name, shape: [H + 2 * pad - 2, W + 2 * pad - 2, cout], inputs: [input.name], kernel: [3, 3],
       strides: [1, 1], dilations: [1, 1], pad: [pad, pad], depthwise, weights: noise(9 * cin * (depthwise ? 1 : cout), seed),
       ...(scale ? { scale } : {}),
     });

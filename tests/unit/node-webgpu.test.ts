@@ -4,6 +4,7 @@
 // Skipped, with the reason printed, only where the `webgpu` package or a Vulkan driver is missing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain } from '../../src/engine/explain.ts';
+import { gpuSelfCheck } from '../../src/gpu/selfcheck.ts';
 import type { FixationModel } from '../../src/engine/model.ts';
 import { initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
 import { nodeWebGpuUnavailable, webGpuUnravel, initNodeWebGpu } from '../../src/node/webgpu.ts';
@@ -48,6 +49,26 @@ describe.skipIf(!!why)('SqueezeNet on tfjs-webgpu in Node: WGSL unravelling = CP
       expect(gpu.inputFixations.length).toBeGreaterThan(0);
       expect(gpu.inputFixations.map((f) => [f.x, f.y, f.c])).toEqual(cpu.inputFixations.map((f) => [f.x, f.y, f.c]));
       expect(gpu.box).toEqual(cpu.box);
+    }, 300_000);
+  }
+});
+
+// The worker's start-up self-check (src/gpu/selfcheck.ts) must pass on a correct WebGPU, or a model silently runs the
+// CPU unravelling on the GPU path: it did for MobileNetV2 (a check graph with wrong conv shapes, so the GPU read
+// past a layer where the CPU did not). Every catalog model's kernel kinds, under its rules and both presets.
+describe.skipIf(!!why)('GPU self-check on Dawn (SwiftShader here)', () => {
+  for (const id of ['squeezenet1_1', 'mobilenet_v2', 'mobilenet_v1_025_224_tfhub', null] as const) {
+    it(`${id ?? 'every kernel kind'}: passes under the model's rules, default and reference`, async () => {
+      const { device } = await initNodeWebGpu();
+      await initNodeBackend('webgpu');
+      const fm = id ? await loadModel(id) : null;
+      try {
+        for (const rules of [fm?.info.rules ?? 'default', 'default', 'reference'] as const) {
+          await expect(gpuSelfCheck(device, rules, fm?.graph), JSON.stringify(rules)).resolves.toBeUndefined();
+        }
+      } finally {
+        fm?.dispose();
+      }
     }, 300_000);
   }
 });

@@ -34,6 +34,20 @@ describe('self-check graph', () => {
   for (const kinds of subsets) {
     it(`${kinds ? [...kinds].join(', ') : 'all kinds'}: the CPU reference walks it from every class`, () => {
       const g = selfCheckGraph(kinds as Set<never> | undefined);
+      // Every node's shape follows from its input's (worked out here, not by the graph builder): a conv or pool
+      // ((H + 2 pad - k) / stride + 1), a pad (H + before + after), an add or concat's inputs the same map. A wrong
+      // shape makes the GPU read past a layer and disagree with the CPU, which tolerates it.
+      for (const n of g.order) {
+        const ins = n.inputs.map((i) => g.byName.get(i)!.shape);
+        if (n.kind === 'conv' || n.kind === 'pool') {
+          const [H, W] = ins[0];
+          expect(n.shape.slice(0, 2), n.name).toEqual([0, 1].map((a) => Math.floor(([H, W][a] + 2 * n.pad[a] - n.kernel[a]) / n.strides[a]) + 1));
+          if (n.kind === 'conv' && n.depthwise) expect(n.shape[2], n.name).toBe(ins[0][2]);
+        }
+        if (n.kind === 'pad') expect(n.shape.slice(0, 2), n.name).toEqual([ins[0][0] + 2 * n.before[0], ins[0][1] + 2 * n.before[1]]);
+        if (n.kind === 'add' || n.kind === 'identity') for (const s of ins) expect(s, n.name).toEqual(n.shape);
+        if (n.kind === 'concat') for (const s of ins) expect(s.slice(0, 2), n.name).toEqual(n.shape.slice(0, 2));
+      }
       expect(new Set(g.order.map((n) => n.kind))).toEqual(new Set(['input', ...(kinds ?? ['pad', 'conv', 'identity', 'add', 'pool', 'concat', 'gap', 'matmul'])]));
       const acts = new Map(g.order.map((n, i) => [n.name, Float32Array.from({ length: size(n.shape) }, (_, j) => Math.sin(7 * i + j))]));
       for (let c = 0; c < size(g.byName.get(g.logits)!.shape); c++) {
