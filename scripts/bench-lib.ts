@@ -93,7 +93,8 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
     counters: Object.fromEntries(COUNTERS.map((c) => [c, sums[c] / e2e.results.length])) as Record<(typeof COUNTERS)[number], number>,
   };
 }
-export type PathResult = Awaited<ReturnType<typeof measurePath>>;
+/** `note`: why the path has less than it could (the GPU path unravelling on the CPU), from the worker's init. */
+export type PathResult = Awaited<ReturnType<typeof measurePath>> & { note?: string };
 
 /** The warm-up frames, then the counted ones as one stream: fps over the counted frames' wall time. */
 async function timed(stream: Stream, req: ExplainRequest, o: BenchOptions, maxInFlight = 2) {
@@ -135,6 +136,7 @@ export function report(o: BenchOptions, results: Record<string, PathResult>, fra
   row('readback B', (r) => String(r.readbackBytes));
   if (rep.ratioExplainToForward !== null) console.log(`GPU path (unravel + heatmap) / forward: ${rep.ratioExplainToForward.toFixed(3)}`);
   if (rep.gpuUnravelVsCpu !== null) console.log(`GPU unravel / CPU unravel (unravelCpu, fallback path): ${rep.gpuUnravelVsCpu.toFixed(3)}`);
+  for (const p of paths) if (results[p].note) console.log(`${p}: NOTE ${results[p].note}`);
   for (const p of paths) {
     const m = results[p].memory;
     console.log(`${p} memory frame ${Math.min(10, o.frames)} -> end: tensors ${m.at10.tensors} -> ${m.atEnd.tensors}, ` +

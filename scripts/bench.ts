@@ -32,10 +32,10 @@ async function main() {
       const info = await page.evaluate(([modelId, backend, size]) => (window as any).h.init({ modelId, backend, canvas: size }),
         [o.model, path === 'gpu' ? 'webgpu' : 'fallback', { width: o.width, height: o.height }] as const);
       console.log(`${path}: ${info.backend}${info.fallbackReason ? ` (${info.fallbackReason})` : ''}`);
-      results[path] = await measurePath(path, info.backend, o, t0,
+      results[path] = { ...(info.fallbackReason ? { note: info.fallbackReason as string } : {}), ...await measurePath(path, info.backend, o, t0,
         (req) => page.evaluate(([url, w, h, r]) => (window as any).h.explainUrl(url, r, w, h), [SQUIRREL, o.width, o.height, req] as const),
         (req, n, m = 2) => page.evaluate(([url, k, w, h, r, mf]) => (window as any).h.explainStream(url, k, r, w, h, mf), [SQUIRREL, n, o.width, o.height, req, m] as const),
-        () => page.evaluate(() => (window as any).h.api.memory()));
+        () => page.evaluate(() => (window as any).h.api.memory())) };
       await page.close();
     }
   } finally {
