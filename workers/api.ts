@@ -1,8 +1,8 @@
 // The contract between the UI (src/app) and the explain worker (workers/explain.worker.ts), exposed with comlink.
 // Frames go in as transferred ImageBitmap/VideoFrame; small results come back; the overlay is drawn by the worker
 // into an OffscreenCanvas transferred from the page, so the heatmap never leaves the GPU.
-import type { Fixation, InputFixation, PresetName, Rules, TopClass } from '../src/engine/types.ts';
-import type { Box } from '../src/engine/post.ts';
+import type { Fixation, InputFixation, PixelTransform, PresetName, Rules, TopClass } from '../src/engine/types.ts';
+import type { Box, Size } from '../src/engine/post.ts';
 import type { ModelInfo } from '../src/engine/model.ts';
 import type { Counters } from '../src/gpu/counters.ts';
 import type { GpuFaults } from '../src/gpu/kernels.ts';
@@ -204,4 +204,13 @@ export interface ExplainWorkerTestApi extends ExplainWorkerApi {
    * fallback, the 2D canvas's pixels (premultiplied here; the canvas keeps 8-bit premultiplied values).
    */
   __overlayForTest(): Promise<{ width: number; height: number; pixels: Uint8Array }>;
+  /**
+   * GPU path: the overlay's GPU post (src/gpu/post.ts) — points in the photo, kept after outliers, their box. With
+   * `list`, that hand-made list goes through it, drawn offscreen (pixels); without, the last frame's.
+   */
+  __gpuPostForTest(list?: { input: InputFixation[]; transform: PixelTransform; frame: Size; overlay: Size; o?: Partial<OverlayOptions> }):
+    Promise<{ stats: { points: number; kept: number; box: [number, number, number, number] | null }; pixels?: Uint8Array }>;
+  /** GPU path: the CPU-points overlay of these frame fixations and box (sceneRects + CPU splat), offscreen. */
+  __pointsOverlayForTest(fixations: Fixation[], box: [number, number, number, number] | null, frame: Size, overlay: Size,
+    o?: Partial<OverlayOptions>): Promise<Uint8Array>;
 }

@@ -25,7 +25,7 @@ import { FallbackPath } from './fallback-path.ts';
 import { GpuPath } from './gpu-path.ts';
 import { loadFixationModel } from './load.ts';
 import { explainFrame, startFrame, type FramePath } from './path.ts';
-import { planFrame } from './plan.ts';
+import { overlayOptions, planFrame } from './plan.ts';
 
 setWasmPaths({
   'tfjs-backend-wasm.wasm': wasmPlain,
@@ -456,6 +456,21 @@ const api: ExplainWorkerTestApi = {
       await finishing;
       if (!(path instanceof GpuPath || path instanceof FallbackPath)) throw new Error('__overlayForTest: no path');
       return path.lastOverlayPixels();
+    });
+  },
+
+  __gpuPostForTest(list) {
+    return serial(async () => {
+      await finishing;
+      if (!(path instanceof GpuPath)) throw new Error('__gpuPostForTest: not on the GPU path');
+      return path.postPixels(list ? { ...list, o: overlayOptions(list.o) } : null);
+    });
+  },
+
+  __pointsOverlayForTest(fixations, box, frame, overlay, o) {
+    return serial(async () => {
+      if (!(path instanceof GpuPath)) throw new Error('__pointsOverlayForTest: not on the GPU path');
+      return path.pointsPixels(fixations, box, frame, overlay, overlayOptions(o));
     });
   },
 };

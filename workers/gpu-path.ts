@@ -4,15 +4,17 @@
 // 'top' is chosen on the GPU. Each further class is one more map; layer view and withLayers add the per-layer kept
 // sets; CAM/Grad-CAM read their maps.
 import type * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_POST, heatGrid, heatmap, peak, type Size } from '../src/engine/post.ts';
+import { DEFAULT_POST, heatGrid, heatPeak, rescalePoints, type Box, type Size } from '../src/engine/post.ts';
 import type { FixationModel } from '../src/engine/model.ts';
-import { resolveRules, type Fixation } from '../src/engine/types.ts';
+import { resolveRules, type Fixation, type InputFixation, type PixelTransform } from '../src/engine/types.ts';
 import { flushTf, type GpuContext } from '../src/gpu/device.ts';
 import { GpuHeatmap } from '../src/gpu/heatmap.ts';
-import { GpuOverlay, type HeatLayer, type Rect } from '../src/gpu/overlay.ts';
+import { GpuOverlay, type GpuRects, type HeatLayer, type Rect } from '../src/gpu/overlay.ts';
+import { GpuPost, packFixationList, type PostStats } from '../src/gpu/post.ts';
 import { CLASS_COLORS, type Colormap, type OverlayOptions } from './api.ts';
 import { Laps } from './frame.ts';
-import type { FramePath, HeatSource, Unravelled } from './path.ts';
+import type { FramePath, HeatSource, ListDraw, Unravelled } from './path.ts';
+import { classColor, sceneRects } from './scene.ts';
 import type { FramePlan } from './plan.ts';
 import { GuardedUnravelSeam } from './guarded-seam.ts';
 import type { Pending } from './unravel-seam.ts';
@@ -22,6 +24,8 @@ export class GpuPath implements FramePath {
   readonly backend = 'webgpu' as const;
   readonly heatmapGpu: GpuHeatmap;
   readonly overlay: GpuOverlay;
+  /** The overlay's points, outliers, box and splat from the unravelling's GPU-side list (ListDraw frames). */
+  readonly post: GpuPost;
   readonly unravelSeam: GuardedUnravelSeam;
   /** Why the CPU unravelling is used on this path, if it is. */
   get note(): string | undefined { return this.unravelSeam.reason; }
@@ -31,11 +35,12 @@ export class GpuPath implements FramePath {
   private encoder: GPUCommandEncoder | null = null;
   /** Class maps made by the last heatmap(). */
   private classes = 1;
-  private last: { width: number; height: number; rects: Rect[]; heat: boolean; colormap: Colormap; opacity: number } | null = null;
+  private last: { width: number; height: number; rects: Rect[]; gpuRects?: GpuRects; heat: boolean; colormap: Colormap; opacity: number } | null = null;
 
   constructor(readonly gpu: GpuContext, readonly fm: FixationModel, readonly canvas: OffscreenCanvas | null) {
     this.heatmapGpu = new GpuHeatmap(gpu.device);
     this.overlay = new GpuOverlay(gpu.device);
+    this.post = new GpuPost(gpu.device);
     this.unravelSeam = new GuardedUnravelSeam(gpu, fm);
     if (canvas) {
       const ctx = canvas.getContext('webgpu');
@@ -59,15 +64,38 @@ export class GpuPath implements FramePath {
     return new Laps(timing ? () => { flushTf(backend); return device.queue.onSubmittedWorkDone(); } : undefined);
   }
 
-  async unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Unravelled> {
-    return (await this.beginUnravel(tensors, classIndex, plan, laps, summary)).result;
+  async unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor, draw?: ListDraw): Promise<Unravelled> {
+    return (await this.beginUnravel(tensors, classIndex, plan, laps, summary, draw)).result;
   }
 
-  async beginUnravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Pending<Unravelled>> {
+  /**
+   * With `draw` and the WGSL unravelling in use, the overlay is drawn from its list before the readback is
+   * copied: post (src/gpu/post.ts), heat slot 0 and the overlay pass are submitted and presented now, nothing waits
+   * for the map. The CPU unravelling (GuardedUnravelSeam on 'cpu') has no GPU list: its frames draw in finish().
+   */
+  async beginUnravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor, draw?: ListDraw): Promise<Pending<Unravelled>> {
     await this.unravelSeam.run(tensors, classIndex, plan.rules, summary);
     await laps.lap('unravel');
+    const list = draw ? this.unravelSeam.fixationList : null;
+    if (list) {
+      this.drawList(list, draw!, this.fm.graph.input.shape[2]);
+      await laps.lap('heatmap');
+    }
     const { result } = await this.unravelSeam.read(plan.layers);
-    return { result: result.then((u) => { laps.mark('readback'); return u; }) };
+    return { result: result.then((u) => { laps.mark('readback'); return list ? { ...u, drawn: true } : u; }) };
+  }
+
+  /** One frame's overlay from a compact fixation list on the GPU: post + heat slot 0 + overlay pass, submitted. */
+  private drawList(list: GPUBuffer, d: ListDraw, channels: number) {
+    const { overlay, heat } = this.sizes(d.frame);
+    const encoder = this.encoder = this.gpu.device.createCommandEncoder({ label: 'post+heatmap+overlay' });
+    this.classes = 1;
+    this.heatmapGpu.encodeSplat(encoder, { ...heat, sigma: DEFAULT_POST.sigma, smoothing: d.smoothing }, 0, (enc, img) =>
+      this.post.encode(enc, list, img, {
+        transform: d.transform, channels, frame: d.frame, overlay, heat,
+        points: d.overlay.points, box: d.overlay.box, color: classColor(0),
+      }));
+    this.draw([], overlay, d.overlay, this.post.rects);
   }
 
   sizes(frame: Size) {
@@ -88,18 +116,18 @@ export class GpuPath implements FramePath {
       }
       this.heatmapGpu.encodePoints(encoder, src.points, hp, slot);
       // The peak from the CPU twin (a few points on a grid of at most 200 px): no second map in the frame.
-      return peak(heatmap(src.points, heat.width, heat.height, DEFAULT_POST.sigma), heat.width);
+      return heatPeak(src.points, heat);
     });
   }
 
-  draw(rects: Rect[], overlay: Size, o: OverlayOptions) {
+  draw(rects: Rect[], overlay: Size, o: OverlayOptions, gpuRects?: GpuRects) {
     const encoder = this.encoder ?? this.gpu.device.createCommandEncoder({ label: 'overlay' });
     this.encoder = null;
-    this.last = { ...overlay, rects, heat: o.heatmap, colormap: o.colormap, opacity: o.opacity };
+    this.last = { ...overlay, rects, gpuRects, heat: o.heatmap, colormap: o.colormap, opacity: o.opacity };
     if (this.context) {
       const tex = this.context.getCurrentTexture();
       this.overlay.draw(encoder, tex.createView(), this.format, tex.width, tex.height,
-        o.heatmap ? this.heatLayer(o.colormap, o.opacity) : null, rects);
+        o.heatmap ? this.heatLayer(o.colormap, o.opacity) : null, rects, gpuRects);
     }
     this.gpu.device.queue.submit([encoder.finish()]);
   }
@@ -126,8 +154,57 @@ export class GpuPath implements FramePath {
     const l = this.last;
     if (!l) throw new Error('no frame explained yet');
     const pixels = await this.overlay.drawOffscreen(l.width, l.height,
-      l.heat ? this.heatLayer(l.colormap, l.opacity) : null, l.rects);
+      l.heat ? this.heatLayer(l.colormap, l.opacity) : null, l.rects, l.gpuRects);
     return { width: l.width, height: l.height, pixels };
+  }
+
+  /**
+   * Test path: the GPU post's counts and box. With `list` (input fixations, at most MAX_FIXATIONS), that list packed
+   * as the unraveller writes it goes through the post, heat slot 0 (no smoothing) and the overlay pass of `overlay`
+   * size offscreen (pixels; this overwrites the live slot 0 and dots: call it between frames); without, the last
+   * drawn frame's (its pixels: lastOverlayPixels()).
+   */
+  async postPixels(list: { input: InputFixation[]; transform: PixelTransform; frame: Size; overlay: Size; o: OverlayOptions } | null):
+    Promise<{ stats: PostStats; pixels?: Uint8Array }> {
+    if (!list) return { stats: await this.post.readStats() };
+    const [, W, C] = this.fm.graph.input.shape;
+    const packed = packFixationList(list.input, W, C);
+    const buf = this.gpu.device.createBuffer({ label: 'post test list', size: packed.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    try {
+      this.gpu.device.queue.writeBuffer(buf, 0, packed as Uint32Array<ArrayBuffer>);
+      const heat = heatGrid(list.overlay.width, list.overlay.height);
+      const enc = this.gpu.device.createCommandEncoder();
+      this.heatmapGpu.encodeSplat(enc, { ...heat, sigma: DEFAULT_POST.sigma, smoothing: 0 }, 0, (e, img) =>
+        this.post.encode(e, buf, img, {
+          transform: list.transform, channels: C, frame: list.frame, overlay: list.overlay, heat,
+          points: list.o.points, box: list.o.box, color: classColor(0),
+        }));
+      this.gpu.device.queue.submit([enc.finish()]);
+      this.classes = 1;
+      const pixels = await this.overlay.drawOffscreen(list.overlay.width, list.overlay.height,
+        list.o.heatmap ? this.heatLayer(list.o.colormap, list.o.opacity) : null, [], this.post.rects);
+      return { stats: await this.post.readStats(), pixels };
+    } finally {
+      buf.destroy();
+    }
+  }
+
+  /**
+   * Test path: the CPU-points overlay (the path's own before the GPU post, and still its path for several classes):
+   * these frame fixations and box as sceneRects() draws them, their heat from the CPU splat (encodePoints), offscreen.
+   */
+  async pointsPixels(fixations: Fixation[], box: Box | null, frame: Size, overlay: Size, o: OverlayOptions): Promise<Uint8Array> {
+    const hm = new GpuHeatmap(this.gpu.device);
+    try {
+      const heat = heatGrid(overlay.width, overlay.height);
+      const rects = sceneRects([{ color: classColor(0), fixations, box }], frame, overlay, o);
+      const enc = this.gpu.device.createCommandEncoder();
+      hm.encodePoints(enc, rescalePoints(fixations, frame, heat), { ...heat, sigma: DEFAULT_POST.sigma, smoothing: 0 }, 0);
+      this.gpu.device.queue.submit([enc.finish()]);
+      return await this.overlay.drawOffscreen(overlay.width, overlay.height, o.heatmap ? this.heatLayer(o.colormap, o.opacity, hm, 1) : null, rects);
+    } finally {
+      hm.destroy();
+    }
   }
 
   /** The heat maps of `classes` slots as the overlay draws them: one in the colormap, several in their class hues. */
@@ -141,6 +218,7 @@ export class GpuPath implements FramePath {
   destroy() {
     this.heatmapGpu.destroy();
     this.overlay.destroy();
+    this.post.destroy();
     this.unravelSeam.destroy();
     try { this.context?.unconfigure(); } catch { /* lost device */ }
   }

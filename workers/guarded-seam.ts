@@ -44,6 +44,9 @@ export class GuardedUnravelSeam implements UnravelSeam {
 
   get kind() { return this.seam?.kind ?? 'gpu'; }
 
+  /** The WGSL walker's compact fixation list; null while the CPU unravelling is in use (it has no GPU list). */
+  get fixationList(): GPUBuffer | null { return this.seam instanceof GpuUnravelSeam ? this.seam.fixationList : null; }
+
   /**
    * Build the WGSL walker (buffers inside error scopes), compile its kernels for `rules` and run the self-check;
    * on any failure use the CPU unravelling. Never rejects.

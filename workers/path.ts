@@ -3,8 +3,8 @@
 // forward pass and top-5, the classes to explain, their fixations and boxes, the overlay, the result.
 import type * as tf from '@tensorflow/tfjs-core';
 import type { FixationModel } from '../src/engine/model.ts';
-import { rescalePoints, type Size } from '../src/engine/post.ts';
-import type { Fixation, InputFixation, KeptLayer } from '../src/engine/types.ts';
+import { heatPeak, rescalePoints, type Size } from '../src/engine/post.ts';
+import type { Fixation, InputFixation, KeptLayer, PixelTransform } from '../src/engine/types.ts';
 import type { Rect } from '../src/gpu/overlay.ts';
 import { readback } from '../src/gpu/readback.ts';
 import { CLASS_COLORS, type Backend, type ExplainedClass, type FrameResult, type OverlayOptions, type PathName } from './api.ts';
@@ -17,7 +17,17 @@ import { classColor, framePoints, labelOf, layerCells, sceneRects, type ClassSce
  * The kept neurons of one class (the class: 'top' resolved), per-layer kept sets when the plan asks for them (the
  * fallback has them all), and the frame summary's values when a summary tensor was given.
  */
-export interface Unravelled { input: InputFixation[]; layers?: KeptLayer[]; bytes: number; classIndex: number; summary?: Float32Array }
+export interface Unravelled {
+  input: InputFixation[]; layers?: KeptLayer[]; bytes: number; classIndex: number; summary?: Float32Array;
+  /** The frame's overlay (heatmap, points, box) was drawn on the GPU from the unravelling's GPU-side list (ListDraw). */
+  drawn?: boolean;
+}
+
+/**
+ * A single-class fixations frame's overlay, for a path that can draw it from the unravelling's list where it lies
+ * (GPU path: src/gpu/post.ts, in the frame's submit half): the frame's transform and size, its heat slot's smoothing.
+ */
+export interface ListDraw { transform: PixelTransform; frame: Size; smoothing: number; overlay: OverlayOptions }
 
 /** What the heatmap is made of: frame fixations scaled to the heat grid, or a map made on the CPU (baselines). */
 export type HeatSource = { points: Fixation[] } | { map: Float32Array };
@@ -33,13 +43,14 @@ export interface FramePath {
   /**
    * Unravel one class ('top' = the top-1, chosen without a round trip where the path can) on this frame's
    * activations; `summary` (the frame's top-5 tensor) is read back with the result. Laps 'unravel' and 'readback'.
+   * With `draw`, a path that can draws the overlay from its own list before the readback (the result says `drawn`).
    */
-  unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Unravelled>;
+  unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor, draw?: ListDraw): Promise<Unravelled>;
   /**
    * unravel() in two steps, where the path can pipeline frames (GPU path): resolves once the unravelling and its
    * readback are submitted, so that the next frame may be encoded over the same buffers; `result` settles with the map.
    */
-  beginUnravel?(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Pending<Unravelled>>;
+  beginUnravel?(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor, draw?: ListDraw): Promise<Pending<Unravelled>>;
   /** The overlay's size (the canvas, else the frame) and the heatmap's (the GPU path works on a smaller grid). */
   sizes(frame: Size): { overlay: Size; heat: Size };
   /**
@@ -96,14 +107,22 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
       };
       return { finish: async () => r };
     }
+    // Each slot's EMA smooths one class over frames: a new class list or method starts every slot over. Decided
+    // here, in submission order, since a frame drawn from the GPU list updates its slot in this half.
+    const key = `${plan.method}:${plan.classes === 'top' ? 'top' : plan.classes.join(',')}`;
+    const smoothing = heatKeys.get(path) === key ? plan.overlay.smoothing : 0;
+    heatKeys.set(path, key);
     const firstClass = plan.classes === 'top' ? 'top' : plan.classes[0];
-    if (plan.method === 'fixations' && path.beginUnravel && !plan.timing && !plan.layers && (plan.classes === 'top' || plan.classes.length === 1)) {
-      const pending = await path.beginUnravel(tensors, firstClass, plan, laps, st);
+    const single = plan.method === 'fixations' && !plan.layers && (plan.classes === 'top' || plan.classes.length === 1);
+    // The overlay of a single-class frame without a layer view can be drawn from the GPU list (path permitting).
+    const draw: ListDraw | undefined = single ? { transform, frame: frameSize, smoothing, overlay: plan.overlay } : undefined;
+    if (single && path.beginUnravel && !plan.timing) {
+      const pending = await path.beginUnravel(tensors, firstClass, plan, laps, st, draw);
       disposeAll(owned);
       pipelined = true;
       return { finish: async () => rest(await pending.result) };
     }
-    const r = await rest(plan.method === 'fixations' ? await path.unravel(tensors, firstClass, plan, laps, st) : null);
+    const r = await rest(plan.method === 'fixations' ? await path.unravel(tensors, firstClass, plan, laps, st, draw) : null);
     return { finish: async () => r };
 
     /** Everything after the first class's unravelling (which brings the frame summary back with it). */
@@ -161,12 +180,14 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
         srcs = maps.map((m) => ({ map: m.map }));
       }
 
-      // Each slot's EMA smooths one class over frames: a new class list or method starts every slot over.
-      const key = `${plan.method}:${plan.classes === 'top' ? 'top' : plan.classes.join(',')}`;
-      const smoothing = heatKeys.get(path) === key ? plan.overlay.smoothing : 0;
-      heatKeys.set(path, key);
-      const peaks = path.heatmap(srcs, heat, smoothing);
-      path.draw(sceneRects(scenes, frameSize, overlay, plan.overlay), overlay, plan.overlay);
+      let peaks: ([number, number] | null)[];
+      if (first?.drawn) {
+        // Drawn in the submit half from the GPU list; the result's peak still comes from the CPU twin.
+        peaks = srcs.map((src) => ('points' in src ? heatPeak(src.points, heat) : null));
+      } else {
+        peaks = path.heatmap(srcs, heat, smoothing);
+        path.draw(sceneRects(scenes, frameSize, overlay, plan.overlay), overlay, plan.overlay);
+      }
       await laps.lap('heatmap');
       peaks.forEach((pk, i) => {
         if (!pk) return;

@@ -5,7 +5,7 @@ import { receptiveField } from '../src/engine/baselines.ts';
 import type { FixationModel } from '../src/engine/model.ts';
 import { removeOutliers, tightBox, toImagePoints, type Box } from '../src/engine/post.ts';
 import type { Fixation, Graph, InputFixation, PixelTransform } from '../src/engine/types.ts';
-import type { Rect } from '../src/gpu/overlay.ts';
+import { boxOutline, overlayUnit, pointRect, type Rect } from '../src/gpu/overlay.ts';
 import { CLASS_COLORS, type OverlayOptions } from './api.ts';
 
 /** Network-input fixations -> frame-pixel fixations (outliers removed, the authors' rule) and their tight box. */
@@ -61,24 +61,15 @@ export interface ClassScene {
 export function sceneRects(classes: ClassScene[], frame: { width: number; height: number },
   overlay: { width: number; height: number }, o: OverlayOptions): Rect[] {
   const sx = overlay.width / frame.width, sy = overlay.height / frame.height;
-  const unit = Math.max(1, Math.round(Math.hypot(overlay.width, overlay.height) / 400));
+  const unit = overlayUnit(overlay);
   const rects: Rect[] = [];
-  const outline = (b: Box, t: number, color: Rect['color']) => {
-    const [x0, y0, x1, y1] = [b[0] * sx, b[1] * sy, b[2] * sx + 1, b[3] * sy + 1];
-    rects.push({ x0, y0, x1, y1: y0 + t, color }, { x0, y0: y1 - t, x1, y1, color },
-      { x0, y0, x1: x0 + t, y1, color }, { x0: x1 - t, y0, x1, y1, color });
-  };
   for (const c of classes) {
     if (c.cells) {
-      for (const b of c.cells) outline(b, unit, [...c.color, 0.7]);
+      for (const b of c.cells) rects.push(...boxOutline(b, sx, sy, unit, [...c.color, 0.7]));
     } else if (o.points) {
-      const r = 1.5 * unit;
-      for (const p of c.fixations) {
-        const x = p.x * sx + 0.5, y = p.y * sy + 0.5;
-        rects.push({ x0: x - r, y0: y - r, x1: x + r, y1: y + r, color: [...c.color, 1] });
-      }
+      for (const p of c.fixations) rects.push(pointRect(p.x, p.y, sx, sy, unit, [...c.color, 1]));
     }
-    if (o.box && c.box) outline(c.box, 2 * unit, [...c.color, 1]);
+    if (o.box && c.box) rects.push(...boxOutline(c.box, sx, sy, 2 * unit, [...c.color, 1]));
   }
   return rects;
 }

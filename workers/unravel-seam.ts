@@ -51,6 +51,9 @@ export class GpuUnravelSeam implements UnravelSeam {
     return new GpuUnravelSeam(backend, GpuUnraveller.create(backend.device, fm.graph, modelConstants(backend, fm)));
   }
 
+  /** The last run's compact fixation list, on the GPU (the overlay's post reads it in place: src/gpu/post.ts). */
+  get fixationList(): GPUBuffer { return this.unraveller.fixationList; }
+
   /** Compile the WGSL kernels for `rules` now (model load), not at the first frame's encode. */
   compile(rules: Rules): Promise<void> { return this.unraveller.compile(rules); }
 

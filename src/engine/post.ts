@@ -27,12 +27,45 @@ export function toImagePoints(fix: InputFixation[], t: PixelTransform): Fixation
 }
 
 /**
+ * WGSL twin of toImagePoints() (entry image_points of src/gpu/post.ts's POST_WGSL; bindings there): list entry i
+ * (the unraveller's compact list: flat index, weight) becomes a point when it is the lowest index of its input pixel
+ * (it then sums the weights of that pixel's entries) and its frame position lies in the photo; else invalid.
+ */
+export const TO_IMAGE_POINTS_WGSL = /* wgsl */ `
+@compute @workgroup_size(64)
+fn image_points(@builtin(global_invocation_id) id: vec3u) {
+  let i = id.x;
+  if (i >= P.max_count) { return; }
+  var pt = Point(vec2f(0.0), 0.0, 0u, 0u);
+  let count = list_count();
+  if (i < count) {
+    let idx = list[2u + 2u * i];
+    let pix = idx / P.channels;
+    var owner = true;
+    var w = 0.0;
+    for (var j = 0u; j < count; j++) {
+      let q = list[2u + 2u * j];
+      if (q / P.channels != pix) { continue; }
+      if (q < idx) { owner = false; break; }
+      w += bitcast<f32>(list[3u + 2u * j]);
+    }
+    let p = vec2f(f32(pix % P.input_w), f32(pix / P.input_w)) * P.step + P.start;
+    if (owner && all(p >= vec2f(0.0)) && all(p <= P.src - 1.0)) {
+      pt = Point(p, w, 1u, 0u);
+      atomicAdd(&stats[0], 1u);
+    }
+  }
+  points[i] = pt;
+}
+`;
+
+/**
  * Keep a point if more than 5% of all points lie within 10% of the diagonal of it (inclusive); the point itself counts,
  * as in the authors' code, so below 20 points nothing is removed. If none would survive, keep all (the reference
  * divides by zero there). Pinned by tests/unit/post.test.ts.
  */
 export function removeOutliers(points: Fixation[], width: number, height: number): Fixation[] {
-  const r2 = (0.1 * Math.hypot(width, height)) ** 2;
+  const r2 = outlierRadius2(width, height);
   const need = 0.05 * points.length;
   const kept = points.filter((p) => {
     let n = 0;
@@ -41,6 +74,34 @@ export function removeOutliers(points: Fixation[], width: number, height: number
   });
   return kept.length ? kept : points;
 }
+
+/** removeOutliers()'s neighbourhood: within 10% of the image diagonal, squared. */
+export function outlierRadius2(width: number, height: number): number {
+  return (0.1 * Math.hypot(width, height)) ** 2;
+}
+
+/**
+ * WGSL twin of removeOutliers() (src/gpu/post.ts runs it after image_points): each valid point counts the valid
+ * points within the radius (inclusive, itself too) and is kept when 20 * count > points, i.e. count > 5% of the
+ * points, in integers (the CPU's 0.05 * n rounds to the same threshold). "If none survive keep all" is kept_point().
+ */
+export const REMOVE_OUTLIERS_WGSL = /* wgsl */ `
+@compute @workgroup_size(64)
+fn remove_outliers(@builtin(global_invocation_id) id: vec3u) {
+  let i = id.x;
+  if (i >= P.max_count || points[i].valid == 0u) { return; }
+  let n = atomicLoad(&stats[0]);
+  let count = list_count();
+  var near = 0u;
+  for (var j = 0u; j < count; j++) {
+    if (points[j].valid == 0u) { continue; }
+    let d = points[j].p - points[i].p;
+    if (dot(d, d) <= P.radius2) { near++; }
+  }
+  if (20u * near > n) { points[i].kept = 1u; atomicAdd(&stats[1], 1u); }
+}
+fn kept_point(i: u32) -> bool { return points[i].valid == 1u && (points[i].kept == 1u || atomicLoad(&stats[1]) == 0u); }
+`;
 
 /** Splat each point's weight, blur with a separable Gaussian, normalise to max 1. Row-major width x height. */
 export function heatmap(points: Fixation[], width: number, height: number, sigmaFrac = DEFAULT_POST.sigma): Float32Array {
@@ -162,6 +223,25 @@ export function splatPixels(points: Fixation[], width: number, height: number): 
 }
 
 /**
+ * WGSL twin of rescalePoints() (frame -> heat grid) + splatPixels() for one point (src/gpu/post.ts): rounded as
+ * Math.round, in range, its weight added to the heat grid's pixel with a compare-exchange loop, so points that land
+ * on one pixel sum their weights as splatPixels merges them.
+ */
+export const SPLAT_POINT_WGSL = /* wgsl */ `
+fn splat_point(p: vec2f, w: f32) {
+  let q = floor((p + 0.5) * P.heat_scale - 0.5 + 0.5);
+  if (any(q < vec2f(0.0)) || q.x >= f32(P.heat_w) || q.y >= f32(P.heat_h)) { return; }
+  let k = u32(q.y) * P.heat_w + u32(q.x);
+  var old = atomicLoad(&img[k]);
+  loop {
+    let r = atomicCompareExchangeWeak(&img[k], old, bitcast<u32>(bitcast<f32>(old) + w));
+    if (r.exchanged) { break; }
+    old = r.old_value;
+  }
+}
+`;
+
+/**
  * WGSL twin of heatmap() + peak(), run by src/gpu/heatmap.ts, one entry point per step, all on one bind group:
  * splat (scatter splatPixels) -> blur_rows, blur_cols (the separable gaussianKernel, zero outside), or, for few
  * points, splat_kernels (each pixel sums the points' kernels, as heatmap()'s per-point branch) -> reduce_max
@@ -273,6 +353,21 @@ export function tightBox(points: Fixation[]): Box | null {
   return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
 }
 
+/**
+ * WGSL twin of tightBox() (src/gpu/post.ts): box_add() folds a point into stats[3..6] (min x, min y, max x, max y as
+ * u32 bits: points in the photo are >= 0, whose bits order as the floats do; -0 is made +0), box_of() reads it.
+ */
+export const TIGHT_BOX_WGSL = /* wgsl */ `
+fn box_add(p: vec2f) {
+  let b = bitcast<vec2u>(p) & vec2u(0x7fffffffu);
+  atomicMin(&stats[3], b.x); atomicMin(&stats[4], b.y);
+  atomicMax(&stats[5], b.x); atomicMax(&stats[6], b.y);
+}
+fn box_of() -> vec4f {
+  return bitcast<vec4f>(vec4u(atomicLoad(&stats[3]), atomicLoad(&stats[4]), atomicLoad(&stats[5]), atomicLoad(&stats[6])));
+}
+`;
+
 /** CAM protocol: threshold at `thr` of the max, box the largest 8-connected component. */
 export function camBox(map: Float32Array, width: number, height: number, thrFrac = 0.2): Box | null {
   let max = 0;
@@ -302,6 +397,11 @@ export function camBox(map: Float32Array, width: number, height: number, thrFrac
     if (size > bestSize) { bestSize = size; best = [x1, y1, x2, y2]; }
   }
   return best;
+}
+
+/** The heat peak the live overlay reports: peak(heatmap()) of points already on the heat grid (CPU, a few points). */
+export function heatPeak(points: Fixation[], heat: Size): [number, number] {
+  return peak(heatmap(points, heat.width, heat.height, DEFAULT_POST.sigma), heat.width);
 }
 
 /** Position of the maximum. */

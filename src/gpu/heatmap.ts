@@ -99,6 +99,23 @@ export class GpuHeatmap {
     this.finish(pass, s, p);
   }
 
+  /**
+   * Heatmap of points splatted on the GPU into class slot `slot`: `splat` encodes the scatter into the slot's image
+   * (cleared here; width x height floats, per-pixel sums as splatPixels), then the blur passes and the rest run as
+   * for encodePoints (always the separable blur: the point count is only known on the GPU).
+   */
+  encodeSplat(encoder: GPUCommandEncoder, p: HeatmapParams, slot: number, splat: (encoder: GPUCommandEncoder, img: GPUBuffer) => void) {
+    const kern = gaussianKernel(Math.max(p.sigma * Math.hypot(p.width, p.height), 0.5));
+    const s = this.prepare(slot, p, 0, (kern.length - 1) / 2);
+    this.device.queue.writeBuffer(s.kernel.buf!, 0, kern as Float32Array<ArrayBuffer>);
+    encoder.clearBuffer(s.img.buf!, 0, p.width * p.height * 4);
+    splat(encoder, s.img.buf!);
+    const pass = encoder.beginComputePass({ label: `heatmap.gpu.${slot}` });
+    this.dispatch(pass, s, 'blur_rows', p.width * p.height);
+    this.dispatch(pass, s, 'blur_cols', p.width * p.height);
+    this.finish(pass, s, p);
+  }
+
   /** Heatmap from a map made on the CPU (CAM, Grad-CAM), width x height row-major, into class slot `slot`. */
   encodeMap(encoder: GPUCommandEncoder, map: Float32Array, p: HeatmapParams, slot = 0) {
     if (map.length !== p.width * p.height) throw new Error(`heatmap map has ${map.length} values, expected ${p.width}x${p.height}`);

@@ -10,6 +10,45 @@ import { readback } from './readback.ts';
 /** Axis-aligned rectangle in overlay pixels, colour straight RGBA 0..1. */
 export interface Rect { x0: number; y0: number; x1: number; y1: number; color: [number, number, number, number] }
 
+/** Rects as the overlay pass reads them (32 bytes each): a rect buffer the GPU fills uses this layout. */
+export const RECT_WGSL = /* wgsl */ `struct Rect { box: vec4f, color: vec4f }`;
+
+/** The overlay's line and dot unit for an overlay of this size (overlay pixels). */
+export function overlayUnit(overlay: { width: number; height: number }): number {
+  return Math.max(1, Math.round(Math.hypot(overlay.width, overlay.height) / 400));
+}
+
+/** A fixation's dot: a square of radius 1.5 units around the pixel centre of frame point (x, y), scaled by (sx, sy). */
+export function pointRect(x: number, y: number, sx: number, sy: number, unit: number, color: Rect['color']): Rect {
+  const cx = x * sx + 0.5, cy = y * sy + 0.5, r = 1.5 * unit;
+  return { x0: cx - r, y0: cy - r, x1: cx + r, y1: cy + r, color };
+}
+
+/** A box's outline, `t` thick, around frame-pixel box b (inclusive pixel bounds) scaled by (sx, sy): four rects. */
+export function boxOutline(b: [number, number, number, number], sx: number, sy: number, t: number, color: Rect['color']): Rect[] {
+  const [x0, y0, x1, y1] = [b[0] * sx, b[1] * sy, b[2] * sx + 1, b[3] * sy + 1];
+  return [{ x0, y0, x1, y1: y0 + t, color }, { x0, y0: y1 - t, x1, y1, color },
+    { x0, y0, x1: x0 + t, y1, color }, { x0: x1 - t, y0, x1, y1, color }];
+}
+
+/** WGSL twins of pointRect() and boxOutline() (src/gpu/post.ts fills a rect buffer with them; needs RECT_WGSL). */
+export const RECTS_WGSL = /* wgsl */ `
+fn point_rect(p: vec2f, s: vec2f, unit: f32, color: vec4f) -> Rect {
+  let c = p * s + 0.5;
+  let r = 1.5 * unit;
+  return Rect(vec4f(c - r, c + r), color);
+}
+fn box_outline(b: vec4f, s: vec2f, t: f32, color: vec4f) -> array<Rect, 4> {
+  let lo = b.xy * s;
+  let hi = b.zw * s + 1.0;
+  return array<Rect, 4>(Rect(vec4f(lo, hi.x, lo.y + t), color), Rect(vec4f(lo.x, hi.y - t, hi), color),
+    Rect(vec4f(lo, lo.x + t, hi.y), color), Rect(vec4f(hi.x - t, lo.y, hi), color));
+}
+`;
+
+/** Rects already in a GPU buffer (RECT_WGSL layout), drawn after the CPU ones; empty ones (zero size) draw nothing. */
+export interface GpuRects { buffer: GPUBuffer; count: number }
+
 export interface HeatLayer {
   /** Row-major heat of a width x height grid (heatGrid() of the overlay, or the overlay size itself), per class. */
   buffer: GPUBuffer;
@@ -37,7 +76,7 @@ ${CLASS_OVERLAY_WGSL}
 struct View { width: f32, height: f32, colormap: u32, opacity: f32, grid: vec2u, count: u32, stride: u32, hues: array<vec4f, ${CLASS_COLORS.length}> }
 @group(0) @binding(0) var<uniform> V: View;
 @group(0) @binding(1) var<storage, read> heat: array<f32>;
-struct Rect { box: vec4f, color: vec4f }
+${RECT_WGSL}
 @group(0) @binding(2) var<storage, read> rects: array<Rect>;
 
 @vertex fn full(@builtin(vertex_index) i: u32) -> @builtin(position) vec4f {
@@ -120,7 +159,7 @@ export class GpuOverlay {
 
   /** Clear `target` (width x height) to transparent, draw the heat layer (if any) and the rectangles. */
   draw(encoder: GPUCommandEncoder, target: GPUTextureView, format: GPUTextureFormat, width: number, height: number,
-    heat: HeatLayer | null, rects: Rect[]) {
+    heat: HeatLayer | null, rects: Rect[], gpuRects?: GpuRects) {
     const p = this.pipelinesFor(format);
     const hues = heat?.hues ?? null;
     if (hues && (hues.length < 1 || hues.length > MAX_HUES)) throw new Error(`overlay: ${hues.length} class hues, give 1 to ${MAX_HUES}`);
@@ -137,14 +176,15 @@ export class GpuOverlay {
       rects.forEach((r, i) => data.set([r.x0, r.y0, r.x1, r.y1, ...r.color], i * 8));
       this.device.queue.writeBuffer(rectBuf, 0, data);
     }
-    const bindGroup = this.device.createBindGroup({
+    const group = (rectsBuffer: GPUBuffer) => this.device.createBindGroup({
       layout: this.layout,
       entries: [
         { binding: 0, resource: { buffer: this.view } },
         { binding: 1, resource: { buffer: heat?.buffer ?? this.emptyHeat } },
-        { binding: 2, resource: { buffer: rectBuf } },
+        { binding: 2, resource: { buffer: rectsBuffer } },
       ],
     });
+    const bindGroup = group(rectBuf);
     const pass = encoder.beginRenderPass({
       label: 'overlay',
       colorAttachments: [{ view: target, loadOp: 'clear', storeOp: 'store', clearValue: { r: 0, g: 0, b: 0, a: 0 } }],
@@ -158,11 +198,16 @@ export class GpuOverlay {
       pass.setPipeline(p.rect);
       pass.draw(6, rects.length);
     }
+    if (gpuRects && gpuRects.count > 0) {
+      pass.setPipeline(p.rect);
+      pass.setBindGroup(0, group(gpuRects.buffer));
+      pass.draw(6, gpuRects.count);
+    }
     pass.end();
   }
 
   /** Test path: draw into an offscreen rgba8unorm texture and read it back (premultiplied RGBA, row-major). */
-  async drawOffscreen(width: number, height: number, heat: HeatLayer | null, rects: Rect[]): Promise<Uint8Array> {
+  async drawOffscreen(width: number, height: number, heat: HeatLayer | null, rects: Rect[], gpuRects?: GpuRects): Promise<Uint8Array> {
     const tex = this.device.createTexture({
       label: 'overlay.offscreen', size: [width, height], format: 'rgba8unorm',
       usage: GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.COPY_SRC,
@@ -171,7 +216,7 @@ export class GpuOverlay {
     const out = this.device.createBuffer({ label: 'overlay.readback', size: align4(bytesPerRow * height), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     try {
       const enc = this.device.createCommandEncoder();
-      this.draw(enc, tex.createView(), 'rgba8unorm', width, height, heat, rects);
+      this.draw(enc, tex.createView(), 'rgba8unorm', width, height, heat, rects, gpuRects);
       enc.copyTextureToBuffer({ texture: tex }, { buffer: out, bytesPerRow }, [width, height]);
       this.device.queue.submit([enc.finish()]);
       await readback(out.mapAsync(GPUMapMode.READ), 'the offscreen overlay');
