@@ -7,8 +7,9 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { colorize, type ColormapName } from '../../../src/engine/colormap.ts';
 import { explain, type ExplainOptions } from '../../../src/engine/explain.ts';
 import { FixationModel } from '../../../src/engine/model.ts';
-import { CLASS_COLORS, classOverlay, heatGrid, heatmap, rescalePoints, upsample, type Size } from '../../../src/engine/post.ts';
-import type { Fixation } from '../../../src/engine/types.ts';
+import { CLASS_COLORS, classOverlay, heatGrid, heatmap, removeOutliers, rescalePoints, tightBox, toImagePoints, upsample, type Size } from '../../../src/engine/post.ts';
+import { pixelTransform } from '../../../src/engine/model.ts';
+import type { Fixation, InputFixation } from '../../../src/engine/types.ts';
 import type { ExplainRequest, ExplainWorkerTestApi, InitOptions } from '../../../workers/api.ts';
 
 const worker = new Worker(new URL('../../../workers/explain.worker.ts', import.meta.url), { type: 'module' });
@@ -139,6 +140,35 @@ const h = {
   /** CPU heatmaps in their class hues, premultiplied: the twin of __heatmapForTest with several point lists. */
   cpuClassHeatmapPixels(points: Fixation[][], width: number, height: number, opacity: number) {
     return new Uint8Array(classOverlay(points.map((p) => heatmap(p, width, height)), CLASS_COLORS, opacity, true).buffer);
+  },
+  /**
+   * The CPU post of a network-input list (the engine's functions: what the GPU post must equal): the pixel transform
+   * of a W x H frame, the points in the photo (toImagePoints), the ones kept after removeOutliers, their tightBox.
+   */
+  cpuFramePoints(input: InputFixation[], W: number, H: number, inputSize: number, fit: 'crop' | 'letterbox') {
+    const t = pixelTransform(W, H, inputSize, fit);
+    const inPhoto = toImagePoints(input, t);
+    const fixations = removeOutliers(inPhoto, W, H);
+    return { t, points: inPhoto.length, fixations, box: tightBox(fixations) };
+  },
+  /** Per-channel differences of two RGBA8 images: the largest, and how many pixels differ by more than 1. */
+  pixelDiff(a: Uint8Array, b: Uint8Array) {
+    if (a.length !== b.length) throw new Error(`pixelDiff: ${a.length} vs ${b.length} bytes`);
+    let max = 0, over = 0;
+    for (let p = 0; p < a.length; p += 4) {
+      let d = 0;
+      for (let k = 0; k < 4; k++) d = Math.max(d, Math.abs(a[p + k] - b[p + k]));
+      max = Math.max(max, d);
+      if (d > 1) over++;
+    }
+    return { max, over };
+  },
+  /** Opaque pixels of exactly this colour ('#rrggbb'; premultiplied = straight when opaque): dots and box outlines. */
+  colorPixels(a: Uint8Array, hex: string) {
+    const [r, g, b] = [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
+    let n = 0;
+    for (let p = 0; p < a.length; p += 4) if (a[p + 3] === 255 && a[p] === r && a[p + 1] === g && a[p + 2] === b) n++;
+    return n;
   },
   /** CPU heatmap + colormap, premultiplied: the twin of __heatmapForTest. */
   cpuHeatmapPixels(points: Fixation[], width: number, height: number, colormap: ColormapName, opacity: number, sigma?: number) {
