@@ -8,6 +8,21 @@ const pt = (x: number, y: number, w = 1): Fixation => ({ x, y, w });
 /** 18 points in a 3x6 block around (26, 32): each has many neighbours within 5 px. */
 const cluster = Array.from({ length: 18 }, (_, i) => pt(25 + (i % 3), 30 + Math.floor(i / 3)));
 
+describe('REMOVE_OUTLIERS_WGSL integer threshold', () => {
+  it('20 * near > n keeps exactly the points removeOutliers keeps (near > 0.05 * n in float64) for every list size', () => {
+    // The GPU twin compares integers; the CPU rule multiplies by 0.05 (not exact in binary). For every list size up to
+    // the fixation list's 2000 entries, both thresholds agree on every neighbour count.
+    for (let n = 1; n <= 2000; n++) for (let near = 1; near <= n; near++) if ((20 * near > n) !== (near > 0.05 * n)) expect(`${near}/${n}`).toBe('agreeing');
+  });
+  it('on points: of 20, a point with one neighbour besides itself is kept (2 > 1), a point alone is not', () => {
+    // 30x40: radius 5. 18 cluster points and two more far from it: 20 points, a point needs more than 1 (itself included).
+    const pair = [...cluster, pt(2, 2), pt(2, 5)];
+    expect(removeOutliers(pair, 30, 40)).toEqual(pair);
+    const lone = [...cluster, pt(2, 2), pt(2, 25)];
+    expect(removeOutliers(lone, 30, 40)).toEqual(cluster);
+  });
+});
+
 describe('removeOutliers (the authors\' rule: keep a point if more than 5% of all points lie within 10% of the diagonal)', () => {
   // A 30x40 image: diagonal 50, radius 5. The point itself counts as one of the points within the radius (as in the
   // authors' code), the radius is inclusive, and if no point survives all are kept (the reference divides by zero).
