@@ -1,5 +1,6 @@
 // The GPU path: WebGPU inference, WGSL unravelling on the activations in place, WGSL heatmap, overlay drawn by a
-// render pass into the OffscreenCanvas (same device). Per frame one buffer map brings back the top-5 probs and the
+// render pass into the OffscreenCanvas (same device). A single-class fixations frame's overlay is drawn from the
+// unravelling's GPU-side list before its readback (src/gpu/post.ts: beginUnravel with a ListDraw). Per frame one buffer map brings back the top-5 probs and the
 // requested classes' probs (4 * (10 + k) bytes) with the compact fixation list (<= 16008 bytes); the class for
 // 'top' is chosen on the GPU. Each further class is one more map; layer view and withLayers add the per-layer kept
 // sets; CAM/Grad-CAM read their maps.

@@ -79,7 +79,8 @@ export interface StartedFrame { finish(): Promise<FrameResult> }
  * The first half of a frame: forward pass, unravelling and readback submitted. Where the path can pipeline
  * (beginUnravel, one class, no kept sets read back, not timing) it returns with the readback still in flight and the
  * frame's tensors disposed (the GPU has the work queued), so that the next frame can be submitted before this one's
- * map resolves; finish() then waits for it and runs the rest (heatmap, overlay, result). Otherwise the whole frame
+ * map resolves; finish() then waits for it and runs the rest (the result; the heatmap and overlay too unless they
+ * were drawn from the GPU list in this half: ListDraw). Otherwise the whole frame
  * runs here and finish() hands over the result. Callers start frames one at a time and finish them in order.
  */
 export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan): Promise<StartedFrame> {

@@ -1,7 +1,8 @@
 // Runs HEATMAP_WGSL (src/engine/post.ts): points -> blurred, normalised, EMA-smoothed heat of the given size (the
 // live overlay passes its working grid, heatGrid()), one map per explained class (a slot each, up to
 // CLASS_COLORS.length), kept on the GPU in one buffer for the overlay pass, which upsamples and composes them.
-// Nothing is read back: the peak comes from the CPU twin (FramePath.heatmap).
+// Nothing is read back: the peak comes from the CPU twin (FramePath.heatmap). Points come from the CPU
+// (encodePoints) or are splatted on the GPU by the overlay's post (encodeSplat, src/gpu/post.ts).
 import { CLASS_COLORS, gaussianKernel, HEATMAP_WGSL, splatPixels } from '../engine/post.ts';
 import type { Fixation } from '../engine/types.ts';
 import { Growable } from './device.ts';
