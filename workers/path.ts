@@ -72,7 +72,7 @@ export async function explainFrame(path: FramePath, frame: Frame, plan: FramePla
   return (await startFrame(path, frame, plan)).finish();
 }
 
-/** A frame whose GPU work is submitted; finish() waits for its readback and draws its overlay. */
+/** A frame whose GPU work is submitted; finish() waits for its readback and draws its overlay (if not drawn yet). */
 export interface StartedFrame { finish(): Promise<FrameResult> }
 
 /**
