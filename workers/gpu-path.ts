@@ -91,8 +91,8 @@ export class GpuPath implements FramePath {
     const { overlay, heat } = this.sizes(d.frame);
     const encoder = this.encoder = this.gpu.device.createCommandEncoder({ label: 'post+heatmap+overlay' });
     this.classes = 1;
-    this.heatmapGpu.encodeSplat(encoder, { ...heat, sigma: DEFAULT_POST.sigma, smoothing: d.smoothing }, 0, (enc, img) =>
-      this.post.encode(enc, list, img, {
+    this.heatmapGpu.encodeSplat(encoder, { ...heat, sigma: DEFAULT_POST.sigma, smoothing: d.smoothing }, 0, (enc, target) =>
+      this.post.encode(enc, list, target, {
         transform: d.transform, channels, frame: d.frame, overlay, heat,
         points: d.overlay.points, box: d.overlay.box, color: classColor(0),
       }));
@@ -175,8 +175,8 @@ export class GpuPath implements FramePath {
       this.gpu.device.queue.writeBuffer(buf, 0, packed as Uint32Array<ArrayBuffer>);
       const heat = heatGrid(list.overlay.width, list.overlay.height);
       const enc = this.gpu.device.createCommandEncoder();
-      this.heatmapGpu.encodeSplat(enc, { ...heat, sigma: DEFAULT_POST.sigma, smoothing: 0 }, 0, (e, img) =>
-        this.post.encode(e, buf, img, {
+      this.heatmapGpu.encodeSplat(enc, { ...heat, sigma: DEFAULT_POST.sigma, smoothing: 0 }, 0, (e, target) =>
+        this.post.encode(e, buf, target, {
           transform: list.transform, channels: C, frame: list.frame, overlay: list.overlay, heat,
           points: list.o.points, box: list.o.box, color: classColor(0),
         }));

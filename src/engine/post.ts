@@ -83,7 +83,8 @@ export function outlierRadius2(width: number, height: number): number {
 /**
  * WGSL twin of removeOutliers() (src/gpu/post.ts runs it after image_points): each valid point counts the valid
  * points within the radius (inclusive, itself too) and is kept when 20 * count > points, i.e. count > 5% of the
- * points, in integers (the CPU's 0.05 * n rounds to the same threshold). "If none survive keep all" is kept_point().
+ * points, in integers (the CPU's 0.05 * n rounds to the same threshold). "If none survive keep all" is kept_point()
+ * (and final_count()).
  */
 export const REMOVE_OUTLIERS_WGSL = /* wgsl */ `
 @compute @workgroup_size(64)
@@ -101,6 +102,7 @@ fn remove_outliers(@builtin(global_invocation_id) id: vec3u) {
   if (20u * near > n) { points[i].kept = 1u; atomicAdd(&stats[1], 1u); }
 }
 fn kept_point(i: u32) -> bool { return points[i].valid == 1u && (points[i].kept == 1u || atomicLoad(&stats[1]) == 0u); }
+fn final_count() -> u32 { let kept = atomicLoad(&stats[1]); return select(atomicLoad(&stats[0]), kept, kept > 0u); }
 `;
 
 /** Splat each point's weight, blur with a separable Gaussian, normalise to max 1. Row-major width x height. */
@@ -223,14 +225,23 @@ export function splatPixels(points: Fixation[], width: number, height: number): 
 }
 
 /**
- * WGSL twin of rescalePoints() (frame -> heat grid) + splatPixels() for one point (src/gpu/post.ts): rounded as
- * Math.round, in range, its weight added to the heat grid's pixel with a compare-exchange loop, so points that land
- * on one pixel sum their weights as splatPixels merges them.
+ * WGSL twin of rescalePoints() (frame -> heat grid) + the splat of heatmap() for the GPU post (src/gpu/post.ts):
+ * heat_pixel() rounds a frame point onto the grid as Math.round does (-1 outside). Then, as encodePoints
+ * chooses, with few points (fewer than the blur's 2 (2r + 1) taps per pixel) splat_kernels sums each point's kernel
+ * per pixel (heatmap()'s per-point branch); otherwise splat_point() adds its weight to its pixel with a
+ * compare-exchange loop (points on one pixel sum, as splatPixels merges them) for the blur passes. The choice is made
+ * on the GPU (the point count is there): box_rects writes the indirect dispatch sizes of both.
  */
 export const SPLAT_POINT_WGSL = /* wgsl */ `
-fn splat_point(p: vec2f, w: f32) {
+fn heat_pixel(p: vec2f) -> vec2i {
   let q = floor((p + 0.5) * P.heat_scale - 0.5 + 0.5);
-  if (any(q < vec2f(0.0)) || q.x >= f32(P.heat_w) || q.y >= f32(P.heat_h)) { return; }
+  if (any(q < vec2f(0.0)) || q.x >= f32(P.heat_w) || q.y >= f32(P.heat_h)) { return vec2i(-1); }
+  return vec2i(q);
+}
+fn gather_kernels() -> bool { return final_count() < 2u * (2u * P.radius + 1u); }
+fn splat_point(p: vec2f, w: f32) {
+  let q = heat_pixel(p);
+  if (q.x < 0) { return; }
   let k = u32(q.y) * P.heat_w + u32(q.x);
   var old = atomicLoad(&img[k]);
   loop {
@@ -238,6 +249,23 @@ fn splat_point(p: vec2f, w: f32) {
     if (r.exchanged) { break; }
     old = r.old_value;
   }
+}
+@compute @workgroup_size(64)
+fn splat_kernels(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) n: vec3u) {
+  let i = id.y * n.x * 64u + id.x;
+  if (i >= P.heat_w * P.heat_h) { return; }
+  let x = i32(i % P.heat_w);
+  let y = i32(i / P.heat_w);
+  let r = i32(P.radius);
+  var s = 0.0;
+  let count = list_count();
+  for (var j = 0u; j < count; j++) {
+    if (!kept_point(j)) { continue; }
+    let q = heat_pixel(points[j].p);
+    let d = vec2i(x, y) - q;
+    if (q.x >= 0 && abs(d.x) <= r && abs(d.y) <= r) { s += points[j].w * kern[u32(d.y + r)] * kern[u32(d.x + r)]; }
+  }
+  atomicStore(&img[i], bitcast<u32>(s));
 }
 `;
 

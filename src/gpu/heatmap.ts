@@ -6,6 +6,7 @@
 import { CLASS_COLORS, gaussianKernel, HEATMAP_WGSL, splatPixels } from '../engine/post.ts';
 import type { Fixation } from '../engine/types.ts';
 import { Growable } from './device.ts';
+import type { SplatTarget } from './post.ts';
 
 export interface HeatmapParams {
   width: number;
@@ -101,19 +102,25 @@ export class GpuHeatmap {
   }
 
   /**
-   * Heatmap of points splatted on the GPU into class slot `slot`: `splat` encodes the scatter into the slot's image
-   * (cleared here; width x height floats, per-pixel sums as splatPixels), then the blur passes and the rest run as
-   * for encodePoints (always the separable blur: the point count is only known on the GPU).
+   * Heatmap of points splatted on the GPU into class slot `slot`: `splat` encodes the points into the slot's image
+   * (cleared here; width x height floats: their kernels summed, or per-pixel sums as splatPixels for the blur) and
+   * returns the blur passes' indirect dispatch size (0 workgroups when it summed the kernels: the point count is only
+   * known on the GPU); the rest runs as for encodePoints.
    */
-  encodeSplat(encoder: GPUCommandEncoder, p: HeatmapParams, slot: number, splat: (encoder: GPUCommandEncoder, img: GPUBuffer) => void) {
+  encodeSplat(encoder: GPUCommandEncoder, p: HeatmapParams, slot: number,
+    splat: (encoder: GPUCommandEncoder, target: SplatTarget) => { buffer: GPUBuffer; offset: number }) {
     const kern = gaussianKernel(Math.max(p.sigma * Math.hypot(p.width, p.height), 0.5));
-    const s = this.prepare(slot, p, 0, (kern.length - 1) / 2);
+    const radius = (kern.length - 1) / 2;
+    const s = this.prepare(slot, p, 0, radius);
     this.device.queue.writeBuffer(s.kernel.buf!, 0, kern as Float32Array<ArrayBuffer>);
     encoder.clearBuffer(s.img.buf!, 0, p.width * p.height * 4);
-    splat(encoder, s.img.buf!);
+    const blur = splat(encoder, { img: s.img.buf!, kernel: s.kernel.buf!, radius });
     const pass = encoder.beginComputePass({ label: `heatmap.gpu.${slot}` });
-    this.dispatch(pass, s, 'blur_rows', p.width * p.height);
-    this.dispatch(pass, s, 'blur_cols', p.width * p.height);
+    pass.setBindGroup(0, s.bindGroup!);
+    for (const step of ['blur_rows', 'blur_cols'] as const) {
+      pass.setPipeline(this.pipelines[step]);
+      pass.dispatchWorkgroupsIndirect(blur.buffer, blur.offset);
+    }
     this.finish(pass, s, p);
   }
 

@@ -1,8 +1,8 @@
 // The live overlay's post-processing on the GPU, read straight from the unraveller's compact fixation list (no
 // round trip to the CPU): the WGSL twins of toImagePoints(), removeOutliers(), tightBox() and splatPixels()
 // (src/engine/post.ts) and of the overlay's dots and box outline (pointRect(), boxOutline(): src/gpu/overlay.ts),
-// in one compute pass. It splats the kept points into a heat slot's cleared image (GpuHeatmap.encodeSplat then
-// blurs, normalises and smooths it) and fills a rect buffer the overlay pass draws (GpuRects). The frame's result
+// in one compute pass. It splats the kept points into a heat slot's cleared image (few points: their kernels summed
+// per pixel; else scattered for GpuHeatmap.encodeSplat's blur, chosen on the GPU; then it normalises and smooths) and fills a rect buffer the overlay pass draws (GpuRects). The frame's result
 // still comes from the CPU functions on the read-back list; these kernels only draw.
 import { outlierRadius2, REMOVE_OUTLIERS_WGSL, SPLAT_POINT_WGSL, TIGHT_BOX_WGSL, TO_IMAGE_POINTS_WGSL, type Box, type Size } from '../engine/post.ts';
 import type { InputFixation, PixelTransform } from '../engine/types.ts';
@@ -24,6 +24,9 @@ export interface ListPost {
   color: [number, number, number];
 }
 
+/** A heat slot's buffers the post splats into (GpuHeatmap.encodeSplat). */
+export interface SplatTarget { img: GPUBuffer; kernel: GPUBuffer; radius: number }
+
 /** What the last post kept, read back for tests: points in the photo, points kept after outliers, their box. */
 export interface PostStats { points: number; kept: number; box: Box | null }
 
@@ -31,7 +34,7 @@ const POST_WGSL = /* wgsl */ `
 ${RECT_WGSL}
 struct Post {
   step: vec2f, start: vec2f, src: vec2f, heat_scale: vec2f, overlay_scale: vec2f, radius2: f32, unit: f32,
-  color: vec4f, input_w: u32, channels: u32, heat_w: u32, heat_h: u32, flags: u32, max_count: u32,
+  color: vec4f, input_w: u32, channels: u32, heat_w: u32, heat_h: u32, flags: u32, max_count: u32, radius: u32,
 }
 // One per list entry: its frame point when it is one (valid), kept by the outlier rule.
 struct Point { p: vec2f, w: f32, valid: u32, kept: u32 }
@@ -42,6 +45,11 @@ struct Point { p: vec2f, w: f32, valid: u32, kept: u32 }
 @group(0) @binding(3) var<storage, read_write> stats: array<atomic<u32>, 8>;
 @group(0) @binding(4) var<storage, read_write> img: array<atomic<u32>>;
 @group(0) @binding(5) var<storage, read_write> rects: array<Rect>;
+// The heat slot's Gaussian kernel (2 radius + 1 taps), and the indirect dispatch sizes box_rects writes:
+// splat_kernels (0..2) and the heatmap's blur passes (3..5); the one not chosen gets 0 workgroups.
+@group(0) @binding(6) var<storage, read> kern: array<f32>;
+// (args is its own group, bound for box_rects only: a dispatch may not read as indirect what its bindings may write.)
+@group(1) @binding(0) var<storage, read_write> args: array<u32, 6>;
 
 fn list_count() -> u32 { return min(list[0], P.max_count); }
 
@@ -67,7 +75,7 @@ fn kept_points(@builtin(global_invocation_id) id: vec3u) {
     let p = points[i].p;
     atomicAdd(&stats[2], 1u);
     box_add(p);
-    splat_point(p, points[i].w);
+    if (!gather_kernels()) { splat_point(p, points[i].w); }
     if ((P.flags & 1u) != 0u) { r = point_rect(p, P.overlay_scale, P.unit, P.color); }
   }
   rects[i] = r;
@@ -78,10 +86,19 @@ fn box_rects() {
   var out: array<Rect, 4>;
   if ((P.flags & 2u) != 0u && atomicLoad(&stats[2]) > 0u) { out = box_outline(box_of(), P.overlay_scale, 2.0 * P.unit, P.color); }
   for (var k = 0u; k < 4u; k++) { rects[P.max_count + k] = out[k]; }
+  // One invocation per heat pixel in 64-wide workgroups, 2-D past 32768 of them (HEATMAP_WGSL's gidx).
+  let groups = (P.heat_w * P.heat_h + 63u) / 64u;
+  let x = min(groups, 32768u);
+  let size = vec3u(x, (groups + x - 1u) / x, 1u);
+  let g = gather_kernels();
+  let none = vec3u(0u, 1u, 1u);
+  let a = select(none, size, g);
+  let b = select(size, none, g);
+  args = array<u32, 6>(a.x, a.y, a.z, b.x, b.y, b.z);
 }
 `;
 
-const STEPS = ['reset', 'image_points', 'remove_outliers', 'kept_points', 'box_rects'] as const;
+const STEPS = ['reset', 'image_points', 'remove_outliers', 'kept_points', 'box_rects', 'splat_kernels'] as const;
 const POINT_BYTES = 24;
 const RECT_BYTES = 32;
 
@@ -92,8 +109,10 @@ export class GpuPost {
   private points: GPUBuffer;
   private stats: GPUBuffer;
   private rectBuf: GPUBuffer;
+  private args: GPUBuffer;
   private bindGroup: GPUBindGroup | null = null;
-  private bound: [GPUBuffer, GPUBuffer] | null = null;
+  private argsGroup: GPUBindGroup;
+  private bound: GPUBuffer[] = [];
 
   constructor(private device: GPUDevice) {
     const module = device.createShaderModule({ label: 'post', code: POST_WGSL });
@@ -101,16 +120,22 @@ export class GpuPost {
       ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
     this.layout = device.createBindGroupLayout({
       label: 'post',
-      entries: [entry(0, 'uniform'), entry(1, 'read-only-storage'), entry(2, 'storage'), entry(3, 'storage'), entry(4, 'storage'), entry(5, 'storage')],
+      entries: [entry(0, 'uniform'), entry(1, 'read-only-storage'), entry(2, 'storage'), entry(3, 'storage'), entry(4, 'storage'),
+        entry(5, 'storage'), entry(6, 'read-only-storage')],
     });
+    const argsLayout = device.createBindGroupLayout({ label: 'post.args', entries: [entry(0, 'storage')] });
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
-    this.pipelines = Object.fromEntries(STEPS.map((s) =>
-      [s, device.createComputePipeline({ label: `post.${s}`, layout, compute: { module, entryPoint: s } })])) as GpuPost['pipelines'];
+    const withArgs = device.createPipelineLayout({ bindGroupLayouts: [this.layout, argsLayout] });
+    this.pipelines = Object.fromEntries(STEPS.map((s) => [s, device.createComputePipeline({
+      label: `post.${s}`, layout: s === 'box_rects' ? withArgs : layout, compute: { module, entryPoint: s },
+    })])) as GpuPost['pipelines'];
     const S = GPUBufferUsage.STORAGE;
     this.params = device.createBuffer({ label: 'post.params', size: 96, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.points = device.createBuffer({ label: 'post.points', size: MAX_FIXATIONS * POINT_BYTES, usage: S });
     this.stats = device.createBuffer({ label: 'post.stats', size: 32, usage: S | GPUBufferUsage.COPY_SRC });
     this.rectBuf = device.createBuffer({ label: 'post.rects', size: (MAX_FIXATIONS + 4) * RECT_BYTES, usage: S });
+    this.args = device.createBuffer({ label: 'post.dispatch args', size: 24, usage: S | GPUBufferUsage.INDIRECT });
+    this.argsGroup = device.createBindGroup({ label: 'post.args', layout: argsLayout, entries: [{ binding: 0, resource: { buffer: this.args } }] });
   }
 
   /** The dots and box outline of the last encode(), for the overlay pass. */
@@ -118,10 +143,11 @@ export class GpuPost {
 
   /**
    * Encode the post of `list` (the unraveller's compact fixation list: u32 count, u32 class, then (u32 flat index,
-   * f32 weight) pairs) into one compute pass: points, outliers, box, splat into `img` (a heat slot's image, width x
-   * height of o.heat, cleared by the caller), rects.
+   * f32 weight) pairs) into one compute pass: points, outliers, box, rects, and the splat into `heat.img` (a heat
+   * slot's image, o.heat in size, cleared by the caller; `heat.kernel` its Gaussian of `heat.radius`). Returns the
+   * indirect dispatch size of the blur passes (0 workgroups where the points' kernels were summed here).
    */
-  encode(encoder: GPUCommandEncoder, list: GPUBuffer, img: GPUBuffer, o: ListPost) {
+  encode(encoder: GPUCommandEncoder, list: GPUBuffer, heat: SplatTarget, o: ListPost): { buffer: GPUBuffer; offset: number } {
     const t = o.transform;
     const data = new ArrayBuffer(96);
     const f = new Float32Array(data), u = new Uint32Array(data);
@@ -129,13 +155,13 @@ export class GpuPost {
       o.heat.width / o.frame.width, o.heat.height / o.frame.height,
       o.overlay.width / o.frame.width, o.overlay.height / o.frame.height,
       outlierRadius2(t.srcWidth, t.srcHeight), overlayUnit(o.overlay), ...o.color, 1]);
-    u.set([t.inputWidth, o.channels, o.heat.width, o.heat.height, (o.points ? 1 : 0) | (o.box ? 2 : 0), MAX_FIXATIONS], 16);
+    u.set([t.inputWidth, o.channels, o.heat.width, o.heat.height, (o.points ? 1 : 0) | (o.box ? 2 : 0), MAX_FIXATIONS, heat.radius], 16);
     this.device.queue.writeBuffer(this.params, 0, data);
-    if (!this.bindGroup || this.bound![0] !== list || this.bound![1] !== img) {
-      this.bound = [list, img];
+    const bufs = [this.params, list, this.points, this.stats, heat.img, this.rectBuf, heat.kernel];
+    if (!this.bindGroup || bufs.some((b, i) => b !== this.bound[i])) {
+      this.bound = bufs;
       this.bindGroup = this.device.createBindGroup({
-        label: 'post', layout: this.layout,
-        entries: [this.params, list, this.points, this.stats, img, this.rectBuf].map((buffer, binding) => ({ binding, resource: { buffer } })),
+        label: 'post', layout: this.layout, entries: bufs.map((buffer, binding) => ({ binding, resource: { buffer } })),
       });
     }
     const pass = encoder.beginComputePass({ label: 'post' });
@@ -143,9 +169,12 @@ export class GpuPost {
     const groups = Math.ceil(MAX_FIXATIONS / 64);
     for (const s of STEPS) {
       pass.setPipeline(this.pipelines[s]);
-      pass.dispatchWorkgroups(s === 'reset' || s === 'box_rects' ? 1 : groups);
+      if (s === 'box_rects') pass.setBindGroup(1, this.argsGroup);
+      if (s === 'splat_kernels') pass.dispatchWorkgroupsIndirect(this.args, 0);
+      else pass.dispatchWorkgroups(s === 'reset' || s === 'box_rects' ? 1 : groups);
     }
     pass.end();
+    return { buffer: this.args, offset: 12 };
   }
 
   /** Test path: what the last encode() kept (one more buffer map, made for the test). */
@@ -166,7 +195,7 @@ export class GpuPost {
   }
 
   destroy() {
-    for (const b of [this.params, this.points, this.stats, this.rectBuf]) b.destroy();
+    for (const b of [this.params, this.points, this.stats, this.rectBuf, this.args]) b.destroy();
   }
 }
 
