@@ -82,7 +82,8 @@ test('real frames: the overlay drawn from the GPU list equals the CPU post of th
   // Every positive GAP position: many fixations, outliers among them; letterboxed, so the bars are inputs with no
   // photo pixel (dropped when a fixation lands there).
   const many = { rules: { location: 'center', gap: 'positive', weights: 'contribution' } };
-  const messi = await liveFrame('/shared-images/messi5.jpg', many, 'letterbox');
+  const messi = await liveFrame('/shared-images/messi5.jpg', many, 'letterbox', 'messi');
+  writeFileSync(info.outputPath('messi-letterbox-overlay.png'), Buffer.from(messi.image!, 'base64'));
   console.log('messi5 letterbox:', JSON.stringify({ list: messi.list, outside: messi.outside, points: messi.cpu.points, kept: messi.cpu.kept, diff: messi.diff }));
   // This frame covers both cases: fixations in the bars, and outliers removed.
   expect(messi.outside).toBeGreaterThan(0);
