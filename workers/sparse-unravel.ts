@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { size } from '../src/engine/graph.ts';
 import type { Kept } from '../src/engine/ops/common.ts';
+import type { ConvNode } from '../src/engine/ops/conv.ts';
 import { opOf } from '../src/engine/ops/registry.ts';
 import type { Graph, GraphNode, Rules } from '../src/engine/types.ts';
 import { readback } from '../src/gpu/readback.ts';
@@ -67,10 +68,44 @@ export function readsOf(graph: Graph, node: GraphNode, kept: Kept): [string, Ite
   }
 }
 
+/** Picks per kept neuron of a 1x1 conv (see pointwise()): 1-4 channels settle 99.9% of them on the catalog models. */
+const PICKS = 4;
+/**
+ * Slack of the picks' threshold, relative: far above the rounding of a product on any float backend (f32: 1e-7,
+ * half-float WebGL textures: 1e-3), so that the backend's products, not exact, can only add picks, never miss one.
+ */
+const MARGIN = 0.02;
+/** Absolute slack: products in the denormal range, which a GPU may flush to zero. */
+const TINY = 1e-30;
+/** Subtracted from a picked product so that the next argmax skips it (finite in f32; inf where textures are f16). */
+const MASKED = 1e38;
+/** Below this many input channels a 1x1 conv reads its kept positions whole (cheaper than 2·PICKS+2 per neuron). */
+const POINTWISE_MIN_CIN = 32;
+const f32 = Math.fround;
+
+/** A 1x1 conv (not depthwise) wide enough to read through pointwise() picks. */
+function isPointwise(graph: Graph, node: GraphNode): node is ConvNode {
+  return node.kind === 'conv' && !node.depthwise && node.kernel[0] === 1 && node.kernel[1] === 1
+    && graph.byName.get(node.inputs[0])!.shape[2] >= POINTWISE_MIN_CIN;
+}
+
+/**
+ * Gathers are padded to a few sizes (with index 0): the backend compiles a program per shape (WebGL), so a few
+ * sizes keep them cached instead of compiling new ones every frame.
+ */
+function bucket(n: number, least = 64) {
+  return Math.max(least, 2 ** Math.ceil(Math.log2(n)));
+}
+
 /** Reads activation values on demand into full-size arrays kept from frame to frame (cleared to NaN after use). */
 export class SparseActivations {
   private arrays = new Map<string, { values: Float32Array; have: Uint8Array; wrote: number[] | null }>();
+  /** Per 1x1 conv: its weights as [Cout, Cin] rows times the BN sign, on the backend (picks' products, see pointwise). */
+  private rows = new Map<string, tf.Tensor2D>();
+  /** Bytes and backend reads of the last unravel(); kept neurons of 1x1 convs whose picks did not settle them. */
   bytes = 0;
+  reads = 0;
+  unsettled = 0;
   readMs = 0;
 
   constructor(private graph: Graph) {}
@@ -78,49 +113,169 @@ export class SparseActivations {
   /** unravelCpu on the activations of `tensors` (this frame's forward pass), reading only what its steps read. */
   async unravel(tensors: Map<string, tf.Tensor>, classIndex: number, rules: Rules): Promise<UnravelResult> {
     this.bytes = 0;
+    this.reads = 0;
+    this.unsettled = 0;
     this.readMs = 0;
     const walk = unravelWalk(this.graph, (n) => this.entry(n).values, classIndex, rules);
     try {
       for (;;) {
         const r = walk.next();
         if (r.done) return r.value;
-        for (const [name, want] of readsOf(this.graph, r.value.node, r.value.kept)) await this.fetch(tensors, name, want);
+        const { node, kept } = r.value;
+        if (kept.size === 0) continue;
+        const overflow = isPointwise(this.graph, node) ? this.pointwise(tensors, node, kept, rules) : null;
+        await this.fetch(tensors, overflow ?? readsOf(this.graph, node, kept));
       }
     } finally {
       this.clear();
     }
   }
 
-  private async fetch(tensors: Map<string, tf.Tensor>, name: string, want: Iterable<number> | 'all') {
-    const t = tensors.get(name);
-    if (!t) throw new Error(`fallback unravelling: activation '${name}' was not captured by the forward pass`);
+  /** The 1x1 weight rows of `node` on the backend (made on first use, kept until dispose()). */
+  private rowsOf(node: ConvNode) {
+    let t = this.rows.get(node.name);
+    if (!t) {
+      const Cin = node.weights.length / node.shape[2], Cout = node.shape[2];
+      const w = new Float32Array(Cout * Cin);
+      for (let k = 0; k < Cin; k++) for (let c = 0; c < Cout; c++) w[c * Cin + k] = node.weights[k * Cout + c] * (node.scale ? node.scale[c] : 1);
+      this.rows.set(node.name, (t = tf.keep(tf.tensor2d(w, [Cout, Cin]))));
+    }
+    return t;
+  }
+
+  /**
+   * A 1x1 conv keeps, per kept neuron, the input channels whose single product a·w·sign is the largest or close to
+   * it (channelRatio): of its Cin values only a few can matter. The backend computes the products of every kept
+   * neuron, picks the PICKS largest (argmax, masked, again) and returns, in one read, their channels, their exact
+   * activation values, the largest product and the largest product left after the picks. Where that one is below the
+   * threshold (the ratio's cut with a MARGIN far above any float backend's rounding), every channel the rule can keep
+   * or choose is among the picks: the other channels stay NaN, which the rule never picks (NaN compares false) — the
+   * result is the same, bit for bit, as with every value, because the rule runs on the CPU on the exact values. A row
+   * whose picks do not settle it (more close channels, or a backend product far from the exact one) is read whole:
+   * returned for fetch().
+   */
+  private pointwise(tensors: Map<string, tf.Tensor>, node: ConvNode, kept: Kept, rules: Rules): [string, number[]][] | null {
+    const name = node.inputs[0];
     const a = this.entry(name);
-    const n = a.values.length;
-    if (a.wrote === null) return; // read whole this frame
-    const missing: number[] = [];
-    if (want !== 'all') for (const i of want) if (!a.have[i]) { a.have[i] = 1; missing.push(i); }
+    if (a.wrote === null) return null; // read whole this frame
+    const t = this.tensor(tensors, name);
+    const [H, W, Cin] = this.graph.byName.get(name)!.shape;
+    const [, Wo, Cout] = node.shape;
+    const K = kept.size, Kp = bucket(K, 8), P = PICKS, stride = 2 * P + 2;
+    const pos = new Int32Array(Kp), cs = new Int32Array(Kp);
+    let i = 0;
+    for (const idx of kept.keys()) {
+      const c = idx % Cout, x = Math.floor(idx / Cout) % Wo, y = Math.floor(idx / Cout / Wo);
+      const iy = y * node.strides[0] - node.pad[0], ix = x * node.strides[1] - node.pad[1];
+      if (iy < 0 || iy >= H || ix < 0 || ix >= W) return readsOf(this.graph, node, kept) as [string, number[]][]; // a padded window: the plain way
+      pos[i] = iy * W + ix; cs[i] = c; i++;
+    }
+    // Many kept neurons on few positions: their whole positions are fewer values than the picks.
+    if (Kp * stride >= new Set(pos.subarray(0, K)).size * Cin) return readsOf(this.graph, node, kept) as [string, number[]][];
     const t0 = performance.now();
-    // Past half the tensor a plain read is cheaper than a gather.
-    if (want === 'all' || missing.length * 2 > n) {
-      a.values.set((await readback(t.data(), `activation '${name}'`)) as Float32Array);
-      a.wrote = null;
-      this.bytes += n * 4;
-    } else if (missing.length) {
-      // Index counts rounded up to a power of two (padded with index 0): the backend compiles a gather program per
-      // shape (WebGL), so a few sizes keep them cached instead of compiling new ones every frame.
-      const padded = new Int32Array(Math.max(64, 2 ** Math.ceil(Math.log2(missing.length))));
-      padded.set(missing);
-      const g = tf.tidy(() => tf.gather(tf.reshape(t, [-1]), tf.tensor1d(padded, 'int32')));
+    const out = tf.tidy(() => {
+      const acts = tf.reshape(t, [H * W, Cin]);
+      let s: tf.Tensor = tf.mul(tf.gather(acts, pos), tf.gather(this.rowsOf(node), cs)); // [Kp, Cin]
+      const best = tf.max(s, 1, true);
+      const picks: tf.Tensor[] = [];
+      for (let j = 0; j < P; j++) {
+        const p = tf.argMax(s, 1);
+        picks.push(p);
+        // Out of the next argmax (and of the max left). (oneHot's own on-value as float32 comes out 0 on tfjs-wasm.)
+        s = tf.sub(s, tf.mul(tf.cast(tf.oneHot(p, Cin), 'float32'), MASKED));
+      }
+      const idx = tf.stack(picks, 1); // [Kp, P]
+      const base = tf.tensor2d(Int32Array.from(pos, (q) => q * Cin), [Kp, 1], 'int32');
+      const vals = tf.gather(tf.reshape(t, [-1]), tf.add(base, idx)); // exact values: a gather copies
+      return tf.concat([tf.cast(idx, 'float32'), vals, best, tf.max(s, 1, true)], 1);
+    });
+    let v: Float32Array;
+    try {
+      v = out.dataSync() as Float32Array;
+    } finally {
+      out.dispose();
+    }
+    this.reads++;
+    this.bytes += Kp * stride * 4;
+    this.readMs += performance.now() - t0;
+    const ratio = Math.min(rules.channelRatio ?? 0, 1) || 1;
+    const whole: number[] = [];
+    for (let r = 0; r < K; r++) {
+      const o = r * stride, top = v[o + 2 * P], next = v[o + 2 * P + 1];
+      // Every channel the rule may keep has a product >= ratio · max (or, with max <= 0, is the max).
+      const cut = top > 0 ? ratio * top * (1 - MARGIN) - TINY : top * (1 + MARGIN) - TINY;
+      const c = cs[r], sign = node.scale ? node.scale[c] : 1;
+      let exact = -Infinity;
+      for (let j = 0; j < P; j++) exact = Math.max(exact, f32(f32(v[o + P + j] * node.weights[v[o + j] * Cout + c]) * sign));
+      const settled = next < cut && Math.abs(exact - top) <= (MARGIN / 4) * Math.abs(exact) + TINY;
+      const at = pos[r] * Cin;
+      if (!settled) {
+        this.unsettled++;
+        for (let k = 0; k < Cin; k++) whole.push(at + k);
+        continue;
+      }
+      for (let j = 0; j < P; j++) {
+        const q = at + v[o + j];
+        if (!a.have[q]) { a.have[q] = 1; a.values[q] = v[o + P + j]; a.wrote.push(q); }
+      }
+    }
+    return whole.length ? [[name, whole]] : [];
+  }
+
+  /**
+   * Reads the listed values not read yet this frame: one gather per activation, all of a step's in one backend read
+   * (an activation wanted past half, or 'all', is read whole instead).
+   */
+  private async fetch(tensors: Map<string, tf.Tensor>, wants: [string, Iterable<number> | 'all'][]) {
+    const gathers: { name: string; missing: number[]; padded: Int32Array }[] = [];
+    const t0 = performance.now();
+    for (const [name, want] of wants) {
+      const t = this.tensor(tensors, name);
+      const a = this.entry(name);
+      if (a.wrote === null) continue; // read whole this frame
+      const n = a.values.length;
+      const missing: number[] = [];
+      if (want !== 'all') for (const i of want) if (!a.have[i]) { a.have[i] = 1; missing.push(i); }
+      // Past half the tensor a plain read is cheaper than a gather.
+      if (want === 'all' || missing.length * 2 > n) {
+        a.values.set((await readback(t.data(), `activation '${name}'`)) as Float32Array);
+        a.wrote = null;
+        this.bytes += n * 4;
+        this.reads++;
+      } else if (missing.length) {
+        const padded = new Int32Array(bucket(missing.length));
+        padded.set(missing);
+        gathers.push({ name, missing, padded });
+      }
+    }
+    if (gathers.length) {
+      const g = tf.tidy(() => {
+        const parts = gathers.map(({ name, padded }) => tf.gather(tf.reshape(tensors.get(name)!, [-1]), tf.tensor1d(padded, 'int32')));
+        return parts.length === 1 ? parts[0] : tf.concat(parts);
+      });
+      let v: Float32Array;
       try {
         // Synchronous: one small read per step, and an async read on WebGL polls a fence (latency per read).
-        const v = g.dataSync() as Float32Array;
-        for (let j = 0; j < missing.length; j++) { a.values[missing[j]] = v[j]; a.wrote.push(missing[j]); }
+        v = g.dataSync() as Float32Array;
       } finally {
         g.dispose();
       }
-      this.bytes += padded.length * 4;
+      let o = 0;
+      for (const { name, missing, padded } of gathers) {
+        const a = this.entry(name);
+        for (let j = 0; j < missing.length; j++) { a.values[missing[j]] = v[o + j]; a.wrote!.push(missing[j]); }
+        o += padded.length;
+      }
+      this.bytes += o * 4;
+      this.reads++;
     }
     this.readMs += performance.now() - t0;
+  }
+
+  private tensor(tensors: Map<string, tf.Tensor>, name: string) {
+    const t = tensors.get(name);
+    if (!t) throw new Error(`fallback unravelling: activation '${name}' was not captured by the forward pass`);
+    return t;
   }
 
   /** The full-size array of an activation (a step with nothing kept still asks for it, and reads none of it). */
@@ -133,6 +288,12 @@ export class SparseActivations {
       this.arrays.set(name, (a = { values: new Float32Array(n).fill(NaN), have: new Uint8Array(n), wrote: [] }));
     }
     return a;
+  }
+
+  /** Frees the weight rows kept on the backend. */
+  dispose() {
+    for (const t of this.rows.values()) t.dispose();
+    this.rows.clear();
   }
 
   /** Back to NaN everywhere, so that a value a step reads without asking for it shows as NaN, never as stale. */
