@@ -1,8 +1,13 @@
 // The CPU reference unravelling on activations that stay on the inference backend (WebGL, wasm, or WebGPU when the
-// WGSL walker cannot be built): instead of reading every captured activation back (12.3 MB a frame on SqueezeNet),
-// the walk stops before each step and reads only the activation values that step reads — the windows of its kept
-// neurons — with one gather on the backend. The step then runs unchanged (unravelCpu's own rules) on full-size
-// arrays holding those values, so the result is the CPU reference's, exactly.
+// WGSL walker cannot be built): instead of reading every captured activation back (12.3 MB a frame on SqueezeNet,
+// 28 MB on MobileNetV2), the walk stops before each step and reads only the activation values that step can use,
+// with gathers on the backend, one backend read per step at most (usually; see fetch()):
+// * the windows of the kept neurons (readsOf), and the addends of a residual add below at the same indices;
+// * a 1x1 conv (most of MobileNet's reads: every kept position's Cin channels) reads only its few candidate channels
+//   per kept neuron, chosen on the backend with a wide margin and settled on the CPU (pointwise()), and with them the
+//   windows of the depthwise conv below, whose step then reads nothing.
+// The step then runs unchanged (unravelCpu's own rules) on full-size arrays holding those exact values, NaN elsewhere
+// (which no rule picks or keeps), so the result is the CPU reference's, bit for bit.
 import * as tf from '@tensorflow/tfjs-core';
 import { size } from '../src/engine/graph.ts';
 import type { Kept } from '../src/engine/ops/common.ts';
@@ -79,9 +84,21 @@ const MARGIN = 0.02;
 const TINY = 1e-30;
 /** Subtracted from a picked product so that the next argmax skips it (finite in f32; inf where textures are f16). */
 const MASKED = 1e38;
+/**
+ * Most bytes a 1x1 conv's read spends on the windows of the depthwise conv below, read ahead for every pick (about
+ * 1.1 of the 4 are kept): past it (many kept neurons) the depthwise step reads its own windows.
+ */
+const WINDOWS_AHEAD_MAX = 16 << 10;
 /** Below this many input channels a 1x1 conv reads its kept positions whole (cheaper than 2·PICKS+2 per neuron). */
 const POINTWISE_MIN_CIN = 32;
 const f32 = Math.fround;
+
+/** The node that computes `name`'s values, through one-to-one nodes (the same flat indices). */
+function below(graph: Graph, name: string): GraphNode {
+  let n = graph.byName.get(name)!;
+  while (n.kind === 'identity') n = graph.byName.get(n.inputs[0])!;
+  return n;
+}
 
 /** A 1x1 conv (not depthwise) wide enough to read through pointwise() picks. */
 function isPointwise(graph: Graph, node: GraphNode): node is ConvNode {
@@ -90,11 +107,14 @@ function isPointwise(graph: Graph, node: GraphNode): node is ConvNode {
 }
 
 /**
- * Gathers are padded to a few sizes (with index 0): the backend compiles a program per shape (WebGL), so a few
- * sizes keep them cached instead of compiling new ones every frame.
+ * Gathers are padded to a few sizes (with index 0, or rows of neuron 0): the backend compiles a program per shape
+ * (WebGL), so a few sizes keep them cached instead of compiling new ones every frame. Eight sizes per octave (8..15
+ * times a power of two): at most 12.5% padding (powers of two padded 30% on average).
  */
-function bucket(n: number, least = 64) {
-  return Math.max(least, 2 ** Math.ceil(Math.log2(n)));
+function bucket(n: number) {
+  if (n <= 16) return n <= 8 ? 8 : 16;
+  const step = 2 ** (Math.floor(Math.log2(n)) - 3);
+  return Math.ceil(n / step) * step;
 }
 
 /** Reads activation values on demand into full-size arrays kept from frame to frame (cleared to NaN after use). */
@@ -102,6 +122,7 @@ export class SparseActivations {
   private arrays = new Map<string, { values: Float32Array; have: Uint8Array; wrote: number[] | null }>();
   /** Per 1x1 conv: its weights as [Cout, Cin] rows times the BN sign, on the backend (picks' products, see pointwise). */
   private rows = new Map<string, tf.Tensor2D>();
+  private along = new Map<string, string[]>();
   /** Bytes and backend reads of the last unravel(); kept neurons of 1x1 convs whose picks did not settle them. */
   bytes = 0;
   reads = 0;
@@ -123,8 +144,9 @@ export class SparseActivations {
         if (r.done) return r.value;
         const { node, kept } = r.value;
         if (kept.size === 0) continue;
-        const overflow = isPointwise(this.graph, node) ? this.pointwise(tensors, node, kept, rules) : null;
-        await this.fetch(tensors, overflow ?? readsOf(this.graph, node, kept));
+        // A 1x1 conv reads its picks, then only the rows they did not settle; any other step what readsOf() lists.
+        const rest = isPointwise(this.graph, node) ? this.pointwise(tensors, node, kept, rules) : null;
+        await this.fetch(tensors, rest ?? readsOf(this.graph, node, kept));
       }
     } finally {
       this.clear();
@@ -161,7 +183,7 @@ export class SparseActivations {
     const t = this.tensor(tensors, name);
     const [H, W, Cin] = this.graph.byName.get(name)!.shape;
     const [, Wo, Cout] = node.shape;
-    const K = kept.size, Kp = bucket(K, 8), P = PICKS, stride = 2 * P + 2;
+    const K = kept.size, Kp = bucket(K), P = PICKS;
     const pos = new Int32Array(Kp), cs = new Int32Array(Kp);
     let i = 0;
     for (const idx of kept.keys()) {
@@ -171,7 +193,13 @@ export class SparseActivations {
       pos[i] = iy * W + ix; cs[i] = c; i++;
     }
     // Many kept neurons on few positions: their whole positions are fewer values than the picks.
-    if (Kp * stride >= new Set(pos.subarray(0, K)).size * Cin) return readsOf(this.graph, node, kept) as [string, number[]][];
+    if (Kp * (2 * P + 2) >= new Set(pos.subarray(0, K)).size * Cin) return readsOf(this.graph, node, kept) as [string, number[]][];
+    // Read ahead, at the picks: the addends below (alongside()), and the windows of a depthwise conv below, whose
+    // steps come next and then read nothing. Rows' picks the rule does not keep make these a superset.
+    const along = this.alongside(name).filter((m) => this.entry(m).wrote !== null);
+    const windows = this.windowsBelow(name, pos.subarray(0, K), Kp);
+    const dw = windows && Kp * windows.taps * P * 4 <= WINDOWS_AHEAD_MAX ? windows : null;
+    const stride = 2 * P + 2 + along.length * P + (dw ? dw.taps * P : 0);
     const t0 = performance.now();
     const out = tf.tidy(() => {
       const acts = tf.reshape(t, [H * W, Cin]);
@@ -185,9 +213,16 @@ export class SparseActivations {
         s = tf.sub(s, tf.mul(tf.cast(tf.oneHot(p, Cin), 'float32'), MASKED));
       }
       const idx = tf.stack(picks, 1); // [Kp, P]
-      const base = tf.tensor2d(Int32Array.from(pos, (q) => q * Cin), [Kp, 1], 'int32');
-      const vals = tf.gather(tf.reshape(t, [-1]), tf.add(base, idx)); // exact values: a gather copies
-      return tf.concat([tf.cast(idx, 'float32'), vals, best, tf.max(s, 1, true)], 1);
+      const at = tf.add(tf.tensor2d(Int32Array.from(pos, (q) => q * Cin), [Kp, 1], 'int32'), idx);
+      // Exact values: a gather copies.
+      const parts = [tf.cast(idx, 'float32'), tf.gather(tf.reshape(t, [-1]), at), best, tf.max(s, 1, true)];
+      for (const m of along) parts.push(tf.gather(tf.reshape(this.tensor(tensors, m), [-1]), at));
+      if (dw) {
+        const ch = dw.mult > 1 ? tf.floorDiv(idx, tf.scalar(dw.mult, 'int32')) : idx;
+        const flat = tf.add(tf.tensor3d(dw.base, [Kp, dw.taps, 1], 'int32'), tf.expandDims(ch, 1)); // [Kp, taps, P]
+        parts.push(tf.reshape(tf.gather(tf.reshape(this.tensor(tensors, dw.input), [-1]), flat), [Kp, dw.taps * P]));
+      }
+      return tf.concat(parts, 1);
     });
     let v: Float32Array;
     try {
@@ -200,33 +235,94 @@ export class SparseActivations {
     this.readMs += performance.now() - t0;
     const ratio = Math.min(rules.channelRatio ?? 0, 1) || 1;
     const whole: number[] = [];
+    const put = (e: ReturnType<SparseActivations['entry']>, q: number, value: number) => {
+      if (e.wrote && !e.have[q]) { e.have[q] = 1; e.values[q] = value; e.wrote.push(q); }
+    };
+    const alongs = along.map((m) => this.entry(m)), win = dw ? this.entry(dw.input) : null;
     for (let r = 0; r < K; r++) {
       const o = r * stride, top = v[o + 2 * P], next = v[o + 2 * P + 1];
+      const at = pos[r] * Cin;
+      for (let j = 0; j < P; j++) {
+        const k = v[o + j];
+        put(a, at + k, v[o + P + j]);
+        alongs.forEach((e, m) => put(e, at + k, v[o + 2 * P + 2 + m * P + j]));
+        if (dw) {
+          for (let u = 0; u < dw.taps; u++) {
+            if (dw.valid[r * dw.taps + u]) put(win!, dw.base[r * dw.taps + u] + Math.floor(k / dw.mult), v[o + stride - dw.taps * P + u * P + j]);
+          }
+        }
+      }
       // Every channel the rule may keep has a product >= ratio · max (or, with max <= 0, is the max).
       const cut = top > 0 ? ratio * top * (1 - MARGIN) - TINY : top * (1 + MARGIN) - TINY;
       const c = cs[r], sign = node.scale ? node.scale[c] : 1;
       let exact = -Infinity;
       for (let j = 0; j < P; j++) exact = Math.max(exact, f32(f32(v[o + P + j] * node.weights[v[o + j] * Cout + c]) * sign));
       const settled = next < cut && Math.abs(exact - top) <= (MARGIN / 4) * Math.abs(exact) + TINY;
-      const at = pos[r] * Cin;
       if (!settled) {
         this.unsettled++;
         for (let k = 0; k < Cin; k++) whole.push(at + k);
-        continue;
-      }
-      for (let j = 0; j < P; j++) {
-        const q = at + v[o + j];
-        if (!a.have[q]) { a.have[q] = 1; a.values[q] = v[o + P + j]; a.wrote.push(q); }
       }
     }
     return whole.length ? [[name, whole]] : [];
   }
 
   /**
+   * Activations read at the same flat indices as `name`, ahead of their step: the addends of a residual add below it
+   * (through one-to-one nodes), and theirs in turn. The add's step then finds its values read.
+   */
+  private alongside(name: string): string[] {
+    let out = this.along.get(name);
+    if (!out) {
+      const n = below(this.graph, name);
+      out = n.kind === 'add' ? n.inputs.flatMap((i) => [i, ...this.alongside(i)]) : [];
+      this.along.set(name, out);
+    }
+    return out;
+  }
+
+  /**
+   * Where `name` is a depthwise conv's output (through one-to-one nodes): per row (input position `pos`) and tap, the
+   * flat index of the tap's channel 0 in the conv's input (`valid` 0 where the tap falls in the padding), to read its
+   * windows at the picked channels ahead of its step.
+   */
+  private windowsBelow(name: string, pos: Int32Array, Kp: number) {
+    const n = below(this.graph, name);
+    if (n.kind !== 'conv' || !n.depthwise || size(n.shape) !== size(this.graph.byName.get(name)!.shape)) return null;
+    if (this.entry(n.inputs[0]).wrote === null) return null;
+    const [H, W, C] = this.graph.byName.get(n.inputs[0])!.shape;
+    const [, Wo, Cout] = n.shape;
+    const [KH, KW] = n.kernel, taps = KH * KW;
+    const base = new Int32Array(Kp * taps), valid = new Uint8Array(Kp * taps);
+    for (let r = 0; r < pos.length; r++) {
+      const y0 = Math.floor(pos[r] / Wo) * n.strides[0] - n.pad[0], x0 = (pos[r] % Wo) * n.strides[1] - n.pad[1];
+      let first = -1;
+      for (let u = 0; u < KH; u++) {
+        for (let v = 0; v < KW; v++) {
+          const iy = y0 + u * n.dilations[0], ix = x0 + v * n.dilations[1], j = r * taps + u * KW + v;
+          if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+          base[j] = (iy * W + ix) * C;
+          valid[j] = 1;
+          if (first < 0) first = base[j];
+        }
+      }
+      // Taps in the padding gather a valid index (never written back).
+      for (let j = r * taps; j < (r + 1) * taps; j++) if (!valid[j]) base[j] = Math.max(first, 0);
+    }
+    return { input: n.inputs[0], taps, mult: Cout / C, base, valid };
+  }
+
+  /**
    * Reads the listed values not read yet this frame: one gather per activation, all of a step's in one backend read
    * (an activation wanted past half, or 'all', is read whole instead).
    */
-  private async fetch(tensors: Map<string, tf.Tensor>, wants: [string, Iterable<number> | 'all'][]) {
+  private async fetch(tensors: Map<string, tf.Tensor>, asked: [string, Iterable<number> | 'all'][]) {
+    // With what is read ahead at the same indices (alongside()).
+    const wants: [string, number[] | 'all'][] = [];
+    for (const [name, want] of asked) {
+      const list: number[] | 'all' = want === 'all' ? 'all' : Array.from(want);
+      wants.push([name, list]);
+      if (list !== 'all') for (const m of this.alongside(name)) wants.push([m, list]);
+    }
     const gathers: { name: string; missing: number[]; padded: Int32Array }[] = [];
     const t0 = performance.now();
     for (const [name, want] of wants) {
@@ -263,7 +359,8 @@ export class SparseActivations {
       let o = 0;
       for (const { name, missing, padded } of gathers) {
         const a = this.entry(name);
-        for (let j = 0; j < missing.length; j++) { a.values[missing[j]] = v[o + j]; a.wrote!.push(missing[j]); }
+        // (Read whole meanwhile, when listed twice: its values are all there.)
+        if (a.wrote) for (let j = 0; j < missing.length; j++) { a.values[missing[j]] = v[o + j]; a.wrote.push(missing[j]); }
         o += padded.length;
       }
       this.bytes += o * 4;

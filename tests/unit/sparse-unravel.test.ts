@@ -92,7 +92,7 @@ async function photoForward(fm: FixationModel, file: string) {
 
 // MobileNetV2 with its catalog rules (channelRatio 0.95, fcThreshold 0.9): reading every kept position's input
 // channels of its 1x1 convs read 0.7-2.9 MB per frame on these photos (1.2 MB on the squirrel); the picks of
-// pointwise() bring it under 0.4 MB.
+// pointwise() and the reads ahead bring it to 0.15-0.5 MB, in 37-46 reads instead of 74.
 describe('MobileNetV2, catalog rules, every shared photo', () => {
   let fm: FixationModel;
   beforeAll(async () => {
@@ -112,7 +112,7 @@ describe('MobileNetV2, catalog rules, every shared photo', () => {
         expect(got.inputFixations).toEqual(want.inputFixations);
         console.log(`sparse reads, MobileNetV2 ${file} class ${top}: ${bytes} of ${wholeBytes} bytes in ${sparse.reads} reads, ${sparse.unsettled} unsettled 1x1 rows`);
         expect(bytes).toBeLessThanOrEqual(1 << 20);
-        expect(sparse.reads).toBeLessThanOrEqual(70); // one per visited layer with something to read, plus the rare unsettled rows
+        expect(sparse.reads).toBeLessThanOrEqual(50); // 74 before: one per reading layer; now one per block and a half (read ahead)
       } finally {
         disposeForward(f, [input]);
         input.dispose();
@@ -163,7 +163,7 @@ describe('MobileNetV2, catalog rules, every shared photo', () => {
 });
 
 describe('MobileNet v1 0.25, catalog rules', () => {
-  it('squirrel_cls.jpg and fruits.jpg: the reference result, bit for bit, at most 64 KB read', async () => {
+  it('squirrel_cls.jpg and fruits.jpg: the reference result, bit for bit, at most 128 KB read', async () => {
     const fm = await loadModel('mobilenet_v1_025_224_tfhub');
     try {
       for (const file of ['squirrel_cls.jpg', 'fruits.jpg']) {
@@ -173,7 +173,7 @@ describe('MobileNet v1 0.25, catalog rules', () => {
           expect(want.inputFixations.length).toBeGreaterThan(0);
           expect(plain(got.layers)).toEqual(plain(want.layers));
           console.log(`sparse reads, MobileNet v1 0.25 ${file} class ${top}: ${bytes} bytes in ${sparse.reads} reads`);
-          expect(bytes).toBeLessThanOrEqual(64 << 10); // whole 1x1 input positions read 198 KB on the squirrel
+          expect(bytes).toBeLessThanOrEqual(128 << 10); // reading whole 1x1 input positions: 203 KB on the squirrel
         } finally {
           disposeForward(f, [input]);
           input.dispose();
