@@ -16,6 +16,7 @@ import { opOf } from '../src/engine/ops/registry.ts';
 import type { Graph, GraphNode, Rules } from '../src/engine/types.ts';
 import { readback } from '../src/gpu/readback.ts';
 import { unravelWalk, type UnravelResult } from '../src/engine/unravel.ts';
+import { picksWebgl, WEBGL_PICKS, webglPicks } from './sparse-picks-webgl.ts';
 
 /**
  * Flat indices of each input activation that the step of `node` reads for these kept neurons (a superset is fine,
@@ -74,7 +75,7 @@ export function readsOf(graph: Graph, node: GraphNode, kept: Kept): [string, Ite
 }
 
 /** Picks per kept neuron of a 1x1 conv (see pointwise()): 1-4 channels settle 99.9% of them on the catalog models. */
-const PICKS = 4;
+const PICKS = WEBGL_PICKS;
 /**
  * Slack of the picks' threshold, relative: far above the rounding of a product on any float backend (f32: 1e-7,
  * half-float WebGL textures: 1e-3), so that the backend's products, not exact, can only add picks, never miss one.
@@ -201,7 +202,10 @@ export class SparseActivations {
     const dw = windows && Kp * windows.taps * P * 4 <= WINDOWS_AHEAD_MAX ? windows : null;
     const stride = 2 * P + 2 + along.length * P + (dw ? dw.taps * P : 0);
     const t0 = performance.now();
-    const out = tf.tidy(() => {
+    const out = webglPicks() ? tf.tidy(() => picksWebgl(
+      tf.reshape(t, [H * W, Cin]), this.rowsOf(node), pos, cs, along.map((m) => tf.reshape(this.tensor(tensors, m), [H * W, Cin])),
+      dw ? { input: tf.reshape(this.tensor(tensors, dw.input), [-1]), base: dw.base, taps: dw.taps, mult: dw.mult } : null,
+    )) : tf.tidy(() => {
       const acts = tf.reshape(t, [H * W, Cin]);
       let s: tf.Tensor = tf.mul(tf.gather(acts, pos), tf.gather(this.rowsOf(node), cs)); // [Kp, Cin]
       const best = tf.max(s, 1, true);

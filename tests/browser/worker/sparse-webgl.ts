@@ -1,11 +1,12 @@
 // Page module for sparse-webgl.spec.ts: the fallback's on-demand reads (workers/sparse-unravel.ts) on tfjs's WebGL
 // backend in the page, against unravelCpu on the same activations read whole. The unit test runs the same on
-// tfjs-wasm; here the 1x1 convs' picks (products, argmax, oneHot, gathers) run as WebGL programs, as in the worker.
+// tfjs-wasm (the picks as tf ops); here the 1x1 convs' picks run as the WebGL programs of sparse-picks-webgl.ts, as in
+// the worker.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { disposeForward, FixationModel } from '../../../src/engine/model.ts';
-import { resolveRules, type KeptLayer } from '../../../src/engine/types.ts';
+import { resolveRules, type KeptLayer, type Rules } from '../../../src/engine/types.ts';
 import { unravelCpu } from '../../../src/engine/unravel.ts';
 import { SparseActivations } from '../../../workers/sparse-unravel.ts';
 
@@ -23,7 +24,8 @@ function firstDifference(want: KeptLayer[], got: KeptLayer[]): string | null {
   return null;
 }
 
-export async function sparseVsWhole(modelId: string, imageUrl: string) {
+/** `over`: rules over the catalog's (e.g. a low channelRatio, under which 1x1 rows go unsettled and are read whole). */
+export async function sparseVsWhole(modelId: string, imageUrl: string, over: Partial<Rules> = {}) {
   if (!(await tf.setBackend('webgl'))) throw new Error('no WebGL backend in this page');
   const catalog = await (await fetch('/models/catalog.json')).json();
   const e = catalog.models.find((m: { id: string }) => m.id === modelId);
@@ -41,7 +43,7 @@ export async function sparseVsWhole(modelId: string, imageUrl: string) {
     const logits = whole.get(fm.graph.logits)!;
     let top = 0;
     for (let i = 1; i < logits.length; i++) if (logits[i] > logits[top]) top = i;
-    const rules = resolveRules('default', {}, fm.info.rules);
+    const rules = resolveRules('default', over, fm.info.rules);
     const want = unravelCpu(fm.graph, (n) => whole.get(n)!, top, rules);
     const got = await sparse.unravel(f.tensors, top, rules);
     return {
