@@ -95,6 +95,7 @@ export class FallbackPath implements FramePath {
   }
 
   destroy() {
+    this.acts.dispose();
     this.ctx?.clearRect(0, 0, this.canvas!.width, this.canvas!.height);
   }
 }
