@@ -118,5 +118,5 @@ export class CpuUnravelSeam implements UnravelSeam {
     return { result: Promise.resolve(out) };
   }
 
-  destroy() { this.last = null; }
+  destroy() { this.last = null; this.acts.dispose(); }
 }
