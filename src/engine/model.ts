@@ -120,11 +120,14 @@ export class FixationModel {
       const rgb = tf.cast(ch === 4 ? tf.slice(image, [0, 0, 0], [H, W, 3]) : image, 'float32');
       // A 1-channel model sees the luminance (linear, so taking it before the resize changes nothing).
       const pixels = channels === 1 ? tf.sum(tf.mul(rgb, k.luma), -1, true) : rgb;
-      // ((x (hi - lo) / 255 + lo) - mean) / std = (x - meanPx) (hi - lo) / (255 std): centring before the resize lets
-      // the letterbox bars (cropAndResize's single extrapolation value, 0) come out exactly 0 in every channel.
-      const centred = tf.expandDims(tf.sub(pixels, k.meanPx), 0) as tf.Tensor4D;
-      const crop = tf.image.cropAndResize(centred, box, k.boxInd, [h, w], 'bilinear', 0);
-      return tf.mul(crop, k.scale) as tf.Tensor4D;
+      // ((x (hi - lo) / 255 + lo) - mean) / std = (x - meanPx) (hi - lo) / (255 std). A letterbox centres before the
+      // resize, so that its bars (cropAndResize's single extrapolation value, 0) come out exactly 0 in every channel;
+      // a crop has no bars and centres the network-sized result instead of every frame pixel (on SwiftShader the
+      // frame-sized subtraction tripled the preprocessing).
+      const bars = fit === 'letterbox';
+      const src = tf.expandDims(bars ? tf.sub(pixels, k.meanPx) : pixels, 0) as tf.Tensor4D;
+      const crop = tf.image.cropAndResize(src, box, k.boxInd, [h, w], 'bilinear', 0);
+      return tf.mul(bars ? crop : tf.sub(crop, k.meanPx), k.scale) as tf.Tensor4D;
     });
     return { input, transform };
   }
