@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { PRESENT_LAUNCH } from './launch.ts';
-import { openHarness, SQUIRREL } from './setup.ts';
+import { openGpuHarness, SQUIRREL } from './setup.ts';
 
 test.use({ launchOptions: PRESENT_LAUNCH });
 test.describe.configure({ mode: 'serial' });
@@ -15,9 +15,7 @@ const INPUT = 224; // squeezenet1_1's input side (models/catalog.json)
 let page: Page;
 test.beforeAll(async ({ browser }) => {
   page = await browser.newPage();
-  await openHarness(page);
-  const info = await page.evaluate((canvas) => (window as any).h.init({ modelId: 'squeezenet1_1', backend: 'webgpu', canvas }), OVERLAY);
-  expect(info.path).toBe('gpu');
+  await openGpuHarness(page, OVERLAY);
 });
 test.afterAll(async () => { await page?.close(); });
 

@@ -2,7 +2,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { PRESENT_LAUNCH } from './launch.ts';
 import { CLASS_COLORS, heatGrid } from '../../../src/engine/post.ts';
-import { openHarness, SQUIRREL } from './setup.ts';
+import { openGpuHarness, SQUIRREL } from './setup.ts';
 
 test.use({ launchOptions: PRESENT_LAUNCH });
 test.describe.configure({ mode: 'serial' });
@@ -11,10 +11,7 @@ const OVERLAY = { width: 320, height: 240 };
 let page: Page;
 test.beforeAll(async ({ browser }) => {
   page = await browser.newPage();
-  await openHarness(page);
-  const info = await page.evaluate((canvas) => (window as any).h.init({ modelId: 'squeezenet1_1', backend: 'webgpu', canvas }), OVERLAY);
-  expect(info.path).toBe('gpu');
-  expect(info.backend).toBe('webgpu');
+  await openGpuHarness(page, OVERLAY);
 });
 test.afterAll(async () => { await page?.close(); });
 

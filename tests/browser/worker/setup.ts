@@ -2,7 +2,7 @@
 // edits in the working tree must not reload a page mid-test), and the harness page opened.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
 
 export const IMAGES = resolve(process.env.SHARED_DIR ?? resolve(import.meta.dirname, '../../../../shared'), 'images');
 export const SQUIRREL = '/shared-images/squirrel_cls.jpg';
@@ -19,4 +19,13 @@ export async function openHarness(page: Page, log = true) {
   await page.routeWebSocket(/\?token=/, () => {});
   await page.goto('/tests/browser/worker/harness.html');
   await page.waitForFunction(() => document.body.dataset.ready === '1');
+}
+
+/** The harness with the catalog SqueezeNet on the GPU path (tfjs-webgpu) drawing into an overlay canvas of this size. */
+export async function openGpuHarness(page: Page, canvas: { width: number; height: number }) {
+  await openHarness(page);
+  const info = await page.evaluate((c) => (window as any).h.init({ modelId: 'squeezenet1_1', backend: 'webgpu', canvas: c }), canvas);
+  expect(info.path).toBe('gpu');
+  expect(info.backend).toBe('webgpu');
+  return info;
 }
