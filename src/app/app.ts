@@ -88,6 +88,7 @@ export class CnnfixApp extends LitElement {
   get results() { return this.fix?.results ?? 0; }
   /** Whether a frame is with the worker now (tests wait for a quiet moment). */
   get inFlight() { return this.fix?.inFlight ?? false; }
+  get framesInFlight() { return this.fix?.framesInFlight ?? 0; }
 
   override connectedCallback() {
     super.connectedCallback();

@@ -118,6 +118,7 @@ export class CnnFixations extends LitElement {
   /** Results received so far. */
   get results() { return this.loop.results; }
   get inFlight() { return this.loop.inFlight; }
+  get framesInFlight() { return this.loop.framesInFlight; }
 
   override connectedCallback() {
     super.connectedCallback();

@@ -46,6 +46,8 @@ export class FrameLoop implements ReactiveController {
 
   /** Whether a frame is with the worker now (tests wait for a quiet moment). */
   get inFlight() { return this.sending || this.pending > 0; }
+  /** Frames taken by the loop whose results have not come back (at most MAX_IN_FLIGHT; readout, tests). */
+  get framesInFlight() { return this.pending; }
 
   hostDisconnected() { this.stop(); }
 
