@@ -6,6 +6,7 @@
 import { CLASS_COLORS, gaussianKernel, HEATMAP_WGSL, splatPixels } from '../engine/post.ts';
 import type { Fixation } from '../engine/types.ts';
 import { Growable } from './device.ts';
+import { bindGroupLayout } from './kernels.ts';
 import type { SplatTarget } from './post.ts';
 
 export interface HeatmapParams {
@@ -54,13 +55,7 @@ export class GpuHeatmap {
 
   constructor(private device: GPUDevice) {
     const module = device.createShaderModule({ label: 'heatmap', code: HEATMAP_WGSL });
-    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry =>
-      ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
-    this.layout = device.createBindGroupLayout({
-      label: 'heatmap',
-      entries: [entry(0, 'uniform'), entry(1, 'read-only-storage'), entry(2, 'read-only-storage'),
-        entry(3, 'storage'), entry(4, 'storage'), entry(5, 'storage'), entry(6, 'storage')],
-    });
+    this.layout = bindGroupLayout(device, ['uniform', 'read', 'read', 'write', 'write', 'write', 'write']);
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
     this.pipelines = Object.fromEntries(STEPS.map((s) =>
       [s, device.createComputePipeline({ label: `heatmap.${s}`, layout, compute: { module, entryPoint: s } })])) as Record<Step, GPUComputePipeline>;

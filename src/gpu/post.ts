@@ -7,6 +7,7 @@
 import { outlierRadius2, REMOVE_OUTLIERS_WGSL, SPLAT_POINT_WGSL, TIGHT_BOX_WGSL, TO_IMAGE_POINTS_WGSL, type Box, type Size } from '../engine/post.ts';
 import type { InputFixation, PixelTransform } from '../engine/types.ts';
 import { RECT_WGSL, RECTS_WGSL, overlayUnit, type GpuRects } from './overlay.ts';
+import { bindGroupLayout } from './kernels.ts';
 import { readback } from './readback.ts';
 import { MAX_FIXATIONS } from './unravel.ts';
 
@@ -116,14 +117,8 @@ export class GpuPost {
 
   constructor(private device: GPUDevice) {
     const module = device.createShaderModule({ label: 'post', code: POST_WGSL });
-    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry =>
-      ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
-    this.layout = device.createBindGroupLayout({
-      label: 'post',
-      entries: [entry(0, 'uniform'), entry(1, 'read-only-storage'), entry(2, 'storage'), entry(3, 'storage'), entry(4, 'storage'),
-        entry(5, 'storage'), entry(6, 'read-only-storage')],
-    });
-    const argsLayout = device.createBindGroupLayout({ label: 'post.args', entries: [entry(0, 'storage')] });
+    this.layout = bindGroupLayout(device, ['uniform', 'read', 'write', 'write', 'write', 'write', 'read']);
+    const argsLayout = bindGroupLayout(device, ['write']);
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
     const withArgs = device.createPipelineLayout({ bindGroupLayouts: [this.layout, argsLayout] });
     this.pipelines = Object.fromEntries(STEPS.map((s) => [s, device.createComputePipeline({
