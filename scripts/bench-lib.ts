@@ -2,7 +2,7 @@
 // runs per path (timing mode, end to end with counters, forward only, end to end one frame at a time), the report
 // and its printout.
 import { writeFileSync } from 'node:fs';
-import type { ExplainRequest, FrameResult } from '../workers/api.ts';
+import type { ExplainRequest, FrameResult } from '../src/worker/api.ts';
 
 /** `n` frames sent as the app sends them (the next once the previous is submitted): results in order, wall ms. */
 export type Stream = (req: ExplainRequest, n: number, maxInFlight?: number) => Promise<{ results: FrameResult[]; ms: number }>;

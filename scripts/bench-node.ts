@@ -1,5 +1,5 @@
 // npm run bench -- --node [--frames N --warmup K --out FILE.json --paths gpu|fallback --model ID]
-// The bench without a browser: the worker's own frame driver (workers/path.ts explainFrame) in Node, on
+// The bench without a browser: the worker's own frame driver (src/worker/path.ts explainFrame) in Node, on
 // tfjs-webgpu through the optional `webgpu` package (Dawn: a real GPU's Vulkan driver where there is one, else
 // SwiftShader's) for the GPU path, or wasm for the fallback path (one path per process: tfjs keeps one backend).
 // No overlay canvas (nothing is presented); the frame is the shared squirrel photo at its own size. Same report
@@ -9,7 +9,7 @@ import { countBackendReads, frameCounters, snapshot } from '../src/gpu/counters.
 import { initNodeBackend, loadModel, readImage } from '../src/node/index.ts';
 import { initNodeWebGpu } from '../src/node/webgpu.ts';
 import { IMAGES } from '../tests/browser/worker/setup.ts';
-import type { ExplainRequest, FrameResult } from '../workers/api.ts';
+import type { ExplainRequest, FrameResult } from '../src/worker/api.ts';
 import { measurePath, report, type BenchOptions, type PathResult } from './bench-lib.ts';
 
 export async function benchNode(o: BenchOptions) {
@@ -19,7 +19,7 @@ export async function benchNode(o: BenchOptions) {
   const t0 = Date.now();
   let gpuInfo: string | undefined;
   let memoryGpu = () => ({ gpuBuffers: 0, gpuBytes: 0 });
-  let makePath: (fm: Awaited<ReturnType<typeof loadModel>>) => Promise<import('../workers/path.ts').FramePath>;
+  let makePath: (fm: Awaited<ReturnType<typeof loadModel>>) => Promise<import('../src/worker/path.ts').FramePath>;
   if (path === 'gpu') {
     const ctx = await initNodeWebGpu({ count: true });
     await initNodeBackend('webgpu');
@@ -27,17 +27,17 @@ export async function benchNode(o: BenchOptions) {
     console.log(`gpu: webgpu in Node (${gpuInfo || 'adapter info unavailable'})`);
     memoryGpu = () => ({ gpuBuffers: ctx.buffers.buffers, gpuBytes: ctx.buffers.bytes });
     // Imported after navigator.gpu exists (the GPU code reads WebGPU globals).
-    const { GpuPath } = await import('../workers/gpu-path.ts');
+    const { GpuPath } = await import('../src/worker/gpu-path.ts');
     makePath = async (fm) => { const p = new GpuPath(ctx, fm, null); await p.compile(); return p; };
   } else {
     const backend = await initNodeBackend('wasm');
     countBackendReads(tf.backend());
     console.log(`fallback: ${backend} in Node`);
-    const { FallbackPath } = await import('../workers/fallback-path.ts');
+    const { FallbackPath } = await import('../src/worker/fallback-path.ts');
     makePath = async (fm) => new FallbackPath(backend as 'wasm' | 'cpu', fm, null);
   }
-  const { explainFrame, startFrame } = await import('../workers/path.ts');
-  const { planFrame } = await import('../workers/plan.ts');
+  const { explainFrame, startFrame } = await import('../src/worker/path.ts');
+  const { planFrame } = await import('../src/worker/plan.ts');
   const fm = await loadModel(o.model);
   const fp = await makePath(fm);
   const image = await readImage(`${IMAGES}/squirrel_cls.jpg`);

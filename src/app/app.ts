@@ -5,16 +5,17 @@
 // attract screen, and no controls.
 import { LitElement, html, nothing } from 'lit';
 import { customElement, query, state } from 'lit/decorators.js';
-import { CLASS_COLORS, type FrameResult, type InitInfo, type WorkerStatus } from '../../workers/api.ts';
+import { CLASS_COLORS, type FrameResult, type InitInfo, type WorkerStatus } from '../worker/api.ts';
 import type { CnnFixations, EngineState, Showing } from '../element/cnn-fixations.ts';
 import '../element/cnn-fixations.ts';
-import { listCameras, type CameraError } from './camera.ts';
+import { listCameras, type CameraError } from '../camera/camera.ts';
 import { availability, loadCatalog, type Availability, type CatalogModel } from './catalog.ts';
-import { messageOf } from './engine.ts';
+import { messageOf } from '../element/worker-client.ts';
 import { IdleTracker, MotionMeter } from './idle.ts';
 import { setupPwa } from './pwa.ts';
-import { DEFAULTS, pageParams, type Settings } from './settings.ts';
-import { download, resultJson, stamp } from './snapshot.ts';
+import { DEFAULTS, type Settings } from '../element/settings.ts';
+import { pageParams } from './page-params.ts';
+import { download, resultJson, stamp } from '../element/snapshot.ts';
 import { appStyles } from './styles.ts';
 import { pct } from './control.ts';
 import './controls.ts';

@@ -3,11 +3,11 @@
 // `toggle-class` (a class index) events; <cnnfix-app> owns the settings and passes them to <cnn-fixations>.
 import { html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import { CLASS_COLORS, type FrameResult, type InitInfo } from '../../workers/api.ts';
+import { CLASS_COLORS, type FrameResult, type InitInfo } from '../worker/api.ts';
 import { COLORMAPS } from '../engine/colormap.ts';
 import type { TopClass } from '../engine/types.ts';
 import { Control, checked, pct, value } from './control.ts';
-import type { Settings } from './settings.ts';
+import type { Settings } from '../element/settings.ts';
 
 @customElement('cnnfix-top5')
 export class Top5 extends Control {

@@ -3,7 +3,7 @@
 // the model again with these facts (event 'facts-change', detail: FactsChoice).
 import { LitElement, html, nothing } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { InitInfo } from '../../workers/api.ts';
+import type { InitInfo } from '../worker/api.ts';
 import type { ModelInfo } from '../engine/model.ts';
 import { RANGE_PRESETS as PRESETS } from '../engine/facts.ts';
 

@@ -3,12 +3,12 @@
 // and `say` (a message for the toast); <cnnfix-model-facts> inside sends `facts-change` for a user's own model.
 import { html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import { RESOLUTIONS, type Resolution } from './camera.ts';
+import { RESOLUTIONS, type Resolution } from '../camera/camera.ts';
 import type { Availability, CatalogModel } from './catalog.ts';
 import { Control, value } from './control.ts';
-import type { InitInfo } from '../../workers/api.ts';
+import type { InitInfo } from '../worker/api.ts';
 import './model-facts.ts';
-import type { Settings } from './settings.ts';
+import type { Settings } from '../element/settings.ts';
 
 export type ModelChoice = { modelId: string } | { modelUrl: string } | { modelFiles: File[] };
 

@@ -1,5 +1,5 @@
 // How <cnn-fixations> reads its attributes: pure functions, shared by the element and its unit tests.
-import type { EngineOptions } from '../app/engine.ts';
+import type { EngineOptions } from './worker-client.ts';
 
 /** "top" (or nothing): the top-1 class; "335" or "879, 335": these classes. Anything else is named in the error. */
 export function parseClasses(v: string | null): number[] {

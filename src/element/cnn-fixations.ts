@@ -8,14 +8,14 @@
 // folder of the site that serves it.
 import { LitElement, css, html, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import type { Colormap, ExplainRequest, FrameResult, InitInfo, Method, WorkerStatus } from '../../workers/api.ts';
+import type { Colormap, ExplainRequest, FrameResult, InitInfo, Method, WorkerStatus } from '../worker/api.ts';
 import { COLORMAPS } from '../engine/colormap.ts';
 import type { PresetName } from '../engine/types.ts';
-import { CameraError, RESOLUTIONS, cameraError, openCamera, stopStream, type Resolution } from '../app/camera.ts';
-import { Engine, messageOf, type EngineEvent, type EngineOptions } from '../app/engine.ts';
-import { canvasSize, containRect, pictureSize } from '../app/fit.ts';
-import { DEFAULTS, explainRequest, type Settings } from '../app/settings.ts';
-import { compositePng } from '../app/snapshot.ts';
+import { CameraError, RESOLUTIONS, cameraError, openCamera, stopStream, type Resolution } from '../camera/camera.ts';
+import { Engine, messageOf, type EngineEvent, type EngineOptions } from './worker-client.ts';
+import { canvasSize, containRect, pictureSize } from './fit.ts';
+import { DEFAULTS, explainRequest, type Settings } from './settings.ts';
+import { compositePng } from './snapshot.ts';
 import { modelSource, parseClasses, parseFlag } from './attributes.ts';
 import { FrameLoop, type Picture } from './frame-loop.ts';
 

@@ -3,9 +3,9 @@
 // readback is in flight): at most two frames in flight, none waiting in a queue; frames that arrive meanwhile are
 // dropped, so the one sent when a slot frees is the newest.
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
-import type { ExplainRequest, FrameResult } from '../../workers/api.ts';
-import type { Engine } from '../app/engine.ts';
-import { messageOf } from '../app/engine.ts';
+import type { ExplainRequest, FrameResult } from '../worker/api.ts';
+import type { Engine } from './worker-client.ts';
+import { messageOf } from './worker-client.ts';
 
 /** A still picture gets no next frame: when its explanation is lost (device lost, worker restart) try again. */
 const STILL_RETRIES = 3;

@@ -1,7 +1,7 @@
 // The facts of a model that has no catalog entry (a user's own TF.js graph model), read off its graph: the logits
 // node, the probabilities node (when the graph ends in a Softmax) and the input size. What a graph cannot say
 // (preprocessing, labels) comes from the caller, else ImageNet preprocessing and "class N" labels.
-// One place for the app's worker (workers/load.ts), the library and the CLI (src/node/index.ts).
+// One place for the app's worker (src/worker/load.ts), the library and the CLI (src/node/index.ts).
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { ModelInfo, Preprocessing } from './model.ts';
 import type { TfNode } from './graph.ts';

@@ -1,9 +1,10 @@
 // The app's pure parts: object-fit contain geometry, the idle rule of exhibit mode, URL options, the explain request,
 // and how <cnn-fixations> reads its attributes.
 import { describe, expect, it } from 'vitest';
-import { canvasSize, containRect } from '../../src/app/fit.ts';
+import { canvasSize, containRect } from '../../src/element/fit.ts';
 import { IdleTracker, STILL_THRESHOLD } from '../../src/app/idle.ts';
-import { DEFAULTS, SMOOTHING, explainRequest, pageParams } from '../../src/app/settings.ts';
+import { DEFAULTS, SMOOTHING, explainRequest } from '../../src/element/settings.ts';
+import { pageParams } from '../../src/app/page-params.ts';
 import { catalogOrigins, contentSecurityPolicy } from '../../src/app/csp.ts';
 import { modelSource, parseClasses, parseFlag } from '../../src/element/attributes.ts';
 

@@ -1,6 +1,6 @@
-// The fallback backend order per browser (workers/backend-choice.ts), on real user-agent strings.
+// The fallback backend order per browser (src/worker/backend-choice.ts), on real user-agent strings.
 import { describe, expect, it } from 'vitest';
-import { chooseFallback } from '../../workers/backend-choice.ts';
+import { chooseFallback } from '../../src/worker/backend-choice.ts';
 
 const UA = {
   safariMac: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15',

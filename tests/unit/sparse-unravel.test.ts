@@ -1,4 +1,4 @@
-// The fallback's on-demand activation reads (workers/sparse-unravel.ts) against unravelCpu on every activation read
+// The fallback's on-demand activation reads (src/worker/sparse-unravel.ts) against unravelCpu on every activation read
 // whole, on the same forward pass: the same kept neurons with the same weights, bit for bit, at every layer — on
 // SqueezeNet (the presets and the widest walk), MobileNetV2 (its catalog rules on every shared photo, and rules that
 // leave 1x1 convs' picks unsettled), MobileNet v1 0.25, and on every executable hand-built op graph under every rule
@@ -12,7 +12,7 @@ import { disposeForward, FixationModel, type Forward } from '../../src/engine/mo
 import { resolveRules, type KeptLayer, type Rules } from '../../src/engine/types.ts';
 import { unravelCpu } from '../../src/engine/unravel.ts';
 import { initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
-import { SparseActivations } from '../../workers/sparse-unravel.ts';
+import { SparseActivations } from '../../src/worker/sparse-unravel.ts';
 import { FIXTURES } from '../fixtures/graphs.ts';
 
 const IMAGES = new URL('../../../shared/images/', import.meta.url).pathname;

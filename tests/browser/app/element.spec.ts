@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { CLASS_COLORS, type FrameResult } from '../../../workers/api.ts';
+import { CLASS_COLORS, type FrameResult } from '../../../src/worker/api.ts';
 import { APP_URL, FIRST_RESULT_MS, FOX_SQUIRREL, SHARED, launch, logPage, overlayScreens, overlayShare } from './fixtures.ts';
 
 test.use({ launchOptions: launch() });

@@ -1,4 +1,4 @@
-// Failure paths of a lost GPU device in the app (the worker's bounded recovery, src/app/engine.ts acting on its
+// Failure paths of a lost GPU device in the app (the worker's bounded recovery, src/element/worker-client.ts acting on its
 // status): lost in a hidden tab (recovered only once visible), lost again and again (a clear error and a Restart
 // that works), and WebGPU gone for good (the fallback on a fresh canvas, with a drawn overlay).
 import { expect, test, type Page } from '@playwright/test';

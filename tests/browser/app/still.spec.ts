@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { CLASS_COLORS } from '../../../workers/api.ts';
+import { CLASS_COLORS } from '../../../src/worker/api.ts';
 import { tmpdir } from 'node:os';
 import { OFF_CENTRE_SIZE, offCentreSquirrel, rgbPng } from '../../fixtures/off-centre.ts';
 import { APP_URL, FOX_SQUIRREL, SHARED, countSent, dropFile, expectQuiet, inBox, launch, logPage, sent, waitForEngine, waitForTop1, weightInside } from './fixtures.ts';

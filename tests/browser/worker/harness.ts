@@ -10,9 +10,9 @@ import { FixationModel } from '../../../src/engine/model.ts';
 import { CLASS_COLORS, classOverlay, heatGrid, heatmap, removeOutliers, rescalePoints, tightBox, toImagePoints, upsample, type Size } from '../../../src/engine/post.ts';
 import { pixelTransform } from '../../../src/engine/model.ts';
 import type { Fixation, InputFixation } from '../../../src/engine/types.ts';
-import type { ExplainRequest, ExplainWorkerTestApi, InitOptions } from '../../../workers/api.ts';
+import type { ExplainRequest, ExplainWorkerTestApi, InitOptions } from '../../../src/worker/api.ts';
 
-const worker = new Worker(new URL('../../../workers/explain.worker.ts', import.meta.url), { type: 'module' });
+const worker = new Worker(new URL('../../../src/worker/explain.worker.ts', import.meta.url), { type: 'module' });
 const api = wrap<ExplainWorkerTestApi>(worker);
 
 /** Decoded pixels of an image, optionally resized (the same pixels go to the worker and to the reference). */
@@ -41,7 +41,7 @@ async function reference(): Promise<FixationModel> {
   const e = catalog.models.find((m: { id: string }) => m.id === 'squeezenet1_1');
   const labels = await (await fetch(`/models/${e.id}/${e.labels}`)).json();
   const gm = await loadGraphModel(`/models/${e.id}/model.json`);
-  // The catalog entry's facts, its rules included: 'default' means them, as in the worker (workers/load.ts).
+  // The catalog entry's facts, its rules included: 'default' means them, as in the worker (src/worker/load.ts).
   refModel = FixationModel.create(gm, { id: e.id, inputSize: e.inputSize, preprocessing: e.preprocessing, logits: e.logits, probs: e.probs, labels, rules: e.rules });
   return refModel;
 }

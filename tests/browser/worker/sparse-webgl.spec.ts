@@ -1,5 +1,5 @@
 // The fallback's on-demand reads on WebGL (the worker's fallback backend) = unravelCpu on whole activations, bit for
-// bit, on the three catalog models (their 1x1 convs read picks, workers/sparse-picks-webgl.ts), with the bytes per
+// bit, on the three catalog models (their 1x1 convs read picks, src/worker/sparse-picks-webgl.ts), with the bytes per
 // frame bounded (the old reads: 1.2 MB, 203 KB, 49 KB on these three in Node), and with rows the picks leave unsettled. Runs in the harness page (its own WebGL context, not the worker's).
 import { expect, test } from '@playwright/test';
 import { openHarness, SQUIRREL } from './setup.ts';

@@ -1,4 +1,4 @@
-// Page module for sparse-webgl.spec.ts: the fallback's on-demand reads (workers/sparse-unravel.ts) on tfjs's WebGL
+// Page module for sparse-webgl.spec.ts: the fallback's on-demand reads (src/worker/sparse-unravel.ts) on tfjs's WebGL
 // backend in the page, against unravelCpu on the same activations read whole. The unit test runs the same on
 // tfjs-wasm (the picks as tf ops); here the 1x1 convs' picks run as the WebGL programs of sparse-picks-webgl.ts, as in
 // the worker.
@@ -8,7 +8,7 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { disposeForward, FixationModel } from '../../../src/engine/model.ts';
 import { resolveRules, type KeptLayer, type Rules } from '../../../src/engine/types.ts';
 import { unravelCpu } from '../../../src/engine/unravel.ts';
-import { SparseActivations } from '../../../workers/sparse-unravel.ts';
+import { SparseActivations } from '../../../src/worker/sparse-unravel.ts';
 
 /** The first difference between two walks' kept layers (indices, then weights bit for bit), or null. */
 function firstDifference(want: KeptLayer[], got: KeptLayer[]): string | null {

@@ -2,11 +2,11 @@
 // (unravelCpu) on the activation values its steps read (read back on demand), the CPU heatmap and colormap, drawn with a 2D context into the same
 // OffscreenCanvas. Same requests, same results; path 'fallback'.
 import type * as tf from '@tensorflow/tfjs-core';
-import { colorize } from '../src/engine/colormap.ts';
-import type { FixationModel } from '../src/engine/model.ts';
-import { classOverlay, DEFAULT_POST, heatmap, peak, type Size } from '../src/engine/post.ts';
-import type { Rect } from '../src/gpu/overlay.ts';
-import { readback } from '../src/gpu/readback.ts';
+import { colorize } from '../engine/colormap.ts';
+import type { FixationModel } from '../engine/model.ts';
+import { classOverlay, DEFAULT_POST, heatmap, peak, type Size } from '../engine/post.ts';
+import type { Rect } from '../gpu/overlay.ts';
+import { readback } from '../gpu/readback.ts';
 import { CLASS_COLORS, type Backend, type OverlayOptions } from './api.ts';
 import { Laps, summaryTop1 } from './frame.ts';
 import type { FramePath, HeatSource, Unravelled } from './path.ts';

@@ -1,11 +1,11 @@
 // Per-frame plumbing shared by the GPU and fallback paths: stage timings, frame upload, the forward pass and its
 // top-5 summary, and the CPU baselines (CAM, Grad-CAM) on read-back activations.
 import * as tf from '@tensorflow/tfjs-core';
-import { baselineHeatmap, classHead } from '../src/engine/baselines.ts';
-import type { FixationModel } from '../src/engine/model.ts';
-import { camBox, peak, type Box } from '../src/engine/post.ts';
-import type { PixelTransform, TopClass } from '../src/engine/types.ts';
-import { readback } from '../src/gpu/readback.ts';
+import { baselineHeatmap, classHead } from '../engine/baselines.ts';
+import type { FixationModel } from '../engine/model.ts';
+import { camBox, peak, type Box } from '../engine/post.ts';
+import type { PixelTransform, TopClass } from '../engine/types.ts';
+import { readback } from '../gpu/readback.ts';
 import type { ExplainedClass, FrameResult, Method } from './api.ts';
 import { labelOf } from './scene.ts';
 

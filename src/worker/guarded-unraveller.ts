@@ -2,13 +2,15 @@
 // asynchronously and hands back invalid objects (frames would "succeed" with no fixations), so the WGSL walker is
 // set up inside error scopes, compiled ahead, checked once against the CPU reference on a tiny graph
 // (src/gpu/selfcheck.ts), and its first frames run inside error scopes too. Any failure switches this path to the
-// CPU unravelling (CpuUnravelSeam) for good, and `reason` says why (the readout's path note).
+// CPU unravelling (CpuUnraveller) for good, and `reason` says why (the readout's path note).
 import type * as tf from '@tensorflow/tfjs-core';
-import type { FixationModel } from '../src/engine/model.ts';
-import type { Rules } from '../src/engine/types.ts';
-import type { GpuContext } from '../src/gpu/device.ts';
-import { gpuSelfCheck } from '../src/gpu/selfcheck.ts';
-import { CpuUnravelSeam, GpuUnravelSeam, type Pending, type Unravelled, type UnravelSeam } from './unravel-seam.ts';
+import type { FixationModel } from '../engine/model.ts';
+import type { Rules } from '../engine/types.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { gpuSelfCheck } from '../gpu/selfcheck.ts';
+import { CpuUnraveller } from './cpu-unraveller.ts';
+import { GpuPathUnraveller } from './gpu-unraveller.ts';
+import type { Pending, Unravelled, Unraveller } from './unraveller.ts';
 
 /** Frames run inside error scopes after set-up: the first submissions are where a bad pipeline or buffer shows. */
 const GUARDED_FRAMES = 3;
@@ -31,8 +33,8 @@ export async function scoped<T>(device: GPUDevice, what: string, f: () => Promis
 /** Driver messages span lines; the readout shows one. */
 const oneLine = (m: string) => m.replace(/\s+/g, ' ').trim();
 
-export class GuardedUnravelSeam implements UnravelSeam {
-  private seam: UnravelSeam | null = null;
+export class GuardedUnraveller implements Unraveller {
+  private inner: Unraveller | null = null;
   /** Why the CPU unravelling is in use, when it is. */
   reason?: string;
   private guarded = GUARDED_FRAMES;
@@ -42,51 +44,51 @@ export class GuardedUnravelSeam implements UnravelSeam {
 
   constructor(private gpu: GpuContext, private fm: FixationModel) {}
 
-  get kind() { return this.seam?.kind ?? 'gpu'; }
+  get kind() { return this.inner?.kind ?? 'gpu'; }
 
   /** The WGSL walker's compact fixation list; null while the CPU unravelling is in use (it has no GPU list). */
-  get fixationList(): GPUBuffer | null { return this.seam instanceof GpuUnravelSeam ? this.seam.fixationList : null; }
+  get fixationList(): GPUBuffer | null { return this.inner instanceof GpuPathUnraveller ? this.inner.fixationList : null; }
 
   /**
    * Build the WGSL walker (buffers inside error scopes), compile its kernels for `rules` and run the self-check;
    * on any failure use the CPU unravelling. Never rejects.
    */
   async prepare(rules: Rules): Promise<void> {
-    if (this.seam) return;
-    let gpuSeam: GpuUnravelSeam | null = null;
+    if (this.inner) return;
+    let walker: GpuPathUnraveller | null = null;
     try {
       await scoped(this.gpu.device, 'WGSL unravelling set-up', async () => {
-        gpuSeam = GpuUnravelSeam.create(this.gpu.backend, this.fm);
-        await gpuSeam.compile(rules);
+        walker = GpuPathUnraveller.create(this.gpu.backend, this.fm);
+        await walker.compile(rules);
         await gpuSelfCheck(this.gpu.device, rules, this.fm.graph);
       });
-      this.seam = gpuSeam;
+      this.inner = walker;
     } catch (e) {
-      (gpuSeam as GpuUnravelSeam | null)?.destroy();
+      (walker as GpuPathUnraveller | null)?.destroy();
       this.toCpu((e as Error).message);
     }
   }
 
   async run(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor) {
-    if (!this.seam) await this.prepare(rules);
+    if (!this.inner) await this.prepare(rules);
     if (this.scopesOpen) {
       // A run without its read (the caller gave up on that frame): close its scopes before opening new ones.
       this.scopesOpen = false;
       const error = await this.closeScopes();
       if (error) {
-        this.seam!.destroy();
+        this.inner!.destroy();
         this.toCpu(`a GPU error in the first frames (${error})`);
       }
     }
-    if (this.seam!.kind === 'cpu') return this.seam!.run(tensors, classIndex, rules, summary);
+    if (this.inner!.kind === 'cpu') return this.inner!.run(tensors, classIndex, rules, summary);
     this.last = { tensors, classIndex, rules, summary, uncaptured: this.gpu.uncaptured.count };
-    if (this.guarded <= 0) return this.seam!.run(tensors, classIndex, rules, summary);
+    if (this.guarded <= 0) return this.inner!.run(tensors, classIndex, rules, summary);
     // The scopes stay open until read(): the frame's errors come from its submission, reported asynchronously.
     this.gpu.device.pushErrorScope('out-of-memory');
     this.gpu.device.pushErrorScope('validation');
     this.scopesOpen = true;
     try {
-      await this.seam!.run(tensors, classIndex, rules, summary);
+      await this.inner!.run(tensors, classIndex, rules, summary);
     } catch (e) {
       this.scopesOpen = false;
       await this.closeScopes();
@@ -101,24 +103,24 @@ export class GuardedUnravelSeam implements UnravelSeam {
    */
   async read(layers: 'all' | string[] | null): Promise<Pending<Unravelled>> {
     const last = this.last;
-    if (!last) return this.seam!.read(layers);
+    if (!last) return this.inner!.read(layers);
     this.last = null;
     const scopes = this.scopesOpen;
     this.scopesOpen = false;
     this.guarded--;
     let pending: Pending<Unravelled>;
-    try { pending = await this.seam!.read(layers); } catch (e) { pending = { result: Promise.reject(e) }; }
+    try { pending = await this.inner!.read(layers); } catch (e) { pending = { result: Promise.reject(e) }; }
     const closed = scopes ? this.closeScopes() : Promise.resolve(null);
     return { result: this.settle(last, closed, pending.result, layers) };
   }
 
   destroy() {
-    this.seam?.destroy();
-    this.seam = null;
+    this.inner?.destroy();
+    this.inner = null;
   }
 
   /** The frame's result, or, when its GPU work failed, the CPU reference's on the same activations (from now on). */
-  private async settle(last: NonNullable<GuardedUnravelSeam['last']>, closed: Promise<string | null>,
+  private async settle(last: NonNullable<GuardedUnraveller['last']>, closed: Promise<string | null>,
     result: Promise<Unravelled>, layers: 'all' | string[] | null): Promise<Unravelled> {
     let out: Unravelled | null = null;
     let thrown: unknown = null;
@@ -134,21 +136,21 @@ export class GuardedUnravelSeam implements UnravelSeam {
     if (!error) throw thrown;
     // This frame's GPU work failed: from now on the CPU reference unravels, this frame too while its activations
     // are still there (a pipelined frame has released them: it is reported as failed, the next one is on the CPU).
-    if (this.seam!.kind === 'gpu') {
-      this.seam!.destroy();
+    if (this.inner!.kind === 'gpu') {
+      this.inner!.destroy();
       this.toCpu(`a GPU error in ${when} (${error})`);
     }
     if ([...last.tensors.values()].some((t) => t.isDisposed)) {
       throw new Error(`explain: ${this.reason}; this frame is lost, the next ones unravel on the CPU`);
     }
-    await this.seam!.run(last.tensors, last.classIndex, last.rules, last.summary);
-    return (await this.seam!.read(layers)).result;
+    await this.inner!.run(last.tensors, last.classIndex, last.rules, last.summary);
+    return (await this.inner!.read(layers)).result;
   }
 
   private toCpu(why: string) {
     this.reason = `WGSL unravelling unavailable (${why}); using the CPU reference`;
     console.warn(this.reason);
-    this.seam = new CpuUnravelSeam(this.fm);
+    this.inner = new CpuUnraveller(this.fm);
     this.guarded = 0;
   }
 

@@ -3,11 +3,11 @@
 // preprocessing unless told otherwise, and "class N" labels unless labels come along.
 import { io } from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { FixationModel, type ModelInfo } from '../src/engine/model.ts';
+import { FixationModel, type ModelInfo } from '../engine/model.ts';
 import type { InitOptions } from './api.ts';
-import { asGraphModel } from '../src/formats/layers/convert.ts';
-import { FACTS_FILE, METADATA_FILE, readFacts, readLabels, userModelInfo, type ModelFacts } from '../src/engine/facts.ts';
-import { loadOnnx } from '../src/formats/onnx/index.ts';
+import { asGraphModel } from '../formats/layers/convert.ts';
+import { FACTS_FILE, METADATA_FILE, readFacts, readLabels, userModelInfo, type ModelFacts } from '../engine/facts.ts';
+import { loadOnnx } from '../formats/onnx/index.ts';
 
 /** Where the installed models are served (vite: /models/, dist/models/). */
 export function modelsBase(): URL {

@@ -1,11 +1,11 @@
 // What both paths share after the unravelling: network-input fixations -> frame pixels
 // (outliers removed, box), receptive-field boxes for the layer view, and the overlay geometry as rectangles
 // (the GPU path draws them with a render pass, the fallback with a 2D context: the same geometry).
-import { receptiveField } from '../src/engine/baselines.ts';
-import type { FixationModel } from '../src/engine/model.ts';
-import { removeOutliers, tightBox, toImagePoints, type Box } from '../src/engine/post.ts';
-import type { Fixation, Graph, InputFixation, PixelTransform } from '../src/engine/types.ts';
-import { boxOutline, overlayUnit, pointRect, type Rect } from '../src/gpu/overlay.ts';
+import { receptiveField } from '../engine/baselines.ts';
+import type { FixationModel } from '../engine/model.ts';
+import { removeOutliers, tightBox, toImagePoints, type Box } from '../engine/post.ts';
+import type { Fixation, Graph, InputFixation, PixelTransform } from '../engine/types.ts';
+import { boxOutline, overlayUnit, pointRect, type Rect } from '../gpu/overlay.ts';
 import { CLASS_COLORS, type OverlayOptions } from './api.ts';
 
 /** Network-input fixations -> frame-pixel fixations (outliers removed, the authors' rule) and their tight box. */

@@ -2,15 +2,15 @@
 // differ — unravel, heatmap, draw, peak — and explainFrame() runs a frame through them from a resolved FramePlan:
 // forward pass and top-5, the classes to explain, their fixations and boxes, the overlay, the result.
 import type * as tf from '@tensorflow/tfjs-core';
-import type { FixationModel } from '../src/engine/model.ts';
-import { heatPeak, rescalePoints, type Size } from '../src/engine/post.ts';
-import type { Fixation, InputFixation, KeptLayer, PixelTransform } from '../src/engine/types.ts';
-import type { Rect } from '../src/gpu/overlay.ts';
-import { readback } from '../src/gpu/readback.ts';
+import type { FixationModel } from '../engine/model.ts';
+import { heatPeak, rescalePoints, type Size } from '../engine/post.ts';
+import type { Fixation, InputFixation, KeptLayer, PixelTransform } from '../engine/types.ts';
+import type { Rect } from '../gpu/overlay.ts';
+import { readback } from '../gpu/readback.ts';
 import { CLASS_COLORS, type Backend, type ExplainedClass, type FrameResult, type OverlayOptions, type PathName } from './api.ts';
 import { baselineClasses, baselineNames, disposeAll, forwardFrame, Laps, readActivations, readSummary, summaryTensor, type Frame, type Summary } from './frame.ts';
 import type { FramePlan } from './plan.ts';
-import type { Pending } from './unravel-seam.ts';
+import type { Pending } from './unraveller.ts';
 import { classColor, framePoints, labelOf, layerCells, sceneRects, type ClassScene } from './scene.ts';
 
 /**

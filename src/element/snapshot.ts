@@ -1,5 +1,5 @@
 // Snapshot: the frame with its overlay as one PNG, and the FrameResult as JSON, both downloaded locally.
-import type { FrameResult, InitInfo } from '../../workers/api.ts';
+import type { FrameResult, InitInfo } from '../worker/api.ts';
 import { pictureSize } from './fit.ts';
 
 /**

@@ -5,20 +5,20 @@
 // 'top' is chosen on the GPU. Each further class is one more map; layer view and withLayers add the per-layer kept
 // sets; CAM/Grad-CAM read their maps.
 import type * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_POST, heatGrid, heatPeak, rescalePoints, type Box, type Size } from '../src/engine/post.ts';
-import type { FixationModel } from '../src/engine/model.ts';
-import { resolveRules, type Fixation, type InputFixation, type PixelTransform } from '../src/engine/types.ts';
-import { flushTf, type GpuContext } from '../src/gpu/device.ts';
-import { GpuHeatmap } from '../src/gpu/heatmap.ts';
-import { GpuOverlay, type GpuRects, type HeatLayer, type Rect } from '../src/gpu/overlay.ts';
-import { GpuPost, packFixationList, type PostStats } from '../src/gpu/post.ts';
+import { DEFAULT_POST, heatGrid, heatPeak, rescalePoints, type Box, type Size } from '../engine/post.ts';
+import type { FixationModel } from '../engine/model.ts';
+import { resolveRules, type Fixation, type InputFixation, type PixelTransform } from '../engine/types.ts';
+import { flushTf, type GpuContext } from '../gpu/device.ts';
+import { GpuHeatmap } from '../gpu/heatmap.ts';
+import { GpuOverlay, type GpuRects, type HeatLayer, type Rect } from '../gpu/overlay.ts';
+import { GpuPost, packFixationList, type PostStats } from '../gpu/post.ts';
 import { CLASS_COLORS, type Colormap, type OverlayOptions } from './api.ts';
 import { Laps } from './frame.ts';
 import type { FramePath, HeatSource, ListDraw, Unravelled } from './path.ts';
 import { classColor, sceneRects } from './scene.ts';
 import type { FramePlan } from './plan.ts';
-import { GuardedUnravelSeam } from './guarded-seam.ts';
-import type { Pending } from './unravel-seam.ts';
+import { GuardedUnraveller } from './guarded-unraveller.ts';
+import type { Pending } from './unraveller.ts';
 
 export class GpuPath implements FramePath {
   readonly name = 'gpu' as const;
@@ -27,9 +27,9 @@ export class GpuPath implements FramePath {
   readonly overlay: GpuOverlay;
   /** The overlay's points, outliers, box and splat from the unravelling's GPU-side list (ListDraw frames). */
   readonly post: GpuPost;
-  readonly unravelSeam: GuardedUnravelSeam;
+  readonly unraveller: GuardedUnraveller;
   /** Why the CPU unravelling is used on this path, if it is. */
-  get note(): string | undefined { return this.unravelSeam.reason; }
+  get note(): string | undefined { return this.unraveller.reason; }
   private context: GPUCanvasContext | null = null;
   private format: GPUTextureFormat = 'rgba8unorm';
   /** The frame's heatmap + overlay commands, from heatmap() to draw(). */
@@ -42,7 +42,7 @@ export class GpuPath implements FramePath {
     this.heatmapGpu = new GpuHeatmap(gpu.device);
     this.overlay = new GpuOverlay(gpu.device);
     this.post = new GpuPost(gpu.device);
-    this.unravelSeam = new GuardedUnravelSeam(gpu, fm);
+    this.unraveller = new GuardedUnraveller(gpu, fm);
     if (canvas) {
       const ctx = canvas.getContext('webgpu');
       if (!ctx) throw new Error('the overlay canvas has no WebGPU context (it already has another kind of context)');
@@ -54,10 +54,10 @@ export class GpuPath implements FramePath {
 
   /**
    * Set up the unravelling while the camera starts: the WGSL kernels compiled for the model's default rules and
-   * self-checked, else the CPU unravelling with the reason in `note` (see GuardedUnravelSeam).
+   * self-checked, else the CPU unravelling with the reason in `note` (see GuardedUnraveller).
    */
   async compile(): Promise<void> {
-    await this.unravelSeam.prepare(resolveRules('default', {}, this.fm.info.rules));
+    await this.unraveller.prepare(resolveRules('default', {}, this.fm.info.rules));
   }
 
   laps(timing: boolean): Laps {
@@ -72,17 +72,17 @@ export class GpuPath implements FramePath {
   /**
    * With `draw` and the WGSL unravelling in use, the overlay is drawn from its list before the readback is
    * copied: post (src/gpu/post.ts), heat slot 0 and the overlay pass are submitted and presented now, nothing waits
-   * for the map. The CPU unravelling (GuardedUnravelSeam on 'cpu') has no GPU list: its frames draw in finish().
+   * for the map. The CPU unravelling (GuardedUnraveller on 'cpu') has no GPU list: its frames draw in finish().
    */
   async beginUnravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor, draw?: ListDraw): Promise<Pending<Unravelled>> {
-    await this.unravelSeam.run(tensors, classIndex, plan.rules, summary);
+    await this.unraveller.run(tensors, classIndex, plan.rules, summary);
     await laps.lap('unravel');
-    const list = draw ? this.unravelSeam.fixationList : null;
+    const list = draw ? this.unraveller.fixationList : null;
     if (list) {
       this.drawList(list, draw!, this.fm.graph.input.shape[2]);
       await laps.lap('heatmap');
     }
-    const { result } = await this.unravelSeam.read(plan.layers);
+    const { result } = await this.unraveller.read(plan.layers);
     return { result: result.then((u) => { laps.mark('readback'); return list ? { ...u, drawn: true } : u; }) };
   }
 
@@ -220,7 +220,7 @@ export class GpuPath implements FramePath {
     this.heatmapGpu.destroy();
     this.overlay.destroy();
     this.post.destroy();
-    this.unravelSeam.destroy();
+    this.unraveller.destroy();
     try { this.context?.unconfigure(); } catch { /* lost device */ }
   }
 }

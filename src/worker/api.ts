@@ -1,14 +1,14 @@
-// The contract between the UI (src/app) and the explain worker (workers/explain.worker.ts), exposed with comlink.
+// The contract between the UI (src/app) and the explain worker (src/worker/explain.worker.ts), exposed with comlink.
 // Frames go in as transferred ImageBitmap/VideoFrame; small results come back; the overlay is drawn by the worker
 // into an OffscreenCanvas transferred from the page, so the heatmap never leaves the GPU.
-import type { Fixation, InputFixation, PixelTransform, PresetName, Rules, TopClass } from '../src/engine/types.ts';
-import type { Box, Size } from '../src/engine/post.ts';
-import type { ModelInfo } from '../src/engine/model.ts';
-import type { Counters } from '../src/gpu/counters.ts';
-import type { GpuFaults } from '../src/gpu/kernels.ts';
+import type { Fixation, InputFixation, PixelTransform, PresetName, Rules, TopClass } from '../engine/types.ts';
+import type { Box, Size } from '../engine/post.ts';
+import type { ModelInfo } from '../engine/model.ts';
+import type { Counters } from '../gpu/counters.ts';
+import type { GpuFaults } from '../gpu/kernels.ts';
 
 /** Overlay colour of the i-th explained class (points, box, cells), also for the UI's legend (one list: src/engine/post.ts). */
-export { CLASS_COLORS } from '../src/engine/post.ts';
+export { CLASS_COLORS } from '../engine/post.ts';
 
 export type Backend = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 /** Which path ran: WebGPU inference + WGSL unravelling, or the fallback (WebGL/wasm inference + CPU unravelling). */

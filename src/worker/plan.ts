@@ -1,8 +1,8 @@
 // A request resolved once, at the top of a frame, into what the stages need: checked rules, classes, overlay
 // options and the layers wanted. Every bad value is reported here, before any GPU work starts.
-import { size } from '../src/engine/graph.ts';
-import type { FixationModel } from '../src/engine/model.ts';
-import { resolveRules, type Rules } from '../src/engine/types.ts';
+import { size } from '../engine/graph.ts';
+import type { FixationModel } from '../engine/model.ts';
+import { resolveRules, type Rules } from '../engine/types.ts';
 import { CLASS_COLORS, type ExplainRequest, type Method, type OverlayOptions } from './api.ts';
 
 export const DEFAULT_OVERLAY: OverlayOptions = {

@@ -9,13 +9,13 @@
 // The step then runs unchanged (unravelCpu's own rules) on full-size arrays holding those exact values, NaN elsewhere
 // (which no rule picks or keeps), so the result is the CPU reference's, bit for bit.
 import * as tf from '@tensorflow/tfjs-core';
-import { size } from '../src/engine/graph.ts';
-import type { Kept } from '../src/engine/ops/common.ts';
-import type { ConvNode } from '../src/engine/ops/conv.ts';
-import { opOf } from '../src/engine/ops/registry.ts';
-import type { Graph, GraphNode, Rules } from '../src/engine/types.ts';
-import { readback } from '../src/gpu/readback.ts';
-import { unravelWalk, type UnravelResult } from '../src/engine/unravel.ts';
+import { size } from '../engine/graph.ts';
+import type { Kept } from '../engine/ops/common.ts';
+import type { ConvNode } from '../engine/ops/conv.ts';
+import { opOf } from '../engine/ops/registry.ts';
+import type { Graph, GraphNode, Rules } from '../engine/types.ts';
+import { readback } from '../gpu/readback.ts';
+import { unravelWalk, type UnravelResult } from '../engine/unravel.ts';
 import { picksWebgl, WEBGL_PICKS, webglPicks } from './sparse-picks-webgl.ts';
 
 /**

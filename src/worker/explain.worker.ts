@@ -1,7 +1,7 @@
 // The explain worker (comlink): owns the model, the backend (WebGPU first, else WebGL, else wasm; wasm first on
 // Safari, see backend-choice.ts; 'auto' times both paths and keeps the faster) and the overlay canvas. Frames are
 // submitted one at a time (calls queue up) and finished in order; a frame's submission may run while the previous
-// frame's readback is in flight (workers/path.ts startFrame). A lost GPUDevice is recovered in the background
+// frame's readback is in flight (src/worker/path.ts startFrame). A lost GPUDevice is recovered in the background
 // (status 'recovering' -> 'ready': new device, model reloaded, GPU resources rebuilt, canvas reconfigured), with
 // bounded attempts and backoff, only while the page is visible; when that fails the status says what the page must
 // do (WorkerStatus.next). Never 'ready' without an overlay.
@@ -14,11 +14,11 @@ import './wasm-threads.ts';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import type { FixationModel } from '../src/engine/model.ts';
-import { countBackendReads, frameCounters, snapshot } from '../src/gpu/counters.ts';
-import { createGpuContext, releaseGpuContext, type GpuContext } from '../src/gpu/device.ts';
-import { setGpuFaults } from '../src/gpu/kernels.ts';
-import { FIRST_READBACK_TIMEOUT_MS, READBACK_TIMEOUT_MS, ReadbackTimeoutError, setReadbackTimeout } from '../src/gpu/readback.ts';
+import type { FixationModel } from '../engine/model.ts';
+import { countBackendReads, frameCounters, snapshot } from '../gpu/counters.ts';
+import { createGpuContext, releaseGpuContext, type GpuContext } from '../gpu/device.ts';
+import { setGpuFaults } from '../gpu/kernels.ts';
+import { FIRST_READBACK_TIMEOUT_MS, READBACK_TIMEOUT_MS, ReadbackTimeoutError, setReadbackTimeout } from '../gpu/readback.ts';
 import type { Backend, ExplainRequest, ExplainWorkerTestApi, FrameResult, InitInfo, InitOptions, WorkerStatus } from './api.ts';
 import { chooseFallback } from './backend-choice.ts';
 import { FallbackPath } from './fallback-path.ts';

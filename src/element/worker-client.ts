@@ -1,9 +1,9 @@
-// The page's side of the explain worker (contract: workers/api.ts): starts it with a fresh overlay canvas, restarts
+// The page's side of the explain worker (contract: src/worker/api.ts): starts it with a fresh overlay canvas, restarts
 // it when it crashes, restarts it on the fallback path (a fresh canvas: a WebGPU canvas cannot give a 2D context)
 // when WebGPU is gone, stops with an error when the worker's device recovery gave up (the user restarts), tells it
 // whether the page is visible (no recovery in a hidden tab), and drops stale answers from a worker that was replaced.
 import * as Comlink from 'comlink';
-import type { ExplainRequest, ExplainWorkerApi, FrameResult, InitInfo, InitOptions, WorkerStatus } from '../../workers/api.ts';
+import type { ExplainRequest, ExplainWorkerApi, FrameResult, InitInfo, InitOptions, WorkerStatus } from '../worker/api.ts';
 
 export type EngineOptions = Omit<InitOptions, 'canvas' | 'visible'>;
 
@@ -48,7 +48,7 @@ export class Engine {
     this.opts = opts;
     const gen = ++this.generation;
     this.emit({ type: 'loading' });
-    const worker = new Worker(new URL('../../workers/explain.worker.ts', import.meta.url), { type: 'module', name: 'explain' });
+    const worker = new Worker(new URL('../worker/explain.worker.ts', import.meta.url), { type: 'module', name: 'explain' });
     worker.addEventListener('error', (e) => {
       e.preventDefault();
       if (gen === this.generation) void this.crashed(e.message || 'the explain worker stopped (error event)');

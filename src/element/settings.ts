@@ -1,7 +1,7 @@
 // What the user (or the page's URL) chose: the explain request and the camera, in one place.
-import type { Colormap, ExplainRequest, Method, OverlayOptions } from '../../workers/api.ts';
+import type { Colormap, ExplainRequest, Method, OverlayOptions } from '../worker/api.ts';
 import type { PresetName } from '../engine/types.ts';
-import type { Resolution } from './camera.ts';
+import type { Resolution } from '../camera/camera.ts';
 
 export interface Settings {
   /** Empty: explain the top-1 class, whatever it is. Otherwise these classes, one colour each. */
@@ -30,33 +30,6 @@ export const DEFAULTS: Settings = {
   points: true, heatmap: true, box: true, colormap: 'turbo', opacity: 0.6, smooth: true,
   resolution: '720p', facingMode: 'environment',
 };
-
-/** Options of the URL: ?kiosk, ?idle=SECONDS, ?backend=auto|webgpu|fallback, ?model=ID, ?method=..., ?rules=... */
-export interface PageParams {
-  kiosk: boolean;
-  idleMs: number;
-  backend: 'auto' | 'webgpu' | 'fallback';
-  model?: string;
-  settings: Partial<Settings>;
-}
-
-export function pageParams(search = location.search): PageParams {
-  const q = new URLSearchParams(search);
-  const idle = Number(q.get('idle'));
-  const backend = q.get('backend');
-  const settings: Partial<Settings> = {};
-  const method = q.get('method');
-  if (method === 'fixations' || method === 'cam' || method === 'gradcam') settings.method = method;
-  const rules = q.get('rules');
-  if (rules === 'default' || rules === 'reference') settings.rules = rules;
-  return {
-    kiosk: q.has('kiosk'),
-    idleMs: (idle > 0 ? idle : 60) * 1000,
-    backend: backend === 'webgpu' || backend === 'fallback' ? backend : 'auto',
-    model: q.get('model') ?? undefined,
-    settings,
-  };
-}
 
 export function explainRequest(s: Settings, still: boolean): ExplainRequest {
   const overlay: OverlayOptions = {
