@@ -7,7 +7,7 @@
 // Grad-CAM works on any model: tf.grad of the class logit with respect to a layer's activation, fed back into the
 // graph (GraphModel.execute with that node as a feed runs the rest). Where the head has a closed form (the CAM heads
 // above) the gradient at the head's layer is computed exactly from the weights instead: the fast path, checked
-// against tf.grad in tests/unit/baselines.test.ts.
+// against tf.grad in tests/node/baselines.test.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import type { FixationModel } from './model.ts';
 import type { ConvNode, GapNode, Graph, GraphNode, MatMulNode, PixelTransform } from './types.ts';

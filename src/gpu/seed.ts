@@ -2,7 +2,7 @@
 // takes the argmax of the logits on the GPU, so that the unravelling follows the forward pass in the same
 // submission, with no wait for the CPU to read the scores and choose. The chosen index is also written into the
 // compact fixation list's header, so it comes back with the fixations in one readback.
-// seedClass() is the CPU twin (the argmax rule); tests/unit/seed.test.ts runs both on the same vectors.
+// seedClass() is the CPU twin (the argmax rule); tests/node/seed.test.ts runs both on the same vectors.
 
 /** Seed uniform value meaning "the argmax of the logits". */
 export const TOP = 0xffffffff;

@@ -36,7 +36,7 @@ test('names the squirrel, overlays the picture where the heatmap peaks, peak ins
   const peak = await peakInPhoto(page);
   expect(inBox(peak, SQUIRREL_BOX), `peak ${peak} in ${SQUIRREL_BOX}`).toBe(true);
   // The photo's box contains its middle, so also: the fixations' weight is on the squirrel, and the peak is on its
-  // head, not in the middle where a centred blob would put it (tests/unit/baselines.test.ts has the off-centre case).
+  // head, not in the middle where a centred blob would put it (tests/node/baselines.test.ts has the off-centre case).
   expect(weightInside(result.explained[0].fixations, SQUIRREL_BOX)).toBeGreaterThan(0.9);
   expect(Math.hypot(peak[0] - 266.5, peak[1] - 212.5), `peak ${peak} vs the middle`).toBeGreaterThan(30);
 
