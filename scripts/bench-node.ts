@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { countBackendReads, frameCounters, snapshot } from '../src/gpu/counters.ts';
 import { initNodeBackend, loadModel, readImage } from '../src/node/index.ts';
 import { initNodeWebGpu } from '../src/node/webgpu.ts';
-import { IMAGES } from '../tests/browser/worker/setup.ts';
+import { SQUIRREL } from '../tests/fixtures/data.ts';
 import type { ExplainRequest, FrameResult } from '../src/worker/api.ts';
 import { measurePath, report, type BenchOptions, type PathResult } from './bench-lib.ts';
 
@@ -40,7 +40,7 @@ export async function benchNode(o: BenchOptions) {
   const { planFrame } = await import('../src/worker/plan.ts');
   const fm = await loadModel(o.model);
   const fp = await makePath(fm);
-  const image = await readImage(`${IMAGES}/squirrel_cls.jpg`);
+  const image = await readImage(SQUIRREL);
   const [height, width] = image.shape;
   const run = async (req: ExplainRequest) => {
     const before = snapshot();

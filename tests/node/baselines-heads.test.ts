@@ -1,7 +1,6 @@
 // CAM and Grad-CAM beyond SqueezeNet's head: the TF Hub MobileNet v1 (GAP -> 1x1 conv -> squeeze), MobileNetV2
 // (GAP -> MatMul -> BiasAdd) and a Flatten + Dense model (no pool: Grad-CAM by tf.grad only). Expected values are
 // computed here from the raw weights and activations that tfjs gives, or by hand.
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +9,8 @@ import { explain } from '../../src/engine/explain.ts';
 import { FixationModel, type ModelInfo } from '../../src/engine/model.ts';
 import { loadModel, readImage } from '../../src/node/index.ts';
 import { distanceToBox } from '../../scripts/eval/metrics.ts';
-import { sharedDir } from '../../scripts/eval/synthetic.ts';
 import { GraphBuilder, kernel, matrix, planes } from '../fixtures/graphs.ts';
+import { installed, lacks, photo, SQUIRREL } from '../fixtures/data.ts';
 
 const SQUIRREL_BOX: [number, number, number, number] = [125, 100, 360, 370];
 const data = async (t: tf.Tensor) => { const d = (await t.data()) as Float32Array; t.dispose(); return d; };
@@ -24,12 +23,12 @@ async function activations(fm: FixationModel, input: tf.Tensor4D, names: string[
   return m;
 }
 
-describe('TF Hub MobileNet v1 0.25: CAM through a 1x1 conv on the pooled map', () => {
+describe.skipIf(lacks('baselines-heads.test.ts (MobileNet v1 0.25)', installed('mobilenet_v1_025_224_tfhub/model.json')))('TF Hub MobileNet v1 0.25: CAM through a 1x1 conv on the pooled map', () => {
   let fm: FixationModel, input: tf.Tensor4D;
   const P = 'module_apply_default/MobilenetV1/';
   beforeAll(async () => {
     fm = await loadModel('mobilenet_v1_025_224_tfhub');
-    const img = await readImage(join(sharedDir(), 'images/fruits.jpg'));
+    const img = await readImage(photo('fruits.jpg'));
     input = fm.preprocess(img).input;
     img.dispose();
   });
@@ -73,13 +72,13 @@ describe('TF Hub MobileNet v1 0.25: CAM through a 1x1 conv on the pooled map', (
   });
 });
 
-describe('MobileNetV2: Grad-CAM by tf.grad at any layer', () => {
+describe.skipIf(lacks('baselines-heads.test.ts (MobileNetV2)', installed('mobilenet_v2/model.json')))('MobileNetV2: Grad-CAM by tf.grad at any layer', () => {
   let fm: FixationModel, input: tf.Tensor4D;
   const c = 335; // fox squirrel
   beforeAll(async () => {
     fm = await loadModel('mobilenet_v2');
     await loadGradients();
-    const img = await readImage(join(sharedDir(), 'images/squirrel_cls.jpg'));
+    const img = await readImage(SQUIRREL);
     input = fm.preprocess(img).input;
     img.dispose();
   });
@@ -118,7 +117,7 @@ describe('MobileNetV2: Grad-CAM by tf.grad at any layer', () => {
     const fd = (await logitAt(eps) - await logitAt(-eps)) / (2 * eps);
     expect(Math.abs(g.gradient[j] - fd)).toBeLessThan(0.02 * Math.abs(fd));
     // Through explain() with the layer option: a map on the 7x7 grid that peaks on the squirrel.
-    const img = await readImage(join(sharedDir(), 'images/squirrel_cls.jpg'));
+    const img = await readImage(SQUIRREL);
     const e = await explain(fm, img, { method: 'gradcam', layer });
     img.dispose();
     expect(e.class.index).toBe(c);
@@ -127,7 +126,7 @@ describe('MobileNetV2: Grad-CAM by tf.grad at any layer', () => {
   });
 
   it('a layer that is not in the graph, or not spatial, is refused by name', async () => {
-    const img = await readImage(join(sharedDir(), 'images/squirrel_cls.jpg'));
+    const img = await readImage(SQUIRREL);
     await expect(explain(fm, img, { method: 'gradcam', layer: 'nope' })).rejects.toThrow(/layer 'nope' is not a node the logits 'logits' depend on/);
     await expect(explain(fm, img, { method: 'gradcam', layer: 'global_average_pooling2d' })).rejects.toThrow(/'global_average_pooling2d' is not a spatial map/);
     await expect(explain(fm, img, { method: 'cam', layer: 'Conv_1/Relu6' })).rejects.toThrow(/'layer' applies to method 'gradcam'/);

@@ -1,7 +1,9 @@
 // Baselines (CAM, Grad-CAM, centre prior) on the real SqueezeNet, and the evaluation metrics on hand-made maps.
 // Expected values are computed here from the captured activations and the raw weights, or worked out by hand.
 import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -14,9 +16,9 @@ import { resolveRules } from '../../src/engine/types.ts';
 import { unravelCpu } from '../../src/engine/unravel.ts';
 import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
 import { auc, distanceToBox, energyShare, iou, pointingHit, spearman } from '../../scripts/eval/metrics.ts';
-import { sharedDir } from '../../scripts/eval/synthetic.ts';
 import { GraphBuilder, matrix, planes } from '../fixtures/graphs.ts';
 import { offCentreSquirrel } from '../fixtures/off-centre.ts';
+import { BOXES_JSON, photoFolder, SQUIRREL as SQUIRREL_JPG } from '../fixtures/data.ts';
 
 const SQUIRREL = 335;
 let fm: FixationModel;
@@ -26,7 +28,7 @@ let logits: Float32Array;
 
 beforeAll(async () => {
   fm = await loadModel('squeezenet1_1');
-  const img = await readImage(join(sharedDir(), 'images/squirrel_cls.jpg'));
+  const img = await readImage(SQUIRREL_JPG);
   input = fm.preprocess(img).input;
   img.dispose();
   const fwd = await fm.forward(input);
@@ -318,7 +320,14 @@ describe('metrics on hand-made maps', () => {
 
 describe('npm run eval -- --model squeezenet1_1 --quick', () => {
   it('runs end to end and writes a report with every method', async () => {
-    await promisify(execFile)('npx', ['tsx', 'scripts/eval.ts', '--model', 'squeezenet1_1', '--quick'], { cwd: ROOT, maxBuffer: 1 << 26 });
+    // The eval's data folder (images/ and eval/boxes.json) from the repository's test photos and boxes.
+    const data = mkdtempSync(join(tmpdir(), 'cnnfix-eval-data-'));
+    photoFolder(join(data, 'images'));
+    mkdirSync(join(data, 'eval'));
+    copyFileSync(BOXES_JSON, join(data, 'eval/boxes.json'));
+    await promisify(execFile)('npx', ['tsx', 'scripts/eval.ts', '--model', 'squeezenet1_1', '--quick'],
+      { cwd: ROOT, maxBuffer: 1 << 26, env: { ...process.env, CNNFIX_SHARED: data } });
+    rmSync(data, { recursive: true, force: true });
     const r = JSON.parse(await readFile(join(ROOT, 'out/eval-squeezenet1_1-quick.json'), 'utf8'));
     expect(r.model).toBe('squeezenet1_1');
     // SqueezeNet's top-1 on the labelled photos (the squirrel, the butterfly... are well known to it).

@@ -8,15 +8,17 @@ import { explain } from '../../src/engine/explain.ts';
 import { disposeForward, FixationModel } from '../../src/engine/model.ts';
 import { PRESETS } from '../../src/engine/types.ts';
 import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
+import { installed as installedPath, lacks, mirror, photo as photoPath } from '../fixtures/data.ts';
 
-const SHARED = join(import.meta.dirname, '../../../shared');
 const CATALOG = JSON.parse(readFileSync(join(ROOT, 'models/catalog.json'), 'utf8'));
 const f32 = (path: string) => {
   const b = readFileSync(path);
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
 };
-const photo = (name: string) => readImage(join(SHARED, 'images', name));
+const photo = (name: string) => readImage(photoPath(name));
 const installed = (id: string) => existsSync(join(ROOT, 'models', id, 'model.json'));
+/** Skips a model's tests, printing the missing path, where the mirror did not install it. */
+const needs = (id: string) => lacks(`catalog.test.ts (${id})`, installedPath(`${id}/model.json`));
 
 /** Top-1 of tfjs's own execute on a centre crop resized with tf.image.resizeBilinear (not the engine's preprocess). */
 async function independentTop1(m: FixationModel, img: tf.Tensor3D): Promise<{ index: number; logits: Float32Array }> {
@@ -43,22 +45,26 @@ describe('catalog', () => {
     const hub = CATALOG.models.find((m: { id: string }) => m.id === 'mobilenet_v2_100_224');
     expect(hub.urls.length).toBeGreaterThan(0);
     expect(hub.files['model.json']).toBeNull();
-    // The mirror copy of the TF Hub MobileNet v1 is byte for byte TF Hub's: its pinned hashes are the mirror's.
     const v1 = CATALOG.models.find((m: { id: string }) => m.id === 'mobilenet_v1_025_224_tfhub');
-    const sums = readFileSync(join(SHARED, 'models/SHA256SUMS'), 'utf8');
-    for (const f of ['model.json', 'group1-shard1of1']) expect(sums).toContain(`${v1.files[f]}  ./mobilenet_v1_025_224_tfhub/${f}`);
     expect(v1.urls[0]).toMatch(/^https:\/\/tfhub\.dev\/google\/tfjs-model\/imagenet\/mobilenet_v1_025_224\/classification\/3\/.*\{file\}/);
+  });
+
+  it.skipIf(lacks('catalog.test.ts (the mirror\'s checksums)', mirror('SHA256SUMS')))('pins the mirror\'s hashes of the TF Hub MobileNet v1 (byte for byte TF Hub\'s)', () => {
+    const v1 = CATALOG.models.find((m: { id: string }) => m.id === 'mobilenet_v1_025_224_tfhub');
+    const sums = readFileSync(mirror('SHA256SUMS'), 'utf8');
+    for (const f of ['model.json', 'group1-shard1of1']) expect(sums).toContain(`${v1.files[f]}  ./mobilenet_v1_025_224_tfhub/${f}`);
   });
 });
 
-describe('mobilenet_v2 (float MobileNetV2 of the mirror)', () => {
+describe.skipIf(needs('mobilenet_v2'))('mobilenet_v2 (float MobileNetV2 of the mirror)', () => {
   let m: FixationModel;
   beforeAll(async () => { m = await loadModel('mobilenet_v2'); });
   afterAll(() => m?.dispose());
 
+  const vectors = mirror('mobilenet_v2/testvectors');
   for (const i of [0, 1, 2]) {
-    it(`test vector ${i}: the logits node reproduces logits_${i}`, async () => {
-      const dir = join(SHARED, 'models/mobilenet_v2/testvectors');
+    it.skipIf(lacks(`catalog.test.ts (mobilenet_v2 test vector ${i})`, join(vectors, `input_${i}.f32`)))(`test vector ${i}: the logits node reproduces logits_${i}`, async () => {
+      const dir = vectors;
       const expected = f32(join(dir, `logits_${i}.f32`));
       const input = tf.tensor4d(f32(join(dir, `input_${i}.f32`)), [1, 224, 224, 3]);
       const fwd = await m.forward(input);
@@ -81,7 +87,7 @@ describe('mobilenet_v2 (float MobileNetV2 of the mirror)', () => {
   });
 });
 
-describe('mobilenet_v1_025_224_tfhub (TF Hub MobileNet v1 0.25, 1001 outputs)', () => {
+describe.skipIf(needs('mobilenet_v1_025_224_tfhub'))('mobilenet_v1_025_224_tfhub (TF Hub MobileNet v1 0.25, 1001 outputs)', () => {
   let m: FixationModel;
   beforeAll(async () => { m = await loadModel('mobilenet_v1_025_224_tfhub'); });
   afterAll(() => m?.dispose());
@@ -98,7 +104,7 @@ describe('mobilenet_v1_025_224_tfhub (TF Hub MobileNet v1 0.25, 1001 outputs)', 
   });
 });
 
-describe("each model's default rules (catalog \"rules\")", () => {
+describe.skipIf(needs('mobilenet_v1_025_224_tfhub'))("each model's default rules (catalog \"rules\")", () => {
   it("'default' means the model's rules, 'reference' the authors'; bad rules are refused naming the model", async () => {
     const m = await loadModel('mobilenet_v1_025_224_tfhub');
     const entry = CATALOG.models.find((e: { id: string }) => e.id === 'mobilenet_v1_025_224_tfhub');

@@ -1,6 +1,9 @@
 // A fresh clone of the repository (its committed HEAD) in a temporary folder with no ../shared beside it and no
-// MODELS_MIRROR: the catalog's default model is in git, so `npm run models` verifies it and fetches nothing, and the
-// CLI loads and runs it. (node_modules is linked from this checkout rather than installed again.)
+// MODELS_MIRROR: the catalog's default model is in git, so `npm run models` verifies it and fetches nothing, the CLI
+// loads and runs it, and the fast tier and the Node tier pass there, the tests that need the mirror skipping with the
+// missing path printed. node_modules is linked from this checkout rather than installed again, so npm's `prepare`
+// (the generated ONNX decoder) is run by hand, as `npm ci` would.
+// Inside that clone this file skips itself (CNNFIX_IN_CLONE), or it would clone again.
 import { execFile, execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '../..');
-const SQUIRREL = join(ROOT, '../shared/images/squirrel_cls.jpg');
+const SQUIRREL = join(ROOT, 'public/examples/squirrel_cls.jpg');
+const IN_CLONE = !!process.env.CNNFIX_IN_CLONE;
 
 interface Run { code: number; stdout: string; stderr: string }
 function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
@@ -21,6 +25,7 @@ function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): P
 
 let tmp: string, clone: string, env: NodeJS.ProcessEnv;
 beforeAll(() => {
+  if (IN_CLONE) return;
   tmp = mkdtempSync(join(tmpdir(), 'cnnfix-clone-'));
   clone = join(tmp, 'cnnfix');
   const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -29,11 +34,13 @@ beforeAll(() => {
   symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir');
   // .gitignore's node_modules/ matches a folder, not this link.
   appendFileSync(join(clone, '.git/info/exclude'), '/node_modules\n');
-  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'MODELS_MIRROR' && !k.startsWith('npm_')));
+  // Nothing of this run leaks in: no mirror, no npm lifecycle variables, no vitest worker state.
+  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['MODELS_MIRROR', 'TEST_TIER', 'NODE_ENV'].includes(k) &&
+    !k.startsWith('npm_') && !k.startsWith('VITEST')));
 }, 120_000);
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
 
-describe('a fresh clone, no mirror', () => {
+describe.skipIf(IN_CLONE)('a fresh clone, no mirror', () => {
   it('has no ../shared and no MODELS_MIRROR', () => {
     expect(existsSync(join(clone, '../shared'))).toBe(false);
     expect(env.MODELS_MIRROR).toBeUndefined();
@@ -67,4 +74,27 @@ describe('a fresh clone, no mirror', () => {
     expect(run.code).toBe(0);
     expect(run.stdout.split('\n')[1]).toMatch(/^\s+0\.\d+\s+\d+\s+fox squirrel/);
   });
+
+  it('npm run test:fast, then the Node tier, pass in the clone; tests needing the mirror skip naming the missing file', async () => {
+    const prepare = await sh('npm', ['run', 'prepare'], clone, env);
+    expect(prepare.code, prepare.stderr).toBe(0);
+    expect(existsSync(join(clone, 'src/formats/onnx/onnx.pb.js'))).toBe(true);
+    const inner = { ...env, CNNFIX_IN_CLONE: '1' };
+    const fast = await sh('npm', ['run', 'test:fast'], clone, inner);
+    expect(fast.code, fast.stdout.slice(-4000) + fast.stderr.slice(-4000)).toBe(0);
+    const node = await sh('npm', ['run', 'test:node'], clone, inner);
+    const tail = (r: Run) => r.stdout.slice(-3000) + r.stderr.slice(-3000);
+    console.log(`in the clone: ${summary(fast.stdout)} (fast tier); ${summary(node.stdout)} (Node tier)`);
+    expect(node.code, tail(node)).toBe(0);
+    // Each skip names the missing path: the clone's own (absent) ../shared/models, or a catalog model it did not install.
+    const skips = node.stdout.split('\n').filter((l) => l.startsWith('skipped: '));
+    expect(skips.length).toBeGreaterThan(0);
+    for (const l of skips) expect(l).toMatch(new RegExp(` needs (${tmp}/shared/models|${clone}/models)/\\S+`));
+    expect(node.stdout).not.toContain(join(ROOT, '..', 'shared'));
+  }, 1_500_000);
 });
+
+/** vitest's "Tests  N passed | M skipped (K)" line. */
+function summary(out: string): string {
+  return out.replace(/\x1b\[[0-9;]*m/g, '').match(/Tests\s+([^\n]*)/)?.[1].trim() ?? '(no summary)';
+}

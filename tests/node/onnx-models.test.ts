@@ -1,7 +1,7 @@
-// The shared ONNX models (../shared/models/onnx) through the importer: their own test vectors (computed outside this
+// The mirror's ONNX models (onnx/ in the model mirror; every test here skips without it) through the importer: their own test vectors (computed outside this
 // project), the same logits and fixations as the TF.js conversions of the same weights, the int8 QDQ model's top-1
 // against the float model, and clear errors for what is not supported.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
@@ -10,10 +10,12 @@ import { explain } from '../../src/engine/explain.ts';
 import { disposeForward, FixationModel } from '../../src/engine/model.ts';
 import { PRESETS } from '../../src/engine/types.ts';
 import { fileHandler, initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
+import { lacks, mirror, photo, PHOTOS, SQUIRREL } from '../fixtures/data.ts';
 
-const SHARED = join(import.meta.dirname, '../../../shared');
-const ONNX = join(SHARED, 'models/onnx');
-const IMAGES = readdirSync(join(SHARED, 'images')).sort();
+const ONNX = mirror('onnx');
+const IMAGES = PHOTOS;
+const NO_MIRROR = lacks('onnx-models.test.ts', ...['squeezenet1_1.onnx', 'mobilenet_v2_float.onnx', 'mobilenet_v2_int8_qdq.onnx'].map((f) => join(ONNX, f)),
+  mirror('mobilenet_v2/model.json'));
 const NODE_TESTS = '/usr/share/libonnx-testdata/data/node';
 
 function f32(path: string): Float32Array {
@@ -45,8 +47,9 @@ async function timed<T>(what: string, f: () => Promise<T>): Promise<T> {
 
 const ms: Record<string, FixationModel> = {};
 beforeAll(async () => {
+  if (NO_MIRROR) return;
   await initNodeBackend();
-  const labels = JSON.parse(readFileSync(join(SHARED, 'models/mobilenet_v2/labels.json'), 'utf8'));
+  const labels = JSON.parse(readFileSync(mirror('mobilenet_v2/labels.json'), 'utf8'));
   ms.squeezeOnnx = await timed('ONNX squeezenet1_1.onnx', () => loadModel(undefined, join(ONNX, 'squeezenet1_1.onnx')));
   ms.squeezeTfjs = await timed('TF.js squeezenet1_1', () => loadModel('squeezenet1_1'));
   ms.mobileOnnx = await timed('ONNX mobilenet_v2_float.onnx', () => loadModel({
@@ -54,13 +57,13 @@ beforeAll(async () => {
   }));
   ms.mobileInt8 = await timed('ONNX mobilenet_v2_int8_qdq.onnx', () => loadModel(join(ONNX, 'mobilenet_v2_int8_qdq.onnx')) /* an .onnx path as the model */);
   ms.mobileTfjs = await timed('TF.js mobilenet_v2', async () => FixationModel.create(
-    await loadGraphModel(fileHandler(join(SHARED, 'models/mobilenet_v2'))),
+    await loadGraphModel(fileHandler(mirror('mobilenet_v2'))),
     { id: 'mobilenet_v2', inputSize: 224, preprocessing: { range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1] }, logits: 'logits', probs: 'probs', labels },
   ));
 }, 240_000);
 afterAll(() => Object.values(ms).forEach((m) => m.dispose()));
 
-describe('ONNX SqueezeNet 1.1', () => {
+describe.skipIf(NO_MIRROR)('ONNX SqueezeNet 1.1', () => {
   it('reads its facts off the graph: NCHW input 224, logits = the graph output, ImageNet preprocessing, labels beside', () => {
     const { info, graph } = ms.squeezeOnnx;
     expect(info.inputSize).toBe(224);
@@ -74,7 +77,7 @@ describe('ONNX SqueezeNet 1.1', () => {
 
   it('gives the same class and fixations as the TF.js SqueezeNet on every shared photo (both presets)', async () => {
     for (const file of IMAGES) {
-      const img = await readImage(join(SHARED, 'images', file));
+      const img = await readImage(photo(file));
       // The presets' rules themselves: 'default' would mean the catalog's SqueezeNet rules for one model only.
       for (const preset of ['default', 'reference'] as const) {
         const rules = PRESETS[preset];
@@ -90,12 +93,12 @@ describe('ONNX SqueezeNet 1.1', () => {
   }, 240_000);
 });
 
-describe('ONNX MobileNetV2 (float)', () => {
+describe.skipIf(NO_MIRROR)('ONNX MobileNetV2 (float)', () => {
   testVectors('mobilenet_v2_float', 'mobileOnnx', 'mobileTfjs');
 
   it('gives the same class and fixations as the TF.js MobileNetV2 on every shared photo', async () => {
     for (const file of IMAGES) {
-      const img = await readImage(join(SHARED, 'images', file));
+      const img = await readImage(photo(file));
       const opts = { override: { location: 'max' as const } };
       const a = await explain(ms.mobileOnnx, img, opts);
       const b = await explain(ms.mobileTfjs, img, opts);
@@ -106,7 +109,7 @@ describe('ONNX MobileNetV2 (float)', () => {
   }, 240_000);
 });
 
-describe('ONNX MobileNetV2 int8 QDQ', () => {
+describe.skipIf(NO_MIRROR)('ONNX MobileNetV2 int8 QDQ', () => {
   it('takes raw uint8 NHWC pixels and has the float model\'s top-1 on every shared photo', async () => {
     const { info, graph } = ms.mobileInt8;
     expect(info.preprocessing).toEqual({ range: [0, 255], mean: [0, 0, 0], std: [1, 1, 1] });
@@ -114,7 +117,7 @@ describe('ONNX MobileNetV2 int8 QDQ', () => {
     expect(info.probs).toBeDefined(); // the output is a Softmax: logits = its input
     const lines: string[] = [];
     for (const file of IMAGES) {
-      const img = await readImage(join(SHARED, 'images', file));
+      const img = await readImage(photo(file));
       const a = await explain(ms.mobileInt8, img, { override: { location: 'max' } });
       const b = await explain(ms.mobileOnnx, img, { override: { location: 'max' } });
       img.dispose();
@@ -126,15 +129,15 @@ describe('ONNX MobileNetV2 int8 QDQ', () => {
   }, 240_000);
 });
 
-describe('ONNX in the CLI', () => {
+describe.skipIf(NO_MIRROR)('ONNX in the CLI', () => {
   it('classify takes an .onnx file (--model-dir or --model) and the preprocessing flags', async () => {
     const { main } = await import('../../src/cli/main.ts');
     const out: string[] = [];
     const log = console.log;
     console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
     try {
-      expect(await main(['classify', join(SHARED, 'images/squirrel_cls.jpg'), '--model-dir', join(ONNX, 'mobilenet_v2_float.onnx'), '--range=-1,1'])).toBe(0);
-      expect(await main(['classify', join(SHARED, 'images/squirrel_cls.jpg'), '--model', join(ONNX, 'squeezenet1_1.onnx')])).toBe(0);
+      expect(await main(['classify', SQUIRREL, '--model-dir', join(ONNX, 'mobilenet_v2_float.onnx'), '--range=-1,1'])).toBe(0);
+      expect(await main(['classify', SQUIRREL, '--model', join(ONNX, 'squeezenet1_1.onnx')])).toBe(0);
     } finally {
       console.log = log;
     }
@@ -144,14 +147,14 @@ describe('ONNX in the CLI', () => {
   }, 120_000);
 });
 
-describe('ONNX errors', () => {
+describe.skipIf(NO_MIRROR)('ONNX errors', () => {
   it('an unsupported op names the op and the node', async () => {
     await expect(loadModel(undefined, join(NODE_TESTS, 'test_lstm_defaults/model.onnx'))).rejects.toThrow(/test_lstm_defaults\/model\.onnx: node '\w+' \(op LSTM\): op 'LSTM' is not supported/);
     await expect(loadModel(undefined, join(NODE_TESTS, 'test_qlinearconv/model.onnx'))).rejects.toThrow(/\(op QLinearConv\): op 'QLinearConv' is not supported/);
   });
   it('a file that is not ONNX, or missing, is a clear error naming the file', async () => {
-    const notOnnx = join(SHARED, 'models/onnx/LICENSE');
-    await expect(loadModel(undefined, join(SHARED, 'images/squirrel_cls.jpg').replace(/jpg$/, 'onnx'))).rejects.toThrow(/cannot read .*squirrel_cls\.onnx/);
+    const notOnnx = join(ONNX, 'LICENSE');
+    await expect(loadModel(undefined, SQUIRREL.replace(/jpg$/, 'onnx'))).rejects.toThrow(/cannot read .*squirrel_cls\.onnx/);
     const { loadOnnx } = await import('../../src/formats/onnx/index.ts');
     await expect(loadOnnx(readFileSync(notOnnx), notOnnx)).rejects.toThrow(/LICENSE: not an ONNX model/);
   });

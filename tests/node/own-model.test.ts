@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeForward, type FixationModel } from '../../src/index.ts';
 import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
+import { lacks, mirror, photoFolder, PHOTOS, SQUIRREL } from '../fixtures/data.ts';
 
-const SHARED = join(ROOT, '../shared');
-const SQUIRREL = join(SHARED, 'images/squirrel_cls.jpg');
 const CATALOG = JSON.parse(readFileSync(join(ROOT, 'models/catalog.json'), 'utf8'));
 const SQUEEZE = CATALOG.models.find((m: { id: string }) => m.id === 'squeezenet1_1');
 const SQUEEZE_DIR = join(ROOT, 'models/squeezenet1_1');
@@ -152,8 +151,8 @@ describe('cnnfix on your own model', () => {
     expect(index[0]).toMatchObject({ file: SQUIRREL, png: join(out, 'squirrel_cls.png'), class: { index: 335 }, fixations: j.fixations.length });
   });
 
-  it('--range=-1,1 alone means mean 0, std 1: MobileNetV2 from the mirror ([-1,1] inputs) ranks the fox squirrel first', async () => {
-    const mobilenet = ['classify', SQUIRREL, '--model-dir', join(SHARED, 'models/mobilenet_v2')];
+  it.skipIf(lacks('own-model.test.ts --range', mirror('mobilenet_v2/model.json')))('--range=-1,1 alone means mean 0, std 1: MobileNetV2 from the mirror ([-1,1] inputs) ranks the fox squirrel first', async () => {
+    const mobilenet = ['classify', SQUIRREL, '--model-dir', mirror('mobilenet_v2')];
     const top5 = (r: Run) => r.stdout.split('\n').slice(1, 6).join('\n');
     const run = await cnnfix(...mobilenet, '--range=-1,1');
     expect(run.stderr).toBe('');
@@ -179,12 +178,12 @@ describe('cnnfix on your own model', () => {
 
   it('a folder of images: every image explained, one index.jsonl line each (no progress bar off a terminal); a missing labels file named', async () => {
     const out = join(tmp, 'folder-out');
-    const run = await cnnfix('explain', join(SHARED, 'images'), '--out', out);
+    const run = await cnnfix('explain', photoFolder(join(tmp, 'photos')), '--out', out);
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
     expect(run.stdout.trim().split('\n')).toHaveLength(8);
     const images = readFileSync(join(out, 'index.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(images.map((l) => l.file.replace(/^.*\//, ''))).toEqual(['apple.jpg', 'butterfly.jpg', 'chicky_512.png', 'fruits.jpg', 'messi5.jpg', 'orange.jpg', 'squirrel_cls.jpg', 'starry_night.jpg']);
+    expect(images.map((l) => l.file.replace(/^.*\//, ''))).toEqual(PHOTOS);
     expect(images.find((l) => l.file.endsWith('squirrel_cls.jpg')).class.index).toBe(335);
     const bad = await cnnfix('explain', SQUIRREL, '--model-dir', SQUEEZE_DIR, '--labels', join(tmp, 'nope.txt'));
     expect(bad.code).toBe(1);

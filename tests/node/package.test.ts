@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lacks, mirror, SQUIRREL } from '../fixtures/data.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
-const SQUIRREL = join(ROOT, '../shared/images/squirrel_cls.jpg');
 const CATALOG = JSON.parse(readFileSync(join(ROOT, 'models/catalog.json'), 'utf8'));
 
 interface Run { code: number; stdout: string; stderr: string; ms: number }
@@ -95,6 +95,18 @@ describe('npm package', () => {
     expect(run.stdout).toMatch(/squirrel_cls\.jpg: \d+ fox squirrel/);
     expect(existsSync(join(app, 'out/squirrel_cls.png'))).toBe(true);
     expect(readFileSync(join(app, 'out/index.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('npx cnnfix --help, and an ONNX model through the installed package (its generated decoder is in dist/lib)', async (ctx) => {
+    expect(packed.map((f) => f.path)).toEqual(expect.arrayContaining(['dist/lib/formats/onnx/onnx.pb.js', 'dist/lib/formats/onnx/onnx.pb.d.ts']));
+    const help = await sh('npx', ['--no-install', 'cnnfix', '--help'], app, env);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/cnnfix explain IMAGE/);
+    const onnx = mirror('onnx/squeezenet1_1.onnx');
+    if (lacks('the ONNX run of the packed CLI', onnx)) return ctx.skip();
+    const run = await sh('npx', ['--no-install', 'cnnfix', 'classify', SQUIRREL, '--model-dir', onnx], app, env);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toMatch(/335\s+fox squirrel/);
   });
 
   it('an error after the wasm backend loaded prints its message, not the wasm module (< 2 kB)', async () => {

@@ -14,10 +14,8 @@ import { unravelCpu } from '../../src/engine/unravel.ts';
 import { initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
 import { SparseActivations } from '../../src/worker/sparse-unravel.ts';
 import { FIXTURES } from '../fixtures/graphs.ts';
+import { installed, lacks, photo, PHOTOS, SQUIRREL } from '../fixtures/data.ts';
 
-const IMAGES = new URL('../../../shared/images/', import.meta.url).pathname;
-const SQUIRREL = IMAGES + 'squirrel_cls.jpg';
-const PHOTOS = ['apple.jpg', 'butterfly.jpg', 'chicky_512.png', 'fruits.jpg', 'messi5.jpg', 'orange.jpg', 'squirrel_cls.jpg', 'starry_night.jpg'];
 
 async function bothWays(fm: FixationModel, f: Forward, classIndex: number, rules: Rules) {
   const whole = new Map([...f.tensors].map(([n, t]) => [n, t.dataSync() as Float32Array]));
@@ -80,7 +78,7 @@ describe('SqueezeNet, squirrel_cls.jpg', () => {
 
 /** A catalog model's forward pass on a shared photo (centre crop), its top-1 class. */
 async function photoForward(fm: FixationModel, file: string) {
-  const img = await readImage(IMAGES + file);
+  const img = await readImage(photo(file));
   const input = fm.preprocess(img, 'crop').input;
   img.dispose();
   const f = await fm.forward(input);
@@ -93,7 +91,7 @@ async function photoForward(fm: FixationModel, file: string) {
 // MobileNetV2 with its catalog rules (channelRatio 0.95, fcThreshold 0.9): reading every kept position's input
 // channels of its 1x1 convs read 0.7-2.9 MB per frame on these photos (1.2 MB on the squirrel); the picks of
 // pointwise() and the reads ahead bring it to 0.15-0.5 MB, in 37-46 reads instead of 74.
-describe('MobileNetV2, catalog rules, every shared photo', () => {
+describe.skipIf(lacks('sparse-unravel.test.ts (MobileNetV2)', installed('mobilenet_v2/model.json')))('MobileNetV2, catalog rules, every test photo', () => {
   let fm: FixationModel;
   beforeAll(async () => {
     fm = await loadModel('mobilenet_v2');
@@ -162,7 +160,7 @@ describe('MobileNetV2, catalog rules, every shared photo', () => {
   });
 });
 
-describe('MobileNet v1 0.25, catalog rules', () => {
+describe.skipIf(lacks('sparse-unravel.test.ts (MobileNet v1 0.25)', installed('mobilenet_v1_025_224_tfhub/model.json')))('MobileNet v1 0.25, catalog rules', () => {
   it('squirrel_cls.jpg and fruits.jpg: the reference result, bit for bit, at most 128 KB read', async () => {
     const fm = await loadModel('mobilenet_v1_025_224_tfhub');
     try {

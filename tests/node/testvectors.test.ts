@@ -1,13 +1,14 @@
 // The installed SqueezeNet reproduces the shared test vectors: raw NHWC inputs -> the expected pool10 logits
-// (computed outside this project, ../shared/models/squeezenet1_1/testvectors).
+// (computed outside this project, the mirror's squeezenet1_1/testvectors; skipped without the mirror).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeForward, type FixationModel } from '../../src/engine/model.ts';
 import { loadModel } from '../../src/node/index.ts';
+import { lacks, mirror } from '../fixtures/data.ts';
 
-const VECTORS = join(import.meta.dirname, '../../../shared/models/squeezenet1_1/testvectors');
+const VECTORS = mirror('squeezenet1_1/testvectors');
 const f32 = (name: string) => {
   const b = readFileSync(join(VECTORS, name));
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
@@ -19,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => model?.dispose());
 
-describe('SqueezeNet test vectors', () => {
+describe.skipIf(lacks('testvectors.test.ts', VECTORS))('SqueezeNet test vectors', () => {
   for (const i of [0, 1, 2]) {
     it(`input_${i} gives logits_${i}`, async () => {
       const expected = f32(`logits_${i}.f32`);

@@ -2,10 +2,9 @@
 // tag explain a photo; the `result` event carries the worker's FrameResult; the overlay is drawn over the picture;
 // changing an attribute (method, classes, source) explains again; a bad value is named and the default used.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { CLASS_COLORS, type FrameResult } from '../../../src/worker/api.ts';
-import { APP_URL, FIRST_RESULT_MS, FOX_SQUIRREL, SHARED, launch, logPage, overlayScreens, overlayShare } from './fixtures.ts';
+import { APP_URL, BOXES_JSON, FIRST_RESULT_MS, FOX_SQUIRREL, launch, photo, logPage, overlayScreens, overlayShare } from './fixtures.ts';
 
 test.use({ launchOptions: launch() });
 test.describe.configure({ mode: 'serial' });
@@ -28,7 +27,7 @@ test.beforeAll(async ({ browser }) => {
   });
   // Shared photos at an address of this site.
   await page.route('**/shared-photos/*', (route) =>
-    route.fulfill({ body: readFileSync(join(SHARED, 'images', new URL(route.request().url()).pathname.split('/').pop()!)), contentType: 'image/jpeg' }));
+    route.fulfill({ body: readFileSync(photo(new URL(route.request().url()).pathname.split('/').pop()!)), contentType: 'image/jpeg' }));
   await page.goto(`${APP_URL}/examples/element.html`);
 });
 test.afterAll(() => page?.close());
@@ -86,7 +85,7 @@ test('changing the method or the classes attribute explains again', async () => 
 });
 
 test('source set to another shared photo URL: the butterfly is explained', async () => {
-  const item = (JSON.parse(readFileSync(join(SHARED, 'eval/boxes.json'), 'utf8')).items as { image: string; classes: number[] }[])
+  const item = (JSON.parse(readFileSync(BOXES_JSON, 'utf8')).items as { image: string; classes: number[] }[])
     .find((i) => i.image === 'butterfly.jpg')!;
   const n = await count();
   await page.locator('cnn-fixations').evaluate((el) => el.setAttribute('source', '/shared-photos/butterfly.jpg'));

@@ -3,16 +3,18 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { expect, type Page } from '@playwright/test';
 import { PNG } from 'pngjs';
-import { APP_URL, CHROMIUM_ARGS } from '../../../playwright.config.ts';
+import { APP_URL } from '../../../playwright.config.ts';
+import { BOXES_JSON, SQUIRREL } from '../../fixtures/data.ts';
+import { PRESENT_ARGS, PRESENT_ENV } from '../worker/launch.ts';
 
 export { APP_URL };
-export const SHARED = resolve(process.env.SHARED_DIR ?? resolve(import.meta.dirname, '../../../../shared'));
-export const SQUIRREL_JPG = join(SHARED, 'images/squirrel_cls.jpg');
-/** Hand-drawn squirrel box of eval/boxes.json, in the photo's pixels [x1, y1, x2, y2]. */
-export const SQUIRREL_BOX = (JSON.parse(readFileSync(join(SHARED, 'eval/boxes.json'), 'utf8')).items as { image: string; box: number[] }[])
+export { BOXES_JSON, installed, lacks, mirror, photo } from '../../fixtures/data.ts';
+export const SQUIRREL_JPG = SQUIRREL;
+/** Hand-drawn squirrel box of tests/fixtures/boxes.json, in the photo's pixels [x1, y1, x2, y2]. */
+export const SQUIRREL_BOX = (JSON.parse(readFileSync(BOXES_JSON, 'utf8')).items as { image: string; box: number[] }[])
   .find((i) => i.image === 'squirrel_cls.jpg')!.box as [number, number, number, number];
 export const SQUIRREL_SIZE = { width: 535, height: 426 };
 export const FOX_SQUIRREL = /fox squirrel/;
@@ -32,12 +34,8 @@ export function squirrelY4m(): string {
   return out;
 }
 
-/** WebGPU presenting to a canvas under SwiftShader needs Vulkan (COMMON.md); the overlay is such a canvas. */
-export const PRESENT_ARGS = [
-  ...CHROMIUM_ARGS,
-  '--enable-features=Vulkan,CDPScreenshotNewSurface', '--use-vulkan=swiftshader', '--use-angle=vulkan',
-];
-const PRESENT_ENV = { ...process.env, VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json' } as Record<string, string>;
+/** WebGPU presenting to a canvas under SwiftShader needs Vulkan (flags in ../worker/launch.ts); the overlay is such a canvas. */
+export { PRESENT_ARGS };
 const FAKE_CAMERA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
 
 /** Launch options: overlay-capable WebGPU, and optionally the fake squirrel camera. */

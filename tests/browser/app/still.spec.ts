@@ -5,7 +5,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { CLASS_COLORS } from '../../../src/worker/api.ts';
 import { tmpdir } from 'node:os';
 import { OFF_CENTRE_SIZE, offCentreSquirrel, rgbPng } from '../../fixtures/off-centre.ts';
-import { APP_URL, FOX_SQUIRREL, SHARED, countSent, dropFile, expectQuiet, inBox, launch, logPage, sent, waitForEngine, waitForTop1, weightInside } from './fixtures.ts';
+import { APP_URL, BOXES_JSON, FOX_SQUIRREL, countSent, lacks, mirror, photo, dropFile, expectQuiet, inBox, launch, logPage, sent, waitForEngine, waitForTop1, weightInside } from './fixtures.ts';
 
 test.use({ launchOptions: launch() });
 test.describe.configure({ mode: 'serial' });
@@ -80,7 +80,7 @@ test('"where would it look for umbrella?": a searched class is explained, then t
 
 test('two classes on fruits.jpg (lemon, orange): the caption names them with their colours, the legend of their heatmaps', async () => {
   let n = await page.evaluate(() => window.__cnnfix!.results);
-  await dropFile(page, join(SHARED, 'images/fruits.jpg'));
+  await dropFile(page, photo('fruits.jpg'));
   await nextResult(page, n);
   for (const q of ['lemon', 'orange']) {
     n = await page.evaluate(() => window.__cnnfix!.results);
@@ -118,12 +118,12 @@ test('the method toggle reaches the worker: Grad-CAM, then back to fixations', a
 
 test('the file picker opens another photo: the butterfly is named a butterfly', async () => {
   // boxes.json lists the ImageNet classes that name each photo's object.
-  const item = (JSON.parse(readFileSync(join(SHARED, 'eval/boxes.json'), 'utf8')).items as { image: string; classes: number[] }[])
+  const item = (JSON.parse(readFileSync(BOXES_JSON, 'utf8')).items as { image: string; classes: number[] }[])
     .find((i) => i.image === 'butterfly.jpg')!;
   const n = await page.evaluate(() => window.__cnnfix!.results);
   const chooser = page.waitForEvent('filechooser');
   await page.getByTestId('open-image').click();
-  await (await chooser).setFiles(join(SHARED, 'images/butterfly.jpg'));
+  await (await chooser).setFiles(photo('butterfly.jpg'));
   const r = await nextResult(page, n);
   expect(item.classes).toContain(r.top[0].index);
   await expect(page.getByTestId('top1')).toHaveText(r.top[0].label);
@@ -143,7 +143,8 @@ test('"load your own TF.js graph model" from files: model.json, its shard and la
 });
 
 test('a dropped ONNX model (.onnx + a labels file) becomes the user model: the same class as the TF.js SqueezeNet', async () => {
-  const dir = join(SHARED, 'models/onnx');
+  const dir = mirror('onnx');
+  test.skip(lacks('still.spec.ts (ONNX)', join(dir, 'squeezenet1_1.onnx')));
   const before = await page.evaluate(() => ({ n: window.__cnnfix!.results, top: window.__lastResult!.top[0] }));
   const files = ['squeezenet1_1.onnx', 'labels_imagenet_2012.txt'].map((name) => [name, readFileSync(join(dir, name)).toString('base64')]);
   await page.getByTestId('stage').evaluate((stage, files) => {

@@ -1,5 +1,6 @@
-// Chromium flags for WebGPU presenting to a canvas in headless SwiftShader (COMMON.md): the compute-only flags of
-// playwright.config.ts plus Vulkan, and the SwiftShader ICD in the environment.
+// Chromium flags for WebGPU presenting to a canvas in headless SwiftShader: the compute-only flags of
+// playwright.config.ts plus Vulkan (Chromium presents WebGPU through Vulkan, here SwiftShader's), and the SwiftShader
+// ICD in the environment. The worker specs and the app's (tests/browser/app/fixtures.ts) launch with these.
 import { CHROMIUM_ARGS } from '../../../playwright.config.ts';
 
 export const PRESENT_ARGS = [

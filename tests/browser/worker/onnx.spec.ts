@@ -5,12 +5,14 @@ import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { PRESETS } from '../../../src/engine/types.ts';
 import { PRESENT_LAUNCH } from './launch.ts';
-import { IMAGES, openHarness, SQUIRREL } from './setup.ts';
+import { lacks, mirror } from '../../fixtures/data.ts';
+import { openHarness, SQUIRREL } from './setup.ts';
 
 test.use({ launchOptions: PRESENT_LAUNCH });
+test.skip(lacks('onnx.spec.ts', mirror('onnx/squeezenet1_1.onnx'), mirror('onnx/mobilenet_v2_float.onnx'), mirror('mobilenet_v2/model.json')));
 
 test('ONNX SqueezeNet by URL and as files: GPU path, same class and input fixations as the TF.js SqueezeNet', async ({ page }) => {
-  const onnxDir = resolve(IMAGES, '../models/onnx');
+  const onnxDir = mirror('onnx');
   await page.route('**/onnx-models/*', (route) => {
     const name = decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop()!);
     if (name === 'labels.json' || !existsSync(resolve(onnxDir, name))) return route.fulfill({ status: 404, body: '' });
@@ -42,10 +44,9 @@ test('ONNX SqueezeNet by URL and as files: GPU path, same class and input fixati
 });
 
 test('ONNX MobileNetV2 (depthwise, explicit pads, fused Relu6) on the GPU path equals the TF.js MobileNetV2', async ({ page }) => {
-  const shared = resolve(IMAGES, '..');
   await page.route(/\/(onnx-models|tfjs-mobilenet)\//, (route) => {
     const path = decodeURIComponent(new URL(route.request().url()).pathname);
-    const file = path.startsWith('/onnx-models/') ? resolve(shared, 'models/onnx', path.split('/').pop()!) : resolve(shared, 'models/mobilenet_v2', path.split('/').pop()!);
+    const file = path.startsWith('/onnx-models/') ? mirror(`onnx/${path.split('/').pop()!}`) : mirror(`mobilenet_v2/${path.split('/').pop()!}`);
     // Optional files the worker asks for beside a model (labels.json, metadata.json, cnnfix.json) may be missing.
     if (!existsSync(file) || (path.endsWith('/labels.json') && path.startsWith('/onnx-models/'))) return route.fulfill({ status: 404, body: '' });
     return route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream' });

@@ -1,10 +1,9 @@
-// Test setup shared by the worker specs: shared images served at /shared-images/, Vite's HMR socket blocked (other
+// Test setup shared by the worker specs: the test photos (tests/fixtures/data.ts) served at /shared-images/, Vite's HMR socket blocked (other
 // edits in the working tree must not reload a page mid-test), and the harness page opened.
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { expect, type Page } from '@playwright/test';
+import { photo } from '../../fixtures/data.ts';
 
-export const IMAGES = resolve(process.env.SHARED_DIR ?? resolve(import.meta.dirname, '../../../../shared'), 'images');
 export const SQUIRREL = '/shared-images/squirrel_cls.jpg';
 
 export async function openHarness(page: Page, log = true) {
@@ -13,7 +12,7 @@ export async function openHarness(page: Page, log = true) {
     page.on('pageerror', (e) => console.log('[pageerror]', e.message));
   }
   await page.route('**/shared-images/*', (route) => {
-    const file = resolve(IMAGES, decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop()!));
+    const file = photo(decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop()!));
     return route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.png') ? 'image/png' : 'image/jpeg' });
   });
   await page.routeWebSocket(/\?token=/, () => {});
