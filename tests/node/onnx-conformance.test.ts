@@ -12,6 +12,9 @@ import { OPS } from '../../src/formats/onnx/ops.ts';
 import { decodeModel, decodeTensor, tensorValues } from '../../src/formats/onnx/proto.ts';
 
 const DATA = '/usr/share/libonnx-testdata/data/node';
+// CI installs the suite (.ci/run) and must run it; elsewhere, without the Debian package, the file skips naming it.
+const MISSING = !existsSync(DATA) && !process.env.CI;
+if (MISSING) console.log(`skipped: onnx-conformance.test.ts needs ${DATA} (apt-get install libonnx-testdata)`);
 const SUPPORTED = new Set(Object.keys(OPS));
 
 /** Cases of supported ops the importer does not handle, and why. */
@@ -82,7 +85,7 @@ afterAll(() => {
   console.log(`ONNX backend node tests (${DATA}):${lines.join('\n')}`);
 });
 
-describe('ONNX backend node tests', () => {
+describe.skipIf(MISSING)('ONNX backend node tests', () => {
   it('the suite is installed (apt-get install libonnx-testdata)', () => {
     expect(existsSync(DATA), `${DATA} is missing`).toBe(true);
     expect(ALL.filter((c) => !c.skip).length).toBeGreaterThan(100);
