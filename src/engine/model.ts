@@ -122,8 +122,8 @@ export class FixationModel {
       const pixels = channels === 1 ? tf.sum(tf.mul(rgb, k.luma), -1, true) : rgb;
       // ((x (hi - lo) / 255 + lo) - mean) / std = (x - meanPx) (hi - lo) / (255 std). A letterbox centres before the
       // resize, so that its bars (cropAndResize's single extrapolation value, 0) come out exactly 0 in every channel;
-      // a crop has no bars and centres the network-sized result instead of every frame pixel (on SwiftShader the
-      // frame-sized subtraction tripled the preprocessing).
+      // a crop has no bars and centres the network-sized result instead of every frame pixel (a subtraction over the
+      // whole frame costs far more than one over the network-sized input).
       const bars = fit === 'letterbox';
       const src = tf.expandDims(bars ? tf.sub(pixels, k.meanPx) : pixels, 0) as tf.Tensor4D;
       const crop = tf.image.cropAndResize(src, box, k.boxInd, [h, w], 'bilinear', 0);

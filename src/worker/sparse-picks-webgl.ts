@@ -1,6 +1,6 @@
 // The picks of a 1x1 conv step (see pointwise() in sparse-unravel.ts) as two WebGL programs instead of some thirty
-// tf ops: on WebGL every op is a draw call, and on SwiftShader (no GPU) thirty small ops a step cost more than the
-// reads they save. Same output, row for row, as the tf-ops version there: [channels P | exact values P | largest
+// tf ops: on WebGL every op is a draw call, and thirty small draw calls a step can cost more than the reads they
+// save. Same output, row for row, as the tf-ops version there: [channels P | exact values P | largest
 // product | largest product left | values alongside (P each) | depthwise windows (taps x P)]. Only candidates: the
 // CPU settles every row on exact values, so a different tie order or rounding here can only cost a whole-row read.
 import * as tf from '@tensorflow/tfjs-core';

@@ -1,6 +1,6 @@
 // The CPU reference unravelling on activations that stay on the inference backend (WebGL, wasm, or WebGPU when the
-// WGSL walker cannot be built): instead of reading every captured activation back (12.3 MB a frame on SqueezeNet,
-// 28 MB on MobileNetV2), the walk stops before each step and reads only the activation values that step can use,
+// WGSL walker cannot be built): instead of reading every captured activation back (megabytes a frame; the
+// bench reports the bytes actually read), the walk stops before each step and reads only the activation values that step can use,
 // with gathers on the backend, one backend read per step at most (usually; see fetch()):
 // * the windows of the kept neurons (readsOf), and the addends of a residual add below at the same indices;
 // * a 1x1 conv (most of MobileNet's reads: every kept position's Cin channels) reads only its few candidate channels
