@@ -301,9 +301,10 @@ export function gradCamMap(fm: FixationModel, act: Activations, c: number, opts:
  * Composed down the first-input path (branches of a concat or add are aligned).
  */
 export function receptiveField(g: Graph, layer: string): { scale: [number, number]; offset: [number, number] } {
-  let scale: [number, number] = [1, 1], offset: [number, number] = [0, 0];
+  const scale: [number, number] = [1, 1], offset: [number, number] = [0, 0];
   for (let node = g.byName.get(layer); node && node.kind !== 'input'; node = g.byName.get(node.inputs[0])) {
-    let s: [number, number] = [1, 1], o: [number, number] = [0, 0];
+    const s: [number, number] = [1, 1];
+    let o: [number, number] = [0, 0];
     if (node.kind === 'conv' || node.kind === 'pool') {
       const dil = node.kind === 'conv' ? node.dilations : [1, 1];
       for (const i of [0, 1] as const) {

@@ -8,6 +8,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -96,5 +97,5 @@ describe.skipIf(IN_CLONE)('a fresh clone, no mirror', () => {
 
 /** vitest's "Tests  N passed | M skipped (K)" line. */
 function summary(out: string): string {
-  return out.replace(/\x1b\[[0-9;]*m/g, '').match(/Tests\s+([^\n]*)/)?.[1].trim() ?? '(no summary)';
+  return stripVTControlCharacters(out).match(/Tests\s+([^\n]*)/)?.[1].trim() ?? '(no summary)';
 }

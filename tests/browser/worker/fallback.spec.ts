@@ -49,7 +49,8 @@ test('fallback path: two classes drawn in their class hues on the 2D canvas (the
     const r = await h.explainUrl('/shared-images/fruits.jpg', { classes: [951, 950], overlay: { points: false, box: false, opacity: 0.8 } });
     const o = await h.api.__overlayForTest();
     const cpu: Uint8Array = h.cpuClassOverlayPixels(r.explained.map((c: any) => c.fixations), r.frameSize, size, 0.8, false);
-    let maxDiff = 0, opaque = [0, 0];
+    let maxDiff = 0;
+    const opaque = [0, 0];
     for (let i = 0; i < cpu.length; i++) maxDiff = Math.max(maxDiff, Math.abs(o.pixels[i] - cpu[i]));
     // Pixels at full opacity in each class's hue (red-dominant: lemon's #ff3b30; green-dominant: orange's #30d158).
     for (let i = 0; i < cpu.length; i += 4) if (o.pixels[i + 3] === 204) opaque[o.pixels[i] > o.pixels[i + 1] ? 0 : 1]++;
