@@ -2,6 +2,7 @@
 // runs per path (timing mode, end to end with counters, forward only, end to end one frame at a time), the report
 // and its printout.
 import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import type { ExplainRequest, FrameResult } from '../src/worker/api.ts';
 
 /** `n` frames sent as the app sends them (the next once the previous is submitted): results in order, wall ms. */
@@ -16,22 +17,40 @@ export interface BenchOptions {
   model: string;
 }
 
+const USAGE = 'usage: bench [--frames N>=1] [--warmup K>=0] [--size WxH] [--paths gpu,fallback] [--model ID] [--out FILE.json] [--port P] [--node]';
+
+/** The bench's flags, parsed as the CLI parses its own (node:util parseArgs: an unknown flag or a missing value is an error). */
 export function args(argv = process.argv.slice(2)): BenchOptions {
-  const get = (k: string, d: string) => {
-    const i = argv.indexOf(`--${k}`);
-    return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : d;
-  };
-  const frames = Number(get('frames', '200'));
-  const warmup = Number(get('warmup', '2'));
-  const [w, h] = get('size', '640x480').split('x').map(Number);
-  const paths = get('paths', 'gpu,fallback').split(',') as ('gpu' | 'fallback')[];
-  if (!(frames >= 1) || !(warmup >= 0) || !(w > 0 && h > 0) || paths.some((p) => p !== 'gpu' && p !== 'fallback')) {
-    throw new Error('usage: bench [--frames N>=1] [--warmup K>=0] [--size WxH] [--paths gpu,fallback] [--model ID] [--out FILE.json] [--port P] [--node]');
+  let v;
+  try {
+    ({ values: v } = parseArgs({
+      args: argv,
+      options: {
+        frames: { type: 'string', default: '200' },
+        warmup: { type: 'string', default: '2' },
+        size: { type: 'string', default: '640x480' },
+        paths: { type: 'string', default: 'gpu,fallback' },
+        model: { type: 'string', default: 'squeezenet1_1' },
+        out: { type: 'string', default: '' },
+        port: { type: 'string', default: '5299' },
+        node: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${USAGE}`);
   }
-  return {
-    frames, warmup, width: w, height: h, paths, out: get('out', ''), port: Number(get('port', '5299')), node: argv.includes('--node'),
-    model: get('model', 'squeezenet1_1'),
-  };
+  const frames = Number(v.frames), warmup = Number(v.warmup), port = Number(v.port);
+  const [w, h] = v.size.split('x').map(Number);
+  const paths = v.paths.split(',') as ('gpu' | 'fallback')[];
+  const bad = [
+    !(Number.isInteger(frames) && frames >= 1) && `--frames '${v.frames}'`,
+    !(Number.isInteger(warmup) && warmup >= 0) && `--warmup '${v.warmup}'`,
+    !(w > 0 && h > 0) && `--size '${v.size}'`,
+    paths.some((p) => p !== 'gpu' && p !== 'fallback') && `--paths '${v.paths}'`,
+    !(Number.isInteger(port) && port > 0) && `--port '${v.port}'`,
+  ].filter(Boolean);
+  if (bad.length) throw new Error(`bench: bad value ${bad.join(', ')}\n${USAGE}`);
+  return { frames, warmup, width: w, height: h, paths, out: v.out, port, node: v.node, model: v.model };
 }
 
 export interface Spread { median: number; p10: number; p90: number }
