@@ -21,7 +21,9 @@ export default defineConfig({
   testDir: 'tests/browser',
   workers: 1,
   fullyParallel: false,
-  timeout: 300_000,
+  // A test that needs longer says so (test.setTimeout); the default bounds what a hang costs. Waits for an app's first
+  // explanation pass their own limit (FIRST_RESULT_MS, tests/browser/app/fixtures.ts).
+  timeout: 180_000,
   expect: { timeout: 60_000 },
   reporter: [['list']],
   use: {

@@ -109,11 +109,19 @@ export async function countSent(page: Page) {
 }
 export const sent = (page: Page) => page.evaluate(() => (window.__cnnfix!.engine as unknown as { __sent: number }).__sent);
 
-/** No frame in flight (one already sent may land first), and none sent in a quiet second after that. */
+/**
+ * No frame in flight (one already sent may land first), and none sent during the next 30 animation frames: the
+ * loop's own clock (it runs on video frames or animation frames), not a fixed sleep, so the quiet window stretches
+ * with a loaded machine instead of shrinking against it.
+ */
 export async function expectQuiet(page: Page) {
   await page.waitForFunction(() => !window.__cnnfix!.inFlight, null, { timeout: FIRST_RESULT_MS });
   const n = await sent(page);
-  await page.waitForTimeout(1000);
+  await page.evaluate(() => new Promise<void>((done) => {
+    let ticks = 0;
+    const tick = () => (++ticks >= 30 ? done() : requestAnimationFrame(tick));
+    requestAnimationFrame(tick);
+  }));
   expect(await sent(page)).toBe(n);
   expect(await page.evaluate(() => window.__cnnfix!.inFlight)).toBe(false);
 }
