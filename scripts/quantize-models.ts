@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { io, type NamedTensorMap } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -216,7 +217,8 @@ function pin(id: string, hashes: Record<string, string>) {
   writeFileSync(path, text);
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('quantize-models.ts')) {
+// Run as a script (the test imports its functions).
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = parseArgs({ options: { from: { type: 'string' }, model: { type: 'string', multiple: true } } }).values;
   const mirror = resolve(args.from ?? process.env.MODELS_MIRROR ?? join(ROOT, '../shared/models'));
   for (const id of args.model ?? Object.keys(QUANTIZE)) pin(id, quantizeModel(id, mirror));
