@@ -1,12 +1,13 @@
 // The catalog models committed in the repository (quantized by `npm run models:quantize`, scripts/quantize-models.ts)
 // against the float32 models of the mirror they were made from: always, every committed file matches its pinned
-// sha256; with the mirror, the weights (MobileNetV2: bit for bit), the test vectors' logits and the top-1 on every
-// shared photo. Prints the measured differences (docs/models-catalog.md quotes them).
+// sha256; with the mirror, the weights (MobileNetV2: bit for bit), the test vectors' logits, the top-1 on every
+// shared photo and the fixations. Prints the measured differences (docs/models-catalog.md quotes them).
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { explain } from '../../src/engine/explain.ts';
 import { disposeForward, type FixationModel } from '../../src/engine/model.ts';
 import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
 import { describe as recipeName, QUANTIZE, readWeights } from '../../scripts/quantize-models.ts';
@@ -122,6 +123,24 @@ describe.skipIf(missing.length > 0)('committed models against the float32 models
         lines.push(`photos: top-1 the same on ${same}/${photos.length}; max |logit - float logit| up to ${worst.toExponential(2)} of max |logit|`);
         expect(same).toBe(photos.length);
         expect(worst).toBeLessThanOrEqual(TOLERANCE[id]);
+      });
+
+      // Bit-equal weights give equal explanations; float16 ones may move a fixation where two inputs nearly tie.
+      it.skipIf(QUANTIZE[id].mode === 'grid')('the explanations (default rules) keep their fixations: mean Jaccard >= 0.95 over the photos', async () => {
+        let identical = 0, jaccard = 0;
+        const key = (f: { x: number; y: number }) => `${f.x},${f.y}`;
+        for (const name of photos) {
+          const image = await readImage(join(IMAGES, name));
+          const a = new Set((await explain(committed, image, { rules: 'default' })).fixations.map(key));
+          const b = new Set((await explain(float, image, { rules: 'default' })).fixations.map(key));
+          image.dispose();
+          const both = [...a].filter((k) => b.has(k)).length;
+          const j = both / (a.size + b.size - both || 1);
+          jaccard += j / photos.length;
+          if (j === 1) identical++;
+        }
+        lines.push(`fixations (default rules): identical on ${identical}/${photos.length} photos, mean Jaccard ${jaccard.toFixed(3)}`);
+        expect(jaccard).toBeGreaterThanOrEqual(0.95);
       });
     });
   }
