@@ -224,6 +224,8 @@ async function obtain(entry: InstallEntry, name: string, expected: string | null
       }
     }
     if (!opts.mirror && !entry.urls.length) tried.push('no mirror given (MODELS_MIRROR or --from) and the catalog lists no URL');
+    // The catalog's own models are committed (docs/models-catalog.md): a lost or changed file comes back from git.
+    if (!entry.urls.length) tried.push(`a catalog model without URL is committed in the repository: git checkout -- models/${entry.id}`);
   }
   throw new InstallError(`model '${entry.id}', file '${name}': could not install; sources tried:\n  - ${tried.join('\n  - ')}`);
 }

@@ -106,6 +106,7 @@ describe('installer', () => {
     const msg = await failure(installModels({ root, mirror: null }));
     expect(msg).toContain("model 'squeezenet1_1', file 'model.json'");
     expect(msg).toContain('no mirror given');
+    expect(msg).toContain('git checkout -- models/squeezenet1_1');
   });
 
   it('installs unpinned shards named by model.json and records the hash it saw', async () => {
