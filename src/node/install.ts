@@ -29,7 +29,10 @@ export interface InstallOptions {
   root: string;
   /** Mirror folder laid out as <mirror>/<id>/<file>; tried before the URLs. null: none. */
   mirror?: string | null;
-  /** Models to install; default: the catalog's default model plus every catalog model present in the mirror. */
+  /**
+   * Models to install; default: the catalog's default model, every catalog model with a folder in models/ (the
+   * committed ones: verified, nothing fetched) and every catalog model present in the mirror.
+   */
   ids?: string[];
   all?: boolean;
   log?: (line: string) => void;
@@ -66,8 +69,8 @@ export async function readInstallCatalog(root: string): Promise<InstallCatalog> 
   return cat;
 }
 
-/** Which models a plain run installs: the default, the ones asked for, or all; plus those the mirror has. */
-export function selectModels(cat: InstallCatalog, opts: Pick<InstallOptions, 'ids' | 'all' | 'mirror'>): string[] {
+/** Which models a plain run installs: the default, the ones asked for, or all; plus those present here or in the mirror. */
+export function selectModels(cat: InstallCatalog, opts: Pick<InstallOptions, 'ids' | 'all' | 'mirror' | 'root'>): string[] {
   const known = cat.models.map((m) => m.id);
   if (opts.all) return known;
   if (opts.ids?.length) {
@@ -76,8 +79,9 @@ export function selectModels(cat: InstallCatalog, opts: Pick<InstallOptions, 'id
     }
     return opts.ids;
   }
+  const present = known.filter((id) => existsSync(join(opts.root, 'models', id, 'model.json')));
   const inMirror = opts.mirror ? known.filter((id) => existsSync(join(opts.mirror!, id))) : [];
-  return [...new Set([cat.default, ...inMirror])];
+  return [...new Set([cat.default, ...present, ...inMirror])];
 }
 
 export async function installModels(opts: InstallOptions): Promise<InstalledModel[]> {
@@ -220,6 +224,8 @@ async function obtain(entry: InstallEntry, name: string, expected: string | null
       }
     }
     if (!opts.mirror && !entry.urls.length) tried.push('no mirror given (MODELS_MIRROR or --from) and the catalog lists no URL');
+    // The catalog's own models are committed (docs/models-catalog.md): a lost or changed file comes back from git.
+    if (!entry.urls.length) tried.push(`a catalog model without URL is committed in the repository: git checkout -- models/${entry.id}`);
   }
   throw new InstallError(`model '${entry.id}', file '${name}': could not install; sources tried:\n  - ${tried.join('\n  - ')}`);
 }

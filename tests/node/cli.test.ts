@@ -224,9 +224,9 @@ describe('cnnfix explain --class, --fit letterbox, --model', () => {
     expect(b.stderr).toContain(`unknown model 'nope' (catalog has: ${ids.join(', ')})`);
     const empty = join(tmp, 'empty');
     mkdirSync(empty);
-    const c = await cnnfix('explain', SQUIRREL, '--model', 'mobilenet_v2_100_224', '--model-dir', empty);
+    const c = await cnnfix('explain', SQUIRREL, '--model', 'mobilenet_v2', '--model-dir', empty);
     expect(c.code).toBe(1);
-    expect(c.stderr).toContain(`cannot load the model 'mobilenet_v2_100_224' from ${empty}`);
+    expect(c.stderr).toContain(`cannot load the model 'mobilenet_v2' from ${empty}`);
     expect(c.stderr).toContain("run 'npm run models'");
   });
 });

@@ -1,8 +1,8 @@
 // A fresh clone of the repository (its committed HEAD) in a temporary folder with no ../shared beside it and no
-// MODELS_MIRROR: the catalog's default model is in git, so `npm run models` verifies it and fetches nothing, the CLI
-// loads and runs it, and the fast tier and the Node tier pass there, the tests that need the mirror skipping with the
-// missing path printed. node_modules is linked from this checkout rather than installed again, so npm's `prepare`
-// (the generated ONNX decoder) is run by hand, as `npm ci` would.
+// MODELS_MIRROR: every catalog model is in git, so `npm run models` verifies them and fetches nothing, the CLI
+// loads and runs each of them, and the fast tier and the Node tier pass there, the tests that need the mirror
+// skipping with the missing path printed. node_modules is linked from this checkout rather than installed again, so
+// npm's `prepare` (the generated ONNX decoder) is run by hand, as `npm ci` would.
 // Inside that clone this file skips itself (CNNFIX_IN_CLONE), or it would clone again.
 import { execFile, execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { photo } from '../fixtures/data.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
-const SQUIRREL = join(ROOT, 'public/examples/squirrel_cls.jpg');
 const IN_CLONE = !!process.env.CNNFIX_IN_CLONE;
 
 interface Run { code: number; stdout: string; stderr: string }
@@ -49,34 +49,40 @@ describe.skipIf(IN_CLONE)('a fresh clone, no mirror', () => {
     expect(env.MODELS_MIRROR).toBeUndefined();
   });
 
-  it("git tracks exactly the catalog default's files (every file of its entry and every shard of its model.json)", () => {
+  it("git tracks exactly the catalog models' files (every file of each entry and every shard of its model.json)", () => {
     const cat = JSON.parse(readFileSync(join(clone, 'models/catalog.json'), 'utf8'));
-    const def = cat.models.find((m: { id: string }) => m.id === cat.default);
-    const json = JSON.parse(readFileSync(join(clone, 'models', def.id, 'model.json'), 'utf8'));
-    const want = [...new Set([...Object.keys(def.files), ...json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths)])]
-      .map((f) => `models/${def.id}/${f}`).sort();
+    const want = cat.models.flatMap((m: { id: string; files: Record<string, string> }) => {
+      const json = JSON.parse(readFileSync(join(clone, 'models', m.id, 'model.json'), 'utf8'));
+      return [...new Set([...Object.keys(m.files), ...json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths)])].map((f) => `models/${m.id}/${f}`);
+    });
     const tracked = execFileSync('git', ['ls-files', 'models'], { cwd: clone, encoding: 'utf8' }).trim().split('\n').sort();
     expect(tracked).toEqual(['models/catalog.json', ...want].sort());
   });
 
-  it('npm run models succeeds: the default model is verified against its pinned hashes, nothing fetched', async () => {
+  it('npm run models succeeds: every catalog model is verified against its pinned hashes, nothing fetched', async () => {
     const run = await sh('npm', ['run', 'models'], clone, env);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const cat = JSON.parse(readFileSync(join(clone, 'models/catalog.json'), 'utf8'));
-    const def = cat.models.find((m: { id: string }) => m.id === cat.default);
-    for (const sha of Object.values(def.files)) expect(sha).toMatch(/^[0-9a-f]{64}$/); // pinned, not null
-    expect(run.stdout).toMatch(new RegExp(`${cat.default}: (\\d+) files ok \\(0 installed, \\1 already present\\)`));
+    for (const m of cat.models) {
+      for (const sha of Object.values(m.files)) expect(sha).toMatch(/^[0-9a-f]{64}$/); // pinned, not null
+      expect(run.stdout).toMatch(new RegExp(`${m.id}: (\\d+) files ok \\(0 installed, \\1 already present\\)`));
+    }
     // What the install writes (installed.json) is ignored: the clone stays clean.
     expect(execFileSync('git', ['status', '--porcelain'], { cwd: clone, encoding: 'utf8' })).toBe('');
   });
 
-  it('the CLI of the clone loads and runs the default model (right top-1 on a photo)', async () => {
-    const run = await sh(process.execPath, [join(clone, 'bin/cnnfix.js'), 'classify', SQUIRREL], clone, env);
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
-    expect(run.stdout.split('\n')[1]).toMatch(/^\s+0\.\d+\s+\d+\s+fox squirrel/);
-  });
+  // A known top-1 per catalog model (the mirror's README; the TF Hub MobileNet's 1001 outputs put background at 0).
+  const TOP1 = [['squeezenet1_1', 'squirrel_cls.jpg', 335, 'fox squirrel'], ['mobilenet_v2', 'squirrel_cls.jpg', 335, 'fox squirrel'],
+    ['mobilenet_v1_025_224_tfhub', 'fruits.jpg', 951, 'orange']] as const;
+  for (const [id, name, index, label] of TOP1) {
+    it(`the CLI of the clone loads and runs ${id} (top-1 ${index} ${label} on ${name})`, async () => {
+      const run = await sh(process.execPath, [join(clone, 'bin/cnnfix.js'), 'classify', photo(name), '--model', id], clone, env);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout.split('\n')[1]).toMatch(new RegExp(`^\\s+[01]\\.\\d+\\s+${index}\\s+${label}`));
+    });
+  }
 
   it('npm run test:fast, then the Node tier, pass in the clone; tests needing the mirror skip naming the missing file', async () => {
     expect(existsSync(join(clone, 'src/formats/onnx/onnx.pb.js'))).toBe(true);

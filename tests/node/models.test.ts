@@ -1,5 +1,5 @@
 // The model installer (src/node/install.ts) on a temporary project root and mirror holding the real SqueezeNet
-// files, and the loader's errors on broken model folders (src/node/index.ts).
+// files (the committed ones), and the loader's errors on broken model folders (src/node/index.ts).
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -10,9 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installModels, InstallError, type InstallEntry } from '../../src/node/install.ts';
 import { loadModel } from '../../src/node/index.ts';
 
-// The mirror's files for the default model are the committed ones (git-tracked, pinned in the catalog): a test mirror
-// is made from them, so these tests need no ../shared.
-const SHARED = join(import.meta.dirname, '../../models/squeezenet1_1');
+const COMMITTED = join(import.meta.dirname, '../../models/squeezenet1_1');
 const CATALOG = JSON.parse(readFileSync(join(import.meta.dirname, '../../models/catalog.json'), 'utf8'));
 const SQUEEZE: InstallEntry = CATALOG.models.find((m: InstallEntry) => m.id === 'squeezenet1_1');
 const FILES = ['model.json', 'group1-shard1of1.bin', 'labels.json'];
@@ -25,7 +23,7 @@ beforeEach(() => {
   mirror = join(tmp, 'mirror');
   mkdirSync(join(root, 'models'), { recursive: true });
   mkdirSync(join(mirror, 'squeezenet1_1'), { recursive: true });
-  for (const f of FILES) cpSync(join(SHARED, f), join(mirror, 'squeezenet1_1', f));
+  for (const f of FILES) cpSync(join(COMMITTED, f), join(mirror, 'squeezenet1_1', f));
 });
 afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -49,9 +47,9 @@ describe('installer', () => {
     const [r] = await installModels({ root, mirror });
     expect(r.changed).toBe(true);
     for (const f of FILES) {
-      // The catalog's pinned hash is the hash of the mirror's (the committed) file.
-      expect(hash(join(root, 'models/squeezenet1_1', f))).toBe(hash(join(SHARED, f)));
-      expect(SQUEEZE.files[f]).toBe(hash(join(SHARED, f)));
+      // The catalog's pinned hash is the hash of the shared file.
+      expect(hash(join(root, 'models/squeezenet1_1', f))).toBe(hash(join(COMMITTED, f)));
+      expect(SQUEEZE.files[f]).toBe(hash(join(COMMITTED, f)));
     }
     rmSync(mirror, { recursive: true });
     const [again] = await installModels({ root, mirror });
@@ -108,6 +106,7 @@ describe('installer', () => {
     const msg = await failure(installModels({ root, mirror: null }));
     expect(msg).toContain("model 'squeezenet1_1', file 'model.json'");
     expect(msg).toContain('no mirror given');
+    expect(msg).toContain('git checkout -- models/squeezenet1_1');
   });
 
   it('installs unpinned shards named by model.json and records the hash it saw', async () => {
@@ -116,13 +115,13 @@ describe('installer', () => {
     const [r] = await installModels({ root, mirror, log: (l) => lines.push(l) });
     expect(r.files.map((f) => f.name).sort()).toEqual(['group1-shard1of1.bin', 'model.json']);
     const rec = JSON.parse(readFileSync(join(root, 'models/squeezenet1_1/installed.json'), 'utf8'));
-    expect(rec['group1-shard1of1.bin']).toBe(hash(join(SHARED, 'group1-shard1of1.bin')));
-    expect(lines.join('\n')).toContain(`sha256 ${hash(join(SHARED, 'model.json'))}`);
+    expect(rec['group1-shard1of1.bin']).toBe(hash(join(COMMITTED, 'group1-shard1of1.bin')));
+    expect(lines.join('\n')).toContain(`sha256 ${hash(join(COMMITTED, 'model.json'))}`);
     // The recorded hash guards the next run: a changed file is fetched again.
     flipByte(join(root, 'models/squeezenet1_1/group1-shard1of1.bin'));
     const [again] = await installModels({ root, mirror });
     expect(again.files.find((f) => f.name === 'group1-shard1of1.bin')!.source).toContain('mirror');
-    expect(hash(join(root, 'models/squeezenet1_1/group1-shard1of1.bin'))).toBe(hash(join(SHARED, 'group1-shard1of1.bin')));
+    expect(hash(join(root, 'models/squeezenet1_1/group1-shard1of1.bin'))).toBe(hash(join(COMMITTED, 'group1-shard1of1.bin')));
   });
 
   it('a write failing while staging installs nothing and leaves no .staging-* folder behind', async () => {
@@ -144,12 +143,12 @@ describe('installer', () => {
   });
 
   it("derives MobileNet's 1001 labels (background first) from SqueezeNet's, matching the catalog's pinned hash", async () => {
-    const mobile: InstallEntry = CATALOG.models.find((m: InstallEntry) => m.id === 'mobilenet_v2_100_224');
-    // Only the derived file: model.json cannot be downloaded here.
+    const mobile: InstallEntry = CATALOG.models.find((m: InstallEntry) => m.id === 'mobilenet_v1_025_224_tfhub');
+    // Only the derived file (the temporary mirror holds SqueezeNet only).
     writeCatalog([SQUEEZE, { ...mobile, files: { 'labels.json': mobile.files['labels.json'] } }]);
-    await installModels({ root, mirror, ids: ['mobilenet_v2_100_224'] });
-    const labels = JSON.parse(readFileSync(join(root, 'models/mobilenet_v2_100_224/labels.json'), 'utf8'));
-    const imagenet = JSON.parse(readFileSync(join(SHARED, 'labels.json'), 'utf8'));
+    await installModels({ root, mirror, ids: ['mobilenet_v1_025_224_tfhub'] });
+    const labels = JSON.parse(readFileSync(join(root, 'models/mobilenet_v1_025_224_tfhub/labels.json'), 'utf8'));
+    const imagenet = JSON.parse(readFileSync(join(COMMITTED, 'labels.json'), 'utf8'));
     expect(labels.length).toBe(1001);
     expect(labels[0]).toBe('background');
     expect(labels[336]).toBe(imagenet[335]);
@@ -162,7 +161,7 @@ describe('loading errors name the file', () => {
   beforeEach(() => {
     dir = join(tmp, 'model');
     mkdirSync(dir);
-    for (const f of FILES) cpSync(join(SHARED, f), join(dir, f));
+    for (const f of FILES) cpSync(join(COMMITTED, f), join(dir, f));
   });
   const loadError = async () => (await loadModel('squeezenet1_1', dir).then(() => undefined, (e) => e)) as Error;
 

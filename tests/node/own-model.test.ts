@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeForward, type FixationModel } from '../../src/index.ts';
 import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
 import { lacks, mirror, photoFolder, PHOTOS, SQUIRREL } from '../fixtures/data.ts';
+import { readWeights, toFloat16 } from '../../scripts/quantize-models.ts';
 
 const CATALOG = JSON.parse(readFileSync(join(ROOT, 'models/catalog.json'), 'utf8'));
 const SQUEEZE = CATALOG.models.find((m: { id: string }) => m.id === 'squeezenet1_1');
@@ -17,25 +18,22 @@ const SQUEEZE_DIR = join(ROOT, 'models/squeezenet1_1');
 interface Spec { name: string; shape: number[]; dtype: string; quantization?: { dtype: string; min?: number; scale?: number } }
 
 /**
- * Rewrite SqueezeNet's float32 weights as the tfjs converter's --quantize_uint8 / --quantize_float16 would: float32
- * weights only (int32 constants stay), one shard, quantization metadata in the manifest.
+ * Rewrite SqueezeNet's weights (decoded from the committed model, whose kernels are float16) as the tfjs converter's
+ * --quantize_uint8 / --quantize_float16 would from float32: float32 weights only (int32 constants stay), one shard,
+ * quantization metadata in the manifest. Returns the shard's size and the size it would have in float32.
  */
-function quantize(dir: string, kind: 'uint8' | 'float16') {
-  const json = JSON.parse(readFileSync(join(SQUEEZE_DIR, 'model.json'), 'utf8'));
-  const shard = readFileSync(join(SQUEEZE_DIR, 'group1-shard1of1.bin'));
+function quantize(dir: string, kind: 'uint8' | 'float16'): { size: number; float32: number } {
+  const { json, specs: committed, tensors } = readWeights(SQUEEZE_DIR);
   const out: Buffer[] = [];
-  let at = 0;
-  const specs: Spec[] = json.weightsManifest[0].weights;
+  let float32 = 0;
+  const specs: Spec[] = committed.map(({ name, shape, dtype }) => ({ name, shape, dtype }));
   for (const w of specs) {
-    const n = w.shape.reduce((a, b) => a * b, 1);
-    const bytes = shard.subarray(at, at + 4 * n);
-    at += 4 * n;
-    if (w.dtype !== 'float32') { out.push(Buffer.from(bytes)); continue; }
-    const v = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    const data = tensors[w.name].dataSync();
+    float32 += 4 * data.length;
+    if (w.dtype !== 'float32') { out.push(Buffer.from(new Int32Array(data).buffer)); continue; }
+    const v = new Float32Array(data);
     if (kind === 'float16') {
-      const h = new Uint16Array(n);
-      for (let i = 0; i < n; i++) h[i] = toHalf(v[i]);
-      out.push(Buffer.from(h.buffer));
+      out.push(Buffer.from(toFloat16(v, w.name).buffer));
       w.quantization = { dtype: 'float16' };
     } else {
       // tensorflowjs/quantization.py: the range is widened to include 0 and nudged so that 0 is exact.
@@ -43,29 +41,16 @@ function quantize(dir: string, kind: 'uint8' | 'float16') {
       for (const x of v) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
       const scale = (hi - lo) / 255 || 1;
       const min = -Math.round(-lo / scale) * scale;
-      const q = new Uint8Array(n);
-      for (let i = 0; i < n; i++) q[i] = Math.min(255, Math.max(0, Math.round((v[i] - min) / scale)));
+      const q = new Uint8Array(v.length);
+      for (let i = 0; i < v.length; i++) q[i] = Math.min(255, Math.max(0, Math.round((v[i] - min) / scale)));
       out.push(Buffer.from(q.buffer));
       w.quantization = { dtype: 'uint8', min, scale };
     }
   }
-  expect(at).toBe(shard.length);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'group1-shard1of1.bin'), Buffer.concat(out));
-  writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
-  return Buffer.concat(out).length;
-}
-
-/** IEEE 754 half from a float32 (round half up on the mantissa; enough for weights of magnitude < 65504). */
-function toHalf(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0];
-  const sign = (u >>> 16) & 0x8000;
-  const exp = ((u >>> 23) & 0xff) - 127 + 15;
-  const mant = u & 0x7fffff;
-  if (exp >= 31) return sign | 0x7c00;
-  if (exp <= 0) return exp < -10 ? sign : sign | (((mant | 0x800000) >> (1 - exp)) + 0x1000) >> 13;
-  return sign | ((exp << 10) + ((mant + 0x1000) >> 13));
+  writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...json, weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: specs }] }));
+  return { size: Buffer.concat(out).length, float32 };
 }
 
 async function probs(model: FixationModel, image: string): Promise<Float32Array> {
@@ -98,9 +83,9 @@ describe('a model with no catalog entry', () => {
   for (const kind of ['uint8', 'float16'] as const) {
     it(`${kind}-quantized weights load through tfjs's decoding and keep the top-1`, async () => {
       const dir = join(tmp, kind);
-      const size = quantize(dir, kind);
+      const { size, float32 } = quantize(dir, kind);
       // The old loader's hand-computed size (4 bytes a value) would reject these shards.
-      expect(size).toBeLessThan(readFileSync(join(SQUEEZE_DIR, 'group1-shard1of1.bin')).length * (kind === 'uint8' ? 0.3 : 0.6));
+      expect(size).toBeLessThan(float32 * (kind === 'uint8' ? 0.3 : 0.6));
       const float = await loadModel();
       const quant = await loadModel({ path: join(dir, 'model.json'), labels: join(SQUEEZE_DIR, 'labels.json') });
       const [pf, pq] = [await probs(float, SQUIRREL), await probs(quant, SQUIRREL)];
@@ -115,7 +100,7 @@ describe('a model with no catalog entry', () => {
 
   it('a truncated quantized shard is a clear error naming the folder and the shard', async () => {
     const dir = join(tmp, 'uint8-cut');
-    const size = quantize(dir, 'uint8');
+    const { size } = quantize(dir, 'uint8');
     writeFileSync(join(dir, 'group1-shard1of1.bin'), readFileSync(join(dir, 'group1-shard1of1.bin')).subarray(0, size - 5000));
     const e = (await loadModel({ path: dir }).then(() => undefined, (err) => err)) as Error;
     expect(e.message).toContain(dir);
@@ -181,7 +166,7 @@ describe('cnnfix on your own model', () => {
     const run = await cnnfix('explain', photoFolder(join(tmp, 'photos')), '--out', out);
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
-    expect(run.stdout.trim().split('\n')).toHaveLength(8);
+    expect(run.stdout.trim().split('\n')).toHaveLength(PHOTOS.length);
     const images = readFileSync(join(out, 'index.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(images.map((l) => l.file.replace(/^.*\//, ''))).toEqual(PHOTOS);
     expect(images.find((l) => l.file.endsWith('squirrel_cls.jpg')).class.index).toBe(335);

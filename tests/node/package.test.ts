@@ -1,7 +1,7 @@
 // The npm package as a user gets it: `npm pack` (prepack compiles dist/lib/), the tarball installed into an empty
-// project, then plain `node` on the library with the default model inside the package, `npx cnnfix explain`, and a
-// TypeScript consumer type-checked against the shipped .d.ts. Prints the tarball size, the installed size and the time
-// from `npm install` to the first explained image.
+// project, then plain `node` on the library with the default model inside the package (every catalog model is in
+// it), `npx cnnfix explain`, and a TypeScript consumer type-checked against the shipped .d.ts. Prints the tarball
+// size, the installed size and the time from `npm install` to the first explained image.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,17 +61,20 @@ beforeAll(async () => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('npm package', () => {
-  it('the tarball holds the compiled library, the bin, the catalog and the default model; no sources, tests or eval', () => {
+  it('the tarball holds the compiled library, the bin, the catalog and every catalog model; no sources, tests or eval', () => {
     const paths = packed.map((f) => f.path);
     for (const p of paths) expect(p).toMatch(/^(dist\/lib\/.*\.(js|d\.ts)|bin\/cnnfix\.js|models\/.*|package\.json|README\.md|LICENSE)$/);
     expect(paths).toContain('dist/lib/index.js');
     expect(paths).toContain('dist/lib/index.d.ts');
     expect(paths).toContain('dist/lib/node/index.d.ts');
-    const def = CATALOG.models.find((m: { id: string }) => m.id === CATALOG.default);
-    const json = JSON.parse(readFileSync(join(ROOT, 'models', def.id, 'model.json'), 'utf8'));
-    const shards = json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths);
-    for (const f of new Set([...Object.keys(def.files), ...shards])) expect(paths).toContain(`models/${def.id}/${f}`);
-    expect(paths.filter((p) => p.startsWith('models/') && !p.startsWith(`models/${def.id}/`))).toEqual(['models/catalog.json']);
+    // Every catalog model (so the default, whichever it is), and nothing else under models/.
+    const want = CATALOG.models.flatMap((m: { id: string; files: Record<string, string> }) => {
+      const json = JSON.parse(readFileSync(join(ROOT, 'models', m.id, 'model.json'), 'utf8'));
+      const shards = json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths);
+      return [...new Set([...Object.keys(m.files), ...shards])].map((f) => `models/${m.id}/${f}`);
+    });
+    expect(want.some((p: string) => p.startsWith(`models/${CATALOG.default}/`))).toBe(true);
+    expect(paths.filter((p) => p.startsWith('models/')).sort()).toEqual(['models/catalog.json', ...want].sort());
     const pkg = JSON.parse(readFileSync(join(app, 'node_modules/cnnfix/package.json'), 'utf8'));
     for (const dev of ['tsx', 'vite', 'vitest', 'typescript', '@playwright/test']) expect(pkg.dependencies).not.toHaveProperty(dev);
     console.log(`package: tarball ${mb(statSync(tarball).size)}, ${paths.length} files; installed: cnnfix ${mb(du(join(app, 'node_modules/cnnfix')))}, ` +
