@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeForward, type FixationModel } from '../../src/index.ts';
 import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
+import { toHalf } from '../fixtures/graphs.ts';
 
 const SHARED = join(ROOT, '../shared');
 const SQUIRREL = join(SHARED, 'images/squirrel_cls.jpg');
@@ -55,18 +56,6 @@ function quantize(dir: string, kind: 'uint8' | 'float16') {
   writeFileSync(join(dir, 'group1-shard1of1.bin'), Buffer.concat(out));
   writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
   return Buffer.concat(out).length;
-}
-
-/** IEEE 754 half from a float32 (round half up on the mantissa; enough for weights of magnitude < 65504). */
-function toHalf(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0];
-  const sign = (u >>> 16) & 0x8000;
-  const exp = ((u >>> 23) & 0xff) - 127 + 15;
-  const mant = u & 0x7fffff;
-  if (exp >= 31) return sign | 0x7c00;
-  if (exp <= 0) return exp < -10 ? sign : sign | (((mant | 0x800000) >> (1 - exp)) + 0x1000) >> 13;
-  return sign | ((exp << 10) + ((mant + 0x1000) >> 13));
 }
 
 async function probs(model: FixationModel, image: string): Promise<Float32Array> {
