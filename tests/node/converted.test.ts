@@ -12,7 +12,7 @@ import { ABSENT, disposeForward, explain, type FixationModel } from '../../src/i
 import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
 import { main } from '../../src/cli/main.ts';
 import { kerasSigmoid128, kerasSoftmax32, type ConvertedModel } from '../fixtures/graphs.ts';
-import { qdqUint8Output } from '../fixtures/onnx.ts';
+import { qdqUint8Output, qlinearConv } from '../fixtures/onnx.ts';
 
 const SHARED = join(ROOT, '../shared');
 const IMAGES = ['squirrel_cls.jpg', 'orange.jpg', 'butterfly.jpg'].map((f) => join(SHARED, 'images', f));
@@ -222,6 +222,10 @@ describe('errors name the file, the node or layer, and what to pass', () => {
     const fm = await loadModel({ path: file, info: { logits: 'logits' } });
     expect(fm.info.probs).toBeDefined();
     fm.dispose();
+    // QLinear int8 models (QLinearConv etc.) are refused naming the op and the node.
+    const q = join(tmp, 'qlinear.onnx');
+    writeFileSync(q, qlinearConv());
+    await expect(loadModel({ path: q })).rejects.toThrow(`${q}: node 'qconv1' (op QLinearConv): op 'QLinearConv' is not supported by the ONNX importer`);
     const bad = join(tmp, 'bad-metadata.onnx');
     writeFileSync(bad, qdqUint8Output({ preprocessing: 'zero-to-one' }).bytes);
     await expect(loadModel({ path: bad })).rejects.toThrow(`${bad}: metadata 'preprocessing' is neither a preset (imagenet, [0,1], [-1,1], [0,255]) nor JSON: 'zero-to-one'`);
