@@ -4,7 +4,7 @@
 // exported; the app and the tests import those modules directly.
 
 // A model: a tfjs GraphModel plus its facts (catalog entry, or read off the graph for a user's own model).
-export { FixationModel, pixelTransform, inputShape, disposeForward, type ModelInfo, type InputShape, type Preprocessing, type Fit, type Forward } from './engine/model.ts';
+export { FixationModel, pixelTransform, inputShape, disposeForward, ABSENT, type Head, type ModelInfo, type InputShape, type Preprocessing, type Fit, type Forward } from './engine/model.ts';
 export {
   graphFacts, userModelInfo, IMAGENET, GRAY, DEFAULT_INPUT_SIZE, readFacts, RANGE_PRESETS, FACTS_FILE, METADATA_FILE,
   type GraphFacts, type ModelFacts,
@@ -19,7 +19,7 @@ export { explain, type ClassExplanation, type ExplainOptions, type Explanation, 
 // The baselines: Grad-CAM's layer and its gradients (tf.grad needs loadGradients() once; explain() calls it).
 export { gradCamLayer, loadGradients, type GradCamOptions } from './engine/baselines.ts';
 export {
-  PRESETS, resolveRules,
+  PRESETS, resolveRules, BINARY_CLASSES,
   type Rules, type PresetName, type LocationRule, type GapRule, type WeightRule,
   type Fixation, type InputFixation, type KeptLayer, type PixelTransform, type TopClass,
 } from './engine/types.ts';

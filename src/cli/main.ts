@@ -9,7 +9,7 @@ import { explain, type ExplainMethod, type ExplainOptions } from '../engine/expl
 import type { FixationModel, ModelInfo, Preprocessing } from '../engine/model.ts';
 import { CLASS_COLORS } from '../engine/post.ts';
 import { channelNorm, disposeForward } from '../engine/model.ts';
-import type { GapRule, LocationRule, PresetName, WeightRule } from '../engine/types.ts';
+import { BINARY_CLASSES, type BinaryClass, type GapRule, type LocationRule, type PresetName, type WeightRule } from '../engine/types.ts';
 import { drawExplanation, encodePng, grayPng, type Rgba } from '../node/draw.ts';
 import { decodeImage, initNodeBackend, loadModel } from '../node/index.ts';
 import { initNodeWebGpu, webGpuUnravel } from '../node/webgpu.ts';
@@ -36,11 +36,13 @@ options:
   --range LO,HI            pixels are scaled from 0..255 to LO..HI (default 0,1); write --range=-1,1 for a negative LO
   --mean M | M,M,M         then (x - mean) / std per channel (default: ImageNet's; with --range alone: 0)
   --std S | S,S,S          (default: ImageNet's; with --range alone: 1)
-  --logits NODE            the node holding the class scores before softmax (default: the graph's output, or the
-                           input of a final Softmax)
+  --logits NODE            the node holding the class scores before softmax (default: the graph's output (its
+                           signature's), or the input of a final Softmax or Sigmoid; a Sigmoid gives per-class
+                           probabilities)
   --labels FILE            class names: a JSON array, or one per line (default: "class N")
   --class top|K[,K...]     class(es) to explain: the top-1 (default), class index K, or up to 6 indices
-                           (each gets its own heatmap colour, points and box)
+                           (each gets its own heatmap colour, points and box); a one-logit sigmoid head has two
+                           classes, present (0) and absent (1): --class absent explains why the model says absent
   --rules reference|default  rule preset (default: default)
   --location center|max    override: position kept inside a conv window
   --gap argmax|positive    override: positions kept by a global average pool
@@ -115,6 +117,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(model: FixationModel, opts: Options, unravel?: ExplainOptions['unravel']): Promise<number> {
+  if (opts.named && model.head !== 'binary') {
+    console.error(`cnnfix: --class present/absent applies to a one-logit sigmoid head; model '${model.info.id}' has a ${model.head} head: give class indices`);
+    return 2;
+  }
   const classes = model.info.labels.length || undefined;
   for (const k of opts.classIndex === 'top' ? [] : opts.classIndex) {
     if (classes && k >= classes) {
@@ -227,9 +233,13 @@ function parse(argv: string[]) {
     return val as (typeof CHOICES)[K][number];
   };
   let classIndex: 'top' | number[] = 'top';
+  let named = false;
   if (v.class !== undefined && v.class !== 'top') {
-    if (!/^\d+(,\d+)*$/.test(v.class)) throw new UsageError(`--class '${v.class}' is not 'top', a class index (0, 1, ...) or a list (3,17)`);
-    classIndex = [...new Set(v.class.split(',').map(Number))];
+    if (!/^(\d+|present|absent)(,(\d+|present|absent))*$/.test(v.class)) {
+      throw new UsageError(`--class '${v.class}' is not 'top', a class index (0, 1, ...), a list (3,17), or present / absent (a one-logit sigmoid head)`);
+    }
+    named = /present|absent/.test(v.class);
+    classIndex = [...new Set(v.class.split(',').map((k) => BINARY_CLASSES[k as BinaryClass] ?? Number(k)))];
     if (classIndex.length > CLASS_COLORS.length) throw new UsageError(`--class: at most ${CLASS_COLORS.length} classes at once, got ${classIndex.length}`);
   }
   const inputs: Input[] = [
@@ -252,6 +262,8 @@ function parse(argv: string[]) {
     info: modelFlags(v),
     labels: v.labels,
     classIndex,
+    /** --class said present or absent (the classes of a binary head). */
+    named,
     rules: (pick('rules') ?? 'default') as PresetName,
     override: { location: pick('location') as LocationRule | undefined, gap: pick('gap') as GapRule | undefined, weights: pick('weights') as WeightRule | undefined },
     method: (pick('method') ?? 'fixations') as ExplainMethod,

@@ -1,13 +1,17 @@
 // How <cnn-fixations> reads its attributes: pure functions, shared by the element and its unit tests.
+import { BINARY_CLASSES, type BinaryClass } from '../engine/types.ts';
 import type { EngineOptions } from './worker-client.ts';
 
-/** "top" (or nothing): the top-1 class; "335" or "879, 335": these classes. Anything else is named in the error. */
+/**
+ * "top" (or nothing): the top-1 class; "335" or "879, 335": these classes; "present" / "absent": the two classes of
+ * a one-logit sigmoid head (0 and 1). Anything else is named in the error.
+ */
 export function parseClasses(v: string | null): number[] {
   if (!v || v.trim() === '' || v.trim() === 'top') return [];
   const parts = v.split(/[\s,]+/).filter(Boolean);
-  const out = parts.map(Number);
+  const out = parts.map((p) => BINARY_CLASSES[p.toLowerCase() as BinaryClass] ?? Number(p));
   const bad = parts.find((p, i) => !Number.isInteger(out[i]) || out[i] < 0);
-  if (bad !== undefined) throw new Error(`classes '${v}': '${bad}' is not a class index (use "top" or indices such as "879,335")`);
+  if (bad !== undefined) throw new Error(`classes '${v}': '${bad}' is not a class index (use "top", indices such as "879,335", or "present" / "absent")`);
   return out;
 }
 

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { FixationModel } from './model.ts';
 import type { ConvNode, GapNode, Graph, GraphNode, MatMulNode, PixelTransform } from './types.ts';
 import type { Activations } from './unravel.ts';
+import { tensorName, type TfNode } from './graph.ts';
 
 export type BaselineMethod = 'cam' | 'gradcam' | 'center';
 
@@ -36,6 +37,16 @@ export interface ClassHead {
 // Ops between the pool and the logits that keep the score linear in the pooled vector (biases do not matter).
 const LINEAR_ABOVE_GAP = new Set(['Reshape', 'Squeeze', 'Flatten', 'Identity', 'BiasAdd', 'StopGradient', 'Snapshot']);
 
+/** An Add/AddV2/Sub of a constant (a bias, as ONNX Gemm converts to): linear in the other input. */
+function isBiasAdd(fm: FixationModel, name: string, op: string): boolean {
+  if (!['AddV2', 'Add', 'Sub'].includes(op)) return false;
+  const nodes = (fm.model as unknown as { artifacts?: { modelTopology?: { node?: TfNode[] } } }).artifacts?.modelTopology?.node ?? [];
+  const consts = new Set(nodes.filter((n) => n.op === 'Const').map((n) => n.name));
+  const ins = (nodes.find((n) => n.name === name)?.input ?? []).filter((i) => !i.startsWith('^')).map(tensorName);
+  // The constant must be the subtrahend of a Sub (c - x flips the sign).
+  return ins.length === 2 && ins.filter((i) => !consts.has(i)).length === 1 && (op !== 'Sub' || consts.has(ins[1]));
+}
+
 /** A 1x1 conv applied to a 1x1 map: a linear layer with the same [K, M] weight layout as a MatMul. */
 function isPointwiseOnVector(g: Graph, node: GraphNode): node is ConvNode {
   if (node.kind !== 'conv' || node.depthwise || node.kernel[0] !== 1 || node.kernel[1] !== 1) return false;
@@ -51,7 +62,7 @@ export function classHead(fm: FixationModel): ClassHead {
   for (;;) {
     if (node.kind === 'gap') break;
     if ((node.kind === 'matmul' && !node.fromSpatial) || isPointwiseOnVector(g, node)) linear.push(node);
-    else if (!(node.kind === 'identity' && LINEAR_ABOVE_GAP.has(node.op))) {
+    else if (!(node.kind === 'identity' && (LINEAR_ABOVE_GAP.has(node.op) || isBiasAdd(fm, node.name, node.op)))) {
       throw new Error(
         `CAM needs a global average pool followed only by linear steps (MatMul, 1x1 conv, BiasAdd, Squeeze) below ` +
         `the logits '${g.logits}'; stopped at node '${node.name}' (${node.kind === 'identity' ? node.op : node.kind}). ` +

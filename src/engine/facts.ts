@@ -23,21 +23,70 @@ export interface GraphFacts {
 
 const strip = (name: string) => name.replace(/:\d+$/, '');
 
+/** Heads whose input is the logits: per-class probabilities over one class (Softmax) or per class (Sigmoid). */
+export const HEAD_OPS = ['Softmax', 'Sigmoid'];
+/** Ops a head is seen through, both ways (a Keras-converted graph ends in Identity; a layers model may reshape). */
+const THROUGH = ['Identity', 'Reshape', 'Squeeze', 'StopGradient', 'Snapshot'];
+
+/** What to pass when the logits cannot be found, in each place a user can pass it. */
+export const GIVE_LOGITS = "give the logits node (CLI --logits NODE, loadModel's info.logits, the app's 'Logits node')";
+
+type WithArtifacts = { artifacts?: { modelTopology?: { node?: TfNode[] }; signature?: { outputs?: Record<string, { name?: string }> } } };
+const nodesOf = (gm: GraphModel): TfNode[] => (gm as unknown as WithArtifacts).artifacts?.modelTopology?.node ?? [];
+
 /**
  * Logits, probabilities and input size of a loaded graph model. `source` names the model in errors (a path or a URL).
- * The output is the graph's first output node; a Softmax there gives probs, and its input is the logits.
+ * The output is the signature's first output, read as tfjs-converter does (the value's `name` less `:0`; the key is
+ * a Keras layer name, not a node), else the graph's first output node. A Softmax or Sigmoid there (seen through
+ * Identity and reshapes) gives probs, and its input is the logits.
  */
 export function graphFacts(gm: GraphModel, source: string): GraphFacts {
-  // artifacts is private in the typings, but it is the parsed model.json.
-  const nodes: TfNode[] = (gm as unknown as { artifacts?: { modelTopology?: { node?: TfNode[] } } }).artifacts?.modelTopology?.node ?? [];
-  const out = gm.outputNodes[0] && strip(gm.outputNodes[0]);
-  const outNode = nodes.find((n) => n.name === out);
-  if (!outNode) throw new Error(`model ${source}: cannot find its output node${out ? ` '${out}'` : ''} in the graph; give the logits node`);
-  const facts: GraphFacts = outNode.op === 'Softmax' && outNode.input?.[0]
-    ? { logits: strip(outNode.input[0]), probs: outNode.name }
-    : { logits: outNode.name };
+  const nodes = nodesOf(gm);
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const signature = (gm as unknown as WithArtifacts).artifacts?.signature?.outputs;
+  const [key, value] = Object.entries(signature ?? {})[0] ?? [];
+  const out = value?.name ? strip(value.name) : gm.outputs[0]?.name ?? (gm.outputNodes[0] && strip(gm.outputNodes[0]));
+  let outNode = out ? byName.get(out) : undefined;
+  if (!outNode) {
+    const what = key !== undefined ? `its signature output '${key}' names node '${out}', which` : `its output node${out ? ` '${out}'` : ''}`;
+    throw new Error(`model ${source}: ${what} is not in the graph; ${GIVE_LOGITS}`);
+  }
+  while (THROUGH.includes(outNode.op) && outNode.input?.[0] && byName.has(strip(outNode.input[0]))) outNode = byName.get(strip(outNode.input[0]))!;
+  let facts: GraphFacts = { logits: out! };
+  if (HEAD_OPS.includes(outNode.op) && outNode.input?.[0]) {
+    // The logits seen through reshapes too (Keras MobileNet: conv_preds -> reshape -> softmax).
+    let below = byName.get(strip(outNode.input[0]));
+    while (below && THROUGH.includes(below.op) && below.input?.[0] && byName.has(strip(below.input[0]))) below = byName.get(strip(below.input[0]))!;
+    facts = { logits: below?.name ?? strip(outNode.input[0]), probs: outNode.name };
+  }
   const inputSize = graphInputSize(gm);
   return inputSize ? { ...facts, inputSize } : facts;
+}
+
+/**
+ * The head above a logits node the user named: the one Softmax or Sigmoid that reads it (seen through Identity and
+ * reshapes), so that a sigmoid head keeps its per-class probabilities when the logits are given by hand.
+ */
+export function headAbove(gm: GraphModel, logits: string): string | undefined {
+  const nodes = nodesOf(gm);
+  let cur = logits;
+  for (;;) {
+    const readers = nodes.filter((n) => n.input?.some((i) => strip(i) === cur));
+    if (readers.length !== 1) return undefined;
+    if (HEAD_OPS.includes(readers[0].op)) return readers[0].name;
+    if (!THROUGH.includes(readers[0].op)) return undefined;
+    cur = readers[0].name;
+  }
+}
+
+/** "; nodes that could be the logits: a, b" for an error on a logits node that is not in the graph. */
+export function logitsCandidates(gm: GraphModel): string {
+  const nodes = nodesOf(gm);
+  let found: GraphFacts | undefined;
+  try { found = graphFacts(gm, ''); } catch { /* no usable output */ }
+  // The graph's own logits when its output tells, else the last few layers with weights.
+  const names = found ? [found.logits] : nodes.filter((n) => /^(_Fused)?(MatMul|Conv2D)$|^BiasAdd$/.test(n.op)).map((n) => n.name).slice(-3).reverse();
+  return names.length ? `; nodes that could be the logits: ${names.join(', ')}` : '';
 }
 
 /** The graph input's [height, width, channels] (NHWC); undefined where it is open (-1 / null). */
@@ -61,8 +110,14 @@ export const GRAY: Preprocessing = { range: [0, 1], mean: [0], std: [1] };
  * name. A non-square input's height and width are read off the graph by FixationModel.create.
  */
 export function userModelInfo(gm: GraphModel, source: string, given: Partial<ModelInfo> = {}, labels?: string[]): ModelInfo {
-  const facts: GraphFacts = given.logits ? { logits: given.logits, probs: given.probs, inputSize: graphInputSize(gm) } : graphFacts(gm, source);
+  if (given.logits && !nodesOf(gm).some((n) => n.name === given.logits && n.op !== 'Const')) {
+    throw new Error(`model ${source}: logits node '${given.logits}' is not in the graph${logitsCandidates(gm)}`);
+  }
+  const facts: GraphFacts = given.logits
+    ? { logits: given.logits, probs: given.probs ?? headAbove(gm, given.logits), inputSize: graphInputSize(gm) }
+    : graphFacts(gm, source);
   return {
+    source,
     // The model's folder name (a path or URL to model.json, or to its folder).
     id: given.id ?? source.replace(/[?#].*$/, '').replace(/\/+$/, '').replace(/\/[^/]*\.json$/, '').replace(/^.*\//, ''),
     ...inputFields(gm, given, facts.inputSize),

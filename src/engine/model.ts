@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { buildGraph, tensorName, type TfNode } from './graph.ts';
-import { resolveRules, type Graph, type PixelTransform, type Rules, type TopClass } from './types.ts';
+import { BINARY_CLASSES, resolveRules, type Graph, type PixelTransform, type Rules, type TopClass } from './types.ts';
 
 export interface Preprocessing {
   /** Pixel values are first scaled from [0,255] to this range (e.g. [0,1], [-1,1], [0,255]), then (x - mean) / std. */
@@ -14,6 +14,8 @@ export interface Preprocessing {
 }
 export interface ModelInfo {
   id: string;
+  /** Where a user's own model came from (a path, URL or file name): errors name it. */
+  source?: string;
   /** Side of a square input (the catalog's field). Non-square: inputHeight and inputWidth. Absent: the input signature's. */
   inputSize?: number;
   inputHeight?: number;
@@ -30,6 +32,15 @@ export interface ModelInfo {
 /** The network input, batch dropped: [height, width, channels]. */
 export interface InputShape { height: number; width: number; channels: 1 | 3 }
 export type Fit = 'crop' | 'letterbox';
+
+/**
+ * How the logits become probabilities: 'softmax' over the classes; 'sigmoid' per class (multi-label heads);
+ * 'binary': one sigmoid logit, shown as two classes, 0 = present (the model's own probability) and 1 = absent
+ * (the negated logit, so that "why absent" unravels like any class).
+ */
+export type Head = 'softmax' | 'sigmoid' | 'binary';
+/** The class index of "absent" under a binary (one-logit sigmoid) head. */
+export const ABSENT = BINARY_CLASSES.absent;
 
 export interface Forward {
   logits: Float32Array;
@@ -52,7 +63,7 @@ const BOX_CACHE = 4;
 export class FixationModel {
   readonly graph: Graph;
   private prep?: PreprocessConstants;
-  private constructor(readonly model: GraphModel, readonly info: ModelInfo, graph: Graph, readonly input: InputShape) {
+  private constructor(readonly model: GraphModel, readonly info: ModelInfo, graph: Graph, readonly input: InputShape, readonly head: Head) {
     this.graph = graph;
   }
 
@@ -61,14 +72,17 @@ export class FixationModel {
     // artifacts is private in the typings, but it is the parsed model.json.
     const artifacts = (model as unknown as { artifacts?: { modelTopology?: { node?: TfNode[] } } }).artifacts;
     const topology = artifacts?.modelTopology?.node;
-    if (!topology) throw new Error(`model '${info.id}': model.json has no modelTopology.node (not a TF.js graph model?)`);
+    if (!topology) throw new Error(`${where(info)}: model.json has no modelTopology.node (not a TF.js graph model?)`);
     if (info.rules) {
-      try { resolveRules(info.rules); } catch (e) { throw new Error(`model '${info.id}': its default rules: ${(e as Error).message}`); }
+      try { resolveRules(info.rules); } catch (e) { throw new Error(`${where(info)}: its default rules: ${(e as Error).message}`); }
     }
     const names = topology.filter((n) => n.op !== 'Const').map((n) => n.name);
-    for (const n of [info.logits, info.probs].filter(Boolean) as string[]) {
-      if (!names.includes(n)) throw new Error(`model '${info.id}': node '${n}' is not in the graph`);
+    for (const [field, n] of [['logits', info.logits], ['probs', info.probs]] as const) {
+      if (n && !names.includes(n)) throw new Error(`${where(info)}: ${field} node '${n}' is not in the graph`);
     }
+    const sigmoid = !!info.probs && topology.find((n) => n.name === info.probs)?.op === 'Sigmoid';
+    const head: Head = sigmoid && negateOneLogit(model, topology, info.logits) ? 'binary' : sigmoid ? 'sigmoid' : 'softmax';
+    if (head === 'binary') info = { ...info, labels: binaryLabels(info.labels) };
     const input = inputShape(info, model.inputs[0]?.shape);
     channelNorm(info, input.channels); // a mean/std that does not fit the channels fails here, not on the first frame
     // Read the constants before the dry run: once tfjs-webgpu uploads a tensor it drops the CPU copy, and a
@@ -82,7 +96,7 @@ export class FixationModel {
       outs = executeAll(model, zeros, names.filter((n) => reachable.has(n)));
     } catch (e) {
       zeros.dispose();
-      throw new Error(`model '${info.id}': the dry run on a [1,${input.height},${input.width},${input.channels}] input failed (${(e as Error).message})`);
+      throw new Error(`${where(info)}: the dry run on a [1,${input.height},${input.width},${input.channels}] input failed (${(e as Error).message})`);
     }
     const shapes = new Map(names.filter((n) => reachable.has(n)).map((n, i) => [n, outs[i].shape]));
     tf.dispose([zeros, ...outs]);
@@ -94,13 +108,13 @@ export class FixationModel {
     });
     const [gh, gw, gc] = graph.input.shape;
     if (gh !== input.height || gw !== input.width || gc !== input.channels) {
-      throw new Error(`model '${info.id}': input is ${graph.input.shape}, the model info says ${input.height},${input.width},${input.channels}`);
+      throw new Error(`${where(info)}: input is ${graph.input.shape}, the model info says ${input.height},${input.width},${input.channels}`);
     }
     // tfjs keeps model.json's weight bytes (artifacts.weightData) only for model.save(), which this never calls: the
     // weights live in its tensors (on the GPU after the dry run) and in the graph's copies for the CPU rules. A copy
     // of the artifacts without them, so that a caller's artifacts object (a model in memory) stays whole.
     (model as unknown as { artifacts: object }).artifacts = { ...artifacts, weightData: undefined };
-    return new FixationModel(model, info, graph, input);
+    return new FixationModel(model, info, graph, input, head);
   }
 
   /**
@@ -255,15 +269,17 @@ export function inputShape(info: ModelInfo, signature?: (number | null)[]): Inpu
   const h = info.inputHeight ?? info.inputSize ?? sig(1);
   const w = info.inputWidth ?? info.inputSize ?? sig(2);
   const c = info.inputChannels ?? sig(3) ?? 3;
-  const where = `model '${info.id}'`;
-  if (h === undefined || w === undefined) throw new Error(`${where}: the input size is unknown (the input signature is [${signature}]); give inputSize, or inputHeight and inputWidth`);
+  const at = where(info);
+  if (h === undefined || w === undefined) throw new Error(`${at}: the input size is unknown (the input signature is [${signature}]); give the input size (CLI --input-size N, info.inputSize, or inputHeight and inputWidth)`);
   for (const [name, v] of [['height', h], ['width', w]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${where}: input ${name} ${v} must be a positive integer`);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${at}: input ${name} ${v} must be a positive integer`);
   }
-  if (c !== 1 && c !== 3) throw new Error(`${where}: input channels ${c} are not supported (1: luminance, or 3: RGB)`);
+  if (c !== 1 && c !== 3) throw new Error(`${at}: input channels ${c} are not supported (1: luminance, or 3: RGB)`);
   const given = [h, w, c], got = [sig(1), sig(2), sig(3)];
   if (got.some((v, i) => v !== undefined && v !== given[i])) {
-    throw new Error(`${where}: the model's input is [${signature}], the model info says [1,${h},${w},${c}]`);
+    const [sh, sw] = [sig(1), sig(2)];
+    const fix = sh !== undefined && sw !== undefined && (sh !== h || sw !== w) ? `: give input size ${sh === sw ? sh : `${sh}x${sw}`} or leave it out` : '';
+    throw new Error(`${at}: the model's input is [${signature}], the model info says [1,${h},${w},${c}]${fix}`);
   }
   return { height: h, width: w, channels: c };
 }
@@ -277,13 +293,13 @@ export function channelNorm(info: ModelInfo, channels: number): { mean: number[]
   const fit = (v: number[], name: string) => {
     if (Array.isArray(v) && v.length > 1 && v.every((x) => x === v[0])) v = [v[0]];
     if (!Array.isArray(v) || (v.length !== 1 && v.length !== channels)) {
-      throw new Error(`model '${info.id}': preprocessing.${name} has ${Array.isArray(v) ? v.length : 'no'} entries, the input has ${channels} channel(s) (give 1 or ${channels})`);
+      throw new Error(`${where(info)}: preprocessing.${name} has ${Array.isArray(v) ? v.length : 'no'} entries, the input has ${channels} channel(s) (give 1 or ${channels})`);
     }
     return v.length === channels ? v : Array<number>(channels).fill(v[0]);
   };
-  if (!(range?.length === 2 && range[1] !== range[0])) throw new Error(`model '${info.id}': preprocessing.range [${range}] must be two different numbers`);
+  if (!(range?.length === 2 && range[1] !== range[0])) throw new Error(`${where(info)}: preprocessing.range [${range}] must be two different numbers`);
   const s = fit(std, 'std');
-  if (s.some((x) => !(x !== 0 && Number.isFinite(x)))) throw new Error(`model '${info.id}': preprocessing.std [${std}] must be non-zero`);
+  if (s.some((x) => !(x !== 0 && Number.isFinite(x)))) throw new Error(`${where(info)}: preprocessing.std [${std}] must be non-zero`);
   return { mean: fit(mean, 'mean'), std: s };
 }
 
@@ -316,4 +332,67 @@ function reachableFrom(nodes: TfNode[], from: string): Set<string> {
     for (const i of byName.get(n)!.input ?? []) if (!i.startsWith('^')) stack.push(tensorName(i));
   }
   return seen;
+}
+
+/** How errors name a model: its source (a user's file or URL) if known, else its id. */
+export function where(info: Pick<ModelInfo, 'id' | 'source'>): string {
+  return info.source ? `model ${info.source}` : `model '${info.id}'`;
+}
+
+/**
+ * A one-logit sigmoid head becomes two logits [z, -z], so that "absent" is a class like any other: its probability is
+ * sigmoid(-z) = 1 - sigmoid(z), and it unravels from the negated weights. Done on the model's own weights (the last
+ * weighted layer and the biases above it), before anything reads them, so the tfjs forward pass, the CPU graph and
+ * the GPU kernels all see the same head. False (nothing changed) when the logits are not one value of a MatMul or
+ * convolution seen through biases and Identity.
+ */
+function negateOneLogit(model: GraphModel, nodes: TfNode[], logits: string): boolean {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const isConst = (i: string) => byName.get(i)?.op === 'Const';
+  // Each constant to double: along its last axis (interleaved) or its first (a transposed MatMul kernel).
+  const edits: { name: string; last: boolean }[] = [];
+  for (let n = byName.get(logits); ; ) {
+    if (!n) return false;
+    const ins = (n.input ?? []).filter((i) => !i.startsWith('^')).map(tensorName);
+    const live = ins.filter((i) => !isConst(i));
+    if (live.length !== 1 || ins[0] !== live[0]) return false;
+    if (/^(_Fused)?(MatMul|Conv2D)$/.test(n.op)) {
+      const fused = (n.attr?.fused_ops?.list?.s ?? []).map((s: string) => atob(s));
+      if (fused.some((f: string) => f !== 'BiasAdd')) return false; // a Relu after the logit is not odd
+      const transposed = n.attr?.transpose_b?.b === true;
+      edits.push({ name: ins[1], last: !transposed });
+      if (fused.length) edits.push({ name: ins[2], last: true });
+      break;
+    }
+    if (!['Identity', 'BiasAdd', 'AddV2', 'Add', 'StopGradient', 'Snapshot'].includes(n.op)) return false;
+    edits.push(...ins.slice(1).map((name) => ({ name, last: true })));
+    n = byName.get(live[0]);
+  }
+  const weights = model.weights;
+  const tensors = edits.map((e) => weights[e.name]?.[0]);
+  if (tensors.some((t, i) => !t || t.dtype !== 'float32' || t.shape.length === 0 || (edits[i].last ? t.shape.at(-1) : t.shape[0]) !== 1)) return false;
+  const doubled = { ...weights };
+  edits.forEach(({ name, last }, i) => {
+    const t = tensors[i]!;
+    const v = t.dataSync() as Float32Array;
+    const out = new Float32Array(2 * v.length);
+    for (let j = 0; j < v.length; j++) {
+      if (last) { out[2 * j] = v[j]; out[2 * j + 1] = -v[j]; } else { out[j] = v[j]; out[v.length + j] = -v[j]; }
+    }
+    const shape = last ? [...t.shape.slice(0, -1), 2] : [2, ...t.shape.slice(1)];
+    doubled[name] = [tf.tensor(out, shape, 'float32')];
+    t.dispose();
+  });
+  // Through the executor's setter: it also records the weights' ids, which its disposal after a run must spare.
+  (model as unknown as { executor: { weightMap: typeof weights } }).executor.weightMap = doubled;
+  return true;
+}
+
+/**
+ * Labels of a binary head, [present, absent]: one label L gives [L, 'not L']; two labels are read in Keras's order
+ * for a sigmoid output, [negative, positive] (the sigmoid is the probability of the second), so they swap.
+ */
+function binaryLabels(labels: string[]): string[] {
+  if (labels.length >= 2) return [labels[1], labels[0]];
+  return labels.length === 1 ? [labels[0], `not ${labels[0]}`] : ['present', 'absent'];
 }

@@ -117,3 +117,10 @@ export interface PixelTransform {
 }
 
 export interface TopClass { index: number; label: string; prob: number }
+
+/**
+ * The two classes of a binary head (one sigmoid logit): 0 present (the model's own probability), 1 absent (the
+ * negated logit). The CLI's --class and the element's classes attribute take these names for the indices.
+ */
+export const BINARY_CLASSES = { present: 0, absent: 1 } as const;
+export type BinaryClass = keyof typeof BINARY_CLASSES;

@@ -135,7 +135,9 @@ export function fileHandler(path: string): io.IOHandler {
         return [io.getWeightSpecs(manifest), data.buffer.slice(data.byteOffset, data.byteOffset + data.length)];
       });
       // A TF.js layers model (Keras topology, e.g. Teachable Machine) becomes graph-model artifacts here.
-      return isLayersModel(artifacts) ? convertLayersModel(artifacts, jsonPath) : artifacts;
+      if (!isLayersModel(artifacts)) return artifacts;
+      // Its errors name the file and the layer already: no "cannot build" wrapping (see loadGraph).
+      try { return convertLayersModel(artifacts, jsonPath); } catch (e) { throw new Error(`model: ${(e as Error).message}`); }
     },
   };
 }

@@ -3,14 +3,14 @@
 // models covering every mapped layer and option, a Teachable-Machine-shaped model trained here, the CLI, and the
 // errors for what is not mapped.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explain, FixationModel } from '../../src/index.ts';
+import { explain, FixationModel, graphFacts } from '../../src/index.ts';
 import { initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
 import { convertLayersModel, isLayersModel } from '../../src/formats/layers/convert.ts';
 import { buildTeachableModel, LAYERS_MOBILENET, loadLayers, photo, readLayersArtifacts, TM_LABELS } from '../fixtures/teachable.ts';
@@ -132,12 +132,12 @@ describe('a zoo of small models: every mapped layer and option equals tfjs-layer
     const m = tfl.model({ inputs: inp, outputs: out, name: 'zoo' });
     randomize(m);
     const { want, got, gm } = await roundTrip(m, [16, 16, 3]);
-    // The signature's output is the logits (the dense before the Softmax layer): compare through a softmax.
-    const probs = tf.softmax(tf.tensor2d(got, [2, 5])).dataSync();
-    expect(maxDiff(probs, want)).toBeLessThan(1e-5);
-    expect(gm.outputNodes[0]).toMatch(/^dense/);
+    // The signature's output is the model's (the Softmax layer); the logits are the dense below it.
+    expect(maxDiff(got, want)).toBeLessThan(1e-5);
+    const facts = graphFacts(gm, 'zoo');
+    expect(facts.logits).toMatch(/^dense/);
     // And it unravels: tanh, selu, softplus, sigmoid, elu are elementwise, so followed one to one down to the input.
-    const fm = FixationModel.create(gm, { id: 'zoo', inputSize: 16, preprocessing: { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] }, logits: gm.outputNodes[0], labels: [] });
+    const fm = FixationModel.create(gm, { id: 'zoo', inputSize: 16, preprocessing: { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] }, ...facts, labels: [] });
     const x = tf.randomUniform([1, 16, 16, 3], -1, 1, 'float32', 8) as tf.Tensor4D;
     const ex = await explain(fm, x, { rules: 'reference', override: { location: 'max' } });
     x.dispose();
@@ -157,6 +157,58 @@ describe('a zoo of small models: every mapped layer and option equals tfjs-layer
     randomize(m);
     const { want, got } = await roundTrip(m, [15, 15, 2]);
     expect(maxDiff(got, want)).toBeLessThan(1e-4 * maxAbs(want));
+  });
+});
+
+describe('heads and the errors a user sees', () => {
+  /** A layers model saved to a folder as tfjs-layers (and Teachable Machine) write it: model.json + weights.bin. */
+  async function saveLayers(m: tfl.LayersModel, name: string, edit?: (topology: any) => void): Promise<string> {
+    let a!: tf.io.ModelArtifacts;
+    await m.save(tf.io.withSaveHandler(async (x) => { a = x; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
+    const dir = join(tmp, name);
+    mkdirSync(dir, { recursive: true });
+    const topology = structuredClone(a.modelTopology);
+    edit?.(topology);
+    writeFileSync(join(dir, 'model.json'), JSON.stringify({ modelTopology: topology, format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }));
+    writeFileSync(join(dir, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
+    return dir;
+  }
+  const binary = () => {
+    const m = tfl.sequential({ name: 'cat_or_not', layers: [
+      tfl.layers.conv2d({ inputShape: [24, 24, 3], filters: 6, kernelSize: 3, strides: 2, activation: 'relu' }),
+      tfl.layers.globalAveragePooling2d({}),
+      tfl.layers.dense({ name: 'out', units: 1, activation: 'sigmoid' }),
+    ] });
+    randomize(m);
+    return m;
+  };
+
+  it('Dense(1, sigmoid): present with tfjs-layers\' probability, absent with 1 - p, labels [cat, not cat]', async () => {
+    const m = binary();
+    const fm = await loadModel({ path: await saveLayers(m, 'binary'), labels: ['cat'], info: { preprocessing: { range: [-1, 1], mean: [0], std: [1] } } });
+    expect(fm.head).toBe('binary');
+    expect(fm.info.labels).toEqual(['cat', 'not cat']);
+    const { input } = fm.preprocess(photo('orange.jpg'));
+    const want = (m.predict(input) as tf.Tensor).dataSync()[0];
+    const f = await fm.forward(input);
+    expect(Math.abs(f.probs[0] - want)).toBeLessThan(1e-5);
+    expect(Math.abs(f.probs[1] - (1 - want))).toBeLessThan(1e-5);
+    const ex = await explain(fm, input, { classIndex: [0, 1] });
+    expect(ex.classes.map((c) => c.inputFixations.length > 0)).toEqual([true, true]);
+    input.dispose();
+    fm.dispose();
+  });
+
+  it('an output layer that does not exist, a logits node not in the graph, a wrong input size: named, with what to pass', async () => {
+    // A Functional model names its outputs (output_layers): one that names no layer.
+    const m = binary();
+    const inp = tfl.input({ shape: [24, 24, 3], name: 'image' });
+    const fn = tfl.model({ name: 'fn', inputs: inp, outputs: m.apply(inp) as tfl.SymbolicTensor });
+    const dir = await saveLayers(fn, 'bad-output-fn', (t) => { t.config.output_layers = [['nope', 0, 0]]; });
+    await expect(loadModel({ path: dir })).rejects.toThrow(`model: ${join(dir, 'model.json')}: layer 'fn' (Model): output 'nope' (node 0, tensor 0) is not computed; name an existing layer in output_layers, or give the logits node (CLI --logits NODE`);
+    const ok = await saveLayers(binary(), 'ok');
+    await expect(loadModel({ path: ok, info: { logits: 'dense/BiasAdd' } })).rejects.toThrow(`model ${ok}: logits node 'dense/BiasAdd' is not in the graph; nodes that could be the logits: `);
+    await expect(loadModel({ path: ok, info: { inputSize: 32 } })).rejects.toThrow(`model ${ok}: the model's input is [-1,24,24,3], the model info says [1,32,32,3]: give input size 24 or leave it out`);
   });
 });
 

@@ -44,8 +44,8 @@ const SKIP: Record<string, string> = {
   test_min_uint32: 'uint32 tensors (the importer computes in float32)',
   test_min_uint64: 'uint64 tensors (the importer computes in float32)',
   test_div_uint8: 'integer division (the importer computes in float32)',
-  test_quantizelinear: 'a quantized (integer) graph output: only Q->DQ pairs inside a graph',
-  test_quantizelinear_axis: 'a quantized (integer) graph output: only Q->DQ pairs inside a graph',
+  test_quantizelinear: 'the expected output is the integer tensor itself (a final QuantizeLinear is read as its float input)',
+  test_quantizelinear_axis: 'the expected output is the integer tensor itself (a final QuantizeLinear is read as its float input)',
   test_edge_pad: "Pad mode 'edge' (TF has constant and reflect/symmetric only)",
 };
 

@@ -81,6 +81,9 @@ describe('<cnn-fixations> attributes', () => {
     expect(parseClasses(' top ')).toEqual([]);
     expect(parseClasses('335')).toEqual([335]);
     expect(parseClasses('879, 335')).toEqual([879, 335]);
+    // A one-logit sigmoid head's two classes by name.
+    expect(parseClasses('absent')).toEqual([1]);
+    expect(parseClasses('Present,absent')).toEqual([0, 1]);
     expect(() => parseClasses('879,umbrella')).toThrow(/classes '879,umbrella': 'umbrella' is not a class index/);
     expect(() => parseClasses('-1')).toThrow(/'-1' is not a class index/);
     expect(() => parseClasses('2.5')).toThrow(/'2.5'/);

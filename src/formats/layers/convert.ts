@@ -3,6 +3,7 @@
 // loadGraphModel(io.fromMemory(...)), it goes through FixationModel.create, the engine graph, the worker's WebGPU
 // path and the WGSL kernels exactly like a converted graph model. Any layer or option not mapped here is an error
 // naming the layer and its class: a model is never run with a silently different computation.
+import { GIVE_LOGITS } from '../../engine/facts.ts';
 import { io, dispose } from '@tensorflow/tfjs-core';
 import { attr, GraphDefBuilder, type Tensor } from './graphdef.ts';
 
@@ -34,8 +35,8 @@ export function isLayersModel(json: { format?: string; modelTopology?: unknown }
 
 /**
  * Convert layers-model artifacts (topology + weightSpecs + weightData) to graph-model artifacts. The signature's one
- * output is the logits: the input of a final softmax (through reshapes), else the model's output. `source` names the
- * model in errors.
+ * output is the model's output; the loaders take the logits as for any graph model (facts.ts: the input of a final
+ * Softmax or Sigmoid). `source` names the model in errors.
  */
 export function convertLayersModel(artifacts: io.ModelArtifacts, source: string): io.ModelArtifacts {
   const topology = artifacts.modelTopology as Json | undefined;
@@ -51,7 +52,7 @@ export function convertLayersModel(artifacts: io.ModelArtifacts, source: string)
   if (c.inputs.length !== 1) throw new Error(`${source}: the model must have exactly one input, it has ${c.inputs.length}`);
   if (outs.length !== 1) throw new Error(`${source}: the model must have exactly one output, it has ${outs.length}`);
   const generatedBy = `${artifacts.generatedBy ?? topology?.keras_version ?? 'Keras'} (layers model ${source})`;
-  return c.g.artifacts(c.inputs[0], c.logits(outs[0].name), generatedBy);
+  return c.g.artifacts(c.inputs[0], outs[0].name, generatedBy);
 }
 
 class Converter {
@@ -65,14 +66,6 @@ class Converter {
     if (json.class_name === 'Sequential') return this.sequential(json, inputs);
     if (json.class_name === 'Model' || json.class_name === 'Functional') return this.functional(json, inputs);
     return this.fail(json, `the model must be a Sequential or a Functional model`);
-  }
-
-  /** The node the loaders take as the logits: the input of a final Softmax (seen through reshapes), else the output. */
-  logits(output: string): string {
-    const byName = new Map(this.g.nodes.map((n) => [n.name, n]));
-    let n = byName.get(output);
-    while (n && ['Reshape', 'Squeeze', 'Identity'].includes(n.op)) n = byName.get(n.input![0]);
-    return n?.op === 'Softmax' ? n.input![0] : output;
   }
 
   private sequential(json: LayerJson, inputs?: Tensor[]): Tensor[] {
@@ -128,7 +121,7 @@ class Converter {
     if (pending.length) this.fail(pending[0].layer, `its inputs ${JSON.stringify(pending[0].refs)} are never computed`);
     const outputLayers: [string, number, number][] = cfg.output_layers ?? [];
     return outputLayers.map(([name, node, t]) =>
-      outs.get(name)?.[node]?.[t] ?? this.fail(json, `output '${name}' (node ${node}, tensor ${t}) is not computed`));
+      outs.get(name)?.[node]?.[t] ?? this.fail(json, `output '${name}' (node ${node}, tensor ${t}) is not computed; name an existing layer in output_layers, or ${GIVE_LOGITS}`));
   }
 
   private placeholder(l: LayerJson): Tensor {

@@ -53,7 +53,7 @@ export class GraphDefBuilder {
     return n;
   }
 
-  /** The model artifacts; `output` is the signature's one output (the node the loaders read as the logits). */
+  /** The model artifacts; `output` is the signature's one output (the model's output node). */
   artifacts(input: Tensor, output: string, generatedBy: string): io.ModelArtifacts {
     const total = this.data.reduce((s, d) => s + d.byteLength, 0);
     const weightData = new Uint8Array(total);

@@ -36,6 +36,8 @@ export interface OnnxPort {
   nhwc: boolean;
   /** ONNX element type name, e.g. FLOAT, UINT8. */
   type: string;
+  /** A quantized integer output: the float value before its final QuantizeLinear, which `tf` holds instead. */
+  dequantized?: string;
 }
 
 export interface OnnxConversion {
@@ -249,21 +251,29 @@ export function convertOnnx(bytes: Uint8Array, file = 'model.onnx', opts: Conver
   const tfName = new Map<string, string>();
   for (const [name, v] of cv.vals) if (v.tf) tfName.set(name, v.tf);
   const beforeSoftmax = new Map<string, string>();
+  const producerOf = (v: string) => nodes.find((n) => n.output.includes(v));
   const outputs: OnnxPort[] = graphOutputs.map((o) => {
-    const v = cv.vals.get(o.name);
+    let name = o.name;
+    // A quantized integer output (a final QuantizeLinear, as ST's and tf2onnx's uint8 models end): the float value
+    // it quantizes has the same ranking, so that is the output (through the data movement after the quantize).
+    if (cv.quantized.has(name)) {
+      let q = producerOf(name);
+      while (q && q.opType !== 'QuantizeLinear' && MOVES_QUANTIZED.has(q.opType)) q = producerOf(q.input[0]);
+      if (q?.opType !== 'QuantizeLinear') throw new Error(`${file}: graph output '${o.name}' is a quantized integer tensor whose QuantizeLinear was not found; give the logits (--logits VALUE, the float value before it)`);
+      name = q.input[0];
+    }
+    const v = cv.vals.get(name);
     if (!v) throw new Error(`${file}: graph output '${o.name}' is not produced by any node`);
-    if (cv.quantized.has(o.name)) throw new Error(`${file}: graph output '${o.name}' is a quantized integer tensor, which is not supported (only QuantizeLinear -> DequantizeLinear inside the graph)`);
     // A graph output must be a TF node of its own (an aliased or constant one gets an Identity).
-    const tf = v.tf && !v.flat && !inputs.some((i) => i.tf === v.tf) ? v.tf : cv.emit('Identity', o.name, [cv.plain(v)]);
-    // Through the pass-throughs after it (tf2onnx quantizes the probabilities), is the output a Softmax?
-    const producerOf = (v: string) => nodes.find((n) => n.output.includes(v));
-    let producer = producerOf(o.name);
+    const tf = v.tf && !v.flat && !inputs.some((i) => i.tf === v.tf) ? v.tf : cv.emit('Identity', name, [cv.plain(v)]);
+    // Through the pass-throughs after it (tf2onnx quantizes the probabilities), is the output a Softmax or Sigmoid?
+    let producer = producerOf(name);
     while (producer && ['QuantizeLinear', 'DequantizeLinear', 'Identity', 'Dropout'].includes(producer.opType)) producer = producerOf(producer.input[0]);
-    if (producer?.opType === 'Softmax') {
+    if (producer?.opType === 'Softmax' || producer?.opType === 'Sigmoid') {
       const before = cv.vals.get(producer.input[0]);
       if (before?.tf && !before.flat) beforeSoftmax.set(o.name, before.tf);
     }
-    return { onnx: o.name, tf, shape: v.shape, nhwc: v.nhwc, type: ELEM[o.type?.tensorType?.elemType ?? 0] ?? '?' };
+    return { onnx: o.name, tf, shape: v.shape, nhwc: v.nhwc, type: ELEM[o.type?.tensorType?.elemType ?? 0] ?? '?', ...(name !== o.name ? { dequantized: name } : {}) };
   });
   const metadata: Record<string, string> = Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
   return { artifacts: cv.artifacts(), inputs, outputs, beforeSoftmax, tfName, metadata, opset: cv.opset };

@@ -34,7 +34,9 @@ export function onnxInfo(conv: OnnxConversion, file: string, opts: OnnxOptions =
   let logits: string, probs: string | undefined;
   if (opts.logits) {
     logits = conv.tfName.get(opts.logits) ?? (conv.artifacts.modelTopology as { node: { name: string }[] }).node.find((n) => n.name === opts.logits)?.name
-      ?? failLogits(file, opts.logits);
+      ?? failLogits(file, opts.logits, conv);
+    // The graph's own head still gives the probabilities when the logits named are its input.
+    if (logits === conv.beforeSoftmax.get(out.onnx)) probs = out.tf;
   } else {
     const before = conv.beforeSoftmax.get(out.onnx);
     logits = before ?? out.tf;
@@ -42,6 +44,7 @@ export function onnxInfo(conv: OnnxConversion, file: string, opts: OnnxOptions =
   }
   return {
     id: opts.id ?? file.replace(/^.*[/\\]/, '').replace(/\.onnx$/i, ''),
+    source: file,
     inputSize: H,
     preprocessing: opts.preprocessing ?? metadataPreprocessing(conv, file) ?? (inp.type === 'UINT8' ? RANGE_PRESETS.bytes : IMAGENET) /* uint8: raw pixels, dequantized in the graph */,
     logits,
@@ -50,8 +53,12 @@ export function onnxInfo(conv: OnnxConversion, file: string, opts: OnnxOptions =
   };
 }
 
-function failLogits(file: string, name: string): never {
-  throw new Error(`${file}: logits '${name}' is neither an ONNX value nor a node of the converted graph`);
+function failLogits(file: string, name: string, conv: OnnxConversion): never {
+  const out = conv.outputs[0];
+  // The value before the graph's Softmax / Sigmoid, else its output (the float one before a final QuantizeLinear).
+  const before = conv.beforeSoftmax.get(out.onnx);
+  const suggest = (before && [...conv.tfName].find(([, tf]) => tf === before)?.[0]) ?? out.dequantized ?? out.onnx;
+  throw new Error(`${file}: logits '${name}' is neither an ONNX value nor a node of the converted graph; give an ONNX value name, e.g. '${suggest}'`);
 }
 
 /**

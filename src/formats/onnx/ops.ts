@@ -336,7 +336,8 @@ function dequantize(n: NodeProto, cv: Converter) {
 
 /**
  * QuantizeLinear on an activation: simulated quantization (QDQ) is run in float, so the value passes unchanged and
- * is marked quantized until its DequantizeLinear; a quantized graph output is an error (convert.ts).
+ * is marked quantized until its DequantizeLinear; a quantized graph output is read as the float value before its
+ * QuantizeLinear (convert.ts).
  */
 function quantize(n: NodeProto, cv: Converter) {
   const x = cv.need(n, 0, 'x');
