@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { camMap, classHead, gradCamGradient, gradCamLayer, gradCamMap, loadGradients } from '../../src/engine/baselines.ts';
 import { explain } from '../../src/engine/explain.ts';
 import { FixationModel, type ModelInfo } from '../../src/engine/model.ts';
-import { loadModel, readImage } from '../../src/node/index.ts';
+import { initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
 import { distanceToBox } from '../../scripts/eval/metrics.ts';
 import { GraphBuilder, kernel, matrix, planes } from '../fixtures/graphs.ts';
 import { installed, lacks, photo, SQUIRREL } from '../fixtures/data.ts';
@@ -142,6 +142,7 @@ describe('Flatten + Dense (no pool): CAM refuses, Grad-CAM by tf.grad, by hand',
   const info: ModelInfo = { id: 'flatDense', inputSize: 2, preprocessing: { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] }, logits: 'fc', labels: [] };
   let fm: FixationModel;
   beforeAll(async () => {
+    await initNodeBackend(); // also where the describes above, which load a model, were skipped
     await loadGradients();
     const g = new GraphBuilder(2);
     g.conv('conv', 'input', kernel([1, 1, 3, 3], (_u, _v, k, c) => (k === c ? 2 : 0)));
