@@ -108,7 +108,22 @@ export async function compilePipeline(
 }
 
 const pipelineKey = (code: string, bindings: Binding[], constants: Record<string, number>) =>
-  `${bindings.join()}|${JSON.stringify(constants)}|${code}`;
+  `${bindings.join()}|${JSON.stringify(declaredConstants(code, constants))}|${code}`;
+
+/** The names of the pipeline-overridable constants WGSL `code` declares (`override NAME`, with or without `@id`). */
+export function overrideNames(code: string): Set<string> {
+  const noComments = code.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+  return new Set([...noComments.matchAll(/\boverride\s+([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]));
+}
+
+/**
+ * Only the constants `code` declares: the WebGPU spec makes a constant the shader does not declare a validation
+ * error (WebKit enforces it; Chromium of this era ignored it), and the caller sets rule constants for every kernel.
+ */
+export function declaredConstants(code: string, constants: Record<string, number>): Record<string, number> {
+  const names = overrideNames(code);
+  return Object.fromEntries(Object.entries(constants).filter(([k]) => names.has(k)));
+}
 
 function pipelineDescriptor(
   device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number>,
@@ -128,7 +143,7 @@ function pipelineDescriptor(
   return {
     label,
     layout: device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout(device, bindings)] }),
-    compute: { module, entryPoint: 'main', constants },
+    compute: { module, entryPoint: 'main', constants: declaredConstants(code, constants) },
   };
 }
 
