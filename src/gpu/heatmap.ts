@@ -6,7 +6,7 @@
 import { CLASS_COLORS, gaussianKernel, HEATMAP_WGSL, splatPixels } from '../engine/post.ts';
 import type { Fixation } from '../engine/types.ts';
 import { Growable } from './device.ts';
-import { bindGroupLayout } from './kernels.ts';
+import { bindGroupLayout, shaderModule } from './kernels.ts';
 import type { SplatTarget } from './post.ts';
 
 export interface HeatmapParams {
@@ -54,7 +54,7 @@ export class GpuHeatmap {
   private strideFloats = 0;
 
   constructor(private device: GPUDevice) {
-    const module = device.createShaderModule({ label: 'heatmap', code: HEATMAP_WGSL });
+    const module = shaderModule(device, 'heatmap', HEATMAP_WGSL);
     this.layout = bindGroupLayout(device, ['uniform', 'read', 'read', 'write', 'write', 'write', 'write']);
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
     this.pipelines = Object.fromEntries(STEPS.map((s) =>

@@ -7,7 +7,7 @@
 import { outlierRadius2, REMOVE_OUTLIERS_WGSL, SPLAT_POINT_WGSL, TIGHT_BOX_WGSL, TO_IMAGE_POINTS_WGSL, type Box, type Size } from '../engine/post.ts';
 import type { InputFixation, PixelTransform } from '../engine/types.ts';
 import { RECT_WGSL, RECTS_WGSL, overlayUnit, type GpuRects } from './overlay.ts';
-import { bindGroupLayout } from './kernels.ts';
+import { bindGroupLayout, shaderModule } from './kernels.ts';
 import { readback } from './readback.ts';
 import { MAX_FIXATIONS } from './unravel.ts';
 
@@ -116,7 +116,7 @@ export class GpuPost {
   private bound: GPUBuffer[] = [];
 
   constructor(private device: GPUDevice) {
-    const module = device.createShaderModule({ label: 'post', code: POST_WGSL });
+    const module = shaderModule(device, 'post', POST_WGSL);
     this.layout = bindGroupLayout(device, ['uniform', 'read', 'write', 'write', 'write', 'write', 'read']);
     const argsLayout = bindGroupLayout(device, ['write']);
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
