@@ -6,8 +6,9 @@
 // for it: a few dispatches over a few hundred neurons and four small readbacks.
 import { unravelCpu } from '../engine/unravel.ts';
 import { resolveRules, size, type Graph, type GraphNode, type PresetName, type Rules } from '../engine/types.ts';
+import { fixedWeightOf } from '../engine/ops/common.ts';
 import { bufferWith } from './kernels.ts';
-import { GpuUnraveller, kernelKinds } from './unravel.ts';
+import { GpuUnraveller, keepHeaviest, kernelKinds, MAX_FIXATIONS } from './unravel.ts';
 
 type Kind = GraphNode['kind'];
 
@@ -86,6 +87,7 @@ export async function gpuSelfCheck(device: GPUDevice, rules: Rules | PresetName,
   const buffers = new Map([...acts].map(([name, a]) => [name, bufferWith(device, `self-check ${name}`, a, GPUBufferUsage.STORAGE)]));
   const classes = size(graph.byName.get(graph.logits)!.shape);
   try {
+    await compactionSelfCheck(device);
     await unr.compile(r);
     for (const classIndex of [0, Math.min(3, classes - 1)]) {
       const encoder = device.createCommandEncoder({ label: 'unravel self-check' });
@@ -101,12 +103,65 @@ export async function gpuSelfCheck(device: GPUDevice, rules: Rules | PresetName,
           throw new Error(`GPU self-check: class ${classIndex}, layer '${want.name}': GPU kept [${[...got.indices]}], CPU [${[...want.indices]}]`);
         }
       }
-      if (list.total !== cpu.inputFixations.length) {
-        throw new Error(`GPU self-check: class ${classIndex}: compact list has ${list.total} fixations, CPU ${cpu.inputFixations.length}`);
+      // The compact list item by item (the check graph keeps fewer than MAX_FIXATIONS: all of them, by index).
+      const want = cpu.inputFixations;
+      const bad = want.findIndex((f, i) => {
+        const g = list.fixations[i];
+        return !g || g.x !== f.x || g.y !== f.y || g.c !== f.c || Math.abs(g.w - f.w) > 1e-5 * f.w;
+      });
+      if (list.total !== want.length || list.fixations.length !== want.length || bad >= 0) {
+        throw new Error(`GPU self-check: class ${classIndex}: compact list has ${list.total} fixations, CPU ${want.length}` +
+          (bad >= 0 ? `; item ${bad} differs` : ''));
       }
     }
   } finally {
     unr.destroy();
     buffers.forEach((b) => b.destroy());
+  }
+}
+
+/**
+ * The compaction past MAX_FIXATIONS (the check graph keeps far fewer): 4608 input neurons of which about 4250 are
+ * kept, listed in a scrambled order, with 50 distinct weights (ties broken by index), through the radix-select kernel;
+ * the list must be keepHeaviest() of them, item by item (index and weight bits).
+ */
+export async function compactionSelfCheck(device: GPUDevice): Promise<void> {
+  const graph = graphOf([
+    { kind: 'input', name: 'input', shape: [48, 48, 2], inputs: [] },
+    { kind: 'gap', name: 'gap', shape: [2], inputs: ['input'] },
+  ]);
+  const n = 48 * 48 * 2;
+  const unr = GpuUnraveller.create(device, graph);
+  try {
+    const words = new Uint32Array(2 * n);
+    const kept: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if ((i * 7919) % 13 === 0) continue;
+      const units = (((i * 37) % 50) + 1) * 2 ** 42; // (1..50) / 64 in 2^-48 units
+      words[2 * i] = 0x80000000 | Math.floor(units / 2 ** 32);
+      words[2 * i + 1] = units % 2 ** 32;
+      kept.push(i);
+    }
+    let s = 7;
+    for (let i = kept.length - 1; i > 0; i--) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      const j = s % (i + 1);
+      [kept[i], kept[j]] = [kept[j], kept[i]];
+    }
+    device.queue.writeBuffer(unr.inputWeights, 0, words);
+    device.queue.writeBuffer(unr.inputList, 0, Uint32Array.from([kept.length, 0, 1, 1, ...kept]));
+    const encoder = device.createCommandEncoder({ label: 'compaction self-check' });
+    unr.encodeCompact(encoder);
+    device.queue.submit([encoder.finish()]);
+    const list = await unr.readInputFixations();
+    const want = keepHeaviest(kept.map((index) => ({ index, w: fixedWeightOf(words[2 * index], words[2 * index + 1]) })), MAX_FIXATIONS);
+    const got = list.fixations.map((f) => (f.y * 48 + f.x) * 2 + f.c);
+    const bad = want.findIndex((f, i) => got[i] !== f.index || list.fixations[i].w !== f.w);
+    if (list.total !== kept.length || got.length !== want.length || bad >= 0) {
+      throw new Error(`GPU self-check: compaction of ${kept.length} kept to ${MAX_FIXATIONS}: total ${list.total}, ` +
+        `${got.length} items, first difference at item ${bad} (GPU ${got[bad]}, CPU ${want[bad]?.index})`);
+    }
+  } finally {
+    unr.destroy();
   }
 }

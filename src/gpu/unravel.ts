@@ -269,6 +269,19 @@ export class GpuUnraveller {
     });
   }
 
+  /**
+   * The compaction alone, over what the input node's buffers hold (the self-check writes them: inputWeights,
+   * inputList), into fixationList; read it with readInputFixations().
+   */
+  encodeCompact(encoder: GPUCommandEncoder): void {
+    encoder.clearBuffer(this.fixationList, 0, 8);
+    const pass = encoder.beginComputePass({ label: 'unravel compact' });
+    pass.setPipeline(computePipeline(this.device, 'unravel compact', compactWgsl, COMPACT_BINDINGS, {}));
+    pass.setBindGroup(0, this.compactGroup);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+  }
+
   /** Dense weights of a node (shared with its input for one-to-one ops). */
   weights(name: string): GPUBuffer {
     return this.store(name).weights;
@@ -529,5 +542,6 @@ function bindingsOf(step: Step): Binding[] {
   return ['uniform', 'read', 'read', 'write', 'write', ...Array<Binding>(step.acts.length + step.fixed.length).fill('read')];
 }
 
-const pipelinesKey = (rules: Rules) =>
+/** One key per kernel variant the rules select. */
+export const pipelinesKey = (rules: Rules) =>
   `${rules.location}|${rules.gap}|${rules.weights}|${rules.gapThreshold ?? 0}|${rules.channelRatio ?? 0}|${rules.fcThreshold ?? 0}`;
