@@ -59,7 +59,7 @@ export class GpuHeatmap {
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
     this.pipelines = Object.fromEntries(STEPS.map((s) =>
       [s, device.createComputePipeline({ label: `heatmap.${s}`, layout, compute: { module, entryPoint: s } })])) as Record<Step, GPUComputePipeline>;
-    this.heatBuf = new Growable(device, 'heatmap.heat', S);
+    this.heatBuf = new Growable(device, 'heatmap.heat', S | GPUBufferUsage.COPY_SRC); // COPY_SRC: the start-up self-check reads it
   }
 
   /** The heat buffer: slot k's map starts at float k * stride. */

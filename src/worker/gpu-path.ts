@@ -17,7 +17,8 @@ import { Laps } from './frame.ts';
 import type { FramePath, HeatSource, ListDraw, Unravelled } from './path.ts';
 import { classColor, sceneRects } from './scene.ts';
 import type { FramePlan } from './plan.ts';
-import { GuardedUnraveller, partScope } from './guarded-unraveller.ts';
+import { GuardedUnraveller, partScope, scoped } from './guarded-unraveller.ts';
+import { overlaySelfCheck, postSelfCheck } from '../gpu/selfcheck.ts';
 import type { Pending } from './unraveller.ts';
 
 export class GpuPath implements FramePath {
@@ -89,10 +90,19 @@ export class GpuPath implements FramePath {
 
   /**
    * Set up the unravelling while the camera starts: the WGSL kernels compiled for the model's default rules and
-   * self-checked, else the CPU unravelling with the reason in `note` (see GuardedUnraveller).
+   * self-checked, else the CPU unravelling with the reason in `note` (see GuardedUnraveller); then the post, heatmap
+   * and overlay kernels checked, each failing part replaced alone.
    */
   async compile(): Promise<void> {
     await this.unraveller.prepare(resolveRules('default', {}, this.fm.info.rules));
+    // The post/heatmap and overlay kernels against their CPU twins, each in its own error scopes.
+    const device = this.gpu.device;
+    const check = async (part: 'post' | 'overlay', f: () => Promise<void>) => {
+      if (this.broken[part]) return;
+      try { await scoped(device, `${part} self-check`, f); } catch (e) { this.watch(part, Promise.resolve((e as Error).message)); }
+    };
+    await check('post', () => postSelfCheck(device, this.post, this.heatmapGpu));
+    await check('overlay', () => overlaySelfCheck(device, this.overlay));
   }
 
   laps(timing: boolean): Laps {

@@ -115,8 +115,8 @@ export function fixedWeightOf(hi: number, lo: number): number {
 
 /**
  * Picks among computed sums (a conv's channel contributions, its window products) are decided with a relative
- * margin: the first candidate within PICK_MARGIN * M of the best wins, M being the largest sum of absolute terms among
- * the candidates (the scale of their rounding error). Any f32 evaluation order (fused multiply-add, reassociation,
+ * margin: the first candidate k within PICK_MARGIN * max(M_k, M_best) of the best wins, M being a sum's sum of
+ * absolute terms (the scale of its rounding error); among a window's products, the largest magnitude in the window. Any f32 evaluation order (fused multiply-add, reassociation,
  * f64 then round) moves a sum of n terms by at most ~n * 2^-24 * M, far below the margin for n up to 2^10 terms, so
  * mathematical ties (common: quantized weights, saturated ReLU6, zero padding) go to the first candidate in every
  * twin, and the twins differ only where a candidate lies within that rounding of the margin's edge.

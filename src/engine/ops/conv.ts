@@ -59,6 +59,7 @@ function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
   const ratio = node.depthwise ? 0 : f32(ctx.rules.channelRatio ?? 0);
   const margin = f32(twinForTest.margin);
   const contrib = new Float32Array(Cin);
+  const mags = new Float32Array(Cin); // each contribution's sum of magnitudes: the scale of its rounding error
   const terms: number[] = [];
   // Weight of input channel k, tap (u,v), for output channel c.
   const wIndex = node.depthwise
@@ -103,7 +104,7 @@ function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
     };
     if (node.depthwise) { ctx.keep(node.inputs[0], locate(Math.floor(c / mult)), w); continue; }
     let best = -Infinity;
-    let scale = 0;
+    let bestK = 0;
     for (let k = 0; k < Cin; k++) {
       terms.length = 0;
       for (let u = 0; u < KH; u++) {
@@ -117,20 +118,21 @@ function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
       }
       const [s, m] = windowSum(terms);
       contrib[k] = ftz(f32(s * sign));
-      scale = Math.max(scale, f32(m * Math.abs(sign)));
-      if (contrib[k] > best) best = contrib[k];
+      mags[k] = f32(m * Math.abs(sign));
+      if (contrib[k] > best) { best = contrib[k]; bestK = k; }
     }
-    // Near-ties within the margin go to the first channel (see PICK_MARGIN).
-    const tol = f32(margin * scale);
-    const first = f32(best - tol);
-    let bestK = 0;
-    while (contrib[bestK] < first) bestK++;
-    if (ratio <= 0 || !(best > tol)) { ctx.keep(node.inputs[0], locate(bestK), w); continue; }
+    // Near-ties within the margin of the two sums' error scales go to the first channel (see PICK_MARGIN). A channel
+    // compared false (NaN: the sparse fallback's unread ones) is never chosen.
+    const mBest = mags[bestK];
+    const tolOf = (k: number) => f32(margin * Math.max(mags[k], mBest));
+    for (let k = 0; k < bestK; k++) if (contrib[k] >= f32(best - tolOf(k))) { bestK = k; break; }
+    if (ratio <= 0 || !(best > f32(margin * mBest))) { ctx.keep(node.inputs[0], locate(bestK), w); continue; }
     // channelRatio: every clearly positive channel close to the best, each with its share of their total.
-    const cut = f32(f32(ratio * best) - tol);
+    const rb = f32(ratio * best);
+    const close = (k: number) => contrib[k] >= f32(rb - tolOf(k)) && contrib[k] > f32(margin * mags[k]);
     let total = 0;
-    for (let k = 0; k < Cin; k++) if (contrib[k] >= cut && contrib[k] > tol) total = f32(total + contrib[k]);
-    for (let k = 0; k < Cin; k++) if (contrib[k] >= cut && contrib[k] > tol) ctx.keep(node.inputs[0], locate(k), (w * contrib[k]) / total);
+    for (let k = 0; k < Cin; k++) if (close(k)) total = f32(total + contrib[k]);
+    for (let k = 0; k < Cin; k++) if (close(k)) ctx.keep(node.inputs[0], locate(k), (w * contrib[k]) / total);
   }
 }
 
@@ -254,28 +256,27 @@ fn visit(o: i32, w: f32) {
   if (p.depthwise != 0) { keep(locate(c / p.mult, c, y0, x0, sign), w); return; }
   var best = 0.0;
   var bestK = 0;
-  var mag = 0.0;
+  var mBest = 0.0;
   for (var k = 0; k < p.Cin; k++) {
     let r = contribution(k, c, y0, x0, sign);
-    if (k == 0 || r.x > best) { best = r.x; bestK = k; }
-    mag = max(mag, r.y);
+    if (k == 0 || r.x > best) { best = r.x; bestK = k; mBest = r.y; }
   }
-  // Near-ties within the margin go to the first channel (PICK_MARGIN in src/engine/ops/common.ts).
-  let tol = PICK_MARGIN * mag;
-  let first = best - tol;
+  // Near-ties within the margin of the two sums' error scales go to the first channel (PICK_MARGIN in
+  // src/engine/ops/common.ts): only channels before the first exact maximum can be it.
   for (var k = 0; k < bestK; k++) {
-    if (contribution(k, c, y0, x0, sign).x >= first) { bestK = k; break; }
+    let r = contribution(k, c, y0, x0, sign);
+    if (r.x >= best - PICK_MARGIN * max(r.y, mBest)) { bestK = k; break; }
   }
-  if (CHANNEL_RATIO <= 0.0 || !(best > tol)) { keep(locate(bestK, c, y0, x0, sign), w); return; }
-  let cut = CHANNEL_RATIO * best - tol;
+  if (CHANNEL_RATIO <= 0.0 || !(best > PICK_MARGIN * mBest)) { keep(locate(bestK, c, y0, x0, sign), w); return; }
+  let rb = CHANNEL_RATIO * best;
   var total = 0.0;
   for (var k = 0; k < p.Cin; k++) {
-    let s = contribution(k, c, y0, x0, sign).x;
-    if (s >= cut && s > tol) { total += s; }
+    let r = contribution(k, c, y0, x0, sign);
+    if (r.x >= rb - PICK_MARGIN * max(r.y, mBest) && r.x > PICK_MARGIN * r.y) { total += r.x; }
   }
   for (var k = 0; k < p.Cin; k++) {
-    let s = contribution(k, c, y0, x0, sign).x;
-    if (s >= cut && s > tol) { keep(locate(k, c, y0, x0, sign), (w * s) / total); }
+    let r = contribution(k, c, y0, x0, sign);
+    if (r.x >= rb - PICK_MARGIN * max(r.y, mBest) && r.x > PICK_MARGIN * r.y) { keep(locate(k, c, y0, x0, sign), (w * r.x) / total); }
   }
 }
 `;
