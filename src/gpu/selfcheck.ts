@@ -85,7 +85,7 @@ function graphOf(nodes: GraphNode[]): Graph {
  * resolves when they agree (same kept neurons at every layer, weights within 1e-5 relative, the compact list = the
  * input layer), else rejects saying where. Nothing to check (no conv kernel): resolves.
  */
-export async function gpuSelfCheck(device: GPUDevice, rules: Rules | PresetName, model?: Graph): Promise<void> {
+export async function gpuSelfCheck(device: GPUDevice, rules: Rules | PresetName, model?: Graph, compaction = true): Promise<void> {
   const r = resolveRules(rules);
   const graph = selfCheckGraph(model ? kernelKinds(model) : undefined);
   if (graph.order.length < 2) return;
@@ -94,7 +94,7 @@ export async function gpuSelfCheck(device: GPUDevice, rules: Rules | PresetName,
   const buffers = new Map([...acts].map(([name, a]) => [name, bufferWith(device, `self-check ${name}`, a, GPUBufferUsage.STORAGE)]));
   const classes = size(graph.byName.get(graph.logits)!.shape);
   try {
-    await compactionSelfCheck(device);
+    if (compaction) await compactionSelfCheck(device); // rules-independent: once per device is enough
     await unr.compile(r);
     for (const classIndex of [0, Math.min(3, classes - 1)]) {
       const encoder = device.createCommandEncoder({ label: 'unravel self-check' });

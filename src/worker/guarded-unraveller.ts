@@ -113,7 +113,7 @@ export class GuardedUnraveller implements Unraveller {
       try {
         await scoped(this.gpu.device, `rules ${pipelinesKey(rules)} first used`, async () => {
           await walker.compile(rules);
-          await gpuSelfCheck(this.gpu.device, rules, this.fm.graph);
+          await gpuSelfCheck(this.gpu.device, rules, this.fm.graph, false); // the compaction was checked at start-up
         });
         this.checked.add(pipelinesKey(rules));
       } catch (e) {
