@@ -32,7 +32,7 @@ describe('override constants', () => {
       if (!op.gpu) continue;
       const code = commonWgsl + op.gpu.wgsl;
       for (const r of rules) {
-        const all = { COUNT: r.weights === 'count' ? 1 : 0, ...op.gpu.constants?.(r) };
+        const all: Record<string, number> = { COUNT: r.weights === 'count' ? 1 : 0, ...op.gpu.constants?.(r) };
         const passed = declaredConstants(code, all);
         for (const k of Object.keys(passed)) expect(code, `${op.kind}: ${k}`).toMatch(new RegExp(`override ${k}\\b`));
         // What the rules set for this kernel and it declares is all passed (nothing it needs is dropped).
