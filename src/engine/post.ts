@@ -53,6 +53,7 @@ fn image_points(@builtin(global_invocation_id) id: vec3u) {
     if (owner && all(p >= vec2f(0.0)) && all(p <= P.src - 1.0)) {
       pt = Point(p, w, 1u, 0u);
       atomicAdd(&stats[0], 1u);
+      atomicMax(&stats[7], bitcast<u32>(w)); // weights are > 0: their bits order as the floats do
     }
   }
   points[i] = pt;
@@ -228,9 +229,11 @@ export function splatPixels(points: Fixation[], width: number, height: number): 
  * WGSL twin of rescalePoints() (frame -> heat grid) + the splat of heatmap() for the GPU post (src/gpu/post.ts):
  * heat_pixel() rounds a frame point onto the grid as Math.round does (-1 outside). Then, as encodePoints
  * chooses, with few points (fewer than the blur's 2 (2r + 1) taps per pixel) splat_kernels sums each point's kernel
- * per pixel (heatmap()'s per-point branch); otherwise splat_point() adds its weight to its pixel with a
- * compare-exchange loop (points on one pixel sum, as splatPixels merges them) for the blur passes. The choice is made
- * on the GPU (the point count is there): box_rects writes the indirect dispatch sizes of both.
+ * per pixel (heatmap()'s per-point branch); otherwise splat_point() adds its weight to its pixel (points on one pixel
+ * sum, as splatPixels merges them) for the blur passes, in fixed point so that the sum does not depend on the order
+ * of the adds: units of 2^-s with 2^s = splat_scale(), chosen so that the largest possible pixel sum (kept points x
+ * the largest weight) stays below 2^31; splat_finish() turns the sums back into floats. The choice is made on the
+ * GPU (the point count is there): box_rects writes the indirect dispatch sizes of both.
  */
 export const SPLAT_POINT_WGSL = /* wgsl */ `
 fn heat_pixel(p: vec2f) -> vec2i {
@@ -239,16 +242,20 @@ fn heat_pixel(p: vec2f) -> vec2i {
   return vec2i(q);
 }
 fn gather_kernels() -> bool { return final_count() < 2u * (2u * P.radius + 1u); }
+fn splat_scale() -> f32 {
+  let bound = f32(final_count()) * bitcast<f32>(atomicLoad(&stats[7]));
+  return ldexp(1.0, 31 - frexp(max(bound, 1e-30)).exp); // bound < 2^exp: sums < 2^31
+}
 fn splat_point(p: vec2f, w: f32) {
   let q = heat_pixel(p);
   if (q.x < 0) { return; }
-  let k = u32(q.y) * P.heat_w + u32(q.x);
-  var old = atomicLoad(&img[k]);
-  loop {
-    let r = atomicCompareExchangeWeak(&img[k], old, bitcast<u32>(bitcast<f32>(old) + w));
-    if (r.exchanged) { break; }
-    old = r.old_value;
-  }
+  atomicAdd(&img[u32(q.y) * P.heat_w + u32(q.x)], u32(round(w * splat_scale())));
+}
+@compute @workgroup_size(64)
+fn splat_finish(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) n: vec3u) {
+  let i = id.y * n.x * 64u + id.x;
+  if (i >= P.heat_w * P.heat_h) { return; }
+  atomicStore(&img[i], bitcast<u32>(f32(atomicLoad(&img[i])) / splat_scale()));
 }
 @compute @workgroup_size(64)
 fn splat_kernels(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) n: vec3u) {

@@ -1,7 +1,7 @@
 // The CPU reference of the unravelling: from the class neuron down to the input pixels, one rule per op.
 // Every GPU kernel is checked against this.
 import type { Graph, GraphNode, InputFixation, KeptLayer, Rules } from './types.ts';
-import type { Kept, StepContext } from './ops/common.ts';
+import { FIXED_SCALE, fixedWeight, quanta, type Kept, type StepContext } from './ops/common.ts';
 import { opOf } from './ops/registry.ts';
 
 export interface UnravelResult {
@@ -30,7 +30,7 @@ export function* unravelWalk(graph: Graph, act: Activations, classIndex: number,
   if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= logitsSize) {
     throw new Error(`class index ${classIndex} is out of range 0..${logitsSize - 1} of '${graph.logits}'`);
   }
-  const pending = new Map<string, Kept>([[graph.logits, new Map([[classIndex, 1]])]]);
+  const pending = new Map<string, Kept>([[graph.logits, new Map([[classIndex, FIXED_SCALE]])]]); // fixed-point units
   const ctx: StepContext = {
     rules,
     act,
@@ -38,13 +38,15 @@ export function* unravelWalk(graph: Graph, act: Activations, classIndex: number,
     keep(target, index, w) {
       let m = pending.get(target);
       if (!m) pending.set(target, (m = new Map()));
-      // Merged neurons add their weights; under 'count' every kept neuron weighs 1 (de-duplicated).
-      m.set(index, rules.weights === 'count' ? 1 : (m.get(index) ?? 0) + w);
+      // Merged neurons add their weights, in fixed point as the GPU twin (quanta(): exact, order-free, never 0);
+      // under 'count' every kept neuron weighs 1 (de-duplicated).
+      m.set(index, rules.weights === 'count' ? FIXED_SCALE : (m.get(index) ?? 0) + quanta(w));
     },
   };
   const layers: KeptLayer[] = [];
   for (const node of graph.order) {
-    const kept = pending.get(node.name) ?? new Map<number, number>();
+    const kept = new Map<number, number>();
+    for (const [i, units] of pending.get(node.name) ?? []) kept.set(i, fixedWeight(units));
     pending.delete(node.name);
     layers.push(toLayer(node, kept));
     yield { node, kept };

@@ -6,7 +6,7 @@
 import { CLASS_COLORS, gaussianKernel, HEATMAP_WGSL, splatPixels } from '../engine/post.ts';
 import type { Fixation } from '../engine/types.ts';
 import { Growable } from './device.ts';
-import { bindGroupLayout } from './kernels.ts';
+import { bindGroupLayout, shaderModule } from './kernels.ts';
 import type { SplatTarget } from './post.ts';
 
 export interface HeatmapParams {
@@ -54,12 +54,12 @@ export class GpuHeatmap {
   private strideFloats = 0;
 
   constructor(private device: GPUDevice) {
-    const module = device.createShaderModule({ label: 'heatmap', code: HEATMAP_WGSL });
+    const module = shaderModule(device, 'heatmap', HEATMAP_WGSL);
     this.layout = bindGroupLayout(device, ['uniform', 'read', 'read', 'write', 'write', 'write', 'write']);
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
     this.pipelines = Object.fromEntries(STEPS.map((s) =>
       [s, device.createComputePipeline({ label: `heatmap.${s}`, layout, compute: { module, entryPoint: s } })])) as Record<Step, GPUComputePipeline>;
-    this.heatBuf = new Growable(device, 'heatmap.heat', S);
+    this.heatBuf = new Growable(device, 'heatmap.heat', S | GPUBufferUsage.COPY_SRC); // COPY_SRC: the start-up self-check reads it
   }
 
   /** The heat buffer: slot k's map starts at float k * stride. */

@@ -5,25 +5,32 @@
 /**
  * Test-only faults (the worker's InitOptions.__gpuFaultsForTest): a kernel whose WGSL is corrupted, so that the
  * error handling on the way to the CPU unravelling can be shown in a real browser. `kernel` is a pipeline label
- * (e.g. 'unravel conv'); 'compile' makes its WGSL invalid, 'wrong' makes it keep the neighbouring neuron (valid
+ * (e.g. 'unravel conv'; 'post', 'heatmap', 'overlay' for those shaders); 'compile' makes its WGSL invalid, 'wrong' makes it keep the neighbouring neuron (valid
  * WGSL, wrong answer: what the start-up self-check is for). `unravelLimit` lowers the storage binding limit the
  * unravelling plans for (the device's own cannot be lowered under the WebGPU default of 128 MiB).
  */
 export interface GpuFaults {
   kernel?: string;
-  /** 'lazy': like 'compile', but only where the kernel is compiled at a frame (not ahead of it). */
+  /** 'lazy': like 'compile', but only once start-up is over (`started`): a rules variant first used later. */
   mode?: 'compile' | 'wrong' | 'lazy';
   unravelLimit?: number;
+  /** Set when the GPU path's start-up (compile and self-check of the default rules) is done. */
+  started?: boolean;
 }
 export const gpuFaults: GpuFaults = {};
 export function setGpuFaults(f: GpuFaults | undefined) {
   for (const k of Object.keys(gpuFaults) as (keyof GpuFaults)[]) delete gpuFaults[k];
   Object.assign(gpuFaults, f ?? {});
 }
-function faulty(label: string, code: string, lazy: boolean): string {
-  if (gpuFaults.kernel !== label || (gpuFaults.mode === 'lazy') !== lazy) return code;
+function faulty(label: string, code: string): string {
+  if (gpuFaults.kernel !== label || (gpuFaults.mode === 'lazy' && !gpuFaults.started)) return code;
   if (gpuFaults.mode === 'wrong') return code.replace('fn keep(i: i32, w: f32) {', 'fn keep(i0: i32, w: f32) {\n  let i = i0 ^ 1;');
   return `${code}\nthis is not WGSL (test fault)\n`;
+}
+
+/** A shader module made directly (post, heatmap, overlay), with the test fault for `label` ('compile') applied. */
+export function shaderModule(device: GPUDevice, label: string, code: string): GPUShaderModule {
+  return device.createShaderModule({ label, code: faulty(label, code) });
 }
 
 /** Binding kinds, in binding-number order. */
@@ -66,10 +73,10 @@ export function computePipeline(
   device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number> = {},
 ): GPUComputePipeline {
   const c = cache(device);
-  let pipeline = c.pipelines.get(pipelineKey(faulty(label, code, false), bindings, constants));
-  if (pipeline) return pipeline;
-  code = faulty(label, code, true);
+  code = faulty(label, code);
   const key = pipelineKey(code, bindings, constants);
+  let pipeline = c.pipelines.get(key);
+  if (pipeline) return pipeline;
   pipeline = device.createComputePipeline(pipelineDescriptor(device, label, code, bindings, constants));
   c.pipelines.set(key, pipeline);
   return pipeline;
@@ -83,17 +90,18 @@ export async function compilePipeline(
   device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number> = {},
 ): Promise<void> {
   const c = cache(device);
-  code = faulty(label, code, false);
+  code = faulty(label, code);
   const key = pipelineKey(code, bindings, constants);
   if (c.pipelines.has(key)) return;
-  device.pushErrorScope('validation');
+  const filters: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
+  for (const f of filters) device.pushErrorScope(f);
   let made: Promise<GPUComputePipeline>;
   try {
     made = device.createComputePipelineAsync(pipelineDescriptor(device, label, code, bindings, constants));
   } catch (e) {
     made = Promise.reject(e);
   }
-  const scope = device.popErrorScope();
+  const scope = Promise.all(filters.map(() => device.popErrorScope())).then((e) => e.find(Boolean) ?? null);
   // One line naming the kernel, with the WGSL compiler's first error when there is one (else the driver's message).
   const fail = async (message: string) => {
     const info = await c.modules.get(code)?.getCompilationInfo().catch(() => null);
@@ -108,7 +116,22 @@ export async function compilePipeline(
 }
 
 const pipelineKey = (code: string, bindings: Binding[], constants: Record<string, number>) =>
-  `${bindings.join()}|${JSON.stringify(constants)}|${code}`;
+  `${bindings.join()}|${JSON.stringify(declaredConstants(code, constants))}|${code}`;
+
+/** The names of the pipeline-overridable constants WGSL `code` declares (`override NAME`, with or without `@id`). */
+export function overrideNames(code: string): Set<string> {
+  const noComments = code.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+  return new Set([...noComments.matchAll(/\boverride\s+([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]));
+}
+
+/**
+ * Only the constants `code` declares: the WebGPU spec makes a constant the shader does not declare a validation
+ * error (WebKit enforces it; Chromium of this era ignored it), and the caller sets rule constants for every kernel.
+ */
+export function declaredConstants(code: string, constants: Record<string, number>): Record<string, number> {
+  const names = overrideNames(code);
+  return Object.fromEntries(Object.entries(constants).filter(([k]) => names.has(k)));
+}
 
 function pipelineDescriptor(
   device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number>,
@@ -128,7 +151,7 @@ function pipelineDescriptor(
   return {
     label,
     layout: device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout(device, bindings)] }),
-    compute: { module, entryPoint: 'main', constants },
+    compute: { module, entryPoint: 'main', constants: declaredConstants(code, constants) },
   };
 }
 

@@ -5,6 +5,7 @@
 import { COLORMAP_WGSL, colormapIndex, type ColormapName } from '../engine/colormap.ts';
 import { CLASS_COLORS, CLASS_OVERLAY_WGSL, hexRgb, UPSAMPLE_WGSL } from '../engine/post.ts';
 import { align4, Growable } from './device.ts';
+import { shaderModule } from './kernels.ts';
 import { readback } from './readback.ts';
 
 /** Axis-aligned rectangle in overlay pixels, colour straight RGBA 0..1. */
@@ -122,7 +123,7 @@ export class GpuOverlay {
   private emptyHeat: GPUBuffer;
 
   constructor(private device: GPUDevice) {
-    this.module = device.createShaderModule({ label: 'overlay', code: SHADER });
+    this.module = shaderModule(device, 'overlay', SHADER);
     const vis = GPUShaderStage.VERTEX | GPUShaderStage.FRAGMENT;
     this.layout = device.createBindGroupLayout({
       label: 'overlay',
@@ -136,6 +137,9 @@ export class GpuOverlay {
     this.rects = new Growable(device, 'overlay.rects', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
     this.emptyHeat = device.createBuffer({ label: 'overlay.noheat', size: 16, usage: GPUBufferUsage.STORAGE });
   }
+
+  /** Create the pipelines for `format` now (at start-up, inside the caller's error scopes), not at the first draw. */
+  prepare(format: GPUTextureFormat) { this.pipelinesFor(format); }
 
   private pipelinesFor(format: GPUTextureFormat) {
     let p = this.pipelines.get(format);

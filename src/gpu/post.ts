@@ -7,7 +7,7 @@
 import { outlierRadius2, REMOVE_OUTLIERS_WGSL, SPLAT_POINT_WGSL, TIGHT_BOX_WGSL, TO_IMAGE_POINTS_WGSL, type Box, type Size } from '../engine/post.ts';
 import type { InputFixation, PixelTransform } from '../engine/types.ts';
 import { RECT_WGSL, RECTS_WGSL, overlayUnit, type GpuRects } from './overlay.ts';
-import { bindGroupLayout } from './kernels.ts';
+import { bindGroupLayout, shaderModule } from './kernels.ts';
 import { readback } from './readback.ts';
 import { MAX_FIXATIONS } from './unravel.ts';
 
@@ -42,7 +42,8 @@ struct Point { p: vec2f, w: f32, valid: u32, kept: u32 }
 @group(0) @binding(0) var<uniform> P: Post;
 @group(0) @binding(1) var<storage, read> list: array<u32>;
 @group(0) @binding(2) var<storage, read_write> points: array<Point>;
-// 0: points in the photo, 1: kept by the outlier rule, 2: kept in the end, 3..6: box bits (TIGHT_BOX_WGSL).
+// 0: points in the photo, 1: kept by the outlier rule, 2: kept in the end, 3..6: box bits (TIGHT_BOX_WGSL),
+// 7: the largest weight's bits (the splat's fixed-point scale, SPLAT_POINT_WGSL).
 @group(0) @binding(3) var<storage, read_write> stats: array<atomic<u32>, 8>;
 @group(0) @binding(4) var<storage, read_write> img: array<atomic<u32>>;
 @group(0) @binding(5) var<storage, read_write> rects: array<Rect>;
@@ -58,7 +59,7 @@ fn list_count() -> u32 { return min(list[0], P.max_count); }
 fn reset() {
   for (var k = 0u; k < 3u; k++) { atomicStore(&stats[k], 0u); }
   atomicStore(&stats[3], 0xffffffffu); atomicStore(&stats[4], 0xffffffffu);
-  atomicStore(&stats[5], 0u); atomicStore(&stats[6], 0u);
+  atomicStore(&stats[5], 0u); atomicStore(&stats[6], 0u); atomicStore(&stats[7], 0u);
 }
 ${TO_IMAGE_POINTS_WGSL}
 ${REMOVE_OUTLIERS_WGSL}
@@ -99,7 +100,7 @@ fn box_rects() {
 }
 `;
 
-const STEPS = ['reset', 'image_points', 'remove_outliers', 'kept_points', 'box_rects', 'splat_kernels'] as const;
+const STEPS = ['reset', 'image_points', 'remove_outliers', 'kept_points', 'box_rects', 'splat_kernels', 'splat_finish'] as const;
 const POINT_BYTES = 24;
 const RECT_BYTES = 32;
 
@@ -116,7 +117,7 @@ export class GpuPost {
   private bound: GPUBuffer[] = [];
 
   constructor(private device: GPUDevice) {
-    const module = device.createShaderModule({ label: 'post', code: POST_WGSL });
+    const module = shaderModule(device, 'post', POST_WGSL);
     this.layout = bindGroupLayout(device, ['uniform', 'read', 'write', 'write', 'write', 'write', 'read']);
     const argsLayout = bindGroupLayout(device, ['write']);
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
@@ -166,6 +167,7 @@ export class GpuPost {
       pass.setPipeline(this.pipelines[s]);
       if (s === 'box_rects') pass.setBindGroup(1, this.argsGroup);
       if (s === 'splat_kernels') pass.dispatchWorkgroupsIndirect(this.args, 0);
+      else if (s === 'splat_finish') pass.dispatchWorkgroupsIndirect(this.args, 12); // the blur's size: 0 when gathered
       else pass.dispatchWorkgroups(s === 'reset' || s === 'box_rects' ? 1 : groups);
     }
     pass.end();

@@ -9,14 +9,14 @@ export const TOP = 0xffffffff;
 
 /**
  * Bindings: 0 uniform {index (TOP = argmax), n (logit count)} at a dynamic offset; 1 the logits node's kept
- * weights; 2 its kept list [count, groups, 1, 1, index...]; 3 the logits activation; 4 the compact fixation
+ * weights (fixed point, two u32 per neuron: see commonWgsl); 2 its kept list [count, groups, 1, 1, index...]; 3 the logits activation; 4 the compact fixation
  * list's header [count, class].
  */
 export const seedWgsl = /* wgsl */ `
 struct Seed { index: u32, n: u32 }
 struct List { count: u32, groups: u32, gy: u32, gz: u32, index: array<u32> }
 @group(0) @binding(0) var<uniform> s: Seed;
-@group(0) @binding(1) var<storage, read_write> weights: array<f32>;
+@group(0) @binding(1) var<storage, read_write> weights: array<u32>;
 @group(0) @binding(2) var<storage, read_write> list: List;
 @group(0) @binding(3) var<storage, read> logits: array<f32>;
 @group(0) @binding(4) var<storage, read_write> header: array<u32>;
@@ -30,7 +30,8 @@ fn main() {
       if (logits[i] > logits[c]) { c = i; }
     }
   }
-  weights[c] = 1.0;
+  weights[2u * c] = 0x80010000u; // kept, weight 1 (2^48 units: hi 2^16)
+  weights[2u * c + 1u] = 0u;
   list.count = 1u;
   list.groups = 1u;
   list.index[0] = c;

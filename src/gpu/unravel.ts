@@ -1,5 +1,6 @@
 // The unravelling on the GPU: the same walk as unravelCpu (src/engine/unravel.ts), one compute dispatch per step.
-// Per node a dense weight buffer (one f32 per output neuron, 0 = not kept) and the list of its kept neurons; a step
+// Per node a dense weight buffer (two u32 per output neuron: a fixed-point sum and the kept bit, see commonWgsl) and
+// the list of its kept neurons; a step
 // runs one invocation per kept neuron of its node (an indirect dispatch sized by the list) and keeps input neurons
 // in its input's buffers. Each op's kernel, its uniform packing and override constants sit in its op module
 // (src/engine/ops/*.ts, looked up through OPS in registry.ts) beside its CPU twin; the shared part (keep, merging,
@@ -8,7 +9,7 @@
 // Allocated once per model: buffers, uniforms, conv/matmul weights. Per frame: one writeBuffer (the class index or TOP),
 // clears, and the dispatches; a bind group is re-created only when an activation buffer changes.
 // One-to-one ops (ReLU, reshape...) share their input's buffers when they are its only consumer: no dispatch.
-import { commonWgsl } from '../engine/ops/common.ts';
+import { commonWgsl, fixedWeightOf } from '../engine/ops/common.ts';
 import { opOf, OPS } from '../engine/ops/registry.ts';
 import { resolveRules, size, type Graph, type GraphNode, type InputFixation, type KeptLayer, type PresetName, type Rules } from '../engine/types.ts';
 import { bindGroupLayout, bufferWith, compilePipeline, computePipeline, gpuFaults, type Binding } from './kernels.ts';
@@ -29,7 +30,7 @@ struct Compact { cap: u32 }
 struct KeptList { count: u32, groups: u32, gy: u32, gz: u32, index: array<u32> }
 struct Out { count: u32, pad: u32, items: array<vec2<u32>> }
 @group(0) @binding(0) var<uniform> p: Compact;
-@group(0) @binding(1) var<storage, read> weights: array<f32>;
+@group(0) @binding(1) var<storage, read> weights: array<u32>; // fixed point, two words per neuron (commonWgsl)
 @group(0) @binding(2) var<storage, read> list: KeptList;
 @group(0) @binding(3) var<storage, read_write> out: Out;
 
@@ -44,7 +45,8 @@ fn ordered(w: f32) -> u32 {
   let b = bitcast<u32>(w);
   return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
 }
-fn keyOf(i: u32) -> vec2<u32> { return vec2<u32>(ordered(weights[i]), ~i); }
+fn weightAt(i: u32) -> f32 { return ldexp(f32(weights[2u * i] & 0x7fffffffu), -16) + ldexp(f32(weights[2u * i + 1u]), -48); }
+fn keyOf(i: u32) -> vec2<u32> { return vec2<u32>(ordered(weightAt(i)), ~i); }
 // Digit d (0 = most significant byte of hi ... 7 = least significant byte of lo) of a key.
 fn digit(k: vec2<u32>, d: u32) -> u32 {
   let word = select(k.y, k.x, d < 4u);
@@ -65,7 +67,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
   if (n <= p.cap) {
     for (var t = li; t < n; t += WG) {
       let i = list.index[t];
-      out.items[t] = vec2<u32>(i, bitcast<u32>(weights[i]));
+      out.items[t] = vec2<u32>(i, bitcast<u32>(weightAt(i)));
     }
     return;
   }
@@ -100,7 +102,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
     let i = list.index[t];
     if (keyAtLeast(keyOf(i), threshold)) {
       let slot = atomicAdd(&emitted, 1u);
-      if (slot < p.cap) { out.items[slot] = vec2<u32>(i, bitcast<u32>(weights[i])); }
+      if (slot < p.cap) { out.items[slot] = vec2<u32>(i, bitcast<u32>(weightAt(i))); }
     }
   }
 }
@@ -123,7 +125,7 @@ const SEED_SLOTS = 16;
 /** Byte offset of the indirect dispatch arguments (workgroups x, y, z) in a list buffer. */
 const ARGS = 4;
 
-/** A node's kept neurons: dense f32 weights and the list [count, groups x, 1, 1, index...]. */
+/** A node's kept neurons: dense fixed-point weights (u32 hi | kept bit, lo per neuron) and the list [count, groups x, 1, 1, index...]. */
 interface Store { weights: GPUBuffer; list: GPUBuffer }
 
 interface Step {
@@ -155,7 +157,7 @@ export interface FixationList {
 }
 
 export class GpuUnraveller {
-  /** Weights of the input node: f32 per input neuron (H*W*C, NHWC), 0 = not kept. */
+  /** Weights of the input node: two u32 per input neuron (H*W*C, NHWC): fixed-point hi with the kept bit, lo. */
   readonly inputWeights: GPUBuffer;
   /** Kept input neurons: u32 [count, groups, 1, 1, flat index...] (count entries, in no particular order). */
   readonly inputList: GPUBuffer;
@@ -224,7 +226,7 @@ export class GpuUnraveller {
       const n = size(node.shape);
       const shared = sharesInput(graph, node);
       this.stores.set(node.name, shared ? this.stores.get(node.inputs[0])! : {
-        weights: buffer(`weights of ${node.name}`, n * 4, U.STORAGE | U.COPY_SRC | U.COPY_DST),
+        weights: buffer(`weights of ${node.name}`, n * 8, U.STORAGE | U.COPY_SRC | U.COPY_DST),
         list: buffer(`kept list of ${node.name}`, 16 + n * 4, U.STORAGE | U.INDIRECT | U.COPY_SRC | U.COPY_DST),
       });
     }
@@ -265,6 +267,19 @@ export class GpuUnraveller {
       entries: [upload('compact params', Uint32Array.of(MAX_FIXATIONS, 0, 0, 0), U.UNIFORM), input.weights, input.list, this.fixationList]
         .map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
+  }
+
+  /**
+   * The compaction alone, over what the input node's buffers hold (the self-check writes them: inputWeights,
+   * inputList), into fixationList; read it with readInputFixations().
+   */
+  encodeCompact(encoder: GPUCommandEncoder): void {
+    encoder.clearBuffer(this.fixationList, 0, 8);
+    const pass = encoder.beginComputePass({ label: 'unravel compact' });
+    pass.setPipeline(computePipeline(this.device, 'unravel compact', compactWgsl, COMPACT_BINDINGS, {}));
+    pass.setBindGroup(0, this.compactGroup);
+    pass.dispatchWorkgroups(1);
+    pass.end();
   }
 
   /** Dense weights of a node (shared with its input for one-to-one ops). */
@@ -402,7 +417,7 @@ export class GpuUnraveller {
 
   /**
    * Read back the kept neurons of the named nodes (default: every node, in graph order like unravelCpu's layers).
-   * Reads each node's dense weights (4 bytes per neuron: all of SqueezeNet is 18 MB; name the layers you need).
+   * Reads each node's dense weights (8 bytes per neuron: all of SqueezeNet is 36 MB; name the layers you need).
    */
   readLayers(names?: string[]): Promise<KeptLayer[]> {
     const nodes = names ? names.map((n) => { this.store(n); return this.graph.byName.get(n)!; }) : this.graph.order;
@@ -424,10 +439,13 @@ export class GpuUnraveller {
     return this.read(staging, [...offsets].map(([b, off]) => [b, off, b.size]), (data) =>
       nodes.map((node) => {
         const n = size(node.shape);
-        const w = new Float32Array(data, offsets.get(this.stores.get(node.name)!.weights)!, n);
+        const w = new Uint32Array(data, offsets.get(this.stores.get(node.name)!.weights)!, 2 * n);
         const indices: number[] = [];
-        for (let i = 0; i < n; i++) if (w[i] !== 0) indices.push(i);
-        return { name: node.name, shape: node.shape, indices: Int32Array.from(indices), weights: Float32Array.from(indices, (i) => w[i]) };
+        for (let i = 0; i < n; i++) if (w[2 * i] & 0x80000000) indices.push(i); // the kept bit, not the value
+        return {
+          name: node.name, shape: node.shape, indices: Int32Array.from(indices),
+          weights: Float32Array.from(indices, (i) => fixedWeightOf(w[2 * i], w[2 * i + 1])),
+        };
       }),
     );
   }
@@ -524,5 +542,6 @@ function bindingsOf(step: Step): Binding[] {
   return ['uniform', 'read', 'read', 'write', 'write', ...Array<Binding>(step.acts.length + step.fixed.length).fill('read')];
 }
 
-const pipelinesKey = (rules: Rules) =>
+/** One key per kernel variant the rules select. */
+export const pipelinesKey = (rules: Rules) =>
   `${rules.location}|${rules.gap}|${rules.weights}|${rules.gapThreshold ?? 0}|${rules.channelRatio ?? 0}|${rules.fcThreshold ?? 0}`;

@@ -17,7 +17,8 @@ import { Laps } from './frame.ts';
 import type { FramePath, HeatSource, ListDraw, Unravelled } from './path.ts';
 import { classColor, sceneRects } from './scene.ts';
 import type { FramePlan } from './plan.ts';
-import { GuardedUnraveller } from './guarded-unraveller.ts';
+import { GuardedUnraveller, partScope, scoped } from './guarded-unraveller.ts';
+import { overlaySelfCheck, postSelfCheck } from '../gpu/selfcheck.ts';
 import type { Pending } from './unraveller.ts';
 
 export class GpuPath implements FramePath {
@@ -28,36 +29,80 @@ export class GpuPath implements FramePath {
   /** The overlay's points, outliers, box and splat from the unravelling's GPU-side list (ListDraw frames). */
   readonly post: GpuPost;
   readonly unraveller: GuardedUnraveller;
-  /** Why the CPU unravelling is used on this path, if it is. */
-  get note(): string | undefined { return this.unraveller.reason; }
+  /**
+   * Why a part of this path is replaced, if one is: the unravelling by the CPU's (GuardedUnraveller), the post and
+   * heatmap by the CPU's points drawn without a heatmap, the overlay by nothing (frames are still explained).
+   */
+  get note(): string | undefined {
+    const b = this.broken;
+    return [
+      this.unraveller.reason,
+      b.post && `GPU post and heatmap unavailable (${b.post}); the overlay shows the CPU's points and box, without the heatmap`,
+      b.overlay && `GPU overlay unavailable (${b.overlay}); frames are explained but not drawn`,
+    ].filter(Boolean).join('; ') || undefined;
+  }
+  /**
+   * The parts besides the unravelling, each under its own error scopes (partScope) and with its own fallback: one
+   * part's error never switches another (an overlay shader error does not send the unravelling to the CPU).
+   */
+  private broken: { post?: string; overlay?: string } = {};
   private context: GPUCanvasContext | null = null;
   private format: GPUTextureFormat = 'rgba8unorm';
-  /** The frame's heatmap + overlay commands, from heatmap() to draw(). */
-  private encoder: GPUCommandEncoder | null = null;
-  /** Class maps made by the last heatmap(). */
+  /** Class maps made by the last heatmap(); 0 when it made none (post and heatmap unavailable). */
   private classes = 1;
   private last: { width: number; height: number; rects: Rect[]; gpuRects?: GpuRects; heat: boolean; colormap: Colormap; opacity: number } | null = null;
 
   constructor(readonly gpu: GpuContext, readonly fm: FixationModel, readonly canvas: OffscreenCanvas | null) {
-    this.heatmapGpu = new GpuHeatmap(gpu.device);
-    this.overlay = new GpuOverlay(gpu.device);
-    this.post = new GpuPost(gpu.device);
-    this.unraveller = new GuardedUnraveller(gpu, fm);
+    const device = gpu.device;
+    const post = partScope(device, () => [new GpuHeatmap(device), new GpuPost(device)] as const);
+    if (post.thrown) throw post.thrown;
+    [this.heatmapGpu, this.post] = post.value!;
+    this.watch('post', post.error);
     if (canvas) {
       const ctx = canvas.getContext('webgpu');
       if (!ctx) throw new Error('the overlay canvas has no WebGPU context (it already has another kind of context)');
       this.format = navigator.gpu.getPreferredCanvasFormat();
-      ctx.configure({ device: gpu.device, format: this.format, alphaMode: 'premultiplied' });
+      ctx.configure({ device, format: this.format, alphaMode: 'premultiplied' });
       this.context = ctx;
     }
+    const overlay = partScope(device, () => { const o = new GpuOverlay(device); o.prepare(this.format); return o; });
+    if (overlay.thrown) throw overlay.thrown;
+    this.overlay = overlay.value!;
+    this.watch('overlay', overlay.error);
+    this.unraveller = new GuardedUnraveller(gpu, fm);
+  }
+
+  /** A part's error (set-up or a frame's) replaces that part from then on. */
+  private watch(part: 'post' | 'overlay', error: Promise<string | null>) {
+    void error.then((e) => {
+      if (!e || this.broken[part]) return;
+      this.broken[part] = e;
+      console.warn(this.note);
+    });
+  }
+
+  /** Run one part's GPU calls (encode and submit) inside its own error scopes. */
+  private part(name: 'post' | 'overlay', f: () => void) {
+    const r = partScope(this.gpu.device, f);
+    this.watch(name, r.error);
+    if (r.thrown) throw r.thrown;
   }
 
   /**
    * Set up the unravelling while the camera starts: the WGSL kernels compiled for the model's default rules and
-   * self-checked, else the CPU unravelling with the reason in `note` (see GuardedUnraveller).
+   * self-checked, else the CPU unravelling with the reason in `note` (see GuardedUnraveller); then the post, heatmap
+   * and overlay kernels checked, each failing part replaced alone.
    */
   async compile(): Promise<void> {
     await this.unraveller.prepare(resolveRules('default', {}, this.fm.info.rules));
+    // The post/heatmap and overlay kernels against their CPU twins, each in its own error scopes.
+    const device = this.gpu.device;
+    const check = async (part: 'post' | 'overlay', f: () => Promise<void>) => {
+      if (this.broken[part]) return;
+      try { await scoped(device, `${part} self-check`, f); } catch (e) { this.watch(part, Promise.resolve((e as Error).message)); }
+    };
+    await check('post', () => postSelfCheck(device, this.post, this.heatmapGpu));
+    await check('overlay', () => overlaySelfCheck(device, this.overlay));
   }
 
   laps(timing: boolean): Laps {
@@ -77,7 +122,7 @@ export class GpuPath implements FramePath {
   async beginUnravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor, draw?: ListDraw): Promise<Pending<Unravelled>> {
     await this.unraveller.run(tensors, classIndex, plan.rules, summary);
     await laps.lap('unravel');
-    const list = draw ? this.unraveller.fixationList : null;
+    const list = draw && !this.broken.post ? this.unraveller.fixationList : null;
     if (list) {
       this.drawList(list, draw!, this.fm.graph.input.shape[2]);
       await laps.lap('heatmap');
@@ -89,13 +134,16 @@ export class GpuPath implements FramePath {
   /** One frame's overlay from a compact fixation list on the GPU: post + heat slot 0 + overlay pass, submitted. */
   private drawList(list: GPUBuffer, d: ListDraw, channels: number) {
     const { overlay, heat } = this.sizes(d.frame);
-    const encoder = this.encoder = this.gpu.device.createCommandEncoder({ label: 'post+heatmap+overlay' });
+    this.part('post', () => {
+      const encoder = this.gpu.device.createCommandEncoder({ label: 'post+heatmap' });
+      this.heatmapGpu.encodeSplat(encoder, { ...heat, sigma: DEFAULT_POST.sigma, smoothing: d.smoothing }, 0, (enc, target) =>
+        this.post.encode(enc, list, target, {
+          transform: d.transform, channels, frame: d.frame, overlay, heat,
+          points: d.overlay.points, box: d.overlay.box, color: classColor(0),
+        }));
+      this.gpu.device.queue.submit([encoder.finish()]);
+    });
     this.classes = 1;
-    this.heatmapGpu.encodeSplat(encoder, { ...heat, sigma: DEFAULT_POST.sigma, smoothing: d.smoothing }, 0, (enc, target) =>
-      this.post.encode(enc, list, target, {
-        transform: d.transform, channels, frame: d.frame, overlay, heat,
-        points: d.overlay.points, box: d.overlay.box, color: classColor(0),
-      }));
     this.draw([], overlay, d.overlay, this.post.rects);
   }
 
@@ -107,30 +155,34 @@ export class GpuPath implements FramePath {
   }
 
   heatmap(srcs: HeatSource[], heat: Size, smoothing: number): ([number, number] | null)[] {
-    const encoder = this.encoder = this.gpu.device.createCommandEncoder({ label: 'heatmap+overlay' });
+    // The peak from the CPU twin (a few points on a grid of at most 200 px): no second map in the frame.
+    const peaks = srcs.map((src) => ('points' in src ? heatPeak(src.points, heat) : null));
+    if (this.broken.post) { this.classes = 0; return peaks; }
     const hp = { ...heat, sigma: DEFAULT_POST.sigma, smoothing };
-    this.classes = srcs.length;
-    return srcs.map((src, slot) => {
-      if (!('points' in src)) {
-        this.heatmapGpu.encodeMap(encoder, src.map, hp, slot);
-        return null;
-      }
-      this.heatmapGpu.encodePoints(encoder, src.points, hp, slot);
-      // The peak from the CPU twin (a few points on a grid of at most 200 px): no second map in the frame.
-      return heatPeak(src.points, heat);
+    this.part('post', () => {
+      const encoder = this.gpu.device.createCommandEncoder({ label: 'heatmap' });
+      srcs.forEach((src, slot) => {
+        if ('points' in src) this.heatmapGpu.encodePoints(encoder, src.points, hp, slot);
+        else this.heatmapGpu.encodeMap(encoder, src.map, hp, slot);
+      });
+      this.gpu.device.queue.submit([encoder.finish()]);
     });
+    this.classes = srcs.length;
+    return peaks;
   }
 
   draw(rects: Rect[], overlay: Size, o: OverlayOptions, gpuRects?: GpuRects) {
-    const encoder = this.encoder ?? this.gpu.device.createCommandEncoder({ label: 'overlay' });
-    this.encoder = null;
-    this.last = { ...overlay, rects, gpuRects, heat: o.heatmap, colormap: o.colormap, opacity: o.opacity };
-    if (this.context) {
-      const tex = this.context.getCurrentTexture();
+    const heat = o.heatmap && this.classes > 0 && !this.broken.post;
+    this.last = { ...overlay, rects, gpuRects, heat, colormap: o.colormap, opacity: o.opacity };
+    if (!this.context || this.broken.overlay) return;
+    const context = this.context;
+    this.part('overlay', () => {
+      const encoder = this.gpu.device.createCommandEncoder({ label: 'overlay' });
+      const tex = context.getCurrentTexture();
       this.overlay.draw(encoder, tex.createView(), this.format, tex.width, tex.height,
-        o.heatmap ? this.heatLayer(o.colormap, o.opacity) : null, rects, gpuRects);
-    }
-    this.gpu.device.queue.submit([encoder.finish()]);
+        heat ? this.heatLayer(o.colormap, o.opacity) : null, rects, gpuRects);
+      this.gpu.device.queue.submit([encoder.finish()]);
+    });
   }
 
   /**

@@ -25,15 +25,30 @@ export class GpuPathUnraveller implements Unraveller {
   compile(rules: Rules): Promise<void> { return this.unraveller.compile(rules); }
 
   async run(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor) {
-    const device = this.backend.device;
-    const encoder = device.createCommandEncoder({ label: 'unravel' });
-    this.unraveller.encode(encoder, (name) => {
+    this.submit(this.forward(tensors, classIndex), classIndex, rules, summary);
+  }
+
+  /**
+   * The forward pass's part of a frame: the activations' GPUBuffers (tfjs may upload a CPU-resident tensor) and
+   * tfjs's pending commands submitted, so that the unravelling's submission comes after them in queue order.
+   */
+  forward(tensors: Map<string, tf.Tensor>, classIndex: number | 'top'): Map<string, GPUBuffer> {
+    const names = [...this.unraveller.activationNames, ...(classIndex === 'top' ? [this.unraveller.graph.logits] : [])];
+    const buffers = new Map<string, GPUBuffer>();
+    for (const name of names) {
       const t = tensors.get(name);
       if (!t) throw new Error(`activation '${name}' was not captured by the forward pass`);
-      return tensorBuffer(this.backend, t);
-    }, classIndex, rules);
-    // tfjs may still hold the forward pass (or an upload of a CPU-resident tensor) in its own encoder.
+      buffers.set(name, tensorBuffer(this.backend, t));
+    }
     flushTf(this.backend);
+    return buffers;
+  }
+
+  /** The unravelling's part: encode and submit its walk on the forward pass's buffers. */
+  submit(buffers: Map<string, GPUBuffer>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor) {
+    const device = this.backend.device;
+    const encoder = device.createCommandEncoder({ label: 'unravel' });
+    this.unraveller.encode(encoder, (name) => buffers.get(name)!, classIndex, rules);
     device.queue.submit([encoder.finish()]);
     this.summary = summary;
   }
@@ -51,8 +66,8 @@ export class GpuPathUnraveller implements Unraveller {
     // The kept sets are read now, before another encode() overwrites them.
     const out = await result;
     out.layers = await this.unraveller.readLayers(layers === 'all' ? undefined : layers);
-    // Dense weights, 4 bytes per neuron (an upper bound: one-to-one ops share their input's buffer).
-    out.bytes += out.layers.reduce((n, l) => n + size(l.shape) * 4, 0);
+    // Dense weights, 8 bytes per neuron (an upper bound: one-to-one ops share their input's buffer).
+    out.bytes += out.layers.reduce((n, l) => n + size(l.shape) * 8, 0);
     return { result: Promise.resolve(out) };
   }
 

@@ -7,6 +7,10 @@ import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain } from '../../src/engine/explain.ts';
 import { gpuSelfCheck } from '../../src/gpu/selfcheck.ts';
+import { bufferWith } from '../../src/gpu/kernels.ts';
+import { GpuUnraveller, type FixationList } from '../../src/gpu/unravel.ts';
+import { unravelCpu } from '../../src/engine/unravel.ts';
+import { resolveRules, size, type Graph, type GraphNode, type KeptLayer } from '../../src/engine/types.ts';
 import type { FixationModel } from '../../src/engine/model.ts';
 import { initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
 import { nodeWebGpuUnavailable, webGpuUnravel, initNodeWebGpu } from '../../src/node/webgpu.ts';
@@ -88,3 +92,56 @@ async function onCpu<T>(f: () => Promise<T>): Promise<T> {
     await tf.setBackend(was);
   }
 }
+
+// Issue 20, item 2: merged weights are fixed-point integer sums, so the same frame twice gives bit-identical weights,
+// kept sets and compact list, whatever order the GPU's invocations run in (float compare-exchange adds did not:
+// SwiftShader runs invocations on several threads, and the low bits changed from run to run). A graph where many
+// keeps merge: two 3x3 convs with channelRatio fan-outs over a 48x48 map, a global mean fanning out to every
+// positive position, then the logits.
+describe.skipIf(!!why)('deterministic merged weights on Dawn', () => {
+  it('the same activations unravelled four times: bit-identical weights, kept sets and compact list; = CPU within 1e-5', async () => {
+    const { device } = await initNodeWebGpu();
+    let s = 12345;
+    const noise = (n: number) => Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31) - 1);
+    const S = 48;
+    const conv = (name: string, input: string, cin: number, cout: number): GraphNode => ({
+      kind: 'conv', name, shape: [S, S, cout], inputs: [input], kernel: [3, 3], strides: [1, 1], dilations: [1, 1], pad: [1, 1],
+      depthwise: false, weights: noise(9 * cin * cout),
+    });
+    const nodes: GraphNode[] = [
+      { kind: 'input', name: 'input', shape: [S, S, 3], inputs: [] },
+      conv('a', 'input', 3, 8), conv('b', 'a', 8, 8),
+      { kind: 'gap', name: 'gap', shape: [8], inputs: ['b'] },
+    ];
+    const order = [...nodes].reverse();
+    const graph: Graph = { order, byName: new Map(order.map((n) => [n.name, n])), input: nodes[0] as Graph['input'], logits: 'gap', captures: order.map((n) => n.name) };
+    const acts = new Map(order.map((n) => [n.name, Float32Array.from(noise(size(n.shape)), (v) => Math.abs(v))]));
+    const rules = resolveRules({ location: 'max', gap: 'positive', weights: 'contribution', channelRatio: 0.3 });
+    const unr = GpuUnraveller.create(device, graph);
+    const buffers = new Map([...acts].map(([n, a]) => [n, bufferWith(device, n, a, GPUBufferUsage.STORAGE)]));
+    try {
+      const runs: { layers: KeptLayer[]; list: FixationList }[] = [];
+      for (let i = 0; i < 4; i++) {
+        const enc = device.createCommandEncoder();
+        unr.encode(enc, (n) => buffers.get(n)!, 2, rules);
+        device.queue.submit([enc.finish()]);
+        runs.push({ layers: await unr.readLayers(), list: await unr.readInputFixations() });
+      }
+      const bits = (r: (typeof runs)[0]) => r.layers.map((l) => [l.name, [...l.indices], [...new Uint32Array(l.weights.buffer)]]);
+      const input = runs[0].layers.at(-1)!;
+      expect(input.indices.length, 'enough merging to matter').toBeGreaterThan(1000);
+      for (const r of runs.slice(1)) {
+        expect(bits(r)).toEqual(bits(runs[0]));
+        expect(r.list.fixations.map((f) => [f.x, f.y, f.c, f.w])).toEqual(runs[0].list.fixations.map((f) => [f.x, f.y, f.c, f.w]));
+      }
+      const cpu = unravelCpu(graph, (n) => acts.get(n)!, 2, rules);
+      cpu.layers.forEach((l, i) => {
+        expect([...runs[0].layers[i].indices], l.name).toEqual([...l.indices]);
+        runs[0].layers[i].weights.forEach((w, j) => expect(Math.abs(w - l.weights[j]), l.name).toBeLessThanOrEqual(1e-5 * l.weights[j]));
+      });
+    } finally {
+      unr.destroy();
+      buffers.forEach((b) => b.destroy());
+    }
+  }, 300_000);
+});

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindGroupLayout, bufferWith, computePipeline } from '../../src/gpu/kernels.ts';
 import { seedClass, seedWgsl, TOP } from '../../src/gpu/seed.ts';
+import { fixedWeightOf } from '../../src/engine/ops/common.ts';
 import { nodeWebGpuUnavailable } from '../../src/node/webgpu.ts';
 
 const why = await nodeWebGpuUnavailable();
@@ -33,7 +34,7 @@ describe.skipIf(!!why)('seed kernel = seedClass (WebGPU in Node)', () => {
       const U = GPUBufferUsage;
       const n = c.logits.length;
       const params = bufferWith(device, 'seed params', Uint32Array.of(c.index, n, 0, 0), U.UNIFORM);
-      const weights = bufferWith(device, 'weights', new Float32Array(n), U.STORAGE | U.COPY_SRC);
+      const weights = bufferWith(device, 'weights', new Uint32Array(2 * n), U.STORAGE | U.COPY_SRC);
       const list = bufferWith(device, 'list', new Uint32Array(4 + n), U.STORAGE | U.COPY_SRC);
       const logits = bufferWith(device, 'logits', Float32Array.from(c.logits), U.STORAGE);
       const header = bufferWith(device, 'header', Uint32Array.of(0, 12345), U.STORAGE | U.COPY_SRC);
@@ -43,27 +44,27 @@ describe.skipIf(!!why)('seed kernel = seedClass (WebGPU in Node)', () => {
         entries: [{ buffer: params, size: 16 }, { buffer: weights }, { buffer: list }, { buffer: logits }, { buffer: header }]
           .map((resource, binding) => ({ binding, resource })),
       });
-      const out = device.createBuffer({ size: n * 4 + 32 + 8, usage: U.MAP_READ | U.COPY_DST });
+      const out = device.createBuffer({ size: n * 8 + 32 + 8, usage: U.MAP_READ | U.COPY_DST });
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
       pass.setPipeline(computePipeline(device, 'seed', seedWgsl, [...bindings]));
       pass.setBindGroup(0, group, [0]);
       pass.dispatchWorkgroups(1);
       pass.end();
-      enc.copyBufferToBuffer(weights, 0, out, 0, n * 4);
-      enc.copyBufferToBuffer(list, 0, out, n * 4, 20);
-      enc.copyBufferToBuffer(header, 0, out, n * 4 + 32, 8);
+      enc.copyBufferToBuffer(weights, 0, out, 0, n * 8);
+      enc.copyBufferToBuffer(list, 0, out, n * 8, 20);
+      enc.copyBufferToBuffer(header, 0, out, n * 8 + 32, 8);
       device.queue.submit([enc.finish()]);
       await out.mapAsync(GPUMapMode.READ);
       const data = out.getMappedRange().slice(0);
       out.unmap();
-      const w = new Float32Array(data, 0, n);
-      const l = new Uint32Array(data, n * 4, 5);
-      const h = new Uint32Array(data, n * 4 + 32, 2);
+      const w = new Uint32Array(data, 0, 2 * n); // fixed point: (hi | kept bit, lo) per neuron
+      const l = new Uint32Array(data, n * 8, 5);
+      const h = new Uint32Array(data, n * 8 + 32, 2);
       expect(h[1]).toBe(c.want); // the class comes back in the fixation list's header
       expect(Array.from(l)).toEqual([1, 1, 0, 0, c.want]); // count 1, one workgroup, the class neuron
-      expect(Array.from(w).map((v, i) => (v ? i : -1)).filter((i) => i >= 0)).toEqual([c.want]);
-      expect(w[c.want]).toBe(1);
+      expect(Array.from({ length: n }, (_, i) => (w[2 * i] & 0x80000000 ? i : -1)).filter((i) => i >= 0)).toEqual([c.want]);
+      expect(fixedWeightOf(w[2 * c.want], w[2 * c.want + 1])).toBe(1);
       for (const b of [params, weights, list, logits, header, out]) b.destroy();
     });
   }

@@ -2,7 +2,7 @@
 // constant or a gate (bias, input scaling, ReLU6 as Minimum/Maximum, hard-swish, squeeze-excitation), which follow
 // their main input one to one.
 import { size, type NodeBase } from '../types.ts';
-import { uniformStruct, type GpuOp, type Kept, type OpModule, type StepContext } from './common.ts';
+import { ftz, uniformStruct, type GpuOp, type Kept, type OpModule, type StepContext } from './common.ts';
 import type { TfParse } from './tf.ts';
 
 /** Residual add: follow the larger addend; ties go to inputs[skip]. */
@@ -34,7 +34,8 @@ const tf: TfParse = {
 function addCpu(node: AddNode, kept: Kept, ctx: StepContext) {
   const [a, b] = node.inputs.map((i) => ctx.act(i));
   for (const [idx, w] of kept) {
-    const pick = a[idx] > b[idx] ? 0 : b[idx] > a[idx] ? 1 : node.skip;
+    const [u, v] = [ftz(a[idx]), ftz(b[idx])];
+    const pick = u > v ? 0 : v > u ? 1 : node.skip;
     ctx.keep(node.inputs[pick], idx, w);
   }
 }
@@ -48,7 +49,9 @@ const wgsl = Params.wgsl + /* wgsl */ `
 
 fn visit(o: i32, w: f32) {
   var pick = p.skip;
-  if (a[o] > b[o]) { pick = 0; } else if (b[o] > a[o]) { pick = 1; }
+  let u = ftz(a[o]);
+  let v = ftz(b[o]);
+  if (u > v) { pick = 0; } else if (v > u) { pick = 1; }
   if (pick == p.which) { keep(o, w); }
 }
 `;

@@ -73,49 +73,111 @@ export type Kept = Map<number, number>;
 
 /**
  * Fan-out: keep every candidate with its share of the total contribution (the rule 'contribution'), or
- * weight 1 each under 'count' (the walker sets it). No positive candidate keeps the single best one.
+ * weight 1 each under 'count' (the walker sets it). No positive candidate keeps the single best one. Candidates
+ * are compared as given: the callers pass ftz()'d values.
  */
 export function fanOut(ctx: StepContext, target: string, w: number, idx: ArrayLike<number>, contrib: ArrayLike<number>) {
   let total = 0;
   let best = 0;
+  let positive = false; // by the sign of a candidate, not by the sum being 0
   for (let i = 0; i < contrib.length; i++) {
-    if (contrib[i] > 0) total += contrib[i];
+    if (contrib[i] > 0) { total += contrib[i]; positive = true; }
     if (contrib[i] > contrib[best]) best = i;
   }
-  if (total <= 0) return ctx.keep(target, idx[best], w);
+  if (!positive) return ctx.keep(target, idx[best], w);
   for (let i = 0; i < contrib.length; i++) if (contrib[i] > 0) ctx.keep(target, idx[i], (w * contrib[i]) / total);
 }
 
 /**
+ * Merged weights are sums in fixed point, so that they do not depend on the order in which the GPU's invocations
+ * add them (float adds do: the low bits, and with them the cut at MAX_FIXATIONS, changed from run to run). One keep
+ * of weight w adds quanta(w) = floor(f32(w) * 2^48) + 1 units of 2^-48: the +1 makes a kept neuron's weight never 0
+ * (a share that underflows or flushes to zero still counts). Exact integer sums are the same in any order. The
+ * flow of weight from the class neuron never grows (every rule splits a kept neuron's weight among the inputs it
+ * keeps), so a neuron's sum stays <= 1 + its keeps' rounding: far inside the bound of 2^15 (GPU: 31 bits of the
+ * high word; CPU: exact f64 integers up to 2^53 units = 32).
+ */
+export const FIXED_SCALE = 2 ** 48;
+const MAX_KEEP_WEIGHT = 32767;
+export function quanta(w: number): number {
+  return Math.floor(Math.fround(Math.min(Math.max(w, 0), MAX_KEEP_WEIGHT)) * FIXED_SCALE) + 1;
+}
+/** A fixed-point sum of quanta as the f32 weight the next step reads (fixedWeight() in the WGSL, same roundings). */
+export function fixedWeight(units: number): number {
+  const hi = Math.floor(units / 2 ** 32);
+  const lo = units - hi * 2 ** 32;
+  return Math.fround(Math.fround(hi * 2 ** -16) + Math.fround(Math.fround(lo) * 2 ** -48));
+}
+/** The same from the GPU's two words (hi with the kept bit, lo), as readLayers() reads them. */
+export function fixedWeightOf(hi: number, lo: number): number {
+  return fixedWeight((hi & 0x7fffffff) * 2 ** 32 + lo);
+}
+
+/**
+ * Picks among computed sums (a conv's channel contributions, its window products) are decided with a relative
+ * margin: the first candidate k within PICK_MARGIN * max(M_k, M_best) of the best wins, M being a sum's sum of
+ * absolute terms (the scale of its rounding error); among a window's products, the largest magnitude in the window. Any f32 evaluation order (fused multiply-add, reassociation,
+ * f64 then round) moves a sum of n terms by at most ~n * 2^-24 * M, far below the margin for n up to 2^10 terms, so
+ * mathematical ties (common: quantized weights, saturated ReLU6, zero padding) go to the first candidate in every
+ * twin, and the twins differ only where a candidate lies within that rounding of the margin's edge.
+ */
+export const PICK_MARGIN = 2 ** -12;
+/**
+ * Test-only: how the CPU twin's conv sums its window (the GPU's order: 'f32', step by step; others as a GPU compiler
+ * may: 'f64' then round, 'reverse', 'fma' (each product unrounded)), and the margin (0: the exact-max rule).
+ */
+export const twinForTest: { order: 'f32' | 'f64' | 'reverse' | 'fma'; margin: number } = { order: 'f32', margin: PICK_MARGIN };
+
+/**
+ * Values a rule compares are flushed to zero below the smallest normal f32 in both twins, so that a GPU that
+ * flushes subnormals (allowed by WGSL) decides as the CPU does.
+ */
+export const MIN_NORMAL = 2 ** -126;
+export const ftz = (v: number) => (Math.abs(v) < MIN_NORMAL ? 0 : v);
+export const FTZ_WGSL = /* wgsl */ `
+fn ftz(v: f32) -> f32 { return select(v, 0.0, abs(v) < 1.17549435e-38); }
+`;
+
+/**
  * WGSL shared by every unravel kernel: the GPU twin of StepContext.keep, of the walker's merging, and of its loop
- * over a node's kept neurons. Per node a dense weight buffer (one f32 per output neuron, 0 = not kept) and a list of
- * its kept neurons: [count, workgroups x, 1, 1, indices...], the header doubling as indirect dispatch arguments.
- * A step runs one invocation per kept neuron of its node (`visit`, defined by the kernel) and keeps input neurons:
- * merged neurons add up (compare-exchange on the f32 bits) or are set to 1 under 'count'; the first keep of a
- * neuron appends it to the input's list, so every kept neuron is listed once.
+ * over a node's kept neurons. Per node a dense weight buffer (two u32 per output neuron: hi, lo of the fixed-point
+ * sum above; bit 31 of hi = kept, set by the first keep whatever its weight) and a list of its kept neurons:
+ * [count, workgroups x, 1, 1, indices...], the header doubling as indirect dispatch arguments. A step runs one
+ * invocation per kept neuron of its node (`visit`, defined by the kernel) and keeps input neurons: merged neurons
+ * add up (integer atomics, with the carry from lo to hi) or are set to 1 under 'count'; the first keep of a neuron
+ * (the one that set the kept bit) appends it to the input's list, so every kept neuron is listed once.
  * Bindings: 0 params, 1-2 this node (weights, list), 3-4 the input node (weights, list), 5.. the kernel's.
  */
 export const commonWgsl = /* wgsl */ `
 override COUNT: bool = false;
 struct KeptList { count: u32, groups: u32, gy: u32, gz: u32, index: array<u32> }
 struct NextList { count: atomic<u32>, groups: atomic<u32>, gy: u32, gz: u32, index: array<u32> }
-@group(0) @binding(1) var<storage, read> kept: array<f32>;
+@group(0) @binding(1) var<storage, read> kept: array<u32>;
 @group(0) @binding(2) var<storage, read> keptList: KeptList;
 @group(0) @binding(3) var<storage, read_write> next: array<atomic<u32>>;
 @group(0) @binding(4) var<storage, read_write> nextList: NextList;
+${FTZ_WGSL}
+const KEPT_BIT = 0x80000000u;
+// CPU twins: fixedWeight(), quanta() in src/engine/ops/common.ts.
+fn fixedWeight(hi: u32, lo: u32) -> f32 { return ldexp(f32(hi & 0x7fffffffu), -16) + ldexp(f32(lo), -48); }
+fn quanta(w: f32) -> vec2<u32> {
+  let x = ldexp(clamp(w, 0.0, ${MAX_KEEP_WEIGHT}.0), 48);
+  let hi = u32(floor(ldexp(x, -32)));
+  // Exact: below 2^32 x - 0 = x (truncated: floor), above it x is a multiple of 2^9 and so is the remainder.
+  return vec2<u32>(hi, u32(x - ldexp(f32(hi), 32)) + 1u);
+}
 
 fn keep(i: i32, w: f32) {
+  let h = 2u * u32(i);
   var first = false;
   if (COUNT) {
-    first = atomicExchange(&next[i], 0x3f800000u) == 0u;
+    first = atomicExchange(&next[h], KEPT_BIT | 0x10000u) == 0u; // 1.0 = 2^48 units: hi 2^16, lo 0
   } else {
-    var old = atomicLoad(&next[i]);
-    loop {
-      let sum = bitcast<u32>(bitcast<f32>(old) + w);
-      let r = atomicCompareExchangeWeak(&next[i], old, sum);
-      if (r.exchanged) { first = old == 0u && sum != 0u; break; }
-      old = r.old_value;
-    }
+    let q = quanta(w);
+    first = (atomicOr(&next[h], KEPT_BIT) & KEPT_BIT) == 0u;
+    let old = atomicAdd(&next[h + 1u], q.y);
+    let carry = select(0u, 1u, old + q.y < old);
+    if (q.x + carry != 0u) { atomicAdd(&next[h], q.x + carry); }
   }
   if (first) {
     let slot = atomicAdd(&nextList.count, 1u);
@@ -131,7 +193,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   // make this loop spin forever.
   for (var t = gid.x; t < keptList.count; t += max(groups.x, 1u) * 64u) {
     let o = keptList.index[t];
-    visit(i32(o), kept[o]);
+    visit(i32(o), fixedWeight(kept[2u * o], kept[2u * o + 1u]));
   }
 }
 `;

@@ -2,7 +2,7 @@
 // best); from a flattened map, only the best.
 // One module: the node, its TF.js parse, the CPU rule, and its WGSL twin with the code that drives it.
 import { size, type NodeBase } from '../types.ts';
-import { fanOut, uniformStruct, type GpuOp, type Kept, type OpModule, type StepContext } from './common.ts';
+import { fanOut, ftz, uniformStruct, type GpuOp, type Kept, type OpModule, type StepContext } from './common.ts';
 import { attrBool, type TfParse } from './tf.ts';
 
 export interface MatMulNode extends NodeBase {
@@ -46,7 +46,7 @@ function matmulCpu(node: MatMulNode, kept: Kept, ctx: StepContext) {
   for (const [i, w] of kept) {
     let best = 0;
     for (let j = 0; j < N; j++) {
-      contrib[j] = a[j] * node.weights[j * M + (i % M)];
+      contrib[j] = ftz(Math.fround(a[j] * node.weights[j * M + (i % M)]));
       if (contrib[j] > contrib[best]) best = j;
     }
     if (node.fromSpatial) ctx.keep(node.inputs[0], best, w);
@@ -75,18 +75,19 @@ fn visit(o: i32, w: f32) {
   var best = 0;
   var bestV = 0.0;
   for (var j = 0; j < p.N; j++) {
-    let cj = act[j] * wt[j * p.M + i];
+    let cj = ftz(act[j] * wt[j * p.M + i]);
     if (j == 0 || cj > bestV) { bestV = cj; best = j; }
   }
   let cut = FC_THRESHOLD * max(bestV, 0.0); // 0 without a threshold: every positive input
   var total = 0.0;
+  var positive = false; // by the candidates' signs, never by the sum being 0
   for (var j = 0; j < p.N; j++) {
-    let cj = act[j] * wt[j * p.M + i];
-    if (cj > 0.0 && cj >= cut) { total += cj; }
+    let cj = ftz(act[j] * wt[j * p.M + i]);
+    if (cj > 0.0 && cj >= cut) { total += cj; positive = true; }
   }
-  if (p.fromSpatial != 0 || total <= 0.0) { keep(best, w); return; }
+  if (p.fromSpatial != 0 || !positive) { keep(best, w); return; }
   for (var j = 0; j < p.N; j++) {
-    let cj = act[j] * wt[j * p.M + i];
+    let cj = ftz(act[j] * wt[j * p.M + i]);
     if (cj > 0.0 && cj >= cut) { keep(j, (w * cj) / total); }
   }
 }

@@ -3,7 +3,7 @@
 // optionally only the strong ones (a >= gapThreshold * the window's max).
 // Two node kinds (pool, and gap: a mean over H and W) share the CPU rule and the kernel.
 import type { NodeBase } from '../types.ts';
-import { fanOut, uniformStruct, type GpuOp, type Kept, type OpModule, type StepContext } from './common.ts';
+import { fanOut, ftz, uniformStruct, type GpuOp, type Kept, type OpModule, type StepContext } from './common.ts';
 import { attrHW, padBefore, type TfParse } from './tf.ts';
 
 export interface PoolNode extends NodeBase {
@@ -65,11 +65,11 @@ function poolCpu(node: PoolNode | GapNode, kept: Kept, ctx: StepContext) {
     for (let y = Math.max(y0, 0); y < Math.min(y0 + KH, H); y++) {
       for (let x = Math.max(x0, 0); x < Math.min(x0 + KW, W); x++) {
         const j = (y * W + x) * C + c;
-        if (best < 0 || a[j] > a[best]) best = j;
-        cand.push(j); vals.push(a[j]);
+        if (best < 0 || ftz(a[j]) > ftz(a[best])) best = j;
+        cand.push(j); vals.push(ftz(a[j]));
       }
     }
-    const cut = Math.fround(Math.fround(threshold) * a[best]); // f32, as the WGSL twin's GAP_THRESHOLD * bestV
+    const cut = ftz(Math.fround(Math.fround(threshold) * ftz(a[best]))); // f32, as the WGSL twin's GAP_THRESHOLD * bestV
     if (argmaxOnly) ctx.keep(node.inputs[0], best, w);
     else if (cut <= 0) fanOut(ctx, node.inputs[0], w, cand, vals);
     else fanOut(ctx, node.inputs[0], w, cand, vals.map((v) => (v >= cut ? v : 0)));
@@ -102,23 +102,24 @@ fn visit(o: i32, w: f32) {
   for (var y = ya; y < yb; y++) {
     for (var x = xa; x < xb; x++) {
       let j = (y * p.W + x) * p.C + c;
-      let v = act[j];
+      let v = ftz(act[j]);
       if (best < 0 || v > bestV) { best = j; bestV = v; }
     }
   }
-  let cut = GAP_THRESHOLD * bestV; // 0 without a threshold: every positive position
+  let cut = ftz(GAP_THRESHOLD * bestV); // 0 without a threshold: every positive position
   var total = 0.0;
+  var positive = false; // by the candidates' signs, never by the sum being 0
   for (var y = ya; y < yb; y++) {
     for (var x = xa; x < xb; x++) {
-      let v = act[(y * p.W + x) * p.C + c];
-      if (v > 0.0 && v >= cut) { total += v; }
+      let v = ftz(act[(y * p.W + x) * p.C + c]);
+      if (v > 0.0 && v >= cut) { total += v; positive = true; }
     }
   }
-  if (p.isMax != 0 || !GAP_POSITIVE || total <= 0.0) { keep(best, w); return; }
+  if (p.isMax != 0 || !GAP_POSITIVE || !positive) { keep(best, w); return; }
   for (var y = ya; y < yb; y++) {
     for (var x = xa; x < xb; x++) {
       let j = (y * p.W + x) * p.C + c;
-      let v = act[j];
+      let v = ftz(act[j]);
       if (v > 0.0 && v >= cut) { keep(j, (w * v) / total); }
     }
   }
