@@ -7,11 +7,13 @@ import { LitElement, html, nothing } from 'lit';
 import { customElement, query, state } from 'lit/decorators.js';
 import { CLASS_COLORS, type FrameResult, type InitInfo, type WorkerStatus } from '../worker/api.ts';
 import type { CnnFixations, EngineState, Showing } from '../element/cnn-fixations.ts';
+import type { CameraError } from '../camera/camera.ts';
 import '../element/cnn-fixations.ts';
-import { listCameras, type CameraError } from '../camera/camera.ts';
+import { listCameras } from '../camera/camera.ts';
 import { availability, loadCatalog, type Availability, type CatalogModel } from './catalog.ts';
 import { messageOf } from '../element/worker-client.ts';
-import { IdleTracker, MotionMeter } from './idle.ts';
+import { Kiosk } from './kiosk.ts';
+import { DropTarget } from './drop.ts';
 import { setupPwa } from './pwa.ts';
 import { DEFAULTS, type Settings } from '../element/settings.ts';
 import { pageParams } from './page-params.ts';
@@ -24,7 +26,6 @@ import type { ModelChoice } from './sources.ts';
 import './sources.ts';
 
 const MAX_CLASSES = CLASS_COLORS.length;
-const MOTION_SAMPLE_MS = 500;
 
 declare global {
   interface Window {
@@ -48,19 +49,9 @@ export class CnnfixApp extends LitElement {
   @state() private modelFacts?: ReturnType<typeof choiceOptions>;
   /** A user model (URL or files) and its key for the remembered facts (<cnnfix-model-facts>). */
   @state() ownModel?: { source: Exclude<ModelChoice, { modelId: string }>; key: string };
+  /** The freeze the user asked for (the element may end it: a new picture is never frozen). */
   @state() frozen = false;
-  // Mirrors of the element's state (its `statechange` event), for rendering and tests.
-  @state() info?: InitInfo;
-  @state() engineState: EngineState = 'loading';
-  @state() engineMessage = '';
-  @state() workerStatus?: WorkerStatus;
-  @state() source: Showing = 'none';
-  @state() cameraProblem?: CameraError;
-  @state() paused = false;
-  @state() result?: FrameResult;
-  @state() fps = 0;
   @state() cameras: MediaDeviceInfo[] = [];
-  @state() idle = false;
   @state() imageName = '';
   @state() models: CatalogModel[] = [];
   @state() modelAvailability: Record<string, Availability> = {};
@@ -69,19 +60,36 @@ export class CnnfixApp extends LitElement {
   @state() toast = '';
   @state() updateReady?: () => void;
   @state() install: (() => Promise<void>) | null = null;
-  @state() dragging = false;
 
   @query('cnn-fixations') fix!: CnnFixations;
   @query('.stage') stage!: HTMLElement;
   @query('input[type=file].image-input') fileInput!: HTMLInputElement;
 
   private imageUrl?: string;
-  private readonly idleTracker = new IdleTracker(this.params.idleMs);
-  private motion?: MotionMeter;
-  private motionTimer?: ReturnType<typeof setInterval>;
-  private lastMotion = Infinity;
+  private readonly kiosk = new Kiosk(this, this.params, {
+    liveVideo: () => (this.source === 'camera' && !this.paused ? this.video : undefined),
+    top: () => this.result?.top[0]?.index,
+  });
+  private readonly drop = new DropTarget(this, {
+    enabled: () => !this.params.kiosk,
+    openImage: (f) => void this.openImage(f),
+    openModel: (files) => this.pickModel({ modelFiles: files }),
+  });
+  /** What the element showed at its last statechange (to see what changed). */
+  private seen: { info?: InitInfo; source: Showing; paused: boolean } = { source: 'none', paused: false };
 
-  // Stable hooks for tests and the console: the element's video, worker, stream and counters.
+  // The element's state, read where it lives (re-rendered on its statechange and result events); stable hooks for
+  // tests and the console.
+  get info() { return this.fix?.info; }
+  get engineState(): EngineState { return this.fix?.status ?? 'loading'; }
+  get engineMessage() { return this.fix?.message ?? ''; }
+  get workerStatus(): WorkerStatus | undefined { return this.fix?.workerStatus; }
+  get source(): Showing { return this.fix?.showing ?? 'none'; }
+  get cameraProblem(): CameraError | undefined { return this.fix?.cameraError; }
+  get paused() { return this.fix?.paused ?? false; }
+  get result(): FrameResult | undefined { return this.fix?.result; }
+  get fps() { return this.fix?.loop.fps ?? 0; }
+  get idle() { return this.kiosk.idle; }
   get video() { return this.fix?.video; }
   get engine() { return this.fix?.engine; }
   get stream() { return this.fix?.stream; }
@@ -94,10 +102,6 @@ export class CnnfixApp extends LitElement {
   override connectedCallback() {
     super.connectedCallback();
     window.__cnnfix = this;
-    this.classList.toggle('kiosk', this.params.kiosk);
-    this.addEventListener('dragover', this.onDragOver);
-    this.addEventListener('dragleave', this.onDragLeave);
-    this.addEventListener('drop', this.onDrop);
     setupPwa({
       onUpdate: (apply) => (this.updateReady = apply),
       onOfflineReady: () => this.say('Ready to work offline.'),
@@ -105,19 +109,8 @@ export class CnnfixApp extends LitElement {
     });
   }
 
-  override disconnectedCallback() {
-    super.disconnectedCallback();
-    clearInterval(this.motionTimer);
-  }
-
   override async firstUpdated() {
-    if (this.params.kiosk) {
-      // Full screen needs a user gesture: the first touch anywhere (e.g. whoever sets the exhibit up) asks for it.
-      this.addEventListener('pointerdown', () => void document.documentElement.requestFullscreen?.().catch(() => {}), { once: true });
-      this.motion = new MotionMeter();
-      this.motionTimer = setInterval(() => this.sampleMotion(), MOTION_SAMPLE_MS);
-      void this.startCamera();
-    }
+    this.kiosk.begin();
     // The element loads the model meanwhile (the catalog's default unless ?model= names one).
     try {
       const cat = await loadCatalog();
@@ -134,22 +127,16 @@ export class CnnfixApp extends LitElement {
 
   private onState() {
     const f = this.fix;
-    const newModel = f.info !== this.info && f.info;
-    const cameraStarted = f.showing === 'camera' && this.source !== 'camera';
-    this.engineState = f.status;
-    this.engineMessage = f.message;
-    this.info = f.info;
-    this.workerStatus = f.workerStatus;
-    this.cameraProblem = f.cameraError;
+    const newModel = f.info !== this.seen.info && f.info;
+    const cameraStarted = f.showing === 'camera' && this.seen.source !== 'camera';
+    if (this.seen.paused && !f.paused && f.showing === 'camera') this.kiosk.resetIdle();
+    this.seen = { info: f.info, source: f.showing, paused: f.paused };
     this.frozen = f.frozen;
-    this.result = f.result;
-    if (this.paused && !f.paused && f.showing === 'camera') this.idleTracker.reset(Date.now());
-    this.paused = f.paused;
-    this.source = f.showing;
+    this.requestUpdate();
     // Narrow layouts size the stage to the picture's aspect ratio (no letterbox bars under a landscape photo).
     if (f.pictureSize.width) this.stage?.style.setProperty('--ar', `${f.pictureSize.width} / ${f.pictureSize.height}`);
     if (cameraStarted) {
-      this.idleTracker.reset(Date.now());
+      this.kiosk.resetIdle();
       void listCameras().then((c) => (this.cameras = c));
     }
     if (newModel) {
@@ -159,10 +146,9 @@ export class CnnfixApp extends LitElement {
   }
 
   private onResult(r: FrameResult) {
-    this.result = r;
     window.__lastResult = r;
-    this.fps = this.fix.loop.fps;
-    if (this.params.kiosk) this.idle = this.idleTracker.update(r.top[0]?.index, this.lastMotion, Date.now());
+    this.kiosk.onResult();
+    this.requestUpdate();
   }
 
   // ---------------------------------------------------------------- what the user asks for
@@ -246,28 +232,6 @@ export class CnnfixApp extends LitElement {
     this.modelFacts = choiceOptions(choice);
   }
 
-  private onDragOver = (e: DragEvent) => {
-    if (this.params.kiosk) return;
-    e.preventDefault();
-    this.dragging = true;
-  };
-  private onDragLeave = () => (this.dragging = false);
-  private onDrop = (e: DragEvent) => {
-    if (this.params.kiosk) return;
-    e.preventDefault();
-    this.dragging = false;
-    const files = [...(e.dataTransfer?.files ?? [])];
-    // A model dropped (an .onnx file, or model.json with its weights, labels and facts files) becomes the user's model.
-    if (files.some((f) => /\.onnx$/i.test(f.name) || f.name === 'model.json')) return this.pickModel({ modelFiles: files });
-    const file = files.find((f) => f.type.startsWith('image/')) ?? files[0];
-    if (file) void this.openImage(file);
-  };
-
-  private sampleMotion() {
-    if (this.source === 'camera' && !this.paused && this.video.readyState >= 2) this.lastMotion = this.motion!.sample(this.video);
-    this.idle = this.idleTracker.update(this.result?.top[0]?.index, this.lastMotion, Date.now());
-  }
-
   async snapshot() {
     const r = this.result;
     if (!r || this.source === 'none') return this.say('Nothing to snapshot yet.');
@@ -319,7 +283,7 @@ export class CnnfixApp extends LitElement {
     const s = this.s;
     const top = this.result?.top[0];
     const explained = this.result?.explained ?? [];
-    return html`<section class="stage ${this.dragging ? 'dragging' : ''}" aria-label="Picture and its explanation" data-testid="stage">
+    return html`<section class="stage ${this.drop.dragging ? 'dragging' : ''}" aria-label="Picture and its explanation" data-testid="stage">
       <cnn-fixations .model=${this.engineModel} .modelFiles=${this.modelFiles} .modelFacts=${this.modelFacts} .backend=${this.params.backend}
         .source=${this.src} .frozen=${this.frozen} alt=${this.imageName ? `Still image ${this.imageName}` : ''}
         .classes=${s.classes} .method=${s.method} .rules=${s.rules} .fit=${s.fit} .colormap=${s.colormap} .opacity=${s.opacity}
@@ -341,8 +305,8 @@ export class CnnfixApp extends LitElement {
         ${this.paused ? html`<span class="badge">paused</span>` : nothing}
       </div>
       ${this.params.kiosk ? nothing : this.renderNotices()}
-      ${this.params.kiosk && this.idle ? this.renderAttract() : nothing}
-      ${this.dragging ? html`<div class="drop-hint">Drop an image to explain it, or a model (.onnx, or model.json with its files)</div>` : nothing}
+      ${this.kiosk.active && this.kiosk.idle ? this.renderAttract() : nothing}
+      ${this.drop.dragging ? html`<div class="drop-hint">Drop an image to explain it, or a model (.onnx, or model.json with its files)</div>` : nothing}
     </section>`;
   }
 
