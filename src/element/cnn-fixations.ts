@@ -8,20 +8,23 @@
 // folder of the site that serves it.
 import { LitElement, css, html, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import type { Colormap, ExplainRequest, FrameResult, InitInfo, Method, WorkerStatus } from '../worker/api.ts';
+import type { Colormap, ExplainRequest, FrameResult, InitInfo, LoadProgress, Method, WorkerStatus } from '../worker/api.ts';
 import { COLORMAPS } from '../engine/colormap.ts';
 import type { PresetName } from '../engine/types.ts';
 import type { CameraError, Resolution } from '../camera/camera.ts';
 import { messageOf, type Engine, type EngineOptions } from './worker-client.ts';
 import { DEFAULTS, explainRequest, type Settings } from './settings.ts';
 import { compositePng } from './snapshot.ts';
+import { recordClip } from './recorder.ts';
 import { CHOICES, modelSource, parseClasses, parseFlag } from './attributes.ts';
 import { FrameLoop, type Picture as LoopPicture } from './frame-loop.ts';
 import { Picture, type Showing } from './picture.ts';
 import { WorkerState, type EngineState } from './worker-state.ts';
 import { OverlayLayout } from './overlay-layout.ts';
+import { DEFAULT_FPS, lowerCapture, watchBattery } from './pacer.ts';
 
 export type { Showing, EngineState };
+export type Progress = LoadProgress | { step: 'first' };
 
 // The classes attribute's text is kept as is and parsed in willUpdate, where a bad list can be named (problem event).
 const classList = { fromAttribute: (v: string | null) => v as unknown as number[] };
@@ -81,6 +84,10 @@ export class CnnFixations extends LitElement {
   @property({ attribute: 'device-id' }) deviceId?: string;
   /** Alternative text of the shown image. */
   @property() alt = '';
+  /** Camera frames per second sent to the worker at most (default 30); halved on battery or with `save-power`. */
+  @property({ type: Number }) fps = DEFAULT_FPS;
+  /** Halve the frame-rate target (the user's "save power"). */
+  @property({ type: Boolean, attribute: 'save-power' }) savePower = false;
 
   /** The model's state; `message` says what is happening or what failed. */
   @state() status: EngineState = 'loading';
@@ -98,6 +105,11 @@ export class CnnFixations extends LitElement {
   @state() pictureSize = { width: 0, height: 0 };
   /** The latest result (also the `result` event's detail). */
   @state() result?: FrameResult;
+  /**
+   * From load to the first result: the model's bytes ('model'), shader compiles and trial frames ('compile'), then
+   * the first picture on its way ('first'); undefined once a result has come (or on failure).
+   */
+  @state() progress?: Progress;
 
   @query('video') video!: HTMLVideoElement;
   @query('img') img!: HTMLImageElement;
@@ -115,9 +127,12 @@ export class CnnFixations extends LitElement {
   get inFlight() { return this.loop.inFlight; }
   get framesInFlight() { return this.loop.framesInFlight; }
 
+  private unwatchBattery?: () => void;
+
   override connectedCallback() {
     super.connectedCallback();
     document.addEventListener('visibilitychange', this.onVisibility);
+    this.unwatchBattery = watchBattery(this.loop.pacer, () => this.dispatchEvent(new Event('statechange')));
     // Moved in the page: the worker and the camera were stopped on leaving; start them again.
     if (this.hasUpdated) {
       this.requestUpdate();
@@ -128,6 +143,7 @@ export class CnnFixations extends LitElement {
   override disconnectedCallback() {
     super.disconnectedCallback();
     document.removeEventListener('visibilitychange', this.onVisibility);
+    this.unwatchBattery?.();
   }
 
   // ---------------------------------------------------------------- properties in
@@ -168,12 +184,13 @@ export class CnnFixations extends LitElement {
     if (this.worker.needsStart || changed.has('model') || changed.has('modelFiles') || changed.has('modelFacts') || changed.has('backend')) {
       void this.worker.start(this.engineOptions());
     }
+    if (changed.has('fps') || changed.has('savePower')) Object.assign(this.loop.pacer, { target: this.fps, savePower: this.savePower });
     if (changed.has('source')) this.pictures.show();
     if (changed.has('frozen')) void this.pictures.applyFreeze();
     const explain: (keyof CnnFixations)[] = ['method', 'classes', 'rules', 'fit', 'colormap', 'opacity', 'points', 'heatmap', 'box', 'smooth', 'layer'];
     if (explain.some((k) => changed.has(k))) this.loop.invalidate();
     if (changed.has('showing')) this.layout();
-    const reported: (keyof CnnFixations)[] = ['status', 'message', 'failure', 'info', 'workerStatus', 'showing', 'cameraError', 'paused', 'frozen', 'pictureSize'];
+    const reported: (keyof CnnFixations)[] = ['status', 'message', 'failure', 'info', 'workerStatus', 'showing', 'cameraError', 'paused', 'frozen', 'pictureSize', 'progress'];
     if (reported.some((k) => changed.has(k))) this.dispatchEvent(new Event('statechange'));
   }
 
@@ -211,10 +228,21 @@ export class CnnFixations extends LitElement {
 
   onResult(r: FrameResult) {
     this.result = r;
+    this.progress = undefined;
     this.dispatchEvent(new CustomEvent('result', { detail: r }));
   }
 
   onProblem(message: string) { this.problem(message); }
+
+  lowerCapture() {
+    const track = this.stream?.getVideoTracks()[0];
+    void lowerCapture(track).then((lowered) => {
+      if (lowered) this.dispatchEvent(new CustomEvent('capturechange', { detail: track?.getSettings() }));
+    }).catch((err) => this.problem(`The camera could not lower its resolution: ${messageOf(err)}`));
+  }
+
+  /** The frame-rate target in force (the `fps` property, halved on battery or with `save-power`). */
+  get targetFps() { return this.loop.pacer.fps; }
 
   problem(message: string) {
     console.warn(message);
@@ -235,9 +263,14 @@ export class CnnFixations extends LitElement {
     if (!this.paused) void this.loop.pump();
   };
 
-  /** The shown picture with its overlay, as a PNG at the picture's own size. */
-  snapshot(): Promise<Blob> {
-    return compositePng(this.showing === 'image' ? this.img : this.video, this.engine.canvas);
+  /** The shown picture with its overlay (and a caption band, if given), as a PNG at the picture's own size. */
+  snapshot(caption?: string): Promise<Blob> {
+    return compositePng(this.showing === 'image' ? this.img : this.video, this.engine.canvas, caption);
+  }
+
+  /** A clip of the shown picture with its overlay (and the caption as it changes), WebM or MP4; nothing leaves the page. */
+  record(ms = 5000, caption: () => string | undefined = () => undefined): Promise<Blob> {
+    return recordClip(this.showing === 'image' ? this.img : this.video, () => this.engine.canvas, ms, caption);
   }
 
   /** Lay the overlay canvas exactly over the picture's content box and size its backing store. */

@@ -2,7 +2,7 @@
 // element's status (loading / ready / failed, with a message for people), info and workerStatus. A reactive
 // controller: it writes these to the host, which reports them (statechange); it stops the worker with the host.
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
-import type { FrameResult, InitInfo, WorkerStatus } from '../worker/api.ts';
+import type { FrameResult, InitInfo, LoadProgress, WorkerStatus } from '../worker/api.ts';
 import { Engine, type EngineEvent, type EngineOptions } from './worker-client.ts';
 import type { FrameLoop } from './frame-loop.ts';
 
@@ -15,6 +15,7 @@ export interface WorkerHost extends ReactiveControllerHost {
   info?: InitInfo;
   workerStatus?: WorkerStatus;
   result?: FrameResult;
+  progress?: LoadProgress | { step: 'first' };
   readonly loop: FrameLoop;
   /** Where the worker's overlay canvas goes (laid over the picture). */
   mount(canvas: HTMLCanvasElement): void;
@@ -53,12 +54,17 @@ export class WorkerState implements ReactiveController {
         h.failure = undefined;
         h.info = undefined;
         h.result = undefined;
+        h.progress = { step: 'model', loaded: 0, total: 0 };
+        break;
+      case 'progress':
+        h.progress = e.progress;
         break;
       case 'ready':
         h.status = 'ready';
         h.message = '';
         h.workerStatus = undefined;
         h.info = e.info;
+        h.progress = { step: 'first' };
         h.layout();
         h.loop.invalidate();
         break;
@@ -70,10 +76,12 @@ export class WorkerState implements ReactiveController {
       }
       case 'restarting':
         h.status = 'loading';
+        h.progress = { step: 'model', loaded: 0, total: 0 };
         h.message = `The explain worker stopped (${e.reason}); restarting it…`;
         break;
       case 'failed':
         if (e.during === 'init') {
+          h.progress = undefined;
           h.status = 'failed';
           h.failure = 'load';
           h.message = `The model could not be loaded: ${e.message}`;
