@@ -38,9 +38,10 @@ export class MotionWatch implements ReactiveController {
     this.set(false);
   }
 
-  /** A result came: a new top-1 class ends the idle state. */
+  /** A result came: a new top-1 class ends the idle state. Before the first label there is nothing to attract to. */
   update() {
-    this.set(this.tracker.update(this.src.top(), this.lastMotion, Date.now()));
+    const top = this.src.top();
+    this.set(this.tracker.update(top, this.lastMotion, Date.now()) && top !== undefined);
   }
 
   private sample() {

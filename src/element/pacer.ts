@@ -4,8 +4,11 @@
 // first, a step at a time, before frames are left to drop. Still pictures are not paced (one frame per change).
 
 export const DEFAULT_FPS = 30;
-/** Capture heights the back-off steps down through (the width follows the camera's aspect ratio). */
-export const CAPTURE_STEPS = [1080, 720, 480, 360, 240] as const;
+/**
+ * Capture heights the back-off steps down through (the width follows the camera's aspect ratio); never below 480
+ * lines: the picture on screen would look poor, and the model's own input (224 or so) costs the same anyway.
+ */
+export const CAPTURE_STEPS = [1080, 720, 480] as const;
 /** Frames due while the worker was full, within DROP_WINDOW_MS, that make the loop lower the capture size. */
 const DROP_SHARE = 0.25;
 const DROP_WINDOW_MS = 1000;

@@ -156,8 +156,10 @@ describe('frame pacing', () => {
   it('capture sizes step down keeping the aspect ratio, and stop at the smallest', () => {
     expect(lowerSize(1280, 720)).toEqual({ width: 853, height: 480 });
     expect(lowerSize(720, 1280)).toEqual({ width: 480, height: 853 });
-    expect(lowerSize(640, 480)).toEqual({ width: 480, height: 360 });
-    expect(lowerSize(320, CAPTURE_STEPS.at(-1)!)).toBeNull();
+    expect(lowerSize(1920, 1080)).toEqual({ width: 1280, height: 720 });
+    expect(lowerSize(640, 480)).toBeNull(); // 480 lines is the floor
+    expect(lowerSize(534, 426)).toBeNull();
+    expect(CAPTURE_STEPS.at(-1)).toBe(480);
   });
 });
 

@@ -1,5 +1,5 @@
 // Frame pacing and a long day in exhibit mode, on the tiny CNN (tests/browser/worker/tiny-model.ts) and Chromium's
-// own fake camera (30 frames/s), one page:
+// own fake camera (60 frames/s), one page:
 // * frames sent per second against the target, on a fast fake path (the worker's explain answered at once): 15 in
 //   exhibit mode, halved by "save power"; a worker slower than the target lowers the camera's capture size first;
 //   nothing is sent while the page is hidden or the picture frozen;
@@ -9,7 +9,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { APP_URL, launch, logPage } from './fixtures.ts';
 import { routeTinyModel } from '../worker/tiny-model.ts';
 
-test.use({ launchOptions: launch({ args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--js-flags=--expose-gc'] }) });
+test.use({ launchOptions: launch({ args: ['--use-fake-device-for-media-stream=fps=60', '--use-fake-ui-for-media-stream', '--js-flags=--expose-gc'] }) });
 test.describe.configure({ mode: 'serial' });
 
 declare global {
