@@ -47,7 +47,7 @@ test('names the squirrel, overlays the picture where the heatmap peaks, peak ins
   expect(await page.getByTestId('status').locator('*').count()).toBe(0);
   await page.getByTestId('path-chip').click();
   await expect(page.getByTestId('info-panel')).toContainText('GPU path (webgpu)');
-  await expect(page.getByTestId('info-panel')).toContainText(/first label after \d+\.\d s/);
+  await expect(page.getByTestId('info-panel')).toContainText(/first label\s*after \d+\.\d s \(model /);
   await page.getByTestId('path-chip').click();
   const result = await page.evaluate(() => window.__lastResult!);
   expect(result.frameSize).toEqual({ width: 534, height: 426 });

@@ -56,6 +56,7 @@ test('one loading state with real progress, then the label, nothing moved; time 
   test.setTimeout(600_000);
   await expect(page.getByTestId('top1')).toHaveText(FOX_SQUIRREL, { timeout: 480_000 });
   await expect(page.getByTestId('loading')).toHaveCount(0);
+  if (process.env.SHOTS_DIR) await page.screenshot({ path: `${process.env.SHOTS_DIR}/kiosk-1920x1080.png` });
   const t = await page.evaluate(() => window.__cnnfix!.timeline);
   // Every step, in order: the model's bytes (all of them, a known total), the graphics chip, the first picture, the label.
   expect(t.map((s) => s.step)).toEqual(['model', 'compile', 'first', 'label']);
@@ -85,7 +86,6 @@ test('large type, the legend and the caveat readable at 1920x1080, no controls',
   for (const role of ['button', 'checkbox', 'slider', 'combobox', 'radio', 'textbox', 'searchbox'] as const) {
     await expect(page.getByRole(role)).toHaveCount(0);
   }
-  if (process.env.SHOTS_DIR) await page.screenshot({ path: `${process.env.SHOTS_DIR}/kiosk-1920x1080.png` });
 });
 
 test('the screen is kept awake, and again after the page was hidden; the reload at a quiet hour is scheduled', async () => {
