@@ -45,6 +45,7 @@ test('names the squirrel, overlays the picture where the heatmap peaks, peak ins
   await expect(page.getByTestId('path-chip')).toHaveText(/Running on the graphics chip/);
   await expect(page.getByTestId('info-panel')).toBeHidden();
   expect(await page.getByTestId('status').locator('*').count()).toBe(0);
+  if (process.env.SHOTS_DIR) await page.screenshot({ path: `${process.env.SHOTS_DIR}/laptop-1366x768.png` });
   await page.getByTestId('path-chip').click();
   await expect(page.getByTestId('info-panel')).toContainText('GPU path (webgpu)');
   await expect(page.getByTestId('info-panel')).toContainText(/first label\s*after \d+\.\d s \(model /);

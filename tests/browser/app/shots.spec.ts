@@ -21,7 +21,7 @@ test('laptop, phone portrait and phone landscape', async ({ browser }) => {
   const shot = async (name: string, w: number, h: number, manifest?: string) => {
     await page.setViewportSize({ width: w, height: h });
     const n = await page.evaluate(() => window.__cnnfix!.results);
-    await page.waitForFunction((k) => window.__cnnfix!.results > k + 1, n, { timeout: 240_000 }); // laid out and redrawn
+    await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: 480_000 }); // laid out and redrawn
     const path = join(DIR!, `${name}-${w}x${h}.png`);
     await page.screenshot({ path });
     if (manifest && process.env.MANIFEST_SHOTS) { mkdirSync(PUBLIC, { recursive: true }); copyFileSync(path, join(PUBLIC, manifest)); }
