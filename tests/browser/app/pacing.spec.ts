@@ -57,7 +57,9 @@ test('frames sent per second against the target: 15 in exhibit mode, 7.5 to save
   const cam = await settings();
   expect(cam.frameRate).toBeGreaterThanOrEqual(29); // the camera is faster than the target
   await fakePath(2);
+  await page.waitForFunction(() => !window.__cnnfix!.inFlight, null, { timeout: 60_000 }); // real frames in flight land
   expect(await page.evaluate(() => window.__cnnfix!.fix.targetFps)).toBe(15);
+  await sentPerSecond(500);
   const kiosk = await sentPerSecond();
   await page.evaluate(() => window.__cnnfix!.set({ savePower: true }));
   expect(await page.evaluate(() => window.__cnnfix!.fix.targetFps)).toBe(7.5);
