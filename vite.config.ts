@@ -15,6 +15,7 @@ function models(): Plugin {
     const file = normalize(join(MODELS, url.slice('/models/'.length)));
     if (!file.startsWith(MODELS) || !existsSync(file) || !statSync(file).isFile()) return next();
     res.setHeader('Content-Type', file.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+    res.setHeader('Content-Length', String(statSync(file).size)); // the app's loading state shows bytes of the total
     createReadStream(file).pipe(res);
   };
   return {
@@ -86,7 +87,7 @@ export default defineConfig({
     VitePWA({
       registerType: 'prompt',
       injectRegister: false, // src/app/pwa.ts registers it, with the update prompt
-      includeAssets: ['icons/*.png'],
+      includeAssets: ['icons/*.png', 'screenshots/*.png'],
       manifest: {
         name: 'CNN Fixations, live',
         short_name: 'CNN Fixations',
@@ -94,8 +95,20 @@ export default defineConfig({
         theme_color: '#0e1118',
         background_color: '#0e1118',
         display: 'standalone',
+        // A stable identity for the installed app, whatever start_url becomes (resolved against it).
+        id: './',
         start_url: '.',
         scope: '.',
+        // Shown by install dialogs: taken from the app (a fake camera on the squirrel photo) by
+        // tests/browser/app/shots.spec.ts with MANIFEST_SHOTS=1.
+        screenshots: [
+          { src: 'screenshots/narrow.png', sizes: '390x844', type: 'image/png', form_factor: 'narrow', label: 'The camera view on a phone: the guess, its top 5 and the pixels it rests on' },
+          { src: 'screenshots/wide.png', sizes: '1280x800', type: 'image/png', form_factor: 'wide', label: 'The camera view on a laptop, with the controls' },
+        ],
+        shortcuts: [
+          { name: 'Exhibit mode (kiosk)', short_name: 'Kiosk', url: './?kiosk', description: 'Full screen, large type, starts the camera by itself', icons: [{ src: 'icons/icon-192.png', sizes: '192x192', type: 'image/png' }] },
+          { name: 'Open an image', short_name: 'Open image', url: './?open=image', description: 'Explain a photo from this device', icons: [{ src: 'icons/icon-192.png', sizes: '192x192', type: 'image/png' }] },
+        ],
         icons: [
           { src: 'icons/icon-192.png', sizes: '192x192', type: 'image/png' },
           { src: 'icons/icon-512.png', sizes: '512x512', type: 'image/png' },
@@ -105,7 +118,7 @@ export default defineConfig({
       workbox: {
         // App shell, the worker bundle and any tfjs wasm it emits; the models are listed below.
         globPatterns: ['**/*.{js,css,html,wasm,png,svg,webmanifest}'],
-        globIgnores: ['models/**'],
+        globIgnores: ['models/**', 'screenshots/**'],
         additionalManifestEntries: defaultModelEntries(),
         maximumFileSizeToCacheInBytes: 64 * 1024 * 1024,
         navigateFallback: 'index.html',

@@ -1,17 +1,21 @@
 // <cnnfix-app>: the page. The stage is <cnn-fixations> (picture or camera, worker, overlay; see src/element/) with the
 // app's captions and notices over it; the panel is made of small controls (controls.ts, sources.ts). Properties go
 // down (the settings, the source, the model), events come up (settings, picked classes, camera and model actions,
-// the element's results and state). Exhibit mode (?kiosk) shows the same stage with large type, a legend and an
-// attract screen, and no controls.
+// the element's results and state). The picture is covered only by an error the user must act on: loading shows in
+// the caption's place (status.ts), how it runs in a chip that opens. The main actions (actions.ts) sit within a
+// thumb's reach on phones. Exhibit mode (?kiosk, kiosk.ts) shows the same stage with large type, a legend and an
+// attract screen, and its settings only after a long press.
 import { LitElement, html, nothing } from 'lit';
 import { customElement, query, state } from 'lit/decorators.js';
 import { CLASS_COLORS, type FrameResult, type InitInfo, type WorkerStatus } from '../worker/api.ts';
-import type { CnnFixations, EngineState, Showing } from '../element/cnn-fixations.ts';
+import type { CnnFixations, EngineState, Progress, Showing } from '../element/cnn-fixations.ts';
+import type { CameraError } from '../camera/camera.ts';
 import '../element/cnn-fixations.ts';
-import { listCameras, type CameraError } from '../camera/camera.ts';
+import { listCameras } from '../camera/camera.ts';
 import { availability, loadCatalog, type Availability, type CatalogModel } from './catalog.ts';
 import { messageOf } from '../element/worker-client.ts';
-import { IdleTracker, MotionMeter } from './idle.ts';
+import { Kiosk } from './kiosk.ts';
+import { DropTarget } from './drop.ts';
 import { setupPwa } from './pwa.ts';
 import { DEFAULTS, type Settings } from '../element/settings.ts';
 import { pageParams } from './page-params.ts';
@@ -22,9 +26,12 @@ import './controls.ts';
 import { choiceOptions, loadChoice, type FactsChoice } from './model-facts.ts';
 import type { ModelChoice } from './sources.ts';
 import './sources.ts';
+import './actions.ts';
+import './status.ts';
+import { clipExtension, shareOrDownload } from './share.ts';
+import { clipType } from '../element/recorder.ts';
 
 const MAX_CLASSES = CLASS_COLORS.length;
-const MOTION_SAMPLE_MS = 500;
 
 declare global {
   interface Window {
@@ -48,19 +55,9 @@ export class CnnfixApp extends LitElement {
   @state() private modelFacts?: ReturnType<typeof choiceOptions>;
   /** A user model (URL or files) and its key for the remembered facts (<cnnfix-model-facts>). */
   @state() ownModel?: { source: Exclude<ModelChoice, { modelId: string }>; key: string };
+  /** The freeze the user asked for (the element may end it: a new picture is never frozen). */
   @state() frozen = false;
-  // Mirrors of the element's state (its `statechange` event), for rendering and tests.
-  @state() info?: InitInfo;
-  @state() engineState: EngineState = 'loading';
-  @state() engineMessage = '';
-  @state() workerStatus?: WorkerStatus;
-  @state() source: Showing = 'none';
-  @state() cameraProblem?: CameraError;
-  @state() paused = false;
-  @state() result?: FrameResult;
-  @state() fps = 0;
   @state() cameras: MediaDeviceInfo[] = [];
-  @state() idle = false;
   @state() imageName = '';
   @state() models: CatalogModel[] = [];
   @state() modelAvailability: Record<string, Availability> = {};
@@ -69,19 +66,43 @@ export class CnnfixApp extends LitElement {
   @state() toast = '';
   @state() updateReady?: () => void;
   @state() install: (() => Promise<void>) | null = null;
-  @state() dragging = false;
+  /** Seconds left of the clip being recorded (0: none). */
+  @state() recording = 0;
 
   @query('cnn-fixations') fix!: CnnFixations;
   @query('.stage') stage!: HTMLElement;
   @query('input[type=file].image-input') fileInput!: HTMLInputElement;
 
   private imageUrl?: string;
-  private readonly idleTracker = new IdleTracker(this.params.idleMs);
-  private motion?: MotionMeter;
-  private motionTimer?: ReturnType<typeof setInterval>;
-  private lastMotion = Infinity;
+  private readonly kiosk = new Kiosk(this, this.params, {
+    liveVideo: () => (this.source === 'camera' && !this.paused && !this.frozen ? this.video : undefined),
+    top: () => this.result?.top[0]?.index,
+  });
+  private readonly drop = new DropTarget(this, {
+    enabled: () => !this.params.kiosk,
+    openImage: (f) => void this.openImage(f),
+    openModel: (files) => this.pickModel({ modelFiles: files }),
+  });
+  /**
+   * From the page's start to the first label: when each loading step began (performance.now() ms; 'model' with the
+   * bytes at its last report). Shown in the info panel; tests check that no step was skipped.
+   */
+  readonly timeline: { step: 'model' | 'compile' | 'first' | 'label'; at: number; loaded?: number; total?: number }[] = [];
+  /** What the element showed at its last statechange (to see what changed). */
+  private seen: { info?: InitInfo; source: Showing; paused: boolean } = { source: 'none', paused: false };
 
-  // Stable hooks for tests and the console: the element's video, worker, stream and counters.
+  // The element's state, read where it lives (re-rendered on its statechange and result events); stable hooks for
+  // tests and the console.
+  get info() { return this.fix?.info; }
+  get engineState(): EngineState { return this.fix?.status ?? 'loading'; }
+  get engineMessage() { return this.fix?.message ?? ''; }
+  get workerStatus(): WorkerStatus | undefined { return this.fix?.workerStatus; }
+  get source(): Showing { return this.fix?.showing ?? 'none'; }
+  get cameraProblem(): CameraError | undefined { return this.fix?.cameraError; }
+  get paused() { return this.fix?.paused ?? false; }
+  get result(): FrameResult | undefined { return this.fix?.result; }
+  get fps() { return this.fix?.loop.fps ?? 0; }
+  get idle() { return this.kiosk.idle; }
   get video() { return this.fix?.video; }
   get engine() { return this.fix?.engine; }
   get stream() { return this.fix?.stream; }
@@ -94,10 +115,6 @@ export class CnnfixApp extends LitElement {
   override connectedCallback() {
     super.connectedCallback();
     window.__cnnfix = this;
-    this.classList.toggle('kiosk', this.params.kiosk);
-    this.addEventListener('dragover', this.onDragOver);
-    this.addEventListener('dragleave', this.onDragLeave);
-    this.addEventListener('drop', this.onDrop);
     setupPwa({
       onUpdate: (apply) => (this.updateReady = apply),
       onOfflineReady: () => this.say('Ready to work offline.'),
@@ -105,19 +122,8 @@ export class CnnfixApp extends LitElement {
     });
   }
 
-  override disconnectedCallback() {
-    super.disconnectedCallback();
-    clearInterval(this.motionTimer);
-  }
-
   override async firstUpdated() {
-    if (this.params.kiosk) {
-      // Full screen needs a user gesture: the first touch anywhere (e.g. whoever sets the exhibit up) asks for it.
-      this.addEventListener('pointerdown', () => void document.documentElement.requestFullscreen?.().catch(() => {}), { once: true });
-      this.motion = new MotionMeter();
-      this.motionTimer = setInterval(() => this.sampleMotion(), MOTION_SAMPLE_MS);
-      void this.startCamera();
-    }
+    this.kiosk.begin();
     // The element loads the model meanwhile (the catalog's default unless ?model= names one).
     try {
       const cat = await loadCatalog();
@@ -134,22 +140,17 @@ export class CnnfixApp extends LitElement {
 
   private onState() {
     const f = this.fix;
-    const newModel = f.info !== this.info && f.info;
-    const cameraStarted = f.showing === 'camera' && this.source !== 'camera';
-    this.engineState = f.status;
-    this.engineMessage = f.message;
-    this.info = f.info;
-    this.workerStatus = f.workerStatus;
-    this.cameraProblem = f.cameraError;
+    this.note(f.progress);
+    const newModel = f.info !== this.seen.info && f.info;
+    const cameraStarted = f.showing === 'camera' && this.seen.source !== 'camera';
+    if (this.seen.paused && !f.paused && f.showing === 'camera') this.kiosk.resetIdle();
+    this.seen = { info: f.info, source: f.showing, paused: f.paused };
     this.frozen = f.frozen;
-    this.result = f.result;
-    if (this.paused && !f.paused && f.showing === 'camera') this.idleTracker.reset(Date.now());
-    this.paused = f.paused;
-    this.source = f.showing;
+    this.requestUpdate();
     // Narrow layouts size the stage to the picture's aspect ratio (no letterbox bars under a landscape photo).
     if (f.pictureSize.width) this.stage?.style.setProperty('--ar', `${f.pictureSize.width} / ${f.pictureSize.height}`);
     if (cameraStarted) {
-      this.idleTracker.reset(Date.now());
+      this.kiosk.resetIdle();
       void listCameras().then((c) => (this.cameras = c));
     }
     if (newModel) {
@@ -159,11 +160,21 @@ export class CnnfixApp extends LitElement {
   }
 
   private onResult(r: FrameResult) {
-    this.result = r;
     window.__lastResult = r;
-    this.fps = this.fix.loop.fps;
-    if (this.params.kiosk) this.idle = this.idleTracker.update(r.top[0]?.index, this.lastMotion, Date.now());
+    if (!this.timeline.some((t) => t.step === 'label')) this.timeline.push({ step: 'label', at: performance.now() });
+    this.kiosk.onResult();
+    this.requestUpdate();
   }
+
+  private note(p: Progress | undefined) {
+    if (!p || this.timeline.some((t) => t.step === 'label')) return;
+    const last = this.timeline.at(-1);
+    if (p.step === 'model' && last?.step === 'model') Object.assign(last, { loaded: p.loaded, total: p.total });
+    else if (p.step !== last?.step) this.timeline.push({ step: p.step, at: performance.now(), ...(p.step === 'model' ? { loaded: p.loaded, total: p.total } : {}) });
+  }
+
+  /** When the reload at a quiet hour is due (exhibit mode), Date.now() time. */
+  get reloadAt() { return this.kiosk.reloadAt; }
 
   // ---------------------------------------------------------------- what the user asks for
 
@@ -246,28 +257,6 @@ export class CnnfixApp extends LitElement {
     this.modelFacts = choiceOptions(choice);
   }
 
-  private onDragOver = (e: DragEvent) => {
-    if (this.params.kiosk) return;
-    e.preventDefault();
-    this.dragging = true;
-  };
-  private onDragLeave = () => (this.dragging = false);
-  private onDrop = (e: DragEvent) => {
-    if (this.params.kiosk) return;
-    e.preventDefault();
-    this.dragging = false;
-    const files = [...(e.dataTransfer?.files ?? [])];
-    // A model dropped (an .onnx file, or model.json with its weights, labels and facts files) becomes the user's model.
-    if (files.some((f) => /\.onnx$/i.test(f.name) || f.name === 'model.json')) return this.pickModel({ modelFiles: files });
-    const file = files.find((f) => f.type.startsWith('image/')) ?? files[0];
-    if (file) void this.openImage(file);
-  };
-
-  private sampleMotion() {
-    if (this.source === 'camera' && !this.paused && this.video.readyState >= 2) this.lastMotion = this.motion!.sample(this.video);
-    this.idle = this.idleTracker.update(this.result?.top[0]?.index, this.lastMotion, Date.now());
-  }
-
   async snapshot() {
     const r = this.result;
     if (!r || this.source === 'none') return this.say('Nothing to snapshot yet.');
@@ -278,6 +267,42 @@ export class CnnfixApp extends LitElement {
       download(new Blob([json], { type: 'application/json' }), `${name}.json`);
     } catch (err) {
       this.say(`Snapshot failed: ${messageOf(err)}`);
+    }
+  }
+
+  /** The label as the caption of a shared picture or clip. */
+  private captionText() {
+    const top = this.result?.top[0];
+    return top ? `${top.label.split(', ')[0]} (${pct(top.prob)})` : undefined;
+  }
+
+  /** The picture with its overlay and label, through the share sheet where the device shares files, else downloaded. */
+  async share() {
+    if (!this.result || this.source === 'none') return this.say('Nothing to share yet.');
+    try {
+      const caption = this.captionText();
+      const how = await shareOrDownload(await this.fix.snapshot(caption), `cnnfix-${stamp()}.png`, caption ?? '');
+      if (how === 'downloaded') this.say('Saved the picture to your downloads.');
+    } catch (err) {
+      this.say(`Sharing failed: ${messageOf(err)}`);
+    }
+  }
+
+  /** A 5-second clip of the view (picture, overlay, label), shared or downloaded like a picture. */
+  async record() {
+    if (this.recording || !this.result || this.source === 'none') return;
+    const seconds = 5;
+    this.recording = seconds;
+    const tick = setInterval(() => (this.recording = Math.max(1, this.recording - 1)), 1000);
+    try {
+      const clip = await this.fix.record(seconds * 1000, () => this.captionText());
+      const how = await shareOrDownload(clip, `cnnfix-${stamp()}.${clipExtension(clip.type)}`, this.captionText() ?? '');
+      if (how === 'downloaded') this.say('Saved the clip to your downloads.');
+    } catch (err) {
+      this.say(`Recording failed: ${messageOf(err)}`);
+    } finally {
+      clearInterval(tick);
+      this.recording = 0;
     }
   }
 
@@ -299,7 +324,7 @@ export class CnnfixApp extends LitElement {
       ${k ? nothing : this.renderHeader()}
       <main class="layout">
         ${this.renderStage()}
-        ${k ? nothing : this.renderPanel()}
+        ${!k ? this.renderPanel() : this.kiosk.settingsOpen ? this.renderKioskSettings() : nothing}
       </main>
       ${k ? this.renderKioskFooter() : nothing}
       <div class="toast" role="status" aria-live="polite">${this.toast}</div>`;
@@ -310,7 +335,9 @@ export class CnnfixApp extends LitElement {
       <h1>CNN Fixations <span class="sub">live</span></h1>
       <div class="bar-actions">
         ${this.updateReady ? html`<button class="accent" @click=${() => this.updateReady?.()}>Update to the new version</button>` : nothing}
-        ${this.install ? html`<button @click=${() => this.install?.()}>Install app</button>` : nothing}
+        ${this.install && this.results > 0 ? html`<button data-testid="install" @click=${() => this.install?.()}>Install app</button>` : nothing}
+        <cnnfix-status .info=${this.info} .workerStatus=${this.workerStatus} .fps=${this.fps} .targetFps=${this.fix?.targetFps ?? 0}
+          .timeline=${this.timeline}></cnnfix-status>
       </div>
     </header>`;
   }
@@ -319,17 +346,18 @@ export class CnnfixApp extends LitElement {
     const s = this.s;
     const top = this.result?.top[0];
     const explained = this.result?.explained ?? [];
-    return html`<section class="stage ${this.dragging ? 'dragging' : ''}" aria-label="Picture and its explanation" data-testid="stage">
+    const loading = !top && this.engineState !== 'failed';
+    return html`<section class="stage ${this.drop.dragging ? 'dragging' : ''}" aria-label="Picture and its explanation" data-testid="stage">
       <cnn-fixations .model=${this.engineModel} .modelFiles=${this.modelFiles} .modelFacts=${this.modelFacts} .backend=${this.params.backend}
         .source=${this.src} .frozen=${this.frozen} alt=${this.imageName ? `Still image ${this.imageName}` : ''}
         .classes=${s.classes} .method=${s.method} .rules=${s.rules} .fit=${s.fit} .colormap=${s.colormap} .opacity=${s.opacity}
         .points=${s.points} .heatmap=${s.heatmap} .box=${s.box} .smooth=${s.smooth} .layer=${s.layer}
-        .facingMode=${s.facingMode} .resolution=${s.resolution} .deviceId=${s.deviceId}
+        .facingMode=${s.facingMode} .resolution=${s.resolution} .deviceId=${s.deviceId} .fps=${this.params.fps} .savePower=${s.savePower}
         @statechange=${() => this.onState()} @result=${(e: CustomEvent<FrameResult>) => this.onResult(e.detail)}
         @problem=${(e: CustomEvent<{ message: string }>) => this.say(e.detail.message)}></cnn-fixations>
       ${this.source === 'none' ? this.renderStart() : nothing}
-      ${this.engineState !== 'ready' && this.source !== 'none' ? html`<div class="veil">${this.engineMessage}</div>` : nothing}
       <div class="caption" aria-live="polite">
+        ${loading ? html`<cnnfix-loading .progress=${this.fix?.progress} .state=${this.engineState} .message=${this.engineMessage} .showing=${this.source}></cnnfix-loading>` : nothing}
         <span class="top1" data-testid="top1">${top ? splitLabel(top.label) : ''}</span>
         ${top ? html`<span class="prob">${pct(top.prob)}</span>` : nothing}
         ${explained.length && (s.classes.length || s.method !== 'fixations')
@@ -341,62 +369,67 @@ export class CnnfixApp extends LitElement {
         ${this.paused ? html`<span class="badge">paused</span>` : nothing}
       </div>
       ${this.params.kiosk ? nothing : this.renderNotices()}
-      ${this.params.kiosk && this.idle ? this.renderAttract() : nothing}
-      ${this.dragging ? html`<div class="drop-hint">Drop an image to explain it, or a model (.onnx, or model.json with its files)</div>` : nothing}
+      ${this.kiosk.active && this.kiosk.idle ? this.renderAttract() : nothing}
+      ${this.drop.dragging ? html`<div class="drop-hint">Drop an image to explain it, or a model (.onnx, or model.json with its files)</div>` : nothing}
     </section>`;
   }
 
   private renderStart() {
     const p = this.cameraProblem;
     const k = this.params.kiosk;
+    const camera = html`<button class="big ${this.params.openImage ? '' : 'accent'}" data-testid="start-camera" @click=${() => this.startCamera()}>
+      ${p ? (p.kind === 'ended' ? 'Reconnect the camera' : 'Try the camera again') : 'Start the camera'}</button>`;
+    const image = html`<button class="big ${this.params.openImage ? 'accent' : ''}" data-testid="start-open-image" @click=${() => this.fileInput.click()}>Open an image</button>`;
     return html`<div class="start" data-testid="start">
       ${p ? html`<p class="problem" role="alert" data-testid="camera-error">${p.message}</p>` : nothing}
       ${k
         ? html`<button class="big" @click=${() => this.startCamera()}>Tap to start the camera</button>`
         : html`
           <p class="lead">See which pixels a neural network's guess rests on.</p>
-          <div class="row">
-            <button class="accent big" data-testid="start-camera" @click=${() => this.startCamera()}>
-              ${p ? (p.kind === 'ended' ? 'Reconnect the camera' : 'Try the camera again') : 'Start the camera'}</button>
-            <button class="big" @click=${() => this.fileInput.click()}>Open an image</button>
-          </div>
+          <div class="row">${this.params.openImage ? html`${image}${camera}` : html`${camera}${image}`}</div>
           <p class="hint">…or drop an image here. Nothing you show leaves this device.</p>`}
       ${k && this.engineState === 'failed' ? html`<p class="problem" role="alert">${this.engineMessage}</p>` : nothing}
     </div>`;
   }
 
+  /** Over the picture only what the user must act on: a model that failed to load, a worker that stopped. */
   private renderNotices() {
-    const i = this.info;
-    const st = this.workerStatus;
     return html`<div class="notices" role="status" aria-live="polite" data-testid="status">
-      ${this.engineState === 'loading' ? html`<p class="note">${this.engineMessage}</p>` : nothing}
       ${this.engineState === 'failed' ? html`<div class="problem" role="alert" data-testid="model-error">
           <p>${this.engineMessage}</p>
           <button @click=${() => this.fix.reload()}>${this.fix.failure === 'run' ? 'Restart' : 'Retry'}</button>
           <span>or pick another model below.</span></div>` : nothing}
-      ${st?.state === 'recovering' ? html`<p class="note warn">The GPU was reset; recovering… ${st.message ?? ''}</p>` : nothing}
-      ${i?.path === 'fallback' ? html`<p class="note warn" data-testid="fallback-note">
-          ${i.auto ? html`The fallback path was faster here: running ${i.backend} inference with the unravelling on the CPU.`
-            : html`No WebGPU path: running ${i.backend}${i.wasm ? ` (${i.wasm.simd ? 'SIMD, ' : ''}${i.wasm.threads} thread${i.wasm.threads === 1 ? '' : 's'})` : ''}
-              inference with the unravelling on the CPU (slower).`}
-          ${i.fallbackReason ? html`<br /><small>${i.fallbackReason}</small>` : nothing}</p>` : nothing}
     </div>`;
   }
 
   private renderAttract() {
     return html`<div class="attract" data-testid="attract">
       <p class="attract-title">Show me something!</p>
-      <p>Hold an object up to the camera. The colours will show which pixels the network's guess rests on.</p>
+      <p>Hold an object up to the camera. A neural network will guess what it is, and the colours will show which
+        pixels its guess rests on.</p>
+      <p class="attract-small">Warm colours: the strongest evidence. The network's evidence, not what it "sees".</p>
     </div>`;
   }
 
   private renderKioskFooter() {
-    return html`<footer class="legend">
+    return html`<footer class="legend" data-testid="legend">
       <span><span class="ramp ${this.s.colormap}" aria-hidden="true"></span> warm = strongest evidence for the guess</span>
       <span><span class="dot" style="--c:${CLASS_COLORS[0]}" aria-hidden="true"></span> pixels it kept</span>
       <span><span class="boxmark" style="--c:${CLASS_COLORS[0]}" aria-hidden="true"></span> their extent</span>
       <span class="caveat">The network's evidence, not what it "sees".</span>
     </footer>`;
+  }
+
+  /** Exhibit mode's settings, opened by a long press: the panel in a dialog, with a way back. */
+  private renderKioskSettings() {
+    return html`<div class="kiosk-settings" role="dialog" aria-label="Exhibit settings" data-testid="kiosk-settings">
+      <div class="row"><strong>Exhibit settings</strong>
+        <button class="accent" @click=${() => this.kiosk.closeSettings()}>Close</button></div>
+      <p class="muted">${this.kiosk.awake ? 'The screen is kept awake.' : 'The screen may sleep (no wake lock).'}
+        ${this.kiosk.reloadAt ? ` Reloads at ${new Date(this.kiosk.reloadAt).toLocaleString()}.` : ''}
+        Frame rate: ${this.fps.toFixed(1)} of ${this.fix?.targetFps ?? this.params.fps} frames/s.</p>
+      ${this.renderPanel()}
+    </div>`;
   }
 
   private renderPanel() {
@@ -407,14 +440,17 @@ export class CnnfixApp extends LitElement {
       @toggle-class=${(e: CustomEvent<number>) => this.toggleClass(e.detail)}
       @start-camera=${(e: CustomEvent<Partial<Settings>>) => void this.startCamera(e.detail)}
       @freeze=${() => this.toggleFreeze()} @switch-camera=${() => this.switchCamera()}
+      @share=${() => void this.share()} @record=${() => void this.record()}
       @open-image=${() => this.fileInput.click()} @snapshot=${() => void this.snapshot()}
       @pick-model=${(e: CustomEvent<ModelChoice>) => this.pickModel(e.detail)}
       @facts-change=${(e: CustomEvent<FactsChoice>) => this.ownModel && this.startOwn(this.ownModel.source, this.ownModel.key, e.detail)}
       @say=${(e: CustomEvent<string>) => this.say(e.detail)}>
       <cnnfix-top5 .top=${this.result?.top ?? []} .pinned=${s.classes}></cnnfix-top5>
+      <cnnfix-actions .source=${this.source} .frozen=${this.frozen} .ready=${!!this.result && this.source !== 'none'}
+        .recording=${this.recording} .canRecord=${!!clipType()}></cnnfix-actions>
       <cnnfix-picture .source=${this.source} .frozen=${this.frozen} .canSnapshot=${!!this.result && this.source !== 'none'}
         .cameras=${this.cameras} .deviceId=${this.stream?.getVideoTracks()[0]?.getSettings().deviceId} .resolution=${s.resolution}
-        .videoSize=${video ? { width: video.videoWidth, height: video.videoHeight } : undefined}></cnnfix-picture>
+        .savePower=${s.savePower} .videoSize=${video ? { width: video.videoWidth, height: video.videoHeight } : undefined}></cnnfix-picture>
       <cnnfix-classes .labels=${this.info?.labels ?? []} .classes=${s.classes}></cnnfix-classes>
       <cnnfix-overlay-controls .s=${s}></cnnfix-overlay-controls>
       <cnnfix-method .s=${s}></cnnfix-method>

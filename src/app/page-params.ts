@@ -1,10 +1,19 @@
 // The page's URL options: kiosk mode, idle time, back-end, model, and settings chosen by link.
 import type { Settings } from '../element/settings.ts';
 
-/** Options of the URL: ?kiosk, ?idle=SECONDS, ?backend=auto|webgpu|fallback, ?model=ID, ?method=..., ?rules=... */
+/**
+ * Options of the URL: ?kiosk, ?idle=SECONDS, ?fps=N, ?reload=HH:MM|off, ?open=image, ?backend=auto|webgpu|fallback,
+ * ?model=ID, ?method=..., ?rules=...
+ */
 export interface PageParams {
   kiosk: boolean;
   idleMs: number;
+  /** Camera frames per second at most: ?fps=, else 15 in exhibit mode and 30 otherwise. */
+  fps: number;
+  /** Exhibit mode: the daily reload at a quiet hour ('HH:MM', local time; default 03:30), or null (?reload=off). */
+  reloadAt: string | null;
+  /** The app was opened to show an image (the manifest's "Open an image" shortcut). */
+  openImage: boolean;
   backend: 'auto' | 'webgpu' | 'fallback';
   model?: string;
   settings: Partial<Settings>;
@@ -19,8 +28,14 @@ export function pageParams(search = location.search): PageParams {
   if (method === 'fixations' || method === 'cam' || method === 'gradcam') settings.method = method;
   const rules = q.get('rules');
   if (rules === 'default' || rules === 'reference') settings.rules = rules;
+  const kiosk = q.has('kiosk');
+  const fps = Number(q.get('fps'));
+  const reload = q.get('reload');
   return {
-    kiosk: q.has('kiosk'),
+    kiosk,
+    fps: fps > 0 && fps <= 120 ? fps : kiosk ? 15 : 30,
+    reloadAt: reload === 'off' ? null : reload && /^\d{1,2}:\d{2}$/.test(reload) ? reload : '03:30',
+    openImage: q.get('open') === 'image',
     idleMs: (idle > 0 ? idle : 60) * 1000,
     backend: backend === 'webgpu' || backend === 'fallback' ? backend : 'auto',
     model: q.get('model') ?? undefined,

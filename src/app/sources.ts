@@ -1,5 +1,5 @@
-// The panel's picture and model controls. Events up: `start-camera` (a Partial<Settings> camera choice), `freeze`,
-// `switch-camera`, `open-image`, `snapshot`, `settings`; `pick-model` ({ modelId } | { modelUrl } | { modelFiles })
+// The panel's picture and model controls. Events up: `start-camera` (a Partial<Settings> camera choice),
+// `open-image`, `snapshot`, `settings`; `pick-model` ({ modelId } | { modelUrl } | { modelFiles })
 // and `say` (a message for the toast); <cnnfix-model-facts> inside sends `facts-change` for a user's own model.
 import { html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
@@ -22,16 +22,14 @@ export class PictureControls extends Control {
   @property() deviceId?: string;
   @property() resolution: Resolution = '720p';
   @property({ attribute: false }) videoSize?: { width: number; height: number };
+  @property({ type: Boolean }) savePower = false;
 
   override render() {
     const cam = this.source === 'camera';
     return html`<section aria-labelledby="h-source">
       <h2 id="h-source">Picture</h2>
       <div class="row wrap">
-        ${cam
-          ? html`<button @click=${() => this.emit('freeze')} aria-pressed=${this.frozen}>${this.frozen ? 'Resume' : 'Freeze'}</button>
-                 <button @click=${() => this.emit('switch-camera')}>Switch camera</button>`
-          : html`<button data-testid="start-camera-panel" @click=${() => this.emit('start-camera', {})}>${this.source === 'image' ? 'Back to the camera' : 'Start the camera'}</button>`}
+        ${cam ? '' : html`<button data-testid="start-camera-panel" @click=${() => this.emit('start-camera', {})}>${this.source === 'image' ? 'Back to the camera' : 'Start the camera'}</button>`}
         <button data-testid="open-image" @click=${() => this.emit('open-image')}>Open an image…</button>
         <button data-testid="snapshot" ?disabled=${!this.canSnapshot} @click=${() => this.emit('snapshot')}>Snapshot</button>
       </div>
@@ -45,6 +43,9 @@ export class PictureControls extends Control {
         </select>
       </label>
       ${cam && this.videoSize?.width ? html`<p class="muted">Camera: ${this.videoSize.width}×${this.videoSize.height}</p>` : nothing}
+      <label class="check"><input type="checkbox" .checked=${this.savePower}
+        @change=${(e: Event) => this.emit<Partial<Settings>>('settings', { savePower: (e.target as HTMLInputElement).checked })} />
+        Save power (half the frame rate)</label>
     </section>`;
   }
 }

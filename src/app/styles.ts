@@ -29,16 +29,24 @@ export const appStyles = css`
 
   .bar { display: flex; align-items: center; justify-content: space-between; gap: 1em; padding: 0.5em 1em;
     border-bottom: 1px solid var(--line); }
-  .bar-actions { display: flex; gap: 0.5em; }
+  .bar-actions { display: flex; gap: 0.5em; align-items: center; }
+
+  /* How it runs: a chip in the bar that opens a small panel (never over the picture unless asked for). */
+  .status { position: relative; }
+  .chip-info { border-radius: 999px; padding: 0.2em 0.8em; font-size: 0.85em; background: #1d2431; color: var(--muted); }
+  .chip-info.slow { color: var(--warn); }
+  .info-panel { position: absolute; right: 0; top: calc(100% + 0.4em); z-index: 10; width: min(26em, 90vw);
+    background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 0.6em 0.9em;
+    box-shadow: 0 6px 24px rgb(0 0 0 / 0.5); font-size: 0.9em; }
+  .info-panel p { margin: 0.4em 0; }
 
   .layout { flex: 1; display: grid; grid-template-columns: minmax(0, 1fr) 340px; min-height: 0; }
   .stage { position: relative; background: #000; overflow: hidden; min-height: 300px; height: calc(100dvh - 3.2em); }
   /* <cnn-fixations> (picture, worker, overlay) fills the stage; captions and notices lie over it. */
   .stage cnn-fixations { position: absolute; inset: 0; width: 100%; height: 100%; aspect-ratio: auto; }
   .stage.dragging { outline: 3px dashed var(--accent); outline-offset: -6px; }
-  .drop-hint, .veil { position: absolute; inset: 0; display: grid; place-items: center; background: rgb(0 0 0 / 0.55);
+  .drop-hint { position: absolute; inset: 0; display: grid; place-items: center; background: rgb(0 0 0 / 0.55);
     font-size: 1.3em; text-align: center; padding: 1em; }
-  .veil { background: rgb(0 0 0 / 0.35); pointer-events: none; }
 
   .start { position: absolute; inset: 0; display: flex; flex-direction: column; align-items: center; justify-content: center;
     gap: 0.8em; padding: 1.5em; text-align: center;
@@ -51,10 +59,23 @@ export const appStyles = css`
   .note { margin: 0.3em 0; }
   .note.warn { color: var(--warn); }
 
-  .caption { position: absolute; left: 0; right: 0; bottom: 0; padding: 0.6em 1em; display: flex; align-items: baseline;
-    gap: 0.6em; flex-wrap: wrap; background: linear-gradient(transparent, rgb(0 0 0 / 0.75)); pointer-events: none; }
-  .caption .top1 { font-size: 1.6em; font-weight: 650; text-shadow: 0 1px 3px #000; }
+  /* One line of fixed height: the loading state and the label take the same place, so nothing moves when it comes. */
+  .caption { position: absolute; left: 0; right: 0; bottom: 0; padding: 0 1em; height: 3.2em; box-sizing: border-box;
+    display: flex; align-items: center; gap: 0.6em; flex-wrap: nowrap; overflow: hidden; white-space: nowrap;
+    background: linear-gradient(transparent, rgb(0 0 0 / 0.75)); pointer-events: none; }
+  .caption > * { flex: none; }
+  .caption .top1 { font-size: 1.6em; font-weight: 650; text-shadow: 0 1px 3px #000; flex: 0 1 auto; min-width: 0;
+    overflow: hidden; text-overflow: ellipsis; }
+  .caption .explaining { flex: 0 1 auto; min-width: 0; overflow: hidden; text-overflow: ellipsis; }
   .caption .top1:empty { display: none; }
+  .caption cnnfix-loading { display: contents; }
+  .loading { display: flex; align-items: center; gap: 0.8em; flex: 1; min-width: 0; }
+  .loading-text { flex: none; text-shadow: 0 1px 3px #000; }
+  .loading-bar { flex: 1; max-width: 14em; height: 0.4em; border-radius: 999px; background: rgb(255 255 255 / 0.2); overflow: hidden; }
+  .loading-bar > span { display: block; height: 100%; background: var(--accent); transition: width 0.2s; }
+  .loading-bar.ongoing > span { width: 35% !important; animation: ongoing 1.4s ease-in-out infinite; }
+  @keyframes ongoing { from { transform: translateX(-100%); } to { transform: translateX(290%); } }
+  @media (prefers-reduced-motion: reduce) { .loading-bar.ongoing > span { animation: none; width: 100% !important; opacity: 0.5; } }
   .caption .syn { font-size: 0.55em; font-weight: 400; color: var(--muted); }
   .notices { position: absolute; top: 0; left: 0; right: 0; padding: 0 1em; background: rgb(0 0 0 / 0.7); }
   .notices:not(:has(*)) { background: none; padding: 0; }
@@ -69,6 +90,9 @@ export const appStyles = css`
     height: calc(100dvh - 3.2em); box-sizing: border-box; display: flex; flex-direction: column; gap: 1.1em; }
   /* The controls render into this shadow root (control.ts): their hosts take no box of their own. */
   .panel > :not(input) { display: contents; }
+  .actions { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 0.4em; }
+  .actions button { min-height: 44px; padding: 0.3em 0.4em; }
+  .check { display: flex; align-items: center; gap: 0.4em; cursor: pointer; }
   .panel section { display: flex; flex-direction: column; gap: 0.45em; }
   .field { display: flex; flex-direction: column; gap: 0.2em; color: var(--muted); font-size: 0.9em; }
   .field .val { color: var(--fg); }
@@ -102,12 +126,28 @@ export const appStyles = css`
     border-radius: 8px; padding: 0.5em 1em; box-shadow: 0 4px 20px rgb(0 0 0 / 0.5); }
   .toast:empty { display: none; }
 
-  /* Phones and narrow windows: picture on top, controls below. */
-  @media (max-width: 820px) {
+  /*
+   * Phones held upright and narrow windows: the picture on top, the top 5 under it, the main actions in a bar at the
+   * bottom of the screen (within a thumb's reach), the other controls below when scrolled to.
+   */
+  @media (max-width: 820px) and (orientation: portrait) {
+    .bar { padding: 0.35em 0.8em; }
     .layout { grid-template-columns: 1fr; }
-    .stage { height: auto; aspect-ratio: var(--ar, 4 / 3); max-height: 72dvh; min-height: 240px; }
-    .panel { height: auto; border-left: 0; border-top: 1px solid var(--line); }
+    .stage { height: auto; aspect-ratio: var(--ar, 4 / 3); max-height: 46dvh; min-height: 200px; }
+    .panel { height: auto; border-left: 0; border-top: 1px solid var(--line); padding-bottom: 6em; gap: 0.9em; }
     .caption .top1 { font-size: 1.3em; }
+    .actions { position: fixed; left: 0; right: 0; bottom: 0; z-index: 5; background: var(--panel);
+      border-top: 1px solid var(--line); padding: 0.5em 0.6em calc(0.5em + env(safe-area-inset-bottom)); }
+    .actions button { min-height: 48px; }
+    .top-row { padding-block: 0.35em; }
+  }
+  /* Phones on their side: the panel at the side, a slim bar, the picture as tall as the screen allows. */
+  @media (orientation: landscape) and (max-height: 560px) {
+    .bar { padding: 0.2em 0.8em; }
+    .bar h1 { font-size: 0.95rem; }
+    .layout { grid-template-columns: minmax(0, 1fr) min(340px, 42vw); }
+    .stage, .panel { height: calc(100dvh - 2.4em); }
+    .panel { padding: 0.6em 0.8em 1em; }
   }
 
   /* Exhibit mode: the picture fills the screen, large type, one legend line. */
@@ -116,10 +156,12 @@ export const appStyles = css`
   :host(.kiosk) .stage { flex: 1; height: auto; max-height: none; aspect-ratio: auto; }
   :host(.kiosk) .caption { padding: 0.6em 1em 1em; }
   :host(.kiosk) .caption .top1 { font-size: 2.4em; }
+  /* Read from 2 m on a 1920 x 1080 stand: about 32 px type (letters about 8 mm high on a 24-inch screen). */
   .legend { display: flex; flex-wrap: wrap; align-items: center; justify-content: center; gap: 0.3em 1.5em;
-    padding: 0.6em 1em; font-size: clamp(13px, 1.45vw, 24px); border-top: 1px solid var(--line); }
+    padding: 0.5em 1em; font-size: clamp(16px, 1.7vw, 40px); border-top: 1px solid var(--line); }
+  .legend .caveat { color: #c9d1de; }
   .legend > span { white-space: nowrap; }
-  .legend .caveat { color: var(--muted); font-style: italic; }
+  .legend .caveat { font-style: italic; }
   .ramp { display: inline-block; width: 4em; height: 0.7em; border-radius: 3px; vertical-align: middle; }
   .ramp.turbo { background: linear-gradient(90deg, #30123b, #4686fb, #1ae4b6, #a2fc3c, #fabb39, #e4460a, #7a0403); }
   .ramp.jet { background: linear-gradient(90deg, #00007f, #0000ff, #00ffff, #ffff00, #ff0000, #7f0000); }
@@ -130,6 +172,12 @@ export const appStyles = css`
     text-align: center; padding: 2em; background: rgb(8 10 16 / 0.8); animation: breathe 4s ease-in-out infinite; }
   .attract p { max-width: 24em; margin: 0.3em; }
   .attract-title { font-size: 2.2em; font-weight: 700; color: var(--accent); }
+  .attract .attract-small { color: var(--muted); font-size: 0.8em; }
+  .kiosk-settings { position: fixed; inset: 5vh 5vw; z-index: 20; display: flex; flex-direction: column; gap: 0.5em;
+    background: var(--panel); border: 1px solid var(--line); border-radius: 12px; padding: 1em; font-size: 18px;
+    box-shadow: 0 10px 40px rgb(0 0 0 / 0.6); }
+  .kiosk-settings .row { justify-content: space-between; }
+  .kiosk-settings .panel { height: auto; flex: 1; min-height: 0; border: 0; padding: 0; }
   @keyframes breathe { 50% { background: rgb(8 10 16 / 0.65); } }
   @media (prefers-reduced-motion: reduce) { .attract { animation: none; } }
 `;

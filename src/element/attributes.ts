@@ -24,3 +24,11 @@ export function modelSource(model: string | undefined, base: string): Pick<Engin
   if (!m) return {};
   return /[/:]|\.(json|onnx)$/.test(m) ? { modelUrl: new URL(m, base).href } : { modelId: m };
 }
+
+/** Values the element accepts for its enumerated properties; anything else is named and the default used. */
+export const CHOICES = {
+  method: ['fixations', 'cam', 'gradcam'],
+  rules: ['default', 'reference'],
+  fit: ['crop', 'letterbox'],
+  backend: ['auto', 'webgpu', 'fallback'],
+} as const;

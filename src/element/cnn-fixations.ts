@@ -8,24 +8,23 @@
 // folder of the site that serves it.
 import { LitElement, css, html, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import type { Colormap, ExplainRequest, FrameResult, InitInfo, Method, WorkerStatus } from '../worker/api.ts';
+import type { Colormap, ExplainRequest, FrameResult, InitInfo, LoadProgress, Method, WorkerStatus } from '../worker/api.ts';
 import { COLORMAPS } from '../engine/colormap.ts';
 import type { PresetName } from '../engine/types.ts';
-import { CameraError, RESOLUTIONS, cameraError, openCamera, stopStream, type Resolution } from '../camera/camera.ts';
-import { Engine, messageOf, type EngineEvent, type EngineOptions } from './worker-client.ts';
-import { canvasSize, containRect, pictureSize } from './fit.ts';
+import type { CameraError, Resolution } from '../camera/camera.ts';
+import { messageOf, type Engine, type EngineOptions } from './worker-client.ts';
 import { DEFAULTS, explainRequest, type Settings } from './settings.ts';
 import { compositePng } from './snapshot.ts';
-import { modelSource, parseClasses, parseFlag } from './attributes.ts';
-import { FrameLoop, type Picture } from './frame-loop.ts';
+import { recordClip } from './recorder.ts';
+import { CHOICES, modelSource, parseClasses, parseFlag } from './attributes.ts';
+import { FrameLoop, type Picture as LoopPicture } from './frame-loop.ts';
+import { Picture, type Showing } from './picture.ts';
+import { WorkerState, type EngineState } from './worker-state.ts';
+import { OverlayLayout } from './overlay-layout.ts';
+import { DEFAULT_FPS, lowerCapture, watchBattery } from './pacer.ts';
 
-export type Showing = 'none' | 'camera' | 'image';
-export type EngineState = 'loading' | 'ready' | 'failed';
-
-const METHODS: readonly Method[] = ['fixations', 'cam', 'gradcam'];
-const RULES: readonly PresetName[] = ['default', 'reference'];
-const FITS: readonly Settings['fit'][] = ['crop', 'letterbox'];
-const BACKENDS = ['auto', 'webgpu', 'fallback'] as const;
+export type { Showing, EngineState };
+export type Progress = LoadProgress | { step: 'first' };
 
 // The classes attribute's text is kept as is and parsed in willUpdate, where a bad list can be named (problem event).
 const classList = { fromAttribute: (v: string | null) => v as unknown as number[] };
@@ -77,7 +76,7 @@ export class CnnFixations extends LitElement {
   @property({ converter: flag }) smooth = DEFAULTS.smooth;
   /** Layer view: the kept neurons of this layer instead of the fixations (method fixations only). */
   @property() layer?: string;
-  @property() backend: (typeof BACKENDS)[number] = 'auto';
+  @property() backend: (typeof CHOICES.backend)[number] = 'auto';
   /** Camera: hold the current frame (a setting change explains it again); false resumes. */
   @property({ type: Boolean, reflect: true }) frozen = false;
   @property({ attribute: 'facing-mode' }) facingMode: Settings['facingMode'] = DEFAULTS.facingMode;
@@ -85,6 +84,10 @@ export class CnnFixations extends LitElement {
   @property({ attribute: 'device-id' }) deviceId?: string;
   /** Alternative text of the shown image. */
   @property() alt = '';
+  /** Camera frames per second sent to the worker at most (default 30); halved on battery or with `save-power`. */
+  @property({ type: Number }) fps = DEFAULT_FPS;
+  /** Halve the frame-rate target (the user's "save power"). */
+  @property({ type: Boolean, attribute: 'save-power' }) savePower = false;
 
   /** The model's state; `message` says what is happening or what failed. */
   @state() status: EngineState = 'loading';
@@ -102,29 +105,34 @@ export class CnnFixations extends LitElement {
   @state() pictureSize = { width: 0, height: 0 };
   /** The latest result (also the `result` event's detail). */
   @state() result?: FrameResult;
+  /**
+   * From load to the first result: the model's bytes ('model'), shader compiles and trial frames ('compile'), then
+   * the first picture on its way ('first'); undefined once a result has come (or on failure).
+   */
+  @state() progress?: Progress;
 
   @query('video') video!: HTMLVideoElement;
   @query('img') img!: HTMLImageElement;
-  @query('.overlay-host') private overlayHost!: HTMLElement;
+  @query('.overlay-host') overlayHost!: HTMLElement | null;
 
-  readonly engine = new Engine((c) => this.overlayHost?.replaceChildren(c), (e) => this.onEngine(e));
-  readonly loop = new FrameLoop(this);
-  stream?: MediaStream;
-  private still?: ImageBitmap;
-  private cameraToken = 0;
-  private engineStarted = false;
-  private resizeObs = new ResizeObserver(() => this.layout());
+  readonly loop: FrameLoop = new FrameLoop(this);
+  private readonly pictures: Picture = new Picture(this);
+  private readonly worker: WorkerState = new WorkerState(this);
+  private readonly overlay: OverlayLayout = new OverlayLayout(this);
 
+  get engine(): Engine { return this.worker.engine; }
+  get stream() { return this.pictures.stream; }
   /** Results received so far. */
   get results() { return this.loop.results; }
   get inFlight() { return this.loop.inFlight; }
   get framesInFlight() { return this.loop.framesInFlight; }
 
+  private unwatchBattery?: () => void;
+
   override connectedCallback() {
     super.connectedCallback();
     document.addEventListener('visibilitychange', this.onVisibility);
-    window.addEventListener('orientationchange', this.layoutSoon);
-    this.resizeObs.observe(this);
+    this.unwatchBattery = watchBattery(this.loop.pacer, () => this.dispatchEvent(new Event('statechange')));
     // Moved in the page: the worker and the camera were stopped on leaving; start them again.
     if (this.hasUpdated) {
       this.requestUpdate();
@@ -135,11 +143,7 @@ export class CnnFixations extends LitElement {
   override disconnectedCallback() {
     super.disconnectedCallback();
     document.removeEventListener('visibilitychange', this.onVisibility);
-    window.removeEventListener('orientationchange', this.layoutSoon);
-    this.resizeObs.disconnect();
-    this.engine.stop();
-    this.engineStarted = false;
-    this.closeCamera();
+    this.unwatchBattery?.();
   }
 
   // ---------------------------------------------------------------- properties in
@@ -152,11 +156,11 @@ export class CnnFixations extends LitElement {
         this[k] = fallback;
       }
     };
-    check('method', METHODS, DEFAULTS.method);
-    check('rules', RULES, DEFAULTS.rules);
-    check('fit', FITS, DEFAULTS.fit);
+    check('method', CHOICES.method, DEFAULTS.method);
+    check('rules', CHOICES.rules, DEFAULTS.rules);
+    check('fit', CHOICES.fit, DEFAULTS.fit);
     check('colormap', COLORMAPS, DEFAULTS.colormap);
-    check('backend', BACKENDS, 'auto');
+    check('backend', CHOICES.backend, 'auto');
     if (changed.has('classes') && !Array.isArray(this.classes)) {
       // From the attribute (a string): "top" or indices.
       try {
@@ -177,16 +181,16 @@ export class CnnFixations extends LitElement {
   }
 
   protected override updated(changed: PropertyValues<this>) {
-    if (!this.engineStarted || changed.has('model') || changed.has('modelFiles') || changed.has('modelFacts') || changed.has('backend')) {
-      this.engineStarted = true;
-      void this.engine.start(this.engineOptions());
+    if (this.worker.needsStart || changed.has('model') || changed.has('modelFiles') || changed.has('modelFacts') || changed.has('backend')) {
+      void this.worker.start(this.engineOptions());
     }
-    if (changed.has('source')) this.showSource();
-    if (changed.has('frozen')) void this.applyFreeze();
+    if (changed.has('fps') || changed.has('savePower')) Object.assign(this.loop.pacer, { target: this.fps, savePower: this.savePower });
+    if (changed.has('source')) this.pictures.show();
+    if (changed.has('frozen')) void this.pictures.applyFreeze();
     const explain: (keyof CnnFixations)[] = ['method', 'classes', 'rules', 'fit', 'colormap', 'opacity', 'points', 'heatmap', 'box', 'smooth', 'layer'];
     if (explain.some((k) => changed.has(k))) this.loop.invalidate();
     if (changed.has('showing')) this.layout();
-    const reported: (keyof CnnFixations)[] = ['status', 'message', 'failure', 'info', 'workerStatus', 'showing', 'cameraError', 'paused', 'frozen', 'pictureSize'];
+    const reported: (keyof CnnFixations)[] = ['status', 'message', 'failure', 'info', 'workerStatus', 'showing', 'cameraError', 'paused', 'frozen', 'pictureSize', 'progress'];
     if (reported.some((k) => changed.has(k))) this.dispatchEvent(new Event('statechange'));
   }
 
@@ -199,59 +203,21 @@ export class CnnFixations extends LitElement {
 
   /** Start the worker and load the model again with the same options (Retry / Restart after a failure). */
   reload() {
-    return this.engine.start(this.engineOptions());
+    return this.worker.start(this.engineOptions());
   }
 
-  private onEngine(e: EngineEvent) {
-    switch (e.type) {
-      case 'loading':
-        this.status = 'loading';
-        this.message = 'Loading the model…';
-        this.failure = undefined;
-        this.info = undefined;
-        this.result = undefined;
-        break;
-      case 'ready':
-        this.status = 'ready';
-        this.message = '';
-        this.workerStatus = undefined;
-        this.info = e.info;
-        this.layout();
-        this.loop.invalidate();
-        break;
-      case 'status': {
-        const recovered = this.workerStatus?.state === 'recovering' && e.status.state === 'ready';
-        this.workerStatus = e.status.state === 'ready' || e.status.state === 'idle' ? undefined : e.status;
-        if (recovered) this.loop.invalidate(); // a still picture whose frame was lost is explained again
-        break;
-      }
-      case 'restarting':
-        this.status = 'loading';
-        this.message = `The explain worker stopped (${e.reason}); restarting it…`;
-        break;
-      case 'failed':
-        if (e.during === 'init') {
-          this.status = 'failed';
-          this.failure = 'load';
-          this.message = `The model could not be loaded: ${e.message}`;
-        } else if (!this.engine.ready) {
-          this.status = 'failed';
-          this.failure = 'run';
-          this.workerStatus = undefined;
-          this.message = e.message;
-        } else {
-          this.problem(`Explaining this frame failed: ${e.message}`);
-        }
-        break;
-    }
+  /** The worker's overlay canvas goes over the picture (WorkerState). */
+  mount(canvas: HTMLCanvasElement) {
+    this.overlayHost?.replaceChildren(canvas);
   }
 
   // ---------------------------------------------------------------- the frame loop's host
 
-  picture(): Picture {
-    if (this.showing === 'image') return this.still ? { still: this.still } : null;
+  picture(): LoopPicture {
+    const still = this.pictures.still;
+    if (this.showing === 'image') return still ? { still } : null;
     if (this.showing !== 'camera') return null;
-    if (this.frozen) return this.still ? { still: this.still } : null;
+    if (this.frozen) return still ? { still } : null;
     return { video: this.video };
   }
 
@@ -262,154 +228,59 @@ export class CnnFixations extends LitElement {
 
   onResult(r: FrameResult) {
     this.result = r;
+    this.progress = undefined;
     this.dispatchEvent(new CustomEvent('result', { detail: r }));
   }
 
   onProblem(message: string) { this.problem(message); }
 
-  private problem(message: string) {
+  lowerCapture() {
+    const track = this.stream?.getVideoTracks()[0];
+    void lowerCapture(track).then((lowered) => {
+      if (lowered) this.dispatchEvent(new CustomEvent('capturechange', { detail: track?.getSettings() }));
+    }).catch((err) => this.problem(`The camera could not lower its resolution: ${messageOf(err)}`));
+  }
+
+  /** The frame-rate target in force (the `fps` property, halved on battery or with `save-power`). */
+  get targetFps() { return this.loop.pacer.fps; }
+
+  problem(message: string) {
     console.warn(message);
     this.dispatchEvent(new CustomEvent('problem', { detail: { message } }));
   }
 
   // ---------------------------------------------------------------- pictures
 
-  private showSource() {
-    const src = this.source.trim();
-    if (src === 'camera') return void this.startCamera();
-    this.closeCamera();
-    if (!src) {
-      this.showing = 'none';
-      return;
-    }
-    this.cameraError = undefined;
-    // The <img> loads it (@load / @error below); other origins must allow CORS, or the frame could not be read.
-    this.img.src = new URL(src, document.baseURI).href;
-  }
-
-  private async onImageLoad() {
-    const url = this.img.src;
-    let bmp: ImageBitmap;
-    try {
-      bmp = await createImageBitmap(this.img);
-    } catch (err) {
-      return this.problem(`The image ${url} could not be read (${messageOf(err)}).`);
-    }
-    if (this.img.src !== url || this.source.trim() === 'camera') return bmp.close(); // replaced meanwhile
-    this.setStill(bmp);
-    this.showing = 'image';
-    this.frozen = false;
-    this.layout();
-    this.loop.invalidate();
-  }
-
-  private onImageError() {
-    if (!this.img.getAttribute('src') || this.source.trim() === 'camera' || !this.source.trim()) return;
-    this.showing = 'none';
-    this.problem(`The image ${this.img.src} could not be loaded (missing, not an image, or another origin without CORS).`);
-  }
-
-  private setStill(bmp?: ImageBitmap) {
-    this.still?.close();
-    this.still = bmp;
-  }
-
   /** Open the camera (facingMode, resolution, deviceId) and explain its frames; also to reconnect after a stop. */
-  async startCamera() {
-    const token = ++this.cameraToken;
-    this.cameraError = undefined;
-    this.closeCamera(false);
-    try {
-      const stream = await openCamera({ deviceId: this.deviceId, facingMode: this.facingMode, resolution: this.resolution in RESOLUTIONS ? this.resolution : DEFAULTS.resolution });
-      if (token !== this.cameraToken) return stopStream(stream);
-      this.stream = stream;
-      stream.getVideoTracks()[0]?.addEventListener('ended', () => {
-        if (this.stream !== stream) return;
-        this.closeCamera();
-        this.showing = 'none';
-        this.cameraError = new CameraError('ended', 'The camera was disconnected or stopped.');
-      });
-      this.video.srcObject = stream;
-      await this.video.play();
-      if (token !== this.cameraToken) return;
-      this.setStill(undefined);
-      this.showing = 'camera';
-      this.frozen = false;
-      this.loop.watch(this.video);
-    } catch (err) {
-      if (token !== this.cameraToken) return;
-      this.closeCamera();
-      if (this.showing === 'camera') this.showing = 'none';
-      this.cameraError = cameraError(err);
-    }
-  }
-
-  private closeCamera(cancel = true) {
-    if (cancel) this.cameraToken++;
-    this.loop.stop();
-    stopStream(this.stream);
-    this.stream = undefined;
-  }
-
-  private async applyFreeze() {
-    if (this.showing !== 'camera') {
-      if (this.frozen) this.frozen = false; // only the camera freezes
-      return;
-    }
-    if (this.frozen) {
-      this.video.pause();
-      this.setStill(await createImageBitmap(this.video));
-      void this.loop.pump(); // a setting changed while the frame was being grabbed
-    } else {
-      this.setStill(undefined);
-      if (!this.paused) await this.video.play();
-    }
+  startCamera() {
+    return this.pictures.startCamera();
   }
 
   private onVisibility = () => {
     this.paused = document.hidden;
     this.engine.setVisible(!document.hidden);
-    if (this.showing === 'camera' && !this.frozen) {
-      if (this.paused) this.video.pause();
-      else void this.video.play();
-    }
+    this.pictures.setPaused(this.paused);
     if (!this.paused) void this.loop.pump();
   };
 
-  /** The shown picture with its overlay, as a PNG at the picture's own size. */
-  snapshot(): Promise<Blob> {
-    return compositePng(this.showing === 'image' ? this.img : this.video, this.engine.canvas);
+  /** The shown picture with its overlay (and a caption band, if given), as a PNG at the picture's own size. */
+  snapshot(caption?: string): Promise<Blob> {
+    return compositePng(this.showing === 'image' ? this.img : this.video, this.engine.canvas, caption);
   }
 
-  // ---------------------------------------------------------------- layout
+  /** A clip of the shown picture with its overlay (and the caption as it changes), WebM or MP4; nothing leaves the page. */
+  record(ms = 5000, caption: () => string | undefined = () => undefined): Promise<Blob> {
+    return recordClip(this.showing === 'image' ? this.img : this.video, () => this.engine.canvas, ms, caption);
+  }
 
-  private layoutSoon = () => setTimeout(() => this.layout(), 250);
-
-  /** Lay the overlay canvas exactly over the picture's content box (object-fit: contain) and size its backing store. */
+  /** Lay the overlay canvas exactly over the picture's content box and size its backing store. */
   layout() {
-    const host = this.overlayHost;
-    if (!host) return;
-    const pic = this.showing === 'image' ? this.img : this.video;
-    const { width: w, height: h } = pictureSize(pic);
-    if (!w || !h) return;
-    if (w !== this.pictureSize.width || h !== this.pictureSize.height) {
-      this.pictureSize = { width: w, height: h };
-      this.style.setProperty('--picture-ar', `${w} / ${h}`);
-    }
-    const box = pic.getBoundingClientRect();
-    const own = this.getBoundingClientRect();
-    const r = containRect(w, h, box.width, box.height);
-    Object.assign(host.style, {
-      left: `${box.left - own.left + r.left}px`, top: `${box.top - own.top + r.top}px`,
-      width: `${r.width}px`, height: `${r.height}px`,
-    });
-    const size = canvasSize(r, devicePixelRatio);
-    void this.engine.resize(size.width, size.height);
+    this.overlay.layout();
   }
 
   /** The user-facing camera is shown mirrored, as people expect of a selfie view; the overlay follows. */
   get mirrored() {
-    return this.showing === 'camera' && this.stream?.getVideoTracks()[0]?.getSettings().facingMode === 'user';
+    return this.pictures.mirrored;
   }
 
   override render() {
@@ -418,7 +289,7 @@ export class CnnFixations extends LitElement {
       <video class=${m} playsinline muted ?hidden=${this.showing !== 'camera'}
         @loadedmetadata=${() => this.layout()} @resize=${() => this.layout()}></video>
       <img class="still" crossorigin="anonymous" alt=${this.alt} ?hidden=${this.showing !== 'image'}
-        @load=${() => void this.onImageLoad()} @error=${() => this.onImageError()} />
+        @load=${() => void this.pictures.onImageLoad()} @error=${() => this.pictures.onImageError()} />
       <div class="overlay-host ${m}" ?hidden=${this.showing === 'none'}></div>`;
   }
 }

@@ -6,6 +6,7 @@ import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { ExplainRequest, FrameResult } from '../worker/api.ts';
 import type { Engine } from './worker-client.ts';
 import { messageOf } from './worker-client.ts';
+import { Pacer } from './pacer.ts';
 
 /** A still picture gets no next frame: when its explanation is lost (device lost, worker restart) try again. */
 const STILL_RETRIES = 3;
@@ -24,6 +25,8 @@ export interface FrameLoopHost extends ReactiveControllerHost {
   request(still: boolean): ExplainRequest;
   onResult(r: FrameResult): void;
   onProblem(message: string): void;
+  /** Frames are dropping: lower the camera's capture size (pacer.ts). */
+  lowerCapture(): void;
 }
 
 export class FrameLoop implements ReactiveController {
@@ -31,6 +34,8 @@ export class FrameLoop implements ReactiveController {
   results = 0;
   /** Results per second over the last 10. */
   fps = 0;
+  /** Camera frames go at its frame-rate target. */
+  readonly pacer = new Pacer();
   /** A frame is on its way to the worker and not yet submitted there: newer frames are dropped meanwhile. */
   private sending = false;
   /** Frames sent whose results have not come back yet. */
@@ -91,11 +96,12 @@ export class FrameLoop implements ReactiveController {
   /** Send the next picture to the worker: a fresh camera frame, or the still picture after a change. */
   async pump(): Promise<void> {
     const h = this.host;
-    if (this.sending || this.pending >= MAX_IN_FLIGHT || !h.engine.ready || h.paused) return;
+    const busy = this.sending || this.pending >= MAX_IN_FLIGHT;
+    if (!h.engine.ready || h.paused) return;
     const pic = h.picture();
     if (!pic) return;
     const still = 'still' in pic;
-    if (still ? !this.dirty : pic.video.readyState < 2) return;
+    if (still ? busy || !this.dirty : pic.video.readyState < 2 || !this.paced(busy)) return;
     this.sending = true;
     this.pending++;
     this.dirty = false;
@@ -123,6 +129,14 @@ export class FrameLoop implements ReactiveController {
       submitted(); // a frame that failed before its submission
     }
     if (this.dirty) void this.pump();
+  }
+
+  /** A camera frame: whether it goes now (frame-rate target); frames dropping lower the capture size first. */
+  private paced(busy: boolean): boolean {
+    const now = performance.now();
+    const offer = this.pacer.offer(now, busy);
+    if (offer === 'busy' && this.pacer.shouldLower(now)) this.host.lowerCapture();
+    return offer === 'send';
   }
 
   private count() {

@@ -20,6 +20,8 @@ export interface Settings {
   resolution: Resolution;
   facingMode: 'environment' | 'user';
   deviceId?: string;
+  /** Halve the camera's frame-rate target. */
+  savePower: boolean;
 }
 
 /** EMA factor when smoothing is on: half the previous heatmap, half the new one. */
@@ -28,7 +30,7 @@ export const SMOOTHING = 0.5;
 export const DEFAULTS: Settings = {
   classes: [], rules: 'default', method: 'fixations', fit: 'crop',
   points: true, heatmap: true, box: true, colormap: 'turbo', opacity: 0.6, smooth: true,
-  resolution: '720p', facingMode: 'environment',
+  resolution: '720p', facingMode: 'environment', savePower: false,
 };
 
 export function explainRequest(s: Settings, still: boolean): ExplainRequest {

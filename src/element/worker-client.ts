@@ -3,12 +3,13 @@
 // when WebGPU is gone, stops with an error when the worker's device recovery gave up (the user restarts), tells it
 // whether the page is visible (no recovery in a hidden tab), and drops stale answers from a worker that was replaced.
 import * as Comlink from 'comlink';
-import type { ExplainRequest, ExplainWorkerApi, FrameResult, InitInfo, InitOptions, WorkerStatus } from '../worker/api.ts';
+import type { ExplainRequest, ExplainWorkerApi, FrameResult, InitInfo, InitOptions, LoadProgress, WorkerStatus } from '../worker/api.ts';
 
 export type EngineOptions = Omit<InitOptions, 'canvas' | 'visible'>;
 
 export type EngineEvent =
   | { type: 'loading' }
+  | { type: 'progress'; progress: LoadProgress }
   | { type: 'ready'; info: InitInfo }
   | { type: 'status'; status: WorkerStatus }
   | { type: 'failed'; message: string; during: 'init' | 'run' }
@@ -62,7 +63,8 @@ export class Engine {
     this.mount(canvas);
     const offscreen = canvas.transferControlToOffscreen();
     try {
-      const info = await this.api.init(Comlink.transfer({ ...opts, canvas: offscreen, visible: this.visible }, [offscreen]));
+      const progress = Comlink.proxy((p: LoadProgress) => { if (gen === this.generation) this.emit({ type: 'progress', progress: p }); });
+      const info = await this.api.init(Comlink.transfer({ ...opts, canvas: offscreen, visible: this.visible }, [offscreen]), progress);
       if (gen !== this.generation) return null;
       this.info = info;
       if (this.size) await this.api.resize(...this.size);

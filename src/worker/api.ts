@@ -45,6 +45,12 @@ export interface InitOptions {
   visible?: boolean;
 }
 
+/**
+ * How far init() has come, for a loading state with real progress: the model's bytes as they arrive ('model'; total
+ * grows as each file's size becomes known), then the shader compiles and the first trial frames ('compile').
+ */
+export type LoadProgress = { step: 'model'; loaded: number; total: number } | { step: 'compile' };
+
 export interface InitInfo {
   modelId: string;
   labels: string[];
@@ -163,7 +169,8 @@ export interface WorkerStatus {
 }
 
 export interface ExplainWorkerApi {
-  init(opts: InitOptions): Promise<InitInfo>;
+  /** Load the model and start a path; `progress` (a comlink proxy) hears how far it has come. */
+  init(opts: InitOptions, progress?: (p: LoadProgress) => void): Promise<InitInfo>;
   /**
    * Explain one frame. `submitted` (a comlink proxy) is called once the frame's GPU work is submitted: the caller may
    * send the next frame then (it is submitted before this one's readback resolves); results come back in order.

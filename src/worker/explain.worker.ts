@@ -19,7 +19,7 @@ import { countBackendReads, frameCounters, snapshot } from '../gpu/counters.ts';
 import { createGpuContext, releaseGpuContext, type GpuContext } from '../gpu/device.ts';
 import { setGpuFaults } from '../gpu/kernels.ts';
 import { FIRST_READBACK_TIMEOUT_MS, READBACK_TIMEOUT_MS, ReadbackTimeoutError, setReadbackTimeout } from '../gpu/readback.ts';
-import type { Backend, ExplainRequest, ExplainWorkerTestApi, FrameResult, InitInfo, InitOptions, WorkerStatus } from './api.ts';
+import type { Backend, ExplainRequest, ExplainWorkerTestApi, FrameResult, InitInfo, InitOptions, LoadProgress, WorkerStatus } from './api.ts';
 import { chooseFallback } from './backend-choice.ts';
 import { FallbackPath } from './fallback-path.ts';
 import { GpuPath } from './gpu-path.ts';
@@ -82,6 +82,13 @@ const inOrder = <T>(f: () => Promise<T>): Promise<T> => {
 };
 /** Bench builds: counters at the end of the last finished frame (a frame's counts run from there, see explain). */
 let lastCount: ReturnType<typeof snapshot> | null = null;
+/** init()'s progress listener (the page's, through comlink); a page that went away is not an error here. */
+let report: ((p: LoadProgress) => void) | undefined;
+const tell = (p: LoadProgress) => {
+  const r = report?.(p) as unknown;
+  if (r instanceof Promise) r.catch(() => {});
+};
+const onBytes = (loaded: number, total: number) => tell({ step: 'model', loaded, total });
 
 function teardown() {
   path?.destroy();
@@ -158,9 +165,10 @@ async function startGpu(o: InitOptions, target: OffscreenCanvas | null) {
   };
   await new Promise((r) => setTimeout(r, 0)); // lets an already-settled lost promise be seen
   check();
-  fm = await loadFixationModel(o);
+  fm = await loadFixationModel(o, onBytes);
   const gp = new GpuPath(g, fm, target);
   path = gp;
+  tell({ step: 'compile' });
   await gp.compile();
   check();
   watchDevice(g);
@@ -191,7 +199,7 @@ async function start(o: InitOptions): Promise<InitInfo> {
     teardown();
     const { backend } = await startFallback();
     if (COUNT) countBackendReads(tf.backend());
-    fm = await loadFixationModel(o);
+    fm = await loadFixationModel(o); // fetched already: no second download to report
     const trial = new FallbackPath(backend, fm, null);
     const fallbackMs = await timeFrames(trial);
     trial.destroy();
@@ -210,7 +218,8 @@ async function start(o: InitOptions): Promise<InitInfo> {
     const { backend, reason } = await startFallback();
     if (reason) fallbackReason = `${fallbackReason}; ${reason}`;
     if (COUNT) countBackendReads(tf.backend());
-    fm = await loadFixationModel(o);
+    fm = await loadFixationModel(o, onBytes);
+    tell({ step: 'compile' });
     path = new FallbackPath(backend, fm, canvas);
   }
   const note = path.note;
@@ -312,7 +321,8 @@ function failed(e: unknown): unknown {
 }
 
 const api: ExplainWorkerTestApi = {
-  init(o: InitOptions) {
+  init(o: InitOptions, progress?: (p: LoadProgress) => void) {
+    report = progress;
     epoch++;
     recovering = null;
     attempts = []; // a new start (the user's restart) gets the full number of attempts again

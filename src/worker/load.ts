@@ -24,16 +24,44 @@ async function fetchJson(url: URL | string, what: string): Promise<any> {
   }
 }
 
-export async function loadFixationModel(opts: InitOptions): Promise<FixationModel> {
+/** Bytes of the model's files received so far, and the sizes of the files whose size is known so far. */
+export type BytesProgress = (loaded: number, total: number) => void;
+
+/** PROGRESS_MS: at most one progress report per this many ms (and the last one). */
+const PROGRESS_MS = 100;
+
+/** A fetch for tfjs's io.http that counts the bytes of every response body as they arrive. */
+function countingFetch(onBytes: BytesProgress): typeof fetch {
+  let loaded = 0, total = 0, last = 0;
+  const tellSoon = (force = false) => {
+    const now = performance.now();
+    if (force || now - last >= PROGRESS_MS) { last = now; onBytes(loaded, Math.max(total, loaded)); }
+  };
+  return async (input, init) => {
+    const res = await fetch(input, init);
+    total += Number(res.headers.get('content-length')) || 0;
+    tellSoon(true);
+    if (!res.ok || !res.body) return res;
+    const body = res.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, c) { loaded += chunk.byteLength; tellSoon(); c.enqueue(chunk); },
+      flush() { tellSoon(true); },
+    }));
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  };
+}
+
+const http = (url: string, onBytes?: BytesProgress) => io.http(url, onBytes ? { fetchFunc: countingFetch(onBytes) } : undefined);
+
+export async function loadFixationModel(opts: InitOptions, onBytes?: BytesProgress): Promise<FixationModel> {
   const onnxFile = opts.modelFiles?.find((f) => /\.onnx$/i.test(f.name));
   if (onnxFile) return fromOnnx(new Uint8Array(await onnxFile.arrayBuffer()), onnxFile.name, opts, await labelsFromFiles(opts.modelFiles!, onnxFile));
   if (opts.modelUrl && /\.onnx(\?.*)?$/i.test(opts.modelUrl)) return fromOnnxUrl(opts.modelUrl, opts);
   if (opts.modelFiles?.length) return fromFiles(opts.modelFiles, opts);
-  if (opts.modelUrl) return fromUrl(opts.modelUrl, opts);
-  return fromCatalog(opts.modelId);
+  if (opts.modelUrl) return fromUrl(opts.modelUrl, opts, onBytes);
+  return fromCatalog(opts.modelId, onBytes);
 }
 
-async function fromCatalog(id?: string): Promise<FixationModel> {
+async function fromCatalog(id?: string, onBytes?: BytesProgress): Promise<FixationModel> {
   const base = modelsBase();
   const catalog = await fetchJson(new URL('catalog.json', base), 'model catalog');
   const want = id ?? catalog.default;
@@ -43,14 +71,14 @@ async function fromCatalog(id?: string): Promise<FixationModel> {
   const labels = await fetchJson(new URL(entry.labels, dir), `labels of '${entry.id}'`);
   if (!Array.isArray(labels)) throw new Error(`labels of '${entry.id}': expected a JSON array of strings`);
   const modelUrl = new URL('model.json', dir).href;
-  const gm = await loadOrExplain(() => loadGraphModel(asGraphModel(io.http(modelUrl), modelUrl)), `model '${entry.id}' at ${dir}`);
+  const gm = await loadOrExplain(() => loadGraphModel(asGraphModel(http(modelUrl, onBytes), modelUrl)), `model '${entry.id}' at ${dir}`);
   const { id: mid, inputSize, inputHeight, inputWidth, inputChannels, preprocessing, logits, probs, rules } = entry;
   return create(gm, { id: mid, inputSize, inputHeight, inputWidth, inputChannels, preprocessing, logits, probs, labels, rules });
 }
 
-async function fromUrl(url: string, opts: InitOptions): Promise<FixationModel> {
+async function fromUrl(url: string, opts: InitOptions, onBytes?: BytesProgress): Promise<FixationModel> {
   // Layers models (Teachable Machine) are converted to graph-model artifacts on load.
-  const gm = await loadOrExplain(() => loadGraphModel(asGraphModel(io.http(url), url)), `model ${url}`);
+  const gm = await loadOrExplain(() => loadGraphModel(asGraphModel(http(url, onBytes), url)), `model ${url}`);
   // Facts files beside model.json are optional (metadata.json: Teachable Machine; cnnfix.json: catalog-style).
   const beside = async (file: string) => {
     const res = await fetch(new URL(file, new URL(url, self.location.href))).catch(() => undefined);

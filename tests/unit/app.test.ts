@@ -5,6 +5,9 @@ import { canvasSize, containRect } from '../../src/element/fit.ts';
 import { IdleTracker, STILL_THRESHOLD } from '../../src/app/idle.ts';
 import { DEFAULTS, SMOOTHING, explainRequest } from '../../src/element/settings.ts';
 import { pageParams } from '../../src/app/page-params.ts';
+import { msUntil } from '../../src/app/kiosk.ts';
+import { CAPTURE_STEPS, Pacer, lowerSize } from '../../src/element/pacer.ts';
+import { loadingText, pathWords } from '../../src/app/status.ts';
 import { catalogOrigins, contentSecurityPolicy } from '../../src/app/csp.ts';
 import { modelSource, parseClasses, parseFlag } from '../../src/element/attributes.ts';
 
@@ -54,6 +57,17 @@ describe('page options and the explain request', () => {
       { kiosk: true, idleMs: 5000, backend: 'fallback', model: 'm', settings: { method: 'gradcam' } });
     expect(pageParams('?idle=-3&backend=quantum&method=magic')).toMatchObject({ kiosk: false, idleMs: 60_000, backend: 'auto', settings: {} });
   });
+  it('frame-rate target: 30, 15 in exhibit mode, unless ?fps= sets it; the daily reload at 03:30 unless set or off', () => {
+    expect(pageParams('').fps).toBe(30);
+    expect(pageParams('?kiosk').fps).toBe(15);
+    expect(pageParams('?kiosk&fps=24').fps).toBe(24);
+    expect(pageParams('?fps=0').fps).toBe(30);
+    expect(pageParams('?kiosk').reloadAt).toBe('03:30');
+    expect(pageParams('?kiosk&reload=22:15').reloadAt).toBe('22:15');
+    expect(pageParams('?kiosk&reload=off').reloadAt).toBeNull();
+    expect(pageParams('?kiosk&reload=soon').reloadAt).toBe('03:30');
+    expect(pageParams('?open=image').openImage).toBe(true);
+  });
   it('top-1 by default, one class as a number, several as a list; no smoothing for a still picture', () => {
     expect(explainRequest(DEFAULTS, false)).toMatchObject({ classes: 'top', rules: 'default', method: 'fixations', withLayers: false,
       overlay: { colormap: 'turbo', smoothing: SMOOTHING, points: true, heatmap: true, box: true } });
@@ -100,5 +114,69 @@ describe('<cnn-fixations> attributes', () => {
     expect(modelSource('model.json', page)).toEqual({ modelUrl: 'https://example.org/demo/model.json' });
     expect(modelSource('net.onnx', page)).toEqual({ modelUrl: 'https://example.org/demo/net.onnx' });
     expect(modelSource('https://models.example.com/m/model.json', page)).toEqual({ modelUrl: 'https://models.example.com/m/model.json' });
+  });
+});
+
+describe('exhibit mode: the reload at a quiet hour', () => {
+  it('is later today when the hour has not come, else tomorrow at that hour', () => {
+    const now = new Date(2026, 5, 1, 1, 0, 0);
+    expect(msUntil('03:30', now)).toBe(2.5 * 3600_000);
+    expect(msUntil('00:30', now)).toBe(23.5 * 3600_000);
+    expect(msUntil('01:00', now)).toBe(24 * 3600_000);
+  });
+});
+
+describe('frame pacing', () => {
+  /** Camera frames every `period` ms for `ms`; the worker takes `work` ms per frame, two at most in flight. */
+  function run(p: Pacer, period: number, ms: number, work = 0) {
+    let sent = 0, lowered = 0;
+    const busyUntil: number[] = [];
+    for (let t = 0; t < ms; t += period) {
+      const inFlight = busyUntil.filter((b) => b > t);
+      busyUntil.splice(0, busyUntil.length, ...inFlight);
+      const offer = p.offer(t, inFlight.length >= 2);
+      if (offer === 'send') { sent++; busyUntil.push(Math.max(t, busyUntil.at(-1) ?? 0) + work); }
+      if (offer === 'busy' && p.shouldLower(t)) lowered++;
+    }
+    return { fps: (sent * 1000) / ms, lowered };
+  }
+  it('sends at the target from a faster camera: 15 of 30 fps, 20 of 30, 30 of 60; halved to save power or on battery', () => {
+    const at = (target: number, period: number, patch: Partial<Pacer> = {}) => run(Object.assign(new Pacer(), { target }, patch), period, 10_000).fps;
+    expect(at(15, 1000 / 30)).toBeCloseTo(15, 0);
+    expect(at(20, 1000 / 30)).toBeGreaterThan(19);
+    expect(at(20, 1000 / 30)).toBeLessThanOrEqual(20.1);
+    expect(at(30, 1000 / 60)).toBeCloseTo(30, 0);
+    expect(at(30, 1000 / 60, { savePower: true })).toBeCloseTo(15, 0);
+    expect(at(15, 1000 / 30, { onBattery: true })).toBeCloseTo(7.5, 0);
+    expect(at(30, 1000 / 30)).toBeGreaterThan(29); // a camera at the target: every frame
+  });
+  it('a worker slower than the target asks for a lower capture size, at most once per cool-down; a fast one never', () => {
+    expect(run(Object.assign(new Pacer(), { target: 30 }), 1000 / 30, 10_000, 5).lowered).toBe(0);
+    const slow = run(Object.assign(new Pacer(), { target: 30 }), 1000 / 30, 10_000, 200);
+    expect(slow.lowered).toBeGreaterThanOrEqual(3);
+    expect(slow.lowered).toBeLessThanOrEqual(5);
+  });
+  it('capture sizes step down keeping the aspect ratio, and stop at the smallest', () => {
+    expect(lowerSize(1280, 720)).toEqual({ width: 853, height: 480 });
+    expect(lowerSize(720, 1280)).toEqual({ width: 480, height: 853 });
+    expect(lowerSize(1920, 1080)).toEqual({ width: 1280, height: 720 });
+    expect(lowerSize(640, 480)).toBeNull(); // 480 lines is the floor
+    expect(lowerSize(534, 426)).toBeNull();
+    expect(CAPTURE_STEPS.at(-1)).toBe(480);
+  });
+});
+
+describe('what the app says about itself', () => {
+  it('in people\'s words: the graphics chip, or without it (slower)', () => {
+    expect(pathWords({ path: 'gpu' } as never)).toBe('Running on the graphics chip');
+    expect(pathWords({ path: 'fallback' } as never)).toBe('Running without the graphics chip (slower)');
+  });
+  it('one loading line from the model bytes to the first picture', () => {
+    expect(loadingText({ step: 'model', loaded: 1.2e6, total: 4.8e6 }, 'loading', 'Loading the model…', 'none'))
+      .toEqual({ text: 'Downloading the model… 1.2 of 4.8 MB', done: 0.25 });
+    expect(loadingText({ step: 'compile' }, 'loading', 'Loading the model…', 'none')?.text).toBe('Preparing the graphics chip…');
+    expect(loadingText({ step: 'first' }, 'ready', '', 'camera')?.text).toBe('Looking at the picture…');
+    expect(loadingText({ step: 'first' }, 'ready', '', 'none')).toBeNull();
+    expect(loadingText(undefined, 'failed', 'boom', 'camera')).toBeNull();
   });
 });

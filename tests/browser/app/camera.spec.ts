@@ -1,5 +1,7 @@
 // The live camera, end to end on the production build: a fake camera shows the squirrel photo; the page must name
-// it, draw an overlay over the picture where the heatmap peaks, keep every request on this machine, and snapshot.
+// it, draw an overlay over the picture where the heatmap peaks, keep every request on this machine, and snapshot,
+// share and record; say how it runs in a chip, not over the picture; offer installation once the first label is
+// shown; keep the label, top 5 and main actions within a thumb's reach on a phone.
 import { readFileSync } from 'node:fs';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { PNG } from 'pngjs';
@@ -21,6 +23,12 @@ test.beforeAll(async ({ browser }) => {
   logPage(page);
   sessionStart = Date.now();
   await page.goto(`${APP_URL}/?backend=webgpu`); // the GPU path, which auto would not keep on SwiftShader
+  // The browser offers installation (as Chromium does once the app qualifies).
+  await page.evaluate(() => {
+    const e = Object.assign(new Event('beforeinstallprompt', { cancelable: true }),
+      { prompt: async () => {}, userChoice: Promise.resolve({ outcome: 'dismissed' }) });
+    window.dispatchEvent(e);
+  });
   await page.getByTestId('start-camera').click();
 });
 
@@ -29,7 +37,19 @@ test.afterAll(async () => {
 });
 
 test('names the squirrel, overlays the picture where the heatmap peaks, peak inside the squirrel box', async () => {
+  // Offered, but not before the first label.
+  await expect(page.getByTestId('install')).toHaveCount(0);
   await waitForTop1(page, FOX_SQUIRREL);
+  await expect(page.getByTestId('install')).toBeVisible();
+  // How it runs: a chip in people's words; nothing over the picture but errors to act on.
+  await expect(page.getByTestId('path-chip')).toHaveText(/Running on the graphics chip/);
+  await expect(page.getByTestId('info-panel')).toBeHidden();
+  expect(await page.getByTestId('status').locator('*').count()).toBe(0);
+  if (process.env.SHOTS_DIR) await page.screenshot({ path: `${process.env.SHOTS_DIR}/laptop-1366x768.png` });
+  await page.getByTestId('path-chip').click();
+  await expect(page.getByTestId('info-panel')).toContainText('GPU path (webgpu)');
+  await expect(page.getByTestId('info-panel')).toContainText(/first label\s*after \d+\.\d s \(model /);
+  await page.getByTestId('path-chip').click();
   const result = await page.evaluate(() => window.__lastResult!);
   expect(result.frameSize).toEqual({ width: 534, height: 426 });
   expect(result.explained[0].class.index).toBe(335);
@@ -155,6 +175,85 @@ test('snapshot downloads the frame with its overlay (PNG) and the result (JSON)'
     best = Math.max(best, [0, 1, 2].reduce((s, c) => s + Math.abs(img.data[o + c] - photo[o + c]), 0));
   }
   expect(best, 'overlay in the snapshot at the peak').toBeGreaterThan(60);
+});
+
+test('share: the picture with its overlay and label through the share sheet, else downloaded; record: a 5 s WebM clip', async () => {
+  // A device that shares files (the share sheet is the user's to complete).
+  await page.evaluate(() => {
+    Object.assign(navigator, {
+      canShare: (d: ShareData) => !!d.files?.length,
+      share: async (d: ShareData) => {
+        const f = d.files![0];
+        (window as unknown as { __shared: unknown }).__shared = { name: f.name, type: f.type, text: d.text, head: Array.from(new Uint8Array(await f.arrayBuffer()).slice(0, 4)) };
+      },
+    });
+  });
+  await page.getByTestId('share').click();
+  const shared = await (await page.waitForFunction(() => (window as unknown as { __shared: unknown }).__shared)).jsonValue() as { name: string; type: string; text: string; head: number[] };
+  expect(shared.name).toMatch(/^cnnfix-.*\.png$/);
+  expect(shared.type).toBe('image/png');
+  expect(shared.text).toMatch(/^fox squirrel \(\d/);
+  expect(shared.head).toEqual([0x89, 0x50, 0x4e, 0x47]);
+  // Without file sharing: a download.
+  await page.evaluate(() => Object.assign(navigator, { canShare: undefined }));
+  const [png] = await Promise.all([page.waitForEvent('download'), page.getByTestId('share').click()]);
+  expect(png.suggestedFilename()).toMatch(/^cnnfix-.*\.png$/);
+  const img = PNG.sync.read(readFileSync(await png.path()));
+  expect([img.width, img.height]).toEqual([534, 426]);
+
+  const [clip] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByTestId('record').click()]);
+  await expect(page.getByTestId('record')).toHaveText('Record 5 s');
+  expect(clip.suggestedFilename()).toMatch(/^cnnfix-.*\.webm$/);
+  const bytes = readFileSync(await clip.path());
+  expect([...bytes.subarray(0, 4)]).toEqual([0x1a, 0x45, 0xdf, 0xa3]); // EBML: a WebM file
+  expect(bytes.length).toBeGreaterThan(10_000);
+});
+
+test('thumb reach: at 390x844 portrait the label, top 5, freeze, switch camera and share without scrolling, overlay visible; landscape puts the panel at the side', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const n = await page.evaluate(() => window.__cnnfix!.results);
+  await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: 240_000 });
+  expect(await page.evaluate(() => [window.scrollY, document.scrollingElement!.scrollTop])).toEqual([0, 0]);
+  const inView = async (name: string, loc: ReturnType<Page['locator']>, lowerHalf: boolean) => {
+    const b = (await loc.boundingBox())!;
+    expect(b, name).not.toBeNull();
+    expect(b.y, `${name} top`).toBeGreaterThanOrEqual(0);
+    expect(b.y + b.height, `${name} bottom`).toBeLessThanOrEqual(844);
+    if (lowerHalf) expect(b.y, `${name} in the lower half (thumb)`).toBeGreaterThanOrEqual(844 / 2);
+    return b;
+  };
+  await inView('label', page.getByTestId('top1'), false);
+  await inView('top 5', page.locator('.top5'), false);
+  for (const id of ['freeze', 'switch-camera', 'share']) {
+    const b = await inView(id, page.getByTestId(id), true);
+    expect(b.height, `${id} is a thumb-sized target`).toBeGreaterThanOrEqual(44);
+  }
+  const overlay = await inView('overlay', page.locator('cnn-fixations .overlay-host'), false);
+  expect(overlay.height).toBeGreaterThan(200);
+  if (process.env.SHOTS_DIR) await page.screenshot({ path: `${process.env.SHOTS_DIR}/phone-portrait-390x844.png` });
+
+  await page.setViewportSize({ width: 844, height: 390 });
+  const m = await page.evaluate(() => window.__cnnfix!.results);
+  await page.waitForFunction((k) => window.__cnnfix!.results > k, m, { timeout: 240_000 });
+  const stage = (await page.getByTestId('stage').boundingBox())!;
+  const panel = (await page.getByRole('complementary', { name: 'Controls' }).boundingBox())!;
+  expect(panel.x).toBeGreaterThanOrEqual(stage.x + stage.width - 1);
+  expect(panel.y).toBeLessThan(stage.y + stage.height);
+  expect(stage.y + stage.height).toBeLessThanOrEqual(390);
+  await inView('label (landscape)', page.getByTestId('top1'), false);
+  if (process.env.SHOTS_DIR) await page.screenshot({ path: `${process.env.SHOTS_DIR}/phone-landscape-844x390.png` });
+  await page.setViewportSize({ width: 1366, height: 768 });
+});
+
+test('the manifest: an id, a narrow and a wide screenshot of the app, shortcuts to exhibit mode and to open an image', async () => {
+  const m = await (await page.request.get(`${APP_URL}/manifest.webmanifest`)).json();
+  expect(m.id).toBeTruthy();
+  expect(m.shortcuts.map((s: { short_name: string; url: string }) => [s.short_name, s.url])).toEqual([['Kiosk', './?kiosk'], ['Open image', './?open=image']]);
+  expect(m.screenshots.map((s: { form_factor: string }) => s.form_factor)).toEqual(['narrow', 'wide']);
+  for (const s of m.screenshots as { src: string; sizes: string }[]) {
+    const png = PNG.sync.read(await (await page.request.get(`${APP_URL}/${s.src}`)).body());
+    expect(`${png.width}x${png.height}`).toBe(s.sizes);
+  }
 });
 
 test('freeze holds the frame; a change re-explains the frozen frame once; resume goes live again', async () => {
