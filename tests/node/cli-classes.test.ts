@@ -1,28 +1,19 @@
 // Several classes at once (one heatmap and colour each) and Grad-CAM's --layer: the drawing on hand-made maps,
 // and the real CLI (node bin/cnnfix.js) on the squirrel photo.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cnnfix, ROOT } from '../fixtures/cli.ts';
 import { overlayAlpha } from '../../src/engine/colormap.ts';
 import { CLASS_COLORS } from '../../src/engine/post.ts';
 import { drawExplanation } from '../../src/node/draw.ts';
 import { decodeImage } from '../../src/node/index.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 const SQUIRREL = join(ROOT, '../shared/images/squirrel_cls.jpg');
 const FRUITS = join(ROOT, '../shared/images/fruits.jpg');
 
-interface Run { code: number; stdout: string; stderr: string }
-function cnnfix(...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [join(ROOT, 'bin/cnnfix.js'), ...args], { cwd: ROOT, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('per-class hue overlay (drawExplanation with several classes)', () => {
   it('each pixel takes the colour of the strongest class there, with that value\'s alpha', () => {

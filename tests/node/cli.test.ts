@@ -1,5 +1,5 @@
 // The real CLI (node bin/cnnfix.js) in a child process: outputs, --tensor, and its errors on bad inputs.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,23 +7,15 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cnnfix, ROOT, type Run } from '../fixtures/cli.ts';
 import type { FixationModel } from '../../src/engine/model.ts';
 import { loadModel, readImage } from '../../src/node/index.ts';
 import { MIN_BOX_POINTS } from '../../src/engine/post.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 const SHARED = join(ROOT, '../shared');
 const SQUIRREL = join(SHARED, 'images/squirrel_cls.jpg');
 const VECTORS = join(SHARED, 'models/squeezenet1_1/testvectors');
 
-interface Run { code: number; stdout: string; stderr: string }
-function cnnfix(...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [join(ROOT, 'bin/cnnfix.js'), ...args], { cwd: ROOT, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
-  });
-}
 
 let tmp: string;
 // The same model in this process, for expected values the CLI does not compute: the graph's softmax node ('prob').

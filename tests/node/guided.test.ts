@@ -1,34 +1,26 @@
 // The guided method (class map x (epsilon + fixation density)) on the real SqueezeNet and the squirrel photo,
 // through the library and the CLI; its errors on a model without a class map. Expected maps are recomputed here
 // from the CAM and the fixations' density that explain() gives for those methods alone.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cnnfix, ROOT } from '../fixtures/cli.ts';
 import { explain } from '../../src/engine/explain.ts';
 import { FixationModel, type ModelInfo } from '../../src/engine/model.ts';
 import { MIN_BOX_POINTS, tightBox } from '../../src/engine/post.ts';
 import { PRESETS } from '../../src/engine/types.ts';
 import { loadModel, readImage } from '../../src/node/index.ts';
+import { planFrame } from '../../src/worker/plan.ts';
 import { GraphBuilder, kernel, matrix } from '../fixtures/graphs.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 const SQUIRREL = join(ROOT, '../shared/images/squirrel_cls.jpg');
 /** The squirrel's box in /work/shared/eval/boxes.json (original-image pixels [x1, y1, x2, y2]). */
 const SQUIRREL_BOX = [125, 100, 360, 370];
 const inBox = ([x, y]: [number, number], b: number[]) => x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3];
 
-interface Run { code: number; stdout: string; stderr: string }
-function cnnfix(...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [join(ROOT, 'bin/cnnfix.js'), ...args], { cwd: ROOT, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('guided on SqueezeNet, the squirrel photo', () => {
   let fm: FixationModel;
@@ -90,6 +82,17 @@ describe('guided on SqueezeNet, the squirrel photo', () => {
     await expect(explain(fm, img, { method: 'fixations', guided: { epsilon: 1 } })).rejects.toThrow(/option 'guided' applies to method 'guided', not 'fixations'/);
     await expect(explain(fm, img, { method: 'guided', guided: { classMap: 'cam' }, layer: 'fire9/concat' })).rejects.toThrow(/'layer' applies to the Grad-CAM class map.*squeezenet1_1/);
   });
+
+  it('the worker\'s plan: guided knobs, box source and rules resolved; an unknown method named with the known ones', () => {
+    const p = planFrame(fm, { method: 'guided', guided: { epsilon: 0.3 } });
+    expect(p.guided).toEqual({ epsilon: 0.3, rules: 'dense', sigma: 0.02, classMap: 'cam' });
+    expect(p.box).toBe('map');
+    expect(p.rules).toEqual(PRESETS.dense);
+    expect(planFrame(fm, {}).box).toBe('fixations');
+    expect(() => planFrame(fm, { method: 'lrp' as never })).toThrow(/unknown method 'lrp' \(known: fixations, guided, cam, gradcam\)/);
+    expect(() => planFrame(fm, { method: 'cam', box: 'fixations' })).toThrow(/box 'fixations': method 'cam' has no fixations/);
+    expect(() => planFrame(fm, { method: 'guided', guided: { sigma: 2 } })).toThrow(/guided.sigma=2/);
+  });
 });
 
 describe('guided on a model without a class map (Flatten + Dense, no pool)', () => {
@@ -111,6 +114,8 @@ describe('guided on a model without a class map (Flatten + Dense, no pool)', () 
     const e = await explain(fm, x(), { method: 'guided', classIndex: 0 });
     expect(e.guided?.classMap).toBe('gradcam');
     expect(e.layer).toBe('conv');
+    // The worker computes class maps in closed form only: it refuses by name.
+    expect(() => planFrame(fm, { method: 'guided' })).toThrow(/method 'guided' does not apply to model 'flatDense': CAM needs a global average pool/);
   });
 });
 
