@@ -134,7 +134,8 @@ test('the fallback path: guided points, box and peak as explain() gives them on 
     expect(c.fixations.map(key).sort()).toEqual(d.ref.fixations.map(key).sort());
     expect(d.red).toBeGreaterThan(0);
     expect(c.boxSource).toBe('map');
-    const cell = d.r.frameSize.width / size.width;
+    // One cell of the overlay grid (WebGL's activations differ from the cpu backend's in the last bits).
+    const cell = Math.max(d.r.frameSize.width / size.width, d.r.frameSize.height / size.height) + 1e-9;
     c.box.forEach((v: number, i: number) => expect(Math.abs(v - d.ref.box[i]), `box edge ${i}`).toBeLessThanOrEqual(cell));
     c.peak.forEach((v: number, i: number) => expect(Math.abs(v - d.ref.peak[i]), `peak ${i}`).toBeLessThanOrEqual(cell));
   } finally {
