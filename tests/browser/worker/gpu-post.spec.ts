@@ -146,3 +146,15 @@ test('a hand-made list where no point has enough neighbours: all are kept (the "
   expect(d.red).toBe(d.refRed);
   expect(d.diff.max, JSON.stringify(d.diff)).toBeLessThanOrEqual(1);
 });
+
+test('a list of fewer than MIN_BOX_POINTS points: their dots, and no box (as fixationBox on the CPU)', async () => {
+  // 12 points around (100, 100) in the network input: all kept (below 20 points nothing is an outlier), no box drawn.
+  const input = Array.from({ length: 12 }, (_, i) => ({ x: 95 + (i % 4) * 3, y: 95 + Math.floor(i / 4) * 3, c: 0, w: 1 }));
+  const d = await handList(input, { width: 320, height: 180 }, 'letterbox');
+  expect(d.cpu.kept).toBe(12);
+  expect(d.gpu.kept).toBe(12);
+  expect(d.gpu.box).not.toBeNull(); // the post's stats still hold the points' extent
+  expect(d.refRed).toBeGreaterThan(0); // the dots
+  expect(d.red).toBe(d.refRed); // a box outline would add red pixels
+  expect(d.diff.max, JSON.stringify(d.diff)).toBeLessThanOrEqual(1);
+});
