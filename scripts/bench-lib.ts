@@ -3,7 +3,8 @@
 // and its printout.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { ExplainRequest, FrameResult } from '../src/worker/api.ts';
+import type { ExplainRequest, FrameResult, Method } from '../src/worker/api.ts';
+import { DEFAULT_METHOD, METHODS } from '../src/engine/methods.ts';
 
 /** `n` frames sent as the app sends them (the next once the previous is submitted): results in order, wall ms. */
 export type Stream = (req: ExplainRequest, n: number, maxInFlight?: number) => Promise<{ results: FrameResult[]; ms: number }>;
@@ -15,9 +16,13 @@ export interface BenchOptions {
   frames: number; warmup: number; width: number; height: number; paths: ('gpu' | 'fallback')[]; out: string; port: number; node: boolean;
   /** Catalog model id (installed under models/). */
   model: string;
+  /** The explanation method of every explained frame (default DEFAULT_METHOD). */
+  method: Method;
 }
 
-const USAGE = 'usage: bench [--frames N>=1] [--warmup K>=0] [--size WxH] [--paths gpu,fallback] [--model ID] [--out FILE.json] [--port P] [--node]';
+/** The methods a frame can be explained with (the centre prior is an evaluation baseline only). */
+const BENCH_METHODS = METHODS.filter((m) => m !== 'center') as Method[];
+const USAGE = `usage: bench [--frames N>=1] [--warmup K>=0] [--size WxH] [--paths gpu,fallback] [--model ID] [--method ${BENCH_METHODS.join('|')}] [--out FILE.json] [--port P] [--node]`;
 
 /** The bench's flags, parsed as the CLI parses its own (node:util parseArgs: an unknown flag or a missing value is an error). */
 export function args(argv = process.argv.slice(2)): BenchOptions {
@@ -31,6 +36,7 @@ export function args(argv = process.argv.slice(2)): BenchOptions {
         size: { type: 'string', default: '640x480' },
         paths: { type: 'string', default: 'gpu,fallback' },
         model: { type: 'string', default: 'squeezenet1_1' },
+        method: { type: 'string', default: DEFAULT_METHOD },
         out: { type: 'string', default: '' },
         port: { type: 'string', default: '5299' },
         node: { type: 'boolean', default: false },
@@ -42,15 +48,17 @@ export function args(argv = process.argv.slice(2)): BenchOptions {
   const frames = Number(v.frames), warmup = Number(v.warmup), port = Number(v.port);
   const [w, h] = v.size.split('x').map(Number);
   const paths = v.paths.split(',') as ('gpu' | 'fallback')[];
+  const method = v.method as Method;
   const bad = [
     !(Number.isInteger(frames) && frames >= 1) && `--frames '${v.frames}'`,
     !(Number.isInteger(warmup) && warmup >= 0) && `--warmup '${v.warmup}'`,
     !(w > 0 && h > 0) && `--size '${v.size}'`,
     paths.some((p) => p !== 'gpu' && p !== 'fallback') && `--paths '${v.paths}'`,
+    !BENCH_METHODS.includes(method) && `--method '${v.method}'`,
     !(Number.isInteger(port) && port > 0) && `--port '${v.port}'`,
   ].filter(Boolean);
   if (bad.length) throw new Error(`bench: bad value ${bad.join(', ')}\n${USAGE}`);
-  return { frames, warmup, width: w, height: h, paths, out: v.out, port, node: v.node, model: v.model };
+  return { frames, warmup, width: w, height: h, paths, out: v.out, port, node: v.node, model: v.model, method };
 }
 
 export interface Spread { median: number; p10: number; p90: number }
@@ -73,7 +81,7 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
   let firstFrameMs = NaN;
   const memAt = Math.min(10, o.frames);
   for (let i = 1; i <= o.frames; i++) {
-    const r = await run({ timing: true });
+    const r = await run({ timing: true, method: o.method });
     if (i === 1) firstFrameMs = Date.now() - t0;
     if (r.path !== path) throw new Error(`asked for the ${path} path, ran ${r.path}`);
     if (i > o.warmup) for (const s of STAGES) times[s].push(r.timings[s]);
@@ -84,7 +92,7 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
   process.stdout.write('\n');
   // End to end, as the app runs frames (pipelined: the next frame goes once the previous is submitted, no waits
   // between stages), with the per-frame counters; fps = frames / wall time after the warm-up frames.
-  const e2e = await timed(stream, {}, o);
+  const e2e = await timed(stream, { method: o.method }, o);
   // Pipelined frames overlap, so one frame's counts (from the end of the previous frame to its own end) also hold a
   // part of the next one's; their sum over the counted frames is exact: per frame = sum / frames.
   const sums = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<(typeof COUNTERS)[number], number>;
@@ -97,7 +105,7 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
   // What a plain classifier costs on the same path, sent the same way: forward pass and top-5.
   const fwd = await timed(stream, { forwardOnly: true }, o);
   // The same end-to-end frames one at a time (the next sent once the previous result is back): what pipelining gains.
-  const seq = await timed(stream, {}, o, 1);
+  const seq = await timed(stream, { method: o.method }, o, 1);
   memory.atEnd ??= memory.at10;
   const st = Object.fromEntries(STAGES.map((s) => [s, spread(times[s])])) as Record<(typeof STAGES)[number], Spread>;
   const fps = e2e.fps, fpsForwardOnly = fwd.fps;
@@ -126,7 +134,7 @@ async function timed(stream: Stream, req: ExplainRequest, o: BenchOptions, maxIn
 export function report(o: BenchOptions, results: Record<string, PathResult>, frameSize: { width: number; height: number }, extra: object = {}) {
   const g = results.gpu, f = results.fallback;
   const rep = {
-    model: o.model, frames: o.frames, warmup: o.warmup, frameSize, ...extra, ...results,
+    model: o.model, method: o.method, frames: o.frames, warmup: o.warmup, frameSize, ...extra, ...results,
     /** The CPU reference unravelling (unravelCpu) on the fallback path, same frames. */
     cpuUnravelMs: f?.unravelMs ?? null,
     gpuUnravelVsCpu: g && f ? g.unravelMs / f.unravelMs : null,

@@ -1,5 +1,6 @@
 // The page's URL options: kiosk mode, idle time, back-end, model, and settings chosen by link.
 import type { Settings } from '../element/settings.ts';
+import { METHODS } from '../engine/methods.ts';
 
 /**
  * Options of the URL: ?kiosk, ?idle=SECONDS, ?fps=N, ?reload=HH:MM|off, ?open=image, ?backend=auto|webgpu|fallback,
@@ -25,9 +26,9 @@ export function pageParams(search = location.search): PageParams {
   const backend = q.get('backend');
   const settings: Partial<Settings> = {};
   const method = q.get('method');
-  if (method === 'fixations' || method === 'cam' || method === 'gradcam') settings.method = method;
+  if (method !== 'center' && (METHODS as readonly string[]).includes(method ?? '')) settings.method = method as Settings['method'];
   const rules = q.get('rules');
-  if (rules === 'default' || rules === 'reference') settings.rules = rules;
+  if (rules === 'default' || rules === 'reference' || rules === 'dense') settings.rules = rules;
   const kiosk = q.has('kiosk');
   const fps = Number(q.get('fps'));
   const reload = q.get('reload');

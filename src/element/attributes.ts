@@ -27,8 +27,8 @@ export function modelSource(model: string | undefined, base: string): Pick<Engin
 
 /** Values the element accepts for its enumerated properties; anything else is named and the default used. */
 export const CHOICES = {
-  method: ['fixations', 'cam', 'gradcam'],
-  rules: ['default', 'reference'],
+  method: ['fixations', 'guided', 'cam', 'gradcam'],
+  rules: ['default', 'reference', 'dense'],
   fit: ['crop', 'letterbox'],
   backend: ['auto', 'webgpu', 'fallback'],
 } as const;

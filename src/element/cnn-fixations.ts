@@ -76,6 +76,11 @@ export class CnnFixations extends LitElement {
   @property({ converter: flag }) smooth = DEFAULTS.smooth;
   /** Layer view: the kept neurons of this layer instead of the fixations (method fixations only). */
   @property() layer?: string;
+  /**
+   * Read only: which box the last frame drew (its first class): 'fixations' (the paper's box around the fixations),
+   * 'map' (the CAM protocol on the method's heatmap), or null (none: too few points). Reflected as box-source.
+   */
+  @property({ attribute: 'box-source', reflect: true }) boxSource: 'fixations' | 'map' | null = null;
   @property() backend: (typeof CHOICES.backend)[number] = 'auto';
   /** Camera: hold the current frame (a setting change explains it again); false resumes. */
   @property({ type: Boolean, reflect: true }) frozen = false;
@@ -229,6 +234,7 @@ export class CnnFixations extends LitElement {
   onResult(r: FrameResult) {
     this.result = r;
     this.progress = undefined;
+    this.boxSource = r.explained[0]?.boxSource ?? null;
     this.dispatchEvent(new CustomEvent('result', { detail: r }));
   }
 

@@ -282,10 +282,11 @@ fn splat_kernels(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgrou
  * points, splat_kernels (each pixel sums the points' kernels, as heatmap()'s per-point branch) -> reduce_max
  * (max as ordered u32 bits: heat is >= 0) -> argmax (first index holding the max, as peak()) -> normalise
  * (divide by the max, then the EMA over frames: heat = s * heat + (1 - s) * new; reset copies).
- * A CPU-made map (CAM, Grad-CAM) is written into `img` and enters at reduce_max.
+ * A CPU-made map (CAM, Grad-CAM) is written into `img` and enters at reduce_max. The guided method's product with a
+ * class map (GUIDED_WGSL, src/engine/guided.ts; `epsilon` is its knob) runs between a first reduce_max and the rest.
  */
 export const HEATMAP_WGSL = /* wgsl */ `
-struct Params { width: u32, height: u32, radius: u32, count: u32, smoothing: f32, reset: u32, pad0: u32, pad1: u32 }
+struct Params { width: u32, height: u32, radius: u32, count: u32, smoothing: f32, reset: u32, epsilon: f32, pad1: u32 }
 struct Splat { pix: u32, w: f32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> points: array<Splat>;
@@ -386,6 +387,27 @@ export function tightBox(points: Fixation[]): Box | null {
   if (!points.length) return null;
   const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
   return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+}
+
+/**
+ * The fewest points (distinct pixels, after outlier removal) a fixation box is drawn from. Below 20 points
+ * removeOutliers() cannot drop any point (a point needs more than 5% of the points near it, itself included), so a
+ * box would be stretched by any stray point, and on 1-3 points it is a sliver that spans no object.
+ */
+export const MIN_BOX_POINTS = Math.ceil(1 / 0.05);
+
+/** The paper's box: tightBox() of the fixations after outlier removal; null below MIN_BOX_POINTS points. */
+export function fixationBox(points: Fixation[]): Box | null {
+  return points.length >= MIN_BOX_POINTS ? tightBox(points) : null;
+}
+
+/**
+ * A result's box and which it is: 'fixations' (fixationBox of the points), 'map' (the CAM-protocol box of the
+ * method's heatmap, given), or null when the chosen source gives none (too few points, an empty map).
+ */
+export function chooseBox(source: 'fixations' | 'map', fixations: Fixation[], mapBox: Box | null): { box: Box | null; boxSource: 'fixations' | 'map' | null } {
+  const box = source === 'fixations' ? fixationBox(fixations) : mapBox;
+  return { box, boxSource: box ? source : null };
 }
 
 /**

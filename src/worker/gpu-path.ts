@@ -12,7 +12,7 @@ import { flushTf, type GpuContext } from '../gpu/device.ts';
 import { GpuHeatmap } from '../gpu/heatmap.ts';
 import { GpuOverlay, type GpuRects, type HeatLayer, type Rect } from '../gpu/overlay.ts';
 import { GpuPost, packFixationList, type PostStats } from '../gpu/post.ts';
-import { CLASS_COLORS, type Colormap, type OverlayOptions } from './api.ts';
+import { CLASS_COLORS, type Colormap, type GuideForTest, type OverlayOptions } from './api.ts';
 import { Laps } from './frame.ts';
 import type { FramePath, HeatSource, ListDraw, Unravelled } from './path.ts';
 import { classColor, sceneRects } from './scene.ts';
@@ -156,13 +156,15 @@ export class GpuPath implements FramePath {
 
   heatmap(srcs: HeatSource[], heat: Size, smoothing: number): ([number, number] | null)[] {
     // The peak from the CPU twin (a few points on a grid of at most 200 px): no second map in the frame.
-    const peaks = srcs.map((src) => ('points' in src ? heatPeak(src.points, heat) : null));
+    const peaks = srcs.map((src) => ('points' in src && !('guide' in src) ? heatPeak(src.points, heat) : null));
     if (this.broken.post) { this.classes = 0; return peaks; }
     const hp = { ...heat, sigma: DEFAULT_POST.sigma, smoothing };
     this.part('post', () => {
       const encoder = this.gpu.device.createCommandEncoder({ label: 'heatmap' });
       srcs.forEach((src, slot) => {
-        if ('points' in src) this.heatmapGpu.encodePoints(encoder, src.points, hp, slot);
+        // The guided heat from its parts on the GPU (GUIDED_WGSL); its peak came from the CPU twin (src.map).
+        if ('guide' in src) this.heatmapGpu.encodePoints(encoder, src.points, { ...hp, sigma: src.sigma, epsilon: src.epsilon }, slot, src.guide);
+        else if ('points' in src) this.heatmapGpu.encodePoints(encoder, src.points, hp, slot);
         else this.heatmapGpu.encodeMap(encoder, src.map, hp, slot);
       });
       this.gpu.device.queue.submit([encoder.finish()]);
@@ -187,14 +189,15 @@ export class GpuPath implements FramePath {
 
   /**
    * Test path: the heatmap of these points (one list: the colormap; several: one class each, in its hue), drawn
-   * offscreen through the overlay pass and read back.
+   * offscreen through the overlay pass and read back. With `guide`, the guided heat of each list and its class map.
    */
-  async heatmapPixels(points: Fixation[] | Fixation[][], width: number, height: number, colormap: Colormap, opacity: number, sigma = DEFAULT_POST.sigma) {
+  async heatmapPixels(points: Fixation[] | Fixation[][], width: number, height: number, colormap: Colormap, opacity: number,
+    sigma = DEFAULT_POST.sigma, guide?: GuideForTest) {
     const perClass = points.length > 0 && Array.isArray(points[0]) ? points as Fixation[][] : [points as Fixation[]];
     const hm = new GpuHeatmap(this.gpu.device);
     try {
       const enc = this.gpu.device.createCommandEncoder();
-      perClass.forEach((p, slot) => hm.encodePoints(enc, p, { width, height, sigma, smoothing: 0 }, slot));
+      perClass.forEach((p, slot) => hm.encodePoints(enc, p, { width, height, sigma, smoothing: 0, epsilon: guide?.epsilon }, slot, guide?.maps[slot]));
       this.gpu.device.queue.submit([enc.finish()]);
       return await this.overlay.drawOffscreen(width, height, this.heatLayer(colormap, opacity, hm, perClass.length), []);
     } finally {

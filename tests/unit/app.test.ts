@@ -56,6 +56,14 @@ describe('page options and the explain request', () => {
     expect(pageParams('?kiosk&idle=5&backend=fallback&model=m&method=gradcam')).toMatchObject(
       { kiosk: true, idleMs: 5000, backend: 'fallback', model: 'm', settings: { method: 'gradcam' } });
     expect(pageParams('?idle=-3&backend=quantum&method=magic')).toMatchObject({ kiosk: false, idleMs: 60_000, backend: 'auto', settings: {} });
+    expect(pageParams('?method=guided&rules=dense').settings).toEqual({ method: 'guided', rules: 'dense' });
+    expect(pageParams('?method=center').settings).toEqual({}); // the centre prior is the evaluation's, not the app's
+  });
+  it('the rules go with the fixations method; guided feeds its density with its own (GUIDED.rules)', () => {
+    expect(explainRequest({ ...DEFAULTS, method: 'fixations', rules: 'reference' }, false)).toMatchObject({ method: 'fixations', rules: 'reference' });
+    const g = explainRequest({ ...DEFAULTS, method: 'guided', rules: 'reference' }, false);
+    expect(g.method).toBe('guided');
+    expect(g.rules).toBeUndefined();
   });
   it('frame-rate target: 30, 15 in exhibit mode, unless ?fps= sets it; the daily reload at 03:30 unless set or off', () => {
     expect(pageParams('').fps).toBe(30);

@@ -101,9 +101,12 @@ async function overlayChange() {
 }
 
 test('the overlay lies exactly over the picture at laptop, phone and phone-landscape sizes', async () => {
-  // Only the box: thin lines whose place on screen follows from the result and the video's own layout.
+  // Only the box: thin lines whose place on screen follows from the result and the video's own layout. The dense
+  // rules keep enough fixations for a box (none is drawn from fewer than MIN_BOX_POINTS), and the caption says which.
   await page.getByRole('checkbox', { name: 'heatmap' }).uncheck();
   await page.getByRole('checkbox', { name: 'points' }).uncheck();
+  await page.getByLabel('Rules').selectOption('dense');
+  await expect(page.getByTestId('box-source')).toHaveText("box: the fixations' (the paper's)");
   for (const [w, h] of [[1366, 768], [390, 844], [844, 390]]) {
     await page.setViewportSize({ width: w, height: h });
     const n = await page.evaluate(() => window.__cnnfix!.results);
@@ -125,6 +128,7 @@ test('the overlay lies exactly over the picture at laptop, phone and phone-lands
   await page.setViewportSize({ width: 1366, height: 768 });
   await page.getByRole('checkbox', { name: 'heatmap' }).check();
   await page.getByRole('checkbox', { name: 'points' }).check();
+  await page.getByLabel('Rules').selectOption('default');
 });
 
 test('layer view: a layer name and its kept count', async () => {
