@@ -90,7 +90,7 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
   let bytes = 0;
   let pipelined = false;
   try {
-    const { fw, fh, transform, tensors } = await forwardFrame(fm, frame, plan.fit, laps, owned);
+    const { fw, fh, transform, tensors } = await forwardFrame(fm, frame, plan.fit, laps, owned, plan.source);
     const frameSize = { width: fw, height: fh };
     await laps.lap('forward');
     const st = summaryTensor(fm, tensors, plan.classes);
@@ -172,7 +172,7 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
         const acts = await readActivations(tensors, baselineNames(fm, plan.method));
         bytes += acts.bytes;
         laps.mark('readback');
-        const maps = baselineClasses(fm, acts.values, classes, plan.method, transform, heat.width, heat.height);
+        const maps = await baselineClasses(fm, acts.values, classes, plan.method, transform, heat.width, heat.height);
         await laps.lap('unravel');
         maps.forEach((m, i) => {
           scenes.push({ color: classColor(i), fixations: [], box: m.box });
