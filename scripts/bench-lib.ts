@@ -8,7 +8,8 @@ import type { ExplainRequest, FrameResult } from '../src/worker/api.ts';
 export type Stream = (req: ExplainRequest, n: number, maxInFlight?: number) => Promise<{ results: FrameResult[]; ms: number }>;
 
 export const STAGES = ['upload', 'preprocess', 'forward', 'unravel', 'heatmap', 'readback', 'total'] as const;
-export const COUNTERS = ['maps', 'submits', 'dispatches', 'bytesRead', 'buffersCreated', 'pipelinesCreated', 'workerCpuMs'] as const;
+export const COUNTERS = ['maps', 'submits', 'dispatches', 'bytesRead', 'bytesWritten', 'frameBytes', 'buffersCreated', 'pipelinesCreated',
+  'bindGroupsCreated', 'tfjsBindGroups', 'syncReads', 'workerCpuMs'] as const;
 
 export interface BenchOptions {
   frames: number; warmup: number; width: number; height: number; paths: ('gpu' | 'fallback')[]; out: string; port: number; node: boolean;

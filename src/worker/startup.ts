@@ -1,22 +1,26 @@
 // Back-end start-up: the model and the frame path the worker runs (WebGPU first, else WebGL, else wasm; wasm first
-// on Safari, see backend-choice.ts; 'auto' times both paths and keeps the faster), the GPU device it owns, and
-// their teardown. The worker's session state lives here: what is running, on which canvas.
+// on Safari, see backend-choice.ts), the GPU device it owns, and their teardown. 'auto' builds one path, once: a
+// software WebGPU adapter (SwiftShader, llvmpipe, WARP: a CPU behind WebGPU) goes straight to the fallback, which is
+// faster there; a real GPU keeps the GPU path it builds. Start-up is timed in parts (InitInfo.startup). The worker's
+// session state lives here: what is running, on which canvas.
 import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import type { FixationModel } from '../engine/model.ts';
 import { countBackendReads } from '../gpu/counters.ts';
-import { createGpuContext, releaseGpuContext, type GpuContext } from '../gpu/device.ts';
+import { createGpuContext, probeAdapter, releaseGpuContext, type GpuContext } from '../gpu/device.ts';
 import { setGpuFaults } from '../gpu/kernels.ts';
 import type { Backend, InitInfo, InitOptions, WorkerStatus } from './api.ts';
 import { chooseFallback } from './backend-choice.ts';
 import { FallbackPath } from './fallback-path.ts';
 import { GpuPath } from './gpu-path.ts';
 import { loadFixationModel } from './load.ts';
-import { explainFrame, type FramePath } from './path.ts';
-import { planFrame } from './plan.ts';
+import type { FramePath } from './path.ts';
 
-/** Bench builds (Vite mode 'bench') count each frame's GPU calls and readbacks into its result. */
-export const COUNT = import.meta.env.MODE === 'bench';
+/**
+ * Bench and test builds (any Vite mode but 'production') count each frame's GPU calls, writes and readbacks into its
+ * result (FrameResult.counters, src/gpu/counters.ts): the frame-cost tests assert on them.
+ */
+export const COUNT = import.meta.env.MODE !== 'production';
 
 /** What the worker runs: its status, options, overlay canvas, GPU device, model and frame path. */
 export class Session {
@@ -28,6 +32,8 @@ export class Session {
   path: FramePath | null = null;
   fallbackReason: string | undefined;
   wasmInfo: InitInfo['wasm'];
+  /** The last start's parts, ms (InitInfo.startup). */
+  startup: Record<string, number> = {};
   /** Called with each GPU device once its path is ready (device recovery watches it). */
   onDevice: (g: GpuContext) => void = () => {};
 
@@ -71,8 +77,10 @@ export class Session {
    * the device is lost before it is ready (lose -> reload -> lose).
    */
   async startGpu(o: InitOptions, target: OffscreenCanvas | null) {
+    const t0 = performance.now();
     const g = await createGpuContext({ count: COUNT });
     this.gpu = g;
+    this.startup.deviceMs = performance.now() - t0;
     let lost: GPUDeviceLostInfo | null = null;
     void g.device.lost.then((info) => { lost = info; });
     const check = () => {
@@ -80,10 +88,12 @@ export class Session {
     };
     await new Promise((r) => setTimeout(r, 0)); // lets an already-settled lost promise be seen
     check();
+    const t1 = performance.now();
     this.fm = await loadFixationModel(o);
+    this.startup.downloadMs = performance.now() - t1;
     const gp = new GpuPath(g, this.fm, target);
     this.path = gp;
-    await gp.compile();
+    Object.assign(this.startup, await gp.compile());
     check();
     this.onDevice(g);
   }
@@ -93,49 +103,41 @@ export class Session {
     const want = o.backend ?? 'auto';
     if (!['auto', 'webgpu', 'fallback'].includes(want)) throw new Error(`init: backend must be 'auto', 'webgpu' or 'fallback', got '${want}'`);
     this.fallbackReason = undefined;
+    this.startup = {};
     let auto: InitInfo['auto'];
-    if (want !== 'fallback') {
+    let skipGpu = want === 'fallback';
+    if (want === 'fallback') this.fallbackReason = o.fallbackReason ?? 'requested';
+    if (want === 'auto') {
+      // Decided from the adapter, before building anything: no second device, compile or self-check.
+      setGpuFaults(o.__gpuFaultsForTest);
+      const a = await probeAdapter();
+      if (a?.software) {
+        skipGpu = true;
+        this.fallbackReason = `auto: the WebGPU adapter is a software one (${a.name}): the fallback is faster there`;
+      }
+      auto = { chosen: a?.software || !a ? 'fallback' : 'gpu', adapter: a?.name ?? null, software: !!a?.software };
+    }
+    if (!skipGpu) {
       try {
         setGpuFaults(o.__gpuFaultsForTest);
-        // 'auto' first times the GPU path without the canvas: a canvas that gave a 'webgpu' context cannot give a '2d' one.
-        await this.startGpu(o, want === 'auto' ? null : this.canvas);
+        await this.startGpu(o, this.canvas);
       } catch (e) {
         this.teardown();
         if (want === 'webgpu') throw e;
         this.fallbackReason = `WebGPU: ${(e as Error).message}`;
       }
-    } else {
-      this.fallbackReason = o.fallbackReason ?? 'requested';
-    }
-    if (want === 'auto' && this.path) {
-      // Both paths work here: keep the faster one on the first frames (on SwiftShader the fallback, on a GPU the GPU path).
-      let gpuMs = NaN;
-      try { gpuMs = await timeFrames(this.path); } catch (e) { this.fallbackReason = `WebGPU: ${(e as Error).message}`; }
-      this.teardown();
-      const { backend } = await this.startFallback();
-      if (COUNT) countBackendReads(tf.backend());
-      this.fm = await loadFixationModel(o);
-      const trial = new FallbackPath(backend, this.fm, null);
-      const fallbackMs = await timeFrames(trial);
-      trial.destroy();
-      if (fallbackMs <= gpuMs || !(gpuMs >= 0)) {
-        this.path = new FallbackPath(backend, this.fm, this.canvas);
-        if (gpuMs >= 0) this.fallbackReason = `auto: the fallback was faster here (${fallbackMs.toFixed(0)} ms against ${gpuMs.toFixed(0)} ms per frame on the GPU path)`;
-      } else {
-        try { this.fm.dispose(); } catch { /* next */ }
-        this.fm = null;
-        await this.startGpu(o, this.canvas);
-      }
-      auto = { chosen: this.path!.name, gpuMs, fallbackMs, frames: TRIAL_FRAMES };
     }
     if (!this.path) {
       if (this.canvas && !this.canvas.getContext('2d')) throw freshCanvasNeeded(this.fallbackReason!);
       const { backend, reason } = await this.startFallback();
       if (reason) this.fallbackReason = `${this.fallbackReason}; ${reason}`;
       if (COUNT) countBackendReads(tf.backend());
+      const t1 = performance.now();
       this.fm = await loadFixationModel(o);
+      this.startup.downloadMs = performance.now() - t1;
       this.path = new FallbackPath(backend, this.fm, this.canvas);
     }
+    if (auto) auto.chosen = this.path.name;
     const path = this.path, fm = this.fm!, note = path.note;
     return {
       modelId: fm.info.id,
@@ -150,6 +152,7 @@ export class Session {
       logits: fm.info.logits,
       layers: fm.graph.order.map((n) => ({ name: n.name, shape: n.shape })),
       ...(auto ? { auto } : {}),
+      startup: { ...this.startup },
     };
   }
 }
@@ -157,20 +160,4 @@ export class Session {
 /** The fallback needs a 2D context; a canvas that has given a WebGPU context cannot: the page must send a new one. */
 function freshCanvasNeeded(reason: string): Error {
   return Object.assign(new Error(reason), { name: 'FreshCanvasNeeded' });
-}
-
-/** 'auto' times this many frames on each path (the first warms up: tfjs compiles its shaders) and keeps the faster. */
-const TRIAL_FRAMES = 2;
-
-/** ms of the last of TRIAL_FRAMES frames explained on `p` (a fixed noise frame, 640x480, default request). */
-async function timeFrames(p: FramePath): Promise<number> {
-  const plan = planFrame(p.fm, {});
-  let ms = NaN;
-  for (let i = 0; i < TRIAL_FRAMES; i++) {
-    const frame = tf.randomUniform([480, 640, 3], 0, 256, 'int32', 7) as tf.Tensor3D; // owned (disposed) by the frame
-    const t0 = performance.now();
-    await explainFrame(p, frame, plan);
-    ms = performance.now() - t0;
-  }
-  return ms;
 }
