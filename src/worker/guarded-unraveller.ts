@@ -40,6 +40,8 @@ export class GuardedUnraveller implements Unraveller {
   private guarded = GUARDED_FRAMES;
   /** The two error scopes run() opened for a guarded frame, closed by read(). */
   private scopesOpen = false;
+  /** The last prepare()'s parts, ms: the WGSL kernels' compile, the self-check (InitInfo.startup). */
+  readonly timings: { kernelCompileMs?: number; selfCheckMs?: number } = {};
   private last: { tensors: Map<string, tf.Tensor>; classIndex: number | 'top'; rules: Rules; summary?: tf.Tensor; uncaptured: number } | null = null;
 
   constructor(private gpu: GpuContext, private fm: FixationModel) {}
@@ -58,9 +60,13 @@ export class GuardedUnraveller implements Unraveller {
     let walker: GpuPathUnraveller | null = null;
     try {
       await scoped(this.gpu.device, 'WGSL unravelling set-up', async () => {
+        const t0 = performance.now();
         walker = GpuPathUnraveller.create(this.gpu.backend, this.fm);
         await walker.compile(rules);
+        const t1 = performance.now();
+        this.timings.kernelCompileMs = t1 - t0;
         await gpuSelfCheck(this.gpu.device, rules, this.fm.graph);
+        this.timings.selfCheckMs = performance.now() - t1;
       });
       this.inner = walker;
     } catch (e) {

@@ -13,6 +13,8 @@ export interface FramePlan {
   method: Method;
   rules: Rules;
   fit: 'crop' | 'letterbox';
+  /** The picture the frame was scaled down from (ExplainRequest.sourceSize): results are in its pixels. */
+  source?: { width: number; height: number };
   /** 'top' = the top-1 class, known after the forward pass; else checked, de-duplicated class indices. */
   classes: 'top' | number[];
   overlay: OverlayOptions;
@@ -33,6 +35,10 @@ export function planFrame(fm: FixationModel, req: ExplainRequest = {}): FramePla
   if (!METHODS.includes(method)) throw new Error(`method must be one of ${METHODS.join(', ')}, got '${method}'`);
   const fit = req.fit ?? 'crop';
   if (fit !== 'crop' && fit !== 'letterbox') throw new Error(`fit must be 'crop' or 'letterbox', got '${fit}'`);
+  const source = req.sourceSize;
+  if (source && !(Number.isInteger(source.width) && Number.isInteger(source.height) && source.width >= 1 && source.height >= 1)) {
+    throw new Error(`sourceSize must be positive integers, got ${JSON.stringify(source)}`);
+  }
   const overlay = overlayOptions(req.overlay);
   if (overlay.layer !== undefined && !fm.graph.byName.has(overlay.layer)) throw new Error(`overlay.layer: no layer '${overlay.layer}' in the model`);
   const numClasses = size(fm.graph.byName.get(fm.graph.logits)!.shape);
@@ -40,6 +46,7 @@ export function planFrame(fm: FixationModel, req: ExplainRequest = {}): FramePla
     method,
     rules: resolveRules(req.rules ?? 'default', {}, fm.info.rules), // 'default': the model's own (catalog "rules")
     fit,
+    ...(source ? { source: { width: source.width, height: source.height } } : {}),
     classes: req.classes === undefined || req.classes === 'top' ? 'top' : checkClasses(req.classes, numClasses),
     overlay,
     layers: req.withLayers ? 'all' : overlay.layer ? [overlay.layer] : null,
