@@ -15,6 +15,8 @@ export interface BenchOptions {
   frames: number; warmup: number; width: number; height: number; paths: ('gpu' | 'fallback')[]; out: string; port: number; node: boolean;
   /** Catalog model id (installed under models/). */
   model: string;
+  /** Also time the app's first label (browser bench): navigation to the first top-1 on screen, fake camera. */
+  app: boolean;
 }
 
 export function args(argv = process.argv.slice(2)): BenchOptions {
@@ -31,7 +33,7 @@ export function args(argv = process.argv.slice(2)): BenchOptions {
   }
   return {
     frames, warmup, width: w, height: h, paths, out: get('out', ''), port: Number(get('port', '5299')), node: argv.includes('--node'),
-    model: get('model', 'squeezenet1_1'),
+    model: get('model', 'squeezenet1_1'), app: argv.includes('--app'),
   };
 }
 
@@ -95,7 +97,7 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
   };
 }
 /** `note`: why the path has less than it could (the GPU path unravelling on the CPU), from the worker's init. */
-export type PathResult = Awaited<ReturnType<typeof measurePath>> & { note?: string };
+export type PathResult = Awaited<ReturnType<typeof measurePath>> & { note?: string; startup?: Record<string, number> };
 
 /** The warm-up frames, then the counted ones as one stream: fps over the counted frames' wall time. */
 async function timed(stream: Stream, req: ExplainRequest, o: BenchOptions, maxInFlight = 2) {
@@ -133,8 +135,14 @@ export function report(o: BenchOptions, results: Record<string, PathResult>, fra
   row('fps 1 by 1', (r) => r.fpsSequential.toFixed(2));
   row('fps/1by1', (r) => r.pipelinedOverSequential.toFixed(3));
   row('first ms', (r) => r.firstFrameMs.toFixed(0));
+  // Where the first frame's time went: init's parts (InitInfo.startup), then the first frame itself.
+  const parts = [...new Set(paths.flatMap((p) => Object.keys(results[p].startup ?? {})))].filter((k) => k !== 'initMs');
+  for (const k of parts) row(` ${k.replace(/Ms$/, '')}`, (r) => (r.startup?.[k] !== undefined ? r.startup[k].toFixed(0) : '–'));
+  row(' frame 1', (r) => (r.startup?.initMs !== undefined ? (r.firstFrameMs - r.startup.initMs).toFixed(0) : '–'));
   for (const c of COUNTERS) row(c.slice(0, 11), (r) => String(+r.counters[c].toFixed(1)));
   row('readback B', (r) => String(r.readbackBytes));
+  const app = (extra as { app?: { firstLabelMs: number; overFasterPathFirstFrame: number } }).app;
+  if (app) console.log(`app first label: ${app.firstLabelMs} ms = ${app.overFasterPathFirstFrame.toFixed(2)} x the faster path's first frame (target <= 1.5)`);
   if (rep.ratioExplainToForward !== null) console.log(`GPU path (unravel + heatmap) / forward: ${rep.ratioExplainToForward.toFixed(3)}`);
   if (rep.gpuUnravelVsCpu !== null) console.log(`GPU unravel / CPU unravel (unravelCpu, fallback path): ${rep.gpuUnravelVsCpu.toFixed(3)}`);
   for (const p of paths) if (results[p].note) console.log(`${p}: NOTE ${results[p].note}`);
