@@ -4,7 +4,10 @@
 // clears only what the last frame kept; bind groups are kept per buffer set, item 6). Frames are sent as the app
 // sends them (two in flight), so tfjs's buffer pool alternates the activation buffers as it does live.
 import { expect, test } from '@playwright/test';
+import { PRESENT_LAUNCH } from './launch.ts';
 import { openHarness, SQUIRREL } from './setup.ts';
+
+test.use({ launchOptions: PRESENT_LAUNCH }); // the overlay canvas presents WebGPU
 
 const WARM = 3, COUNTED = 3;
 
