@@ -9,7 +9,7 @@ import { openHarness, SQUIRREL } from './setup.ts';
 
 test.use({ launchOptions: PRESENT_LAUNCH }); // the overlay canvas presents WebGPU
 
-const WARM = 3, COUNTED = 3;
+const WARM = 5, COUNTED = 3;
 
 async function frames(page: import('@playwright/test').Page, init: object) {
   const info = await page.evaluate(async (o) => {
