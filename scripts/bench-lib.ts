@@ -10,7 +10,8 @@ import { DEFAULT_METHOD, METHODS } from '../src/engine/methods.ts';
 export type Stream = (req: ExplainRequest, n: number, maxInFlight?: number) => Promise<{ results: FrameResult[]; ms: number }>;
 
 export const STAGES = ['upload', 'preprocess', 'forward', 'unravel', 'heatmap', 'readback', 'total'] as const;
-export const COUNTERS = ['maps', 'submits', 'dispatches', 'bytesRead', 'buffersCreated', 'pipelinesCreated', 'workerCpuMs'] as const;
+export const COUNTERS = ['maps', 'submits', 'dispatches', 'bytesRead', 'bytesWritten', 'frameBytes', 'buffersCreated', 'pipelinesCreated',
+  'bindGroupsCreated', 'tfjsBindGroups', 'syncReads', 'workerCpuMs'] as const;
 
 export interface BenchOptions {
   frames: number; warmup: number; width: number; height: number; paths: ('gpu' | 'fallback')[]; out: string; port: number; node: boolean;
@@ -18,11 +19,13 @@ export interface BenchOptions {
   model: string;
   /** The explanation method of every explained frame (default DEFAULT_METHOD). */
   method: Method;
+  /** Also time the app's first label (browser bench): navigation to the first top-1 on screen, fake camera. */
+  app: boolean;
 }
 
 /** The methods a frame can be explained with (the centre prior is an evaluation baseline only). */
 const BENCH_METHODS = METHODS.filter((m) => m !== 'center') as Method[];
-const USAGE = `usage: bench [--frames N>=1] [--warmup K>=0] [--size WxH] [--paths gpu,fallback] [--model ID] [--method ${BENCH_METHODS.join('|')}] [--out FILE.json] [--port P] [--node]`;
+const USAGE = `usage: bench [--frames N>=1] [--warmup K>=0] [--size WxH] [--paths gpu,fallback] [--model ID] [--method ${BENCH_METHODS.join('|')}] [--out FILE.json] [--port P] [--node] [--app]`;
 
 /** The bench's flags, parsed as the CLI parses its own (node:util parseArgs: an unknown flag or a missing value is an error). */
 export function args(argv = process.argv.slice(2)): BenchOptions {
@@ -40,6 +43,7 @@ export function args(argv = process.argv.slice(2)): BenchOptions {
         out: { type: 'string', default: '' },
         port: { type: 'string', default: '5299' },
         node: { type: 'boolean', default: false },
+        app: { type: 'boolean', default: false },
       },
     }));
   } catch (e) {
@@ -58,7 +62,7 @@ export function args(argv = process.argv.slice(2)): BenchOptions {
     !(Number.isInteger(port) && port > 0) && `--port '${v.port}'`,
   ].filter(Boolean);
   if (bad.length) throw new Error(`bench: bad value ${bad.join(', ')}\n${USAGE}`);
-  return { frames, warmup, width: w, height: h, paths, out: v.out, port, node: v.node, model: v.model, method };
+  return { frames, warmup, width: w, height: h, paths, out: v.out, port, node: v.node, model: v.model, method, app: v.app };
 }
 
 export interface Spread { median: number; p10: number; p90: number }
@@ -121,7 +125,7 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
   };
 }
 /** `note`: why the path has less than it could (the GPU path unravelling on the CPU), from the worker's init. */
-export type PathResult = Awaited<ReturnType<typeof measurePath>> & { note?: string };
+export type PathResult = Awaited<ReturnType<typeof measurePath>> & { note?: string; startup?: Record<string, number> };
 
 /** The warm-up frames, then the counted ones as one stream: fps over the counted frames' wall time. */
 async function timed(stream: Stream, req: ExplainRequest, o: BenchOptions, maxInFlight = 2) {
@@ -159,8 +163,14 @@ export function report(o: BenchOptions, results: Record<string, PathResult>, fra
   row('fps 1 by 1', (r) => r.fpsSequential.toFixed(2));
   row('fps/1by1', (r) => r.pipelinedOverSequential.toFixed(3));
   row('first ms', (r) => r.firstFrameMs.toFixed(0));
+  // Where the first frame's time went: init's parts (InitInfo.startup), then the first frame itself.
+  const parts = [...new Set(paths.flatMap((p) => Object.keys(results[p].startup ?? {})))].filter((k) => k !== 'initMs');
+  for (const k of parts) row(` ${k.replace(/Ms$/, '')}`, (r) => (r.startup?.[k] !== undefined ? r.startup[k].toFixed(0) : '–'));
+  row(' frame 1', (r) => (r.startup?.initMs !== undefined ? (r.firstFrameMs - r.startup.initMs).toFixed(0) : '–'));
   for (const c of COUNTERS) row(c.slice(0, 11), (r) => String(+r.counters[c].toFixed(1)));
   row('readback B', (r) => String(r.readbackBytes));
+  const app = (extra as { app?: { firstLabelMs: number; overFasterPathFirstFrame: number } }).app;
+  if (app) console.log(`app first label: ${app.firstLabelMs} ms = ${app.overFasterPathFirstFrame.toFixed(2)} x the faster path's first frame (target <= 1.5)`);
   if (rep.ratioExplainToForward !== null) console.log(`GPU path (unravel + heatmap) / forward: ${rep.ratioExplainToForward.toFixed(3)}`);
   if (rep.gpuUnravelVsCpu !== null) console.log(`GPU unravel / CPU unravel (unravelCpu, fallback path): ${rep.gpuUnravelVsCpu.toFixed(3)}`);
   for (const p of paths) if (results[p].note) console.log(`${p}: NOTE ${results[p].note}`);

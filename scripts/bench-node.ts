@@ -6,6 +6,7 @@
 // shape as the browser bench.
 import * as tf from '@tensorflow/tfjs-core';
 import { countBackendReads, frameCounters, snapshot } from '../src/gpu/counters.ts';
+import { setReadbackTimeout } from '../src/gpu/readback.ts';
 import { initNodeBackend, loadModel, readImage } from '../src/node/index.ts';
 import { initNodeWebGpu } from '../src/node/webgpu.ts';
 import { SQUIRREL } from '../tests/fixtures/data.ts';
@@ -16,6 +17,8 @@ export async function benchNode(o: BenchOptions) {
   const paths = o.paths.length === 2 ? ['gpu' as const] : o.paths;
   if (paths.length !== 1) throw new Error('bench --node: one path per run (--paths gpu or --paths fallback)');
   const path = paths[0];
+  // The bench measures cost, not hang detection: on a loaded CPU (SwiftShader) a readback may outlast the app's limit.
+  setReadbackTimeout(600_000);
   const t0 = Date.now();
   let gpuInfo: string | undefined;
   let memoryGpu = () => ({ gpuBuffers: 0, gpuBytes: 0 });

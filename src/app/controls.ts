@@ -178,22 +178,23 @@ export class PerfReadout extends Control {
         <dt>path</dt><dd>${i ? `${i.path} (${i.backend})` : '–'}</dd>
         ${i?.auto ? this.renderAuto(i.auto) : nothing}
         <dt>model</dt><dd>${i?.modelId ?? '–'}</dd>
+        ${i?.startup ? html`<dt>start-up</dt><dd data-testid="perf-startup">${Object.entries(i.startup)
+          .map(([k, v]) => `${k.replace(/Ms$/, '')} ${(v / 1000).toFixed(1)} s`).join(', ')}</dd>` : nothing}
         ${r ? Object.entries(r.timings).map(([k, v]) => html`<dt>${k}</dt><dd>${v.toFixed(1)} ms</dd>`) : nothing}
         ${r ? html`<dt>bytes read back</dt><dd>${(r.readbackBytes / 1024).toFixed(1)} KiB</dd>` : nothing}
       </dl>
     </section>`;
   }
 
-  /** 'auto' timed both paths: the figures, the choice, and links that force either (?backend=). */
+  /** 'auto' chose from the adapter: the choice, why, and links that force either path (?backend=). */
   private renderAuto(a: NonNullable<InitInfo['auto']>) {
-    const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(0)} ms` : 'failed');
     const force = (b: string) => {
       const u = new URL(location.href);
       u.searchParams.set('backend', b);
       return u.href;
     };
     return html`<dt>auto</dt><dd data-testid="perf-auto">kept the ${a.chosen === 'gpu' ? 'GPU path' : 'fallback'}:
-      GPU path ${ms(a.gpuMs)}, fallback ${ms(a.fallbackMs)} per frame (frame ${a.frames} of the trial);
+      ${a.adapter === null ? 'no WebGPU adapter' : a.software ? `software WebGPU adapter (${a.adapter})` : `GPU ${a.adapter}`};
       force <a href=${force('webgpu')}>GPU path</a> / <a href=${force('fallback')}>fallback</a></dd>`;
   }
 }

@@ -62,3 +62,16 @@ export async function listCameras(): Promise<MediaDeviceInfo[]> {
 export function stopStream(s: MediaStream | undefined) {
   s?.getTracks().forEach((t) => t.stop());
 }
+
+/**
+ * The size a camera frame is captured at for the explain worker (createImageBitmap's resizeWidth/resizeHeight): the
+ * video scaled down, aspect kept, as far as the network input still samples it at no less than its own resolution
+ * ('crop': the input fits inside; 'letterbox': the whole frame fits the input). Never scaled up. The overlay keeps
+ * the video's resolution: the worker maps results back to it (ExplainRequest.sourceSize).
+ */
+export function captureSize(video: { width: number; height: number }, input: { width: number; height: number }, fit: 'crop' | 'letterbox') {
+  const s = fit === 'crop' ? Math.max(input.width / video.width, input.height / video.height)
+    : Math.min(input.width / video.width, input.height / video.height);
+  if (!(s < 1)) return { width: video.width, height: video.height };
+  return { width: Math.max(1, Math.ceil(video.width * s)), height: Math.max(1, Math.ceil(video.height * s)) };
+}

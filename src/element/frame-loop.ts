@@ -3,6 +3,7 @@
 // readback is in flight): at most two frames in flight, none waiting in a queue; frames that arrive meanwhile are
 // dropped, so the one sent when a slot frees is the newest.
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
+import { captureSize } from '../camera/camera.ts';
 import type { ExplainRequest, FrameResult } from '../worker/api.ts';
 import type { Engine } from './worker-client.ts';
 import { messageOf } from './worker-client.ts';
@@ -36,6 +37,8 @@ export class FrameLoop implements ReactiveController {
   fps = 0;
   /** Camera frames go at its frame-rate target. */
   readonly pacer = new Pacer();
+  /** The size of the last frame sent to the worker (a camera frame is scaled down at capture: captureSize). */
+  lastSent: { width: number; height: number } | null = null;
   /** A frame is on its way to the worker and not yet submitted there: newer frames are dropped meanwhile. */
   private sending = false;
   /** Frames sent whose results have not come back yet. */
@@ -113,8 +116,24 @@ export class FrameLoop implements ReactiveController {
       if (this.dirty) void this.pump();
     };
     try {
-      const frame = await createImageBitmap(still ? pic.still : pic.video);
-      const r = await h.engine.explain(frame, h.request(still), submitted);
+      let req = h.request(still);
+      let frame: ImageBitmap;
+      if (still) {
+        frame = await createImageBitmap(pic.still);
+      } else {
+        // Only what the preprocessing samples crosses to the worker; results come back in the video's pixels.
+        const v = pic.video, src = { width: v.videoWidth, height: v.videoHeight };
+        const shape = h.engine.info?.inputShape;
+        const c = shape ? captureSize(src, { width: shape[1], height: shape[0] }, req.fit ?? 'crop') : src;
+        if (c.width < src.width) {
+          frame = await createImageBitmap(v, { resizeWidth: c.width, resizeHeight: c.height, resizeQuality: 'medium' });
+          req = { ...req, sourceSize: src };
+        } else {
+          frame = await createImageBitmap(v);
+        }
+      }
+      this.lastSent = { width: frame.width, height: frame.height };
+      const r = await h.engine.explain(frame, req, submitted);
       if (r) {
         this.retries = 0;
         this.count();

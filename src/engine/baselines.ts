@@ -220,7 +220,7 @@ export function needsAutodiff(fm: FixationModel, layer = gradCamLayer(fm)): bool
  * d(class logit)/d(A) at a layer A, by automatic differentiation: the activation is fed back into the graph at its
  * node (with the network input, for the other paths that do not pass through it) and tf.grad differentiates the rest.
  */
-export function gradCamGradientAutodiff(fm: FixationModel, layer: string, A: Float32Array, c: number, input?: tf.Tensor4D): Float32Array {
+export async function gradCamGradientAutodiff(fm: FixationModel, layer: string, A: Float32Array, c: number, input?: tf.Tensor4D): Promise<Float32Array> {
   const g = fm.graph;
   const shape = spatialLayer(g, layer);
   const logitsSize = sizeOf(g, g.logits);
@@ -235,9 +235,8 @@ export function gradCamGradientAutodiff(fm: FixationModel, layer: string, A: Flo
       const out = fm.model.execute(feeds, g.logits) as tf.Tensor;
       return tf.sum(tf.slice(tf.reshape(out, [-1]), [c], [1]));
     })(a));
-    const data = grad.dataSync() as Float32Array;
-    grad.dispose();
-    return data;
+    // Never dataSync: on WebGPU a synchronous read drains the queue through a canvas copy (issue 20).
+    try { return (await grad.data()) as Float32Array; } finally { grad.dispose(); }
   } catch (e) {
     throw new Error(`Grad-CAM: cannot differentiate the logits '${g.logits}' with respect to layer '${layer}' (${(e as Error).message})`);
   } finally {
@@ -253,13 +252,13 @@ export function gradCamGradientAutodiff(fm: FixationModel, layer: string, A: Flo
  * - Any other class map: A is the class map itself, dS/dA = act'/HW on channel c (Grad-CAM then equals CAM).
  * Anything else (another layer, a head without a global average pool): tf.grad (gradCamGradientAutodiff).
  */
-export function gradCamGradient(fm: FixationModel, act: Activations, c: number, opts: GradCamOptions = {}):
-  { layer: string; shape: [number, number, number]; gradient: Float32Array; exact: boolean } {
+export async function gradCamGradient(fm: FixationModel, act: Activations, c: number, opts: GradCamOptions = {}):
+  Promise<{ layer: string; shape: [number, number, number]; gradient: Float32Array; exact: boolean }> {
   const g = fm.graph;
   const layer = opts.layer ?? gradCamLayer(fm);
   const shape = spatialLayer(g, layer);
   if (opts.autodiff || needsAutodiff(fm, layer)) {
-    return { layer, shape, gradient: gradCamGradientAutodiff(fm, layer, act(layer), c, opts.input), exact: false };
+    return { layer, shape, gradient: await gradCamGradientAutodiff(fm, layer, act(layer), c, opts.input), exact: false };
   }
   const head = classHead(fm);
   const mapName = head.gap.inputs[0];
@@ -292,8 +291,8 @@ export function gradCamGradient(fm: FixationModel, act: Activations, c: number, 
 }
 
 /** Grad-CAM (Selvaraju et al. 2017): ReLU(sum_k alpha_k A_k), alpha_k = spatial mean of dS/dA_k. */
-export function gradCamMap(fm: FixationModel, act: Activations, c: number, opts: GradCamOptions = {}): LowResMap {
-  const { layer, shape: [H, W, K], gradient } = gradCamGradient(fm, act, c, opts);
+export async function gradCamMap(fm: FixationModel, act: Activations, c: number, opts: GradCamOptions = {}): Promise<LowResMap> {
+  const { layer, shape: [H, W, K], gradient } = await gradCamGradient(fm, act, c, opts);
   const HW = H * W;
   const alpha = new Float64Array(K);
   for (let p = 0; p < HW; p++) for (let k = 0; k < K; k++) alpha[k] += gradient[p * K + k] / HW;
@@ -370,12 +369,12 @@ export function centerPrior(width: number, height: number, sigmaFrac = 0.25): Fl
 }
 
 /** One baseline as an image heatmap (width x height, max 1); `layer` is the map's layer (none for the prior). */
-export function baselineHeatmap(
+export async function baselineHeatmap(
   fm: FixationModel, act: Activations, c: number, method: BaselineMethod, t: PixelTransform, width: number, height: number,
   gradcam: GradCamOptions = {},
-): { heatmap: Float32Array; layer?: string } {
+): Promise<{ heatmap: Float32Array; layer?: string }> {
   if (method === 'center') return { heatmap: centerPrior(width, height) };
-  const map = method === 'cam' ? camMap(fm, act, c) : gradCamMap(fm, act, c, gradcam);
+  const map = method === 'cam' ? camMap(fm, act, c) : await gradCamMap(fm, act, c, gradcam);
   return { heatmap: upsampleMap(fm.graph, map, t, width, height), layer: map.layer };
 }
 

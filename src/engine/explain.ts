@@ -160,7 +160,8 @@ export async function explain(
     const { width, height } = opts.heatmapSize ?? { width: transform.srcWidth, height: transform.srcHeight };
     const sx = width / transform.srcWidth, sy = height / transform.srcHeight;
     const act = (n: string) => acts.get(n)!;
-    const classes = wanted.map((ci, i): ClassExplanation => {
+    const classes: ClassExplanation[] = [];
+    for (const [i, ci] of wanted.entries()) {
       let layers: KeptLayer[] = [], inputFixations: InputFixation[] = [], fixations: Fixation[] = [], map: Float32Array;
       let layer: string | undefined;
       if (fixated) {
@@ -169,15 +170,15 @@ export async function explain(
         fixations = toImagePoints(inputFixations, transform);
         if (post.outliers) fixations = removeOutliers(fixations, transform.srcWidth, transform.srcHeight);
         map = heatmap(fixations.map((p) => ({ x: p.x * sx, y: p.y * sy, w: p.w })), width, height, g ? g.sigma : post.sigma);
-        if (g) ({ heatmap: map, layer } = guidedHeatmap(fm, act, ci, map, transform, width, height, g, { layer: gradLayer, input }));
+        if (g) ({ heatmap: map, layer } = await guidedHeatmap(fm, act, ci, map, transform, width, height, g, { layer: gradLayer, input }));
       } else {
-        ({ heatmap: map, layer } = baselineHeatmap(fm, act, ci, method, transform, width, height, { layer: gradLayer, input }));
+        ({ heatmap: map, layer } = await baselineHeatmap(fm, act, ci, method, transform, width, height, { layer: gradLayer, input }));
       }
       const [px, py] = peak(map, width);
       const cb = camBox(map, width, height);
       const camBoxImage: Box | null = cb && [cb[0] / sx, cb[1] / sy, cb[2] / sx, cb[3] / sy];
       lap('heatmapMs');
-      return {
+      classes.push({
         class: { index: ci, label: fm.info.labels[ci] ?? `class ${ci}`, prob: fwd.probs[ci] },
         color: CLASS_COLORS[i],
         layers: layers.map((l) => ({ name: l.name, count: l.indices.length })),
@@ -189,8 +190,8 @@ export async function explain(
         peak: [px / sx, py / sy],
         heatmap: { width, height, data: map },
         ...(layer ? { layer } : {}),
-      };
-    });
+      });
+    }
     t.totalMs = Object.values(t).reduce((a, b) => a + b, 0);
     return { ...classes[0], model: fm.info.id, method, top, rules, ...(g ? { guided: { ...g, classMap: classMap! } } : {}), classes, transform, timingsMs: t };
   } finally {

@@ -72,11 +72,11 @@ export function guidedClassMap(fm: FixationModel, kind: ClassMapKind, layer?: st
  * The guided heatmap of class `c`: the class map (guidedClassMap) upsampled to width x height, times
  * (epsilon + density), density a width x height map normalised to max 1 (heatmap() of the fixations at g.sigma).
  */
-export function guidedHeatmap(
+export async function guidedHeatmap(
   fm: FixationModel, act: Activations, c: number, density: Float32Array, t: PixelTransform, width: number, height: number,
   g: GuidedOptions, gradcam: GradCamOptions = {},
-): { heatmap: Float32Array; layer?: string; classMap: 'cam' | 'gradcam' } {
+): Promise<{ heatmap: Float32Array; layer?: string; classMap: 'cam' | 'gradcam' }> {
   const classMap = guidedClassMap(fm, g.classMap, gradcam.layer);
-  const cm = baselineHeatmap(fm, act, c, classMap, t, width, height, gradcam);
+  const cm = await baselineHeatmap(fm, act, c, classMap, t, width, height, gradcam);
   return { heatmap: guidedMap(cm.heatmap, density, g.epsilon), layer: cm.layer, classMap };
 }

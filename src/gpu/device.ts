@@ -2,7 +2,7 @@
 // (activations are read in place, never copied to the CPU), can watch device.lost, and can count buffers.
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { countDevice } from './counters.ts';
+import { countDevice, countSyncReads, countTfjs } from './counters.ts';
 import { readback } from './readback.ts';
 
 /** Live GPUBuffers on a device (created minus destroyed), tfjs's pool included: the leak check. */
@@ -51,6 +51,10 @@ export async function createGpuContext(opts: { count?: boolean } = {}): Promise<
   });
   const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
   const backend = new WebGPUBackend(device, info);
+  if (opts.count) {
+    countTfjs(backend);
+    countSyncReads(backend);
+  }
   // Replace the factory tfjs registered on import (it would open a second device) by one returning ours.
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => backend, 3);
@@ -60,6 +64,23 @@ export async function createGpuContext(opts: { count?: boolean } = {}): Promise<
     ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
   return { device, backend, adapterInfo: info, isFallbackAdapter, buffers, uncaptured };
 }
+
+/**
+ * The adapter WebGPU would give, without a device: whether it is a software one (isFallbackAdapter, or SwiftShader /
+ * a CPU rasteriser named in its info), and its name. null: no adapter.
+ */
+export async function probeAdapter(): Promise<{ software: boolean; name: string } | null> {
+  if (typeof navigator === 'undefined' || !navigator.gpu) return null;
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+  if (!adapter) return null;
+  const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
+  const name = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unnamed adapter';
+  const flagged = !!((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+  return { software: flagged || isSoftwareName(name), name };
+}
+
+/** SwiftShader (Chromium's CPU Vulkan), llvmpipe / lavapipe (Mesa), WARP (Windows): a CPU behind WebGPU. */
+export const isSoftwareName = (name: string) => /swiftshader|llvmpipe|lavapipe|software|\bwarp\b|microsoft basic render/i.test(name);
 
 /** Drop the tfjs backend of a (possibly lost) device; tolerant of a destroyed device. */
 export function releaseGpuContext(ctx: GpuContext) {

@@ -4,6 +4,7 @@
 // fields) blended over it. Nothing here reads back, except drawOffscreen() for tests.
 import { COLORMAP_WGSL, colormapIndex, type ColormapName } from '../engine/colormap.ts';
 import { CLASS_COLORS, CLASS_OVERLAY_WGSL, hexRgb, UPSAMPLE_WGSL } from '../engine/post.ts';
+import { BindGroupCache } from './bind-groups.ts';
 import { align4, Growable } from './device.ts';
 import { shaderModule } from './kernels.ts';
 import { readback } from './readback.ts';
@@ -121,6 +122,7 @@ export class GpuOverlay {
   private rects: Growable;
   /** Bound when there is no heat layer, so that one bind group layout serves both pipelines. */
   private emptyHeat: GPUBuffer;
+  private groups = new BindGroupCache();
 
   constructor(private device: GPUDevice) {
     this.module = shaderModule(device, 'overlay', SHADER);
@@ -180,14 +182,16 @@ export class GpuOverlay {
       rects.forEach((r, i) => data.set([r.x0, r.y0, r.x1, r.y1, ...r.color], i * 8));
       this.device.queue.writeBuffer(rectBuf, 0, data);
     }
-    const group = (rectsBuffer: GPUBuffer) => this.device.createBindGroup({
+    // Kept per (heat, rects) pair: the same few buffers every frame.
+    const heatBuf = heat?.buffer ?? this.emptyHeat;
+    const group = (rectsBuffer: GPUBuffer) => this.groups.get([heatBuf, rectsBuffer], () => this.device.createBindGroup({
       layout: this.layout,
       entries: [
         { binding: 0, resource: { buffer: this.view } },
-        { binding: 1, resource: { buffer: heat?.buffer ?? this.emptyHeat } },
+        { binding: 1, resource: { buffer: heatBuf } },
         { binding: 2, resource: { buffer: rectsBuffer } },
       ],
-    });
+    }));
     const bindGroup = group(rectBuf);
     const pass = encoder.beginRenderPass({
       label: 'overlay',

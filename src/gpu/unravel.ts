@@ -7,12 +7,14 @@
 // the loop over the list) is commonWgsl in src/engine/ops/common.ts.
 //
 // Allocated once per model: buffers, uniforms, conv/matmul weights. Per frame: one writeBuffer (the class index or TOP),
-// clears, and the dispatches; a bind group is re-created only when an activation buffer changes.
+// a scatter clear of what the previous walk kept (clearWgsl: work and bytes follow the kept neurons, not the model's
+// size), and the dispatches; bind groups are kept per set of activation buffers (BindGroupCache).
 // One-to-one ops (ReLU, reshape...) share their input's buffers when they are its only consumer: no dispatch.
 import { commonWgsl, fixedWeightOf } from '../engine/ops/common.ts';
 import { opOf, OPS } from '../engine/ops/registry.ts';
 import { resolveRules, size, type Graph, type GraphNode, type InputFixation, type KeptLayer, type PresetName, type Rules } from '../engine/types.ts';
 import { bindGroupLayout, bufferWith, compilePipeline, computePipeline, gpuFaults, type Binding } from './kernels.ts';
+import { BindGroupCache } from './bind-groups.ts';
 import { seedWgsl, TOP } from './seed.ts';
 import { readback } from './readback.ts';
 
@@ -109,6 +111,25 @@ fn main(@builtin(local_invocation_index) li: u32) {
 `;
 
 /**
+ * The scatter clear: zero a node's weights at the neurons its list holds (every neuron with a non-zero weight is
+ * listed: keep() lists a neuron when it sets its kept bit), one invocation per listed neuron, dispatched indirectly by
+ * the list's own header; both fixed-point words of each listed neuron are zeroed.
+ */
+const clearWgsl = /* wgsl */ `
+struct KeptList { count: u32, groups: u32, gy: u32, gz: u32, index: array<u32> }
+@group(0) @binding(0) var<storage, read> list: KeptList;
+@group(0) @binding(1) var<storage, read_write> weights: array<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  for (var t = gid.x; t < list.count; t += max(groups.x, 1u) * 64u) {
+    let i = list.index[t];
+    weights[2u * i] = 0u; // fixed-point hi word with the kept bit
+    weights[2u * i + 1u] = 0u; // lo word
+  }
+}
+`;
+
+/**
  * CPU twin of the compaction's cut: the `cap` heaviest of (index, weight) pairs, ties to the lowest index, in
  * index order.
  */
@@ -126,7 +147,7 @@ const SEED_SLOTS = 16;
 const ARGS = 4;
 
 /** A node's kept neurons: dense fixed-point weights (u32 hi | kept bit, lo per neuron) and the list [count, groups x, 1, 1, index...]. */
-interface Store { weights: GPUBuffer; list: GPUBuffer }
+interface Store { weights: GPUBuffer; list: GPUBuffer; clearGroup?: GPUBindGroup }
 
 interface Step {
   label: string;
@@ -137,8 +158,8 @@ interface Step {
   /** Activations bound after the common bindings (per frame), then fixed read-only buffers (weights, scale). */
   acts: string[];
   fixed: GPUBuffer[];
-  bindGroup?: GPUBindGroup;
-  boundActs?: GPUBuffer[];
+  /** Per set of activation buffers. */
+  groups: BindGroupCache;
 }
 
 export interface FixationList {
@@ -173,13 +194,13 @@ export class GpuUnraveller {
   private readonly owned: GPUBuffer[] = [];
   private readonly listReset: GPUBuffer;
   private readonly seedParams: GPUBuffer;
-  private seedGroup?: GPUBindGroup;
-  private seedLogits?: GPUBuffer;
+  /** Per logits buffer (class 'top' binds the frame's logits). */
+  private readonly seedGroups = new BindGroupCache();
   private readonly noLogits: GPUBuffer;
   private readonly compactGroup: GPUBindGroup;
   private readonly slotBytes: number;
   private slot = 0;
-  private readonly pipelines = new Map<string, Map<Kind | 'seed' | 'compact', GPUComputePipeline>>();
+  private readonly pipelines = new Map<string, Map<Kind | 'seed' | 'compact' | 'clear', GPUComputePipeline>>();
   /** Two staging buffers for the fixation list, used in turn: frame N+1 is copied out while frame N's is mapped. */
   private readonly listStaging: (GPUBuffer | undefined)[] = [undefined, undefined];
   /** Settles when the staging buffer of that turn is unmapped again. */
@@ -231,6 +252,13 @@ export class GpuUnraveller {
       });
     }
     this.unique = [...new Set(this.stores.values())];
+    const clearLayout = bindGroupLayout(device, CLEAR_BINDINGS);
+    for (const st of this.unique) {
+      st.clearGroup = device.createBindGroup({
+        label: 'unravel clear', layout: clearLayout,
+        entries: [st.list, st.weights].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      });
+    }
     this.listReset = upload('kept list reset', Uint32Array.of(0, 0, 1, 1), U.COPY_SRC);
 
     const acts = new Set<string>();
@@ -245,7 +273,7 @@ export class GpuUnraveller {
         this.steps.push({
           label: `${node.kind} ${node.name} -> ${d.input}`, kind: node.kind,
           params: d.params ? upload(`params of ${node.name}`, d.params, U.UNIFORM) : noParams,
-          kept: this.stores.get(node.name)!, next: this.stores.get(d.input)!, acts: d.acts,
+          kept: this.stores.get(node.name)!, next: this.stores.get(d.input)!, acts: d.acts, groups: new BindGroupCache(),
           fixed: (d.fixed ?? []).map((f) => {
             const own = f.constant ? constants?.(f.constant) : undefined;
             return own && own.size >= f.data.byteLength && own.usage & U.STORAGE ? own : upload(f.label, f.data, U.STORAGE);
@@ -322,40 +350,39 @@ export class GpuUnraveller {
       if (!b || b.size < logitsSize * 4) throw new Error(`GPU unravelling: logits '${this.graph.logits}' have ${b?.size ?? 0} bytes, need ${logitsSize * 4}`);
       logitsAct = b;
     }
-    if (!this.seedGroup || this.seedLogits !== logitsAct) {
-      const logits = this.stores.get(this.graph.logits)!;
-      this.seedGroup = this.device.createBindGroup({
-        label: 'unravel seed',
-        layout: bindGroupLayout(this.device, SEED_BINDINGS),
-        entries: [{ buffer: this.seedParams, size: 16 }, { buffer: logits.weights }, { buffer: logits.list },
-          { buffer: logitsAct, size: logitsSize * 4 }, { buffer: this.fixationList, size: 8 }]
-          .map((resource, binding) => ({ binding, resource })),
-      });
-      this.seedLogits = logitsAct;
+    const logits = this.stores.get(this.graph.logits)!;
+    const seedGroup = this.seedGroups.get([logitsAct], () => this.device.createBindGroup({
+      label: 'unravel seed',
+      layout: bindGroupLayout(this.device, SEED_BINDINGS),
+      entries: [{ buffer: this.seedParams, size: 16 }, { buffer: logits.weights }, { buffer: logits.list },
+        { buffer: logitsAct, size: logitsSize * 4 }, { buffer: this.fixationList, size: 8 }]
+        .map((resource, binding) => ({ binding, resource })),
+    }));
+    // Zero what the previous walk kept (its lists are still there), then empty the lists.
+    const clear = encoder.beginComputePass({ label: 'unravel clear' });
+    clear.setPipeline(pipelines.get('clear')!);
+    for (const st of this.unique) {
+      clear.setBindGroup(0, st.clearGroup!);
+      clear.dispatchWorkgroupsIndirect(st.list, ARGS);
     }
-    for (const s of this.unique) {
-      encoder.clearBuffer(s.weights);
-      encoder.copyBufferToBuffer(this.listReset, 0, s.list, 0, 16);
-    }
+    clear.end();
+    for (const st of this.unique) encoder.copyBufferToBuffer(this.listReset, 0, st.list, 0, 16);
     encoder.clearBuffer(this.fixationList, 0, 8);
 
     const pass = encoder.beginComputePass({ label: 'unravel' });
     pass.setPipeline(pipelines.get('seed')!);
-    pass.setBindGroup(0, this.seedGroup, [offset]);
+    pass.setBindGroup(0, seedGroup, [offset]);
     pass.dispatchWorkgroups(1);
     for (const step of this.steps) {
       const bound = step.acts.map((a) => buffers.get(a)!);
-      if (!step.bindGroup || bound.some((b, i) => b !== step.boundActs![i])) {
-        step.bindGroup = this.device.createBindGroup({
-          label: step.label,
-          layout: bindGroupLayout(this.device, bindingsOf(step)),
-          entries: [step.params, step.kept.weights, step.kept.list, step.next.weights, step.next.list, ...bound, ...step.fixed]
-            .map((buffer, binding) => ({ binding, resource: { buffer } })),
-        });
-        step.boundActs = bound;
-      }
+      const group = step.groups.get(bound, () => this.device.createBindGroup({
+        label: step.label,
+        layout: bindGroupLayout(this.device, bindingsOf(step)),
+        entries: [step.params, step.kept.weights, step.kept.list, step.next.weights, step.next.list, ...bound, ...step.fixed]
+          .map((buffer, binding) => ({ binding, resource: { buffer } })),
+      }));
       pass.setPipeline(pipelines.get(step.kind)!);
-      pass.setBindGroup(0, step.bindGroup);
+      pass.setBindGroup(0, group);
       pass.dispatchWorkgroupsIndirect(step.kept.list, ARGS);
     }
     pass.setPipeline(pipelines.get('compact')!);
@@ -482,13 +509,14 @@ export class GpuUnraveller {
   /** The kernels a walk with `rules` dispatches: one per step kind, the seed and the compaction. */
   private kernels(rules: Rules) {
     const COUNT = rules.weights === 'count' ? 1 : 0;
-    const out: [Kind | 'seed' | 'compact', string, string, Binding[], Record<string, number>][] = [];
+    const out: [Kind | 'seed' | 'compact' | 'clear', string, string, Binding[], Record<string, number>][] = [];
     for (const step of this.steps) {
       if (out.some(([k]) => k === step.kind)) continue;
       const gpu = OPS[step.kind].gpu!;
       out.push([step.kind, `unravel ${step.kind}`, commonWgsl + gpu.wgsl, bindingsOf(step), { COUNT, ...gpu.constants?.(rules) }]);
     }
-    out.push(['seed', 'unravel seed', seedWgsl, SEED_BINDINGS, {}], ['compact', 'unravel compact', compactWgsl, COMPACT_BINDINGS, {}]);
+    out.push(['seed', 'unravel seed', seedWgsl, SEED_BINDINGS, {}], ['compact', 'unravel compact', compactWgsl, COMPACT_BINDINGS, {}],
+      ['clear', 'unravel clear', clearWgsl, CLEAR_BINDINGS, {}]);
     return out;
   }
 
@@ -536,6 +564,7 @@ export function kernelKinds(graph: Graph): Set<Kind> {
 
 const SEED_BINDINGS: Binding[] = ['uniform-dynamic', 'write', 'write', 'read', 'write'];
 const COMPACT_BINDINGS: Binding[] = ['uniform', 'read', 'read', 'write'];
+const CLEAR_BINDINGS: Binding[] = ['read', 'write'];
 
 /** Layout of a step: params, this node's weights and list, the input's weights and list, then activations and fixed buffers. */
 function bindingsOf(step: Step): Binding[] {

@@ -34,8 +34,8 @@ export interface InitOptions {
    */
   info?: Partial<Omit<ModelInfo, 'labels'>>;
   /**
-   * 'auto': where WebGPU works, the first frames are timed on both paths and the faster one is kept (InitInfo.auto);
-   * without WebGPU, the fallback. 'webgpu' / 'fallback' force a path.
+   * 'auto': the GPU path on a real GPU; the fallback on a software WebGPU adapter (SwiftShader & co., where it is
+   * faster) or without WebGPU (InitInfo.auto). One path is built, once. 'webgpu' / 'fallback' force a path.
    */
   backend?: 'auto' | 'webgpu' | 'fallback';
   /** Overlay target, transferred from the page (comlink.transfer). */
@@ -74,11 +74,14 @@ export interface InitInfo {
   /** The network input [height, width, channels]. */
   inputShape: [number, number, number];
   layers: { name: string; shape: number[] }[];
+  /** 'auto': the path kept, the WebGPU adapter's name (null: none) and whether it is a software one. */
+  auto?: { chosen: PathName; adapter: string | null; software: boolean };
   /**
-   * 'auto' with both paths available: ms per frame of each on its last trial frame (of `frames`), and the one kept.
-   * gpuMs is NaN when the GPU path failed its trial.
+   * Where the start-up went, ms: deviceMs (adapter and device), downloadMs (model fetched and parsed), tfjsCompileMs
+   * (tfjs's shaders for a frame, compiled in parallel), kernelCompileMs (the WGSL unravelling's), selfCheckMs.
+   * The first frame's own time is its result's timings.total.
    */
-  auto?: { chosen: PathName; gpuMs: number; fallbackMs: number; frames: number };
+  startup?: Record<string, number>;
 }
 
 export interface OverlayOptions {
@@ -105,6 +108,12 @@ export interface ExplainRequest {
   /** Where each class's box comes from: 'fixations' or 'map' (default BOX_SOURCE[method], src/engine/methods.ts). */
   box?: BoxSource;
   fit?: 'crop' | 'letterbox';
+  /**
+   * The frame was scaled down at capture (same aspect) from a picture of this size (src/camera/camera.ts
+   * captureSize): the preprocessing reads the small frame, and the result (frameSize, fixations, boxes, peaks) is
+   * in this picture's pixels, so the overlay keeps its full resolution.
+   */
+  sourceSize?: { width: number; height: number };
   overlay?: Partial<OverlayOptions>;
   /** Return per-layer kept indices (layer view, tests); costs a larger readback. */
   withLayers?: boolean;

@@ -2,7 +2,7 @@
 // top-5 summary, and the CPU baselines (CAM, Grad-CAM) on read-back activations.
 import * as tf from '@tensorflow/tfjs-core';
 import { baselineHeatmap, classHead } from '../engine/baselines.ts';
-import type { FixationModel } from '../engine/model.ts';
+import { pixelTransform, type FixationModel } from '../engine/model.ts';
 import { camBox, peak, type Box } from '../engine/post.ts';
 import type { PixelTransform, TopClass } from '../engine/types.ts';
 import { readback } from '../gpu/readback.ts';
@@ -69,13 +69,20 @@ export async function uploadFrame(frame: Frame): Promise<tf.Tensor3D> {
  * reads. Every tensor made goes into `owned` (the caller disposes them at the end of the frame).
  */
 export async function forwardFrame(
-  fm: FixationModel, frame: Frame, fit: 'crop' | 'letterbox', laps: Laps, owned: tf.Tensor[],
+  fm: FixationModel, frame: Frame, fit: 'crop' | 'letterbox', laps: Laps, owned: tf.Tensor[], source?: { width: number; height: number },
 ): Promise<{ fw: number; fh: number; transform: PixelTransform; tensors: Map<string, tf.Tensor> }> {
   const img = await uploadFrame(frame);
   owned.push(img);
-  const [fh, fw] = img.shape;
+  let [fh, fw] = img.shape;
   await laps.lap('upload');
-  const { input, transform } = fm.preprocess(img, fit);
+  const pre = fm.preprocess(img, fit);
+  const input = pre.input;
+  let transform = pre.transform;
+  if (source) {
+    // A frame scaled down at capture samples the same region of the source picture: map to its pixels.
+    [fw, fh] = [source.width, source.height];
+    transform = pixelTransform(fw, fh, { width: transform.inputWidth, height: transform.inputHeight }, fit);
+  }
   owned.push(input);
   await laps.lap('preprocess');
   const names = forwardNames(fm);
@@ -146,12 +153,12 @@ export function baselineNames(fm: FixationModel, method: 'cam' | 'gradcam'): str
 
 /** Per-class CAM / Grad-CAM maps (width x height, max 1) from read-back activations. */
 export function classMaps(fm: FixationModel, acts: Map<string, Float32Array>, classes: number[], method: 'cam' | 'gradcam',
-  t: PixelTransform, width: number, height: number): Float32Array[] {
-  return classes.map((c) => baselineHeatmap(fm, (n) => {
+  t: PixelTransform, width: number, height: number): Promise<Float32Array[]> {
+  return Promise.all(classes.map(async (c) => (await baselineHeatmap(fm, (n) => {
     const a = acts.get(n);
     if (!a) throw new Error(`${method}: activation '${n}' was not read`);
     return a;
-  }, c, method, t, width, height).heatmap);
+  }, c, method, t, width, height)).heatmap));
 }
 
 /** A map's CAM-protocol box and first maximum, from map pixels to frame pixels. */
@@ -163,9 +170,9 @@ export function mapBoxPeak(map: Float32Array, width: number, height: number, t: 
 }
 
 /** Per-class CAM / Grad-CAM maps at the overlay size, with box and peak in frame pixels. */
-export function baselineClasses(fm: FixationModel, acts: Map<string, Float32Array>, classes: number[], method: 'cam' | 'gradcam',
-  t: PixelTransform, width: number, height: number): { map: Float32Array; box: Box | null; peak: [number, number] }[] {
-  return classMaps(fm, acts, classes, method, t, width, height).map((map) => ({ map, ...mapBoxPeak(map, width, height, t) }));
+export async function baselineClasses(fm: FixationModel, acts: Map<string, Float32Array>, classes: number[], method: 'cam' | 'gradcam',
+  t: PixelTransform, width: number, height: number): Promise<{ map: Float32Array; box: Box | null; peak: [number, number] }[]> {
+  return (await classMaps(fm, acts, classes, method, t, width, height)).map((map) => ({ map, ...mapBoxPeak(map, width, height, t) }));
 }
 
 /** Dispose every tensor of a frame once (the input placeholder may also be a captured output). */

@@ -4,7 +4,7 @@
 // requested classes' probs (4 * (10 + k) bytes) with the compact fixation list (<= 16008 bytes); the class for
 // 'top' is chosen on the GPU. Each further class is one more map; layer view and withLayers add the per-layer kept
 // sets; CAM/Grad-CAM read their maps.
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { DEFAULT_POST, heatGrid, heatPeak, rescalePoints, type Box, type Size } from '../engine/post.ts';
 import type { FixationModel } from '../engine/model.ts';
 import { resolveRules, type Fixation, type InputFixation, type PixelTransform } from '../engine/types.ts';
@@ -13,7 +13,7 @@ import { GpuHeatmap } from '../gpu/heatmap.ts';
 import { GpuOverlay, type GpuRects, type HeatLayer, type Rect } from '../gpu/overlay.ts';
 import { GpuPost, packFixationList, type PostStats } from '../gpu/post.ts';
 import { CLASS_COLORS, type Colormap, type GuideForTest, type OverlayOptions } from './api.ts';
-import { Laps } from './frame.ts';
+import { forwardNames, Laps, summaryTensor } from './frame.ts';
 import type { FramePath, HeatSource, ListDraw, Unravelled } from './path.ts';
 import { classColor, sceneRects } from './scene.ts';
 import type { FramePlan } from './plan.ts';
@@ -89,12 +89,17 @@ export class GpuPath implements FramePath {
   }
 
   /**
-   * Set up the unravelling while the camera starts: the WGSL kernels compiled for the model's default rules and
-   * self-checked, else the CPU unravelling with the reason in `note` (see GuardedUnraveller); then the post, heatmap
-   * and overlay kernels checked, each failing part replaced alone.
+   * Set up the frame path while the camera starts: tfjs's shaders for a frame compiled in parallel, then the WGSL
+   * kernels compiled for the model's default rules and self-checked, else the CPU unravelling with the reason in
+   * `note` (see GuardedUnraveller); then the post, heatmap and overlay kernels checked, each failing part replaced
+   * alone. Returns the parts' times, ms.
    */
-  async compile(): Promise<void> {
+  async compile(): Promise<Record<string, number>> {
+    const t0 = performance.now();
+    await this.compileTf();
+    const tfjsCompileMs = performance.now() - t0;
     await this.unraveller.prepare(resolveRules('default', {}, this.fm.info.rules));
+    const t1 = performance.now();
     // The post/heatmap and overlay kernels against their CPU twins, each in its own error scopes.
     const device = this.gpu.device;
     const check = async (part: 'post' | 'overlay', f: () => Promise<void>) => {
@@ -103,6 +108,31 @@ export class GpuPath implements FramePath {
     };
     await check('post', () => postSelfCheck(device, this.post, this.heatmapGpu));
     await check('overlay', () => overlaySelfCheck(device, this.overlay));
+    const postCheckMs = performance.now() - t1;
+    return { tfjsCompileMs, ...this.unraveller.timings, postCheckMs };
+  }
+
+  /**
+   * tfjs compiles each op's shader when the op first runs, one createComputePipeline at a time; its
+   * WEBGPU_ENGINE_COMPILE_ONLY mode records a frame's ops (preprocess at the bench's 640x480, forward pass, top-5)
+   * without running them and compiles their pipelines with createComputePipelineAsync, all at once. A failure here
+   * only leaves the compile to the first frame.
+   */
+  private async compileTf() {
+    const env = tf.env();
+    env.set('WEBGPU_ENGINE_COMPILE_ONLY', true);
+    try {
+      tf.tidy(() => {
+        const { input } = this.fm.preprocess(tf.zeros([480, 640, 3], 'int32') as tf.Tensor3D, 'crop');
+        const names = forwardNames(this.fm);
+        const out = this.fm.model.execute(input, names);
+        const outs = Array.isArray(out) ? out : [out];
+        summaryTensor(this.fm, new Map(names.map((n, i) => [n, outs[i]])), 'top');
+      });
+    } catch { /* compiled at the first frame instead */ } finally {
+      env.set('WEBGPU_ENGINE_COMPILE_ONLY', false);
+    }
+    try { await this.gpu.backend.checkCompileCompletionAsync(); } catch { /* idem */ }
   }
 
   laps(timing: boolean): Laps {

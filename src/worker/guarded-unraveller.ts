@@ -73,6 +73,8 @@ export class GuardedUnraveller implements Unraveller {
   private last: Frame | null = null;
   /** Kernel variants (pipelinesKey of the rules) compiled and self-checked on this device. */
   private checked = new Set<string>();
+  /** The last prepare()'s parts, ms: the WGSL kernels' compile, the self-check (InitInfo.startup). */
+  readonly timings: { kernelCompileMs?: number; selfCheckMs?: number } = {};
 
   constructor(private gpu: GpuContext, private fm: FixationModel) {}
 
@@ -90,9 +92,13 @@ export class GuardedUnraveller implements Unraveller {
     let walker: GpuPathUnraveller | null = null;
     try {
       await scoped(this.gpu.device, 'WGSL unravelling set-up', async () => {
+        const t0 = performance.now();
         walker = GpuPathUnraveller.create(this.gpu.backend, this.fm);
         await walker.compile(rules);
+        const t1 = performance.now();
+        this.timings.kernelCompileMs = t1 - t0;
         await gpuSelfCheck(this.gpu.device, rules, this.fm.graph);
+        this.timings.selfCheckMs = performance.now() - t1;
       });
       this.inner = walker;
       this.checked.add(pipelinesKey(rules));

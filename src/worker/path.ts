@@ -96,7 +96,7 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
   let bytes = 0;
   let pipelined = false;
   try {
-    const { fw, fh, transform, tensors } = await forwardFrame(fm, frame, plan.fit, laps, owned);
+    const { fw, fh, transform, tensors } = await forwardFrame(fm, frame, plan.fit, laps, owned, plan.source);
     const frameSize = { width: fw, height: fh };
     await laps.lap('forward');
     const st = summaryTensor(fm, tensors, plan.classes);
@@ -181,7 +181,7 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
           const acts = await readActivations(tensors, baselineNames(fm, g.classMap));
           bytes += acts.bytes;
           laps.mark('readback');
-          const maps = classMaps(fm, acts.values, classes, g.classMap, transform, heat.width, heat.height);
+          const maps = await classMaps(fm, acts.values, classes, g.classMap, transform, heat.width, heat.height);
           srcs = points.map((p, i) => {
             const map = guidedMap(maps[i], heatmap(p, heat.width, heat.height, g.sigma), g.epsilon);
             const { box, peak } = mapBoxPeak(map, heat.width, heat.height, transform);
@@ -203,7 +203,7 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
         const acts = await readActivations(tensors, baselineNames(fm, plan.method as 'cam' | 'gradcam'));
         bytes += acts.bytes;
         laps.mark('readback');
-        const maps = baselineClasses(fm, acts.values, classes, plan.method as 'cam' | 'gradcam', transform, heat.width, heat.height);
+        const maps = await baselineClasses(fm, acts.values, classes, plan.method as 'cam' | 'gradcam', transform, heat.width, heat.height);
         await laps.lap('unravel');
         maps.forEach((m, i) => {
           scenes.push({ color: classColor(i), fixations: [], box: m.box });

@@ -20,6 +20,8 @@ export interface FramePlan {
   box: BoxSource;
   rules: Rules;
   fit: 'crop' | 'letterbox';
+  /** The picture the frame was scaled down from (ExplainRequest.sourceSize): results are in its pixels. */
+  source?: { width: number; height: number };
   /** 'top' = the top-1 class, known after the forward pass; else checked, de-duplicated class indices. */
   classes: 'top' | number[];
   overlay: OverlayOptions;
@@ -50,6 +52,10 @@ export function planFrame(fm: FixationModel, req: ExplainRequest = {}): FramePla
   if (box === 'fixations' && method !== 'fixations' && method !== 'guided') throw new Error(`box 'fixations': method '${method}' has no fixations`);
   const fit = req.fit ?? 'crop';
   if (fit !== 'crop' && fit !== 'letterbox') throw new Error(`fit must be 'crop' or 'letterbox', got '${fit}'`);
+  const source = req.sourceSize;
+  if (source && !(Number.isInteger(source.width) && Number.isInteger(source.height) && source.width >= 1 && source.height >= 1)) {
+    throw new Error(`sourceSize must be positive integers, got ${JSON.stringify(source)}`);
+  }
   const overlay = overlayOptions(req.overlay);
   if (overlay.layer !== undefined && !fm.graph.byName.has(overlay.layer)) throw new Error(`overlay.layer: no layer '${overlay.layer}' in the model`);
   const numClasses = size(fm.graph.byName.get(fm.graph.logits)!.shape);
@@ -59,6 +65,7 @@ export function planFrame(fm: FixationModel, req: ExplainRequest = {}): FramePla
     box,
     rules: resolveRules(req.rules ?? g?.rules ?? 'default', {}, fm.info.rules), // 'default': the model's own (catalog "rules")
     fit,
+    ...(source ? { source: { width: source.width, height: source.height } } : {}),
     classes: req.classes === undefined || req.classes === 'top' ? 'top' : checkClasses(req.classes, numClasses),
     overlay,
     layers: req.withLayers ? 'all' : overlay.layer ? [overlay.layer] : null,

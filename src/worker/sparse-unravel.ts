@@ -146,7 +146,7 @@ export class SparseActivations {
         const { node, kept } = r.value;
         if (kept.size === 0) continue;
         // A 1x1 conv reads its picks, then only the rows they did not settle; any other step what readsOf() lists.
-        const rest = isPointwise(this.graph, node) ? this.pointwise(tensors, node, kept, rules) : null;
+        const rest = isPointwise(this.graph, node) ? await this.pointwise(tensors, node, kept, rules) : null;
         await this.fetch(tensors, rest ?? readsOf(this.graph, node, kept));
       }
     } finally {
@@ -177,7 +177,7 @@ export class SparseActivations {
    * whose picks do not settle it (more close channels, or a backend product far from the exact one) is read whole:
    * returned for fetch().
    */
-  private pointwise(tensors: Map<string, tf.Tensor>, node: ConvNode, kept: Kept, rules: Rules): [string, number[]][] | null {
+  private async pointwise(tensors: Map<string, tf.Tensor>, node: ConvNode, kept: Kept, rules: Rules): Promise<[string, number[]][] | null> {
     const name = node.inputs[0];
     const a = this.entry(name);
     if (a.wrote === null) return null; // read whole this frame
@@ -230,7 +230,8 @@ export class SparseActivations {
     });
     let v: Float32Array;
     try {
-      v = out.dataSync() as Float32Array;
+      // Never a synchronous read: on WebGPU that drains the queue through a canvas copy (issue 20).
+      v = (await readback(out.data(), `the picks of '${node.name}'`)) as Float32Array;
     } finally {
       out.dispose();
     }
@@ -355,8 +356,8 @@ export class SparseActivations {
       });
       let v: Float32Array;
       try {
-        // Synchronous: one small read per step, and an async read on WebGL polls a fence (latency per read).
-        v = g.dataSync() as Float32Array;
+        // Asynchronous: a synchronous read on WebGPU drains the queue through a canvas copy (issue 20).
+        v = (await readback(g.data(), 'the activations a step reads')) as Float32Array;
       } finally {
         g.dispose();
       }

@@ -87,7 +87,7 @@ describe.skipIf(lacks('baselines-heads.test.ts (MobileNetV2)', installed('mobile
   it('at Conv_1/Relu6 (the default) tf.grad gives the FC column / 49, the closed form', async () => {
     expect(gradCamLayer(fm)).toBe('Conv_1/Relu6');
     const a = await activations(fm, input, ['Conv_1/Relu6']);
-    const g = gradCamGradient(fm, (n) => a.get(n)!, c, { autodiff: true, input });
+    const g = await gradCamGradient(fm, (n) => a.get(n)!, c, { autodiff: true, input });
     const W = (await fm.model.weights['predictions/kernel'][0].data()) as Float32Array; // [1280, 1000]
     let max = 0;
     for (let k = 0; k < 1280; k++) max = Math.max(max, Math.abs(W[k * 1000 + c]));
@@ -99,7 +99,7 @@ describe.skipIf(lacks('baselines-heads.test.ts (MobileNetV2)', installed('mobile
   it('at block_16_project (below Conv_1 and its ReLU6) the gradient matches a finite difference of the logit', async () => {
     const layer = 'block_16_project/BiasAdd';
     const a = (await activations(fm, input, [layer])).get(layer)!; // [7,7,320]
-    const g = gradCamGradient(fm, () => a, c, { layer, input });
+    const g = await gradCamGradient(fm, () => a, c, { layer, input });
     expect(g.exact).toBe(false);
     expect(g.shape).toEqual([7, 7, 320]);
     // The largest gradient entry; the logit of the model fed a perturbed activation, both ways.
@@ -158,13 +158,13 @@ describe('Flatten + Dense (no pool): CAM refuses, Grad-CAM by tf.grad, by hand',
     const A = X.map((v) => 2 * v);
     // Class 0: alpha = mean_p W[3p+k, 0] = [-1, 0, 1] -> map = ReLU(A2 - A0) per position.
     // Positions (y,x): (0,0): A0=2, A2=0 -> 0; (0,1): A1=2 -> 0; (1,0): A0=4, A2=2 -> 0; (1,1): A2=4 -> 4.
-    const m0 = gradCamMap(fm, () => A, 0);
+    const m0 = await gradCamMap(fm, () => A, 0);
     expect(m0.layer).toBe('conv');
     expect([...m0.data].map((v) => +v.toFixed(5))).toEqual([0, 0, 0, 4]);
     // Class 1: dS/dA[p,k] = +1 for p = 0, 1 and -1 for p = 2, 3: alpha = 0 for every k, the map is all zeros.
-    const g1 = gradCamGradient(fm, () => A, 1);
+    const g1 = await gradCamGradient(fm, () => A, 1);
     expect([...g1.gradient].map((v) => +v.toFixed(5))).toEqual([1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1]);
-    expect([...gradCamMap(fm, () => A, 1).data]).toEqual([0, 0, 0, 0]);
+    expect([...(await gradCamMap(fm, () => A, 1)).data]).toEqual([0, 0, 0, 0]);
     // End to end through explain() on the preprocessed input.
     const x = tf.tensor4d(X, [1, 2, 2, 3]);
     const e = await explain(fm, x, { method: 'gradcam', classIndex: 0 });

@@ -104,7 +104,7 @@ describe('Grad-CAM on SqueezeNet', () => {
     const A = Float64Array.from(acts.get('fire9/concat')!);
     // The CPU head reproduces the model's logit, so the finite difference differentiates the real score.
     expect(score(A, SQUIRREL)).toBeCloseTo(logits[SQUIRREL], 3);
-    const { layer, shape, gradient } = gradCamGradient(fm, (n) => acts.get(n)!, SQUIRREL);
+    const { layer, shape, gradient } = await gradCamGradient(fm, (n) => acts.get(n)!, SQUIRREL);
     expect(layer).toBe('fire9/concat');
     expect(shape).toEqual([13, 13, 512]);
     const out = acts.get('conv10/Relu')!;
@@ -144,7 +144,7 @@ describe('Grad-CAM on SqueezeNet', () => {
       return s;
     });
     const n = z.filter((v) => v > 0).length;
-    const grad = gradCamMap(fm, (name) => acts.get(name)!, SQUIRREL).data;
+    const grad = (await gradCamMap(fm, (name) => acts.get(name)!, SQUIRREL)).data;
     const cam = camMap(fm, (name) => acts.get(name)!, SQUIRREL).data;
     const camMin = Math.min(...z.map((v) => Math.max(v, 0)));
     const scale = Math.max(...z.map(Math.abs));
@@ -177,8 +177,8 @@ describe('Grad-CAM on SqueezeNet', () => {
     expect(share.center).toBeLessThan(0.2);
   });
 
-  it('rejects a class index out of range with a clear error', () => {
-    expect(() => gradCamGradient(fm, (n) => acts.get(n)!, 1000)).toThrow(/class index 1000 is out of range 0..999/);
+  it('rejects a class index out of range with a clear error', async () => {
+    await expect(gradCamGradient(fm, (n) => acts.get(n)!, 1000)).rejects.toThrow(/class index 1000 is out of range 0..999/);
   });
 });
 
@@ -187,8 +187,8 @@ describe('Grad-CAM by tf.grad agrees with the closed form (SqueezeNet, fire9/con
     await loadGradients();
     const act = (n: string) => acts.get(n)!;
     expect(gradCamLayer(fm)).toBe('fire9/concat');
-    const exact = gradCamGradient(fm, act, SQUIRREL);
-    const auto = gradCamGradient(fm, act, SQUIRREL, { autodiff: true, input });
+    const exact = await gradCamGradient(fm, act, SQUIRREL);
+    const auto = await gradCamGradient(fm, act, SQUIRREL, { autodiff: true, input });
     expect(exact.exact).toBe(true);
     expect(auto.exact).toBe(false);
     expect(auto.layer).toBe(exact.layer);
@@ -199,7 +199,7 @@ describe('Grad-CAM by tf.grad agrees with the closed form (SqueezeNet, fire9/con
     }
     expect(max).toBeGreaterThan(0);
     expect(err).toBeLessThan(1e-4 * max);
-    const a = gradCamMap(fm, act, SQUIRREL), b = gradCamMap(fm, act, SQUIRREL, { autodiff: true, input });
+    const a = await gradCamMap(fm, act, SQUIRREL), b = await gradCamMap(fm, act, SQUIRREL, { autodiff: true, input });
     const top = Math.max(...a.data);
     for (let p = 0; p < a.data.length; p++) expect(Math.abs(a.data[p] - b.data[p])).toBeLessThan(1e-4 * top);
   });
@@ -230,10 +230,10 @@ describe('CAM and Grad-CAM with an FC head (GAP -> MatMul), by hand', () => {
     expect(head.fc?.name).toBe('fc');
     expect([...camMap(m, (n) => a.get(n)!, 0).data]).toEqual([1, 2, 2, 0]);
     expect([...camMap(m, (n) => a.get(n)!, 1).data]).toEqual([0, 1, 2, 7]); // [-1, 0, 1, 6] - (-1)
-    const grad = gradCamGradient(m, (n) => a.get(n)!, 1);
+    const grad = await gradCamGradient(m, (n) => a.get(n)!, 1);
     expect(grad.layer).toBe('input');
     expect(grad.gradient[3 * 3 + 2]).toBeCloseTo(3 / 4, 7); // position (1,1), k2: W[2][1] / HW
-    expect([...gradCamMap(m, (n) => a.get(n)!, 1).data].map((v) => +v.toFixed(6))).toEqual([0, 0, 0.25, 1.5]);
+    expect([...(await gradCamMap(m, (n) => a.get(n)!, 1)).data].map((v) => +v.toFixed(6))).toEqual([0, 0, 0.25, 1.5]);
     m.dispose();
   });
   it('refuses a head without a global average pool, naming the node', async () => {
