@@ -10,7 +10,7 @@ import { explain } from '../../src/engine/explain.ts';
 import { FixationModel, type ModelInfo } from '../../src/engine/model.ts';
 import { loadModel, readImage } from '../../src/node/index.ts';
 import { distanceToBox } from '../../scripts/eval/metrics.ts';
-import { sharedDir } from '../../scripts/eval/synthetic.ts';
+import { evalData } from '../../scripts/eval/synthetic.ts';
 import { GraphBuilder, kernel, matrix, planes } from '../fixtures/graphs.ts';
 
 const SQUIRREL_BOX: [number, number, number, number] = [125, 100, 360, 370];
@@ -29,7 +29,7 @@ describe('TF Hub MobileNet v1 0.25: CAM through a 1x1 conv on the pooled map', (
   const P = 'module_apply_default/MobilenetV1/';
   beforeAll(async () => {
     fm = await loadModel('mobilenet_v1_025_224_tfhub');
-    const img = await readImage(join(sharedDir(), 'images/fruits.jpg'));
+    const img = await readImage(join(evalData().images, 'fruits.jpg'));
     input = fm.preprocess(img).input;
     img.dispose();
   });
@@ -79,7 +79,7 @@ describe('MobileNetV2: Grad-CAM by tf.grad at any layer', () => {
   beforeAll(async () => {
     fm = await loadModel('mobilenet_v2');
     await loadGradients();
-    const img = await readImage(join(sharedDir(), 'images/squirrel_cls.jpg'));
+    const img = await readImage(join(evalData().images, 'squirrel_cls.jpg'));
     input = fm.preprocess(img).input;
     img.dispose();
   });
@@ -118,7 +118,7 @@ describe('MobileNetV2: Grad-CAM by tf.grad at any layer', () => {
     const fd = (await logitAt(eps) - await logitAt(-eps)) / (2 * eps);
     expect(Math.abs(g.gradient[j] - fd)).toBeLessThan(0.02 * Math.abs(fd));
     // Through explain() with the layer option: a map on the 7x7 grid that peaks on the squirrel.
-    const img = await readImage(join(sharedDir(), 'images/squirrel_cls.jpg'));
+    const img = await readImage(join(evalData().images, 'squirrel_cls.jpg'));
     const e = await explain(fm, img, { method: 'gradcam', layer });
     img.dispose();
     expect(e.class.index).toBe(c);
@@ -127,7 +127,7 @@ describe('MobileNetV2: Grad-CAM by tf.grad at any layer', () => {
   });
 
   it('a layer that is not in the graph, or not spatial, is refused by name', async () => {
-    const img = await readImage(join(sharedDir(), 'images/squirrel_cls.jpg'));
+    const img = await readImage(join(evalData().images, 'squirrel_cls.jpg'));
     await expect(explain(fm, img, { method: 'gradcam', layer: 'nope' })).rejects.toThrow(/layer 'nope' is not a node the logits 'logits' depend on/);
     await expect(explain(fm, img, { method: 'gradcam', layer: 'global_average_pooling2d' })).rejects.toThrow(/'global_average_pooling2d' is not a spatial map/);
     await expect(explain(fm, img, { method: 'cam', layer: 'Conv_1/Relu6' })).rejects.toThrow(/'layer' applies to method 'gradcam'/);
