@@ -16,6 +16,9 @@ export { loadOnnx, convertOnnx, type OnnxOptions } from './formats/onnx/index.ts
 
 // Explaining: CNN Fixations (or a baseline), its rules and its result.
 export { explain, type ClassExplanation, type ExplainOptions, type Explanation, type ExplainMethod } from './engine/explain.ts';
+// The methods, their defaults (which box each draws) and the guided method's knobs; the guided map itself.
+export { METHODS, DEFAULT_METHOD, BOX_SOURCE, GUIDED, resolveGuided, type BoxSource, type ClassMapKind, type GuidedOptions } from './engine/methods.ts';
+export { guidedMap } from './engine/guided.ts';
 // The baselines: Grad-CAM's layer and its gradients (tf.grad needs loadGradients() once; explain() calls it).
 export { gradCamLayer, loadGradients, type GradCamOptions } from './engine/baselines.ts';
 export {
@@ -26,5 +29,5 @@ export {
 export { unravelCpu, type UnravelResult, type Activations } from './engine/unravel.ts';
 
 // Post-processing and drawing helpers the result is made with (to redo them with other settings).
-export { toImagePoints, removeOutliers, heatmap, tightBox, camBox, peak, DEFAULT_POST, CLASS_COLORS, classOverlay, type PostOptions, type Box } from './engine/post.ts';
+export { toImagePoints, removeOutliers, heatmap, tightBox, fixationBox, chooseBox, MIN_BOX_POINTS, camBox, peak, DEFAULT_POST, CLASS_COLORS, classOverlay, type PostOptions, type Box } from './engine/post.ts';
 export { colorize, colormap, COLORMAPS, type ColormapName } from './engine/colormap.ts';

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { MultiBar, Presets } from 'cli-progress';
 import { IMAGENET } from '../engine/facts.ts';
-import { explain, type ExplainMethod, type ExplainOptions } from '../engine/explain.ts';
+import { explain, type ExplainOptions } from '../engine/explain.ts';
+import { DEFAULT_METHOD, GUIDED, METHODS, type BoxSource, type ClassMapKind, type ExplainMethod } from '../engine/methods.ts';
 import type { FixationModel, ModelInfo, Preprocessing } from '../engine/model.ts';
 import { CLASS_COLORS } from '../engine/post.ts';
 import { channelNorm, disposeForward } from '../engine/model.ts';
@@ -41,12 +42,20 @@ options:
   --labels FILE            class names: a JSON array, or one per line (default: "class N")
   --class top|K[,K...]     class(es) to explain: the top-1 (default), class index K, or up to 6 indices
                            (each gets its own heatmap colour, points and box)
-  --rules reference|default  rule preset (default: default)
+  --rules reference|default|dense  rule preset (default: default; --method guided: ${GUIDED.rules}). dense: the
+                           reference rules with every positive position of the global average pool
   --location center|max    override: position kept inside a conv window
   --gap argmax|positive    override: positions kept by a global average pool
   --weights count|contribution  override: weight of each fixation
-  --method fixations|cam|gradcam|center  explanation method (default: fixations)
-  --layer NODE             Grad-CAM: the layer to differentiate at (default: the last spatial layer)
+  --method ${METHODS.join('|')}  explanation method (default: ${DEFAULT_METHOD}). guided: a class
+                           map (CAM, else Grad-CAM) x (epsilon + the fixations' density), fixation points drawn
+  --layer NODE             Grad-CAM (and guided's Grad-CAM class map): the layer to differentiate at (default: the
+                           last spatial layer)
+  --epsilon E              guided: heat = class map x (E + density) (default ${GUIDED.epsilon})
+  --density-sigma S        guided: the density's Gaussian sigma, a fraction of the image diagonal (default ${GUIDED.sigma})
+  --class-map auto|cam|gradcam  guided: the class map (default ${GUIDED.classMap}: CAM where the model allows it)
+  --box fixations|map      the box: the fixations' (after outlier removal; none from too few points) or the CAM
+                           protocol on the method's heatmap (default: fixations for --method fixations, else map)
   --fit crop|letterbox     how the image is fitted to the square input (default: crop)
   --tensor FILE.f32        also explain a raw float32 little-endian NHWC input, already preprocessed to the
                            model's input size (coordinates are then network-input pixels); may be repeated
@@ -62,11 +71,13 @@ On a terminal, batches of ${PROGRESS_MIN}+ inputs show a progress bar.`;
 
 
 const CHOICES = {
-  rules: ['reference', 'default'],
+  rules: ['reference', 'default', 'dense'],
   location: ['center', 'max'],
   gap: ['argmax', 'positive'],
   weights: ['count', 'contribution'],
-  method: ['fixations', 'cam', 'gradcam', 'center'],
+  method: METHODS,
+  'class-map': ['auto', 'cam', 'gradcam'],
+  box: ['fixations', 'map'],
   fit: ['crop', 'letterbox'],
   backend: ['wasm', 'webgpu'],
 } as const;
@@ -202,6 +213,10 @@ function parse(argv: string[]) {
       weights: { type: 'string' },
       method: { type: 'string' },
       layer: { type: 'string' },
+      epsilon: { type: 'string' },
+      'density-sigma': { type: 'string' },
+      'class-map': { type: 'string' },
+      box: { type: 'string' },
       fit: { type: 'string' },
       tensor: { type: 'string', multiple: true },
       out: { type: 'string' },
@@ -238,11 +253,16 @@ function parse(argv: string[]) {
   ];
   if (!inputs.length) throw new UsageError(`${command}: no IMAGE (or --tensor FILE) given`);
   if (command === 'classify') {
-    for (const k of ['class', 'rules', 'location', 'gap', 'weights', 'method', 'layer', 'out', 'save-heatmap'] as const) {
+    for (const k of ['class', 'rules', 'location', 'gap', 'weights', 'method', 'layer', 'epsilon', 'density-sigma', 'class-map', 'box', 'out', 'save-heatmap'] as const) {
       if (v[k] !== undefined) throw new UsageError(`--${k} applies to 'explain', not 'classify'`);
     }
   }
-  if (v.layer !== undefined && v.method !== 'gradcam') throw new UsageError(`--layer applies to --method gradcam, not ${v.method ?? 'fixations'}`);
+  const method = (pick('method') ?? DEFAULT_METHOD) as ExplainMethod;
+  if (v.layer !== undefined && method !== 'gradcam' && method !== 'guided') throw new UsageError(`--layer applies to --method gradcam or guided, not ${method}`);
+  for (const k of ['epsilon', 'density-sigma', 'class-map'] as const) {
+    if (v[k] !== undefined && method !== 'guided') throw new UsageError(`--${k} applies to --method guided, not ${method}`);
+  }
+  const num = (k: 'epsilon' | 'density-sigma') => (v[k] === undefined ? undefined : numbers(k, v[k], [1])[0]);
   return {
     help: false,
     command,
@@ -252,10 +272,12 @@ function parse(argv: string[]) {
     info: modelFlags(v),
     labels: v.labels,
     classIndex,
-    rules: (pick('rules') ?? 'default') as PresetName,
+    rules: pick('rules') as PresetName | undefined,
     override: { location: pick('location') as LocationRule | undefined, gap: pick('gap') as GapRule | undefined, weights: pick('weights') as WeightRule | undefined },
-    method: (pick('method') ?? 'fixations') as ExplainMethod,
+    method,
     layer: v.layer,
+    guided: method === 'guided' ? { epsilon: num('epsilon'), sigma: num('density-sigma'), classMap: pick('class-map') as ClassMapKind | undefined } : undefined,
+    box: pick('box') as BoxSource | undefined,
     fit: pick('fit') ?? 'crop',
     out: v.out ?? 'out',
     saveHeatmap: !!v['save-heatmap'],
@@ -336,7 +358,9 @@ async function explainOne(model: FixationModel, input: Input, name: string, o: O
   const decodeMs = performance.now() - t0;
   let ex;
   try {
-    const eo: ExplainOptions = { method: o.method, classIndex: o.classIndex, rules: o.rules, override: o.override, fit: o.fit, unravel, layer: o.layer };
+    const eo: ExplainOptions = {
+      method: o.method, classIndex: o.classIndex, rules: o.rules, override: o.override, fit: o.fit, unravel, layer: o.layer, guided: o.guided, box: o.box,
+    };
     ex = await explain(model, tensor, eo);
   } finally {
     tensor.dispose();
@@ -361,25 +385,27 @@ async function explainOne(model: FixationModel, input: Input, name: string, o: O
     class: ex.class,
     top: ex.top,
     rules: ex.rules,
+    ...(ex.guided ? { guided: ex.guided } : {}),
     fit: input.kind === 'image' ? o.fit : null,
     layers: ex.layers,
     inputFixations: ex.inputFixations,
     fixations: ex.fixations,
     box: ex.box,
+    boxSource: ex.boxSource,
     camBox: ex.camBox,
     peak: ex.peak,
     ...(ex.layer ? { layer: ex.layer } : {}),
     // Every explained class (the fields above are the first one's), each with its colour in the PNG.
     classes: ex.classes.map((c) => ({
       class: c.class, color: c.color, layers: c.layers, inputFixations: c.inputFixations, fixations: c.fixations,
-      box: c.box, camBox: c.camBox, peak: c.peak, ...(c.layer ? { layer: c.layer } : {}),
+      box: c.box, boxSource: c.boxSource, camBox: c.camBox, peak: c.peak, ...(c.layer ? { layer: c.layer } : {}),
     })),
     timingsMs: { decodeMs, ...ex.timingsMs, drawMs, imageMs },
   };
   await writeFile(`${base}.json`, JSON.stringify(json, null, 1) + '\n');
   const line = ex.classes.map((c) => {
     const distinct = new Set(c.inputFixations.map((p) => `${p.x},${p.y}`)).size;
-    const fix = ex.method === 'fixations' ? `, ${distinct} fixation${distinct === 1 ? '' : 's'} (${c.fixations.length} after outlier removal)` : '';
+    const fix = ex.method === 'fixations' || ex.method === 'guided' ? `, ${distinct} fixation${distinct === 1 ? '' : 's'} (${c.fixations.length} after outlier removal)` : '';
     return `${c.class.index} ${c.class.label} (p=${c.class.prob.toFixed(3)}${several ? `, ${c.color}` : ''})${fix}`;
   }).join('; ');
   return {
@@ -387,7 +413,7 @@ async function explainOne(model: FixationModel, input: Input, name: string, o: O
     // One line of OUT/index.jsonl: enough to sort or filter a batch without opening every JSON.
     summary: {
       file: input.file, png: `${base}.png`, json: `${base}.json`, model: ex.model, method: ex.method, class: ex.class,
-      fixations: ex.fixations.length, box: ex.box, peak: ex.peak, ms: Math.round(imageMs),
+      fixations: ex.fixations.length, box: ex.box, boxSource: ex.boxSource, peak: ex.peak, ms: Math.round(imageMs),
     },
   };
 }

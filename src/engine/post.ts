@@ -382,6 +382,27 @@ export function tightBox(points: Fixation[]): Box | null {
 }
 
 /**
+ * The fewest points (distinct pixels, after outlier removal) a fixation box is drawn from. Below 20 points
+ * removeOutliers() cannot drop any point (a point needs more than 5% of the points near it, itself included), so a
+ * box would be stretched by any stray point, and on 1-3 points it is a sliver that spans no object.
+ */
+export const MIN_BOX_POINTS = Math.ceil(1 / 0.05);
+
+/** The paper's box: tightBox() of the fixations after outlier removal; null below MIN_BOX_POINTS points. */
+export function fixationBox(points: Fixation[]): Box | null {
+  return points.length >= MIN_BOX_POINTS ? tightBox(points) : null;
+}
+
+/**
+ * A result's box and which it is: 'fixations' (fixationBox of the points), 'map' (the CAM-protocol box of the
+ * method's heatmap, given), or null when the chosen source gives none (too few points, an empty map).
+ */
+export function chooseBox(source: 'fixations' | 'map', fixations: Fixation[], mapBox: Box | null): { box: Box | null; boxSource: 'fixations' | 'map' | null } {
+  const box = source === 'fixations' ? fixationBox(fixations) : mapBox;
+  return { box, boxSource: box ? source : null };
+}
+
+/**
  * WGSL twin of tightBox() (src/gpu/post.ts): box_add() folds a point into stats[3..6] (min x, min y, max x, max y as
  * u32 bits: points in the photo are >= 0, whose bits order as the floats do; -0 is made +0), box_of() reads it.
  */

@@ -35,6 +35,8 @@ export const PRESETS = {
   reference: { location: 'center', gap: 'argmax', weights: 'count' },
   /** Project default, chosen by measurement on SqueezeNet (see README, "Evaluation"); a catalog model may have its own. */
   default: { location: 'center', gap: 'positive', gapThreshold: 0.75, weights: 'contribution' },
+  /** The authors' rules with every positive position of a global average pool: many fixations (the guided method's). */
+  dense: { location: 'center', gap: 'positive', weights: 'count' },
 } as const satisfies Record<string, Rules>;
 export type PresetName = keyof typeof PRESETS;
 

@@ -73,7 +73,7 @@ describe('cnnfix explain --class K1,K2 and --layer', () => {
     const hue = CLASS_COLORS.slice(0, 2).map((h) => h.slice(1).match(/../g)!.map((x) => parseInt(x, 16)));
     // Points and boxes are drawn over the heat: leave out what lies near them, and near-ties of the two maps.
     const marks = j.classes.flatMap((c: { fixations: { x: number; y: number }[] }) => c.fixations);
-    const boxes: number[][] = j.classes.map((c: { box: number[] }) => c.box);
+    const boxes: number[][] = j.classes.map((c: { box: number[] | null }) => c.box).filter(Boolean);
     const near = (x: number, y: number) => marks.some((p: { x: number; y: number }) => Math.hypot(p.x - x, p.y - y) < 8)
       || boxes.some(([x1, y1, x2, y2]) => x > x1 - 8 && x < x2 + 8 && y > y1 - 8 && y < y2 + 8 && (Math.abs(x - x1) < 8 || Math.abs(x - x2) < 8 || Math.abs(y - y1) < 8 || Math.abs(y - y2) < 8));
     let maxDiff = 0, checked = 0;
@@ -109,7 +109,7 @@ describe('cnnfix explain --class K1,K2 and --layer', () => {
     expect(bad.stderr).toMatch(/layer 'nope' is not a node the logits 'pool10' depend on/);
     const wrong = await cnnfix('explain', SQUIRREL, '--layer', 'fire8/concat', '--out', out);
     expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toMatch(/--layer applies to --method gradcam, not fixations/);
+    expect(wrong.stderr).toMatch(/--layer applies to --method gradcam or guided, not fixations/);
     const many = await cnnfix('explain', SQUIRREL, '--class', '1,2,3,4,5,6,7', '--out', out);
     expect(many.code).toBe(2);
     expect(many.stderr).toMatch(/at most 6 classes/);

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FixationModel } from '../../src/engine/model.ts';
 import { loadModel, readImage } from '../../src/node/index.ts';
+import { MIN_BOX_POINTS } from '../../src/engine/post.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const SHARED = join(ROOT, '../shared');
@@ -64,12 +65,12 @@ describe('cnnfix explain', () => {
 
   it('writes the JSON with every field, each with its value', async () => {
     const j = JSON.parse(readFileSync(join(out(), 'squirrel_cls.json'), 'utf8'));
-    expect(Object.keys(j).sort()).toEqual(['box', 'camBox', 'class', 'classes', 'file', 'fit', 'fixations', 'image', 'inputFixations', 'layers', 'method', 'model', 'peak', 'rules', 'timingsMs', 'top'].sort());
+    expect(Object.keys(j).sort()).toEqual(['box', 'boxSource', 'camBox', 'class', 'classes', 'file', 'fit', 'fixations', 'image', 'inputFixations', 'layers', 'method', 'model', 'peak', 'rules', 'timingsMs', 'top'].sort());
     // One explained class: 'classes' holds it once more, with its colour, equal to the top-level fields.
     expect(j.classes).toHaveLength(1);
     expect(j.classes[0]).toEqual({
       class: j.class, color: expect.stringMatching(/^#[0-9a-f]{6}$/i), layers: j.layers, inputFixations: j.inputFixations,
-      fixations: j.fixations, box: j.box, camBox: j.camBox, peak: j.peak,
+      fixations: j.fixations, box: j.box, boxSource: j.boxSource, camBox: j.camBox, peak: j.peak,
     });
     expect(j.file).toBe(SQUIRREL);
     expect(j.image).toEqual({ width: 535, height: 426, kind: 'image' });
@@ -107,7 +108,14 @@ describe('cnnfix explain', () => {
       expect(p.x >= 0 && p.x <= 534 && p.y >= 0 && p.y <= 425).toBe(true);
     }
     const xs = j.fixations.map((p: { x: number }) => p.x), ys = j.fixations.map((p: { y: number }) => p.y);
-    expect(j.box).toEqual([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)]);
+    // The paper's box around the fixations, none from fewer than MIN_BOX_POINTS points (a sliver spans no object).
+    if (j.fixations.length >= MIN_BOX_POINTS) {
+      expect(j.box).toEqual([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)]);
+      expect(j.boxSource).toBe('fixations');
+    } else {
+      expect(j.box).toBeNull();
+      expect(j.boxSource).toBeNull();
+    }
     // camBox contains the peak; both are image pixels.
     const [cx1, cy1, cx2, cy2] = j.camBox;
     expect(0 <= cx1 && cx1 <= j.peak[0] && j.peak[0] <= cx2 && cx2 <= 534 && 0 <= cy1 && cy1 <= j.peak[1] && j.peak[1] <= cy2 && cy2 <= 425).toBe(true);

@@ -1,0 +1,65 @@
+// The explanation methods, their defaults and the guided method's knobs: one table of constants, read by the
+// library (explain), the CLI, the worker (plan) and the element. Which method is the default, which box each method
+// draws and the guided knobs are settings for the evaluation to choose (scripts/eval): change them here only.
+import type { PresetName } from './types.ts';
+
+/**
+ * 'fixations' (CNN Fixations), 'guided' (a class map times the fixations' density: src/engine/guided.ts), or a
+ * baseline to compare with ('cam', 'gradcam', 'center').
+ */
+export type ExplainMethod = 'fixations' | 'guided' | 'cam' | 'gradcam' | 'center';
+export const METHODS: readonly ExplainMethod[] = ['fixations', 'guided', 'cam', 'gradcam', 'center'];
+
+/** The method used when none is asked for (library, CLI, worker, element, app). */
+export const DEFAULT_METHOD: ExplainMethod = 'fixations';
+
+/**
+ * Where a result's box comes from. 'fixations': the tight box of the whole fixation set after outlier removal (the
+ * paper's box), none from fewer than MIN_BOX_POINTS points (src/engine/post.ts). 'map': the CAM protocol on the
+ * method's own heatmap (threshold at 20% of the max, the largest connected component).
+ */
+export type BoxSource = 'fixations' | 'map';
+
+/** Each method's box unless the caller asks for another (methods without fixations can only have 'map'). */
+export const BOX_SOURCE: Record<ExplainMethod, BoxSource> = {
+  fixations: 'fixations', guided: 'map', cam: 'map', gradcam: 'map', center: 'map',
+};
+
+/** The class map the guided method multiplies: 'auto' is CAM where the model's head allows it, else Grad-CAM. */
+export type ClassMapKind = 'auto' | 'cam' | 'gradcam';
+
+/** The guided method's knobs (see docs/guided.md). */
+export interface GuidedOptions {
+  /** heat = classMap x (epsilon + density), both normalised to max 1; 0 is the plain product. */
+  epsilon: number;
+  /**
+   * The fixation rules feeding the density, unless the request gives `rules`: a preset name ('dense': the
+   * authors' rules with every positive position of the global average pool).
+   */
+  rules: PresetName;
+  /** Gaussian sigma of the fixations' density, a fraction of the image diagonal. */
+  sigma: number;
+  /** The class map; its layer (Grad-CAM only) is the request's `layer`, default gradCamLayer(). */
+  classMap: ClassMapKind;
+}
+
+/**
+ * Initial values, not tuned on any test set: issue 18's lead (CAM x (0.1 + dense fixation density), 12 held-out
+ * boxes), the project's heatmap sigma (DEFAULT_POST.sigma), CAM where it applies (it needs no gradient and no
+ * layer choice).
+ */
+export const GUIDED: GuidedOptions = { epsilon: 0.1, rules: 'dense', sigma: 0.02, classMap: 'auto' };
+
+/** The guided options with a request's overrides, checked; errors name the option and the value. */
+export function resolveGuided(over: Partial<GuidedOptions> = {}): GuidedOptions {
+  const g = { ...GUIDED, ...Object.fromEntries(Object.entries(over).filter(([, v]) => v !== undefined)) } as GuidedOptions;
+  if (!(typeof g.epsilon === 'number' && g.epsilon >= 0 && Number.isFinite(g.epsilon))) throw new Error(`guided.epsilon=${g.epsilon} must be a number >= 0`);
+  if (!(typeof g.sigma === 'number' && g.sigma > 0 && g.sigma < 1)) throw new Error(`guided.sigma=${g.sigma} must be a number in (0, 1)`);
+  if (!['auto', 'cam', 'gradcam'].includes(g.classMap)) throw new Error(`guided.classMap='${g.classMap}' is not one of auto, cam, gradcam`);
+  return g;
+}
+
+/** The error for a method name that is not one of `known`. */
+export function unknownMethod(method: unknown, known: readonly string[] = METHODS): Error {
+  return new Error(`unknown method '${String(method)}' (known: ${known.join(', ')})`);
+}
