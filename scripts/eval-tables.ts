@@ -24,19 +24,25 @@ export function fill(text: string, tables: Map<string, string>, file: string): s
   });
 }
 
-async function main() {
+/** Fill every marked table in `files` (default: docs/*.md and README.md); returns the files changed. */
+export async function copyTables(files?: string[]): Promise<string[]> {
   const tables = sections(await readFile(join(ROOT, 'eval/results.md'), 'utf8'));
-  const args = process.argv.slice(2);
-  const files = args.length ? args.map((f) => join(process.cwd(), f))
-    : [...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', f)), join(ROOT, 'README.md')].filter((f) => existsSync(f));
+  files ??= [...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', f)), join(ROOT, 'README.md')].filter((f) => existsSync(f));
   const updates: [string, string][] = [];
   for (const f of files) {
     const text = await readFile(f, 'utf8');
     const filled = fill(text, tables, relative(ROOT, f));
     if (filled !== text) updates.push([f, filled]);
   }
-  for (const [f, t] of updates) { await writeFile(f, t); console.log(`eval:tables: updated ${relative(ROOT, f)}`); }
-  if (!updates.length) console.log('eval:tables: every marked table is up to date');
+  // Written only once every file is known to be fine: a bad marker anywhere leaves them all untouched.
+  for (const [f, t] of updates) await writeFile(f, t);
+  return updates.map(([f]) => relative(ROOT, f));
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const changed = await copyTables(args.length ? args.map((f) => join(process.cwd(), f)) : undefined);
+  console.log(changed.length ? `eval:tables: updated ${changed.join(', ')}` : 'eval:tables: every marked table is up to date');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) main().catch((e) => { console.error(e.message ?? e); process.exit(1); });

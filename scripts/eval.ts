@@ -18,13 +18,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { explain, type ExplainOptions } from '../src/engine/explain.ts';
 import type { FixationModel } from '../src/engine/model.ts';
 import { PRESETS, resolveRules, type Rules } from '../src/engine/types.ts';
-import { DEFAULT_POST } from '../src/engine/post.ts';
+import { DEFAULT_POST, fixationBox } from '../src/engine/post.ts';
+import { BOX_SOURCE, DEFAULT_METHOD, GUIDED } from '../src/engine/methods.ts';
 import { initNodeBackend, loadModel, readCatalog, ROOT } from '../src/node/index.ts';
 import { evidenceVariants, explore, SANITY_MAX_RHO, variantKey, variants, type ExploreResult, type Prepared } from './eval/explore.ts';
 import { exploreGuided, guidedTable } from './eval/explore-guided.ts';
 import { auc, bootstrapIndices, bootstrapMean, energyShare, every4, iou, mean, pointingHit, spearman, wilson } from './eval/metrics.ts';
 import { cascade, perturbationBase, perturbationCurves, probsOf, saliencyAtInput } from './eval/protocols.ts';
 import { evalData, loadPhotos, readRgb, synthesizer, type EvalCase, type SetName } from './eval/synthetic.ts';
+import { copyTables } from './eval-tables.ts';
 import { f3, modelTables, pct, summaryTable, writeSection } from './eval/report.ts';
 
 const argv = process.argv.slice(2);
@@ -56,6 +58,7 @@ export interface Method { key: string; label: string; opts: ExplainOptions }
 export const METHODS: Method[] = [
   { key: 'fixations', label: 'CNN Fixations, catalog rules', opts: { method: 'fixations', rules: 'default' } },
   { key: 'fixations-ref', label: 'CNN Fixations, reference rules', opts: { method: 'fixations', rules: 'reference' } },
+  { key: 'guided', label: 'Guided (class map × fixation density)', opts: { method: 'guided' } },
   { key: 'cam', label: 'CAM', opts: { method: 'cam' } },
   { key: 'gradcam', label: 'Grad-CAM', opts: { method: 'gradcam' } },
   { key: 'center', label: 'centre prior', opts: { method: 'center' } },
@@ -123,7 +126,11 @@ export async function syntheticSet(fm: FixationModel, set: SetName, seed: number
   return { cases, kinds, pool, top1: kinds.reduce((a, s) => a + s.top1, 0), top5: kinds.reduce((a, s) => a + s.top5, 0) };
 }
 
-export interface Rec { pointing: number; energy: number; loc: number; locBox: number; box: number; ms: number; deletion?: number }
+/**
+ * One map's scores. loc: the CAM-protocol box of the map; locBox: the method's own box (e.box, none counts as a miss);
+ * locFix: the paper's box from the fixations (fixationBox; methods with fixations only).
+ */
+export interface Rec { pointing: number; energy: number; loc: number; locBox: number; locFix?: number; box: number; ms: number; deletion?: number }
 
 async function main() {
   const t0 = performance.now();
@@ -150,7 +157,8 @@ async function main() {
   if (!QUICK && !EXPLORE) {
     for (const id of ids) await writeSection(`eval:${id}`, await readFile(join(ROOT, 'out', `eval-${id}.md`), 'utf8'));
     await writeSection('eval:summary', await summaryTable(ids.map((id) => join(ROOT, 'out', `eval-${id}.json`)), (performance.now() - t0) / 1000));
-    log('wrote eval/results.md');
+    const changed = await copyTables();
+    log(`wrote eval/results.md${changed.length ? ` and its tables into ${changed.join(', ')}` : ''}`);
   }
   log(`eval: all models in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
@@ -210,6 +218,7 @@ async function evalModel(id: string, write: boolean) {
         box: e.box ? 1 : 0,
         ms,
       };
+      if (m.opts.method === 'fixations' || m.opts.method === 'guided') { const b = fixationBox(e.fixations); r.locFix = b && iou(b, k.c.box) >= 0.5 ? 1 : 0; }
       if (base) {
         const curves = await perturbationCurves(fm, base, saliencyAtInput(data, width, height, e.transform), k.ci, CFG.steps, 'deletion');
         r.deletion = auc(curves.deletion);
@@ -268,7 +277,7 @@ async function evalModel(id: string, write: boolean) {
   const result = {
     model: fm.info.id, backend, cpus: cpus().length, quick: QUICK, config: { ...CFG, perObject },
     methods: METHODS.map((m) => ({ key: m.key, label: m.label })),
-    defaults: { method: DEFAULT_METHOD, rules: resolveRules('default', {}, fm.info.rules), post: DEFAULT_POST },
+    defaults: { method: DEFAULT_METHOD, box: BOX_SOURCE, guided: GUIDED, rules: resolveRules('default', {}, fm.info.rules), post: DEFAULT_POST },
     syntheticCandidates: pool, syntheticTop1: synTop1 / pool, syntheticTop5: synTop5 / pool,
     syntheticTop1Ci: wilson(synTop1, pool), syntheticTop5Ci: wilson(synTop5, pool),
     photoTop1, skippedPhotos: skipped, kinds,
@@ -292,13 +301,11 @@ async function evalModel(id: string, write: boolean) {
 const LABELLED = [{ image: 'orange.jpg', object: 'orange', classes: [950] }, { image: 'fruits.jpg', object: 'orange or lemon', classes: [950, 951] }];
 /** The methods checked against the targets (each against CAM and Grad-CAM). */
 const CANDIDATES = ['fixations', 'guided'];
-/** The library's default method (explain()'s and the app's): the one whose targets decide. */
-const DEFAULT_METHOD = 'fixations';
 
 export interface Interval { mean: number; lo: number; hi: number }
 export interface Summary {
   n: number; perturbN: number; ms: number;
-  pointing: Interval; energy: Interval; loc: Interval; locBox: Interval; box: number; deletion: Interval;
+  pointing: Interval; energy: Interval; loc: Interval; locBox: Interval; locFix?: Interval; box: number; deletion: Interval;
 }
 const draws = new Map<number, Int32Array[]>();
 const drawsFor = (n: number, B = CFG.bootstrap) => {
@@ -308,8 +315,8 @@ const drawsFor = (n: number, B = CFG.bootstrap) => {
 };
 /** Proportions with Wilson intervals, means with bootstrap intervals over images. */
 function summarize(rs: Rec[], B = CFG.bootstrap): Summary {
-  const prop = (f: 'pointing' | 'loc' | 'locBox'): Interval => {
-    const k = rs.reduce((a, r) => a + r[f], 0);
+  const prop = (f: 'pointing' | 'loc' | 'locBox' | 'locFix'): Interval => {
+    const k = rs.reduce((a, r) => a + (r[f] ?? 0), 0);
     const [lo, hi] = wilson(k, rs.length);
     return { mean: rs.length ? k / rs.length : NaN, lo, hi };
   };
@@ -317,7 +324,7 @@ function summarize(rs: Rec[], B = CFG.bootstrap): Summary {
   return {
     n: rs.length, perturbN: del.length, ms: mean(rs.map((r) => r.ms)),
     pointing: prop('pointing'), energy: bootstrapMean(rs.map((r) => r.energy), drawsFor(rs.length, B)),
-    loc: prop('loc'), locBox: prop('locBox'), box: mean(rs.map((r) => r.box)),
+    loc: prop('loc'), locBox: prop('locBox'), ...(rs.some((r) => r.locFix !== undefined) ? { locFix: prop('locFix') } : {}), box: mean(rs.map((r) => r.box)),
     deletion: bootstrapMean(del, drawsFor(del.length, B)),
   };
 }

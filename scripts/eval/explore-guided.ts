@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { explain } from '../../src/engine/explain.ts';
 import type { FixationModel } from '../../src/engine/model.ts';
-import { camBox, heatmap, removeOutliers, tightBox, toImagePoints, type Box } from '../../src/engine/post.ts';
+import { camBox, fixationBox, heatmap, removeOutliers, toImagePoints, type Box } from '../../src/engine/post.ts';
 import { gradCamLayer } from '../../src/engine/baselines.ts';
 import { PRESETS, resolveRules, type Rules } from '../../src/engine/types.ts';
 import { unravelCpu } from '../../src/engine/unravel.ts';
@@ -32,12 +32,22 @@ export function classMaps(fm: FixationModel): { key: string; method: 'cam' | 'gr
   return [{ key: 'cam', method: 'cam' }, { key: 'gradcam', method: 'gradcam' }, ...(mid ? [{ key: `gradcam@${mid}`, method: 'gradcam' as const, layer: mid }] : [])];
 }
 
-export function ruleSets(fm: FixationModel): { key: string; rules: Rules }[] {
+export function ruleSets(fm: FixationModel): { key: string; preset: 'default' | 'reference' | 'dense'; rules: Rules }[] {
   return [
-    { key: 'catalog', rules: resolveRules('default', {}, fm.info.rules) },
-    { key: 'reference', rules: PRESETS.reference },
-    { key: 'dense', rules: resolveRules('reference', { gap: 'positive' }) },
+    { key: 'catalog', preset: 'default', rules: resolveRules('default', {}, fm.info.rules) },
+    { key: 'reference', preset: 'reference', rules: PRESETS.reference },
+    { key: 'dense', preset: 'dense', rules: PRESETS.dense },
   ];
+}
+
+/** The explain() options of a guided variant (method 'guided'), for the check and for the report. */
+export function guidedOptions(fm: FixationModel, v: { map: string; dens?: string; eps?: number }) {
+  const c = classMaps(fm).find((x) => x.key === v.map)!;
+  const [rk, s] = v.dens!.split('/s');
+  return {
+    method: 'guided' as const, ...(c.layer ? { layer: c.layer } : {}),
+    guided: { epsilon: v.eps!, sigma: Number(s), classMap: c.method, rules: ruleSets(fm).find((r) => r.key === rk)!.preset },
+  };
 }
 
 const norm = (m: Float32Array) => {
@@ -71,7 +81,7 @@ async function caseMaps(fm: FixationModel, p: Prepared): Promise<CaseMaps> {
   const boxes = new Map<string, Box | null>();
   for (const r of ruleSets(fm)) {
     const pts = removeOutliers(toImagePoints(unravelCpu(fm.graph, (n) => acts.get(n)!, p.ci, r.rules).inputFixations, transform), width, height);
-    boxes.set(r.key, tightBox(pts));
+    boxes.set(r.key, fixationBox(pts));
     for (const s of SIGMAS) dens.set(`${r.key}/s${s}`, heatmap(pts, width, height, s));
   }
   return { width, height, cls, dens, boxes, transform };
@@ -92,6 +102,18 @@ const mapOf = (cm: CaseMaps, v: V) => (v.dens ? guidedMap(cm.cls.get(v.map)!, cm
 
 export async function exploreGuided(fm: FixationModel, set: Prepared[], opts: { log: (s: string) => void; steps: number; quick: boolean; drawsFor?: unknown }): Promise<GuidedResult> {
   const vs = allVariants(fm);
+  // Check once that this shortcut makes the same map as explain(method 'guided').
+  {
+    const p = set[0];
+    const v = vs.find((x) => x.dens === 'dense/s0.02' && x.eps === 0.1)!;
+    const img = tf.tensor3d(p.c.image.data, [p.c.image.height, p.c.image.width, 3], 'int32');
+    const e = await explain(fm, img, { ...guidedOptions(fm, v), classIndex: p.ci });
+    img.dispose();
+    const m = mapOf(await caseMaps(fm, p), v);
+    let d = 0;
+    for (let i = 0; i < m.length; i++) d = Math.max(d, Math.abs(m[i] - e.heatmap.data[i]));
+    if (d > 1e-4) throw new Error(`explore-guided: the variant map differs from explain(method 'guided') by ${d}`);
+  }
   const sc = new Map(vs.map((v) => [v.key, { pointing: [] as number[], energy: [] as number[], loc: [] as number[], deletion: [] as number[] }]));
   const fixLoc = new Map(ruleSets(fm).map((r) => [r.key, 0]));
   const t0 = performance.now();

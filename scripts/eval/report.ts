@@ -35,20 +35,21 @@ export function modelTables(r: any): string {
     `**Recognition.** Top-1 on the ${n} labelled photos: ${hits}/${n}, top-5 ${r.photoTop1.filter((p: any) => p.top5).length}/${n} (misses: ${r.photoTop1.filter((p: any) => !p.top1).map((p: any) => `${p.id} → ${p.label}`).join('; ') || 'none'}). ` +
     `Synthetic candidates (${r.config.recognitionPool} per object kind, ${r.syntheticCandidates} in all): top-1 ${ivp({ mean: r.syntheticTop1, lo: r.syntheticTop1Ci[0], hi: r.syntheticTop1Ci[1] })}%, ` +
     `top-5 ${ivp({ mean: r.syntheticTop5, lo: r.syntheticTop5Ci[0], hi: r.syntheticTop5Ci[1] })}% (Wilson 95%).`, '',
-    `Default method \`${r.defaults.method}\`; catalog rules \`${JSON.stringify(r.defaults.rules)}\`.`, '');
+    `Default method \`${r.defaults.method}\`; catalog rules \`${JSON.stringify(r.defaults.rules)}\`; guided \`${JSON.stringify(r.defaults.guided)}\`; boxes \`${JSON.stringify(r.defaults.box)}\`.`, '');
   for (const [set, title] of [['synthetic', 'Synthetic test set'], ['photos', 'Hand-boxed photos (boxes.json + more-boxes.json)']]) {
     const s = r.summary[set];
     const any = s[M[0].key];
     out.push(`#### ${title}: ${any.n} images, deletion on ${any.perturbN}`, '',
-      '| method | pointing % | energy % | loc. own box % | loc. CAM protocol % | deletion AUC ↓ | ms |', '|---|---|---|---|---|---|---|');
+      '| method | pointing % | energy % | loc. own box % | loc. CAM protocol % | loc. fixation box % | deletion AUC ↓ | ms |', '|---|---|---|---|---|---|---|---|');
     for (const m of M) {
       const v = s[m.key];
       const noBox = v.box < 1 ? ` (no box on ${pct(1 - v.box)}%)` : '';
-      out.push(`| ${m.label} | ${ivp(v.pointing)} | ${ivp(v.energy)} | ${ivp(v.locBox)}${noBox} | ${ivp(v.loc)} | ${iv3(v.deletion)} | ${v.ms.toFixed(0)} |`);
+      out.push(`| ${m.label} | ${ivp(v.pointing)} | ${ivp(v.energy)} | ${ivp(v.locBox)}${noBox} | ${ivp(v.loc)} | ${v.locFix ? ivp(v.locFix) : ''} | ${iv3(v.deletion)} | ${v.ms.toFixed(0)} |`);
     }
     out.push('');
   }
-  out.push('Intervals: 95%; Wilson for the proportions (pointing, localization), percentile bootstrap over images (2000 resamples) for the means (energy, deletion).', '');
+  out.push('Localization: IoU >= 0.5 with the box. Own box: the box the method returns (`box`; its source per method in BOX_SOURCE, src/engine/methods.ts; no box counts as a miss); CAM protocol: the largest component above 20% of the map\'s max; fixation box: the fixations after outlier removal, none below 20 points (the paper\'s box).',
+    'Intervals: 95%; Wilson for the proportions (pointing, localization), percentile bootstrap over images (2000 resamples) for the means (energy, deletion).', '');
   // Per object kind (synthetic test set): kept / tried, recognition, and pointing / energy / own-box localization.
   out.push('#### Per object (synthetic test set): kept / tried, top-5 on the pool; pointing % / energy % / loc. own box % per method', '',
     `| object | kept / tried | top-5 % | ${M.map((m) => m.label).join(' | ')} |`, `|---|---|---|${M.map(() => '---|').join('')}`);
@@ -102,7 +103,7 @@ export async function summaryTable(jsonPaths: string[], wallS?: number): Promise
       out.push(`| ${i ? '' : `\`${r.model}\``} | ${rec} | ${syn} | ${name} | ${ivp(v.pointing)} | ${ivp(v.energy)} | ${ivp(v.locBox)} | ${ivp(v.loc)} | ${iv3(v.deletion)} | ${sanityPasses(r.sanity[k]) ? 'pass' : 'fail'} |`);
     }
   }
-  out.push('', 'Synthetic test set, 95% intervals (Wilson for proportions, bootstrap over images for means); full tables per model in [eval/results.md](eval/results.md).' +
+  out.push('', 'Synthetic test set, 95% intervals (Wilson for proportions, bootstrap over images for means); full tables per model in `eval/results.md`.' +
     (wallS ? ` Whole run: ${wallS.toFixed(0)} s wall.` : ''));
   return out.join('\n');
 }
