@@ -29,8 +29,11 @@ export function classMaps(fm: FixationModel): { key: string; method: 'cam' | 'gr
   for (let node = g.byName.get(last); node; node = g.byName.get(node.inputs[0])) {
     if (node.shape.length === 3 && node.shape[0] >= 2 * h && node.kind !== 'input') { mid = node.name; break; }
   }
-  return [{ key: 'cam', method: 'cam' }, { key: 'gradcam', method: 'gradcam' }, ...(mid ? [{ key: `gradcam@${mid}`, method: 'gradcam' as const, layer: mid }] : [])];
+  return [{ key: 'cam', method: 'cam' }, { key: 'gradcam', method: 'gradcam' }, ...(mid && !unusable.has(mid) ? [{ key: `gradcam@${mid}`, method: 'gradcam' as const, layer: mid }] : [])];
 }
+
+/** Layers whose Grad-CAM the backend cannot compute (tf.grad needs kernels wasm lacks, e.g. Conv2DBackpropFilter). */
+const unusable = new Set<string>();
 
 export function ruleSets(fm: FixationModel): { key: string; preset: 'default' | 'reference' | 'dense'; rules: Rules }[] {
   return [
@@ -101,6 +104,13 @@ function allVariants(fm: FixationModel): V[] {
 const mapOf = (cm: CaseMaps, v: V) => (v.dens ? guidedMap(cm.cls.get(v.map)!, cm.dens.get(v.dens)!, v.eps!) : cm.cls.get(v.map)!);
 
 export async function exploreGuided(fm: FixationModel, set: Prepared[], opts: { log: (s: string) => void; steps: number; quick: boolean; drawsFor?: unknown }): Promise<GuidedResult> {
+  for (const c of classMaps(fm).filter((x) => x.layer)) {
+    const img = tf.tensor3d(set[0].c.image.data, [set[0].c.image.height, set[0].c.image.width, 3], 'int32');
+    try { await explain(fm, img, { method: 'gradcam', layer: c.layer, classIndex: set[0].ci }); } catch (e) {
+      unusable.add(c.layer!);
+      opts.log(`  explore-guided: no Grad-CAM at ${c.layer} here (${(e as Error).message}); that class map is left out`);
+    } finally { img.dispose(); }
+  }
   const vs = allVariants(fm);
   // Check once that this shortcut makes the same map as explain(method 'guided').
   {

@@ -70,6 +70,9 @@ export function modelTables(r: any): string {
     }
   }
   out.push('');
+  for (const c of [...new Set((r.comparisons.synthetic as any[]).map((x) => x.method))]) {
+    out.push(`Targets of ${label(M, c)} (against both CAM and Grad-CAM): test set ${targetLine(targets(r, c, 'synthetic'))}; photos ${targetLine(targets(r, c, 'photos'))}.`, '');
+  }
   const groups = r.sanity[M[0].key].map((d: any) => d.group);
   out.push(`#### Sanity check: Spearman ρ of the map with the original after randomising the layers from the top down to ...`, '',
     `| method | ${groups.join(' | ')} | passes (ρ < ${SANITY_MAX_RHO} at every depth) |`, `|---|${groups.map(() => '---|').join('')}---|`);
@@ -84,23 +87,48 @@ export function modelTables(r: any): string {
     `Defaults measured: rules ${JSON.stringify(r.defaults.rules)}, post ${JSON.stringify(r.defaults.post)}.`);
   return out.join('\n');
 }
+/**
+ * Issue 18's five targets for one method on one set, each against both CAM and Grad-CAM: pointing at least as often,
+ * localization at least as often and deletion no worse hold unless a baseline wins beyond the interval (a tie
+ * holds); energy must be higher beyond the interval; the sanity check must pass at every depth.
+ */
+export function targets(r: any, method: string, set: 'synthetic' | 'photos'): { name: string; holds: boolean; how: string }[] {
+  const cs = (r.comparisons[set] as any[]).filter((c) => c.method === method);
+  if (!cs.length) return [];
+  const notWorse = (k: string, lower = false) => cs.every((c) => (lower ? c[k].lo <= 0 : c[k].hi >= 0));
+  const win = (k: string, lower = false) => cs.every((c) => (lower ? c[k].hi < 0 : c[k].lo > 0));
+  const how = (k: string, lower = false) => (win(k, lower) ? 'wins' : notWorse(k, lower) ? 'ties' : 'loses');
+  const sane = sanityPasses(r.sanity[method]);
+  return [
+    { name: 'pointing', holds: notWorse('pointing'), how: how('pointing') },
+    { name: 'energy', holds: win('energy'), how: how('energy') },
+    { name: 'localization', holds: notWorse('loc'), how: how('loc') },
+    { name: 'deletion', holds: notWorse('deletion', true), how: how('deletion', true) },
+    { name: 'sanity', holds: sane, how: sane ? 'passes' : 'fails' },
+  ];
+}
+const targetLine = (t: { name: string; holds: boolean; how: string }[]) =>
+  `${t.filter((x) => x.holds).length}/5 (${t.map((x) => `${x.name} ${x.how}${x.holds ? '' : ' ✗'}`).join(', ')})`;
+
 const label = (M: { key: string; label: string }[], k: string) => M.find((m) => m.key === k)?.label ?? k;
+
+const met = (t: { holds: boolean }[]) => (t.length ? `${t.filter((x) => x.holds).length}/5` : '');
 
 /** The compact per-model table: recognition and the headline numbers of the default method, CAM and Grad-CAM. */
 export async function summaryTable(jsonPaths: string[], wallS?: number): Promise<string> {
-  const out = ['| model | labelled photos top-1 | synthetic top-1 / top-5 % | method | pointing % | energy % | loc. own box % | loc. CAM protocol % | deletion AUC ↓ | sanity |',
-    '|---|---|---|---|---|---|---|---|---|---|'];
+  const out = ['| model | labelled photos top-1 | synthetic top-1 / top-5 % | method | pointing % | energy % | loc. own box % | loc. CAM protocol % | deletion AUC ↓ | sanity | targets met: test / photos |',
+    '|---|---|---|---|---|---|---|---|---|---|---|'];
   for (const p of jsonPaths) {
     if (!existsSync(p)) continue;
     const r = JSON.parse(await readFile(p, 'utf8'));
     const s = r.summary.synthetic;
-    const keys = [...new Set([r.defaults.method, 'cam', 'gradcam'])].filter((k) => s[k]);
+    const keys = [...new Set([r.defaults.method, 'guided', 'fixations', 'cam', 'gradcam'])].filter((k) => s[k]);
     for (const [i, k] of keys.entries()) {
       const v = s[k];
       const rec = i ? '' : `${r.photoTop1.filter((x: any) => x.top1).length}/${r.photoTop1.length}`;
       const syn = i ? '' : `${pct(r.syntheticTop1)} / ${pct(r.syntheticTop5)}`;
       const name = r.methods.find((m: any) => m.key === k).label + (k === r.defaults.method ? ' (default)' : '');
-      out.push(`| ${i ? '' : `\`${r.model}\``} | ${rec} | ${syn} | ${name} | ${ivp(v.pointing)} | ${ivp(v.energy)} | ${ivp(v.locBox)} | ${ivp(v.loc)} | ${iv3(v.deletion)} | ${sanityPasses(r.sanity[k]) ? 'pass' : 'fail'} |`);
+      out.push(`| ${i ? '' : `\`${r.model}\``} | ${rec} | ${syn} | ${name} | ${ivp(v.pointing)} | ${ivp(v.energy)} | ${ivp(v.locBox)} | ${ivp(v.loc)} | ${iv3(v.deletion)} | ${sanityPasses(r.sanity[k]) ? 'pass' : 'fail'} | ${targets(r, k, 'synthetic').length ? `${met(targets(r, k, 'synthetic'))} / ${met(targets(r, k, 'photos'))}` : ''} |`);
     }
   }
   out.push('', 'Synthetic test set, 95% intervals (Wilson for proportions, bootstrap over images for means); full tables per model in `eval/results.md`.' +
