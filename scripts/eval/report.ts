@@ -81,7 +81,7 @@ export function modelTables(r: any): string {
     out.push(`| ${m.label} | ${d.map((x) => x.rho.toFixed(2) + (x.degenerate ? '*' : '')).join(' | ')} | ${sanityPasses(d) ? 'yes' : '**no**'} |`);
   }
   const sanityN = r.cases.filter((c: any) => c.set === 'photos').length;
-  out.push('', `(* some maps became constant and count as ρ = 0.) Sanity cases: ${sanityN} photos + ${r.config.sanityPerObject ? `${r.config.sanityPerObject} per object kind` : '2 synthetic'}.` +
+  out.push('', `(* some maps became constant and count as ρ = 0.) Sanity cases: ${sanityN} photos + ${r.config.sanitySynthetic} synthetic (${r.config.sanitySynthetic} object kinds).` +
     (r.skippedPhotos.length ? ` Not a localization case: ${r.skippedPhotos.map((s: any) => `${s.id} (${s.why})`).join('; ')}.` : ''),
     `Run: ${r.cpus} CPUs, backend ${r.backend}, ${r.seconds.total.toFixed(0)} s wall, ${r.seconds.cpu.toFixed(0)} CPU s; ms: one \`explain()\` on a shared machine, compare within a table only.`,
     `Defaults measured: rules ${JSON.stringify(r.defaults.rules)}, post ${JSON.stringify(r.defaults.post)}.`);
