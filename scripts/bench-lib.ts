@@ -2,7 +2,8 @@
 // runs per path (timing mode, end to end with counters, forward only, end to end one frame at a time), the report
 // and its printout.
 import { writeFileSync } from 'node:fs';
-import type { ExplainRequest, FrameResult } from '../src/worker/api.ts';
+import type { ExplainRequest, FrameResult, Method } from '../src/worker/api.ts';
+import { DEFAULT_METHOD, METHODS } from '../src/engine/methods.ts';
 
 /** `n` frames sent as the app sends them (the next once the previous is submitted): results in order, wall ms. */
 export type Stream = (req: ExplainRequest, n: number, maxInFlight?: number) => Promise<{ results: FrameResult[]; ms: number }>;
@@ -14,6 +15,8 @@ export interface BenchOptions {
   frames: number; warmup: number; width: number; height: number; paths: ('gpu' | 'fallback')[]; out: string; port: number; node: boolean;
   /** Catalog model id (installed under models/). */
   model: string;
+  /** The explanation method of every explained frame (default DEFAULT_METHOD). */
+  method: Method;
 }
 
 export function args(argv = process.argv.slice(2)): BenchOptions {
@@ -25,12 +28,14 @@ export function args(argv = process.argv.slice(2)): BenchOptions {
   const warmup = Number(get('warmup', '2'));
   const [w, h] = get('size', '640x480').split('x').map(Number);
   const paths = get('paths', 'gpu,fallback').split(',') as ('gpu' | 'fallback')[];
-  if (!(frames >= 1) || !(warmup >= 0) || !(w > 0 && h > 0) || paths.some((p) => p !== 'gpu' && p !== 'fallback')) {
-    throw new Error('usage: bench [--frames N>=1] [--warmup K>=0] [--size WxH] [--paths gpu,fallback] [--model ID] [--out FILE.json] [--port P] [--node]');
+  const method = get('method', DEFAULT_METHOD) as Method;
+  const methods = METHODS.filter((m) => m !== 'center');
+  if (!(frames >= 1) || !(warmup >= 0) || !(w > 0 && h > 0) || paths.some((p) => p !== 'gpu' && p !== 'fallback') || !methods.includes(method)) {
+    throw new Error(`usage: bench [--frames N>=1] [--warmup K>=0] [--size WxH] [--paths gpu,fallback] [--model ID] [--method ${methods.join('|')}] [--out FILE.json] [--port P] [--node]`);
   }
   return {
     frames, warmup, width: w, height: h, paths, out: get('out', ''), port: Number(get('port', '5299')), node: argv.includes('--node'),
-    model: get('model', 'squeezenet1_1'),
+    model: get('model', 'squeezenet1_1'), method,
   };
 }
 
@@ -54,7 +59,7 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
   let firstFrameMs = NaN;
   const memAt = Math.min(10, o.frames);
   for (let i = 1; i <= o.frames; i++) {
-    const r = await run({ timing: true });
+    const r = await run({ timing: true, method: o.method });
     if (i === 1) firstFrameMs = Date.now() - t0;
     if (r.path !== path) throw new Error(`asked for the ${path} path, ran ${r.path}`);
     if (i > o.warmup) for (const s of STAGES) times[s].push(r.timings[s]);
@@ -65,7 +70,7 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
   process.stdout.write('\n');
   // End to end, as the app runs frames (pipelined: the next frame goes once the previous is submitted, no waits
   // between stages), with the per-frame counters; fps = frames / wall time after the warm-up frames.
-  const e2e = await timed(stream, {}, o);
+  const e2e = await timed(stream, { method: o.method }, o);
   // Pipelined frames overlap, so one frame's counts (from the end of the previous frame to its own end) also hold a
   // part of the next one's; their sum over the counted frames is exact: per frame = sum / frames.
   const sums = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<(typeof COUNTERS)[number], number>;
@@ -78,7 +83,7 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
   // What a plain classifier costs on the same path, sent the same way: forward pass and top-5.
   const fwd = await timed(stream, { forwardOnly: true }, o);
   // The same end-to-end frames one at a time (the next sent once the previous result is back): what pipelining gains.
-  const seq = await timed(stream, {}, o, 1);
+  const seq = await timed(stream, { method: o.method }, o, 1);
   memory.atEnd ??= memory.at10;
   const st = Object.fromEntries(STAGES.map((s) => [s, spread(times[s])])) as Record<(typeof STAGES)[number], Spread>;
   const fps = e2e.fps, fpsForwardOnly = fwd.fps;
@@ -107,7 +112,7 @@ async function timed(stream: Stream, req: ExplainRequest, o: BenchOptions, maxIn
 export function report(o: BenchOptions, results: Record<string, PathResult>, frameSize: { width: number; height: number }, extra: object = {}) {
   const g = results.gpu, f = results.fallback;
   const rep = {
-    model: o.model, frames: o.frames, warmup: o.warmup, frameSize, ...extra, ...results,
+    model: o.model, method: o.method, frames: o.frames, warmup: o.warmup, frameSize, ...extra, ...results,
     /** The CPU reference unravelling (unravelCpu) on the fallback path, same frames. */
     cpuUnravelMs: f?.unravelMs ?? null,
     gpuUnravelVsCpu: g && f ? g.unravelMs / f.unravelMs : null,

@@ -1,4 +1,4 @@
-// npm run bench [-- --frames N --out FILE.json --size WxH --warmup K --paths gpu,fallback --model ID --port P] [--node]
+// npm run bench [-- --frames N --out FILE.json --size WxH --warmup K --paths gpu,fallback --model ID --method M --port P] [--node]
 // Starts Vite (mode 'bench': the worker counts its GPU calls) and headless Chromium, feeds the same frame (a shared
 // photo, resized) to the explain worker on the GPU path and on the fallback path, three runs of N frames each:
 // 1. `timing` mode (the worker waits for the GPU queue between stages, so each stage gets its own GPU time): per-stage
@@ -8,7 +8,8 @@
 //    and pipelines created, worker CPU ms; medians after the warm-up);
 // 3. forward pass + top-5 only, sent the same way: the fps a plain classifier gets, so fpsOverForwardOnly = (2) / (3);
 // 4. (2) one frame at a time: pipelinedOverSequential = (2) / (4), what pipelining gains in the same run.
-// --model ID: any installed catalog model (default squeezenet1_1).
+// --model ID: any installed catalog model (default squeezenet1_1). --method M: the explanation method (fixations,
+// guided, cam, gradcam; default the library's DEFAULT_METHOD).
 // firstFrameMs: from init (model load, shader compilation) to the first result. On SwiftShader (no GPU) only the
 // ratios mean anything. --node runs the same without a browser (scripts/bench-node.ts).
 import { chromium } from '@playwright/test';

@@ -5,7 +5,8 @@
 // attract screen, and no controls.
 import { LitElement, html, nothing } from 'lit';
 import { customElement, query, state } from 'lit/decorators.js';
-import { CLASS_COLORS, type FrameResult, type InitInfo, type WorkerStatus } from '../worker/api.ts';
+import { CLASS_COLORS, type BoxSource, type FrameResult, type InitInfo, type WorkerStatus } from '../worker/api.ts';
+import { MIN_BOX_POINTS } from '../engine/post.ts';
 import type { CnnFixations, EngineState, Showing } from '../element/cnn-fixations.ts';
 import '../element/cnn-fixations.ts';
 import { listCameras, type CameraError } from '../camera/camera.ts';
@@ -333,10 +334,11 @@ export class CnnfixApp extends LitElement {
         <span class="top1" data-testid="top1">${top ? splitLabel(top.label) : ''}</span>
         ${top ? html`<span class="prob">${pct(top.prob)}</span>` : nothing}
         ${explained.length && (s.classes.length || s.method !== 'fixations')
-          ? html`<span class="explaining">${s.method === 'fixations' ? 'fixations' : s.method === 'cam' ? 'CAM' : 'Grad-CAM'} for ${explained.map((e, i) =>
+          ? html`<span class="explaining">${METHOD_NAMES[s.method]} for ${explained.map((e, i) =>
             // Several classes: each name with its colour, the legend of the per-class heatmaps, points and boxes.
             html`${i ? ', ' : ''}${explained.length > 1 ? html`<span class="swatch" style="--c:${e.color}" aria-hidden="true"></span>` : nothing}${e.class.label}`)}</span>`
           : nothing}
+        ${explained.length && s.box ? html`<span class="box-source" data-testid="box-source">${boxNote(explained[0].boxSource)}</span>` : nothing}
         ${this.frozen ? html`<span class="badge">frozen</span>` : nothing}
         ${this.paused ? html`<span class="badge">paused</span>` : nothing}
       </div>
@@ -429,6 +431,15 @@ export class CnnfixApp extends LitElement {
 }
 
 /** "fox squirrel, eastern fox squirrel, Sciurus niger": the first name large, the synonyms small. */
+/** The methods' names in the caption. */
+const METHOD_NAMES: Record<Settings['method'], string> = { fixations: 'fixations', guided: 'guided (class map x fixations)', cam: 'CAM', gradcam: 'Grad-CAM' };
+
+/** Which box the overlay shows (the first class's), in the caption. */
+function boxNote(source: BoxSource | null): string {
+  return source === 'fixations' ? 'box: the fixations\' (the paper\'s)' : source === 'map' ? 'box: the map\'s (CAM protocol)'
+    : `no box (fewer than ${MIN_BOX_POINTS} points)`;
+}
+
 function splitLabel(label: string) {
   const i = label.indexOf(', ');
   return i < 0 ? label : html`${label.slice(0, i)}<span class="syn">${label.slice(i)}</span>`;

@@ -100,7 +100,7 @@ export class MethodControls extends Control {
   override render() {
     const s = this.s;
     const set = (patch: Partial<Settings>) => this.emit('settings', patch);
-    const methods = [['fixations', 'Fixations'], ['cam', 'CAM'], ['gradcam', 'Grad-CAM']] as const;
+    const methods = [['fixations', 'Fixations'], ['guided', 'Guided'], ['cam', 'CAM'], ['gradcam', 'Grad-CAM']] as const;
     return html`<section aria-labelledby="h-method">
       <h2 id="h-method">Method</h2>
       <div class="seg" role="radiogroup" aria-labelledby="h-method">
@@ -111,6 +111,7 @@ export class MethodControls extends Control {
         <select ?disabled=${s.method !== 'fixations'} @change=${(e: Event) => set({ rules: value(e) as Settings['rules'] })}>
           <option value="default" ?selected=${s.rules === 'default'}>default (measured best)</option>
           <option value="reference" ?selected=${s.rules === 'reference'}>reference (the authors')</option>
+          <option value="dense" ?selected=${s.rules === 'dense'}>dense (reference, every positive pool position)</option>
         </select>
       </label>
       <label class="field">Network input

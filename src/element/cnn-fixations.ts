@@ -10,6 +10,7 @@ import { LitElement, css, html, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import type { Colormap, ExplainRequest, FrameResult, InitInfo, Method, WorkerStatus } from '../worker/api.ts';
 import { COLORMAPS } from '../engine/colormap.ts';
+import { METHODS as ENGINE_METHODS } from '../engine/methods.ts';
 import type { PresetName } from '../engine/types.ts';
 import { CameraError, RESOLUTIONS, cameraError, openCamera, stopStream, type Resolution } from '../camera/camera.ts';
 import { Engine, messageOf, type EngineEvent, type EngineOptions } from './worker-client.ts';
@@ -22,8 +23,8 @@ import { FrameLoop, type Picture } from './frame-loop.ts';
 export type Showing = 'none' | 'camera' | 'image';
 export type EngineState = 'loading' | 'ready' | 'failed';
 
-const METHODS: readonly Method[] = ['fixations', 'cam', 'gradcam'];
-const RULES: readonly PresetName[] = ['default', 'reference'];
+const METHODS = ENGINE_METHODS.filter((m): m is Method => m !== 'center');
+const RULES: readonly PresetName[] = ['default', 'reference', 'dense'];
 const FITS: readonly Settings['fit'][] = ['crop', 'letterbox'];
 const BACKENDS = ['auto', 'webgpu', 'fallback'] as const;
 
@@ -77,6 +78,11 @@ export class CnnFixations extends LitElement {
   @property({ converter: flag }) smooth = DEFAULTS.smooth;
   /** Layer view: the kept neurons of this layer instead of the fixations (method fixations only). */
   @property() layer?: string;
+  /**
+   * Read only: which box the last frame drew (its first class): 'fixations' (the paper's box around the fixations),
+   * 'map' (the CAM protocol on the method's heatmap), or null (none: too few points). Reflected as box-source.
+   */
+  @property({ attribute: 'box-source', reflect: true }) boxSource: 'fixations' | 'map' | null = null;
   @property() backend: (typeof BACKENDS)[number] = 'auto';
   /** Camera: hold the current frame (a setting change explains it again); false resumes. */
   @property({ type: Boolean, reflect: true }) frozen = false;
@@ -262,6 +268,7 @@ export class CnnFixations extends LitElement {
 
   onResult(r: FrameResult) {
     this.result = r;
+    this.boxSource = r.explained[0]?.boxSource ?? null;
     this.dispatchEvent(new CustomEvent('result', { detail: r }));
   }
 

@@ -1,6 +1,7 @@
 // What the user (or the page's URL) chose: the explain request and the camera, in one place.
 import type { Colormap, ExplainRequest, Method, OverlayOptions } from '../worker/api.ts';
 import type { PresetName } from '../engine/types.ts';
+import { DEFAULT_METHOD } from '../engine/methods.ts';
 import type { Resolution } from '../camera/camera.ts';
 
 export interface Settings {
@@ -26,7 +27,7 @@ export interface Settings {
 export const SMOOTHING = 0.5;
 
 export const DEFAULTS: Settings = {
-  classes: [], rules: 'default', method: 'fixations', fit: 'crop',
+  classes: [], rules: 'default', method: DEFAULT_METHOD as Method, fit: 'crop',
   points: true, heatmap: true, box: true, colormap: 'turbo', opacity: 0.6, smooth: true,
   resolution: '720p', facingMode: 'environment',
 };
@@ -41,7 +42,8 @@ export function explainRequest(s: Settings, still: boolean): ExplainRequest {
   };
   return {
     classes: s.classes.length === 0 ? 'top' : s.classes.length === 1 ? s.classes[0] : s.classes,
-    rules: s.rules,
+    // The rules apply to the fixations method; 'guided' feeds its density with its own (GUIDED.rules).
+    rules: s.method === 'fixations' ? s.rules : undefined,
     method: s.method,
     fit: s.fit,
     overlay,

@@ -275,10 +275,11 @@ fn splat_kernels(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgrou
  * points, splat_kernels (each pixel sums the points' kernels, as heatmap()'s per-point branch) -> reduce_max
  * (max as ordered u32 bits: heat is >= 0) -> argmax (first index holding the max, as peak()) -> normalise
  * (divide by the max, then the EMA over frames: heat = s * heat + (1 - s) * new; reset copies).
- * A CPU-made map (CAM, Grad-CAM) is written into `img` and enters at reduce_max.
+ * A CPU-made map (CAM, Grad-CAM) is written into `img` and enters at reduce_max. The guided method's product with a
+ * class map (GUIDED_WGSL, src/engine/guided.ts; `epsilon` is its knob) runs between a first reduce_max and the rest.
  */
 export const HEATMAP_WGSL = /* wgsl */ `
-struct Params { width: u32, height: u32, radius: u32, count: u32, smoothing: f32, reset: u32, pad0: u32, pad1: u32 }
+struct Params { width: u32, height: u32, radius: u32, count: u32, smoothing: f32, reset: u32, epsilon: f32, pad1: u32 }
 struct Splat { pix: u32, w: f32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> points: array<Splat>;

@@ -3,6 +3,7 @@
 // CLASS_COLORS.length), kept on the GPU in one buffer for the overlay pass, which upsamples and composes them.
 // Nothing is read back: the peak comes from the CPU twin (FramePath.heatmap). Points come from the CPU
 // (encodePoints) or are splatted on the GPU by the overlay's post (encodeSplat, src/gpu/post.ts).
+import { GUIDED_WGSL } from '../engine/guided.ts';
 import { CLASS_COLORS, gaussianKernel, HEATMAP_WGSL, splatPixels } from '../engine/post.ts';
 import type { Fixation } from '../engine/types.ts';
 import { Growable } from './device.ts';
@@ -16,12 +17,14 @@ export interface HeatmapParams {
   sigma: number;
   /** EMA factor over frames, 0 = off (this frame replaces the slot's history). */
   smoothing: number;
+  /** The guided method's epsilon (encodeGuided only). */
+  epsilon?: number;
 }
 
 /** Class maps the heat buffer holds: one per class colour. */
 export const HEAT_SLOTS = CLASS_COLORS.length;
 
-const STEPS = ['splat', 'splat_kernels', 'blur_rows', 'blur_cols', 'reduce_max', 'argmax', 'normalise'] as const;
+const STEPS = ['splat', 'splat_kernels', 'blur_rows', 'blur_cols', 'reduce_max', 'argmax', 'normalise', 'guide_product', 'restart_max'] as const;
 type Step = (typeof STEPS)[number];
 const S = GPUBufferUsage.STORAGE;
 
@@ -36,6 +39,8 @@ interface Slot {
   kernel: Growable;
   img: Growable;
   tmp: Growable;
+  /** The guided method's class map (width x height), read by guide_product. */
+  guide: Growable;
   /** The slot's heat holds a history to smooth with. */
   smoothed: boolean;
   bindGroup: GPUBindGroup | null;
@@ -54,8 +59,8 @@ export class GpuHeatmap {
   private strideFloats = 0;
 
   constructor(private device: GPUDevice) {
-    const module = device.createShaderModule({ label: 'heatmap', code: HEATMAP_WGSL });
-    this.layout = bindGroupLayout(device, ['uniform', 'read', 'read', 'write', 'write', 'write', 'write']);
+    const module = device.createShaderModule({ label: 'heatmap', code: HEATMAP_WGSL + GUIDED_WGSL });
+    this.layout = bindGroupLayout(device, ['uniform', 'read', 'read', 'write', 'write', 'write', 'write', 'read']);
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
     this.pipelines = Object.fromEntries(STEPS.map((s) =>
       [s, device.createComputePipeline({ label: `heatmap.${s}`, layout, compute: { module, entryPoint: s } })])) as Record<Step, GPUComputePipeline>;
@@ -71,8 +76,13 @@ export class GpuHeatmap {
   /** Forget every slot's smoothed history (new model, new scene). */
   resetSmoothing() { for (const s of this.slots) s.smoothed = false; }
 
-  /** Heatmap of points already scaled to the map's width x height, into class slot `slot`. */
-  encodePoints(encoder: GPUCommandEncoder, points: Fixation[], p: HeatmapParams, slot = 0) {
+  /**
+   * Heatmap of points already scaled to the map's width x height, into class slot `slot`. With `guide` (a width x
+   * height class map, max 1: CAM or Grad-CAM made on the CPU), the guided method's heat (GUIDED_WGSL, twin of
+   * guidedMap()): the points' density, its max, then guide x (p.epsilon + density / max), normalised as any map.
+   */
+  encodePoints(encoder: GPUCommandEncoder, points: Fixation[], p: HeatmapParams, slot = 0, guide?: Float32Array) {
+    if (guide && guide.length !== p.width * p.height) throw new Error(`guided class map has ${guide.length} values, expected ${p.width}x${p.height}`);
     const { index, weight } = splatPixels(points, p.width, p.height);
     const sigma = Math.max(p.sigma * Math.hypot(p.width, p.height), 0.5);
     const kern = gaussianKernel(sigma);
@@ -82,16 +92,23 @@ export class GpuHeatmap {
     for (let i = 0; i < index.length; i++) { u[2 * i] = index[i]; f[2 * i + 1] = weight[i]; }
     this.device.queue.writeBuffer(s.points.buf!, 0, data);
     this.device.queue.writeBuffer(s.kernel.buf!, 0, kern as Float32Array<ArrayBuffer>);
+    if (guide) this.device.queue.writeBuffer(s.guide.buf!, 0, guide as Float32Array<ArrayBuffer>);
     // Per pixel, gathering the points' kernels costs `count` steps, the two blur passes 2 (2r + 1).
     const gather = index.length < 2 * kern.length;
     if (!gather) encoder.clearBuffer(s.img.buf!, 0, p.width * p.height * 4);
-    const pass = encoder.beginComputePass({ label: `heatmap.${slot}` });
+    const pass = encoder.beginComputePass({ label: `heatmap.${guide ? 'guided.' : ''}${slot}` });
+    const n = p.width * p.height;
     if (gather) {
-      this.dispatch(pass, s, 'splat_kernels', p.width * p.height);
+      this.dispatch(pass, s, 'splat_kernels', n);
     } else {
       this.dispatch(pass, s, 'splat', index.length);
-      this.dispatch(pass, s, 'blur_rows', p.width * p.height);
-      this.dispatch(pass, s, 'blur_cols', p.width * p.height);
+      this.dispatch(pass, s, 'blur_rows', n);
+      this.dispatch(pass, s, 'blur_cols', n);
+    }
+    if (guide) {
+      this.dispatch(pass, s, 'reduce_max', n);
+      this.dispatch(pass, s, 'guide_product', n);
+      this.dispatch(pass, s, 'restart_max', 1);
     }
     this.finish(pass, s, p);
   }
@@ -138,6 +155,7 @@ export class GpuHeatmap {
         kernel: new Growable(d, `heatmap.kernel.${i}`, rw),
         img: new Growable(d, `heatmap.img.${i}`, rw),
         tmp: new Growable(d, `heatmap.tmp.${i}`, S),
+        guide: new Growable(d, `heatmap.guide.${i}`, rw),
         smoothed: false, bindGroup: null, bound: [], boundStride: -1,
       });
     }
@@ -160,16 +178,17 @@ export class GpuHeatmap {
     this.heatBuf.ensure(HEAT_SLOTS * this.strideFloats * 4);
     s.points.ensure(Math.max(count, 1) * 8);
     s.kernel.ensure((2 * radius + 1) * 4);
-    for (const b of [s.img, s.tmp]) b.ensure(n);
+    for (const b of [s.img, s.tmp, s.guide]) b.ensure(n);
     const reset = !s.smoothed || !(p.smoothing > 0);
     s.smoothed = true;
     const params = new ArrayBuffer(32);
     new Uint32Array(params, 0, 4).set([width, height, radius, count]);
     new Float32Array(params, 16, 1)[0] = Math.min(Math.max(p.smoothing, 0), 0.99);
     new Uint32Array(params, 20, 1)[0] = reset ? 1 : 0;
+    new Float32Array(params, 24, 1)[0] = p.epsilon ?? 0;
     this.device.queue.writeBuffer(s.params, 0, params);
     this.device.queue.writeBuffer(s.stats, 0, new Uint32Array([0, 0xffffffff]));
-    const bufs = [s.points.buf, s.kernel.buf, s.img.buf, s.tmp.buf, this.heatBuf.buf];
+    const bufs = [s.points.buf, s.kernel.buf, s.img.buf, s.tmp.buf, this.heatBuf.buf, s.guide.buf];
     // The bind group also names the slot's heat range: rebuilt when the stride (the size) changes.
     if (!s.bindGroup || bufs.some((b, i) => b !== s.bound[i]) || s.boundStride !== this.strideFloats) {
       s.bound = bufs;
@@ -180,6 +199,7 @@ export class GpuHeatmap {
         entries: [
           ...[s.params, bufs[0], bufs[1], bufs[2], bufs[3], s.stats].map((buffer, binding) => ({ binding, resource: { buffer: buffer! } })),
           { binding: 6, resource: { buffer: bufs[4]!, offset: k * this.strideFloats * 4, size: this.strideFloats * 4 } },
+          { binding: 7, resource: { buffer: bufs[5]! } },
         ],
       });
     }
@@ -205,7 +225,7 @@ export class GpuHeatmap {
 
   destroy() {
     for (const s of this.slots) {
-      for (const b of [s.points, s.kernel, s.img, s.tmp]) b.destroy();
+      for (const b of [s.points, s.kernel, s.img, s.tmp, s.guide]) b.destroy();
       s.params.destroy();
       s.stats.destroy();
     }

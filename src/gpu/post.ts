@@ -4,7 +4,7 @@
 // in one compute pass. It splats the kept points into a heat slot's cleared image (few points: their kernels summed
 // per pixel; else scattered for GpuHeatmap.encodeSplat's blur, chosen on the GPU; then it normalises and smooths) and fills a rect buffer the overlay pass draws (GpuRects). The frame's result
 // still comes from the CPU functions on the read-back list; these kernels only draw.
-import { outlierRadius2, REMOVE_OUTLIERS_WGSL, SPLAT_POINT_WGSL, TIGHT_BOX_WGSL, TO_IMAGE_POINTS_WGSL, type Box, type Size } from '../engine/post.ts';
+import { MIN_BOX_POINTS, outlierRadius2, REMOVE_OUTLIERS_WGSL, SPLAT_POINT_WGSL, TIGHT_BOX_WGSL, TO_IMAGE_POINTS_WGSL, type Box, type Size } from '../engine/post.ts';
 import type { InputFixation, PixelTransform } from '../engine/types.ts';
 import { RECT_WGSL, RECTS_WGSL, overlayUnit, type GpuRects } from './overlay.ts';
 import { bindGroupLayout } from './kernels.ts';
@@ -85,7 +85,8 @@ fn kept_points(@builtin(global_invocation_id) id: vec3u) {
 @compute @workgroup_size(1)
 fn box_rects() {
   var out: array<Rect, 4>;
-  if ((P.flags & 2u) != 0u && atomicLoad(&stats[2]) > 0u) { out = box_outline(box_of(), P.overlay_scale, 2.0 * P.unit, P.color); }
+  // As fixationBox(): no box from fewer than MIN_BOX_POINTS kept points.
+  if ((P.flags & 2u) != 0u && atomicLoad(&stats[2]) >= ${MIN_BOX_POINTS}u) { out = box_outline(box_of(), P.overlay_scale, 2.0 * P.unit, P.color); }
   for (var k = 0u; k < 4u; k++) { rects[P.max_count + k] = out[k]; }
   // One invocation per heat pixel in 64-wide workgroups, 2-D past 32768 of them (HEATMAP_WGSL's gidx).
   let groups = (P.heat_w * P.heat_h + 63u) / 64u;

@@ -4,6 +4,7 @@
 import type { Fixation, InputFixation, PixelTransform, PresetName, Rules, TopClass } from '../engine/types.ts';
 import type { Box, Size } from '../engine/post.ts';
 import type { ModelInfo } from '../engine/model.ts';
+import type { BoxSource, ExplainMethod, GuidedOptions } from '../engine/methods.ts';
 import type { Counters } from '../gpu/counters.ts';
 import type { GpuFaults } from '../gpu/kernels.ts';
 
@@ -14,7 +15,9 @@ export type Backend = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 /** Which path ran: WebGPU inference + WGSL unravelling, or the fallback (WebGL/wasm inference + CPU unravelling). */
 export type PathName = 'gpu' | 'fallback';
 export type Colormap = 'turbo' | 'jet' | 'viridis';
-export type Method = 'fixations' | 'cam' | 'gradcam';
+/** The engine's methods but the centre prior (src/engine/methods.ts); the default is its DEFAULT_METHOD. */
+export type Method = Exclude<ExplainMethod, 'center'>;
+export type { BoxSource, GuidedOptions };
 
 export interface InitOptions {
   /** Catalog model id (served at /models/<id>/), or a user model given by URL of its model.json. */
@@ -88,8 +91,13 @@ export interface OverlayOptions {
 export interface ExplainRequest {
   /** 'top' = top-1; a class index; or several classes, drawn one colour each. */
   classes?: 'top' | number | number[];
+  /** The fixations' rules (method 'guided': those feeding its density, default GUIDED.rules). */
   rules?: PresetName | Rules;
   method?: Method;
+  /** Method 'guided': its knobs over GUIDED (src/engine/methods.ts). */
+  guided?: Partial<GuidedOptions>;
+  /** Where each class's box comes from: 'fixations' or 'map' (default BOX_SOURCE[method], src/engine/methods.ts). */
+  box?: BoxSource;
   fit?: 'crop' | 'letterbox';
   overlay?: Partial<OverlayOptions>;
   /** Return per-layer kept indices (layer view, tests); costs a larger readback. */
@@ -121,6 +129,8 @@ export interface ExplainedClass {
   /** Frame pixels. */
   fixations: Fixation[];
   box: Box | null;
+  /** Which box `box` is: the fixations' (the paper's box), the CAM protocol on the method's map, or none. */
+  boxSource: BoxSource | null;
   /** This class's heatmap maximum in frame pixels. */
   peak: [number, number] | null;
 }
@@ -137,6 +147,8 @@ export interface FrameResult {
    */
   layers: { name: string; count: number; indices?: Int32Array; shape: number[] }[];
   method: Method;
+  /** Method 'guided': its knobs in effect and the class map used. */
+  guided?: GuidedOptions & { classMap: 'cam' | 'gradcam' };
   /** upload, preprocess, forward, unravel, heatmap, readback, total (ms). */
   timings: Record<string, number>;
   /** Bytes read back from the GPU for this frame. */
@@ -179,6 +191,12 @@ export interface ExplainWorkerApi {
   dispose(): Promise<void>;
 }
 
+/**
+ * Test hook input: the guided method's heat from these points (one list per class) and class maps (width x height
+ * each, max 1): classMap x (epsilon + density) on the GPU (GUIDED_WGSL). Compare with guidedMap() of heatmap().
+ */
+export interface GuideForTest { maps: Float32Array[]; epsilon: number }
+
 /** Test-only hooks of the worker (not for the UI). */
 export interface ExplainWorkerTestApi extends ExplainWorkerApi {
   /** Destroy the GPUDevice as a driver reset would; resolves once the worker reports 'recovering'. */
@@ -198,7 +216,7 @@ export interface ExplainWorkerTestApi extends ExplainWorkerApi {
    * Several point lists: one class each (slot i, CLASS_COLORS[i]); compare with classOverlay(maps, .., true).
    */
   __heatmapForTest(points: Fixation[] | Fixation[][], width: number, height: number,
-    opts: { colormap: Colormap; opacity: number; sigma?: number }): Promise<Uint8Array>;
+    opts: { colormap: Colormap; opacity: number; sigma?: number; guide?: GuideForTest }): Promise<Uint8Array>;
   /**
    * The last frame's overlay, premultiplied RGBA8: on the GPU path drawn again offscreen and read back; on the
    * fallback, the 2D canvas's pixels (premultiplied here; the canvas keeps 8-bit premultiplied values).

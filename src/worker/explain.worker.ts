@@ -447,7 +447,7 @@ const api: ExplainWorkerTestApi = {
   __heatmapForTest(points, width, height, o) {
     return serial(async () => {
       if (!(path instanceof GpuPath)) throw new Error('__heatmapForTest: not on the GPU path');
-      return path.heatmapPixels(points, width, height, o.colormap, o.opacity, o.sigma);
+      return path.heatmapPixels(points, width, height, o.colormap, o.opacity, o.sigma, o.guide);
     });
   },
 

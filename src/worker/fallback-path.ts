@@ -56,12 +56,13 @@ export class FallbackPath implements FramePath {
   heatmap(srcs: HeatSource[], heat: Size, smoothing: number): ([number, number] | null)[] {
     this.ema.length = srcs.length;
     return srcs.map((src, slot) => {
-      const map = 'points' in src ? heatmap(src.points, heat.width, heat.height, DEFAULT_POST.sigma) : src.map;
+      // A baseline's map, or the guided map's CPU twin (guidedMap(), made with the result), else the points' heat.
+      const map = 'map' in src ? src.map : heatmap(src.points, heat.width, heat.height, DEFAULT_POST.sigma);
       // EMA over frames, per slot as on the GPU: a new size (or smoothing 0) starts over from this frame.
       const s = smoothing, ema = this.ema[slot];
       if (s > 0 && ema?.length === map.length) for (let i = 0; i < map.length; i++) ema[i] = s * ema[i] + (1 - s) * map[i];
       else this.ema[slot] = map.slice();
-      return 'points' in src ? peak(map, heat.width) : null;
+      return 'map' in src ? null : peak(map, heat.width);
     });
   }
 

@@ -6,7 +6,7 @@ import type { FixationModel } from '../engine/model.ts';
 import { camBox, peak, type Box } from '../engine/post.ts';
 import type { PixelTransform, TopClass } from '../engine/types.ts';
 import { readback } from '../gpu/readback.ts';
-import type { ExplainedClass, FrameResult, Method } from './api.ts';
+import type { ExplainedClass, FrameResult } from './api.ts';
 import { labelOf } from './scene.ts';
 
 export const STAGES = ['upload', 'preprocess', 'forward', 'unravel', 'heatmap', 'readback'] as const;
@@ -136,28 +136,36 @@ export function forwardNames(fm: FixationModel): string[] {
   return [...new Set([logits, ...(probs ? [probs] : []), ...fm.graph.captures])];
 }
 
-/** Activations a baseline reads (the class head's map, and for Grad-CAM the class conv's input). */
-export function baselineNames(fm: FixationModel, method: Method): string[] {
+/** Activations a class map reads (the class head's map, and for Grad-CAM the class conv's input). */
+export function baselineNames(fm: FixationModel, method: 'cam' | 'gradcam'): string[] {
   const head = classHead(fm);
   const names = [head.gap.inputs[0]];
   if (method === 'gradcam' && head.classConv) names.push(head.classConv.inputs[0]);
   return names;
 }
 
+/** Per-class CAM / Grad-CAM maps (width x height, max 1) from read-back activations. */
+export function classMaps(fm: FixationModel, acts: Map<string, Float32Array>, classes: number[], method: 'cam' | 'gradcam',
+  t: PixelTransform, width: number, height: number): Float32Array[] {
+  return classes.map((c) => baselineHeatmap(fm, (n) => {
+    const a = acts.get(n);
+    if (!a) throw new Error(`${method}: activation '${n}' was not read`);
+    return a;
+  }, c, method, t, width, height).heatmap);
+}
+
+/** A map's CAM-protocol box and first maximum, from map pixels to frame pixels. */
+export function mapBoxPeak(map: Float32Array, width: number, height: number, t: PixelTransform): { box: Box | null; peak: [number, number] } {
+  const sx = width / t.srcWidth, sy = height / t.srcHeight;
+  const b = camBox(map, width, height);
+  const [px, py] = peak(map, width);
+  return { box: b && [b[0] / sx, b[1] / sy, b[2] / sx, b[3] / sy], peak: [px / sx, py / sy] };
+}
+
 /** Per-class CAM / Grad-CAM maps at the overlay size, with box and peak in frame pixels. */
 export function baselineClasses(fm: FixationModel, acts: Map<string, Float32Array>, classes: number[], method: 'cam' | 'gradcam',
   t: PixelTransform, width: number, height: number): { map: Float32Array; box: Box | null; peak: [number, number] }[] {
-  const sx = width / t.srcWidth, sy = height / t.srcHeight;
-  return classes.map((c) => {
-    const map = baselineHeatmap(fm, (n) => {
-      const a = acts.get(n);
-      if (!a) throw new Error(`${method}: activation '${n}' was not read`);
-      return a;
-    }, c, method, t, width, height).heatmap;
-    const b = camBox(map, width, height);
-    const [px, py] = peak(map, width);
-    return { map, box: b && [b[0] / sx, b[1] / sy, b[2] / sx, b[3] / sy], peak: [px / sx, py / sy] };
-  });
+  return classMaps(fm, acts, classes, method, t, width, height).map((map) => ({ map, ...mapBoxPeak(map, width, height, t) }));
 }
 
 /** Dispose every tensor of a frame once (the input placeholder may also be a captured output). */

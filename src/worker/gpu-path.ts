@@ -12,7 +12,7 @@ import { flushTf, type GpuContext } from '../gpu/device.ts';
 import { GpuHeatmap } from '../gpu/heatmap.ts';
 import { GpuOverlay, type GpuRects, type HeatLayer, type Rect } from '../gpu/overlay.ts';
 import { GpuPost, packFixationList, type PostStats } from '../gpu/post.ts';
-import { CLASS_COLORS, type Colormap, type OverlayOptions } from './api.ts';
+import { CLASS_COLORS, type Colormap, type GuideForTest, type OverlayOptions } from './api.ts';
 import { Laps } from './frame.ts';
 import type { FramePath, HeatSource, ListDraw, Unravelled } from './path.ts';
 import { classColor, sceneRects } from './scene.ts';
@@ -111,6 +111,11 @@ export class GpuPath implements FramePath {
     const hp = { ...heat, sigma: DEFAULT_POST.sigma, smoothing };
     this.classes = srcs.length;
     return srcs.map((src, slot) => {
+      if ('guide' in src) {
+        // The guided heat from its parts on the GPU (GUIDED_WGSL); its peak came from the CPU twin (src.map).
+        this.heatmapGpu.encodePoints(encoder, src.points, { ...hp, sigma: src.sigma, epsilon: src.epsilon }, slot, src.guide);
+        return null;
+      }
       if (!('points' in src)) {
         this.heatmapGpu.encodeMap(encoder, src.map, hp, slot);
         return null;
@@ -135,14 +140,15 @@ export class GpuPath implements FramePath {
 
   /**
    * Test path: the heatmap of these points (one list: the colormap; several: one class each, in its hue), drawn
-   * offscreen through the overlay pass and read back.
+   * offscreen through the overlay pass and read back. With `guide`, the guided heat of each list and its class map.
    */
-  async heatmapPixels(points: Fixation[] | Fixation[][], width: number, height: number, colormap: Colormap, opacity: number, sigma = DEFAULT_POST.sigma) {
+  async heatmapPixels(points: Fixation[] | Fixation[][], width: number, height: number, colormap: Colormap, opacity: number,
+    sigma = DEFAULT_POST.sigma, guide?: GuideForTest) {
     const perClass = points.length > 0 && Array.isArray(points[0]) ? points as Fixation[][] : [points as Fixation[]];
     const hm = new GpuHeatmap(this.gpu.device);
     try {
       const enc = this.gpu.device.createCommandEncoder();
-      perClass.forEach((p, slot) => hm.encodePoints(enc, p, { width, height, sigma, smoothing: 0 }, slot));
+      perClass.forEach((p, slot) => hm.encodePoints(enc, p, { width, height, sigma, smoothing: 0, epsilon: guide?.epsilon }, slot, guide?.maps[slot]));
       this.gpu.device.queue.submit([enc.finish()]);
       return await this.overlay.drawOffscreen(width, height, this.heatLayer(colormap, opacity, hm, perClass.length), []);
     } finally {

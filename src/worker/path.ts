@@ -3,12 +3,13 @@
 // forward pass and top-5, the classes to explain, their fixations and boxes, the overlay, the result.
 import type * as tf from '@tensorflow/tfjs-core';
 import type { FixationModel } from '../engine/model.ts';
-import { heatPeak, rescalePoints, type Size } from '../engine/post.ts';
+import { guidedMap } from '../engine/guided.ts';
+import { chooseBox, DEFAULT_POST, heatmap, heatPeak, rescalePoints, type Size } from '../engine/post.ts';
 import type { Fixation, InputFixation, KeptLayer, PixelTransform } from '../engine/types.ts';
 import type { Rect } from '../gpu/overlay.ts';
 import { readback } from '../gpu/readback.ts';
 import { CLASS_COLORS, type Backend, type ExplainedClass, type FrameResult, type OverlayOptions, type PathName } from './api.ts';
-import { baselineClasses, baselineNames, disposeAll, forwardFrame, Laps, readActivations, readSummary, summaryTensor, type Frame, type Summary } from './frame.ts';
+import { baselineClasses, baselineNames, classMaps, disposeAll, mapBoxPeak, forwardFrame, Laps, readActivations, readSummary, summaryTensor, type Frame, type Summary } from './frame.ts';
 import type { FramePlan } from './plan.ts';
 import type { Pending } from './unraveller.ts';
 import { classColor, framePoints, labelOf, layerCells, sceneRects, type ClassScene } from './scene.ts';
@@ -29,8 +30,13 @@ export interface Unravelled {
  */
 export interface ListDraw { transform: PixelTransform; frame: Size; smoothing: number; overlay: OverlayOptions }
 
-/** What the heatmap is made of: frame fixations scaled to the heat grid, or a map made on the CPU (baselines). */
-export type HeatSource = { points: Fixation[] } | { map: Float32Array };
+/**
+ * What the heatmap is made of: frame fixations scaled to the heat grid; a map made on the CPU (baselines); or the
+ * guided method's parts, points and class map (`guide`, the heat grid's size, max 1), with its CPU twin's result
+ * (`map`: guidedMap(), what the fallback draws; the GPU path makes its own from the parts).
+ */
+export type HeatSource = { points: Fixation[] } | { map: Float32Array }
+  | { points: Fixation[]; guide: Float32Array; epsilon: number; sigma: number; map: Float32Array };
 
 export interface FramePath {
   readonly name: PathName;
@@ -114,7 +120,9 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
     const smoothing = heatKeys.get(path) === key ? plan.overlay.smoothing : 0;
     heatKeys.set(path, key);
     const firstClass = plan.classes === 'top' ? 'top' : plan.classes[0];
-    const single = plan.method === 'fixations' && !plan.layers && (plan.classes === 'top' || plan.classes.length === 1);
+    const fixated = plan.method === 'fixations' || plan.method === 'guided';
+    // (The GPU list's post draws the fixations' own box: only when that is the box asked for.)
+    const single = plan.method === 'fixations' && plan.box === 'fixations' && !plan.layers && (plan.classes === 'top' || plan.classes.length === 1);
     // The overlay of a single-class frame without a layer view can be drawn from the GPU list (path permitting).
     const draw: ListDraw | undefined = single ? { transform, frame: frameSize, smoothing, overlay: plan.overlay } : undefined;
     if (single && path.beginUnravel && !plan.timing) {
@@ -123,7 +131,7 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
       pipelined = true;
       return { finish: async () => rest(await pending.result) };
     }
-    const r = await rest(plan.method === 'fixations' ? await path.unravel(tensors, firstClass, plan, laps, st, draw) : null);
+    const r = await rest(fixated ? await path.unravel(tensors, firstClass, plan, laps, st, draw) : null);
     return { finish: async () => r };
 
     /** Everything after the first class's unravelling (which brings the frame summary back with it). */
@@ -141,13 +149,13 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
       const { overlay, heat } = path.sizes(frameSize);
       const explained: ExplainedClass[] = classes.map((index, i) => ({
         class: { index, label: labelOf(fm, index), prob: s.probs[i] },
-        color: CLASS_COLORS[i], inputFixations: [], fixations: [], box: null, peak: null,
+        color: CLASS_COLORS[i], inputFixations: [], fixations: [], box: null, boxSource: null, peak: null,
       }));
       const scenes: ClassScene[] = [];
       let layers: FrameResult['layers'] = [];
       let srcs: HeatSource[];
 
-      if (plan.method === 'fixations') {
+      if (fixated) {
         for (let i = 0; i < classes.length; i++) {
           const u = i === 0 ? first! : await path.unravel(tensors, classes[i], plan, laps);
           bytes += u.bytes;
@@ -163,20 +171,43 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
             layers = u.layers.map((l) => ({ name: l.name, count: l.indices.length, shape: l.shape, ...(plan.withIndices ? { indices: l.indices } : {}) }));
           }
           scenes.push(scene);
-          Object.assign(explained[i], { inputFixations: u.input, fixations, box });
+          Object.assign(explained[i], { inputFixations: u.input, fixations, ...chooseBox('fixations', fixations, null) });
         }
-        srcs = scenes.map((c) => ({ points: rescalePoints(c.fixations, frameSize, heat) }));
+        const points = scenes.map((c) => rescalePoints(c.fixations, frameSize, heat));
+        srcs = points.map((p) => ({ points: p }));
+        const g = plan.guided;
+        if (g) {
+          // The class maps from read-back activations at the heat size (as the baselines'), times the density.
+          const acts = await readActivations(tensors, baselineNames(fm, g.classMap));
+          bytes += acts.bytes;
+          laps.mark('readback');
+          const maps = classMaps(fm, acts.values, classes, g.classMap, transform, heat.width, heat.height);
+          srcs = points.map((p, i) => {
+            const map = guidedMap(maps[i], heatmap(p, heat.width, heat.height, g.sigma), g.epsilon);
+            const { box, peak } = mapBoxPeak(map, heat.width, heat.height, transform);
+            explained[i].peak = peak;
+            if (plan.box === 'map') Object.assign(explained[i], chooseBox('map', [], box));
+            return { points: p, guide: maps[i], epsilon: g.epsilon, sigma: g.sigma, map };
+          });
+        } else if (plan.box === 'map') {
+          // The fixations' own heatmap's CAM-protocol box, on the CPU twin of the heat grid.
+          points.forEach((p, i) => {
+            const map = heatmap(p, heat.width, heat.height, DEFAULT_POST.sigma);
+            Object.assign(explained[i], chooseBox('map', [], mapBoxPeak(map, heat.width, heat.height, transform).box));
+          });
+        }
+        explained.forEach((e, i) => { scenes[i].box = e.box; });
       } else {
         // Baselines: not the hot path; their maps come from read-back activations, made at the heat size (the CAM is
         // itself upsampled from the last conv layer, 13x13 for SqueezeNet).
-        const acts = await readActivations(tensors, baselineNames(fm, plan.method));
+        const acts = await readActivations(tensors, baselineNames(fm, plan.method as 'cam' | 'gradcam'));
         bytes += acts.bytes;
         laps.mark('readback');
-        const maps = baselineClasses(fm, acts.values, classes, plan.method, transform, heat.width, heat.height);
+        const maps = baselineClasses(fm, acts.values, classes, plan.method as 'cam' | 'gradcam', transform, heat.width, heat.height);
         await laps.lap('unravel');
         maps.forEach((m, i) => {
           scenes.push({ color: classColor(i), fixations: [], box: m.box });
-          Object.assign(explained[i], { box: m.box, peak: m.peak });
+          Object.assign(explained[i], { ...chooseBox('map', [], m.box), peak: m.peak });
         });
         srcs = maps.map((m) => ({ map: m.map }));
       }
@@ -196,8 +227,8 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
         explained[i].peak = [q.x, q.y];
       });
       return {
-        top: s.top, explained, path: path.name, backend: path.backend, method: plan.method, frameSize,
-        layers, timings: laps.done(), readbackBytes: bytes,
+        top: s.top, explained, path: path.name, backend: path.backend, method: plan.method, ...(plan.guided ? { guided: plan.guided } : {}),
+        frameSize, layers, timings: laps.done(), readbackBytes: bytes,
       };
     }
   } finally {

@@ -1,9 +1,12 @@
 // A request resolved once, at the top of a frame, into what the stages need: checked rules, classes, overlay
 // options and the layers wanted. Every bad value is reported here, before any GPU work starts.
+import { classHead } from '../engine/baselines.ts';
 import { size } from '../engine/graph.ts';
+import { guidedClassMap } from '../engine/guided.ts';
+import { BOX_SOURCE, DEFAULT_METHOD, METHODS as ENGINE_METHODS, resolveGuided, unknownMethod } from '../engine/methods.ts';
 import type { FixationModel } from '../engine/model.ts';
 import { resolveRules, type Rules } from '../engine/types.ts';
-import { CLASS_COLORS, type ExplainRequest, type Method, type OverlayOptions } from './api.ts';
+import { CLASS_COLORS, type BoxSource, type ExplainRequest, type GuidedOptions, type Method, type OverlayOptions } from './api.ts';
 
 export const DEFAULT_OVERLAY: OverlayOptions = {
   points: true, heatmap: true, box: true, colormap: 'jet', opacity: 0.6, smoothing: 0,
@@ -11,6 +14,10 @@ export const DEFAULT_OVERLAY: OverlayOptions = {
 
 export interface FramePlan {
   method: Method;
+  /** Method 'guided': its knobs and the class map it uses. */
+  guided?: GuidedOptions & { classMap: 'cam' | 'gradcam' };
+  /** Where the boxes come from. */
+  box: BoxSource;
   rules: Rules;
   fit: 'crop' | 'letterbox';
   /** 'top' = the top-1 class, known after the forward pass; else checked, de-duplicated class indices. */
@@ -26,11 +33,21 @@ export interface FramePlan {
   forwardOnly: boolean;
 }
 
-const METHODS: Method[] = ['fixations', 'cam', 'gradcam'];
+/** The methods the worker runs: the engine's, but the centre prior. */
+export const METHODS = ENGINE_METHODS.filter((m): m is Method => m !== 'center');
 
 export function planFrame(fm: FixationModel, req: ExplainRequest = {}): FramePlan {
-  const method = req.method ?? 'fixations';
-  if (!METHODS.includes(method)) throw new Error(`method must be one of ${METHODS.join(', ')}, got '${method}'`);
+  const method = req.method ?? (DEFAULT_METHOD as Method);
+  if (!METHODS.includes(method)) throw unknownMethod(method, METHODS);
+  // The worker's class maps (CAM, Grad-CAM in closed form) need a global-average-pool head.
+  if (method !== 'fixations') {
+    try { classHead(fm); } catch (e) { throw new Error(`method '${method}' does not apply to model '${fm.info.id}': ${(e as Error).message}`); }
+  }
+  if (req.guided !== undefined && method !== 'guided') throw new Error(`guided options apply to method 'guided', not '${method}'`);
+  const g = method === 'guided' ? resolveGuided(req.guided) : undefined;
+  const box = req.box ?? BOX_SOURCE[method];
+  if (box !== 'fixations' && box !== 'map') throw new Error(`box must be 'fixations' or 'map', got '${box}'`);
+  if (box === 'fixations' && method !== 'fixations' && method !== 'guided') throw new Error(`box 'fixations': method '${method}' has no fixations`);
   const fit = req.fit ?? 'crop';
   if (fit !== 'crop' && fit !== 'letterbox') throw new Error(`fit must be 'crop' or 'letterbox', got '${fit}'`);
   const overlay = overlayOptions(req.overlay);
@@ -38,7 +55,9 @@ export function planFrame(fm: FixationModel, req: ExplainRequest = {}): FramePla
   const numClasses = size(fm.graph.byName.get(fm.graph.logits)!.shape);
   return {
     method,
-    rules: resolveRules(req.rules ?? 'default', {}, fm.info.rules), // 'default': the model's own (catalog "rules")
+    ...(g ? { guided: { ...g, classMap: guidedClassMap(fm, g.classMap) } } : {}),
+    box,
+    rules: resolveRules(req.rules ?? g?.rules ?? 'default', {}, fm.info.rules), // 'default': the model's own (catalog "rules")
     fit,
     classes: req.classes === undefined || req.classes === 'top' ? 'top' : checkClasses(req.classes, numClasses),
     overlay,

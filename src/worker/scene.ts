@@ -3,15 +3,18 @@
 // (the GPU path draws them with a render pass, the fallback with a 2D context: the same geometry).
 import { receptiveField } from '../engine/baselines.ts';
 import type { FixationModel } from '../engine/model.ts';
-import { removeOutliers, tightBox, toImagePoints, type Box } from '../engine/post.ts';
+import { fixationBox, removeOutliers, toImagePoints, type Box } from '../engine/post.ts';
 import type { Fixation, Graph, InputFixation, PixelTransform } from '../engine/types.ts';
 import { boxOutline, overlayUnit, pointRect, type Rect } from '../gpu/overlay.ts';
 import { CLASS_COLORS, type OverlayOptions } from './api.ts';
 
-/** Network-input fixations -> frame-pixel fixations (outliers removed, the authors' rule) and their tight box. */
+/**
+ * Network-input fixations -> frame-pixel fixations (outliers removed, the authors' rule) and their box (the paper's
+ * tight box; none from fewer than MIN_BOX_POINTS points: fixationBox).
+ */
 export function framePoints(input: InputFixation[], t: PixelTransform): { fixations: Fixation[]; box: Box | null } {
   const fixations = removeOutliers(toImagePoints(input, t), t.srcWidth, t.srcHeight);
-  return { fixations, box: tightBox(fixations) };
+  return { fixations, box: fixationBox(fixations) };
 }
 
 /** Receptive-field boxes (frame pixels) of kept neurons of a spatial layer; none for vectors (after a pool/FC). */

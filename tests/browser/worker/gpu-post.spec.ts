@@ -1,6 +1,7 @@
 // The GPU path draws a single-class frame's overlay from the unravelling's GPU-side list (src/gpu/post.ts, in the
 // frame's submit half). It must equal the CPU post of the same list: toImagePoints + removeOutliers + tightBox
-// (src/engine/post.ts, run here in the page), drawn as the CPU-points path draws it (sceneRects + the CPU splat).
+// (src/engine/post.ts, run here in the page), drawn as the CPU-points path draws it (sceneRects + the CPU splat), the
+// box only from MIN_BOX_POINTS kept points on (fixationBox).
 import { writeFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { PRESENT_LAUNCH } from './launch.ts';
@@ -29,7 +30,7 @@ async function liveFrame(url: string, req: object, fit: 'crop' | 'letterbox', pn
     const post = await h.api.__gpuPostForTest();
     const [c] = r.explained;
     const cpu = h.cpuFramePoints(c.inputFixations, r.frameSize.width, r.frameSize.height, INPUT, fit);
-    const ref: Uint8Array = await h.api.__pointsOverlayForTest(cpu.fixations, cpu.box, r.frameSize, size, O);
+    const ref: Uint8Array = await h.api.__pointsOverlayForTest(cpu.fixations, cpu.drawnBox, r.frameSize, size, O);
     let image: string | undefined;
     if (png) {
       // The photo scaled to the overlay with the overlay over it, to look at.
@@ -99,7 +100,7 @@ async function handList(input: { x: number; y: number; c: number; w: number }[],
     const diff = (a: Uint8Array, b: Uint8Array) => h.pixelDiff(a, b), red = (a: Uint8Array) => h.colorPixels(a, '#ff3b30');
     const cpu = h.cpuFramePoints(input, frame.width, frame.height, INPUT, fit);
     const gpu = await h.api.__gpuPostForTest({ input, transform: cpu.t, frame, overlay: size, o: O });
-    const ref: Uint8Array = await h.api.__pointsOverlayForTest(cpu.fixations, cpu.box, frame, size, O);
+    const ref: Uint8Array = await h.api.__pointsOverlayForTest(cpu.fixations, cpu.drawnBox, frame, size, O);
     return { t: cpu.t, cpu: { points: cpu.points, kept: cpu.fixations.length, box: cpu.box }, gpu: gpu.stats, diff: diff(gpu.pixels, ref), red: red(gpu.pixels), refRed: red(ref) };
   }, { input, frame, fit, size: OVERLAY, O, INPUT });
 }

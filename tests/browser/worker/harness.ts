@@ -7,7 +7,8 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { colorize, type ColormapName } from '../../../src/engine/colormap.ts';
 import { explain, type ExplainOptions } from '../../../src/engine/explain.ts';
 import { FixationModel } from '../../../src/engine/model.ts';
-import { CLASS_COLORS, classOverlay, heatGrid, heatmap, removeOutliers, rescalePoints, tightBox, toImagePoints, upsample, type Size } from '../../../src/engine/post.ts';
+import { CLASS_COLORS, classOverlay, fixationBox, heatGrid, heatmap, removeOutliers, rescalePoints, tightBox, toImagePoints, upsample, type Size } from '../../../src/engine/post.ts';
+import { guidedMap } from '../../../src/engine/guided.ts';
 import { pixelTransform } from '../../../src/engine/model.ts';
 import type { Fixation, InputFixation } from '../../../src/engine/types.ts';
 import type { ExplainRequest, ExplainWorkerTestApi, InitOptions } from '../../../src/worker/api.ts';
@@ -96,7 +97,7 @@ const h = {
     const t = tf.tensor3d(Int32Array.from(img.data), [img.height, img.width, 4], 'int32');
     try {
       const e = await explain(fm, t, opts);
-      return { top: e.top, class: e.class, inputFixations: e.inputFixations, fixations: e.fixations, box: e.box, peak: e.peak };
+      return { top: e.top, class: e.class, inputFixations: e.inputFixations, fixations: e.fixations, box: e.box, boxSource: e.boxSource, peak: e.peak };
     } finally {
       t.dispose();
     }
@@ -143,13 +144,15 @@ const h = {
   },
   /**
    * The CPU post of a network-input list (the engine's functions: what the GPU post must equal): the pixel transform
-   * of a W x H frame, the points in the photo (toImagePoints), the ones kept after removeOutliers, their tightBox.
+   * of a W x H frame, the points in the photo (toImagePoints), the ones kept after removeOutliers, their tightBox
+   * and the box drawn (fixationBox).
    */
   cpuFramePoints(input: InputFixation[], W: number, H: number, inputSize: number, fit: 'crop' | 'letterbox') {
     const t = pixelTransform(W, H, inputSize, fit);
     const inPhoto = toImagePoints(input, t);
     const fixations = removeOutliers(inPhoto, W, H);
-    return { t, points: inPhoto.length, fixations, box: tightBox(fixations) };
+    // box: what the GPU post's stats hold; drawnBox: the box drawn (none below MIN_BOX_POINTS points).
+    return { t, points: inPhoto.length, fixations, box: tightBox(fixations), drawnBox: fixationBox(fixations) };
   },
   /** Per-channel differences of two RGBA8 images: the largest, and how many pixels differ by more than 1. */
   pixelDiff(a: Uint8Array, b: Uint8Array) {
@@ -169,6 +172,14 @@ const h = {
     let n = 0;
     for (let p = 0; p < a.length; p += 4) if (a[p + 3] === 255 && a[p] === r && a[p + 1] === g && a[p + 2] === b) n++;
     return n;
+  },
+  /**
+   * The guided heat on the CPU (guidedMap of each list's heatmap() and its class map), premultiplied: one list through
+   * the colormap, several in their hues: the twin of __heatmapForTest with `guide`.
+   */
+  cpuGuidedPixels(points: Fixation[][], maps: Float32Array[], epsilon: number, width: number, height: number, colormap: ColormapName, opacity: number, sigma?: number) {
+    const heat = points.map((p, i) => guidedMap(maps[i], heatmap(p, width, height, sigma), epsilon));
+    return new Uint8Array((heat.length > 1 ? classOverlay(heat, CLASS_COLORS, opacity, true) : colorize(heat[0], colormap, opacity, true)).buffer);
   },
   /** CPU heatmap + colormap, premultiplied: the twin of __heatmapForTest. */
   cpuHeatmapPixels(points: Fixation[], width: number, height: number, colormap: ColormapName, opacity: number, sigma?: number) {
