@@ -10,10 +10,11 @@ import { overlayAlpha } from '../../src/engine/colormap.ts';
 import { CLASS_COLORS } from '../../src/engine/post.ts';
 import { drawExplanation } from '../../src/node/draw.ts';
 import { decodeImage } from '../../src/node/index.ts';
+import { photo } from '../fixtures/photos.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
-const SQUIRREL = join(ROOT, '../shared/images/squirrel_cls.jpg');
-const FRUITS = join(ROOT, '../shared/images/fruits.jpg');
+const SQUIRREL = photo('squirrel_cls.jpg');
+const FRUITS = photo('fruits.jpg');
 
 interface Run { code: number; stdout: string; stderr: string }
 function cnnfix(...args: string[]): Promise<Run> {

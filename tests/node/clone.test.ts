@@ -6,9 +6,10 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { photo } from '../fixtures/photos.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
-const SQUIRREL = join(ROOT, '../shared/images/squirrel_cls.jpg');
+const SQUIRREL = photo('squirrel_cls.jpg');
 
 interface Run { code: number; stdout: string; stderr: string }
 function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {

@@ -8,8 +8,9 @@ import { gpuSelfCheck } from '../../src/gpu/selfcheck.ts';
 import type { FixationModel } from '../../src/engine/model.ts';
 import { initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
 import { nodeWebGpuUnavailable, webGpuUnravel, initNodeWebGpu } from '../../src/node/webgpu.ts';
+import { photo } from '../fixtures/photos.ts';
 
-const SQUIRREL = new URL('../../../shared/images/squirrel_cls.jpg', import.meta.url).pathname;
+const SQUIRREL = photo('squirrel_cls.jpg');
 const why = await nodeWebGpuUnavailable();
 if (why) console.log(`node-webgpu.test.ts skipped: ${why}`);
 

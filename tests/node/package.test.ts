@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { photo } from '../fixtures/photos.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
-const SQUIRREL = join(ROOT, '../shared/images/squirrel_cls.jpg');
+const SQUIRREL = photo('squirrel_cls.jpg');
 const CATALOG = JSON.parse(readFileSync(join(ROOT, 'models/catalog.json'), 'utf8'));
 
 interface Run { code: number; stdout: string; stderr: string; ms: number }

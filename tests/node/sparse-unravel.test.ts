@@ -14,8 +14,9 @@ import { unravelCpu } from '../../src/engine/unravel.ts';
 import { initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
 import { SparseActivations } from '../../src/worker/sparse-unravel.ts';
 import { FIXTURES } from '../fixtures/graphs.ts';
+import { PHOTOS as PHOTO_DIR } from '../fixtures/photos.ts';
 
-const IMAGES = new URL('../../../shared/images/', import.meta.url).pathname;
+const IMAGES = PHOTO_DIR + '/';
 const SQUIRREL = IMAGES + 'squirrel_cls.jpg';
 const PHOTOS = ['apple.jpg', 'butterfly.jpg', 'chicky_512.png', 'fruits.jpg', 'messi5.jpg', 'orange.jpg', 'squirrel_cls.jpg', 'starry_night.jpg'];
 

@@ -4,8 +4,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain, pixelTransform, toImagePoints, type FixationModel } from '../../src/index.ts';
 import { loadModel, readImage } from '../../src/node/index.ts';
+import { photo } from '../fixtures/photos.ts';
 
-const SQUIRREL = new URL('../../../shared/images/squirrel_cls.jpg', import.meta.url).pathname;
+const SQUIRREL = photo('squirrel_cls.jpg');
 
 let model: FixationModel;
 let image: tf.Tensor3D;
