@@ -134,6 +134,7 @@ export interface Rec { pointing: number; energy: number; loc: number; locBox: nu
 
 async function main() {
   const t0 = performance.now();
+  if (flag('--tables')) return rewriteTables();
   const cat = await readCatalog();
   const installed = cat.models.map((m) => m.id).filter((id) => existsSync(join(ROOT, 'models', id, 'model.json')));
   const ids = models.length ? models : installed;
@@ -161,6 +162,24 @@ async function main() {
     log(`wrote eval/results.md${changed.length ? ` and its tables into ${changed.join(', ')}` : ''}`);
   }
   log(`eval: all models in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+/**
+ * --tables: render eval/results.md's model tables and summary again from the last full run's out/eval-<id>.json (no
+ * measuring), with the current default method and box sources of src/engine/methods.ts (the numbers are the run's).
+ */
+async function rewriteTables() {
+  const cat = await readCatalog();
+  const paths = cat.models.map((m) => join(ROOT, 'out', `eval-${m.id}.json`)).filter((p) => existsSync(p));
+  for (const p of paths) {
+    const r = JSON.parse(await readFile(p, 'utf8'));
+    r.defaults = { ...r.defaults, method: DEFAULT_METHOD, box: BOX_SOURCE };
+    await writeFile(p, JSON.stringify(r, null, 1));
+    await writeSection(`eval:${r.model}`, modelTables(r));
+  }
+  await writeSection('eval:summary', await summaryTable(paths));
+  const changed = await copyTables();
+  log(`eval --tables: ${paths.length} models${changed.length ? `; updated ${changed.join(', ')}` : ''}`);
 }
 
 async function evalModel(id: string, write: boolean) {
