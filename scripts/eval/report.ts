@@ -5,6 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT } from '../../src/node/index.ts';
 import { SANITY_MAX_RHO } from './explore.ts';
+import { bootstrapIndices, bootstrapMean } from './metrics.ts';
 
 export const pct = (v: number) => (v === undefined || Number.isNaN(v) ? '–' : `${(100 * v).toFixed(1)}`);
 export const f3 = (v: number) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(3));
@@ -70,6 +71,16 @@ export function modelTables(r: any): string {
     }
   }
   out.push('');
+  const ms = new Set(M.map((m) => m.key));
+  if (ms.has('guided') && ms.has('fixations')) {
+    out.push('Guided against CNN Fixations (catalog rules) on the same images, paired (guided − fixations):', '',
+      '| set | pointing (pp) | energy (pp) | loc. own box (pp) | deletion AUC (↓ better) |', '|---|---|---|---|---|');
+    for (const [set, title] of [['synthetic', 'test'], ['photos', 'photos']]) {
+      const d = (k: string) => paired(r, set, 'guided', 'fixations', k);
+      out.push(`| ${title} | ${verdict(d('pointing'))} | ${verdict(d('energy'))} | ${verdict(d('locBox'))} | ${verdict(d('deletion'), true, false)} |`);
+    }
+    out.push('');
+  }
   for (const c of [...new Set((r.comparisons.synthetic as any[]).map((x) => x.method))]) {
     out.push(`Targets of ${label(M, c)} (against both CAM and Grad-CAM): test set ${targetLine(targets(r, c, 'synthetic'))}; photos ${targetLine(targets(r, c, 'photos'))}.`, '');
   }
@@ -109,6 +120,13 @@ export function targets(r: any, method: string, set: 'synthetic' | 'photos'): { 
 }
 const targetLine = (t: { name: string; holds: boolean; how: string }[]) =>
   `${t.filter((x) => x.holds).length}/5 (${t.map((x) => `${x.name} ${x.how}${x.holds ? '' : ' ✗'}`).join(', ')})`;
+
+/** A paired difference a − b of one record field over a set's cases (those where both have it), bootstrap 95%. */
+export function paired(r: any, set: string, a: string, b: string, k: string): Iv {
+  const pairs = (r.cases as any[]).filter((c) => c.set === set).map((c) => [c.methods[a]?.[k], c.methods[b]?.[k]])
+    .filter((p): p is [number, number] => typeof p[0] === 'number' && typeof p[1] === 'number');
+  return bootstrapMean(pairs.map((p) => p[0]), bootstrapIndices(pairs.length, 2000, 991 + pairs.length), pairs.map((p) => p[1]));
+}
 
 const label = (M: { key: string; label: string }[], k: string) => M.find((m) => m.key === k)?.label ?? k;
 
