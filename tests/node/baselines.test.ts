@@ -327,7 +327,7 @@ describe('npm run eval -- --model squeezenet1_1 --quick', () => {
     // SqueezeNet's top-1 on the labelled photos (the squirrel, the butterfly... are well known to it).
     expect(r.photoTop1.find((p: { id: string }) => p.id === 'squirrel_cls.jpg').top1).toBe(true);
     for (const set of ['photos', 'synthetic']) {
-      for (const m of ['fixations', 'fixations-ref', 'cam', 'gradcam', 'center']) {
+      for (const m of ['fixations', 'guided', 'cam', 'gradcam', 'center']) {
         const s = r.summary[set][m];
         for (const k of ['pointing', 'energy', 'loc', 'locBox', 'deletion']) {
           expect(s[k].mean).toBeGreaterThanOrEqual(0);
