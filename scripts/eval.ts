@@ -136,6 +136,7 @@ export interface Rec { pointing: number; energy: number; loc: number; locBox: nu
 async function main() {
   const t0 = performance.now();
   if (flag('--tables')) return rewriteTables();
+  if (flag('--forward')) return forwardCost();
   const cat = await readCatalog();
   const installed = cat.models.map((m) => m.id).filter((id) => existsSync(join(ROOT, 'models', id, 'model.json')));
   const ids = models.length ? models : installed;
@@ -163,6 +164,35 @@ async function main() {
     log(`wrote eval/results.md${changed.length ? ` and its tables into ${changed.join(', ')}` : ''}`);
   }
   log(`eval: all models in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+/**
+ * --forward: the forward-pass cost of each installed catalog model as a ratio to the first one, in one process
+ * (wasm, batch 1, 224x224; rounds interleaved so that the load of a shared machine falls on every model alike).
+ */
+async function forwardCost() {
+  const backend = await initNodeBackend();
+  const cat = await readCatalog();
+  const ids = cat.models.map((m) => m.id).filter((id) => existsSync(join(ROOT, 'models', id, 'model.json')));
+  const fms = await Promise.all(ids.map((id) => loadModel(id)));
+  const img = tf.tensor3d((await readRgb(join(DATA.images, 'squirrel_cls.jpg'))).data, [426, 535, 3], 'int32');
+  const inputs = fms.map((fm) => fm.preprocess(img).input);
+  const times = fms.map(() => [] as number[]);
+  const rounds = opt('--rounds') ?? 15;
+  for (let r = -2; r < rounds; r++) {
+    for (const [i, fm] of fms.entries()) {
+      const t = performance.now();
+      await probsOf(fm, inputs[i]);
+      if (r >= 0) times[i].push(performance.now() - t);
+    }
+  }
+  const med = times.map((t) => [...t].sort((a, b) => a - b)[t.length >> 1]);
+  const md = [`Forward pass cost (${backend}, batch 1, median of ${rounds} interleaved rounds in one process; ratio to \`${ids[0]}\`):`, '',
+    `| model | ${ids.map((id) => `\`${id}\``).join(' | ')} |`, `|---|${ids.map(() => '---|').join('')}`,
+    `| forward / ${ids[0]}'s | ${med.map((m) => (m / med[0]).toFixed(2)).join(' | ')} |`].join('\n');
+  log(md);
+  await writeSection('eval:forward', md);
+  tf.dispose([img, ...inputs]);
 }
 
 /**
