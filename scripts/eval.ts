@@ -42,7 +42,7 @@ const CFG = {
   perObject: opt('--per-object') ?? (QUICK ? 2 : undefined), // undefined: PER_OBJECT[model] ?? 8
   recognitionPool: QUICK ? 4 : 16, // candidates per object kind always classified (top-1 / top-5 on the candidates)
   maxTriesPerObject: QUICK ? 24 : 40, // an object kind the model rarely ranks in its top 5 stops here (reported)
-  perturbPerObject: 1, // deletion on this many of each kind's kept images (plus every photo)
+  perturbPerObject: flag('--no-deletion') ? 0 : 1, // deletion on this many of each kind's kept images (plus every photo)
   sanitySynthetic: 2, // sanity on every photo and the first synthetic images (one per kind: interleaved)
   steps: 16, // deletion steps of 1/16 of the pixels each
   seed: 1, // test set; the tuning set uses seed 2 and the other backgrounds
@@ -238,8 +238,8 @@ async function evalModel(id: string, write: boolean) {
   log(`synthetic: ${syn.length} cases (${kinds.map((k) => `${k.object} ${k.kept}/${k.tried}`).join(', ')}) (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   const nth = (s: { c: EvalCase }) => syn.filter((x) => x.c.object === s.c.object).indexOf(s as never);
   const all = [
-    ...photos.map((c, i) => ({ c, ...photoCls[i], perturb: true, sanity: true })),
-    ...syn.map((s, i) => ({ ...s, perturb: nth(s) < CFG.perturbPerObject, sanity: i < CFG.sanitySynthetic })),
+    ...photos.map((c, i) => ({ c, ...photoCls[i], perturb: !flag('--no-deletion'), sanity: !flag('--no-sanity') })),
+    ...syn.map((s, i) => ({ ...s, perturb: nth(s) < CFG.perturbPerObject, sanity: !flag('--no-sanity') && i < CFG.sanitySynthetic })),
   ];
 
   const recs = new Map<string, Map<string, Rec>>(); // case id -> method -> record
@@ -289,7 +289,7 @@ async function evalModel(id: string, write: boolean) {
   const sanity: Record<string, { depth: number; group: string; rho: number; degenerate: number }[]> = {};
   for (const m of METHODS) sanity[m.key] = [];
   const sanityCases = all.filter((k) => k.sanity);
-  for await (const { depth, group, model } of cascade(fm)) {
+  for await (const { depth, group, model } of sanityCases.length ? cascade(fm) : []) {
     const rhos = new Map(METHODS.map((m) => [m.key, [] as number[]]));
     const degenerate = new Map(METHODS.map((m) => [m.key, 0]));
     for (const k of sanityCases) {
