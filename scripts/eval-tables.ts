@@ -1,6 +1,6 @@
 // npm run eval:tables [-- FILE...]: copy the tables that `npm run eval` wrote into eval/results.md (between
 // <!-- NAME:begin --> and <!-- NAME:end -->) into every file with a matching marker pair, <!-- NAME --> ... <!-- /NAME -->
-// (default files: docs/*.md and README.md). E.g. <!-- eval:summary --> <!-- /eval:summary --> gets the per-model
+// (default files: docs/*.md and README.md), each marker alone on its line (one quoted in prose is left alone). E.g. <!-- eval:summary --> <!-- /eval:summary --> gets the per-model
 // summary; <!-- eval:mobilenet_v2 --> that model's tables. A marker naming no table is an error: nothing is written.
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -11,13 +11,13 @@ const ROOT = join(import.meta.dirname, '..');
 /** The named tables of results.md. */
 export function sections(results: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const m of results.matchAll(/<!-- ([\w:.-]+):begin -->\n?([\s\S]*?)\n?<!-- \1:end -->/g)) out.set(m[1], m[2]);
+  for (const m of results.matchAll(/^<!-- ([\w:.-]+):begin -->\n?([\s\S]*?)\n?^<!-- \1:end -->$/gm)) out.set(m[1], m[2]);
   return out;
 }
 
 /** The text with each marker pair's content replaced by its table; throws naming the marker if none is known. */
 export function fill(text: string, tables: Map<string, string>, file: string): string {
-  return text.replace(/<!-- ([\w:.-]+) -->\n?[\s\S]*?<!-- \/\1 -->/g, (_all, name: string) => {
+  return text.replace(/^<!-- ([\w:.-]+) -->\n?[\s\S]*?^<!-- \/\1 -->$/gm, (_all, name: string) => {
     const t = tables.get(name);
     if (t === undefined) throw new Error(`${file}: marker <!-- ${name} --> names no table of eval/results.md (known: ${[...tables.keys()].join(', ')})`);
     return `<!-- ${name} -->\n${t}\n<!-- /${name} -->`;

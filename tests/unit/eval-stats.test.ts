@@ -41,10 +41,15 @@ describe('npm run eval:tables', () => {
     expect(t.get('eval:summary')).toBe('| a | b |\n|---|---|\n| 1 | 2 |');
   });
   it('replaces the content between matching markers, and only there', () => {
-    const doc = 'intro\n<!-- eval:summary -->\nold table\n<!-- /eval:summary -->\nmiddle\n<!-- eval:m1 --><!-- /eval:m1 -->\nend\n';
+    const doc = 'intro\n<!-- eval:summary -->\nold table\n<!-- /eval:summary -->\nmiddle\n<!-- eval:m1 -->\n<!-- /eval:m1 -->\nend\n';
     const out = fill(doc, sections(results), 'README.md');
     expect(out).toBe('intro\n<!-- eval:summary -->\n| a | b |\n|---|---|\n| 1 | 2 |\n<!-- /eval:summary -->\nmiddle\n<!-- eval:m1 -->\n### m1\n<!-- /eval:m1 -->\nend\n');
     expect(fill(out, sections(results), 'README.md')).toBe(out); // idempotent
+  });
+  it('leaves a marker quoted in prose alone (markers stand alone on their lines)', () => {
+    const doc = 'Put `<!-- eval:summary -->` ... `<!-- /eval:summary -->` in a file.\n';
+    expect(fill(doc, sections(results), 'docs/x.md')).toBe(doc);
+    expect([...sections('say `<!-- x:begin -->` and `<!-- x:end -->`\n').keys()]).toEqual([]);
   });
   it('names the file and the marker when a marker names no table', () => {
     expect(() => fill('<!-- eval:nope -->\n<!-- /eval:nope -->', sections(results), 'docs/x.md')).toThrow(/docs\/x.md: marker <!-- eval:nope --> names no table/);
