@@ -94,3 +94,40 @@ export function mean(v: ArrayLike<number>): number {
   for (let i = 0; i < v.length; i++) s += v[i];
   return v.length ? s / v.length : NaN;
 }
+
+/** Wilson score interval (95%) of a proportion of k successes in n. */
+export function wilson(k: number, n: number, z = 1.96): [number, number] {
+  if (!n) return [NaN, NaN];
+  const p = k / n, z2 = z * z;
+  const c = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const h = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
+  return [Math.max(0, c - h), Math.min(1, c + h)];
+}
+
+/** Bootstrap resamples over images: the same index draws for every method (paired), seeded. */
+export function bootstrapIndices(n: number, resamples = 2000, seed = 12345): Int32Array[] {
+  let a = seed >>> 0;
+  const rand = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return Array.from({ length: resamples }, () => Int32Array.from({ length: n }, () => Math.floor(rand() * n)));
+}
+
+/** 95% percentile bootstrap interval of the mean of `v` (or of the paired difference v - w) over the resamples. */
+export function bootstrapMean(v: ArrayLike<number>, draws: Int32Array[], w?: ArrayLike<number>): { mean: number; lo: number; hi: number } {
+  const n = v.length;
+  if (!n) return { mean: NaN, lo: NaN, hi: NaN };
+  const d = Float64Array.from({ length: n }, (_, i) => v[i] - (w ? w[i] : 0));
+  const means = Float64Array.from(draws, (idx) => {
+    if (idx.length !== n) throw new Error(`bootstrapMean: ${n} values, resamples of ${idx.length}`);
+    let s = 0;
+    for (let i = 0; i < n; i++) s += d[idx[i]];
+    return s / n;
+  }).sort();
+  const q = (p: number) => means[Math.min(means.length - 1, Math.max(0, Math.round(p * (means.length - 1))))];
+  return { mean: mean(d), lo: q(0.025), hi: q(0.975) };
+}

@@ -1,21 +1,28 @@
-// The evaluation sets: the hand-boxed photos of /work/shared/eval/boxes.json, and a synthetic set generated
-// deterministically from a seed: objects cut out of the shared photos, pasted at known positions and scales onto
-// crops of other photos. The ground-truth box is where the object was pasted.
+// The evaluation sets: the hand-boxed photos (eval/data/boxes.json and more-boxes.json), and synthetic sets generated
+// deterministically from a seed: objects cut out of the photos, pasted at known positions and scales onto crops of
+// other photos. The ground-truth box is where the object was pasted.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeImage, ROOT } from '../../src/node/index.ts';
 import type { Box } from '../../src/engine/post.ts';
 
+/** Where the photos and box files are. */
+export interface EvalData { images: string; boxes: string; moreBoxes: string; cuts: string }
+
 /**
- * The folder with images/ and eval/boxes.json: $CNNFIX_SHARED or $SHARED_DIR, else shared/ in or beside the
- * repository, else /work/shared.
+ * The repository's eval/data (images/, boxes.json, more-boxes.json, cut-objects.json), or, where $CNNFIX_SHARED or
+ * $SHARED_DIR is set, that folder in the shared layout (images/, eval/boxes.json, eval/more-boxes.json).
  */
-export function sharedDir(): string {
-  const d = [process.env.CNNFIX_SHARED, process.env.SHARED_DIR, join(ROOT, 'shared'), join(ROOT, '../shared'), '/work/shared']
-    .find((x) => x && existsSync(join(x, 'eval/boxes.json')));
-  if (!d) throw new Error('eval: cannot find eval/boxes.json; set CNNFIX_SHARED to the folder with images/ and eval/boxes.json');
-  return d;
+export function evalData(): EvalData {
+  const cuts = join(ROOT, 'eval/data/cut-objects.json');
+  const env = process.env.CNNFIX_SHARED ?? process.env.SHARED_DIR;
+  if (env) {
+    if (!existsSync(join(env, 'eval/boxes.json'))) throw new Error(`eval: ${env} (CNNFIX_SHARED / SHARED_DIR) has no eval/boxes.json`);
+    return { images: join(env, 'images'), boxes: join(env, 'eval/boxes.json'), moreBoxes: join(env, 'eval/more-boxes.json'), cuts };
+  }
+  const d = join(ROOT, 'eval/data');
+  return { images: join(d, 'images'), boxes: join(d, 'boxes.json'), moreBoxes: join(d, 'more-boxes.json'), cuts };
 }
 
 /** RGB, row-major, 3 bytes a pixel. */
@@ -31,20 +38,21 @@ export interface EvalCase {
   object: string;
 }
 
-/**
- * Objects for the synthetic set that are not in boxes.json: hand-chosen crops where the object is obvious.
- * (Not the red apple of apple.jpg: ImageNet's only apple class is Granny Smith, and SqueezeNet never ranks it.)
- */
-const EXTRA_OBJECTS: { image: string; object: string; classes: number[]; box: Box }[] = [
-  { image: 'orange.jpg', object: 'orange', classes: [950], box: [30, 50, 465, 495] },
-  { image: 'fruits.jpg', object: 'orange', classes: [950], box: [72, 42, 345, 478] }, // the orange slice
-  { image: 'fruits.jpg', object: 'lemon', classes: [951], box: [318, 246, 511, 479] }, // the cut lemon
-];
-/** What each photo shows, so that an object is never pasted onto a photo of the same kind of object. */
+/** What each photo shows (object kinds), so that an object is never pasted onto a photo of the same kind. */
 const CONTENTS: Record<string, string[]> = {
-  'apple.jpg': ['apple'], 'orange.jpg': ['orange'], 'fruits.jpg': ['orange', 'lemon'], 'messi5.jpg': ['ball'],
+  'apple.jpg': ['apple'], 'orange.jpg': ['orange'], 'fruits.jpg': ['orange', 'lemon'], 'messi5.jpg': ['soccer ball'],
   'butterfly.jpg': ['butterfly'], 'squirrel_cls.jpg': ['squirrel'], 'chicky_512.png': ['dog'], 'starry_night.jpg': [],
+  'home.jpg': ['palace'], 'stuff.jpg': ['ping-pong ball', 'lighter'], 'licenseplate_motion.jpg': ['car'], 'baboon.jpg': ['baboon'],
 };
+/**
+ * The background photos of each synthetic set: the test set and the tuning set never share one (nor a seed), so a
+ * choice made on the tuning set is checked on scenes it never saw.
+ */
+export const BACKGROUNDS = {
+  test: ['apple.jpg', 'butterfly.jpg', 'home.jpg', 'messi5.jpg', 'starry_night.jpg', 'stuff.jpg'],
+  tuning: ['baboon.jpg', 'chicky_512.png', 'fruits.jpg', 'licenseplate_motion.jpg', 'orange.jpg', 'squirrel_cls.jpg'],
+};
+export type SetName = keyof typeof BACKGROUNDS;
 
 /** mulberry32: a small seeded generator, the same sequence on every machine. */
 export function rng(seed: number): () => number {
@@ -117,57 +125,70 @@ function paste(dst: Rgb, src: Rgb, x: number, y: number) {
   }
 }
 
-interface BoxesJson { items: { image: string; object: string; classes: number[] | string; box: Box }[] }
+interface BoxItem { image: string; object: string; classes: number[] | string; box: Box; maxUpscale?: number; reason?: string }
+const readItems = async (path: string): Promise<BoxItem[]> => (JSON.parse(await readFile(path, 'utf8')) as { items: BoxItem[] }).items;
 
-export async function loadPhotos(imagesDir: string, boxesPath: string): Promise<EvalCase[]> {
-  const json: BoxesJson = JSON.parse(await readFile(boxesPath, 'utf8'));
-  const out: EvalCase[] = [];
-  for (const it of json.items) {
-    out.push({
-      id: it.image, set: 'photos', image: await readRgb(join(imagesDir, it.image)), box: it.box,
-      classes: parseClasses(it.classes), object: it.object,
-    });
+/** A box covering more than this share of its photo says nothing about localization (more-boxes.json's baboon). */
+export const MAX_PHOTO_BOX_SHARE = 0.9;
+
+/**
+ * The hand-boxed photos of boxes.json and more-boxes.json, except those whose box covers nearly the whole photo
+ * (returned apart, with the reason, for the record).
+ */
+export async function loadPhotos(d: EvalData): Promise<{ cases: EvalCase[]; skipped: { id: string; why: string }[] }> {
+  const cases: EvalCase[] = [];
+  const skipped: { id: string; why: string }[] = [];
+  for (const it of [...await readItems(d.boxes), ...await readItems(d.moreBoxes)]) {
+    const image = await readRgb(join(d.images, it.image));
+    const [x1, y1, x2, y2] = it.box;
+    const share = ((Math.min(x2, image.width - 1) - x1 + 1) * (Math.min(y2, image.height - 1) - y1 + 1)) / (image.width * image.height);
+    if (share > MAX_PHOTO_BOX_SHARE) { skipped.push({ id: it.image, why: `its ${it.object} box covers ${(100 * share).toFixed(0)}% of the photo` }); continue; }
+    cases.push({ id: it.image, set: 'photos', image, box: it.box, classes: parseClasses(it.classes), object: it.object });
   }
-  return out;
+  return { cases, skipped };
 }
 
 /** Pointing-game tolerance: no pasted box comes this close to the composite's centre. */
 export const OFF_CENTRE = 15;
 
 export interface Synthesizer {
-  /** Candidate i, the same on every run: object i % objects, a random background crop, position and scale. */
-  candidate(i: number): EvalCase;
-  objects: number;
+  /** Candidate j of object kind k, the same on every run: a random background crop, position and scale. */
+  candidate(kind: number, j: number): EvalCase;
+  /** The object kinds (several cut-outs of a kind alternate). */
+  kinds: string[];
 }
 
 /**
- * Composites of size x size: an object (boxes.json boxes, then EXTRA_OBJECTS; not the 55 px ball, too small to be
- * pasted larger) with its long side 35-50% of the composite, at a uniform off-centre position, on a random square
- * crop (60-100% of the short side) of a photo that does not show the same kind of object.
+ * Composites of size x size: an object (the boxes of boxes.json and more-boxes.json, and cut-objects.json; not
+ * boxes.json's 55 px ball, which cut-objects.json lists with its own enlargement cap) with its long side 35-50% of
+ * the composite (less where maxUpscale caps it), at a uniform off-centre position, on a random square crop (60-100%
+ * of the short side) of one of the set's background photos that does not show the same kind of object.
  */
-export async function synthesizer(imagesDir: string, boxesPath: string, seed = 1, size = 320): Promise<Synthesizer> {
-  const json: BoxesJson = JSON.parse(await readFile(boxesPath, 'utf8'));
+export async function synthesizer(d: EvalData, set: SetName, seed: number, size = 320): Promise<Synthesizer> {
   const objects = [
-    ...json.items.map((it) => ({ ...it, classes: parseClasses(it.classes) })).filter((o) => o.object !== 'ball'),
-    ...EXTRA_OBJECTS,
-  ];
+    ...[...await readItems(d.boxes), ...await readItems(d.moreBoxes)].filter((o) => o.object !== 'ball'),
+    ...await readItems(d.cuts),
+  ].map((o) => ({ ...o, classes: parseClasses(o.classes) }));
+  const kinds = [...new Set(objects.map((o) => o.object))];
   const photos = new Map<string, Rgb>();
-  for (const name of Object.keys(CONTENTS)) photos.set(name, await readRgb(join(imagesDir, name)));
-  const candidate = (i: number): EvalCase => {
-    const rand = rng(seed ^ Math.imul(i + 1, 0x9e3779b1));
-    const obj = objects[i % objects.length];
-    const backs = [...photos.keys()].filter((n) => n !== obj.image && !CONTENTS[n].includes(obj.object));
+  for (const name of new Set([...BACKGROUNDS[set], ...objects.map((o) => o.image)])) photos.set(name, await readRgb(join(d.images, name)));
+  const candidate = (kind: number, j: number): EvalCase => {
+    const rand = rng(seed ^ Math.imul(kind * 100003 + j + 1, 0x9e3779b1));
+    const cuts = objects.filter((o) => o.object === kinds[kind]);
+    const obj = cuts[j % cuts.length];
+    const backs = BACKGROUNDS[set].filter((n) => n !== obj.image && !CONTENTS[n].includes(obj.object));
     const backName = backs[Math.floor(rand() * backs.length)];
     const back = photos.get(backName)!;
     const side = Math.floor(Math.min(back.width, back.height) * (0.6 + 0.4 * rand()));
     const bx = Math.floor(rand() * (back.width - side + 1)), by = Math.floor(rand() * (back.height - side + 1));
     const canvas = resizeRegion(back, bx, by, side, side, size, size);
     const [x1, y1, x2, y2] = obj.box;
-    const ow = x2 - x1 + 1, oh = y2 - y1 + 1;
+    const src = photos.get(obj.image)!;
+    const ow = Math.min(x2, src.width - 1) - x1 + 1, oh = Math.min(y2, src.height - 1) - y1 + 1;
     // Off-centre: the box never comes within OFF_CENTRE px of the middle ((size-1)/2), so that pointing at the
     // middle scores (almost) never: large objects placed uniformly would almost always cover it. (A peak on the
     // pixel next to the middle, 0.7 px off, can still score.) Too large to fit: shrink.
-    let k = (size * (0.35 + 0.15 * rand())) / Math.max(ow, oh);
+    let k = Math.min((size * (0.35 + 0.15 * rand())) / Math.max(ow, oh), obj.maxUpscale ?? Infinity);
     let w = 0, h = 0, px = 0, py = 0;
     for (let tries = 0; ; tries++) {
       if (tries % 20 === 19) k *= 0.9;
@@ -176,11 +197,11 @@ export async function synthesizer(imagesDir: string, boxesPath: string, seed = 1
       const c = (size - 1) / 2;
       if (Math.hypot(Math.max(px - c, 0, c - (px + w - 1)), Math.max(py - c, 0, c - (py + h - 1))) > OFF_CENTRE) break;
     }
-    paste(canvas, resizeRegion(photos.get(obj.image)!, x1, y1, ow, oh, w, h), px, py);
+    paste(canvas, resizeRegion(src, x1, y1, ow, oh, w, h), px, py);
     return {
-      id: `syn${String(i).padStart(4, '0')}:${obj.object}@${backName}`, set: 'synthetic', image: canvas,
+      id: `${set}-${kinds[kind].replace(/ /g, '_')}-${String(j).padStart(3, '0')}@${backName}`, set: 'synthetic', image: canvas,
       box: [px, py, px + w - 1, py + h - 1], classes: obj.classes, object: obj.object,
     };
   };
-  return { candidate, objects: objects.length };
+  return { candidate, kinds };
 }

@@ -330,20 +330,25 @@ describe('npm run eval -- --model squeezenet1_1 --quick', () => {
     rmSync(data, { recursive: true, force: true });
     const r = JSON.parse(await readFile(join(ROOT, 'out/eval-squeezenet1_1-quick.json'), 'utf8'));
     expect(r.model).toBe('squeezenet1_1');
+    // Every object kind the photos give (at least 10), none kept more often than asked.
+    expect(r.kinds.length).toBeGreaterThanOrEqual(10);
+    for (const k of r.kinds) expect(k.kept).toBeLessThanOrEqual(r.config.perObject);
     // SqueezeNet's top-1 on the labelled photos (the squirrel, the butterfly... are well known to it).
     expect(r.photoTop1.find((p: { id: string }) => p.id === 'squirrel_cls.jpg').top1).toBe(true);
     for (const set of ['photos', 'synthetic']) {
-      for (const m of ['fixations', 'fixations-ref', 'cam', 'gradcam', 'center']) {
+      for (const m of ['fixations', 'guided', 'cam', 'gradcam', 'center']) {
         const s = r.summary[set][m];
-        for (const k of ['pointing', 'energy', 'loc', 'deletion', 'insertion']) {
-          expect(s[k]).toBeGreaterThanOrEqual(0);
-          expect(s[k]).toBeLessThanOrEqual(1);
+        for (const k of ['pointing', 'energy', 'loc', 'locBox', 'deletion']) {
+          expect(s[k].mean).toBeGreaterThanOrEqual(0);
+          expect(s[k].mean).toBeLessThanOrEqual(1);
+          expect(s[k].lo).toBeLessThanOrEqual(s[k].mean);
+          expect(s[k].hi).toBeGreaterThanOrEqual(s[k].mean);
         }
       }
     }
     // The off-centre synthetic boxes: the centre prior (almost) never points inside (its peak pixel is 0.7 px
     // off the middle that the boxes keep 15 px away from).
-    expect(r.summary.synthetic.center.pointing).toBeLessThan(0.2);
+    expect(r.summary.synthetic.center.pointing.mean).toBeLessThan(0.2);
     // The sanity check can fail: the model-independent centre prior never changes.
     for (const d of r.sanity.center) expect(d.rho).toBeCloseTo(1, 6);
     // ... and randomising conv10 changes CAM's map.

@@ -13,7 +13,7 @@ import { loadModel, readImage } from '../../src/node/index.ts';
 import { MIN_BOX_POINTS } from '../../src/engine/post.ts';
 import { lacks, mirror, SQUIRREL } from '../fixtures/data.ts';
 
-const PHOTOS_DIR = join(ROOT, 'tests/fixtures/images');
+const PHOTOS_DIR = join(ROOT, 'eval/data/images');
 // The mirror's SqueezeNet test vectors (computed outside this project) for --tensor; without the mirror those checks skip.
 const VECTORS = mirror('squeezenet1_1/testvectors');
 const NO_VECTORS = lacks('cli.test.ts --tensor', join(VECTORS, 'input_0.f32'));

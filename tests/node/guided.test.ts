@@ -12,12 +12,13 @@ import { explain } from '../../src/engine/explain.ts';
 import { FixationModel, type ModelInfo } from '../../src/engine/model.ts';
 import { MIN_BOX_POINTS, tightBox } from '../../src/engine/post.ts';
 import { PRESETS } from '../../src/engine/types.ts';
+import { GUIDED } from '../../src/engine/methods.ts';
 import { loadModel, readImage } from '../../src/node/index.ts';
 import { planFrame } from '../../src/worker/plan.ts';
 import { GraphBuilder, kernel, matrix } from '../fixtures/graphs.ts';
 
-const SQUIRREL = join(ROOT, '../shared/images/squirrel_cls.jpg');
-/** The squirrel's box in /work/shared/eval/boxes.json (original-image pixels [x1, y1, x2, y2]). */
+const SQUIRREL = join(ROOT, 'eval/data/images/squirrel_cls.jpg');
+/** The squirrel's box in eval/data/boxes.json (original-image pixels [x1, y1, x2, y2]). */
 const SQUIRREL_BOX = [125, 100, 360, 370];
 const inBox = ([x, y]: [number, number], b: number[]) => x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3];
 
@@ -31,11 +32,12 @@ describe('guided on SqueezeNet, the squirrel photo', () => {
   });
   afterAll(() => { img?.dispose(); fm?.dispose(); });
 
-  it('CAM x (0.1 + the dense fixations\' density): peak on the squirrel, the map\'s box, the points drawn', async () => {
+  it('CAM x (epsilon + the dense fixations\' density), the default knobs: peak on the squirrel, the map\'s box, the points drawn', async () => {
     const e = await explain(fm, img, { method: 'guided' });
     expect(e.method).toBe('guided');
     expect(e.class.index).toBe(335);
-    expect(e.guided).toEqual({ epsilon: 0.1, rules: 'dense', sigma: 0.02, classMap: 'cam' });
+    expect(e.guided).toEqual({ ...GUIDED, classMap: 'cam' });
+    expect(GUIDED.rules).toBe('dense');
     expect(e.rules).toEqual(PRESETS.dense);
     expect(inBox(e.peak, SQUIRREL_BOX), `peak ${e.peak} in the squirrel's box ${SQUIRREL_BOX}`).toBe(true);
     // Dense fixations: enough points to span the squirrel (the default rules leave 1-3).
@@ -43,15 +45,15 @@ describe('guided on SqueezeNet, the squirrel photo', () => {
     expect(e.boxSource).toBe('map');
     expect(e.box).toEqual(e.camBox);
 
-    // The map is CAM x (0.1 + density), each normalised to max 1, renormalised: recomputed from the two parts.
+    // The map is CAM x (epsilon + density), each normalised to max 1, renormalised: recomputed from the two parts.
     const cam = await explain(fm, img, { method: 'cam' });
-    const fix = await explain(fm, img, { method: 'fixations', rules: 'dense', post: { sigma: 0.02 } });
+    const fix = await explain(fm, img, { method: 'fixations', rules: 'dense', post: { sigma: GUIDED.sigma } });
     expect(e.layer).toBe(cam.layer); // the class map's layer
     expect(fix.fixations).toEqual(e.fixations);
     const c = cam.heatmap.data, d = fix.heatmap.data;
     const want = new Float64Array(c.length);
     let max = 0;
-    for (let i = 0; i < c.length; i++) { want[i] = c[i] * (0.1 + d[i]); max = Math.max(max, want[i]); }
+    for (let i = 0; i < c.length; i++) { want[i] = c[i] * (GUIDED.epsilon + d[i]); max = Math.max(max, want[i]); }
     let worst = 0;
     for (let i = 0; i < c.length; i++) worst = Math.max(worst, Math.abs(want[i] / max - e.heatmap.data[i]));
     expect(worst).toBeLessThan(1e-5);

@@ -78,7 +78,7 @@ describe.skipIf(NO_MOBILENET)('the shared layers MobileNet v1 0.25 (tfjs-models 
     expect(ex.layers.map((l) => l.name)).toEqual(expect.arrayContaining(['conv1', 'conv_dw_1', 'conv_pw_13', 'global_average_pooling2d_1']));
     expect(ex.layers.every((l) => l.count > 0)).toBe(true);
     expect(ex.fixations.length).toBeGreaterThan(0);
-    // The hand-drawn squirrel box of tests/fixtures/boxes.json, 15 px slack (pointing game).
+    // The hand-drawn squirrel box of eval/data/boxes.json, 15 px slack (pointing game).
     const [x1, y1, x2, y2] = [125, 100, 360, 370];
     expect(ex.peak![0]).toBeGreaterThanOrEqual(x1 - 15);
     expect(ex.peak![0]).toBeLessThanOrEqual(x2 + 15);

@@ -40,8 +40,8 @@ describe('guidedMap: classMap x (epsilon + density), normalised to max 1', () =>
 });
 
 describe('guided knobs', () => {
-  it('defaults: issue 18\'s lead, CAM x (0.1 + dense fixation density); dense = reference rules, every positive GAP position', () => {
-    expect(GUIDED).toEqual({ epsilon: 0.1, rules: 'dense', sigma: 0.02, classMap: 'auto' });
+  it('defaults: the tuning set\'s pick, CAM x dense fixation density (sigma 8% of the diagonal); dense = reference rules, every positive GAP position', () => {
+    expect(GUIDED).toEqual({ epsilon: 0, rules: 'dense', sigma: 0.08, classMap: 'auto' });
     expect(resolveRules('dense')).toEqual({ ...PRESETS.reference, gap: 'positive' });
     expect(METHODS).toContain('guided');
     expect(BOX_SOURCE.guided).toBe('map');

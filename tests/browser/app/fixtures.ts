@@ -13,7 +13,7 @@ import { PRESENT_ARGS, PRESENT_ENV } from '../worker/launch.ts';
 export { APP_URL };
 export { BOXES_JSON, installed, lacks, mirror, photo } from '../../fixtures/data.ts';
 export const SQUIRREL_JPG = SQUIRREL;
-/** Hand-drawn squirrel box of tests/fixtures/boxes.json, in the photo's pixels [x1, y1, x2, y2]. */
+/** Hand-drawn squirrel box of eval/data/boxes.json, in the photo's pixels [x1, y1, x2, y2]. */
 export const SQUIRREL_BOX = (JSON.parse(readFileSync(BOXES_JSON, 'utf8')).items as { image: string; box: number[] }[])
   .find((i) => i.image === 'squirrel_cls.jpg')!.box as [number, number, number, number];
 export const SQUIRREL_SIZE = { width: 535, height: 426 };
