@@ -1,9 +1,7 @@
 // Baselines (CAM, Grad-CAM, centre prior) on the real SqueezeNet, and the evaluation metrics on hand-made maps.
 // Expected values are computed here from the captured activations and the raw weights, or worked out by hand.
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,7 +16,7 @@ import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
 import { auc, distanceToBox, energyShare, iou, pointingHit, spearman } from '../../scripts/eval/metrics.ts';
 import { GraphBuilder, matrix, planes } from '../fixtures/graphs.ts';
 import { offCentreSquirrel } from '../fixtures/off-centre.ts';
-import { BOXES_JSON, photoFolder, SQUIRREL as SQUIRREL_JPG } from '../fixtures/data.ts';
+import { SQUIRREL as SQUIRREL_JPG } from '../fixtures/data.ts';
 
 const SQUIRREL = 335;
 let fm: FixationModel;
@@ -320,14 +318,11 @@ describe('metrics on hand-made maps', () => {
 
 describe('npm run eval -- --model squeezenet1_1 --quick', () => {
   it('runs end to end and writes a report with every method', async () => {
-    // The eval's data folder (images/ and eval/boxes.json) from the repository's test photos and boxes.
-    const data = mkdtempSync(join(tmpdir(), 'cnnfix-eval-data-'));
-    photoFolder(join(data, 'images'));
-    mkdirSync(join(data, 'eval'));
-    copyFileSync(BOXES_JSON, join(data, 'eval/boxes.json'));
-    await promisify(execFile)('npx', ['tsx', 'scripts/eval.ts', '--model', 'squeezenet1_1', '--quick'],
-      { cwd: ROOT, maxBuffer: 1 << 26, env: { ...process.env, CNNFIX_SHARED: data } });
-    rmSync(data, { recursive: true, force: true });
+    // The eval's own data in the repository (eval/data: photos, boxes, cut objects), not a shared folder.
+    const env = { ...process.env };
+    delete env.CNNFIX_SHARED;
+    delete env.SHARED_DIR;
+    await promisify(execFile)('npx', ['tsx', 'scripts/eval.ts', '--model', 'squeezenet1_1', '--quick'], { cwd: ROOT, maxBuffer: 1 << 26, env });
     const r = JSON.parse(await readFile(join(ROOT, 'out/eval-squeezenet1_1-quick.json'), 'utf8'));
     expect(r.model).toBe('squeezenet1_1');
     // Every object kind the photos give (at least 10), none kept more often than asked.

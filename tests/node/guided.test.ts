@@ -87,7 +87,7 @@ describe('guided on SqueezeNet, the squirrel photo', () => {
 
   it('the worker\'s plan: guided knobs, box source and rules resolved; an unknown method named with the known ones', () => {
     const p = planFrame(fm, { method: 'guided', guided: { epsilon: 0.3 } });
-    expect(p.guided).toEqual({ epsilon: 0.3, rules: 'dense', sigma: 0.02, classMap: 'cam' });
+    expect(p.guided).toEqual({ ...GUIDED, epsilon: 0.3, classMap: 'cam' });
     expect(p.box).toBe('map');
     expect(p.rules).toEqual(PRESETS.dense);
     expect(planFrame(fm, {}).box).toBe('fixations');
