@@ -33,6 +33,8 @@ export default defineConfig({
   webServer: [
     { command: `npx vite --port ${PORT} --strictPort`, port: PORT, reuseExistingServer: !process.env.CI, timeout: 120_000 },
     // Never reused: the app's tests must run against a build of this working tree.
-    ...(APP_SERVER ? [{ command: `npx vite build && npx vite preview --port ${APP_PORT} --strictPort`, port: APP_PORT, reuseExistingServer: false, timeout: 300_000 }] : []),
+    // A test build (`--mode test`): the production bundle with the worker's test hooks (device loss, faults) and
+    // frame counters, which a production build leaves out.
+    ...(APP_SERVER ? [{ command: `npx vite build --mode test && npx vite preview --mode test --port ${APP_PORT} --strictPort`, port: APP_PORT, reuseExistingServer: false, timeout: 300_000 }] : []),
   ],
 });

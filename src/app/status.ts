@@ -87,7 +87,7 @@ export class StatusChip extends Control {
         </dl>
         ${st?.state === 'recovering' ? html`<p class="note warn">The GPU was reset; recovering… ${st.message ?? ''}</p>` : nothing}
         ${i?.path === 'fallback' ? html`<p class="note" data-testid="fallback-note">
-          ${i.auto ? html`The fallback path was faster here: running ${i.backend} inference with the unravelling on the CPU.`
+          ${i.auto?.software ? html`WebGPU runs on the CPU here (a software adapter): running the faster ${i.backend} inference with the unravelling on the CPU.`
             : html`No WebGPU path: running ${i.backend}${i.wasm ? ` (${i.wasm.simd ? 'SIMD, ' : ''}${i.wasm.threads} thread${i.wasm.threads === 1 ? '' : 's'})` : ''}
               inference with the unravelling on the CPU (slower).`}
           ${i.fallbackReason ? html`<br /><small>${i.fallbackReason}</small>` : nothing}</p>` : nothing}
