@@ -67,7 +67,9 @@ test('one loading state with real progress, then the label, nothing moved; time 
   const s = (a: number, b: number) => ((b - a) / 1000).toFixed(1);
   console.log(`time to first label: ${(t[3].at / 1000).toFixed(1)} s from navigation (model ${s(t[0].at, t[1].at)} s, ` +
     `graphics chip ${s(t[1].at, t[2].at)} s, first picture ${s(t[2].at, t[3].at)} s; ${(model.total! / 1e6).toFixed(1)} MB)`);
-  expect(await page.evaluate(() => window.__cls)).toBeLessThan(0.001);
+  // Cumulative layout shift while loading and labelling: web-vitals calls under 0.1 good; a moved caption or picture
+  // scores far above 0.01.
+  expect(await page.evaluate(() => window.__cls)).toBeLessThan(0.01);
 });
 
 test('large type, the legend and the caveat readable at 1920x1080, no controls', async () => {
