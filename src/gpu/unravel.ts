@@ -10,7 +10,7 @@
 // a scatter clear of what the previous walk kept (clearWgsl: work and bytes follow the kept neurons, not the model's
 // size), and the dispatches; bind groups are kept per set of activation buffers (BindGroupCache).
 // One-to-one ops (ReLU, reshape...) share their input's buffers when they are its only consumer: no dispatch.
-import { commonWgsl, fixedWeightOf } from '../engine/ops/common.ts';
+import { commonWgsl, FIXED_WEIGHT_WGSL, fixedWeightOf } from '../engine/ops/common.ts';
 import { opOf, OPS } from '../engine/ops/registry.ts';
 import { resolveRules, size, type Graph, type GraphNode, type InputFixation, type KeptLayer, type PresetName, type Rules } from '../engine/types.ts';
 import { bindGroupLayout, bufferWith, compilePipeline, computePipeline, gpuFaults, type Binding } from './kernels.ts';
@@ -47,7 +47,8 @@ fn ordered(w: f32) -> u32 {
   let b = bitcast<u32>(w);
   return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
 }
-fn weightAt(i: u32) -> f32 { return ldexp(f32(weights[2u * i] & 0x7fffffffu), -16) + ldexp(f32(weights[2u * i + 1u]), -48); }
+${FIXED_WEIGHT_WGSL}
+fn weightAt(i: u32) -> f32 { return fixedWeight(weights[2u * i], weights[2u * i + 1u]); }
 fn keyOf(i: u32) -> vec2<u32> { return vec2<u32>(ordered(weightAt(i)), ~i); }
 // Digit d (0 = most significant byte of hi ... 7 = least significant byte of lo) of a key.
 fn digit(k: vec2<u32>, d: u32) -> u32 {

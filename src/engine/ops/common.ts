@@ -102,12 +102,46 @@ const MAX_KEEP_WEIGHT = 32767;
 export function quanta(w: number): number {
   return Math.floor(Math.fround(Math.min(Math.max(w, 0), MAX_KEEP_WEIGHT)) * FIXED_SCALE) + 1;
 }
-/** A fixed-point sum of quanta as the f32 weight the next step reads (fixedWeight() in the WGSL, same roundings). */
+/**
+ * A fixed-point sum of quanta as the f32 weight the next step reads: units * 2^-48 rounded once to the nearest f32,
+ * ties to even (units < 2^53 is exact in a double). fixedWeight() in the WGSL gets the same rounding in integers.
+ */
 export function fixedWeight(units: number): number {
-  const hi = Math.floor(units / 2 ** 32);
-  const lo = units - hi * 2 ** 32;
-  return Math.fround(Math.fround(hi * 2 ** -16) + Math.fround(Math.fround(lo) * 2 ** -48));
+  return Math.fround(units * 2 ** -48);
 }
+
+/**
+ * The WGSL twin of fixedWeight(), from a neuron's two words (hi with the kept bit, lo). In integers: WGSL leaves the
+ * rounding of f32(u32) above 2^24 to the implementation (either neighbour), so the 24 leading bits are taken and
+ * rounded to nearest even by hand, and only exact conversions remain.
+ */
+export const FIXED_WEIGHT_WGSL = /* wgsl */ `
+fn fixedWeight(hiWord: u32, lo: u32) -> f32 {
+  let hi = hiWord & 0x7fffffffu;
+  if (hi == 0u && lo < 0x1000000u) { return ldexp(f32(lo), -48); }
+  let n = select(32u - countLeadingZeros(lo), 64u - countLeadingZeros(hi), hi != 0u); // significant bits, 25..63
+  let s = n - 24u; // bits below the 24 kept, 1..39
+  var m: u32;
+  var up: bool;
+  if (s < 32u) {
+    m = (hi << (32u - s)) | (lo >> s);
+    let rest = lo & ((1u << s) - 1u);
+    let half = 1u << (s - 1u);
+    up = rest > half || (rest == half && (m & 1u) == 1u);
+  } else {
+    let t = s - 32u; // 0..7
+    m = hi >> t;
+    let restHi = hi & ((1u << t) - 1u);
+    if (t == 0u) {
+      up = lo > 0x80000000u || (lo == 0x80000000u && (m & 1u) == 1u);
+    } else {
+      let half = 1u << (t - 1u);
+      up = restHi > half || (restHi == half && (lo != 0u || (m & 1u) == 1u));
+    }
+  }
+  return ldexp(f32(m + select(0u, 1u, up)), i32(s) - 48); // m + 1 <= 2^24: exact
+}
+`;
 /** The same from the GPU's two words (hi with the kept bit, lo), as readLayers() reads them. */
 export function fixedWeightOf(hi: number, lo: number): number {
   return fixedWeight((hi & 0x7fffffff) * 2 ** 32 + lo);
@@ -159,7 +193,7 @@ struct NextList { count: atomic<u32>, groups: atomic<u32>, gy: u32, gz: u32, ind
 ${FTZ_WGSL}
 const KEPT_BIT = 0x80000000u;
 // CPU twins: fixedWeight(), quanta() in src/engine/ops/common.ts.
-fn fixedWeight(hi: u32, lo: u32) -> f32 { return ldexp(f32(hi & 0x7fffffffu), -16) + ldexp(f32(lo), -48); }
+${FIXED_WEIGHT_WGSL}
 fn quanta(w: f32) -> vec2<u32> {
   let x = ldexp(clamp(w, 0.0, ${MAX_KEEP_WEIGHT}.0), 48);
   let hi = u32(floor(ldexp(x, -32)));

@@ -110,9 +110,12 @@ function compareAll(graphName: string, cpu: ReturnType<typeof unravelCpu>, g: Aw
     // (with 'contribution' the weights agree within float rounding only: a near-tie at the cut may differ).
     && (rules.weights !== 'count' || String(listIdx) === String(keepHeaviest(cpu.inputFixations.map((f) => (
       { index: (f.y * input.shape[1] + f.x) * input.shape[2] + f.c, w: f.w })), MAX_FIXATIONS).map((f) => f.index)));
+  const bad = listIdx.findIndex((v, i) => !(inLayer.get(v) === g.list.fixations[i].w && (i === 0 || v > listIdx[i - 1])));
+  const listWhy = listMatches ? null : { total: g.list.total, n: input.indices.length, len: listIdx.length, bad,
+    at: bad >= 0 ? [listIdx[bad], listIdx[bad - 1], inLayer.get(listIdx[bad]), g.list.fixations[bad].w] : null };
   return {
     graph: graphName, ...cmp, cpuFixations: cpu.inputFixations.length, gpuFixations: g.list.total,
-    truncated: g.list.truncated, listMatches,
+    truncated: g.list.truncated, listMatches, listWhy,
   };
 }
 

@@ -55,7 +55,7 @@ test('SqueezeNet: GPU unravelling equals the CPU reference on every image, both 
       const name = typeof preset === 'string' ? preset : JSON.stringify(preset);
       console.log(`${image} ${name}: class ${r.classIndex}, ${r.layers} layers, min Jaccard ${r.minJaccard.toFixed(4)}, ` +
         `max rel weight err ${r.maxRelErr.toExponential(2)}, fixations cpu ${r.cpuFixations} gpu ${r.gpuFixations}` +
-        (r.minJaccard < 1 ? `; worst ${JSON.stringify(r.worst)}` : ''));
+        (r.minJaccard < 1 ? `; worst ${JSON.stringify(r.worst)}` : '') + (r.listMatches && r.subsetMatches ? '' : `; list ${r.listMatches} subset ${r.subsetMatches} ${JSON.stringify(r.listWhy ?? null)}`));
       expect(r.layers).toBe(info.nodes);
       expect(r.cpuFixations).toBeGreaterThan(0);
       // Both sides read the same activations: the kept sets must be equal, so every weight is compared.
