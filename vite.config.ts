@@ -80,6 +80,9 @@ const https = process.env.HTTPS
   : undefined;
 
 export default defineConfig({
+  // The dev server pre-bundles every dependency the pages and the worker import before the first request: a dependency
+  // found later (the worker's, the test harnesses') makes Vite re-bundle and answer the pages in flight with 504s.
+  optimizeDeps: { entries: ['index.html', 'examples/*.html', 'tests/browser/**/*.html', 'src/worker/explain.worker.ts'] },
   plugins: [
     models(),
     csp(),

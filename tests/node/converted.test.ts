@@ -9,13 +9,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ABSENT, disposeForward, explain, type FixationModel } from '../../src/index.ts';
-import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
+import { loadModel, readImage } from '../../src/node/index.ts';
 import { main } from '../../src/cli/main.ts';
 import { kerasSigmoid128, kerasSoftmax32, type ConvertedModel } from '../fixtures/graphs.ts';
 import { qdqUint8Output, qlinearConv } from '../fixtures/onnx.ts';
+import { photo } from '../fixtures/data.ts';
 
-const SHARED = join(ROOT, '../shared');
-const IMAGES = ['squirrel_cls.jpg', 'orange.jpg', 'butterfly.jpg'].map((f) => join(SHARED, 'images', f));
+const IMAGES = ['squirrel_cls.jpg', 'orange.jpg', 'butterfly.jpg'].map(photo);
 let tmp: string;
 const M32 = kerasSoftmax32(), M128 = kerasSigmoid128();
 

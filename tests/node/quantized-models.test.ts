@@ -13,7 +13,7 @@ import { loadModel, readImage, ROOT } from '../../src/node/index.ts';
 import { describe as recipeName, QUANTIZE, readWeights } from '../../scripts/quantize-models.ts';
 
 const MIRROR = join(ROOT, '../shared/models');
-const IMAGES = join(ROOT, '../shared/images');
+const IMAGES = join(ROOT, 'eval/data/images'); // the repository's copy of the shared photos
 const CATALOG = JSON.parse(readFileSync(join(ROOT, 'models/catalog.json'), 'utf8'));
 const sha256 = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 const f32 = (path: string) => {
