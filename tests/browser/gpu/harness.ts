@@ -14,7 +14,7 @@ import { GpuUnraveller, keepHeaviest, MAX_FIXATIONS } from '../../../src/gpu/unr
 import { ALL_RULES, FIXTURES, noExecSource } from '../../fixtures/graphs.ts';
 import { compareLayers } from './compare.ts';
 import { asGraphModel } from '../../../src/formats/layers/convert.ts';
-import { readFacts } from '../../../src/engine/facts.ts';
+import { readFacts, graphFacts } from '../../../src/engine/facts.ts';
 import { GPU_GRAPHS } from './graphs.ts';
 
 async function startWebGpu() {
@@ -52,7 +52,7 @@ async function initLayers(url: string) {
   gpu?.destroy();
   const model = await loadGraphModel(asGraphModel(tf.io.http(url), url));
   const facts = readFacts({ metadata: await (await fetch(new URL('metadata.json', new URL(url, location.href)))).json() });
-  const logits = model.outputNodes[0];
+  const logits = graphFacts(model, url).logits; // as the app finds them: the input of the final softmax, through reshapes
   fm = FixationModel.create(model, { id: url, inputSize: model.inputs[0].shape![1], preprocessing: facts.preprocessing!, logits, labels: facts.labels! });
   gpu = GpuUnraveller.create(device, fm.graph, modelConstants(tf.backend() as WebGPUBackend, fm));
   return { nodes: fm.graph.order.length, activations: gpu.activationNames.length, logits, range: fm.info.preprocessing.range };
