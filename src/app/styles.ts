@@ -145,8 +145,10 @@ export const appStyles = css`
   @media (orientation: landscape) and (max-height: 560px) {
     .bar { padding: 0.2em 0.8em; }
     .bar h1 { font-size: 0.95rem; }
-    .layout { grid-template-columns: minmax(0, 1fr) min(340px, 42vw); }
-    .stage, .panel { height: calc(100dvh - 2.4em); }
+    /* The screen's height exactly: the bar takes what it needs, the picture and the panel share the rest. */
+    :host { height: 100dvh; }
+    .layout { grid-template-columns: minmax(0, 1fr) min(340px, 42vw); grid-template-rows: minmax(0, 1fr); }
+    .stage, .panel { height: 100%; min-height: 0; }
     .panel { padding: 0.6em 0.8em 1em; }
   }
 
