@@ -18,7 +18,7 @@ const ours = JSON.parse(readFileSync(new URL('../../package.json', import.meta.u
 function method(name: string): string {
   const start = source.indexOf(`\n    ${name}(`);
   if (start < 0) return '';
-  const end = source.slice(start + 1).search(/\n    [A-Za-z_]+\([^)]*\) \{/);
+  const end = source.slice(start + 1).search(/\n {4}[A-Za-z_]+\([^)]*\) \{/);
   return source.slice(start, end < 0 ? undefined : start + 1 + end);
 }
 
