@@ -52,7 +52,7 @@ export function testHooks(s: Session, q: RequestQueue, recovery: Recovery): Hook
     __heatmapForTest(points, width, height, o) {
       return q.serial(async () => {
         if (!(s.path instanceof GpuPath)) throw new Error('__heatmapForTest: not on the GPU path');
-        return s.path.heatmapPixels(points, width, height, o.colormap, o.opacity, o.sigma);
+        return s.path.heatmapPixels(points, width, height, o.colormap, o.opacity, o.sigma, o.guide);
       });
     },
 
