@@ -3,6 +3,7 @@
 // the fallback agrees with the engine's explain() (tfjs cpu backend, in the page) and draws the fixation points.
 import { expect, test, type Page } from '@playwright/test';
 import { PRESENT_LAUNCH } from './launch.ts';
+import { GUIDED } from '../../../src/engine/methods.ts';
 import { heatGrid } from '../../../src/engine/post.ts';
 import { openGpuHarness, openHarness, SQUIRREL } from './setup.ts';
 
@@ -53,7 +54,7 @@ test('GPU guided heat = guidedMap() on the CPU: one class (colormap) and two (hu
   }
 });
 
-test('a real frame on the GPU path: dense fixations drawn over CAM x (0.1 + density); box and peak as explain() gives them', async () => {
+test('a real frame on the GPU path: dense fixations drawn over CAM x (epsilon + density); box and peak as explain() gives them', async () => {
   const grid = heatGrid(OVERLAY.width, OVERLAY.height);
   const d = await page.evaluate(async ([url, grid]) => {
     const h = (window as any).h;
@@ -65,7 +66,7 @@ test('a real frame on the GPU path: dense fixations drawn over CAM x (0.1 + dens
   const { r, ref } = d;
   expect(r.path).toBe('gpu');
   expect(r.method).toBe('guided');
-  expect(r.guided).toEqual({ epsilon: 0.1, rules: 'dense', sigma: 0.02, classMap: 'cam' });
+  expect(r.guided).toEqual({ ...GUIDED, classMap: 'cam' }); // the knob table's values, CAM resolved for SqueezeNet
   const [c] = r.explained;
   expect(c.class.index).toBe(335);
   // The dense rules' points, the same as the engine's (discrete choices), drawn as dots in the class colour.
