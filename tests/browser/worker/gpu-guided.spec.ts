@@ -11,7 +11,7 @@ test.use({ launchOptions: PRESENT_LAUNCH });
 test.describe.configure({ mode: 'serial' });
 
 const OVERLAY = { width: 320, height: 240 };
-/** The squirrel's box in /work/shared/eval/boxes.json (photo pixels). */
+/** The squirrel's box in eval/data/boxes.json (photo pixels). */
 const SQUIRREL_BOX = [125, 100, 360, 370];
 const inBox = ([x, y]: number[], b: number[]) => x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3];
 let page: Page;
