@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeImage, ROOT } from '../../src/node/index.ts';
 import type { Box } from '../../src/engine/post.ts';
+import { mulberry32 } from './random.ts';
 
 /** Where the photos and box files are. */
 export interface EvalData { images: string; boxes: string; moreBoxes: string; cuts: string }
@@ -54,17 +55,8 @@ export const BACKGROUNDS = {
 };
 export type SetName = keyof typeof BACKGROUNDS;
 
-/** mulberry32: a small seeded generator, the same sequence on every machine. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator (mulberry32), the same sequence on every machine. */
+export const rng = mulberry32;
 
 export function parseClasses(c: number[] | string): number[] {
   if (Array.isArray(c)) return c;

@@ -2,19 +2,10 @@
 // (conv -> ReLU -> max pool -> 1x1 conv to the classes -> ReLU -> global mean -> softmax): for runs of hundreds of
 // frames, where SqueezeNet on SwiftShader would take many minutes. Served to the page by a Playwright route.
 import type { Page } from '@playwright/test';
-import { GraphBuilder, kernel } from '../../fixtures/graphs.ts';
+import { GraphBuilder, kernel, seeded as rng } from '../../fixtures/graphs.ts';
 
 const T = { T: { type: 'DT_FLOAT' } };
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const TINY_CLASSES = 10;
 
