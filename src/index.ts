@@ -17,7 +17,7 @@ export { loadOnnx, convertOnnx, type OnnxOptions } from './formats/onnx/index.ts
 // Explaining: CNN Fixations (or a baseline), its rules and its result.
 export { explain, type ClassExplanation, type ExplainOptions, type Explanation, type ExplainMethod } from './engine/explain.ts';
 // The methods, their defaults (which box each draws) and the guided method's knobs; the guided map itself.
-export { METHODS, DEFAULT_METHOD, BOX_SOURCE, GUIDED, resolveGuided, type BoxSource, type ClassMapKind, type GuidedOptions } from './engine/methods.ts';
+export { METHODS, DEFAULT_METHOD, BOX_SOURCE, GUIDED, methodFor, resolveGuided, type BoxSource, type ClassMapKind, type GuidedOptions } from './engine/methods.ts';
 export { guidedMap } from './engine/guided.ts';
 // The baselines: Grad-CAM's layer and its gradients (tf.grad needs loadGradients() once; explain() calls it).
 export { gradCamLayer, loadGradients, type GradCamOptions } from './engine/baselines.ts';

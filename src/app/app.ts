@@ -264,7 +264,7 @@ export class CnnfixApp extends LitElement {
     try {
       const name = `cnnfix-${stamp()}`;
       download(await this.fix.snapshot(), `${name}.png`);
-      const json = resultJson(r, { info: this.info, rules: this.s.rules, method: this.s.method, source: this.source });
+      const json = resultJson(r, { info: this.info, rules: this.s.rules, method: r.method, source: this.source });
       download(new Blob([json], { type: 'application/json' }), `${name}.json`);
     } catch (err) {
       this.say(`Snapshot failed: ${messageOf(err)}`);
@@ -361,8 +361,9 @@ export class CnnfixApp extends LitElement {
         ${loading ? html`<cnnfix-loading .progress=${this.fix?.progress} .state=${this.engineState} .message=${this.engineMessage} .showing=${this.source}></cnnfix-loading>` : nothing}
         <span class="top1" data-testid="top1">${top ? splitLabel(top.label) : ''}</span>
         ${top ? html`<span class="prob">${pct(top.prob)}</span>` : nothing}
-        ${explained.length && (s.classes.length || s.method !== 'fixations')
-          ? html`<span class="explaining">${METHOD_NAMES[s.method]} for ${explained.map((e, i) =>
+        ${explained.length && this.result && (s.classes.length || this.result.method !== this.info?.method)
+          // The method is named when it is not the model's default (or classes were chosen).
+          ? html`<span class="explaining">${METHOD_NAMES[this.result.method]} for ${explained.map((e, i) =>
             // Several classes: each name with its colour, the legend of the per-class heatmaps, points and boxes.
             html`${i ? ', ' : ''}${explained.length > 1 ? html`<span class="swatch" style="--c:${e.color}" aria-hidden="true"></span>` : nothing}${e.class.label}`)}</span>`
           : nothing}
@@ -455,7 +456,7 @@ export class CnnfixApp extends LitElement {
         .savePower=${s.savePower} .videoSize=${video ? { width: video.videoWidth, height: video.videoHeight } : undefined}></cnnfix-picture>
       <cnnfix-classes .labels=${this.info?.labels ?? []} .classes=${s.classes}></cnnfix-classes>
       <cnnfix-overlay-controls .s=${s}></cnnfix-overlay-controls>
-      <cnnfix-method .s=${s}></cnnfix-method>
+      <cnnfix-method .s=${s} .info=${this.info}></cnnfix-method>
       <cnnfix-layers .s=${s} .info=${this.info} .result=${this.result}></cnnfix-layers>
       <cnnfix-model .models=${this.models} .availability=${this.modelAvailability} .modelId=${this.modelId}
         .ownModelKey=${this.ownModel?.key} .info=${this.info}></cnnfix-model>
@@ -468,7 +469,7 @@ export class CnnfixApp extends LitElement {
 
 /** "fox squirrel, eastern fox squirrel, Sciurus niger": the first name large, the synonyms small. */
 /** The methods' names in the caption. */
-const METHOD_NAMES: Record<Settings['method'], string> = { fixations: 'fixations', guided: 'guided (class map x fixations)', cam: 'CAM', gradcam: 'Grad-CAM' };
+const METHOD_NAMES: Record<FrameResult['method'], string> = { fixations: 'fixations', guided: 'guided (class map x fixations)', cam: 'CAM', gradcam: 'Grad-CAM' };
 
 /** Which box the overlay shows (the first class's), in the caption. */
 function boxNote(source: BoxSource | null): string {

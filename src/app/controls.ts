@@ -7,7 +7,7 @@ import { CLASS_COLORS, type FrameResult, type InitInfo } from '../worker/api.ts'
 import { COLORMAPS } from '../engine/colormap.ts';
 import type { TopClass } from '../engine/types.ts';
 import { Control, checked, pct, value } from './control.ts';
-import type { Settings } from '../element/settings.ts';
+import { effectiveMethod, type Settings } from '../element/settings.ts';
 
 @customElement('cnnfix-top5')
 export class Top5 extends Control {
@@ -96,19 +96,22 @@ export class OverlayControls extends Control {
 @customElement('cnnfix-method')
 export class MethodControls extends Control {
   @property({ attribute: false }) s!: Settings;
+  /** The loaded model: its default method is the one 'auto' runs. */
+  @property({ attribute: false }) info?: InitInfo;
 
   override render() {
     const s = this.s;
     const set = (patch: Partial<Settings>) => this.emit('settings', patch);
     const methods = [['fixations', 'Fixations'], ['guided', 'Guided'], ['cam', 'CAM'], ['gradcam', 'Grad-CAM']] as const;
+    const running = effectiveMethod(s.method, this.info?.method);
     return html`<section aria-labelledby="h-method">
       <h2 id="h-method">Method</h2>
       <div class="seg" role="radiogroup" aria-labelledby="h-method">
-        ${methods.map(([m, name]) => html`<label><input type="radio" name="method" .checked=${s.method === m}
-          @change=${() => set({ method: m })} /> ${name}</label>`)}
+        ${methods.map(([m, name]) => html`<label><input type="radio" name="method" .checked=${running === m}
+          @change=${() => set({ method: m })} /> ${name}${m === this.info?.method ? html`<small> (model's default)</small>` : nothing}</label>`)}
       </div>
       <label class="field">Rules
-        <select ?disabled=${s.method !== 'fixations'} @change=${(e: Event) => set({ rules: value(e) as Settings['rules'] })}>
+        <select ?disabled=${running !== 'fixations'} @change=${(e: Event) => set({ rules: value(e) as Settings['rules'] })}>
           <option value="default" ?selected=${s.rules === 'default'}>default (measured best)</option>
           <option value="reference" ?selected=${s.rules === 'reference'}>reference (the authors')</option>
           <option value="dense" ?selected=${s.rules === 'dense'}>dense (reference, every positive pool position)</option>
@@ -131,7 +134,8 @@ export class LayerView extends Control {
   @property({ attribute: false }) s!: Settings;
 
   override render() {
-    const { layer, method } = this.s;
+    const { layer } = this.s;
+    const method = effectiveMethod(this.s.method, this.info?.method);
     const stops = layerStops(this.info);
     const i = layer === undefined ? stops.length : Math.max(0, stops.findIndex((l) => l.name === layer));
     const kept = layer ? this.result?.layers.find((l) => l.name === layer) : undefined;

@@ -49,7 +49,8 @@ options:
   --location center|max    override: position kept inside a conv window
   --gap argmax|positive    override: positions kept by a global average pool
   --weights count|contribution  override: weight of each fixation
-  --method ${METHODS.join('|')}  explanation method (default: ${DEFAULT_METHOD}). guided: a class
+  --method ${METHODS.join('|')}  explanation method (default: the model's own, its catalog "method"; none
+                           there: ${DEFAULT_METHOD}; the result's "method" says which ran). guided: a class
                            map (CAM, else Grad-CAM) x (epsilon + the fixations' density), fixation points drawn
   --layer NODE             Grad-CAM (and guided's Grad-CAM class map): the layer to differentiate at (default: the
                            last spatial layer)
@@ -267,11 +268,13 @@ function parse(argv: string[]) {
       if (v[k] !== undefined) throw new UsageError(`--${k} applies to 'explain', not 'classify'`);
     }
   }
-  const method = (pick('method') ?? DEFAULT_METHOD) as ExplainMethod;
-  if (v.layer !== undefined && method !== 'gradcam' && method !== 'guided') throw new UsageError(`--layer applies to --method gradcam or guided, not ${method}`);
+  // No --method: the model's own default, known once it is loaded (explain() then checks these options against it).
+  const method = pick('method') as ExplainMethod | undefined;
+  if (method && v.layer !== undefined && method !== 'gradcam' && method !== 'guided') throw new UsageError(`--layer applies to --method gradcam or guided, not ${method}`);
   for (const k of ['epsilon', 'density-sigma', 'class-map'] as const) {
-    if (v[k] !== undefined && method !== 'guided') throw new UsageError(`--${k} applies to --method guided, not ${method}`);
+    if (method && v[k] !== undefined && method !== 'guided') throw new UsageError(`--${k} applies to --method guided, not ${method}`);
   }
+  const guidedFlags = (['epsilon', 'density-sigma', 'class-map'] as const).some((k) => v[k] !== undefined);
   const num = (k: 'epsilon' | 'density-sigma') => (v[k] === undefined ? undefined : numbers(k, v[k], [1])[0]);
   return {
     help: false,
@@ -288,7 +291,7 @@ function parse(argv: string[]) {
     override: { location: pick('location') as LocationRule | undefined, gap: pick('gap') as GapRule | undefined, weights: pick('weights') as WeightRule | undefined },
     method,
     layer: v.layer,
-    guided: method === 'guided' ? { epsilon: num('epsilon'), sigma: num('density-sigma'), classMap: pick('class-map') as ClassMapKind | undefined } : undefined,
+    guided: method === 'guided' || (!method && guidedFlags) ? { epsilon: num('epsilon'), sigma: num('density-sigma'), classMap: pick('class-map') as ClassMapKind | undefined } : undefined,
     box: pick('box') as BoxSource | undefined,
     fit: pick('fit') ?? 'crop',
     out: v.out ?? 'out',

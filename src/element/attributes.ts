@@ -27,7 +27,7 @@ export function modelSource(model: string | undefined, base: string): Pick<Engin
 
 /** Values the element accepts for its enumerated properties; anything else is named and the default used. */
 export const CHOICES = {
-  method: ['fixations', 'guided', 'cam', 'gradcam'],
+  method: ['auto', 'fixations', 'guided', 'cam', 'gradcam'],
   rules: ['default', 'reference', 'dense'],
   fit: ['crop', 'letterbox'],
   backend: ['auto', 'webgpu', 'fallback'],

@@ -8,12 +8,12 @@
 // folder of the site that serves it.
 import { LitElement, css, html, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import type { Colormap, ExplainRequest, FrameResult, InitInfo, LoadProgress, Method, WorkerStatus } from '../worker/api.ts';
+import type { Colormap, ExplainRequest, FrameResult, InitInfo, LoadProgress, WorkerStatus } from '../worker/api.ts';
 import { COLORMAPS } from '../engine/colormap.ts';
 import type { PresetName } from '../engine/types.ts';
 import type { CameraError, Resolution } from '../camera/camera.ts';
 import { messageOf, type Engine, type EngineOptions } from './worker-client.ts';
-import { DEFAULTS, explainRequest, type Settings } from './settings.ts';
+import { DEFAULTS, explainRequest, type MethodChoice, type Settings } from './settings.ts';
 import { compositePng } from './snapshot.ts';
 import { recordClip } from './recorder.ts';
 import { CHOICES, modelSource, parseClasses, parseFlag } from './attributes.ts';
@@ -57,7 +57,8 @@ export class CnnFixations extends LitElement {
   @property({ attribute: false }) modelFacts?: Pick<EngineOptions, 'info' | 'labels'>;
   /** '' (nothing), 'camera', or the URL of an image (other origins must allow CORS). */
   @property() source = '';
-  @property() method: Method = DEFAULTS.method;
+  /** 'auto' (default): the model's own (its catalog "method"; `info.method`); or fixations, guided, cam, gradcam. */
+  @property() method: MethodChoice = DEFAULTS.method;
   /**
    * The classes to explain; empty: the top-1 class, whatever it is. Attribute: "top", "335" or "879,335". Several:
    * each class's heatmap, points and box in its colour (CLASS_COLORS, in the result's `color`).
@@ -228,7 +229,7 @@ export class CnnFixations extends LitElement {
 
   request(still: boolean): ExplainRequest {
     const { method, classes, rules, fit, colormap, opacity, points, heatmap, box, smooth, layer } = this;
-    return explainRequest({ ...DEFAULTS, method, classes, rules, fit, colormap, opacity, points, heatmap, box, smooth, layer }, still);
+    return explainRequest({ ...DEFAULTS, method, classes, rules, fit, colormap, opacity, points, heatmap, box, smooth, layer }, still, this.info?.method);
   }
 
   onResult(r: FrameResult) {

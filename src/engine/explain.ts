@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { baselineHeatmap, classHead, gradCamLayer, loadGradients, needsAutodiff } from './baselines.ts';
 import { guidedClassMap, guidedHeatmap } from './guided.ts';
-import { BOX_SOURCE, DEFAULT_METHOD, METHODS, resolveGuided, unknownMethod, type BoxSource, type ExplainMethod, type GuidedOptions } from './methods.ts';
+import { BOX_SOURCE, METHODS, methodFor, resolveGuided, unknownMethod, type BoxSource, type ExplainMethod, type GuidedOptions } from './methods.ts';
 import { disposeForward, type Fit, type FixationModel } from './model.ts';
 import { camBox, chooseBox, CLASS_COLORS, DEFAULT_POST, heatmap, peak, removeOutliers, toImagePoints, type Box, type PostOptions } from './post.ts';
 import { unravelCpu, type UnravelResult } from './unravel.ts';
@@ -16,7 +16,7 @@ export type { ExplainMethod, BoxSource, GuidedOptions };
 
 export interface ExplainOptions {
   /**
-   * Default DEFAULT_METHOD (src/engine/methods.ts). The baselines leave fixations/inputFixations/kept empty;
+   * Default: the model's own (its catalog "method"), else DEFAULT_METHOD (src/engine/methods.ts). The baselines leave fixations/inputFixations/kept empty;
    * 'guided' has the fixations that feed its density.
    */
   method?: ExplainMethod;
@@ -41,7 +41,7 @@ export interface ExplainOptions {
    * name); default the last spatial layer (gradCamLayer).
    */
   layer?: string;
-  /** Method 'guided': its knobs over GUIDED (src/engine/methods.ts). */
+  /** Method 'guided': its knobs over the model's own (catalog "guided") over GUIDED (src/engine/methods.ts). */
   guided?: Partial<GuidedOptions>;
   /**
    * Where the box comes from: 'fixations' (the paper's box: the fixations after outlier removal, none below
@@ -94,7 +94,7 @@ export interface Explanation extends ClassExplanation {
 export async function explain(
   fm: FixationModel, image: tf.Tensor3D | tf.Tensor4D, opts: ExplainOptions = {},
 ): Promise<Explanation> {
-  const method = opts.method ?? DEFAULT_METHOD;
+  const method = methodFor(fm.info, opts.method);
   if (!METHODS.includes(method)) throw unknownMethod(method);
   if (opts.layer !== undefined && method !== 'gradcam' && method !== 'guided') throw new Error(`option 'layer' applies to method 'gradcam' or 'guided', not '${method}'`);
   if (opts.guided !== undefined && method !== 'guided') throw new Error(`option 'guided' applies to method 'guided', not '${method}'`);
@@ -102,7 +102,7 @@ export async function explain(
   const boxSource = opts.box ?? BOX_SOURCE[method];
   if (boxSource !== 'fixations' && boxSource !== 'map') throw new Error(`box '${String(boxSource)}' is not one of fixations, map`);
   if (boxSource === 'fixations' && !fixated) throw new Error(`box 'fixations': method '${method}' has no fixations (use box 'map')`);
-  const g = method === 'guided' ? resolveGuided(opts.guided) : undefined;
+  const g = method === 'guided' ? resolveGuided(opts.guided, fm.info.guided) : undefined;
   // The class map of 'guided', and whether CAM applies to this model at all: errors name the method and the model.
   const classMap = g ? guidedClassMap(fm, g.classMap, opts.layer) : undefined;
   if (method === 'cam') {

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { buildGraph, tensorName, type TfNode } from './graph.ts';
+import { checkMethodFacts, type ExplainMethod, type GuidedOptions } from './methods.ts';
 import { BINARY_CLASSES, resolveRules, type Graph, type PixelTransform, type Rules, type TopClass } from './types.ts';
 
 export interface Preprocessing {
@@ -28,6 +29,10 @@ export interface ModelInfo {
   labels: string[];
   /** The model's default fixation rules (catalog "rules"); absent: PRESETS.default. */
   rules?: Rules;
+  /** The model's default explanation method (catalog "method"); absent: DEFAULT_METHOD. */
+  method?: ExplainMethod;
+  /** The model's guided knobs over GUIDED (catalog "guided"). */
+  guided?: Partial<GuidedOptions>;
 }
 /** The network input, batch dropped: [height, width, channels]. */
 export interface InputShape { height: number; width: number; channels: 1 | 3 }
@@ -76,6 +81,7 @@ export class FixationModel {
     if (info.rules) {
       try { resolveRules(info.rules); } catch (e) { throw new Error(`${where(info)}: its default rules: ${(e as Error).message}`); }
     }
+    try { checkMethodFacts(info); } catch (e) { throw new Error(`${where(info)}: ${(e as Error).message}`); }
     const names = topology.filter((n) => n.op !== 'Const').map((n) => n.name);
     for (const [field, n] of [['logits', info.logits], ['probs', info.probs]] as const) {
       if (n && !names.includes(n)) throw new Error(`${where(info)}: ${field} node '${n}' is not in the graph`);

@@ -15,7 +15,7 @@ export type Backend = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 /** Which path ran: WebGPU inference + WGSL unravelling, or the fallback (WebGL/wasm inference + CPU unravelling). */
 export type PathName = 'gpu' | 'fallback';
 export type Colormap = 'turbo' | 'jet' | 'viridis';
-/** The engine's methods but the centre prior (src/engine/methods.ts); the default is its DEFAULT_METHOD. */
+/** The engine's methods but the centre prior (src/engine/methods.ts); the default is the model's (InitInfo.method). */
 export type Method = Exclude<ExplainMethod, 'center'>;
 export type { BoxSource, GuidedOptions };
 
@@ -74,6 +74,8 @@ export interface InitInfo {
   /** The network input [height, width, channels]. */
   inputShape: [number, number, number];
   layers: { name: string; shape: number[] }[];
+  /** The model's default method (its catalog "method", else DEFAULT_METHOD): what a request without one runs. */
+  method: Method;
   /** 'auto': the path kept, the WebGPU adapter's name (null: none) and whether it is a software one. */
   auto?: { chosen: PathName; adapter: string | null; software: boolean };
   /**

@@ -72,8 +72,8 @@ async function fromCatalog(id?: string, onBytes?: BytesProgress): Promise<Fixati
   if (!Array.isArray(labels)) throw new Error(`labels of '${entry.id}': expected a JSON array of strings`);
   const modelUrl = new URL('model.json', dir).href;
   const gm = await loadOrExplain(() => loadGraphModel(asGraphModel(http(modelUrl, onBytes), modelUrl)), `model '${entry.id}' at ${dir}`);
-  const { id: mid, inputSize, inputHeight, inputWidth, inputChannels, preprocessing, logits, probs, rules } = entry;
-  return create(gm, { id: mid, inputSize, inputHeight, inputWidth, inputChannels, preprocessing, logits, probs, labels, rules });
+  const { id: mid, inputSize, inputHeight, inputWidth, inputChannels, preprocessing, logits, probs, rules, method, guided } = entry;
+  return create(gm, { id: mid, inputSize, inputHeight, inputWidth, inputChannels, preprocessing, logits, probs, labels, rules, method, guided });
 }
 
 async function fromUrl(url: string, opts: InitOptions, onBytes?: BytesProgress): Promise<FixationModel> {

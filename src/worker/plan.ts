@@ -3,7 +3,7 @@
 import { classHead } from '../engine/baselines.ts';
 import { size } from '../engine/graph.ts';
 import { guidedClassMap } from '../engine/guided.ts';
-import { BOX_SOURCE, DEFAULT_METHOD, METHODS as ENGINE_METHODS, resolveGuided, unknownMethod } from '../engine/methods.ts';
+import { BOX_SOURCE, METHODS as ENGINE_METHODS, methodFor, resolveGuided, unknownMethod } from '../engine/methods.ts';
 import type { FixationModel } from '../engine/model.ts';
 import { resolveRules, type Rules } from '../engine/types.ts';
 import { CLASS_COLORS, type BoxSource, type ExplainRequest, type GuidedOptions, type Method, type OverlayOptions } from './api.ts';
@@ -39,14 +39,14 @@ export interface FramePlan {
 export const METHODS = ENGINE_METHODS.filter((m): m is Method => m !== 'center');
 
 export function planFrame(fm: FixationModel, req: ExplainRequest = {}): FramePlan {
-  const method = req.method ?? (DEFAULT_METHOD as Method);
+  const method = methodFor(fm.info, req.method) as Method;
   if (!METHODS.includes(method)) throw unknownMethod(method, METHODS);
   // The worker's class maps (CAM, Grad-CAM in closed form) need a global-average-pool head.
   if (method !== 'fixations') {
     try { classHead(fm); } catch (e) { throw new Error(`method '${method}' does not apply to model '${fm.info.id}': ${(e as Error).message}`); }
   }
   if (req.guided !== undefined && method !== 'guided') throw new Error(`guided options apply to method 'guided', not '${method}'`);
-  const g = method === 'guided' ? resolveGuided(req.guided) : undefined;
+  const g = method === 'guided' ? resolveGuided(req.guided, fm.info.guided) : undefined;
   const box = req.box ?? BOX_SOURCE[method];
   if (box !== 'fixations' && box !== 'map') throw new Error(`box must be 'fixations' or 'map', got '${box}'`);
   if (box === 'fixations' && method !== 'fixations' && method !== 'guided') throw new Error(`box 'fixations': method '${method}' has no fixations`);

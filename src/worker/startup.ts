@@ -9,7 +9,8 @@ import type { FixationModel } from '../engine/model.ts';
 import { countBackendReads } from '../gpu/counters.ts';
 import { createGpuContext, probeAdapter, releaseGpuContext, type GpuContext } from '../gpu/device.ts';
 import { setGpuFaults } from '../gpu/kernels.ts';
-import type { Backend, InitInfo, InitOptions, LoadProgress, WorkerStatus } from './api.ts';
+import type { Backend, InitInfo, InitOptions, LoadProgress, Method, WorkerStatus } from './api.ts';
+import { methodFor } from '../engine/methods.ts';
 import { chooseFallback } from './backend-choice.ts';
 import { FallbackPath } from './fallback-path.ts';
 import { GpuPath } from './gpu-path.ts';
@@ -161,6 +162,7 @@ export class Session {
       preprocessing: fm.info.preprocessing,
       logits: fm.info.logits,
       layers: fm.graph.order.map((n) => ({ name: n.name, shape: n.shape })),
+      method: methodFor(fm.info) as Method,
       ...(auto ? { auto } : {}),
       startup: { ...this.startup },
     };

@@ -48,7 +48,8 @@ describe('cnnfix explain', () => {
   let run: Run;
   const out = () => join(tmp, 'ok');
   beforeAll(async () => {
-    run = await cnnfix('explain', SQUIRREL, ...(NO_VECTORS ? [] : ['--tensor', join(VECTORS, 'input_0.f32')]), '--out', out(), '--save-heatmap');
+    // The fixations method's output in every field (SqueezeNet's own default, guided: tests/node/guided.test.ts).
+    run = await cnnfix('explain', SQUIRREL, '--method', 'fixations', ...(NO_VECTORS ? [] : ['--tensor', join(VECTORS, 'input_0.f32')]), '--out', out(), '--save-heatmap');
   });
 
   it('exits 0 and prints the class and the time per input', () => {

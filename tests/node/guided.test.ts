@@ -18,6 +18,7 @@ import { planFrame } from '../../src/worker/plan.ts';
 import { GraphBuilder, kernel, matrix } from '../fixtures/graphs.ts';
 
 const SQUIRREL = join(ROOT, 'eval/data/images/squirrel_cls.jpg');
+const CATALOG = JSON.parse(readFileSync(join(ROOT, 'models/catalog.json'), 'utf8'));
 /** The squirrel's box in eval/data/boxes.json (original-image pixels [x1, y1, x2, y2]). */
 const SQUIRREL_BOX = [125, 100, 360, 370];
 const inBox = ([x, y]: [number, number], b: number[]) => x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3];
@@ -33,7 +34,8 @@ describe('guided on SqueezeNet, the squirrel photo', () => {
   afterAll(() => { img?.dispose(); fm?.dispose(); });
 
   it('CAM x (epsilon + the dense fixations\' density), the default knobs: peak on the squirrel, the map\'s box, the points drawn', async () => {
-    const e = await explain(fm, img, { method: 'guided' });
+    // No method asked: SqueezeNet's own default (its catalog entry's "method") is guided.
+    const e = await explain(fm, img);
     expect(e.method).toBe('guided');
     expect(e.class.index).toBe(335);
     expect(e.guided).toEqual({ ...GUIDED, classMap: 'cam' });
@@ -90,7 +92,11 @@ describe('guided on SqueezeNet, the squirrel photo', () => {
     expect(p.guided).toEqual({ ...GUIDED, epsilon: 0.3, classMap: 'cam' });
     expect(p.box).toBe('map');
     expect(p.rules).toEqual(PRESETS.dense);
-    expect(planFrame(fm, {}).box).toBe('fixations');
+    expect(planFrame(fm, { method: 'fixations' }).box).toBe('fixations');
+    // No method asked: SqueezeNet's own (catalog "method": guided, with its "guided" knobs).
+    const entry = CATALOG.models.find((m: { id: string }) => m.id === 'squeezenet1_1');
+    expect(entry.method).toBe('guided');
+    expect(planFrame(fm, {})).toMatchObject({ method: 'guided', box: 'map', guided: { ...GUIDED, ...entry.guided, classMap: 'cam' } });
     expect(() => planFrame(fm, { method: 'lrp' as never })).toThrow(/unknown method 'lrp' \(known: fixations, guided, cam, gradcam\)/);
     expect(() => planFrame(fm, { method: 'cam', box: 'fixations' })).toThrow(/box 'fixations': method 'cam' has no fixations/);
     expect(() => planFrame(fm, { method: 'guided', guided: { sigma: 2 } })).toThrow(/guided.sigma=2/);
@@ -127,7 +133,8 @@ describe('cnnfix explain --method guided', () => {
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('writes the guided knobs, the box and its source to the JSON; knobs of another method are refused', async () => {
-    const run = await cnnfix('explain', SQUIRREL, '--method', 'guided', '--epsilon', '0.2', '--density-sigma', '0.03', '--box', 'fixations', '--out', tmp);
+    // No --method: SqueezeNet's own default is guided, so its knobs apply.
+    const run = await cnnfix('explain', SQUIRREL, '--epsilon', '0.2', '--density-sigma', '0.03', '--box', 'fixations', '--out', tmp);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/squirrel_cls\.jpg: 335 fox squirrel.*\d+ fixations/);

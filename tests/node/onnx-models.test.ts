@@ -82,8 +82,8 @@ describe.skipIf(NO_MIRROR)('ONNX SqueezeNet 1.1', () => {
       // The presets' rules themselves: 'default' would mean the catalog's SqueezeNet rules for one model only.
       for (const preset of ['default', 'reference'] as const) {
         const rules = PRESETS[preset];
-        const a = await explain(ms.squeezeOnnx, img, { rules });
-        const b = await explain(ms.squeezeTfjs, img, { rules });
+        const a = await explain(ms.squeezeOnnx, img, { method: 'fixations', rules });
+        const b = await explain(ms.squeezeTfjs, img, { method: 'fixations', rules });
         expect(a.class.index, `${file} ${preset}`).toBe(b.class.index);
         expect(a.inputFixations.map(({ x, y, c }) => [x, y, c]), `${file} ${preset}`).toEqual(b.inputFixations.map(({ x, y, c }) => [x, y, c]));
         for (let i = 0; i < a.inputFixations.length; i++) expect(a.inputFixations[i].w).toBeCloseTo(b.inputFixations[i].w, 4);
@@ -100,7 +100,7 @@ describe.skipIf(NO_MIRROR)('ONNX MobileNetV2 (float)', () => {
   it('gives the same class and fixations as the TF.js MobileNetV2 on every shared photo', async () => {
     for (const file of IMAGES) {
       const img = await readImage(photo(file));
-      const opts = { override: { location: 'max' as const } };
+      const opts = { method: 'fixations' as const, override: { location: 'max' as const } };
       const a = await explain(ms.mobileOnnx, img, opts);
       const b = await explain(ms.mobileTfjs, img, opts);
       expect(a.class.index, file).toBe(b.class.index);
@@ -119,8 +119,8 @@ describe.skipIf(NO_MIRROR)('ONNX MobileNetV2 int8 QDQ', () => {
     const lines: string[] = [];
     for (const file of IMAGES) {
       const img = await readImage(photo(file));
-      const a = await explain(ms.mobileInt8, img, { override: { location: 'max' } });
-      const b = await explain(ms.mobileOnnx, img, { override: { location: 'max' } });
+      const a = await explain(ms.mobileInt8, img, { method: 'fixations', override: { location: 'max' } });
+      const b = await explain(ms.mobileOnnx, img, { method: 'fixations', override: { location: 'max' } });
       img.dispose();
       lines.push(`${file}: int8 ${a.class.index} ${a.class.label} (${a.class.prob.toFixed(3)}), float ${b.class.index} (${b.class.prob.toFixed(3)})`);
       expect(a.class.index, file).toBe(b.class.index);

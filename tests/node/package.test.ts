@@ -49,7 +49,7 @@ beforeAll(async () => {
     "import { loadModel, readImage, explain } from 'cnnfix/node';",
     'const model = await loadModel();',
     'const ex = await explain(model, await readImage(process.argv[2]));',
-    'console.log(JSON.stringify({ model: ex.model, class: ex.class, fixations: ex.fixations.length, box: ex.box, boxSource: ex.boxSource }));',
+    'console.log(JSON.stringify({ model: ex.model, method: ex.method, class: ex.class, fixations: ex.fixations.length, box: ex.box, boxSource: ex.boxSource }));',
   ].join('\n'));
   // The tarball's dependencies come from npm's cache when it has them (--prefer-offline), else from the registry.
   const install = await sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app, env);
@@ -87,6 +87,8 @@ describe('npm package', () => {
     expect(first.code).toBe(0);
     const r = JSON.parse(first.stdout);
     expect(r.model).toBe(CATALOG.default);
+    // The default model's own default method (its catalog "method") travels in the package.
+    expect(r.method).toBe(CATALOG.models.find((m: { id: string }) => m.id === CATALOG.default).method ?? 'fixations');
     expect(r.class.label).toMatch(/^fox squirrel/);
     expect(r.fixations).toBeGreaterThan(0);
     // A box with its source, or none (too few fixations) and no source.

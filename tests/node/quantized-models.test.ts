@@ -131,8 +131,8 @@ describe.skipIf(missing.length > 0)('committed models against the float32 models
         const key = (f: { x: number; y: number }) => `${f.x},${f.y}`;
         for (const name of photos) {
           const image = await readImage(join(IMAGES, name));
-          const a = new Set((await explain(committed, image, { rules: 'default' })).fixations.map(key));
-          const b = new Set((await explain(float, image, { rules: 'default' })).fixations.map(key));
+          const a = new Set((await explain(committed, image, { method: 'fixations', rules: 'default' })).fixations.map(key));
+          const b = new Set((await explain(float, image, { method: 'fixations', rules: 'default' })).fixations.map(key));
           image.dispose();
           const both = [...a].filter((k) => b.has(k)).length;
           const j = both / (a.size + b.size - both || 1);

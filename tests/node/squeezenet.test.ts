@@ -22,13 +22,13 @@ const distinct = (pts: { x: number; y: number }[]) => new Set(pts.map((p) => `${
 
 describe('squirrel_cls.jpg', () => {
   it('top-1 is 335 fox squirrel', async () => {
-    const ex = await explain(model, image, { rules: 'default' });
+    const ex = await explain(model, image, { method: 'fixations', rules: 'default' });
     expect(ex.top[0].index).toBe(335);
     expect(ex.class.label).toMatch(/^fox squirrel/);
   });
 
   it("the 'positive' GAP rule without a threshold keeps many positions; the image-space fixations lie inside the photo", async () => {
-    const ex = await explain(model, image, { rules: { location: 'max', gap: 'positive', weights: 'contribution' } });
+    const ex = await explain(model, image, { method: 'fixations', rules: { location: 'max', gap: 'positive', weights: 'contribution' } });
     expect(distinct(ex.inputFixations)).toBeGreaterThan(30);
     const [H, W] = image.shape;
     expect(ex.fixations.length).toBeGreaterThan(0);
@@ -41,7 +41,7 @@ describe('squirrel_cls.jpg', () => {
   });
 
   it('reference rules give exactly one fixation (GAP-argmax keeps one position, every step below is one-to-one)', async () => {
-    const ex = await explain(model, image, { rules: 'reference' });
+    const ex = await explain(model, image, { method: 'fixations', rules: 'reference' });
     expect(ex.class.index).toBe(335);
     expect(distinct(ex.inputFixations)).toBe(1);
     expect(ex.fixations.length).toBe(1);
@@ -114,7 +114,7 @@ describe('network-input pixels -> photo pixels', () => {
   });
 
   it('letterbox fixations map into the photo (none on the bars)', async () => {
-    const ex = await explain(model, image, { fit: 'letterbox', rules: { location: 'max', gap: 'positive', weights: 'contribution' }, post: { outliers: false } });
+    const ex = await explain(model, image, { method: 'fixations', fit: 'letterbox', rules: { location: 'max', gap: 'positive', weights: 'contribution' }, post: { outliers: false } });
     const [H, W] = image.shape;
     expect(ex.transform.fit).toBe('letterbox');
     expect(ex.fixations.length).toBeGreaterThan(0);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { canvasSize, containRect } from '../../src/element/fit.ts';
 import { IdleTracker, STILL_THRESHOLD } from '../../src/app/idle.ts';
 import { DEFAULTS, SMOOTHING, explainRequest } from '../../src/element/settings.ts';
+import { DEFAULT_METHOD } from '../../src/engine/methods.ts';
 import { pageParams } from '../../src/app/page-params.ts';
 import { msUntil } from '../../src/app/kiosk.ts';
 import { CAPTURE_STEPS, Pacer, lowerSize } from '../../src/element/pacer.ts';
@@ -76,12 +77,21 @@ describe('page options and the explain request', () => {
     expect(pageParams('?kiosk&reload=soon').reloadAt).toBe('03:30');
     expect(pageParams('?open=image').openImage).toBe(true);
   });
+  it("method 'auto' (the default) runs the model's own (InitInfo.method); a chosen method wins; the layer view needs fixations", () => {
+    expect(DEFAULTS.method).toBe('auto');
+    expect(explainRequest(DEFAULTS, false, 'guided')).toMatchObject({ method: 'guided', rules: undefined });
+    expect(explainRequest({ ...DEFAULTS, layer: 'conv10' }, false, 'guided')).toMatchObject({ method: 'guided', withLayers: false, overlay: { layer: undefined } });
+    expect(explainRequest({ ...DEFAULTS, layer: 'conv10' }, false, 'fixations')).toMatchObject({ method: 'fixations', withLayers: true });
+    expect(explainRequest({ ...DEFAULTS, method: 'cam' }, false, 'guided').method).toBe('cam');
+    // Before the model has said (no InitInfo yet), 'auto' is the project default.
+    expect(explainRequest(DEFAULTS, false).method).toBe(DEFAULT_METHOD);
+  });
   it('top-1 by default, one class as a number, several as a list; no smoothing for a still picture', () => {
-    expect(explainRequest(DEFAULTS, false)).toMatchObject({ classes: 'top', rules: 'default', method: 'fixations', withLayers: false,
+    expect(explainRequest(DEFAULTS, false, 'fixations')).toMatchObject({ classes: 'top', rules: 'default', method: 'fixations', withLayers: false,
       overlay: { colormap: 'turbo', smoothing: SMOOTHING, points: true, heatmap: true, box: true } });
     expect(explainRequest({ ...DEFAULTS, classes: [879] }, true)).toMatchObject({ classes: 879, overlay: { smoothing: 0 } });
     expect(explainRequest({ ...DEFAULTS, classes: [879, 335] }, false).classes).toEqual([879, 335]);
-    expect(explainRequest({ ...DEFAULTS, layer: 'conv10' }, false)).toMatchObject({ withLayers: true, overlay: { layer: 'conv10' } });
+    expect(explainRequest({ ...DEFAULTS, layer: 'conv10' }, false, 'fixations')).toMatchObject({ withLayers: true, overlay: { layer: 'conv10' } });
     expect(explainRequest({ ...DEFAULTS, layer: 'conv10', method: 'cam' }, false)).toMatchObject({ withLayers: false, overlay: { layer: undefined } });
   });
 });

@@ -2,7 +2,7 @@
 // (src/engine/post.ts) on hand-worked small maps; every expected value is worked out here by hand.
 import { describe, expect, it } from 'vitest';
 import { guidedMap } from '../../src/engine/guided.ts';
-import { BOX_SOURCE, GUIDED, METHODS, resolveGuided } from '../../src/engine/methods.ts';
+import { BOX_SOURCE, checkMethodFacts, DEFAULT_METHOD, GUIDED, methodFor, METHODS, resolveGuided } from '../../src/engine/methods.ts';
 import { chooseBox, fixationBox, MIN_BOX_POINTS } from '../../src/engine/post.ts';
 import { PRESETS, resolveRules } from '../../src/engine/types.ts';
 import type { Fixation } from '../../src/engine/types.ts';
@@ -54,6 +54,26 @@ describe('guided knobs', () => {
     expect(() => resolveGuided({ epsilon: -0.1 })).toThrow(/guided.epsilon=-0.1 must be a number >= 0/);
     expect(() => resolveGuided({ sigma: 0 })).toThrow(/guided.sigma=0 must be/);
     expect(() => resolveGuided({ classMap: 'lrp' as never })).toThrow(/guided.classMap='lrp' is not one of auto, cam, gradcam/);
+  });
+
+  it("a model's own knobs (catalog \"guided\") sit between GUIDED and the request's", () => {
+    expect(resolveGuided({}, { epsilon: 1, sigma: 0.04 })).toEqual({ ...GUIDED, epsilon: 1, sigma: 0.04 });
+    expect(resolveGuided({ sigma: 0.02 }, { epsilon: 1, sigma: 0.04 })).toEqual({ ...GUIDED, epsilon: 1, sigma: 0.02 });
+    expect(() => resolveGuided({}, { sigma: 2 })).toThrow(/guided.sigma=2 must be/);
+  });
+});
+
+describe("a model's default method (catalog \"method\")", () => {
+  it('the request\'s method, else the model\'s, else DEFAULT_METHOD', () => {
+    expect(methodFor({})).toBe(DEFAULT_METHOD);
+    expect(methodFor({ method: 'guided' })).toBe('guided');
+    expect(methodFor({ method: 'guided' }, 'cam')).toBe('cam');
+  });
+  it('a bad entry is refused at load, naming the field and the value', () => {
+    expect(() => checkMethodFacts({ method: 'lrp' as never })).toThrow(/its default method: unknown method 'lrp'/);
+    expect(() => checkMethodFacts({ guided: { sigma: -1 } })).toThrow(/its guided knobs: guided.sigma=-1/);
+    expect(() => checkMethodFacts({ guided: { eps: 1 } as never })).toThrow(/its guided knobs: 'eps' is not one of epsilon, rules, sigma, classMap/);
+    expect(() => checkMethodFacts({ method: 'guided', guided: { epsilon: 0.3 } })).not.toThrow();
   });
 });
 

@@ -105,6 +105,7 @@ test('the overlay lies exactly over the picture at laptop, phone and phone-lands
   // rules keep enough fixations for a box (none is drawn from fewer than MIN_BOX_POINTS), and the caption says which.
   await page.getByRole('checkbox', { name: 'heatmap' }).uncheck();
   await page.getByRole('checkbox', { name: 'points' }).uncheck();
+  await page.getByRole('radio', { name: 'Fixations' }).check(); // SqueezeNet's own default is guided (box from the map)
   await page.getByLabel('Rules').selectOption('dense');
   await expect(page.getByTestId('box-source')).toHaveText("box: the fixations' (the paper's)");
   for (const [w, h] of [[1366, 768], [390, 844], [844, 390]]) {
@@ -132,6 +133,7 @@ test('the overlay lies exactly over the picture at laptop, phone and phone-lands
 });
 
 test('layer view: a layer name and its kept count', async () => {
+  await page.getByRole('radio', { name: 'Fixations' }).check(); // the layer view shows the fixations method's kept neurons
   const slider = page.getByLabel('From the class down to the pixels');
   await slider.focus();
   await page.keyboard.press('Home');

@@ -44,7 +44,9 @@ test('the tag alone explains squirrel_cls.jpg: a result event with 335 fox squir
   const r = await nextResult(0);
   expect(r.top[0].index).toBe(335);
   expect(r.top[0].label).toMatch(FOX_SQUIRREL);
-  expect(r.method).toBe('fixations');
+  // No method attribute ('auto'): SqueezeNet's own default, its catalog "method", which the worker reports.
+  expect(r.method).toBe('guided');
+  expect(await page.locator('cnn-fixations').evaluate((el) => (el as unknown as { info: { method: string } }).info.method)).toBe('guided');
   expect(r.explained.map((e) => e.class.index)).toEqual([335]);
   expect(r.explained[0].fixations.length).toBeGreaterThan(0);
   expect(r.frameSize).toEqual({ width: 535, height: 426 });
