@@ -19,7 +19,7 @@ import { explain, type ExplainOptions } from '../src/engine/explain.ts';
 import type { FixationModel } from '../src/engine/model.ts';
 import { PRESETS, resolveRules, type Rules } from '../src/engine/types.ts';
 import { DEFAULT_POST, fixationBox } from '../src/engine/post.ts';
-import { BOX_SOURCE, DEFAULT_METHOD, GUIDED } from '../src/engine/methods.ts';
+import { BOX_SOURCE, methodFor, resolveGuided, type MethodFacts } from '../src/engine/methods.ts';
 import { initNodeBackend, loadModel, readCatalog, ROOT } from '../src/node/index.ts';
 import { evidenceVariants, explore, SANITY_MAX_RHO, variantKey, variants, type ExploreResult, type Prepared } from './eval/explore.ts';
 import { exploreGuided, guidedTable } from './eval/explore-guided.ts';
@@ -204,7 +204,8 @@ async function rewriteTables() {
   const paths = cat.models.map((m) => join(ROOT, 'out', `eval-${m.id}.json`)).filter((p) => existsSync(p));
   for (const p of paths) {
     const r = JSON.parse(await readFile(p, 'utf8'));
-    r.defaults = { ...r.defaults, method: DEFAULT_METHOD, box: BOX_SOURCE };
+    const entry = cat.models.find((m) => m.id === r.model) as MethodFacts | undefined;
+    r.defaults = { ...r.defaults, method: methodFor(entry ?? {}), box: BOX_SOURCE };
     await writeFile(p, JSON.stringify(r, null, 1));
     await writeSection(`eval:${r.model}`, modelTables(r));
   }
@@ -327,7 +328,7 @@ async function evalModel(id: string, write: boolean) {
   const result = {
     model: fm.info.id, backend, cpus: cpus().length, quick: QUICK, config: { ...CFG, perObject },
     methods: METHODS.map((m) => ({ key: m.key, label: m.label })),
-    defaults: { method: DEFAULT_METHOD, box: BOX_SOURCE, guided: GUIDED, rules: resolveRules('default', {}, fm.info.rules), post: DEFAULT_POST },
+    defaults: { method: methodFor(fm.info), box: BOX_SOURCE, guided: resolveGuided({}, fm.info.guided), rules: resolveRules('default', {}, fm.info.rules), post: DEFAULT_POST },
     syntheticCandidates: pool, syntheticTop1: synTop1 / pool, syntheticTop5: synTop5 / pool,
     syntheticTop1Ci: wilson(synTop1, pool), syntheticTop5Ci: wilson(synTop5, pool),
     photoTop1, skippedPhotos: skipped, kinds,

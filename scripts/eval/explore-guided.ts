@@ -18,7 +18,7 @@ import { auc, energyShare, every4, iou, mean, pointingHit, spearman, wilson } fr
 import { cascade, perturbationBase, perturbationCurves, saliencyAtInput } from './protocols.ts';
 
 export const SIGMAS = [0.02, 0.04, 0.08];
-export const EPSILONS = [0, 0.1, 0.3, 1];
+export const EPSILONS = [0, 0.1, 0.3, 1, 3];
 
 /** The class maps: CAM, Grad-CAM at its default layer, Grad-CAM at the first layer below with twice the resolution. */
 export function classMaps(fm: FixationModel): { key: string; method: 'cam' | 'gradcam'; layer?: string }[] {

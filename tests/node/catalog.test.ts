@@ -72,7 +72,7 @@ describe('mobilenet_v2 (MobileNetV2 from ST int8 weights, committed as uint8)', 
 
   it('squirrel_cls.jpg: top-1 is 335 fox squirrel (mirror README), explained with fixations', async () => {
     const img = await photo('squirrel_cls.jpg');
-    const ex = await explain(m, img, { rules: 'default' });
+    const ex = await explain(m, img, { method: 'fixations', rules: 'default' });
     img.dispose();
     expect(ex.class.index).toBe(335);
     expect(ex.class.label).toMatch(/fox squirrel/);

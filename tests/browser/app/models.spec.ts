@@ -1,9 +1,12 @@
 // The catalog's MobileNets in the app: picked by ?model=, they load, classify a dropped photo, and every method
-// (fixations, CAM, Grad-CAM) explains it (MobileNet v1's head is a 1x1 conv on the pooled map).
+// (their own default, guided, then CAM, Grad-CAM) explains it (MobileNet v1's head is a 1x1 conv on the pooled map).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { APP_URL, FIRST_RESULT_MS, SQUIRREL_JPG, dropFile, installed, lacks, photo as photoPath, launch, logPage, waitForEngine, waitForTop1 } from './fixtures.ts';
 
 test.use({ launchOptions: launch() });
+const CATALOG = JSON.parse(readFileSync(join(import.meta.dirname, '../../../models/catalog.json'), 'utf8'));
 
 async function methodsWork(page: Page) {
   for (const [name, method] of [['CAM', 'cam'], ['Grad-CAM', 'gradcam']] as const) {
@@ -30,6 +33,11 @@ for (const [id, photo, label] of [
     await expect(page.getByRole('combobox', { name: 'Network', exact: true })).toHaveValue(id);
     await dropFile(page, photo);
     await waitForTop1(page, label);
+    // No method chosen: the model's own default (its catalog "method", guided with its own knobs) explained it.
+    const entry = CATALOG.models.find((m: { id: string }) => m.id === id);
+    const first = await page.evaluate(() => window.__cnnfix!.result as unknown as { method: string; guided?: { epsilon: number; sigma: number } });
+    expect(first.method).toBe(entry.method);
+    expect(first.guided).toMatchObject({ epsilon: entry.guided.epsilon, sigma: entry.guided.sigma });
     await methodsWork(page);
   });
 }

@@ -1,10 +1,11 @@
 // Screenshots of the app as a user sees it, taken only when asked (SHOTS_DIR=folder): laptop 1280x800, phone
-// portrait 390x844 and phone landscape 844x390, the fake camera on the squirrel photo. With MANIFEST_SHOTS=1 the
-// narrow and wide ones also replace the manifest's screenshots in public/screenshots/ (vite.config.ts).
+// portrait 390x844 and phone landscape 844x390, the fake camera on the squirrel photo; then the butterfly photo
+// dropped, at phone size. With MANIFEST_SHOTS=1 the narrow and wide ones also replace the manifest's screenshots in
+// public/screenshots/ (vite.config.ts).
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test, type Page } from '@playwright/test';
-import { APP_URL, FOX_SQUIRREL, launch, logPage, waitForTop1 } from './fixtures.ts';
+import { APP_URL, FOX_SQUIRREL, dropFile, launch, logPage, photo, waitForTop1 } from './fixtures.ts';
 
 const DIR = process.env.SHOTS_DIR;
 const PUBLIC = resolve(import.meta.dirname, '../../../public/screenshots');
@@ -30,5 +31,10 @@ test('laptop, phone portrait and phone landscape', async ({ browser }) => {
   await shot('laptop', 1280, 800, 'wide.png');
   await shot('phone-portrait', 390, 844, 'narrow.png');
   await shot('phone-landscape', 844, 390);
+  // A second shared photo, dropped, at phone size: the model's default overlay on another object.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await dropFile(page, photo('butterfly.jpg'));
+  await waitForTop1(page, /admiral|butterfly/);
+  await page.screenshot({ path: join(DIR!, 'phone-portrait-butterfly-390x844.png') });
   await page.close();
 });
