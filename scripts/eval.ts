@@ -35,9 +35,9 @@ const opt = (f: string) => (argv.includes(f) ? Number(argv[argv.indexOf(f) + 1])
 const QUICK = flag('--quick');
 const EXPLORE = flag('--explore') || flag('--explore-guided');
 const models = argv.flatMap((a, i) => (a === '--model' ? [argv[i + 1]] : []));
-// Kept synthetic test images per object kind in the full run, per model: MobileNetV2's maps cost several times
-// SqueezeNet's (its FC head fans out), so it gets fewer, to keep the whole run near 15 minutes on 2 cores.
-const PER_OBJECT: Record<string, number> = { squeezenet1_1: 4, mobilenet_v1_025_224_tfhub: 4, mobilenet_v2: 2 };
+// Kept synthetic test images per object kind in the full run, per model (eval/results.md's run): MobileNetV2's maps
+// cost several times SqueezeNet's (its FC head fans out), so it gets fewer.
+const PER_OBJECT: Record<string, number> = { squeezenet1_1: 8, mobilenet_v1_025_224_tfhub: 6, mobilenet_v2: 4 };
 const CFG = {
   perObject: opt('--per-object') ?? (QUICK ? 2 : undefined), // undefined: PER_OBJECT[model] ?? 8
   recognitionPool: QUICK ? 4 : 16, // candidates per object kind always classified (top-1 / top-5 on the candidates)
