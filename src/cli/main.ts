@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MultiBar, Presets } from 'cli-progress';
 import { IMAGENET } from '../engine/facts.ts';
 import { explain, type ExplainOptions } from '../engine/explain.ts';
+import { backedPoints } from '../engine/guided.ts';
 import { DEFAULT_METHOD, GUIDED, METHODS, type BoxSource, type ClassMapKind, type ExplainMethod } from '../engine/methods.ts';
 import type { FixationModel, ModelInfo, Preprocessing } from '../engine/model.ts';
 import { CLASS_COLORS } from '../engine/post.ts';
@@ -382,7 +383,11 @@ async function explainOne(model: FixationModel, input: Input, name: string, o: O
   }
   const t1 = performance.now();
   const several = ex.classes.length > 1;
-  const png = encodePng(drawExplanation(picture, ex.classes.map((c) => ({ heatmap: c.heatmap.data, points: c.fixations, box: c.box, color: c.color }))));
+  const png = encodePng(drawExplanation(picture, ex.classes.map((c) => ({
+    heatmap: c.heatmap.data, points: c.fixations, box: c.box, color: c.color,
+    // guided: the points its map does not back are drawn faint (the heatmap is the guided map, image size).
+    ...(ex.method === 'guided' ? { backed: backedPoints(c.fixations, c.heatmap.data, c.heatmap.width, c.heatmap.height, c.heatmap.width, c.heatmap.height) } : {}),
+  }))));
   const base = join(o.out, name);
   await writeFile(`${base}.png`, png);
   if (o.saveHeatmap) {

@@ -26,6 +26,30 @@ export function guidedMap(classMap: Float32Array, density: Float32Array, epsilon
 }
 
 /**
+ * The share of the guided map's maximum below which the map does not back a fixation: the CAM protocol's
+ * threshold (camBox). The overlay draws such a point faint. Under the dense rules the fixations cover the whole
+ * picture; the class map says which of them carry the class (on the six boxed photos, SqueezeNet: 55% of all
+ * points inside the object's box, 74% of the backed ones).
+ */
+export const BACKED = 0.2;
+/** The opacity of a fixation its guided map does not back, in the app's overlay and the CLI's picture. */
+export const FAINT = 0.3;
+
+/**
+ * Per point (frame pixels of a frameW x frameH frame), whether the guided map (mapW x mapH over the same frame,
+ * normalised to max 1) is at least BACKED there, at the map cell the point falls in.
+ */
+export function backedPoints(points: readonly { x: number; y: number }[], map: Float32Array, mapW: number, mapH: number,
+  frameW: number, frameH: number): boolean[] {
+  if (map.length !== mapW * mapH) throw new Error(`backedPoints: map has ${map.length} values, not ${mapW}x${mapH}`);
+  return points.map(({ x, y }) => {
+    const mx = Math.min(mapW - 1, Math.max(0, Math.floor(((x + 0.5) * mapW) / frameW)));
+    const my = Math.min(mapH - 1, Math.max(0, Math.floor(((y + 0.5) * mapH) / frameH)));
+    return map[my * mapW + mx] >= BACKED;
+  });
+}
+
+/**
  * WGSL twin of guidedMap() for GpuHeatmap (src/gpu/heatmap.ts; needs HEATMAP_WGSL's bindings): after the density's
  * splat/blur and a reduce_max (its max in stats[0]), `guide` turns img into guide x (epsilon + img / max), then
  * `restart_max` clears the max and argmax so that reduce_max, argmax and normalise run again on the product.

@@ -4,6 +4,7 @@ import { PNG } from 'pngjs';
 import { colorize, type ColormapName } from '../engine/colormap.ts';
 import { classOverlay, CLASS_COLORS, hexRgb, type Box } from '../engine/post.ts';
 import type { Fixation } from '../engine/types.ts';
+import { FAINT } from '../engine/guided.ts';
 
 export interface Rgba { width: number; height: number; data: Uint8Array }
 
@@ -16,8 +17,11 @@ export interface DrawOptions {
 }
 export const DRAW_DEFAULTS: DrawOptions = { colormap: 'jet', opacity: 0.6, color: [255, 255, 255] };
 
-/** One explained class as drawn: its heatmap (image size, max 1), points, box and colour ('#rrggbb'). */
-export interface DrawClass { heatmap: Float32Array; points: Fixation[]; box: Box | null; color?: string }
+/**
+ * One explained class as drawn: its heatmap (image size, max 1), points, box and colour ('#rrggbb'); `backed` (method
+ * 'guided'): per point, whether its map backs it (backedPoints); the others are drawn at FAINT opacity.
+ */
+export interface DrawClass { heatmap: Float32Array; points: Fixation[]; box: Box | null; color?: string; backed?: boolean[] }
 
 /**
  * The picture of an explanation: image, heatmap, points and box. One class: the heatmap in the colormap and the
@@ -44,25 +48,26 @@ export function drawExplanation(image: Rgba, classes: DrawClass[], opts: Partial
   classes.forEach((c, i) => {
     const color = several ? hexRgb(colors[i]) : o.color;
     if (c.box) drawBox(img, c.box, Math.max(2, Math.round(short / 200)), color);
-    for (const p of c.points) drawDot(img, p.x, p.y, r, color);
+    c.points.forEach((p, k) => drawDot(img, p.x, p.y, r, color, c.backed && !c.backed[k] ? FAINT : 1));
   });
   return img;
 }
 
-function put(img: Rgba, x: number, y: number, [r, g, b]: readonly number[]) {
+function put(img: Rgba, x: number, y: number, rgb: readonly number[], alpha = 1) {
   if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
   const i = 4 * (y * img.width + x);
-  img.data[i] = r; img.data[i + 1] = g; img.data[i + 2] = b; img.data[i + 3] = 255;
+  for (let c = 0; c < 3; c++) img.data[i + c] = Math.round(img.data[i + c] * (1 - alpha) + rgb[c] * alpha);
+  img.data[i + 3] = 255;
 }
 
 /** Filled disc of radius r with a 1 px black ring. */
-export function drawDot(img: Rgba, cx: number, cy: number, r: number, color: readonly number[]) {
+export function drawDot(img: Rgba, cx: number, cy: number, r: number, color: readonly number[], alpha = 1) {
   const x0 = Math.round(cx), y0 = Math.round(cy);
   for (let dy = -r - 1; dy <= r + 1; dy++) {
     for (let dx = -r - 1; dx <= r + 1; dx++) {
       const d2 = dx * dx + dy * dy;
-      if (d2 <= r * r) put(img, x0 + dx, y0 + dy, color);
-      else if (d2 <= (r + 1) * (r + 1)) put(img, x0 + dx, y0 + dy, [0, 0, 0]);
+      if (d2 <= r * r) put(img, x0 + dx, y0 + dy, color, alpha);
+      else if (d2 <= (r + 1) * (r + 1)) put(img, x0 + dx, y0 + dy, [0, 0, 0], alpha);
     }
   }
 }

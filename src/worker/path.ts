@@ -3,7 +3,7 @@
 // forward pass and top-5, the classes to explain, their fixations and boxes, the overlay, the result.
 import type * as tf from '@tensorflow/tfjs-core';
 import type { FixationModel } from '../engine/model.ts';
-import { guidedMap } from '../engine/guided.ts';
+import { backedPoints, guidedMap } from '../engine/guided.ts';
 import { chooseBox, DEFAULT_POST, heatmap, heatPeak, rescalePoints, type Size } from '../engine/post.ts';
 import type { Fixation, InputFixation, KeptLayer, PixelTransform } from '../engine/types.ts';
 import type { Rect } from '../gpu/overlay.ts';
@@ -186,6 +186,7 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
             const map = guidedMap(maps[i], heatmap(p, heat.width, heat.height, g.sigma), g.epsilon);
             const { box, peak } = mapBoxPeak(map, heat.width, heat.height, transform);
             explained[i].peak = peak;
+            scenes[i].backed = backedPoints(scenes[i].fixations, map, heat.width, heat.height, frameSize.width, frameSize.height);
             if (plan.box === 'map') Object.assign(explained[i], chooseBox('map', [], box));
             return { points: p, guide: maps[i], epsilon: g.epsilon, sigma: g.sigma, map };
           });

@@ -2,6 +2,7 @@
 // (outliers removed, box), receptive-field boxes for the layer view, and the overlay geometry as rectangles
 // (the GPU path draws them with a render pass, the fallback with a 2D context: the same geometry).
 import { receptiveField } from '../engine/baselines.ts';
+import { FAINT } from '../engine/guided.ts';
 import type { FixationModel } from '../engine/model.ts';
 import { fixationBox, removeOutliers, toImagePoints, type Box } from '../engine/post.ts';
 import type { Fixation, Graph, InputFixation, PixelTransform } from '../engine/types.ts';
@@ -55,6 +56,8 @@ function receptiveExtent(graph: Graph, layer: string): [number, number] {
 export interface ClassScene {
   color: [number, number, number];
   fixations: Fixation[];
+  /** Method 'guided': per fixation, whether its map backs it (backedPoints); the others are drawn faint. */
+  backed?: boolean[];
   box: Box | null;
   /** Layer view: receptive-field boxes (frame pixels) instead of the points. */
   cells?: Box[];
@@ -70,7 +73,7 @@ export function sceneRects(classes: ClassScene[], frame: { width: number; height
     if (c.cells) {
       for (const b of c.cells) rects.push(...boxOutline(b, sx, sy, unit, [...c.color, 0.7]));
     } else if (o.points) {
-      for (const p of c.fixations) rects.push(pointRect(p.x, p.y, sx, sy, unit, [...c.color, 1]));
+      c.fixations.forEach((p, k) => rects.push(pointRect(p.x, p.y, sx, sy, unit, [...c.color, c.backed && !c.backed[k] ? FAINT : 1])));
     }
     if (o.box && c.box) rects.push(...boxOutline(c.box, sx, sy, 2 * unit, [...c.color, 1]));
   }

@@ -1,7 +1,9 @@
 // The guided method's map (src/engine/guided.ts), its knobs (src/engine/methods.ts) and the box sources
 // (src/engine/post.ts) on hand-worked small maps; every expected value is worked out here by hand.
 import { describe, expect, it } from 'vitest';
-import { guidedMap } from '../../src/engine/guided.ts';
+import { BACKED, backedPoints, FAINT, guidedMap } from '../../src/engine/guided.ts';
+import { sceneRects } from '../../src/worker/scene.ts';
+import type { OverlayOptions } from '../../src/worker/api.ts';
 import { BOX_SOURCE, checkMethodFacts, DEFAULT_METHOD, GUIDED, methodFor, METHODS, resolveGuided } from '../../src/engine/methods.ts';
 import { chooseBox, fixationBox, MIN_BOX_POINTS } from '../../src/engine/post.ts';
 import { PRESETS, resolveRules } from '../../src/engine/types.ts';
@@ -93,5 +95,24 @@ describe('the box: the fixations\' (none from too few points) or the map\'s, and
     expect(chooseBox('fixations', pts(3), mapBox)).toEqual({ box: null, boxSource: null });
     expect(chooseBox('map', pts(3), mapBox)).toEqual({ box: mapBox, boxSource: 'map' });
     expect(chooseBox('map', [], null)).toEqual({ box: null, boxSource: null });
+  });
+});
+
+describe('points the guided map does not back are drawn faint', () => {
+  // A 4x2 map over an 8x4 frame: only its left half reaches BACKED.
+  const map = new Float32Array([1, 0.5, 0.1, 0, 0.2, 0.3, 0.19, 0]);
+  it('backedPoints: the map cell a frame point falls in, against BACKED (the CAM protocol threshold)', () => {
+    expect(BACKED).toBe(0.2);
+    const pts = [{ x: 0, y: 0 }, { x: 3, y: 1 }, { x: 4, y: 0 }, { x: 2, y: 3 }, { x: 4.9, y: 2.5 }, { x: 7, y: 3 }];
+    // cells: (0,0)=1, (1,0)=0.5, (2,0)=0.1, (1,1)=0.3, (2,1)=0.19, (3,1)=0
+    expect(backedPoints(pts, map, 4, 2, 8, 4)).toEqual([true, true, false, true, false, false]);
+    expect(() => backedPoints(pts, map, 3, 2, 8, 4)).toThrow(/map has 8 values, not 3x2/);
+  });
+  it("the worker's scene draws them at FAINT opacity, the others opaque; without `backed` every point is opaque", () => {
+    const fixations = [{ x: 0, y: 0, w: 1 }, { x: 4, y: 0, w: 1 }];
+    const o = { points: true, box: false } as OverlayOptions;
+    const alphas = (backed?: boolean[]) => sceneRects([{ color: [1, 0, 0], fixations, box: null, backed }], { width: 8, height: 4 }, { width: 8, height: 4 }, o).map((r) => r.color[3]);
+    expect(alphas(backedPoints(fixations, map, 4, 2, 8, 4))).toEqual([1, FAINT]);
+    expect(alphas()).toEqual([1, 1]);
   });
 });
