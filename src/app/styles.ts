@@ -145,9 +145,13 @@ export const appStyles = css`
     .panel { height: auto; border-left: 0; border-top: 1px solid var(--line); padding-bottom: 6em; gap: 0.9em; }
     .caption .top1 { font-size: 1.3em; }
     .caption .top1 .syn { display: none; }
+    /* The title, then the chip (and "Install app") on a second row when they do not fit beside it. */
+    .bar { flex-wrap: wrap; row-gap: 0.3em; }
     .bar h1 { white-space: nowrap; }
     .bar h1 .sub { display: none; }
-    .chip-info { border-radius: 0.9em; text-align: left; }
+    .bar-actions { margin-left: auto; }
+    .bar-actions button { white-space: nowrap; }
+    .chip-info { font-size: 0.8em; }
     .panel .actions { grid-template-columns: repeat(4, minmax(0, 1fr)); position: fixed; left: 0; right: 0; bottom: 0; z-index: 5; background: var(--panel);
       border-top: 1px solid var(--line); padding: 0.5em 0.6em calc(0.5em + env(safe-area-inset-bottom)); }
     .actions button { min-height: 48px; }
