@@ -22,7 +22,7 @@ export class Actions extends Control {
       <button data-testid="switch-camera" ?disabled=${!cam} @click=${() => this.emit('switch-camera')}>Switch camera</button>
       <button data-testid="share" ?disabled=${!this.ready} @click=${() => this.emit('share')}>Share</button>
       <button data-testid="record" ?disabled=${!this.ready || !this.canRecord || this.recording > 0} @click=${() => this.emit('record')}
-        aria-live="polite">${this.recording > 0 ? `Recording… ${this.recording}` : 'Record 5 s'}</button>
+        aria-live="polite">${this.recording > 0 ? `Recording… ${this.recording}` : 'Record 5\u00a0s'}</button>
     </section>`;
   }
 }

@@ -358,18 +358,22 @@ export class CnnfixApp extends LitElement {
         @problem=${(e: CustomEvent<{ message: string }>) => this.say(e.detail.message)}></cnn-fixations>
       ${this.source === 'none' ? this.renderStart() : nothing}
       <div class="caption" aria-live="polite">
-        ${loading ? html`<cnnfix-loading .progress=${this.fix?.progress} .state=${this.engineState} .message=${this.engineMessage} .showing=${this.source}></cnnfix-loading>` : nothing}
-        <span class="top1" data-testid="top1">${top ? splitLabel(top.label) : ''}</span>
-        ${top ? html`<span class="prob">${pct(top.prob)}</span>` : nothing}
-        ${explained.length && this.result && (s.classes.length || this.result.method !== this.info?.method)
-          // The method is named when it is not the model's default (or classes were chosen).
-          ? html`<span class="explaining">${METHOD_NAMES[this.result.method]} for ${explained.map((e, i) =>
-            // Several classes: each name with its colour, the legend of the per-class heatmaps, points and boxes.
-            html`${i ? ', ' : ''}${explained.length > 1 ? html`<span class="swatch" style="--c:${e.color}" aria-hidden="true"></span>` : nothing}${e.class.label}`)}</span>`
-          : nothing}
-        ${explained.length && s.box ? html`<span class="box-source" data-testid="box-source">${boxNote(explained[0].boxSource)}</span>` : nothing}
-        ${this.frozen ? html`<span class="badge">frozen</span>` : nothing}
-        ${this.paused ? html`<span class="badge">paused</span>` : nothing}
+        <div class="caption-label">
+          ${loading ? html`<cnnfix-loading .progress=${this.fix?.progress} .state=${this.engineState} .message=${this.engineMessage} .showing=${this.source}></cnnfix-loading>` : nothing}
+          <span class="top1" data-testid="top1">${top ? splitLabel(top.label) : ''}</span>
+          ${top ? html`<span class="prob">${pct(top.prob)}</span>` : nothing}
+          ${this.frozen ? html`<span class="badge">frozen</span>` : nothing}
+          ${this.paused ? html`<span class="badge">paused</span>` : nothing}
+        </div>
+        <div class="caption-notes">
+          ${explained.length && this.result && (s.classes.length || this.result.method !== this.info?.method)
+            // The method is named when it is not the model's default (or classes were chosen).
+            ? html`<span class="explaining">${METHOD_NAMES[this.result.method]} for ${explained.map((e, i) =>
+              // Several classes: each name with its colour, the legend of the per-class heatmaps, points and boxes.
+              html`${i ? ', ' : ''}${explained.length > 1 ? html`<span class="swatch" style="--c:${e.color}" aria-hidden="true"></span>` : nothing}${e.class.label}`)}</span>`
+            : nothing}
+          ${explained.length && s.box ? html`<span class="box-source" data-testid="box-source">${boxNote(explained[0].boxSource)}</span>` : nothing}
+        </div>
       </div>
       ${this.params.kiosk ? nothing : this.renderNotices()}
       ${this.kiosk.active && this.kiosk.idle ? this.renderAttract() : nothing}
@@ -467,7 +471,6 @@ export class CnnfixApp extends LitElement {
   }
 }
 
-/** "fox squirrel, eastern fox squirrel, Sciurus niger": the first name large, the synonyms small. */
 /** The methods' names in the caption. */
 const METHOD_NAMES: Record<FrameResult['method'], string> = { fixations: 'fixations', guided: 'guided (class map x fixations)', cam: 'CAM', gradcam: 'Grad-CAM' };
 
@@ -477,7 +480,9 @@ function boxNote(source: BoxSource | null): string {
     : `no box (fewer than ${MIN_BOX_POINTS} points)`;
 }
 
+/** "fox squirrel, eastern fox squirrel, Sciurus niger": the first name large, the synonyms small. */
 function splitLabel(label: string) {
   const i = label.indexOf(', ');
-  return i < 0 ? label : html`${label.slice(0, i)}<span class="syn">${label.slice(i)}</span>`;
+  return i < 0 ? html`<span class="name">${label}</span>`
+    : html`<span class="name">${label.slice(0, i)}</span><span class="syn">${label.slice(i)}</span>`;
 }

@@ -1,22 +1,20 @@
 // Exhibit mode's attract screen: "idle" once the top-1 class has not changed and the picture has hardly moved for
 // a while. Motion is the mean absolute difference of tiny grey thumbnails of successive frames.
 
-const W = 32, H = 24;
+/** The thumbnail's size (motion-watch.ts scales the video down to it). */
+export const W = 32, H = 24;
 /** Mean absolute grey-level difference (0..255) under which two thumbnails count as the same scene. */
 export const STILL_THRESHOLD = 6;
 
 export class MotionMeter {
-  private ctx: CanvasRenderingContext2D | null;
+  private ctx = new OffscreenCanvas(W, H).getContext('2d', { willReadFrequently: true });
   private prev?: Float32Array;
 
-  constructor() {
-    const c = document.createElement('canvas');
-    c.width = W; c.height = H;
-    this.ctx = c.getContext('2d', { willReadFrequently: true });
-  }
-
-  /** Difference to the previous sample, or Infinity for the first one. */
-  sample(src: CanvasImageSource): number {
+  /**
+   * Difference to the previous sample, or Infinity for the first one. Reading the pixels waits for the GPU: called
+   * on the motion worker (motion.worker.ts), not on the page's thread.
+   */
+  sample(src: ImageBitmap): number {
     if (!this.ctx) return 0;
     this.ctx.drawImage(src, 0, 0, W, H);
     const px = this.ctx.getImageData(0, 0, W, H).data;

@@ -1,7 +1,8 @@
 // Motion sampling for exhibit mode's attract screen: every MOTION_SAMPLE_MS a tiny grey thumbnail of the live video
-// is compared with the previous one (MotionMeter); with the top-1 class it feeds the IdleTracker (idle.ts).
+// is compared with the previous one (MotionMeter); with the top-1 class it feeds the IdleTracker (idle.ts). The page
+// only asks for the thumbnail (createImageBitmap, which does not wait); its pixels are read on the motion worker.
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
-import { IdleTracker, MotionMeter } from './idle.ts';
+import { H, IdleTracker, MotionMeter, W } from './idle.ts';
 
 const MOTION_SAMPLE_MS = 500;
 
@@ -16,7 +17,12 @@ export class MotionWatch implements ReactiveController {
   /** Nothing has changed for idleMs: the attract screen shows. */
   idle = false;
   private readonly tracker: IdleTracker;
+  private worker?: Worker;
+  /** Without a worker (it could not start): the pixels are read here. */
   private meter?: MotionMeter;
+  /** A sample is on its way: the next tick does not queue another. */
+  private sampling = false;
+  private answer?: (motion: number) => void;
   private timer?: ReturnType<typeof setInterval>;
   private lastMotion = Infinity;
 
@@ -26,11 +32,27 @@ export class MotionWatch implements ReactiveController {
   }
 
   hostConnected() {
-    this.meter ??= new MotionMeter();
+    try {
+      this.worker ??= new Worker(new URL('./motion.worker.ts', import.meta.url), { type: 'module', name: 'motion' });
+      this.worker.onmessage = (e: MessageEvent<number>) => this.answer?.(e.data);
+      // A worker that cannot start (or fails): the pixels are read here from then on.
+      this.worker.onerror = (e) => {
+        e.preventDefault();
+        this.worker?.terminate();
+        this.worker = undefined;
+        this.answer?.(Infinity);
+      };
+    } catch {
+      this.worker = undefined;
+    }
     this.timer = setInterval(() => this.sample(), MOTION_SAMPLE_MS);
   }
 
-  hostDisconnected() { clearInterval(this.timer); }
+  hostDisconnected() {
+    clearInterval(this.timer);
+    this.worker?.terminate();
+    this.worker = undefined;
+  }
 
   /** The camera (re)started or the page came back: the idle time counts from now. */
   reset() {
@@ -46,8 +68,26 @@ export class MotionWatch implements ReactiveController {
 
   private sample() {
     const v = this.src.liveVideo();
-    if (v && v.readyState >= 2) this.lastMotion = this.meter!.sample(v);
+    if (v && v.readyState >= 2 && !this.sampling) {
+      this.sampling = true;
+      // A frame that cannot be read (camera stopping) counts as no sample.
+      void this.measure(v).then((m) => (this.lastMotion = m), () => {}).finally(() => (this.sampling = false));
+    }
     this.update();
+  }
+
+  private async measure(v: HTMLVideoElement): Promise<number> {
+    const thumb = await createImageBitmap(v, { resizeWidth: W, resizeHeight: H, resizeQuality: 'medium' });
+    const worker = this.worker;
+    if (!worker) {
+      const m = (this.meter ??= new MotionMeter()).sample(thumb);
+      thumb.close();
+      return m;
+    }
+    return new Promise<number>((done) => {
+      this.answer = (m) => { this.answer = undefined; done(m); };
+      worker.postMessage(thumb, [thumb]);
+    });
   }
 
   private set(idle: boolean) {

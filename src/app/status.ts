@@ -7,6 +7,11 @@ import type { InitInfo, WorkerStatus } from '../worker/api.ts';
 import type { EngineState, Progress, Showing } from '../element/cnn-fixations.ts';
 import { Control } from './control.ts';
 
+/** An "i" in a circle, drawn (no font has to carry the glyph: headless and some phone fonts lack U+24D8). */
+const INFO_ICON = html`<svg class="icon" data-testid="info-icon" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"
+  fill="none" stroke="currentColor" stroke-width="1.6"><circle cx="8" cy="8" r="6.8" /><path d="M8 7v4.5" stroke-linecap="round" />
+  <circle cx="8" cy="4.6" r="0.4" fill="currentColor" /></svg>`;
+
 const mb = (n: number) => (n / 1e6).toFixed(n >= 1e7 ? 0 : 1);
 
 /** The loading line's words and share done (undefined: no bar to fill, an ongoing step). */
@@ -77,7 +82,7 @@ export class StatusChip extends Control {
     const slow = i?.path === 'fallback' || st?.state === 'recovering';
     return html`<div class="status">
       <button class="chip-info ${slow ? 'slow' : ''}" data-testid="path-chip" aria-expanded=${this.open} aria-controls="info-panel"
-        @click=${() => (this.open = !this.open)}><span aria-hidden="true">ⓘ</span> ${pathWords(i, st)}</button>
+        @click=${() => (this.open = !this.open)}>${INFO_ICON} ${pathWords(i, st)}</button>
       <div id="info-panel" class="info-panel" data-testid="info-panel" ?hidden=${!this.open} role="region" aria-label="How it runs">
         <dl class="perf">
           <dt>path</dt><dd>${i ? `${i.path === 'gpu' ? 'GPU path' : 'fallback'} (${i.backend})` : '–'}</dd>

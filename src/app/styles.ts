@@ -59,14 +59,23 @@ export const appStyles = css`
   .note { margin: 0.3em 0; }
   .note.warn { color: var(--warn); }
 
-  /* One line of fixed height: the loading state and the label take the same place, so nothing moves when it comes. */
-  .caption { position: absolute; left: 0; right: 0; bottom: 0; padding: 0 1em; height: 3.2em; box-sizing: border-box;
-    display: flex; align-items: center; gap: 0.6em; flex-wrap: nowrap; overflow: hidden; white-space: nowrap;
-    background: linear-gradient(transparent, rgb(0 0 0 / 0.75)); pointer-events: none; }
-  .caption > * { flex: none; }
-  .caption .top1 { font-size: 1.6em; font-weight: 650; text-shadow: 0 1px 3px #000; flex: 0 1 auto; min-width: 0;
-    overflow: hidden; text-overflow: ellipsis; }
-  .caption .explaining { flex: 0 1 auto; min-width: 0; overflow: hidden; text-overflow: ellipsis; }
+  /*
+   * Two lines of fixed height: the label (the class's name and probability, never cut) and, smaller, what the overlay
+   * shows (cut with an ellipsis where it must be). The loading state takes the label's place: nothing moves when it
+   * comes.
+   */
+  .caption { position: absolute; left: 0; right: 0; bottom: 0; padding: 0 1em 0.3em; height: 4.4em; box-sizing: border-box;
+    display: flex; flex-direction: column; justify-content: flex-end; overflow: hidden;
+    background: linear-gradient(transparent, rgb(0 0 0 / 0.6) 35%, rgb(0 0 0 / 0.8)); pointer-events: none; }
+  .caption-label { display: flex; align-items: baseline; gap: 0.6em; white-space: nowrap; min-width: 0; }
+  .caption-label > * { flex: none; }
+  .caption .top1 { display: flex; align-items: baseline; font-size: 1.6em; font-weight: 650; text-shadow: 0 1px 3px #000;
+    flex: 0 1 auto; min-width: 0; overflow: hidden; }
+  .caption .top1 .name { flex: none; }
+  .caption .top1 .syn { flex: 0 1 auto; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: pre; }
+  .caption-notes { height: 1.35em; line-height: 1.35em; font-size: 0.9em; color: var(--muted); white-space: nowrap;
+    overflow: hidden; text-overflow: ellipsis; text-shadow: 0 1px 2px #000; }
+  .caption-notes > * + * { margin-left: 0.8em; }
   .caption .top1:empty { display: none; }
   .caption cnnfix-loading { display: contents; }
   .loading { display: flex; align-items: center; gap: 0.8em; flex: 1; min-width: 0; }
@@ -76,13 +85,12 @@ export const appStyles = css`
   .loading-bar.ongoing > span { width: 35% !important; animation: ongoing 1.4s ease-in-out infinite; }
   @keyframes ongoing { from { transform: translateX(-100%); } to { transform: translateX(290%); } }
   @media (prefers-reduced-motion: reduce) { .loading-bar.ongoing > span { animation: none; width: 100% !important; opacity: 0.5; } }
-  .caption .syn { font-size: 0.55em; font-weight: 400; color: var(--muted); }
+  .caption .syn { font-size: 0.55em; font-weight: 400; color: #c3cad6; }
   .notices { position: absolute; top: 0; left: 0; right: 0; padding: 0 1em; background: rgb(0 0 0 / 0.7); }
   .notices:not(:has(*)) { background: none; padding: 0; }
   .notices .problem { display: flex; flex-wrap: wrap; align-items: center; gap: 0.3em 0.8em; }
   .notices .problem p { margin: 0.4em 0; flex-basis: 100%; }
-  .caption .prob { font-size: 1.1em; color: var(--muted); }
-  .caption .explaining { color: var(--muted); }
+  .caption .prob { font-size: 1.1em; color: #d5dbe5; text-shadow: 0 1px 3px #000; }
   .caption .swatch { display: inline-block; width: 0.7em; height: 0.7em; border-radius: 50%; background: var(--c); margin-right: 0.25em; }
   .badge { background: var(--warn); color: #000; border-radius: 4px; padding: 0 0.4em; font-size: 0.85em; }
 
@@ -90,7 +98,7 @@ export const appStyles = css`
     height: calc(100dvh - 3.2em); box-sizing: border-box; display: flex; flex-direction: column; gap: 1.1em; }
   /* The controls render into this shadow root (control.ts): their hosts take no box of their own. */
   .panel > :not(input) { display: contents; }
-  .actions { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 0.4em; }
+  .panel .actions { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 0.4em; }
   .actions button { min-height: 44px; padding: 0.3em 0.4em; }
   .check { display: flex; align-items: center; gap: 0.4em; cursor: pointer; }
   .panel section { display: flex; flex-direction: column; gap: 0.45em; }
@@ -136,7 +144,15 @@ export const appStyles = css`
     .stage { height: auto; aspect-ratio: var(--ar, 4 / 3); max-height: 46dvh; min-height: 200px; }
     .panel { height: auto; border-left: 0; border-top: 1px solid var(--line); padding-bottom: 6em; gap: 0.9em; }
     .caption .top1 { font-size: 1.3em; }
-    .actions { position: fixed; left: 0; right: 0; bottom: 0; z-index: 5; background: var(--panel);
+    .caption .top1 .syn { display: none; }
+    /* The title, then the chip (and "Install app") on a second row when they do not fit beside it. */
+    .bar { flex-wrap: wrap; row-gap: 0.3em; }
+    .bar h1 { white-space: nowrap; }
+    .bar h1 .sub { display: none; }
+    .bar-actions { margin-left: auto; }
+    .bar-actions button { white-space: nowrap; }
+    .chip-info { font-size: 0.8em; }
+    .panel .actions { grid-template-columns: repeat(4, minmax(0, 1fr)); position: fixed; left: 0; right: 0; bottom: 0; z-index: 5; background: var(--panel);
       border-top: 1px solid var(--line); padding: 0.5em 0.6em calc(0.5em + env(safe-area-inset-bottom)); }
     .actions button { min-height: 48px; }
     .top-row { padding-block: 0.35em; }
@@ -156,7 +172,9 @@ export const appStyles = css`
   :host(.kiosk) { font-size: clamp(18px, 2.4vw, 32px); height: 100dvh; }
   :host(.kiosk) .layout { display: flex; flex: 1; min-height: 0; }
   :host(.kiosk) .stage { flex: 1; height: auto; max-height: none; aspect-ratio: auto; }
-  :host(.kiosk) .caption { padding: 0.6em 1em 1em; }
+  /* For visitors the label alone: which box the overlay draws is for the panel's readers. */
+  :host(.kiosk) .caption { padding: 0.6em 1em 0.8em; height: 5em; }
+  :host(.kiosk) .caption-notes { display: none; }
   :host(.kiosk) .caption .top1 { font-size: 2.4em; }
   /* Read from 2 m on a 1920 x 1080 stand: about 32 px type (letters about 8 mm high on a 24-inch screen). */
   .legend { display: flex; flex-wrap: wrap; align-items: center; justify-content: center; gap: 0.3em 1.5em;
@@ -174,7 +192,7 @@ export const appStyles = css`
     text-align: center; padding: 2em; background: rgb(8 10 16 / 0.8); animation: breathe 4s ease-in-out infinite; }
   .attract p { max-width: 24em; margin: 0.3em; }
   .attract-title { font-size: 2.2em; font-weight: 700; color: var(--accent); }
-  .attract .attract-small { color: var(--muted); font-size: 0.8em; }
+  .attract .attract-small { color: #c3cad6; font-size: 0.9em; }
   .kiosk-settings { position: fixed; inset: 5vh 5vw; z-index: 20; display: flex; flex-direction: column; gap: 0.5em;
     background: var(--panel); border: 1px solid var(--line); border-radius: 12px; padding: 1em; font-size: 18px;
     box-shadow: 0 10px 40px rgb(0 0 0 / 0.6); }

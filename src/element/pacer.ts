@@ -48,8 +48,10 @@ export class Pacer {
       this.drops.push(now);
       return 'busy';
     }
-    // On schedule: the next slot one interval on; after a stall, one interval from now (no burst to catch up).
-    this.next = now - this.next > interval ? now + interval : this.next + interval;
+    // The next slot one interval on, but never more than one interval behind now: after a late frame the next may go
+    // at once (one frame's credit, no more). Camera frames reach the page unevenly (a late paint delivers two
+    // together): without the credit, a camera slower than the target on average lost the second of each pair.
+    this.next = Math.max(this.next + interval, now);
     return 'send';
   }
 

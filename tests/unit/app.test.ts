@@ -168,6 +168,18 @@ describe('frame pacing', () => {
     expect(at(15, 1000 / 30, { onBattery: true })).toBeCloseTo(7.5, 0);
     expect(at(30, 1000 / 30)).toBeGreaterThan(29); // a camera at the target: every frame
   });
+  it('frames that reach the page in pairs: all sent when fewer than the target, never more than the target', () => {
+    // Pairs 17 ms apart (a late paint delivers two camera frames together), a pair every `gap` ms, for 10 s.
+    const pairs = (target: number, gap: number) => {
+      const p = Object.assign(new Pacer(), { target });
+      let sent = 0;
+      for (let t = 0; t < 10_000; t += gap) for (const at of [t, t + 17]) if (p.offer(at, false) === 'send') sent++;
+      return sent / 10;
+    };
+    expect(pairs(15, 250)).toBe(8); // 8 frames/s offered, all sent
+    expect(pairs(15, 100)).toBeLessThanOrEqual(15.1); // 20 offered
+    expect(pairs(15, 100)).toBeGreaterThan(14.5);
+  });
   it('a worker slower than the target asks for a lower capture size, at most once per cool-down; a fast one never', () => {
     expect(run(Object.assign(new Pacer(), { target: 30 }), 1000 / 30, 10_000, 5).lowered).toBe(0);
     const slow = run(Object.assign(new Pacer(), { target: 30 }), 1000 / 30, 10_000, 200);

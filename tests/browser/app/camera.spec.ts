@@ -45,6 +45,11 @@ test('names the squirrel, overlays the picture where the heatmap peaks, peak ins
   await expect(page.getByTestId('path-chip')).toHaveText(/Running on the graphics chip/);
   await expect(page.getByTestId('info-panel')).toBeHidden();
   expect(await page.getByTestId('status').locator('*').count()).toBe(0);
+  // The chip's icon is drawn (inline SVG), not a glyph the font may lack: a fifth of its pixels stand out from the chip.
+  const icon = PNG.sync.read(await page.getByTestId('info-icon').screenshot());
+  let ink = 0;
+  for (let o = 0; o < icon.data.length; o += 4) if (Math.abs(icon.data[o] - icon.data[0]) + Math.abs(icon.data[o + 1] - icon.data[1]) + Math.abs(icon.data[o + 2] - icon.data[2]) > 90) ink++;
+  expect(ink / (icon.width * icon.height), 'the info icon is drawn').toBeGreaterThan(0.2);
   if (process.env.SHOTS_DIR) await page.screenshot({ path: `${process.env.SHOTS_DIR}/laptop-1366x768.png` });
   await page.getByTestId('path-chip').click();
   await expect(page.getByTestId('info-panel')).toContainText('GPU path (webgpu)');
@@ -215,7 +220,26 @@ test('share: the picture with its overlay and label through the share sheet, els
   expect(bytes.length).toBeGreaterThan(10_000);
 });
 
-test('thumb reach: at 390x844 portrait the label, top 5, freeze, switch camera and share without scrolling, overlay visible; landscape puts the panel at the side', async () => {
+/**
+ * The label, the class's name and its probability, in full on the picture (not cut, nothing over it); the caption's
+ * second line (the method, which box) under it, not beside it.
+ */
+async function labelInFull(view: string) {
+  const c = await page.evaluate(() => {
+    const root = window.__cnnfix!.shadowRoot!;
+    const box = (sel: string) => root.querySelector(sel)!.getBoundingClientRect().toJSON() as DOMRect;
+    const top1 = root.querySelector<HTMLElement>('.top1')!;
+    return { scroll: top1.scrollWidth, client: top1.clientWidth, name: box('.top1 .name'), prob: box('.caption .prob'), notes: box('.caption-notes'), stage: box('.stage') };
+  });
+  expect(c.scroll, `${view}: the label is cut`).toBeLessThanOrEqual(c.client);
+  expect(c.name.left, view).toBeGreaterThanOrEqual(c.stage.left);
+  expect(c.prob.left, `${view}: the probability after the name`).toBeGreaterThanOrEqual(c.name.right);
+  expect(c.prob.right, `${view}: the probability on the picture`).toBeLessThanOrEqual(c.stage.right);
+  expect(c.notes.top, `${view}: the caption's second line under the label`).toBeGreaterThanOrEqual(Math.max(c.name.bottom, c.prob.bottom) - 1);
+  expect(c.notes.bottom, view).toBeLessThanOrEqual(c.stage.bottom + 1);
+}
+
+test('thumb reach: at 390x844 portrait the label (in full), top 5, freeze, switch camera and share without scrolling, overlay visible; landscape puts the panel at the side', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   const n = await page.evaluate(() => window.__cnnfix!.results);
   await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: 240_000 });
@@ -231,6 +255,7 @@ test('thumb reach: at 390x844 portrait the label, top 5, freeze, switch camera a
     return b;
   };
   await inView('label', page.getByTestId('top1'), false);
+  await labelInFull('portrait');
   await inView('top 5', page.locator('.top5'), false);
   for (const id of ['freeze', 'switch-camera', 'share']) {
     const b = await inView(id, page.getByTestId(id), true);
@@ -249,6 +274,7 @@ test('thumb reach: at 390x844 portrait the label, top 5, freeze, switch camera a
   expect(panel.y).toBeLessThan(stage.y + stage.height);
   expect(stage.y + stage.height).toBeLessThanOrEqual(390);
   await inView('label (landscape)', page.getByTestId('top1'), false);
+  await labelInFull('landscape');
   if (process.env.SHOTS_DIR) await page.screenshot({ path: `${process.env.SHOTS_DIR}/phone-landscape-844x390.png` });
   await page.setViewportSize({ width: 1366, height: 768 });
 });

@@ -83,6 +83,11 @@ test('large type, the legend and the caveat readable at 1920x1080, no controls',
   expect(await legend.evaluate((e) => e.scrollWidth <= e.clientWidth)).toBe(true);
   const size = await page.getByTestId('top1').evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
   expect(size).toBeGreaterThanOrEqual(48);
+  // The label whole (its synonyms may be cut, the name never), above the legend, and nothing beside it but the probability.
+  const label = await page.getByTestId('top1').evaluate((e) => ({ fits: e.scrollWidth <= e.clientWidth, bottom: e.getBoundingClientRect().bottom }));
+  expect(label.fits, 'the label is cut').toBe(true);
+  expect(label.bottom).toBeLessThanOrEqual(box.y + 1);
+  await expect(page.locator('.caption-notes')).toBeHidden();
   // Nothing a visitor could change: no panel, no buttons, no inputs.
   await expect(page.getByRole('complementary', { name: 'Controls' })).toHaveCount(0);
   for (const role of ['button', 'checkbox', 'slider', 'combobox', 'radio', 'textbox', 'searchbox'] as const) {

@@ -46,38 +46,76 @@ async function fakePath(delay: number) {
 
 /** Frames sent per second over the next `ms`. */
 async function sentPerSecond(ms = 3000) {
-  const t0 = await page.evaluate(() => performance.now());
-  await page.waitForFunction((t) => performance.now() >= t, t0 + ms, { polling: 100 });
-  return page.evaluate(([a, b]) => (window.__pace.times.filter((t) => t >= a && t < b).length * 1000) / (b - a), [t0, t0 + ms]);
+  const w = await measure(ms);
+  return w.sent / w.s;
 }
 
 const settings = () => page.evaluate(() => window.__cnnfix!.stream!.getVideoTracks()[0].getSettings());
 
-// Measured here 1.3-4.7 sent/s against 15 even with the worker answering at once: something on this machine's page
-// side (camera frame callbacks, the capture resize, or the app's re-render per result under SwiftShader) caps the
-// rate; not yet found. The pacer's arithmetic is covered by tests/unit (the targets, halving, the back-off).
-test.fixme('frames sent per second against the target: 15 in exhibit mode, 7.5 to save power', async () => {
+/**
+ * Over the next `ms`: frames sent; camera frames the page was handed (a requestVideoFrameCallback loop of its own on
+ * the same video), and how many of the target's slots (1/target s from the window's start) had one; the main
+ * thread's long tasks (ms).
+ */
+async function measure(ms = 3000, target = 15) {
+  return page.evaluate(async ([ms, target]) => {
+    const v = window.__cnnfix!.video!;
+    const handed: number[] = [];
+    let blocked = 0, on = true;
+    const onFrame = () => { if (!on) return; handed.push(performance.now()); v.requestVideoFrameCallback(onFrame); };
+    v.requestVideoFrameCallback(onFrame);
+    const long = new PerformanceObserver((l) => { for (const e of l.getEntries()) blocked += e.duration; });
+    long.observe({ type: 'longtask' });
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, ms));
+    const t1 = performance.now();
+    on = false;
+    long.disconnect();
+    const sent = window.__pace.times.filter((t) => t >= t0 && t < t1).length;
+    const slots = new Set(handed.filter((t) => t < t1).map((t) => Math.floor(((t - t0) * target) / 1000))).size;
+    return { sent, delivered: handed.length, slots, blocked, s: (t1 - t0) / 1000 };
+  }, [ms, target] as const);
+}
+
+// The picture is hidden (visibility) while rates are measured: painting a 1280x720 video through SwiftShader is this
+// machine's compositor, which hands a visible video to the page at 4-20 frames/s under load (a hidden one: 10-55,
+// unevenly, with stalls), so the target, not the test machine, is what limits. The frame loop's path is the same.
+// Before the fix, exhibit mode's motion sampling read pixels back on the main thread (150-600 ms, twice a second) and
+// the pacer dropped the second of each pair of frames a late paint delivered: 3.2-7.4 sent/s against 15.
+test('frames sent per second against the target: 15 in exhibit mode, 7.5 to save power', async () => {
   const cam = await settings();
   expect(cam.frameRate).toBeGreaterThanOrEqual(29); // the camera is faster than the target
   await fakePath(2);
   await page.waitForFunction(() => !window.__cnnfix!.inFlight, null, { timeout: 60_000 }); // real frames in flight land
-  expect(await page.evaluate(() => window.__cnnfix!.fix.targetFps)).toBe(15);
-  await sentPerSecond(500);
-  const kiosk = await sentPerSecond();
-  await page.evaluate(() => window.__cnnfix!.set({ savePower: true }));
-  expect(await page.evaluate(() => window.__cnnfix!.fix.targetFps)).toBe(7.5);
-  await sentPerSecond(500); // the change takes effect
-  const save = await sentPerSecond();
-  await page.evaluate(() => window.__cnnfix!.set({ savePower: false }));
-  console.log(`pacing (fast fake path, camera ${cam.frameRate} frames/s): exhibit target 15 -> ${kiosk.toFixed(1)} sent/s; save power target 7.5 -> ${save.toFixed(1)} sent/s`);
-  expect(kiosk).toBeGreaterThan(13.5);
-  expect(kiosk).toBeLessThan(16);
-  expect(save).toBeGreaterThan(6.5);
-  expect(save).toBeLessThan(8.5);
+  await page.evaluate(() => (window.__cnnfix!.video!.style.visibility = 'hidden'));
+  const rates: string[] = [];
+  for (const [savePower, target] of [[false, 15], [true, 7.5]] as const) {
+    await page.evaluate((sp) => window.__cnnfix!.set({ savePower: sp }), savePower);
+    expect(await page.evaluate(() => window.__cnnfix!.fix.targetFps)).toBe(target);
+    await measure(500, target); // the change takes effect
+    // A window in which the page was handed frames in at least a third of the target's slots (up to 3 tries: this
+    // machine's renderer stalls for seconds under load).
+    let w = await measure(3000, target);
+    for (let i = 0; i < 2 && w.slots < (target * w.s) / 3; i++) w = await measure(3000, target);
+    rates.push(`target ${target}: ${(w.sent / w.s).toFixed(1)} sent/s; handed ${(w.delivered / w.s).toFixed(1)}/s in ${w.slots} of ${Math.round(target * w.s)} slots; main thread blocked ${(w.blocked / w.s / 10).toFixed(0)}%`);
+    // The page's thread is free to take each frame (no long task measured here after the fix; 51-86% before).
+    expect(w.blocked / (w.s * 1000), rates.at(-1)).toBeLessThan(0.25);
+    expect(w.slots, `the machine handed the page too few frames: ${rates.at(-1)}`).toBeGreaterThanOrEqual((target * w.s) / 3);
+    // Never above the target (2 frames: the window's edge and the pacer's one frame of credit)...
+    expect(w.sent, rates.at(-1)).toBeLessThanOrEqual(target * w.s + 2);
+    // ...and a frame in every slot of the target that had one to send: 20% for frames that came while the one before
+    // was still being scaled or answered, 1 for the window's edge. (Frames bunched in one slot go as one: the target.)
+    expect(w.sent, rates.at(-1)).toBeGreaterThanOrEqual(0.8 * w.slots - 1);
+  }
+  await page.evaluate(() => window.__cnnfix!.set({ savePower: false })); // the picture stays hidden until the soak
+  console.log(`pacing (fast fake path, camera ${cam.frameRate} frames/s): ${rates.join('; ')}`);
 });
 
 test('a worker slower than the target: the capture size is lowered first', async () => {
+  // From 1280x720 (a stall of this machine during the tests before may have lowered it already).
+  await page.evaluate(() => window.__cnnfix!.stream!.getVideoTracks()[0].applyConstraints({ width: { ideal: 1280 }, height: { ideal: 720 } }));
   const before = await settings();
+  expect(before.height).toBe(720);
   await fakePath(400); // 2 frames in flight: 5 frames/s against a target of 15
   await page.waitForFunction((h) => window.__cnnfix!.stream!.getVideoTracks()[0].getSettings().height! < h, before.height!, { timeout: 20_000 });
   const after = await settings();
@@ -87,6 +125,11 @@ test('a worker slower than the target: the capture size is lowered first', async
 });
 
 test('nothing is sent while the page is hidden or the picture frozen', async () => {
+  // Sending resumes: a frame goes (the camera's first frame after play() can take seconds on this machine).
+  const resumes = async () => {
+    const t0 = await page.evaluate(() => performance.now());
+    await page.waitForFunction((t) => window.__pace.times.some((x) => x > t), t0, { timeout: 30_000 });
+  };
   const flip = (hidden: boolean) => page.evaluate((h) => {
     Object.defineProperty(document, 'hidden', { value: h, configurable: true });
     document.dispatchEvent(new Event('visibilitychange'));
@@ -95,17 +138,18 @@ test('nothing is sent while the page is hidden or the picture frozen', async () 
   await page.waitForFunction(() => !window.__cnnfix!.inFlight);
   expect(await sentPerSecond(1500)).toBe(0);
   await flip(false);
-  expect(await sentPerSecond(1500)).toBeGreaterThan(0);
+  await resumes();
   await page.evaluate(() => window.__cnnfix!.toggleFreeze());
   await page.waitForFunction(() => !window.__cnnfix!.inFlight);
   expect(await sentPerSecond(1500)).toBe(0);
   await page.evaluate(() => window.__cnnfix!.toggleFreeze());
-  expect(await sentPerSecond(1500)).toBeGreaterThan(0);
+  await resumes();
 });
 
 test('1,000 frames in exhibit mode on the real path: tensors, GPU buffers and JS heap flat', async () => {
   test.setTimeout(600_000);
   await page.evaluate(() => {
+    window.__cnnfix!.video!.style.visibility = ''; // the overlay over a shown picture
     (window.__cnnfix!.engine as unknown as { explain: unknown }).explain = window.__realExplain;
     window.__cnnfix!.fix.fps = 60; // as fast as the camera and the worker go
   });
