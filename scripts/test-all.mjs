@@ -5,7 +5,7 @@
 // (vitest.config.ts reads the list). Files that skipped anything there (they need the mirror) all run here.
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..');
 const CLONE_REPORT = join(ROOT, 'out/clone-proven.json');
@@ -26,8 +26,8 @@ const t0 = Date.now();
 for (const [name, cmd, args, env] of tiers) {
   const start = Date.now();
   console.log(`\n== ${name}: ${cmd} ${args.join(' ')} (${new Date(start).toISOString().slice(11, 19)} UTC)`);
-  // npm run puts node_modules/.bin on PATH.
-  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...env } });
+  const PATH = `${join(ROOT, 'node_modules/.bin')}${delimiter}${process.env.PATH ?? ''}`; // as npm run has it
+  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, PATH, ...env } });
   done.push([name, (Date.now() - start) / 1000]);
   if (r.status !== 0) { failed = `${name} (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`; break; }
 }
