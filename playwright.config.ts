@@ -1,6 +1,8 @@
 import { defineConfig } from '@playwright/test';
 
-// Real headless Chromium (Debian's), WebGPU through SwiftShader. One worker: the machine has 2 cores.
+// Real headless Chromium (Debian's), WebGPU through SwiftShader. Two workers (files in parallel; PW_WORKERS=1 for one):
+// on 2 cores the tests still wait for page loads, the dev server's transforms and readbacks often enough that a
+// second file fills the gaps (docs/testing.md, Durations).
 export const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--no-first-run', '--disable-quic', '--enable-unsafe-webgpu',
@@ -19,7 +21,7 @@ const APP_SERVER = process.env.APP_SERVER ? process.env.APP_SERVER === '1' : fil
 
 export default defineConfig({
   testDir: 'tests/browser',
-  workers: 1,
+  workers: Number(process.env.PW_WORKERS ?? 2),
   fullyParallel: false,
   // A test that needs longer says so (test.setTimeout); the default bounds what a hang costs. Waits for an app's first
   // explanation pass their own limit (FIRST_RESULT_MS, tests/browser/app/fixtures.ts).

@@ -5,9 +5,9 @@
 // npm's `prepare` (the generated ONNX decoder) is run by hand, as `npm ci` would.
 // Inside that clone this file skips itself (CNNFIX_IN_CLONE), or it would clone again.
 import { execFile, execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { photo } from '../fixtures/data.ts';
@@ -37,7 +37,7 @@ beforeAll(() => {
   appendFileSync(join(clone, '.git/info/exclude'), '/node_modules\n');
   // Nothing of this run leaks in: no mirror, no npm lifecycle variables, no vitest worker state.
   env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['MODELS_MIRROR', 'TEST_TIER', 'NODE_ENV'].includes(k) &&
-    !k.startsWith('npm_') && !k.startsWith('VITEST')));
+    !k.startsWith('npm_') && !k.startsWith('VITEST') && !k.startsWith('CNNFIX_CLONE_')));
   // What `npm ci` runs after installing: the ONNX decoder generated from onnx.proto (git-ignored, so not in the clone).
   execFileSync('npm', ['run', 'prepare'], { cwd: clone, env, stdio: 'ignore' });
 }, 120_000);
@@ -89,7 +89,8 @@ describe.skipIf(IN_CLONE)('a fresh clone, no mirror', () => {
     const inner = { ...env, CNNFIX_IN_CLONE: '1' };
     const fast = await sh('npm', ['run', 'test:fast'], clone, inner);
     expect(fast.code, fast.stdout.slice(-4000) + fast.stderr.slice(-4000)).toBe(0);
-    const node = await sh('npm', ['run', 'test:node'], clone, inner);
+    const report = join(tmp, 'node-tier.json');
+    const node = await sh('npm', ['run', 'test:node', '--', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`], clone, inner);
     const tail = (r: Run) => r.stdout.slice(-3000) + r.stderr.slice(-3000);
     console.log(`in the clone: ${summary(fast.stdout)} (fast tier); ${summary(node.stdout)} (Node tier)`);
     expect(node.code, tail(node)).toBe(0);
@@ -98,6 +99,18 @@ describe.skipIf(IN_CLONE)('a fresh clone, no mirror', () => {
     expect(skips.some((l) => l.includes(` needs ${join(tmp, 'shared/models')}/`))).toBe(true);
     for (const l of skips) expect(existsSync(l.match(/ needs (\S+)/)![1]), l).toBe(false);
     expect(node.stdout).not.toContain(join(ROOT, '..', 'shared'));
+    // For `npm test` (scripts/test-all.mjs): the files that passed here with nothing skipped, which its Node tier
+    // need not run again when this checkout is clean at the commit cloned (vitest.config.ts checks that too).
+    const out = process.env.CNNFIX_CLONE_REPORT;
+    const clean = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }) === '';
+    if (out && clean) {
+      const files = (JSON.parse(readFileSync(report, 'utf8')).testResults as { name: string; status: string; assertionResults: { status: string }[] }[])
+        .filter((f) => f.status === 'passed' && f.assertionResults.length > 0 && f.assertionResults.every((t) => t.status === 'passed'))
+        .map((f) => relative(clone, f.name)).sort();
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, JSON.stringify({ head: execFileSync('git', ['rev-parse', 'HEAD'], { cwd: clone, encoding: 'utf8' }).trim(), files }, null, 1));
+      console.log(`passed in the clone with nothing skipped: ${files.join(', ')}`);
+    }
   }, 1_500_000);
 });
 

@@ -120,21 +120,29 @@ function compareAll(graphName: string, cpu: ReturnType<typeof unravelCpu>, g: Aw
 }
 
 /** CPU vs GPU on one image and rule preset (or explicit rules). */
-async function compareImage(url: string, preset: PresetName | Rules) {
-  const rules = resolveRules(preset);
+/**
+ * GPU vs CPU unravelling of one image under each rule set, all on one forward pass (a SqueezeNet pass on SwiftShader
+ * costs seconds), one rule set after another on the same activations, as the app does when the rules change.
+ */
+async function compareImage(url: string, presets: (PresetName | Rules)[]) {
   return withForward(url, async ({ tensors, acts: cpuActs, top }) => {
-    const cpu = unravelCpu(fm.graph, (n) => cpuActs.get(n)!, top, rules);
     const acts = gpuActivations(device, tensors, gpu.activationNames);
     try {
-      const g = await runGpuOn(gpu, acts, top, rules);
-      // Reading a few named layers gives the same as reading them all (the layer view reads one).
-      const names = [g.layers[3].name, g.layers[g.layers.length - 1].name];
-      const some = await gpu.readLayers(names);
-      const subsetMatches = some.every((l, i) => {
-        const all = g.layers.find((x) => x.name === names[i])!;
-        return l.name === names[i] && String(l.indices) === String(all.indices) && String(l.weights) === String(all.weights);
-      });
-      return { classIndex: top, ...compareAll(fm.info.id, cpu, g, rules), subsetMatches };
+      const out = [];
+      for (const preset of presets) {
+        const rules = resolveRules(preset);
+        const cpu = unravelCpu(fm.graph, (n) => cpuActs.get(n)!, top, rules);
+        const g = await runGpuOn(gpu, acts, top, rules);
+        // Reading a few named layers gives the same as reading them all (the layer view reads one).
+        const names = [g.layers[3].name, g.layers[g.layers.length - 1].name];
+        const some = await gpu.readLayers(names);
+        const subsetMatches = some.every((l, i) => {
+          const all = g.layers.find((x) => x.name === names[i])!;
+          return l.name === names[i] && String(l.indices) === String(all.indices) && String(l.weights) === String(all.weights);
+        });
+        out.push({ classIndex: top, ...compareAll(fm.info.id, cpu, g, rules), subsetMatches });
+      }
+      return out;
     } finally {
       acts.dispose();
     }

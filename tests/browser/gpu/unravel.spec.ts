@@ -50,8 +50,10 @@ test('SqueezeNet: GPU unravelling equals the CPU reference on every image, both 
   const ratio = { location: 'center', gap: 'positive', weights: 'contribution', gapThreshold: 0.75, channelRatio: 0.75 } as const;
   for (const [i, image] of images.entries()) {
     // Both presets on every image; explicit rule sets with a GAP threshold and a channel ratio on two.
-    for (const preset of i < 2 ? ['reference', 'default', thresholded, ratio] as const : ['reference', 'default'] as const) {
-      const r = await page.evaluate(([url, p]) => window.harness.compareImage(url, p), [`/shared-images/${image}`, preset] as const);
+    const presets = i < 2 ? ['reference', 'default', thresholded, ratio] as const : ['reference', 'default'] as const;
+    const rs = await page.evaluate(([url, p]) => window.harness.compareImage(url, [...p]), [`/shared-images/${image}`, presets] as const);
+    for (const [k, preset] of presets.entries()) {
+      const r = rs[k];
       const name = typeof preset === 'string' ? preset : JSON.stringify(preset);
       console.log(`${image} ${name}: class ${r.classIndex}, ${r.layers} layers, min Jaccard ${r.minJaccard.toFixed(4)}, ` +
         `max rel weight err ${r.maxRelErr.toExponential(2)}, fixations cpu ${r.cpuFixations} gpu ${r.gpuFixations}` +
@@ -76,7 +78,7 @@ test('bad input: clear errors, and the unraveller still works afterwards', async
     "rule location='centre' is not one of center, max",
     "GPU unravelling: no node 'no/such/node' in the graph",
   ]);
-  const r = await page.evaluate((url) => window.harness.compareImage(url, 'default'), `/shared-images/${images[0]}`);
+  const r = await page.evaluate((url) => window.harness.compareImage(url, ['default']).then((r) => r[0]), `/shared-images/${images[0]}`);
   expect(r.minJaccard).toBe(1);
   expect(r.listMatches).toBe(true);
 });
@@ -142,8 +144,10 @@ test('layers MobileNet v1 0.25 (converted from Keras topology): GPU unravelling 
   const max = { location: 'max', gap: 'positive', weights: 'contribution', gapThreshold: 0.75 } as const;
   const ratio = { location: 'max', gap: 'positive', weights: 'contribution', gapThreshold: 0.25, channelRatio: 0.75 } as const;
   for (const image of ['squirrel_cls.jpg', 'orange.jpg', 'butterfly.jpg']) {
-    for (const preset of ['reference', 'default', max, ratio] as const) {
-      const r = await page.evaluate(([url, p]) => window.harness.compareImage(url, p), [`/shared-images/${image}`, preset] as const);
+    const presets = ['reference', 'default', max, ratio] as const;
+    const rs = await page.evaluate(([url, p]) => window.harness.compareImage(url, [...p]), [`/shared-images/${image}`, presets] as const);
+    for (const [k, preset] of presets.entries()) {
+      const r = rs[k];
       const name = typeof preset === 'string' ? preset : JSON.stringify(preset);
       console.log(`layers ${image} ${name}: class ${r.classIndex}, ${r.layers} layers, min Jaccard ${r.minJaccard.toFixed(4)}, ` +
         `max rel weight err ${r.maxRelErr.toExponential(2)}, fixations cpu ${r.cpuFixations} gpu ${r.gpuFixations}`);
