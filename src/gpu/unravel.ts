@@ -15,8 +15,8 @@ import { commonWgsl, FIXED_WEIGHT_WGSL, fixedWeightOf } from '../engine/ops/comm
 import { opOf, OPS } from '../engine/ops/registry.ts';
 import { resolveRules, size, type Graph, type GraphNode, type InputFixation, type KeptLayer, type PresetName, type Rules } from '../engine/types.ts';
 import { bindGroupLayout, bufferWith, compilePipeline, computePipeline, gpuFaults, type Binding, type Layout } from './kernels.ts';
-import { ACTIVATION_GROUP, ActivationGroups, BindGroupCache } from './bind-groups.ts';
-import { seedWgsl, TOP } from './seed.ts';
+import { ACTIVATION_GROUP, ActivationGroups } from './bind-groups.ts';
+import { SEED_BINDINGS, seedWgsl, TOP } from './seed.ts';
 import { readback } from './readback.ts';
 
 type Kind = GraphNode['kind'];
@@ -197,8 +197,8 @@ export class GpuUnraveller {
   private readonly owned: GPUBuffer[] = [];
   private readonly listReset: GPUBuffer;
   private readonly seedParams: GPUBuffer;
-  /** Per logits buffer (class 'top' binds the frame's logits). */
-  private readonly seedGroups = new BindGroupCache();
+  /** The seed's group 0 (its group 1 is the frame's logits, or the placeholder). */
+  private readonly seedGroup: GPUBindGroup;
   private readonly actGroups: ActivationGroups;
   private readonly noLogits: GPUBuffer;
   private readonly compactGroup: GPUBindGroup;
@@ -306,6 +306,13 @@ export class GpuUnraveller {
     this.seedParams = buffer('class index slots', this.slotBytes * SEED_SLOTS, U.UNIFORM | U.COPY_DST);
     this.fixationList = buffer('fixation list', 8 + MAX_FIXATIONS * 8, U.STORAGE | U.COPY_SRC | U.COPY_DST);
     this.noLogits = buffer('no logits (seed placeholder)', size(graph.byName.get(graph.logits)!.shape) * 4, U.STORAGE);
+    const logits = this.stores.get(graph.logits)!;
+    this.seedGroup = device.createBindGroup({
+      label: 'unravel seed',
+      layout: bindGroupLayout(device, SEED_BINDINGS[0]),
+      entries: [{ buffer: this.seedParams, size: 16 }, { buffer: logits.weights }, { buffer: logits.list }, { buffer: this.fixationList, size: 8 }]
+        .map((resource, binding) => ({ binding, resource })),
+    });
     this.compactGroup = device.createBindGroup({
       layout: bindGroupLayout(device, COMPACT_BINDINGS),
       entries: [upload('compact params', Uint32Array.of(MAX_FIXATIONS, 0, 0, 0), U.UNIFORM), input.weights, input.list, this.fixationList]
@@ -366,14 +373,6 @@ export class GpuUnraveller {
       if (!b || b.size < logitsSize * 4) throw new Error(`GPU unravelling: logits '${this.graph.logits}' have ${b?.size ?? 0} bytes, need ${logitsSize * 4}`);
       logitsAct = b;
     }
-    const logits = this.stores.get(this.graph.logits)!;
-    const seedGroup = this.seedGroups.get([logitsAct], () => this.device.createBindGroup({
-      label: 'unravel seed',
-      layout: bindGroupLayout(this.device, SEED_BINDINGS),
-      entries: [{ buffer: this.seedParams, size: 16 }, { buffer: logits.weights }, { buffer: logits.list },
-        { buffer: logitsAct, size: logitsSize * 4 }, { buffer: this.fixationList, size: 8 }]
-        .map((resource, binding) => ({ binding, resource })),
-    }));
     // Zero what the previous walk kept (its lists are still there), then empty the lists.
     const clear = encoder.beginComputePass({ label: 'unravel clear' });
     clear.setPipeline(pipelines.get('clear')!);
@@ -387,7 +386,8 @@ export class GpuUnraveller {
 
     const pass = encoder.beginComputePass({ label: 'unravel' });
     pass.setPipeline(pipelines.get('seed')!);
-    pass.setBindGroup(0, seedGroup, [offset]);
+    pass.setBindGroup(0, this.seedGroup, [offset]);
+    pass.setBindGroup(1, this.actGroups.get(logitsAct));
     pass.dispatchWorkgroups(1);
     for (const step of this.steps) {
       pass.setPipeline(pipelines.get(step.kind)!);
@@ -572,7 +572,6 @@ export function kernelKinds(graph: Graph): Set<Kind> {
   return new Set(graph.order.filter((n) => opOf(n).gpu && !sharesInput(graph, n)).map((n) => n.kind));
 }
 
-const SEED_BINDINGS: Binding[] = ['uniform-dynamic', 'write', 'write', 'read', 'write'];
 const COMPACT_BINDINGS: Binding[] = ['uniform', 'read', 'read', 'write'];
 const CLEAR_BINDINGS: Binding[] = ['read', 'write'];
 
