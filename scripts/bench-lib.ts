@@ -1,10 +1,13 @@
 // What the browser bench (scripts/bench.ts) and the Node bench (scripts/bench-node.ts) share: options, the three
 // runs per path (timing mode, end to end with counters, forward only, end to end one frame at a time), the report
 // and its printout.
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { ExplainRequest, FrameResult, Method } from '../src/worker/api.ts';
 import { DEFAULT_METHOD, METHODS } from '../src/engine/methods.ts';
+import { writeSection } from './eval/report.ts';
 
 /** `n` frames sent as the app sends them (the next once the previous is submitted): results in order, wall ms. */
 export type Stream = (req: ExplainRequest, n: number, maxInFlight?: number) => Promise<{ results: FrameResult[]; ms: number }>;
@@ -21,11 +24,13 @@ export interface BenchOptions {
   method: Method;
   /** Also time the app's first label (browser bench): navigation to the first top-1 on screen, fake camera. */
   app: boolean;
+  /** Write this run's table into RESULTS_FILE (its own section, between markers). */
+  results: boolean;
 }
 
 /** The methods a frame can be explained with (the centre prior is an evaluation baseline only). */
 const BENCH_METHODS = METHODS.filter((m) => m !== 'center') as Method[];
-const USAGE = `usage: bench [--frames N>=1] [--warmup K>=0] [--size WxH] [--paths gpu,fallback] [--model ID] [--method ${BENCH_METHODS.join('|')}] [--out FILE.json] [--port P] [--node] [--app]`;
+const USAGE = `usage: bench [--frames N>=1] [--warmup K>=0] [--size WxH] [--paths gpu,fallback] [--model ID] [--method ${BENCH_METHODS.join('|')}] [--out FILE.json] [--results] [--port P] [--node] [--app]`;
 
 /** The bench's flags, parsed as the CLI parses its own (node:util parseArgs: an unknown flag or a missing value is an error). */
 export function args(argv = process.argv.slice(2)): BenchOptions {
@@ -44,6 +49,7 @@ export function args(argv = process.argv.slice(2)): BenchOptions {
         port: { type: 'string', default: '5299' },
         node: { type: 'boolean', default: false },
         app: { type: 'boolean', default: false },
+        results: { type: 'boolean', default: false },
       },
     }));
   } catch (e) {
@@ -62,7 +68,7 @@ export function args(argv = process.argv.slice(2)): BenchOptions {
     !(Number.isInteger(port) && port > 0) && `--port '${v.port}'`,
   ].filter(Boolean);
   if (bad.length) throw new Error(`bench: bad value ${bad.join(', ')}\n${USAGE}`);
-  return { frames, warmup, width: w, height: h, paths, out: v.out, port, node: v.node, model: v.model, method, app: v.app };
+  return { frames, warmup, width: w, height: h, paths, out: v.out, port, node: v.node, model: v.model, method, app: v.app, results: v.results };
 }
 
 export interface Spread { median: number; p10: number; p90: number }
@@ -135,7 +141,7 @@ async function timed(stream: Stream, req: ExplainRequest, o: BenchOptions, maxIn
   return { results, fps: (1000 * n) / ms };
 }
 
-export function report(o: BenchOptions, results: Record<string, PathResult>, frameSize: { width: number; height: number }, extra: object = {}) {
+export async function report(o: BenchOptions, results: Record<string, PathResult>, frameSize: { width: number; height: number }, extra: object = {}) {
   const g = results.gpu, f = results.fallback;
   const rep = {
     model: o.model, method: o.method, frames: o.frames, warmup: o.warmup, frameSize, ...extra, ...results,
@@ -183,4 +189,46 @@ export function report(o: BenchOptions, results: Record<string, PathResult>, fra
     writeFileSync(o.out, JSON.stringify(rep, null, 2));
     console.log(`wrote ${o.out}`);
   }
+  if (o.results) {
+    const runtime = (extra as { runtime?: string }).runtime?.startsWith('node') ? 'node' : 'chromium';
+    const name = `bench:${runtime}:${paths.join('+')}:${o.model}`;
+    await writeSection(name, resultsTable(o, results, frameSize, extra), RESULTS_FILE);
+    console.log(`wrote section ${name} of ${RESULTS_FILE}`);
+  }
+}
+
+/** The bench's generated tables (`--results`), one section per runtime, paths and model. */
+export const RESULTS_FILE = new URL('../bench/results.md', import.meta.url).pathname;
+
+/** The rows of a results table: per-frame counters after the warm-up, then where the first frame's time went. */
+const RESULT_COUNTERS = ['dispatches', 'bytesWritten', 'bytesRead', 'maps', 'bindGroupsCreated', 'tfjsBindGroups', 'syncReads', 'submits',
+  'buffersCreated', 'pipelinesCreated', 'frameBytes'] as const satisfies readonly (typeof COUNTERS)[number][];
+const STARTUP_PARTS = ['deviceMs', 'downloadMs', 'tfjsCompileMs', 'kernelCompileMs', 'selfCheckMs', 'postCheckMs'];
+
+/** One run as markdown: the machine and its load, then a table with a column per path. */
+export function resultsTable(o: BenchOptions, results: Record<string, PathResult>, frameSize: { width: number; height: number }, extra: object = {}): string {
+  const paths = Object.keys(results);
+  const e = extra as { runtime?: string; adapter?: string };
+  const int = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '–' : Math.round(v).toLocaleString('en-US'));
+  const num = (v: number) => (Number.isInteger(v) ? v.toLocaleString('en-US') : v.toLocaleString('en-US', { maximumFractionDigits: 1 }));
+  let commit = '';
+  try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { /* not a checkout */ }
+  const load = loadavg().map((l) => l.toFixed(1)).join(', ');
+  const out = [
+    `**${o.model}**, ${e.runtime ?? ''}${e.adapter ? ` (${e.adapter})` : ''}, ${frameSize.width}x${frameSize.height} frames, method ${o.method}; ` +
+      `${o.frames} frames per run, the first ${o.warmup} not counted; ${new Date().toISOString().slice(0, 16)}Z, commit ${commit || '?'}; ` +
+      `${cpus().length} x ${cpus()[0]?.model.trim() ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${load} at the end (1, 5, 15 min).`,
+    '',
+    `| per frame after warm-up | ${paths.map((p) => `${p} (${results[p].backend})`).join(' | ')} |`,
+    `|---|${paths.map(() => '---:|').join('')}`,
+    ...RESULT_COUNTERS.map((c) => `| ${c} | ${paths.map((p) => num(results[p].counters[c])).join(' | ')} |`),
+    `| **first frame, ms** | ${paths.map(() => '').join(' | ')} |`,
+    ...STARTUP_PARTS.map((k) => `| ${k.replace(/Ms$/, '')} | ${paths.map((p) => int(results[p].startup?.[k])).join(' | ')} |`),
+    `| frame 1 | ${paths.map((p) => int(results[p].startup?.initMs !== undefined ? results[p].firstFrameMs - results[p].startup!.initMs : undefined)).join(' | ')} |`,
+    `| first frame (total) | ${paths.map((p) => int(results[p].firstFrameMs)).join(' | ')} |`,
+    `| fps / forward-only fps | ${paths.map((p) => results[p].fpsOverForwardOnly.toFixed(2)).join(' | ')} |`,
+  ];
+  const notes = paths.filter((p) => results[p].note).map((p) => `${p}: ${results[p].note}`);
+  if (notes.length) out.push('', ...notes);
+  return out.join('\n');
 }

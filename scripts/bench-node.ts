@@ -23,6 +23,9 @@ export async function benchNode(o: BenchOptions) {
   let gpuInfo: string | undefined;
   let memoryGpu = () => ({ gpuBuffers: 0, gpuBytes: 0 });
   let makePath: (fm: Awaited<ReturnType<typeof loadModel>>) => Promise<import('../src/worker/path.ts').FramePath>;
+  // Where the first frame's time goes, as the worker's InitInfo.startup: device, download (here: read from disk and
+  // parsed), then the GPU path's compile and checks; initMs is init's end.
+  const startup: Record<string, number> = {};
   if (path === 'gpu') {
     const ctx = await initNodeWebGpu({ count: true });
     await initNodeBackend('webgpu');
@@ -31,7 +34,7 @@ export async function benchNode(o: BenchOptions) {
     memoryGpu = () => ({ gpuBuffers: ctx.buffers.buffers, gpuBytes: ctx.buffers.bytes });
     // Imported after navigator.gpu exists (the GPU code reads WebGPU globals).
     const { GpuPath } = await import('../src/worker/gpu-path.ts');
-    makePath = async (fm) => { const p = new GpuPath(ctx, fm, null); await p.compile(); return p; };
+    makePath = async (fm) => { const p = new GpuPath(ctx, fm, null); Object.assign(startup, await p.compile()); return p; };
   } else {
     const backend = await initNodeBackend('wasm');
     countBackendReads(tf.backend());
@@ -39,10 +42,14 @@ export async function benchNode(o: BenchOptions) {
     const { FallbackPath } = await import('../src/worker/fallback-path.ts');
     makePath = async (fm) => new FallbackPath(backend as 'wasm' | 'cpu', fm, null);
   }
+  startup.deviceMs = Date.now() - t0;
   const { explainFrame, startFrame } = await import('../src/worker/path.ts');
   const { planFrame } = await import('../src/worker/plan.ts');
+  const t1 = Date.now();
   const fm = await loadModel(o.model);
+  startup.downloadMs = Date.now() - t1;
   const fp = await makePath(fm);
+  startup.initMs = Date.now() - t0;
   const image = await readImage(SQUIRREL);
   const [height, width] = image.shape;
   const run = async (req: ExplainRequest) => {
@@ -71,12 +78,12 @@ export async function benchNode(o: BenchOptions) {
   };
   const results: Record<string, PathResult> = {};
   try {
-    results[path] = await measurePath(path, path === 'gpu' ? 'webgpu' : tf.getBackend(), o, t0, run, stream,
-      async () => { const m = tf.memory(); return { tensors: m.numTensors, bytes: m.numBytes, ...memoryGpu() }; });
+    results[path] = { startup, ...await measurePath(path, path === 'gpu' ? 'webgpu' : tf.getBackend(), o, t0, run, stream,
+      async () => { const m = tf.memory(); return { tensors: m.numTensors, bytes: m.numBytes, ...memoryGpu() }; }) };
   } finally {
     fp.destroy();
     image.dispose();
     fm.dispose();
   }
-  report(o, results, { width, height }, { runtime: 'node', ...(gpuInfo !== undefined ? { adapter: gpuInfo } : {}) });
+  await report(o, results, { width, height }, { runtime: 'node', ...(gpuInfo !== undefined ? { adapter: gpuInfo } : {}) });
 }

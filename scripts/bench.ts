@@ -55,7 +55,7 @@ async function main() {
     await server.close();
   }
   const firstFrames = Object.values(results).map((r) => r.firstFrameMs);
-  report(o, results, { width: o.width, height: o.height }, {
+  await report(o, results, { width: o.width, height: o.height }, {
     runtime: 'chromium (headless)',
     ...(appFirstLabel ? { app: { firstLabelMs: appFirstLabel.ms, overFasterPathFirstFrame: appFirstLabel.ms / Math.min(...firstFrames), info: appFirstLabel.info } } : {}),
   });

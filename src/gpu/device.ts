@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { countDevice, countSyncReads, countTfjs } from './counters.ts';
 import { readback } from './readback.ts';
+import { trackBuffers } from './bind-groups.ts';
 
 /** Live GPUBuffers on a device (created minus destroyed), tfjs's pool included: the leak check. */
 export interface BufferCount { buffers: number; bytes: number }
@@ -42,6 +43,7 @@ export async function createGpuContext(opts: { count?: boolean } = {}): Promise<
   });
   if (opts.count) countDevice(device); // bench builds: per-frame call counts
   const buffers = countBuffers(device);
+  trackBuffers(device); // the unravelling's activation bind groups cover tfjs's pool (bind-groups.ts)
   // Without a handler these only reach the console; counted so that the worker status can show them.
   const uncaptured: GpuContext['uncaptured'] = { count: 0 };
   device.addEventListener?.('uncapturederror', (e) => {

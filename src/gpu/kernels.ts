@@ -35,6 +35,9 @@ export function shaderModule(device: GPUDevice, label: string, code: string): GP
 
 /** Binding kinds, in binding-number order. */
 export type Binding = 'uniform' | 'uniform-dynamic' | 'read' | 'write';
+/** A pipeline's bind groups: the bindings of group 0 alone, or of groups 0, 1, ... in turn. */
+export type Layout = Binding[] | Binding[][];
+const groupsOf = (l: Layout): Binding[][] => (Array.isArray(l[0]) ? l as Binding[][] : [l as Binding[]]);
 
 interface Cache {
   layouts: Map<string, GPUBindGroupLayout>;
@@ -68,9 +71,9 @@ export function bindGroupLayout(device: GPUDevice, bindings: Binding[]): GPUBind
   return layout;
 }
 
-/** A compute pipeline (entry point `main`) over one bind group with the given bindings; cached per device. */
+/** A compute pipeline (entry point `main`) over the given bind groups; cached per device. */
 export function computePipeline(
-  device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number> = {},
+  device: GPUDevice, label: string, code: string, bindings: Layout, constants: Record<string, number> = {},
 ): GPUComputePipeline {
   const c = cache(device);
   code = faulty(label, code);
@@ -87,7 +90,7 @@ export function computePipeline(
  * compile), into the same cache; a validation error (WGSL, layout, constants) rejects with an Error naming `label`.
  */
 export async function compilePipeline(
-  device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number> = {},
+  device: GPUDevice, label: string, code: string, bindings: Layout, constants: Record<string, number> = {},
 ): Promise<void> {
   const c = cache(device);
   code = faulty(label, code);
@@ -115,8 +118,8 @@ export async function compilePipeline(
   c.pipelines.set(key, pipeline);
 }
 
-const pipelineKey = (code: string, bindings: Binding[], constants: Record<string, number>) =>
-  `${bindings.join()}|${JSON.stringify(declaredConstants(code, constants))}|${code}`;
+const pipelineKey = (code: string, bindings: Layout, constants: Record<string, number>) =>
+  `${JSON.stringify(groupsOf(bindings))}|${JSON.stringify(declaredConstants(code, constants))}|${code}`;
 
 /** The names of the pipeline-overridable constants WGSL `code` declares (`override NAME`, with or without `@id`). */
 export function overrideNames(code: string): Set<string> {
@@ -134,7 +137,7 @@ export function declaredConstants(code: string, constants: Record<string, number
 }
 
 function pipelineDescriptor(
-  device: GPUDevice, label: string, code: string, bindings: Binding[], constants: Record<string, number>,
+  device: GPUDevice, label: string, code: string, bindings: Layout, constants: Record<string, number>,
 ): GPUComputePipelineDescriptor {
   const c = cache(device);
   let module = c.modules.get(code);
@@ -150,7 +153,7 @@ function pipelineDescriptor(
   }
   return {
     label,
-    layout: device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout(device, bindings)] }),
+    layout: device.createPipelineLayout({ bindGroupLayouts: groupsOf(bindings).map((b) => bindGroupLayout(device, b)) }),
     compute: { module, entryPoint: 'main', constants: declaredConstants(code, constants) },
   };
 }

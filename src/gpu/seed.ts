@@ -4,22 +4,26 @@
 // compact fixation list's header, so it comes back with the fixations in one readback.
 // seedClass() is the CPU twin (the argmax rule); tests/node/seed.test.ts runs both on the same vectors.
 
+import type { Binding } from './kernels.ts';
+
 /** Seed uniform value meaning "the argmax of the logits". */
 export const TOP = 0xffffffff;
 
 /**
- * Bindings: 0 uniform {index (TOP = argmax), n (logit count)} at a dynamic offset; 1 the logits node's kept
- * weights (fixed point, two u32 per neuron: see commonWgsl); 2 its kept list [count, groups, 1, 1, index...]; 3 the logits activation; 4 the compact fixation
- * list's header [count, class].
+ * Group 0: 0 uniform {index (TOP = argmax), n (logit count)} at a dynamic offset; 1 the logits node's kept
+ * weights (fixed point, two u32 per neuron: see commonWgsl); 2 its kept list [count, groups, 1, 1, index...]; 3 the
+ * compact fixation list's header [count, class]. Group 1: the logits activation, a bind group of its own per buffer
+ * (tfjs's pool gives the logits a different buffer from frame to frame: ActivationGroups in bind-groups.ts).
  */
+export const SEED_BINDINGS: Binding[][] = [['uniform-dynamic', 'write', 'write', 'write'], ['read']];
 export const seedWgsl = /* wgsl */ `
 struct Seed { index: u32, n: u32 }
 struct List { count: u32, groups: u32, gy: u32, gz: u32, index: array<u32> }
 @group(0) @binding(0) var<uniform> s: Seed;
 @group(0) @binding(1) var<storage, read_write> weights: array<u32>;
 @group(0) @binding(2) var<storage, read_write> list: List;
-@group(0) @binding(3) var<storage, read> logits: array<f32>;
-@group(0) @binding(4) var<storage, read_write> header: array<u32>;
+@group(0) @binding(3) var<storage, read_write> header: array<u32>;
+@group(1) @binding(0) var<storage, read> logits: array<f32>;
 @compute @workgroup_size(1)
 fn main() {
   var c = s.index;

@@ -8,14 +8,15 @@
 //
 // Allocated once per model: buffers, uniforms, conv/matmul weights. Per frame: one writeBuffer (the class index or TOP),
 // a scatter clear of what the previous walk kept (clearWgsl: work and bytes follow the kept neurons, not the model's
-// size), and the dispatches; bind groups are kept per set of activation buffers (BindGroupCache).
+// size), and the dispatches. A step's own buffers are in its bind group 0, made once; each activation it reads is
+// bound as a group of its own (1, 2...), kept per buffer (ActivationGroups): no bind group is made per frame.
 // One-to-one ops (ReLU, reshape...) share their input's buffers when they are its only consumer: no dispatch.
 import { commonWgsl, FIXED_WEIGHT_WGSL, fixedWeightOf } from '../engine/ops/common.ts';
 import { opOf, OPS } from '../engine/ops/registry.ts';
 import { resolveRules, size, type Graph, type GraphNode, type InputFixation, type KeptLayer, type PresetName, type Rules } from '../engine/types.ts';
-import { bindGroupLayout, bufferWith, compilePipeline, computePipeline, gpuFaults, type Binding } from './kernels.ts';
-import { BindGroupCache } from './bind-groups.ts';
-import { seedWgsl, TOP } from './seed.ts';
+import { bindGroupLayout, bufferWith, compilePipeline, computePipeline, gpuFaults, type Binding, type Layout } from './kernels.ts';
+import { ACTIVATION_GROUP, ActivationGroups } from './bind-groups.ts';
+import { SEED_BINDINGS, seedWgsl, TOP } from './seed.ts';
 import { readback } from './readback.ts';
 
 type Kind = GraphNode['kind'];
@@ -156,11 +157,12 @@ interface Step {
   params: GPUBuffer;
   kept: Store;
   next: Store;
-  /** Activations bound after the common bindings (per frame), then fixed read-only buffers (weights, scale). */
+  /** Activations bound per frame, each as a bind group of its own (groups 1, 2...). */
   acts: string[];
+  /** Fixed read-only buffers (weights, scale), after the common bindings in group 0. */
   fixed: GPUBuffer[];
-  /** Per set of activation buffers. */
-  groups: BindGroupCache;
+  /** Group 0: the common bindings and the fixed buffers, made once. */
+  group?: GPUBindGroup;
 }
 
 export interface FixationList {
@@ -195,8 +197,9 @@ export class GpuUnraveller {
   private readonly owned: GPUBuffer[] = [];
   private readonly listReset: GPUBuffer;
   private readonly seedParams: GPUBuffer;
-  /** Per logits buffer (class 'top' binds the frame's logits). */
-  private readonly seedGroups = new BindGroupCache();
+  /** The seed's group 0 (its group 1 is the frame's logits, or the placeholder). */
+  private readonly seedGroup: GPUBindGroup;
+  private readonly actGroups: ActivationGroups;
   private readonly noLogits: GPUBuffer;
   private readonly compactGroup: GPUBindGroup;
   private readonly slotBytes: number;
@@ -274,7 +277,7 @@ export class GpuUnraveller {
         this.steps.push({
           label: `${node.kind} ${node.name} -> ${d.input}`, kind: node.kind,
           params: d.params ? upload(`params of ${node.name}`, d.params, U.UNIFORM) : noParams,
-          kept: this.stores.get(node.name)!, next: this.stores.get(d.input)!, acts: d.acts, groups: new BindGroupCache(),
+          kept: this.stores.get(node.name)!, next: this.stores.get(d.input)!, acts: d.acts,
           fixed: (d.fixed ?? []).map((f) => {
             const own = f.constant ? constants?.(f.constant) : undefined;
             return own && own.size >= f.data.byteLength && own.usage & U.STORAGE ? own : upload(f.label, f.data, U.STORAGE);
@@ -283,6 +286,18 @@ export class GpuUnraveller {
       }
     }
     this.activationNames = [...acts];
+    this.actGroups = new ActivationGroups(device);
+    for (const step of this.steps) {
+      if (step.acts.length >= device.limits.maxBindGroups) {
+        throw new Error(`GPU unravelling: '${step.label}' reads ${step.acts.length} activations, one bind group each, over this device's ${device.limits.maxBindGroups} bind groups`);
+      }
+      step.group = device.createBindGroup({
+        label: step.label,
+        layout: bindGroupLayout(device, bindingsOf(step)[0]),
+        entries: [step.params, step.kept.weights, step.kept.list, step.next.weights, step.next.list, ...step.fixed]
+          .map((buffer, binding) => ({ binding, resource: { buffer } })),
+      });
+    }
 
     const input = this.stores.get(graph.input.name)!;
     this.inputWeights = input.weights;
@@ -291,6 +306,13 @@ export class GpuUnraveller {
     this.seedParams = buffer('class index slots', this.slotBytes * SEED_SLOTS, U.UNIFORM | U.COPY_DST);
     this.fixationList = buffer('fixation list', 8 + MAX_FIXATIONS * 8, U.STORAGE | U.COPY_SRC | U.COPY_DST);
     this.noLogits = buffer('no logits (seed placeholder)', size(graph.byName.get(graph.logits)!.shape) * 4, U.STORAGE);
+    const logits = this.stores.get(graph.logits)!;
+    this.seedGroup = device.createBindGroup({
+      label: 'unravel seed',
+      layout: bindGroupLayout(device, SEED_BINDINGS[0]),
+      entries: [{ buffer: this.seedParams, size: 16 }, { buffer: logits.weights }, { buffer: logits.list }, { buffer: this.fixationList, size: 8 }]
+        .map((resource, binding) => ({ binding, resource })),
+    });
     this.compactGroup = device.createBindGroup({
       layout: bindGroupLayout(device, COMPACT_BINDINGS),
       entries: [upload('compact params', Uint32Array.of(MAX_FIXATIONS, 0, 0, 0), U.UNIFORM), input.weights, input.list, this.fixationList]
@@ -351,14 +373,6 @@ export class GpuUnraveller {
       if (!b || b.size < logitsSize * 4) throw new Error(`GPU unravelling: logits '${this.graph.logits}' have ${b?.size ?? 0} bytes, need ${logitsSize * 4}`);
       logitsAct = b;
     }
-    const logits = this.stores.get(this.graph.logits)!;
-    const seedGroup = this.seedGroups.get([logitsAct], () => this.device.createBindGroup({
-      label: 'unravel seed',
-      layout: bindGroupLayout(this.device, SEED_BINDINGS),
-      entries: [{ buffer: this.seedParams, size: 16 }, { buffer: logits.weights }, { buffer: logits.list },
-        { buffer: logitsAct, size: logitsSize * 4 }, { buffer: this.fixationList, size: 8 }]
-        .map((resource, binding) => ({ binding, resource })),
-    }));
     // Zero what the previous walk kept (its lists are still there), then empty the lists.
     const clear = encoder.beginComputePass({ label: 'unravel clear' });
     clear.setPipeline(pipelines.get('clear')!);
@@ -372,18 +386,13 @@ export class GpuUnraveller {
 
     const pass = encoder.beginComputePass({ label: 'unravel' });
     pass.setPipeline(pipelines.get('seed')!);
-    pass.setBindGroup(0, seedGroup, [offset]);
+    pass.setBindGroup(0, this.seedGroup, [offset]);
+    pass.setBindGroup(1, this.actGroups.get(logitsAct));
     pass.dispatchWorkgroups(1);
     for (const step of this.steps) {
-      const bound = step.acts.map((a) => buffers.get(a)!);
-      const group = step.groups.get(bound, () => this.device.createBindGroup({
-        label: step.label,
-        layout: bindGroupLayout(this.device, bindingsOf(step)),
-        entries: [step.params, step.kept.weights, step.kept.list, step.next.weights, step.next.list, ...bound, ...step.fixed]
-          .map((buffer, binding) => ({ binding, resource: { buffer } })),
-      }));
       pass.setPipeline(pipelines.get(step.kind)!);
-      pass.setBindGroup(0, group);
+      pass.setBindGroup(0, step.group!);
+      step.acts.forEach((a, j) => pass.setBindGroup(1 + j, this.actGroups.get(buffers.get(a)!)));
       pass.dispatchWorkgroupsIndirect(step.kept.list, ARGS);
     }
     pass.setPipeline(pipelines.get('compact')!);
@@ -510,7 +519,7 @@ export class GpuUnraveller {
   /** The kernels a walk with `rules` dispatches: one per step kind, the seed and the compaction. */
   private kernels(rules: Rules) {
     const COUNT = rules.weights === 'count' ? 1 : 0;
-    const out: [Kind | 'seed' | 'compact' | 'clear', string, string, Binding[], Record<string, number>][] = [];
+    const out: [Kind | 'seed' | 'compact' | 'clear', string, string, Layout, Record<string, number>][] = [];
     for (const step of this.steps) {
       if (out.some(([k]) => k === step.kind)) continue;
       const gpu = OPS[step.kind].gpu!;
@@ -563,13 +572,15 @@ export function kernelKinds(graph: Graph): Set<Kind> {
   return new Set(graph.order.filter((n) => opOf(n).gpu && !sharesInput(graph, n)).map((n) => n.kind));
 }
 
-const SEED_BINDINGS: Binding[] = ['uniform-dynamic', 'write', 'write', 'read', 'write'];
 const COMPACT_BINDINGS: Binding[] = ['uniform', 'read', 'read', 'write'];
 const CLEAR_BINDINGS: Binding[] = ['read', 'write'];
 
-/** Layout of a step: params, this node's weights and list, the input's weights and list, then activations and fixed buffers. */
-function bindingsOf(step: Step): Binding[] {
-  return ['uniform', 'read', 'read', 'write', 'write', ...Array<Binding>(step.acts.length + step.fixed.length).fill('read')];
+/**
+ * Layout of a step: group 0 holds params, this node's weights and list, the input's weights and list, then the fixed
+ * buffers; each activation is a group of its own (binding 0), so that its bind group is per buffer, not per step.
+ */
+function bindingsOf(step: Step): Binding[][] {
+  return [['uniform', 'read', 'read', 'write', 'write', ...Array<Binding>(step.fixed.length).fill('read')], ...step.acts.map(() => ACTIVATION_GROUP)];
 }
 
 /** One key per kernel variant the rules select. */

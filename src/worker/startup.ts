@@ -66,6 +66,10 @@ export class Session {
       try {
         if (await tf.setBackend(b)) {
           await tf.ready();
+          // tfjs-webgl hands a top-k over fewer than 100,000 values (the summary's, over the classes) to the CPU with a
+          // synchronous readSync that stalls the worker on the whole forward pass; on the GPU (bitonic, ties to the
+          // lower index as on the CPU) the frame's only wait is the summary's await data().
+          if (b === 'webgl') tf.env().set('TOPK_LAST_DIM_CPU_HANDOFF_SIZE_THRESHOLD', 0);
           if (b === 'wasm') {
             this.wasmInfo = {
               simd: !!(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),

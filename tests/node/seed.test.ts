@@ -3,7 +3,7 @@
 // scores, NaN skipped) and an explicit class, on hand-made vectors whose answers are worked out in the comments.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindGroupLayout, bufferWith, computePipeline } from '../../src/gpu/kernels.ts';
-import { seedClass, seedWgsl, TOP } from '../../src/gpu/seed.ts';
+import { SEED_BINDINGS, seedClass, seedWgsl, TOP } from '../../src/gpu/seed.ts';
 import { fixedWeightOf } from '../../src/engine/ops/common.ts';
 import { nodeWebGpuUnavailable } from '../../src/node/webgpu.ts';
 
@@ -38,17 +38,18 @@ describe.skipIf(!!why)('seed kernel = seedClass (WebGPU in Node)', () => {
       const list = bufferWith(device, 'list', new Uint32Array(4 + n), U.STORAGE | U.COPY_SRC);
       const logits = bufferWith(device, 'logits', Float32Array.from(c.logits), U.STORAGE);
       const header = bufferWith(device, 'header', Uint32Array.of(0, 12345), U.STORAGE | U.COPY_SRC);
-      const bindings = ['uniform-dynamic', 'write', 'write', 'read', 'write'] as const;
       const group = device.createBindGroup({
-        layout: bindGroupLayout(device, [...bindings]),
-        entries: [{ buffer: params, size: 16 }, { buffer: weights }, { buffer: list }, { buffer: logits }, { buffer: header }]
+        layout: bindGroupLayout(device, SEED_BINDINGS[0]),
+        entries: [{ buffer: params, size: 16 }, { buffer: weights }, { buffer: list }, { buffer: header }]
           .map((resource, binding) => ({ binding, resource })),
       });
+      const logitsGroup = device.createBindGroup({ layout: bindGroupLayout(device, SEED_BINDINGS[1]), entries: [{ binding: 0, resource: { buffer: logits } }] });
       const out = device.createBuffer({ size: n * 8 + 32 + 8, usage: U.MAP_READ | U.COPY_DST });
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
-      pass.setPipeline(computePipeline(device, 'seed', seedWgsl, [...bindings]));
+      pass.setPipeline(computePipeline(device, 'seed', seedWgsl, SEED_BINDINGS));
       pass.setBindGroup(0, group, [0]);
+      pass.setBindGroup(1, logitsGroup);
       pass.dispatchWorkgroups(1);
       pass.end();
       enc.copyBufferToBuffer(weights, 0, out, 0, n * 8);

@@ -44,8 +44,8 @@ const Params = uniformStruct('Add', ['which', 'skip'] as const);
 
 /** GPU twin, one dispatch per addend (which = 0 | 1, every kernel writes a single input node). */
 const wgsl = Params.wgsl + /* wgsl */ `
-@group(0) @binding(5) var<storage, read> a: array<f32>;
-@group(0) @binding(6) var<storage, read> b: array<f32>;
+@group(1) @binding(0) var<storage, read> a: array<f32>;
+@group(2) @binding(0) var<storage, read> b: array<f32>;
 
 fn visit(o: i32, w: f32) {
   var pick = p.skip;

@@ -18,7 +18,7 @@ export interface OpModule<N extends GraphNode = GraphNode> {
 
 /** A WGSL kernel and how to drive it. */
 export interface GpuOp<N extends GraphNode = GraphNode> {
-  /** Appended to commonWgsl: the uniform struct at binding 0 (uniformStruct), bindings 5.., and fn visit(o, w). */
+  /** Appended to commonWgsl: the uniform struct at binding 0 (uniformStruct), bindings 5.. (fixed buffers), groups 1.. (activations), and fn visit(o, w). */
   wgsl: string;
   /** Override constants chosen by the rules (COUNT, from rules.weights, is set for every kernel). */
   constants?(rules: Rules): Record<string, number>;
@@ -33,10 +33,10 @@ export interface GpuDispatch {
   input: string;
   /** Uniform contents (the op's uniformStruct(...).pack), or none. */
   params?: Int32Array;
-  /** Activations bound from binding 5 on, per frame. */
+  /** Activations bound per frame, each as a bind group of its own: acts[j] is @group(1 + j) @binding(0). */
   acts: string[];
   /**
-   * Read-only buffers bound after the activations, uploaded once per model (weights, scales). `constant`: the graph
+   * Read-only buffers bound in group 0 from binding 5 on, uploaded once per model (weights, scales). `constant`: the graph
    * constant (model weight) that `data` is, unchanged, so that the model's own GPU copy can be bound instead.
    */
   fixed?: { label: string; data: Float32Array; constant?: string }[];
@@ -180,7 +180,8 @@ fn ftz(v: f32) -> f32 { return select(v, 0.0, abs(v) < 1.17549435e-38); }
  * invocation per kept neuron of its node (`visit`, defined by the kernel) and keeps input neurons: merged neurons
  * add up (integer atomics, with the carry from lo to hi) or are set to 1 under 'count'; the first keep of a neuron
  * (the one that set the kept bit) appends it to the input's list, so every kept neuron is listed once.
- * Bindings: 0 params, 1-2 this node (weights, list), 3-4 the input node (weights, list), 5.. the kernel's.
+ * Bindings: 0 params, 1-2 this node (weights, list), 3-4 the input node (weights, list), 5.. the kernel's fixed
+ * buffers; its activations are groups 1, 2... (binding 0 each: a bind group per activation buffer, see bind-groups.ts).
  */
 export const commonWgsl = /* wgsl */ `
 override COUNT: bool = false;

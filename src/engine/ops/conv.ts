@@ -181,9 +181,9 @@ const wgsl = Params.wgsl + /* wgsl */ `
 override MAX_LOCATION: bool = false;
 override CHANNEL_RATIO: f32 = 0.0;
 const PICK_MARGIN: f32 = ${PICK_MARGIN};
-@group(0) @binding(5) var<storage, read> act: array<f32>;
-@group(0) @binding(6) var<storage, read> wt: array<f32>;
-@group(0) @binding(7) var<storage, read> scale: array<f32>; // BN factor per output channel (ones if none)
+@group(1) @binding(0) var<storage, read> act: array<f32>;
+@group(0) @binding(5) var<storage, read> wt: array<f32>;
+@group(0) @binding(6) var<storage, read> scale: array<f32>; // BN factor per output channel (ones if none)
 
 fn wIndex(u: i32, v: i32, k: i32, c: i32) -> i32 {
   if (p.depthwise != 0) { return ((u * p.KW + v) * p.Cin + k) * p.mult + c % p.mult; }

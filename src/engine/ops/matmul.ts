@@ -67,8 +67,8 @@ const Params = uniformStruct('MatMul', ['N', 'M', 'fromSpatial'] as const);
  */
 const wgsl = Params.wgsl + /* wgsl */ `
 override FC_THRESHOLD: f32 = 0.0;
-@group(0) @binding(5) var<storage, read> act: array<f32>;
-@group(0) @binding(6) var<storage, read> wt: array<f32>; // [N, M] row-major
+@group(1) @binding(0) var<storage, read> act: array<f32>;
+@group(0) @binding(5) var<storage, read> wt: array<f32>; // [N, M] row-major
 
 fn visit(o: i32, w: f32) {
   let i = o % p.M;

@@ -86,7 +86,7 @@ const Params = uniformStruct('Pool', ['H', 'W', 'C', 'Wo', 'KH', 'KW', 'sy', 'sx
 const wgsl = Params.wgsl + /* wgsl */ `
 override GAP_POSITIVE: bool = false;
 override GAP_THRESHOLD: f32 = 0.0;
-@group(0) @binding(5) var<storage, read> act: array<f32>;
+@group(1) @binding(0) var<storage, read> act: array<f32>;
 
 fn visit(o: i32, w: f32) {
   let c = o % p.C;
