@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { ExplainRequest, FrameResult, Method } from '../src/worker/api.ts';
-import { DEFAULT_METHOD, METHODS } from '../src/engine/methods.ts';
+import { METHODS } from '../src/engine/methods.ts';
 import { writeSection } from './eval/report.ts';
 
 /** `n` frames sent as the app sends them (the next once the previous is submitted): results in order, wall ms. */
@@ -20,8 +20,8 @@ export interface BenchOptions {
   frames: number; warmup: number; width: number; height: number; paths: ('gpu' | 'fallback')[]; out: string; port: number; node: boolean;
   /** Catalog model id (installed under models/). */
   model: string;
-  /** The explanation method of every explained frame (default DEFAULT_METHOD). */
-  method: Method;
+  /** The explanation method of every explained frame (default: the model's own, its catalog "method"; set from the first frame's result). */
+  method?: Method;
   /** Also time the app's first label (browser bench): navigation to the first top-1 on screen, fake camera. */
   app: boolean;
   /** Write this run's table into RESULTS_FILE (its own section, between markers). */
@@ -44,7 +44,7 @@ export function args(argv = process.argv.slice(2)): BenchOptions {
         size: { type: 'string', default: '640x480' },
         paths: { type: 'string', default: 'gpu,fallback' },
         model: { type: 'string', default: 'squeezenet1_1' },
-        method: { type: 'string', default: DEFAULT_METHOD },
+        method: { type: 'string' },
         out: { type: 'string', default: '' },
         port: { type: 'string', default: '5299' },
         node: { type: 'boolean', default: false },
@@ -58,13 +58,13 @@ export function args(argv = process.argv.slice(2)): BenchOptions {
   const frames = Number(v.frames), warmup = Number(v.warmup), port = Number(v.port);
   const [w, h] = v.size.split('x').map(Number);
   const paths = v.paths.split(',') as ('gpu' | 'fallback')[];
-  const method = v.method as Method;
+  const method = v.method as Method | undefined;
   const bad = [
     !(Number.isInteger(frames) && frames >= 1) && `--frames '${v.frames}'`,
     !(Number.isInteger(warmup) && warmup >= 0) && `--warmup '${v.warmup}'`,
     !(w > 0 && h > 0) && `--size '${v.size}'`,
     paths.some((p) => p !== 'gpu' && p !== 'fallback') && `--paths '${v.paths}'`,
-    !BENCH_METHODS.includes(method) && `--method '${v.method}'`,
+    method !== undefined && !BENCH_METHODS.includes(method) && `--method '${v.method}'`,
     !(Number.isInteger(port) && port > 0) && `--port '${v.port}'`,
   ].filter(Boolean);
   if (bad.length) throw new Error(`bench: bad value ${bad.join(', ')}\n${USAGE}`);
@@ -93,6 +93,7 @@ export async function measurePath(path: 'gpu' | 'fallback', backend: string, o: 
   for (let i = 1; i <= o.frames; i++) {
     const r = await run({ timing: true, method: o.method });
     if (i === 1) firstFrameMs = Date.now() - t0;
+    o.method ??= r.method; // the model's own default, named in the report
     if (r.path !== path) throw new Error(`asked for the ${path} path, ran ${r.path}`);
     if (i > o.warmup) for (const s of STAGES) times[s].push(r.timings[s]);
     readback = r.readbackBytes;

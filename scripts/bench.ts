@@ -9,7 +9,7 @@
 // 3. forward pass + top-5 only, sent the same way: the fps a plain classifier gets, so fpsOverForwardOnly = (2) / (3);
 // 4. (2) one frame at a time: pipelinedOverSequential = (2) / (4), what pipelining gains in the same run.
 // --model ID: any installed catalog model (default squeezenet1_1). --method M: the explanation method (fixations,
-// guided, cam, gradcam; default the library's DEFAULT_METHOD).
+// guided, cam, gradcam; default the model's own, its catalog "method").
 // firstFrameMs: from init (model load, shader compilation) to the first result. On SwiftShader (no GPU) only the
 // ratios mean anything. --node runs the same without a browser (scripts/bench-node.ts). --app also times the app's first
 // label (navigation to the first top-1 on screen, default backend, fake camera) against the faster path's first frame.
