@@ -5,7 +5,18 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'models/', 'out/', 'test-results/', 'playwright-report/', 'src/formats/onnx/onnx.pb.*', 'dev-dist/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'models/',
+      'out/',
+      'test-results/',
+      'playwright-report/',
+      'src/formats/onnx/onnx.pb.*',
+      'dev-dist/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -16,7 +27,10 @@ export default tseslint.config(
     },
     rules: {
       // Unused code is tsc's job (noUnusedLocals); underscore-prefixed arguments are deliberate.
-      '@typescript-eslint/no-unused-vars': ['error', { args: 'after-used', argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { args: 'after-used', argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       // Test harnesses and tfjs internals are reached through `any` on purpose; new code should not need it.
       '@typescript-eslint/no-explicit-any': 'warn',
       '@typescript-eslint/no-non-null-assertion': 'off',

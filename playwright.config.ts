@@ -4,8 +4,13 @@ import { defineConfig } from '@playwright/test';
 // on 2 cores the tests still wait for page loads, the dev server's transforms and readbacks often enough that a
 // second file fills the gaps (docs/testing.md, Durations).
 export const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--no-first-run', '--disable-quic', '--enable-unsafe-webgpu',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--enable-unsafe-webgpu',
 ];
 
 // TEST_PORT lets several checkouts or runs test side by side.
@@ -16,8 +21,12 @@ const PORT = Number(process.env.TEST_PORT ?? 5173);
 // naming tests/browser/app (APP_SERVER=1 / 0 forces it on / off).
 export const APP_PORT = Number(process.env.APP_PORT ?? PORT - 1000);
 export const APP_URL = `http://localhost:${APP_PORT}`;
-const filters = process.argv.slice(process.argv.indexOf('test') + 1).filter((a) => !a.startsWith('-') && (/[/.]/.test(a) || a === 'app'));
-const APP_SERVER = process.env.APP_SERVER ? process.env.APP_SERVER === '1' : filters.length === 0 || filters.some((a) => /(^|\/)app(\/|$)/.test(a));
+const filters = process.argv
+  .slice(process.argv.indexOf('test') + 1)
+  .filter((a) => !a.startsWith('-') && (/[/.]/.test(a) || a === 'app'));
+const APP_SERVER = process.env.APP_SERVER
+  ? process.env.APP_SERVER === '1'
+  : filters.length === 0 || filters.some((a) => /(^|\/)app(\/|$)/.test(a));
 
 export default defineConfig({
   testDir: 'tests/browser',
@@ -33,10 +42,24 @@ export default defineConfig({
     launchOptions: { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS },
   },
   webServer: [
-    { command: `npx vite --port ${PORT} --strictPort`, port: PORT, reuseExistingServer: !process.env.CI, timeout: 120_000 },
+    {
+      command: `npx vite --port ${PORT} --strictPort`,
+      port: PORT,
+      reuseExistingServer: !process.env.CI,
+      timeout: 120_000,
+    },
     // Never reused: the app's tests must run against a build of this working tree.
     // A test build (`--mode test`): the production bundle with the worker's test hooks (device loss, faults) and
     // frame counters, which a production build leaves out.
-    ...(APP_SERVER ? [{ command: `npx vite build --mode test && npx vite preview --mode test --port ${APP_PORT} --strictPort`, port: APP_PORT, reuseExistingServer: false, timeout: 300_000 }] : []),
+    ...(APP_SERVER
+      ? [
+          {
+            command: `npx vite build --mode test && npx vite preview --mode test --port ${APP_PORT} --strictPort`,
+            port: APP_PORT,
+            reuseExistingServer: false,
+            timeout: 300_000,
+          },
+        ]
+      : []),
   ],
 });

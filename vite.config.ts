@@ -44,9 +44,10 @@ function csp(): Plugin {
   return {
     name: 'cnnfix-csp',
     // Only the app's pages: the test pages other suites serve through the dev server keep their inline scripts.
-    transformIndexHtml: (_html, ctx) => PAGES.includes(ctx.path)
-      ? [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CSP }, injectTo: 'head-prepend' }]
-      : undefined,
+    transformIndexHtml: (_html, ctx) =>
+      PAGES.includes(ctx.path)
+        ? [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CSP }, injectTo: 'head-prepend' }]
+        : undefined,
   };
 }
 
@@ -55,7 +56,9 @@ const ISOLATION_SW = 'coi-sw.js';
 function isolationSw(): Plugin {
   return {
     name: 'cnnfix-isolation-sw',
-    generateBundle() { this.emitFile({ type: 'asset', fileName: ISOLATION_SW, source: isolationServiceWorker() }); },
+    generateBundle() {
+      this.emitFile({ type: 'asset', fileName: ISOLATION_SW, source: isolationServiceWorker() });
+    },
   };
 }
 
@@ -67,7 +70,9 @@ function isolationSw(): Plugin {
 function defaultModelEntries(): { url: string; revision: string }[] {
   const id: string = catalog.default;
   const entry = catalog.models.find((m: { id: string }) => m.id === id);
-  const out: { url: string; revision: string }[] = [{ url: 'models/catalog.json', revision: createHash('sha256').update(catalogText).digest('hex') }];
+  const out: { url: string; revision: string }[] = [
+    { url: 'models/catalog.json', revision: createHash('sha256').update(catalogText).digest('hex') },
+  ];
   for (const [file, sha] of Object.entries<string>(entry?.files ?? {})) {
     if (existsSync(join(MODELS, id, file))) out.push({ url: `models/${id}/${file}`, revision: sha });
     else console.warn(`pwa: models/${id}/${file} is not installed (npm run models): the app will not work offline`);
@@ -82,7 +87,9 @@ const https = process.env.HTTPS
 export default defineConfig({
   // The dev server pre-bundles every dependency the pages and the worker import before the first request: a dependency
   // found later (the worker's, the test harnesses') makes Vite re-bundle and answer the pages in flight with 504s.
-  optimizeDeps: { entries: ['index.html', 'examples/*.html', 'tests/browser/**/*.html', 'src/worker/explain.worker.ts'] },
+  optimizeDeps: {
+    entries: ['index.html', 'examples/*.html', 'tests/browser/**/*.html', 'src/worker/explain.worker.ts'],
+  },
   plugins: [
     models(),
     csp(),
@@ -105,12 +112,36 @@ export default defineConfig({
         // Shown by install dialogs: taken from the app (a fake camera on the squirrel photo) by
         // tests/browser/app/shots.spec.ts with MANIFEST_SHOTS=1.
         screenshots: [
-          { src: 'screenshots/narrow.png', sizes: '390x844', type: 'image/png', form_factor: 'narrow', label: 'The camera view on a phone: the guess, its top 5 and the pixels it rests on' },
-          { src: 'screenshots/wide.png', sizes: '1280x800', type: 'image/png', form_factor: 'wide', label: 'The camera view on a laptop, with the controls' },
+          {
+            src: 'screenshots/narrow.png',
+            sizes: '390x844',
+            type: 'image/png',
+            form_factor: 'narrow',
+            label: 'The camera view on a phone: the guess, its top 5 and the pixels it rests on',
+          },
+          {
+            src: 'screenshots/wide.png',
+            sizes: '1280x800',
+            type: 'image/png',
+            form_factor: 'wide',
+            label: 'The camera view on a laptop, with the controls',
+          },
         ],
         shortcuts: [
-          { name: 'Exhibit mode (kiosk)', short_name: 'Kiosk', url: './?kiosk', description: 'Full screen, large type, starts the camera by itself', icons: [{ src: 'icons/icon-192.png', sizes: '192x192', type: 'image/png' }] },
-          { name: 'Open an image', short_name: 'Open image', url: './?open=image', description: 'Explain a photo from this device', icons: [{ src: 'icons/icon-192.png', sizes: '192x192', type: 'image/png' }] },
+          {
+            name: 'Exhibit mode (kiosk)',
+            short_name: 'Kiosk',
+            url: './?kiosk',
+            description: 'Full screen, large type, starts the camera by itself',
+            icons: [{ src: 'icons/icon-192.png', sizes: '192x192', type: 'image/png' }],
+          },
+          {
+            name: 'Open an image',
+            short_name: 'Open image',
+            url: './?open=image',
+            description: 'Explain a photo from this device',
+            icons: [{ src: 'icons/icon-192.png', sizes: '192x192', type: 'image/png' }],
+          },
         ],
         icons: [
           { src: 'icons/icon-192.png', sizes: '192x192', type: 'image/png' },
@@ -147,9 +178,13 @@ export default defineConfig({
         [ELEMENT_ENTRY]: resolve(__dirname, 'src/element/cnn-fixations.ts'),
       },
       output: {
-        entryFileNames: (chunk) => (chunk.name === ELEMENT_ENTRY ? 'element/cnn-fixations.js' : 'assets/[name]-[hash].js'),
+        entryFileNames: (chunk) =>
+          chunk.name === ELEMENT_ENTRY ? 'element/cnn-fixations.js' : 'assets/[name]-[hash].js',
       },
     },
   },
-  preview: { headers: { 'Content-Security-Policy': CSP, 'Referrer-Policy': 'no-referrer', ...ISOLATION_HEADERS }, https },
+  preview: {
+    headers: { 'Content-Security-Policy': CSP, 'Referrer-Policy': 'no-referrer', ...ISOLATION_HEADERS },
+    https,
+  },
 });

@@ -22,14 +22,20 @@ function alreadyRun(): string[] {
     console.log('node tier: this checkout is not the clean commit the fresh clone ran; every file runs');
     return out;
   }
-  console.log(`node tier: passed in the fresh clone of ${proven.head.slice(0, 7)} with nothing skipped, not run again: ${proven.files.join(', ')}`);
+  console.log(
+    `node tier: passed in the fresh clone of ${proven.head.slice(0, 7)} with nothing skipped, not run again: ${proven.files.join(', ')}`,
+  );
   return [...out, ...proven.files];
 }
 
 export default defineConfig({
   test: {
-    include: tier === 'unit' ? ['tests/unit/**/*.test.ts'] : tier === 'node' ? ['tests/node/**/*.test.ts']
-      : ['tests/unit/**/*.test.ts', 'tests/node/**/*.test.ts'],
+    include:
+      tier === 'unit'
+        ? ['tests/unit/**/*.test.ts']
+        : tier === 'node'
+          ? ['tests/node/**/*.test.ts']
+          : ['tests/unit/**/*.test.ts', 'tests/node/**/*.test.ts'],
     exclude: [...configDefaults.exclude, ...alreadyRun()],
     testTimeout: 120_000,
     hookTimeout: 120_000,

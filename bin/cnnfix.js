@@ -6,7 +6,13 @@ import { existsSync } from 'node:fs';
 
 const sources = new URL('../src/cli/main.ts', import.meta.url);
 let main;
-if (existsSync(sources) && (await import('tsx/esm/api').then((tsx) => (tsx.register(), true), () => false))) {
+if (
+  existsSync(sources) &&
+  (await import('tsx/esm/api').then(
+    (tsx) => (tsx.register(), true),
+    () => false,
+  ))
+) {
   ({ main } = await import(sources.href));
 } else {
   ({ main } = await import('../dist/lib/cli/main.js'));

@@ -23,8 +23,10 @@ el.addEventListener('result', (e) => {
     readout.append(div);
   };
   line(`${top.label} — ${(top.prob * 100).toFixed(1)}%`, 'top1');
-  line(`${r.method} for ${r.explained.map((c) => `${c.class.index} ${c.class.label.split(',')[0]}`).join(', ')}: `
-    + `${fixations} fixations, ${r.timings.total.toFixed(0)} ms (${r.path}, ${r.backend})`);
+  line(
+    `${r.method} for ${r.explained.map((c) => `${c.class.index} ${c.class.label.split(',')[0]}`).join(', ')}: ` +
+      `${fixations} fixations, ${r.timings.total.toFixed(0)} ms (${r.path}, ${r.backend})`,
+  );
 });
 el.addEventListener('statechange', () => {
   if (el.status !== 'ready') readout.textContent = el.message;

@@ -29,12 +29,18 @@ export async function benchNode(o: BenchOptions) {
   if (path === 'gpu') {
     const ctx = await initNodeWebGpu({ count: true });
     await initNodeBackend('webgpu');
-    gpuInfo = [ctx.adapterInfo?.vendor, ctx.adapterInfo?.architecture, ctx.adapterInfo?.description].filter(Boolean).join(' ');
+    gpuInfo = [ctx.adapterInfo?.vendor, ctx.adapterInfo?.architecture, ctx.adapterInfo?.description]
+      .filter(Boolean)
+      .join(' ');
     console.log(`gpu: webgpu in Node (${gpuInfo || 'adapter info unavailable'})`);
     memoryGpu = () => ({ gpuBuffers: ctx.buffers.buffers, gpuBytes: ctx.buffers.bytes });
     // Imported after navigator.gpu exists (the GPU code reads WebGPU globals).
     const { GpuPath } = await import('../src/worker/gpu-path.ts');
-    makePath = async (fm) => { const p = new GpuPath(ctx, fm, null); Object.assign(startup, await p.compile()); return p; };
+    makePath = async (fm) => {
+      const p = new GpuPath(ctx, fm, null);
+      Object.assign(startup, await p.compile());
+      return p;
+    };
   } else {
     const backend = await initNodeBackend('wasm');
     countBackendReads(tf.backend());
@@ -69,7 +75,13 @@ export async function benchNode(o: BenchOptions) {
     for (let i = 0; i < n; i++) {
       if (i >= maxInFlight) await done[i - maxInFlight]; // at most two frames in flight, as the app's frame loop
       const started = await startFrame(fp, tf.clone(image) as tf.Tensor3D, plan);
-      const r = finishing.then(() => started.finish()).then((x) => { x.counters = frameCounters(last, x.timings.total); last = snapshot(); return x; });
+      const r = finishing
+        .then(() => started.finish())
+        .then((x) => {
+          x.counters = frameCounters(last, x.timings.total);
+          last = snapshot();
+          return x;
+        });
       finishing = r.catch(() => undefined);
       done.push(r);
     }
@@ -78,12 +90,22 @@ export async function benchNode(o: BenchOptions) {
   };
   const results: Record<string, PathResult> = {};
   try {
-    results[path] = { startup, ...await measurePath(path, path === 'gpu' ? 'webgpu' : tf.getBackend(), o, t0, run, stream,
-      async () => { const m = tf.memory(); return { tensors: m.numTensors, bytes: m.numBytes, ...memoryGpu() }; }) };
+    results[path] = {
+      startup,
+      ...(await measurePath(path, path === 'gpu' ? 'webgpu' : tf.getBackend(), o, t0, run, stream, async () => {
+        const m = tf.memory();
+        return { tensors: m.numTensors, bytes: m.numBytes, ...memoryGpu() };
+      })),
+    };
   } finally {
     fp.destroy();
     image.dispose();
     fm.dispose();
   }
-  await report(o, results, { width, height }, { runtime: 'node', ...(gpuInfo !== undefined ? { adapter: gpuInfo } : {}) });
+  await report(
+    o,
+    results,
+    { width, height },
+    { runtime: 'node', ...(gpuInfo !== undefined ? { adapter: gpuInfo } : {}) },
+  );
 }

@@ -33,20 +33,44 @@ async function main() {
       const page = await browser.newPage({ baseURL: `http://localhost:${o.port}` });
       await openHarness(page, false);
       const t0 = Date.now();
-      const info = await page.evaluate(([modelId, backend, size]) => (window as any).h.init({ modelId, backend, canvas: size }),
-        [o.model, path === 'gpu' ? 'webgpu' : 'fallback', { width: o.width, height: o.height }] as const);
+      const info = await page.evaluate(
+        ([modelId, backend, size]) => (window as any).h.init({ modelId, backend, canvas: size }),
+        [o.model, path === 'gpu' ? 'webgpu' : 'fallback', { width: o.width, height: o.height }] as const,
+      );
       const initMs = Date.now() - t0;
       console.log(`${path}: ${info.backend}${info.fallbackReason ? ` (${info.fallbackReason})` : ''}`);
-      results[path] = { ...(info.fallbackReason ? { note: info.fallbackReason as string } : {}), startup: { ...info.startup, initMs }, ...await measurePath(path, info.backend, o, t0,
-        async (req) => {
-          const r = await page.evaluate(([url, w, h, r]) => (window as any).h.explainUrl(url, r, w, h), [SQUIRREL, o.width, o.height, req] as const);
-          // The bench measures cost, not hang detection: on a loaded machine (SwiftShader) a readback may take longer
-          // than the app's limit, which the worker sets after the first frame.
-          await page.evaluate(() => (window as any).h.api.__readbackTimeoutForTest(600_000));
-          return r;
-        },
-        (req, n, m = 2) => page.evaluate(([url, k, w, h, r, mf]) => (window as any).h.explainStream(url, k, r, w, h, mf), [SQUIRREL, n, o.width, o.height, req, m] as const),
-        () => page.evaluate(() => (window as any).h.api.memory())) };
+      results[path] = {
+        ...(info.fallbackReason ? { note: info.fallbackReason as string } : {}),
+        startup: { ...info.startup, initMs },
+        ...(await measurePath(
+          path,
+          info.backend,
+          o,
+          t0,
+          async (req) => {
+            const r = await page.evaluate(([url, w, h, r]) => (window as any).h.explainUrl(url, r, w, h), [
+              SQUIRREL,
+              o.width,
+              o.height,
+              req,
+            ] as const);
+            // The bench measures cost, not hang detection: on a loaded machine (SwiftShader) a readback may take longer
+            // than the app's limit, which the worker sets after the first frame.
+            await page.evaluate(() => (window as any).h.api.__readbackTimeoutForTest(600_000));
+            return r;
+          },
+          (req, n, m = 2) =>
+            page.evaluate(([url, k, w, h, r, mf]) => (window as any).h.explainStream(url, k, r, w, h, mf), [
+              SQUIRREL,
+              n,
+              o.width,
+              o.height,
+              req,
+              m,
+            ] as const),
+          () => page.evaluate(() => (window as any).h.api.memory()),
+        )),
+      };
       await page.close();
     }
     if (o.app) appFirstLabel = await firstLabel(o);
@@ -55,10 +79,23 @@ async function main() {
     await server.close();
   }
   const firstFrames = Object.values(results).map((r) => r.firstFrameMs);
-  await report(o, results, { width: o.width, height: o.height }, {
-    runtime: 'chromium (headless)',
-    ...(appFirstLabel ? { app: { firstLabelMs: appFirstLabel.ms, overFasterPathFirstFrame: appFirstLabel.ms / Math.min(...firstFrames), info: appFirstLabel.info } } : {}),
-  });
+  await report(
+    o,
+    results,
+    { width: o.width, height: o.height },
+    {
+      runtime: 'chromium (headless)',
+      ...(appFirstLabel
+        ? {
+            app: {
+              firstLabelMs: appFirstLabel.ms,
+              overFasterPathFirstFrame: appFirstLabel.ms / Math.min(...firstFrames),
+              info: appFirstLabel.info,
+            },
+          }
+        : {}),
+    },
+  );
 }
 
 /**
@@ -73,7 +110,10 @@ async function firstLabel(o: ReturnType<typeof args>) {
     await page.goto(`http://localhost:${o.port}/?model=${o.model}`);
     await page.getByTestId('top1').filter({ hasText: /\S/ }).waitFor({ timeout: 1_200_000 });
     const ms = Date.now() - t0;
-    const info = await page.evaluate(() => { const i = (window as any).__cnnfix?.info; return i && { path: i.path, backend: i.backend, auto: i.auto, startup: i.startup }; });
+    const info = await page.evaluate(() => {
+      const i = (window as any).__cnnfix?.info;
+      return i && { path: i.path, backend: i.backend, auto: i.auto, startup: i.startup };
+    });
     console.log(`app: first label after ${ms} ms (${JSON.stringify(info)})`);
     return { ms, info };
   } finally {

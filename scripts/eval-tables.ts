@@ -11,7 +11,8 @@ const ROOT = join(import.meta.dirname, '..');
 /** The named tables of results.md. */
 export function sections(results: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const m of results.matchAll(/^<!-- ([\w:.-]+):begin -->\n?([\s\S]*?)\n?^<!-- \1:end -->$/gm)) out.set(m[1], m[2]);
+  for (const m of results.matchAll(/^<!-- ([\w:.-]+):begin -->\n?([\s\S]*?)\n?^<!-- \1:end -->$/gm))
+    out.set(m[1], m[2]);
   return out;
 }
 
@@ -19,7 +20,10 @@ export function sections(results: string): Map<string, string> {
 export function fill(text: string, tables: Map<string, string>, file: string): string {
   return text.replace(/^<!-- ([\w:.-]+) -->\n?[\s\S]*?^<!-- \/\1 -->$/gm, (_all, name: string) => {
     const t = tables.get(name);
-    if (t === undefined) throw new Error(`${file}: marker <!-- ${name} --> names no table of eval/results.md (known: ${[...tables.keys()].join(', ')})`);
+    if (t === undefined)
+      throw new Error(
+        `${file}: marker <!-- ${name} --> names no table of eval/results.md (known: ${[...tables.keys()].join(', ')})`,
+      );
     return `<!-- ${name} -->\n${t}\n<!-- /${name} -->`;
   });
 }
@@ -27,7 +31,12 @@ export function fill(text: string, tables: Map<string, string>, file: string): s
 /** Fill every marked table in `files` (default: docs/*.md and README.md); returns the files changed. */
 export async function copyTables(files?: string[]): Promise<string[]> {
   const tables = sections(await readFile(join(ROOT, 'eval/results.md'), 'utf8'));
-  files ??= [...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', f)), join(ROOT, 'README.md')].filter((f) => existsSync(f));
+  files ??= [
+    ...readdirSync(join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => join(ROOT, 'docs', f)),
+    join(ROOT, 'README.md'),
+  ].filter((f) => existsSync(f));
   const updates: [string, string][] = [];
   for (const f of files) {
     const text = await readFile(f, 'utf8');
@@ -42,7 +51,13 @@ export async function copyTables(files?: string[]): Promise<string[]> {
 async function main() {
   const args = process.argv.slice(2);
   const changed = await copyTables(args.length ? args.map((f) => join(process.cwd(), f)) : undefined);
-  console.log(changed.length ? `eval:tables: updated ${changed.join(', ')}` : 'eval:tables: every marked table is up to date');
+  console.log(
+    changed.length ? `eval:tables: updated ${changed.join(', ')}` : 'eval:tables: every marked table is up to date',
+  );
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) main().catch((e) => { console.error(e.message ?? e); process.exit(1); });
+if (import.meta.url === `file://${process.argv[1]}`)
+  main().catch((e) => {
+    console.error(e.message ?? e);
+    process.exit(1);
+  });

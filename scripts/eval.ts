@@ -21,9 +21,28 @@ import { PRESETS, resolveRules, type Rules } from '../src/engine/types.ts';
 import { DEFAULT_POST, fixationBox } from '../src/engine/post.ts';
 import { BOX_SOURCE, methodFor, resolveGuided, type MethodFacts } from '../src/engine/methods.ts';
 import { initNodeBackend, loadModel, readCatalog, ROOT } from '../src/node/index.ts';
-import { evidenceVariants, explore, SANITY_MAX_RHO, variantKey, variants, type ExploreResult, type Prepared } from './eval/explore.ts';
+import {
+  evidenceVariants,
+  explore,
+  SANITY_MAX_RHO,
+  variantKey,
+  variants,
+  type ExploreResult,
+  type Prepared,
+} from './eval/explore.ts';
 import { exploreGuided, guidedTable } from './eval/explore-guided.ts';
-import { auc, bootstrapIndices, bootstrapMean, energyShare, every4, iou, mean, pointingHit, spearman, wilson } from './eval/metrics.ts';
+import {
+  auc,
+  bootstrapIndices,
+  bootstrapMean,
+  energyShare,
+  every4,
+  iou,
+  mean,
+  pointingHit,
+  spearman,
+  wilson,
+} from './eval/metrics.ts';
 import { cascade, perturbationBase, perturbationCurves, probsOf, saliencyAtInput } from './eval/protocols.ts';
 import { evalData, loadPhotos, readRgb, synthesizer, type EvalCase, type SetName } from './eval/synthetic.ts';
 import { copyTables } from './eval-tables.ts';
@@ -56,7 +75,11 @@ const DATA = evalData();
 /** Models evaluated at a time (--jobs N; default the CPU count). */
 const JOBS = opt('--jobs') ?? cpus().length;
 
-export interface Method { key: string; label: string; opts: ExplainOptions }
+export interface Method {
+  key: string;
+  label: string;
+  opts: ExplainOptions;
+}
 export const METHODS: Method[] = [
   { key: 'fixations', label: 'CNN Fixations, catalog rules', opts: { method: 'fixations', rules: 'default' } },
   { key: 'guided', label: 'Guided (class map × fixation density)', opts: { method: 'guided' } },
@@ -69,7 +92,10 @@ const log = (s: string) => console.log(s);
 const toTensor = (c: EvalCase) => tf.tensor3d(c.image.data, [c.image.height, c.image.width, 3], 'int32');
 
 /** The explained class: the highest-scoring of the case's classes, and its rank among all classes. */
-async function classify(fm: FixationModel, cs: EvalCase[]): Promise<{ ci: number; prob: number; rank: number; top: number }[]> {
+async function classify(
+  fm: FixationModel,
+  cs: EvalCase[],
+): Promise<{ ci: number; prob: number; rank: number; top: number }[]> {
   const out: { ci: number; prob: number; rank: number; top: number }[] = [];
   for (let i = 0; i < cs.length; i += 16) {
     const part = cs.slice(i, i + 16);
@@ -82,15 +108,26 @@ async function classify(fm: FixationModel, cs: EvalCase[]): Promise<{ ci: number
     part.forEach((c, k) => {
       const p = probs[k];
       const ci = c.classes.map((x) => x + off).reduce((a, b) => (p[b] > p[a] ? b : a));
-      let rank = 0, top = 0;
-      for (let j = 0; j < p.length; j++) { if (p[j] > p[ci]) rank++; if (p[j] > p[top]) top = j; }
+      let rank = 0,
+        top = 0;
+      for (let j = 0; j < p.length; j++) {
+        if (p[j] > p[ci]) rank++;
+        if (p[j] > p[top]) top = j;
+      }
       out.push({ ci, prob: p[ci], rank, top });
     });
   }
   return out;
 }
 
-export interface KindStats { object: string; kept: number; tried: number; top1: number; top5: number; pool: number }
+export interface KindStats {
+  object: string;
+  kept: number;
+  tried: number;
+  top1: number;
+  top5: number;
+  pool: number;
+}
 
 /**
  * A synthetic set balanced per object kind: per kind, candidates in seeded order, kept where the model ranks the
@@ -106,16 +143,29 @@ export async function syntheticSet(fm: FixationModel, set: SetName, seed: number
     for (const [k, s] of kinds.entries()) {
       const need = s.tried < CFG.recognitionPool || (s.kept < perObject && s.tried < CFG.maxTriesPerObject);
       // Draw a few at a time per kind (about what is still needed), to classify in batches.
-      for (let n = 0; need && n < Math.max(1, Math.min(4, perObject - s.kept)) && (s.tried < CFG.recognitionPool || s.tried < CFG.maxTriesPerObject); n++) {
+      for (
+        let n = 0;
+        need &&
+        n < Math.max(1, Math.min(4, perObject - s.kept)) &&
+        (s.tried < CFG.recognitionPool || s.tried < CFG.maxTriesPerObject);
+        n++
+      ) {
         batch.push({ k, j: s.tried, c: syn.candidate(k, s.tried) });
         s.tried++;
       }
     }
     if (!batch.length) break;
-    const cls = await classify(fm, batch.map((b) => b.c));
+    const cls = await classify(
+      fm,
+      batch.map((b) => b.c),
+    );
     batch.forEach(({ k, j, c }, i) => {
       const s = kinds[k];
-      if (j < CFG.recognitionPool) { s.pool++; s.top1 += cls[i].rank === 0 ? 1 : 0; s.top5 += cls[i].rank < 5 ? 1 : 0; }
+      if (j < CFG.recognitionPool) {
+        s.pool++;
+        s.top1 += cls[i].rank === 0 ? 1 : 0;
+        s.top5 += cls[i].rank < 5 ? 1 : 0;
+      }
       if (cls[i].rank < 5 && out[k].length < perObject) out[k].push({ c, ...cls[i] });
     });
     for (const [k, s] of kinds.entries()) s.kept = out[k].length;
@@ -124,14 +174,29 @@ export async function syntheticSet(fm: FixationModel, set: SetName, seed: number
   const cases: (Prepared & { prob: number; rank: number })[] = [];
   for (let j = 0; j < perObject; j++) for (const o of out) if (o[j]) cases.push(o[j]);
   const pool = kinds.reduce((a, s) => a + s.pool, 0);
-  return { cases, kinds, pool, top1: kinds.reduce((a, s) => a + s.top1, 0), top5: kinds.reduce((a, s) => a + s.top5, 0) };
+  return {
+    cases,
+    kinds,
+    pool,
+    top1: kinds.reduce((a, s) => a + s.top1, 0),
+    top5: kinds.reduce((a, s) => a + s.top5, 0),
+  };
 }
 
 /**
  * One map's scores. loc: the CAM-protocol box of the map; locBox: the method's own box (e.box, none counts as a miss);
  * locFix: the paper's box from the fixations (fixationBox; methods with fixations only).
  */
-export interface Rec { pointing: number; energy: number; loc: number; locBox: number; locFix?: number; box: number; ms: number; deletion?: number }
+export interface Rec {
+  pointing: number;
+  energy: number;
+  loc: number;
+  locBox: number;
+  locFix?: number;
+  box: number;
+  ms: number;
+  deletion?: number;
+}
 
 async function main() {
   const t0 = performance.now();
@@ -140,17 +205,30 @@ async function main() {
   const cat = await readCatalog();
   const installed = cat.models.map((m) => m.id).filter((id) => existsSync(join(ROOT, 'models', id, 'model.json')));
   const ids = models.length ? models : installed;
-  for (const id of ids) if (!installed.includes(id)) throw new Error(`eval: model '${id}' is not installed (npm run models -- --model ${id})`);
+  for (const id of ids)
+    if (!installed.includes(id))
+      throw new Error(`eval: model '${id}' is not installed (npm run models -- --model ${id})`);
   if (ids.length === 1) return evalModel(ids[0], true);
   // Every installed model, one process each, as many at a time as there are CPUs (the eval is single-threaded).
   log(`eval: ${ids.join(', ')} (${Math.min(ids.length, JOBS)} at a time)`);
   const queue = [...ids];
   const run = async () => {
     for (let id = queue.shift(); id; id = queue.shift()) {
-      const args = ['tsx', 'scripts/eval.ts', '--model', id, ...argv.filter((a, i) => a !== '--model' && argv[i - 1] !== '--model' && a !== '--jobs' && argv[i - 1] !== '--jobs'), '--no-write'];
+      const args = [
+        'tsx',
+        'scripts/eval.ts',
+        '--model',
+        id,
+        ...argv.filter(
+          (a, i) => a !== '--model' && argv[i - 1] !== '--model' && a !== '--jobs' && argv[i - 1] !== '--jobs',
+        ),
+        '--no-write',
+      ];
       const code = await new Promise<number>((done) => {
         const child = spawn('npx', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-        child.stdout.on('data', (d: Buffer) => { for (const l of d.toString().split('\n')) if (l) log(`[${id}] ${l}`); });
+        child.stdout.on('data', (d: Buffer) => {
+          for (const l of d.toString().split('\n')) if (l) log(`[${id}] ${l}`);
+        });
         child.on('close', (c) => done(c ?? 1));
       });
       if (code) throw new Error(`eval: model '${id}' failed (exit ${code})`);
@@ -159,7 +237,13 @@ async function main() {
   await Promise.all(Array.from({ length: Math.min(JOBS, ids.length) }, run));
   if (!QUICK && !EXPLORE) {
     for (const id of ids) await writeSection(`eval:${id}`, await readFile(join(ROOT, 'out', `eval-${id}.md`), 'utf8'));
-    await writeSection('eval:summary', await summaryTable(ids.map((id) => join(ROOT, 'out', `eval-${id}.json`)), (performance.now() - t0) / 1000));
+    await writeSection(
+      'eval:summary',
+      await summaryTable(
+        ids.map((id) => join(ROOT, 'out', `eval-${id}.json`)),
+        (performance.now() - t0) / 1000,
+      ),
+    );
     const changed = await copyTables();
     log(`wrote eval/results.md${changed.length ? ` and its tables into ${changed.join(', ')}` : ''}`);
   }
@@ -187,9 +271,13 @@ async function forwardCost() {
     }
   }
   const med = times.map((t) => [...t].sort((a, b) => a - b)[t.length >> 1]);
-  const md = [`Forward pass cost (${backend}, batch 1, median of ${rounds} interleaved rounds in one process; ratio to \`${ids[0]}\`):`, '',
-    `| model | ${ids.map((id) => `\`${id}\``).join(' | ')} |`, `|---|${ids.map(() => '---|').join('')}`,
-    `| forward / ${ids[0]}'s | ${med.map((m) => (m / med[0]).toFixed(2)).join(' | ')} |`].join('\n');
+  const md = [
+    `Forward pass cost (${backend}, batch 1, median of ${rounds} interleaved rounds in one process; ratio to \`${ids[0]}\`):`,
+    '',
+    `| model | ${ids.map((id) => `\`${id}\``).join(' | ')} |`,
+    `|---|${ids.map(() => '---|').join('')}`,
+    `| forward / ${ids[0]}'s | ${med.map((m) => (m / med[0]).toFixed(2)).join(' | ')} |`,
+  ].join('\n');
   log(md);
   await writeSection('eval:forward', md);
   tf.dispose([img, ...inputs]);
@@ -220,7 +308,9 @@ async function evalModel(id: string, write: boolean) {
   const backend = await initNodeBackend();
   const fm = await loadModel(id);
   const perObject = CFG.perObject ?? PER_OBJECT[id] ?? 8;
-  log(`eval: model ${fm.info.id}, backend ${backend}, ${cpus().length} CPUs, images ${DATA.images}${QUICK ? ', --quick' : ''}`);
+  log(
+    `eval: model ${fm.info.id}, backend ${backend}, ${cpus().length} CPUs, images ${DATA.images}${QUICK ? ', --quick' : ''}`,
+  );
 
   if (flag('--explore-guided')) return runExploreGuided(fm, t0, write);
   if (flag('--explore')) return runExplore(fm, t0, write);
@@ -230,17 +320,36 @@ async function evalModel(id: string, write: boolean) {
   // Recognition: every photo with a known class (the boxed ones, the baboon too, and two fruit photos).
   const labelled = [
     ...photos,
-    ...await Promise.all([...skipped.map((s) => ({ image: s.id, object: 'baboon', classes: [372] })), ...LABELLED]
-      .map(async (l) => ({ ...photos[0], id: l.image, object: l.object, classes: l.classes, image: await readRgb(join(DATA.images, l.image)) }))),
+    ...(await Promise.all(
+      [...skipped.map((s) => ({ image: s.id, object: 'baboon', classes: [372] })), ...LABELLED].map(async (l) => ({
+        ...photos[0],
+        id: l.image,
+        object: l.object,
+        classes: l.classes,
+        image: await readRgb(join(DATA.images, l.image)),
+      })),
+    )),
   ];
   const labelledCls = await classify(fm, labelled);
-  const photoTop1 = labelled.map((c, i) => ({ id: c.id, object: c.object, top1: labelledCls[i].rank === 0, top5: labelledCls[i].rank < 5, label: fm.info.labels[labelledCls[i].top] }));
+  const photoTop1 = labelled.map((c, i) => ({
+    id: c.id,
+    object: c.object,
+    top1: labelledCls[i].rank === 0,
+    top5: labelledCls[i].rank < 5,
+    label: fm.info.labels[labelledCls[i].top],
+  }));
   const { cases: syn, kinds, pool, top1: synTop1, top5: synTop5 } = await syntheticSet(fm, 'test', CFG.seed, perObject);
-  log(`synthetic: ${syn.length} cases (${kinds.map((k) => `${k.object} ${k.kept}/${k.tried}`).join(', ')}) (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  log(
+    `synthetic: ${syn.length} cases (${kinds.map((k) => `${k.object} ${k.kept}/${k.tried}`).join(', ')}) (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+  );
   const nth = (s: { c: EvalCase }) => syn.filter((x) => x.c.object === s.c.object).indexOf(s as never);
   const all = [
     ...photos.map((c, i) => ({ c, ...photoCls[i], perturb: !flag('--no-deletion'), sanity: !flag('--no-sanity') })),
-    ...syn.map((s, i) => ({ ...s, perturb: nth(s) < CFG.perturbPerObject, sanity: !flag('--no-sanity') && i < CFG.sanitySynthetic })),
+    ...syn.map((s, i) => ({
+      ...s,
+      perturb: nth(s) < CFG.perturbPerObject,
+      sanity: !flag('--no-sanity') && i < CFG.sanitySynthetic,
+    })),
   ];
 
   const recs = new Map<string, Map<string, Rec>>(); // case id -> method -> record
@@ -269,9 +378,19 @@ async function evalModel(id: string, write: boolean) {
         box: e.box ? 1 : 0,
         ms,
       };
-      if (m.opts.method === 'fixations' || m.opts.method === 'guided') { const b = fixationBox(e.fixations); r.locFix = b && iou(b, k.c.box) >= 0.5 ? 1 : 0; }
+      if (m.opts.method === 'fixations' || m.opts.method === 'guided') {
+        const b = fixationBox(e.fixations);
+        r.locFix = b && iou(b, k.c.box) >= 0.5 ? 1 : 0;
+      }
       if (base) {
-        const curves = await perturbationCurves(fm, base, saliencyAtInput(data, width, height, e.transform), k.ci, CFG.steps, 'deletion');
+        const curves = await perturbationCurves(
+          fm,
+          base,
+          saliencyAtInput(data, width, height, e.transform),
+          k.ci,
+          CFG.steps,
+          'deletion',
+        );
         r.deletion = auc(curves.deletion);
       }
       if (k.sanity) {
@@ -304,11 +423,15 @@ async function evalModel(id: string, write: boolean) {
       }
       img.dispose();
     }
-    for (const m of METHODS) sanity[m.key].push({ depth, group, rho: mean(rhos.get(m.key)!), degenerate: degenerate.get(m.key)! });
+    for (const m of METHODS)
+      sanity[m.key].push({ depth, group, rho: mean(rhos.get(m.key)!), degenerate: degenerate.get(m.key)! });
   }
   const sanityS = (performance.now() - t2) / 1000;
 
-  const sets = { photos: all.filter((k) => k.c.set === 'photos'), synthetic: all.filter((k) => k.c.set === 'synthetic') };
+  const sets = {
+    photos: all.filter((k) => k.c.set === 'photos'),
+    synthetic: all.filter((k) => k.c.set === 'synthetic'),
+  };
   const summary: Record<string, Record<string, Summary>> = {};
   const comparisons: Record<string, Comparison[]> = {};
   for (const [name, ks] of Object.entries(sets)) {
@@ -322,19 +445,60 @@ async function evalModel(id: string, write: boolean) {
   const byObject: Record<string, Record<string, Summary>> = {};
   for (const s of kinds) {
     const ks = sets.synthetic.filter((k) => k.c.object === s.object);
-    byObject[s.object] = Object.fromEntries(METHODS.map((m) => [m.key, summarize(ks.map((k) => recs.get(k.c.id)!.get(m.key)!), 200)]));
+    byObject[s.object] = Object.fromEntries(
+      METHODS.map((m) => [
+        m.key,
+        summarize(
+          ks.map((k) => recs.get(k.c.id)!.get(m.key)!),
+          200,
+        ),
+      ]),
+    );
   }
   const totalS = (performance.now() - t0) / 1000;
   const result = {
-    model: fm.info.id, backend, cpus: cpus().length, quick: QUICK, config: { ...CFG, perObject },
+    model: fm.info.id,
+    backend,
+    cpus: cpus().length,
+    quick: QUICK,
+    config: { ...CFG, perObject },
     methods: METHODS.map((m) => ({ key: m.key, label: m.label })),
-    defaults: { method: methodFor(fm.info), box: BOX_SOURCE, guided: resolveGuided({}, fm.info.guided), rules: resolveRules('default', {}, fm.info.rules), post: DEFAULT_POST },
-    syntheticCandidates: pool, syntheticTop1: synTop1 / pool, syntheticTop5: synTop5 / pool,
-    syntheticTop1Ci: wilson(synTop1, pool), syntheticTop5Ci: wilson(synTop5, pool),
-    photoTop1, skippedPhotos: skipped, kinds,
-    photos: sets.photos.map((k) => ({ id: k.c.id, class: k.ci, label: fm.info.labels[k.ci], prob: k.prob, rank: k.rank })),
-    summary, byObject, comparisons, sanity,
-    cases: all.map((k) => ({ id: k.c.id, set: k.c.set, object: k.c.object, box: k.c.box, class: k.ci, prob: k.prob, rank: k.rank, methods: Object.fromEntries(recs.get(k.c.id)!) })),
+    defaults: {
+      method: methodFor(fm.info),
+      box: BOX_SOURCE,
+      guided: resolveGuided({}, fm.info.guided),
+      rules: resolveRules('default', {}, fm.info.rules),
+      post: DEFAULT_POST,
+    },
+    syntheticCandidates: pool,
+    syntheticTop1: synTop1 / pool,
+    syntheticTop5: synTop5 / pool,
+    syntheticTop1Ci: wilson(synTop1, pool),
+    syntheticTop5Ci: wilson(synTop5, pool),
+    photoTop1,
+    skippedPhotos: skipped,
+    kinds,
+    photos: sets.photos.map((k) => ({
+      id: k.c.id,
+      class: k.ci,
+      label: fm.info.labels[k.ci],
+      prob: k.prob,
+      rank: k.rank,
+    })),
+    summary,
+    byObject,
+    comparisons,
+    sanity,
+    cases: all.map((k) => ({
+      id: k.c.id,
+      set: k.c.set,
+      object: k.c.object,
+      box: k.c.box,
+      class: k.ci,
+      prob: k.prob,
+      rank: k.rank,
+      methods: Object.fromEntries(recs.get(k.c.id)!),
+    })),
     // CPU seconds of this (single-threaded) process: close to the wall time on an otherwise idle machine.
     seconds: { total: totalS, main: mainS, sanity: sanityS, cpu: cpuSeconds() },
   };
@@ -345,18 +509,35 @@ async function evalModel(id: string, write: boolean) {
   await writeFile(jsonPath, JSON.stringify(result, null, 1));
   await writeFile(join(ROOT, 'out', `eval-${id}${QUICK ? '-quick' : ''}.md`), md);
   if (write && !QUICK) await writeSection(`eval:${id}`, md);
-  log(`wrote ${jsonPath}${write && !QUICK ? ' and eval/results.md' : ''}; ${totalS.toFixed(0)} s in all (main ${mainS.toFixed(0)} s, sanity ${sanityS.toFixed(0)} s; ${cpuSeconds().toFixed(0)} CPU s)`);
+  log(
+    `wrote ${jsonPath}${write && !QUICK ? ' and eval/results.md' : ''}; ${totalS.toFixed(0)} s in all (main ${mainS.toFixed(0)} s, sanity ${sanityS.toFixed(0)} s; ${cpuSeconds().toFixed(0)} CPU s)`,
+  );
 }
 
 /** Photos with a known ImageNet class but no box (not apple.jpg: no red-apple class; not starry_night.jpg). */
-const LABELLED = [{ image: 'orange.jpg', object: 'orange', classes: [950] }, { image: 'fruits.jpg', object: 'orange or lemon', classes: [950, 951] }];
+const LABELLED = [
+  { image: 'orange.jpg', object: 'orange', classes: [950] },
+  { image: 'fruits.jpg', object: 'orange or lemon', classes: [950, 951] },
+];
 /** The methods checked against the targets (each against CAM and Grad-CAM). */
 const CANDIDATES = ['fixations', 'guided'];
 
-export interface Interval { mean: number; lo: number; hi: number }
+export interface Interval {
+  mean: number;
+  lo: number;
+  hi: number;
+}
 export interface Summary {
-  n: number; perturbN: number; ms: number;
-  pointing: Interval; energy: Interval; loc: Interval; locBox: Interval; locFix?: Interval; box: number; deletion: Interval;
+  n: number;
+  perturbN: number;
+  ms: number;
+  pointing: Interval;
+  energy: Interval;
+  loc: Interval;
+  locBox: Interval;
+  locFix?: Interval;
+  box: number;
+  deletion: Interval;
 }
 const draws = new Map<number, Int32Array[]>();
 const drawsFor = (n: number, B = CFG.bootstrap) => {
@@ -373,22 +554,55 @@ function summarize(rs: Rec[], B = CFG.bootstrap): Summary {
   };
   const del = rs.map((r) => r.deletion).filter((v): v is number => v !== undefined);
   return {
-    n: rs.length, perturbN: del.length, ms: mean(rs.map((r) => r.ms)),
-    pointing: prop('pointing'), energy: bootstrapMean(rs.map((r) => r.energy), drawsFor(rs.length, B)),
-    loc: prop('loc'), locBox: prop('locBox'), ...(rs.some((r) => r.locFix !== undefined) ? { locFix: prop('locFix') } : {}), box: mean(rs.map((r) => r.box)),
+    n: rs.length,
+    perturbN: del.length,
+    ms: mean(rs.map((r) => r.ms)),
+    pointing: prop('pointing'),
+    energy: bootstrapMean(
+      rs.map((r) => r.energy),
+      drawsFor(rs.length, B),
+    ),
+    loc: prop('loc'),
+    locBox: prop('locBox'),
+    ...(rs.some((r) => r.locFix !== undefined) ? { locFix: prop('locFix') } : {}),
+    box: mean(rs.map((r) => r.box)),
     deletion: bootstrapMean(del, drawsFor(del.length, B)),
   };
 }
 
 /** A method against a baseline on the same images: paired differences with bootstrap intervals. */
-export interface Comparison { method: string; baseline: string; pointing: Interval; energy: Interval; loc: Interval; deletion: Interval }
+export interface Comparison {
+  method: string;
+  baseline: string;
+  pointing: Interval;
+  energy: Interval;
+  loc: Interval;
+  deletion: Interval;
+}
 function compare(method: string, baseline: string, a: Rec[], b: Rec[]): Comparison {
   const d = drawsFor(a.length);
-  const f = (k: 'pointing' | 'energy' | 'locBox' | 'loc') => bootstrapMean(a.map((r) => r[k]), d, b.map((r) => r[k]));
-  const pairs = a.map((r, i) => [r.deletion, b[i].deletion]).filter((p): p is [number, number] => p[0] !== undefined && p[1] !== undefined);
+  const f = (k: 'pointing' | 'energy' | 'locBox' | 'loc') =>
+    bootstrapMean(
+      a.map((r) => r[k]),
+      d,
+      b.map((r) => r[k]),
+    );
+  const pairs = a
+    .map((r, i) => [r.deletion, b[i].deletion])
+    .filter((p): p is [number, number] => p[0] !== undefined && p[1] !== undefined);
   // Localization: the method's own box against the baseline's own box (CAM's is its CAM-protocol box).
-  return { method, baseline, pointing: f('pointing'), energy: f('energy'), loc: f('locBox'),
-    deletion: bootstrapMean(pairs.map((p) => p[0]), drawsFor(pairs.length), pairs.map((p) => p[1])) };
+  return {
+    method,
+    baseline,
+    pointing: f('pointing'),
+    energy: f('energy'),
+    loc: f('locBox'),
+    deletion: bootstrapMean(
+      pairs.map((p) => p[0]),
+      drawsFor(pairs.length),
+      pairs.map((p) => p[1]),
+    ),
+  };
 }
 
 async function runExplore(fm: FixationModel, t0: number, write: boolean) {
@@ -396,19 +610,38 @@ async function runExplore(fm: FixationModel, t0: number, write: boolean) {
   // --grid '[rules, ...]' (JSON): just these rule sets (a confirmation run on more cases).
   const grid = argv.includes('--grid') ? argv[argv.indexOf('--grid') + 1] : undefined;
   const first = grid === 'first';
-  const listed: Rules[] | undefined = grid?.startsWith('[') ? JSON.parse(grid).map((r: Rules) => resolveRules(r)) : undefined;
+  const listed: Rules[] | undefined = grid?.startsWith('[')
+    ? JSON.parse(grid).map((r: Rules) => resolveRules(r))
+    : undefined;
   const perObject = Math.ceil(CFG.exploreCases / 11);
   const { cases } = await syntheticSet(fm, 'tuning', CFG.seed + 1, perObject);
   log(`explore: ${cases.length} tuning cases (seed ${CFG.seed + 1}, tuning backgrounds)`);
   const hasFc = fm.graph.order.some((n) => n.kind === 'matmul' && !n.fromSpatial);
-  const variant = (rules: Rules, sigma: number, outliers: boolean) => ({ key: variantKey(rules, sigma, outliers), rules, sigma, outliers });
+  const variant = (rules: Rules, sigma: number, outliers: boolean) => ({
+    key: variantKey(rules, sigma, outliers),
+    rules,
+    sigma,
+    outliers,
+  });
   const post = first ? { sigma: 0.03, outliers: true } : DEFAULT_POST;
   // Always finalists: the authors' rules and the model's current default.
-  const must = [variant(PRESETS.reference, post.sigma, post.outliers), variant(resolveRules('default', {}, fm.info.rules), post.sigma, post.outliers)];
+  const must = [
+    variant(PRESETS.reference, post.sigma, post.outliers),
+    variant(resolveRules('default', {}, fm.info.rules), post.sigma, post.outliers),
+  ];
   const n = cases.length;
   const r = await explore(fm, cases, {
-    variants: listed ? listed.map((r) => variant(r, post.sigma, post.outliers)) : first ? variants() : evidenceVariants(hasFc), must, log,
-    deletionCases: Math.max(2, Math.round(n / 6)), sanityCases: Math.max(2, Math.round(n / 40)), topK: first ? CFG.exploreTopK : 10, steps: CFG.steps,
+    variants: listed
+      ? listed.map((r) => variant(r, post.sigma, post.outliers))
+      : first
+        ? variants()
+        : evidenceVariants(hasFc),
+    must,
+    log,
+    deletionCases: Math.max(2, Math.round(n / 6)),
+    sanityCases: Math.max(2, Math.round(n / 40)),
+    topK: first ? CFG.exploreTopK : 10,
+    steps: CFG.steps,
     // Evidence grid: the best GAP rule of each location x channel ratio x FC threshold.
     groupOf: first ? undefined : (v) => `${v.rules.location}/${v.rules.channelRatio ?? 0}/${v.rules.fcThreshold ?? 0}`,
   });
@@ -416,34 +649,51 @@ async function runExplore(fm: FixationModel, t0: number, write: boolean) {
   log('\n' + md);
   await mkdir(join(ROOT, 'out'), { recursive: true });
   const tag = first ? '' : listed ? '-confirm' : '-evidence';
-  await writeFile(join(ROOT, 'out', `explore-${fm.info.id}${tag}${QUICK ? '-quick' : ''}.json`), JSON.stringify(r, null, 1));
+  await writeFile(
+    join(ROOT, 'out', `explore-${fm.info.id}${tag}${QUICK ? '-quick' : ''}.json`),
+    JSON.stringify(r, null, 1),
+  );
   if (!QUICK && write) await writeSection(`explore${tag}:${fm.info.id}`, md);
-  log(`winner: ${r.winner ?? 'none (no finalist passes the sanity check)'}; ${((performance.now() - t0) / 1000).toFixed(0)} s (${cpuSeconds().toFixed(0)} CPU s)`);
+  log(
+    `winner: ${r.winner ?? 'none (no finalist passes the sanity check)'}; ${((performance.now() - t0) / 1000).toFixed(0)} s (${cpuSeconds().toFixed(0)} CPU s)`,
+  );
 }
 
 /** The guided family's search on the tuning set (never the test set or the photos). */
 async function runExploreGuided(fm: FixationModel, t0: number, write: boolean) {
   const perObject = opt('--per-object') ?? (QUICK ? 1 : 4);
   const { cases, kinds } = await syntheticSet(fm, 'tuning', CFG.seed + 1, perObject);
-  log(`explore-guided: ${cases.length} tuning cases (seed ${CFG.seed + 1}, tuning backgrounds; ${kinds.map((k) => `${k.object} ${k.kept}`).join(', ')})`);
+  log(
+    `explore-guided: ${cases.length} tuning cases (seed ${CFG.seed + 1}, tuning backgrounds; ${kinds.map((k) => `${k.object} ${k.kept}`).join(', ')})`,
+  );
   const r = await exploreGuided(fm, cases, { log, steps: CFG.steps, quick: QUICK, drawsFor });
   const md = guidedTable(fm.info.id, r);
   log('\n' + md);
   await mkdir(join(ROOT, 'out'), { recursive: true });
-  await writeFile(join(ROOT, 'out', `explore-guided-${fm.info.id}${QUICK ? '-quick' : ''}.json`), JSON.stringify(r, null, 1));
+  await writeFile(
+    join(ROOT, 'out', `explore-guided-${fm.info.id}${QUICK ? '-quick' : ''}.json`),
+    JSON.stringify(r, null, 1),
+  );
   if (!QUICK && write) await writeSection(`explore-guided:${fm.info.id}`, md);
   log(`explore-guided: ${((performance.now() - t0) / 1000).toFixed(0)} s (${cpuSeconds().toFixed(0)} CPU s)`);
 }
 
 function exploreTable(r: ExploreResult, first: boolean): string {
-  const out = [`#### ${first ? 'Rule search' : 'Evidence rule search'} on the synthetic tuning set (seed 2, tuning backgrounds): ${r.cases} cases, deletion on ${r.deletionCases}, sanity on ${r.sanityCases}`, '',
+  const out = [
+    `#### ${first ? 'Rule search' : 'Evidence rule search'} on the synthetic tuning set (seed 2, tuning backgrounds): ${r.cases} cases, deletion on ${r.deletionCases}, sanity on ${r.sanityCases}`,
+    '',
     `Variant = location / GAP rule / weights${first ? '' : ' [/ conv channelRatio] [/ fcThreshold]'} / blur sigma (fraction of the diagonal) / outlier removal. Stage 1 ranks all by the mean rank over pointing and energy.`,
-    `The finalists also get the deletion AUC and the sanity check (worst mean ρ over the cascade; passes below ${SANITY_MAX_RHO}) and are ranked by the mean rank over pointing, energy and deletion; the winner (bold) is the best finalist that passes.`, '',
-    '| variant | pointing % | energy % | deletion AUC ↓ | sanity: worst ρ | stage-1 rank | final rank |', '|---|---|---|---|---|---|---|'];
+    `The finalists also get the deletion AUC and the sanity check (worst mean ρ over the cascade; passes below ${SANITY_MAX_RHO}) and are ranked by the mean rank over pointing, energy and deletion; the winner (bold) is the best finalist that passes.`,
+    '',
+    '| variant | pointing % | energy % | deletion AUC ↓ | sanity: worst ρ | stage-1 rank | final rank |',
+    '|---|---|---|---|---|---|---|',
+  ];
   const fin = r.rows.filter((x) => x.rank !== undefined).sort((a, b) => a.rank! - b.rank!);
   const rest = r.rows.filter((x) => x.rank === undefined).sort((a, b) => a.rank1 - b.rank1);
   for (const x of [...fin, ...rest]) {
-    out.push(`| ${x.key === r.winner ? `**${x.key}**` : x.key} | ${pct(x.pointing)} | ${pct(x.energy)} | ${x.deletion === undefined ? '' : f3(x.deletion)} | ${x.sanityMaxRho === undefined ? '' : x.sanityMaxRho.toFixed(2)} | ${x.rank1.toFixed(1)} | ${x.rank === undefined ? '' : x.rank.toFixed(2)} |`);
+    out.push(
+      `| ${x.key === r.winner ? `**${x.key}**` : x.key} | ${pct(x.pointing)} | ${pct(x.energy)} | ${x.deletion === undefined ? '' : f3(x.deletion)} | ${x.sanityMaxRho === undefined ? '' : x.sanityMaxRho.toFixed(2)} | ${x.rank1.toFixed(1)} | ${x.rank === undefined ? '' : x.rank.toFixed(2)} |`,
+    );
   }
   return out.join('\n');
 }
@@ -453,4 +703,7 @@ function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -12,6 +12,18 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 mkdirSync(out, { recursive: true });
 const js = join(out, 'onnx.pb.js');
 const run = (cmd, args) => execFileSync(bin(cmd), args, { cwd: root, stdio: 'inherit' });
-run('pbjs', ['-t', 'static-module', '-w', 'esm', '--no-create', '--no-verify', '--no-convert', '--no-delimited',
-  '--no-typeurl', '-o', js, join(root, 'src/formats/onnx/onnx.proto')]);
+run('pbjs', [
+  '-t',
+  'static-module',
+  '-w',
+  'esm',
+  '--no-create',
+  '--no-verify',
+  '--no-convert',
+  '--no-delimited',
+  '--no-typeurl',
+  '-o',
+  js,
+  join(root, 'src/formats/onnx/onnx.proto'),
+]);
 run('pbts', ['-o', join(out, 'onnx.pb.d.ts'), js]);

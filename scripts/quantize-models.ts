@@ -31,10 +31,17 @@ export const QUANTIZE: Record<string, Recipe> = {
   squeezenet1_1: { mode: 'float16' },
 };
 /** 'grid' or 'float16'; minElements: only kernels with at least this many values become float16 (the rest stay float32). */
-export interface Recipe { mode: 'grid' | 'float16'; minElements?: number }
+export interface Recipe {
+  mode: 'grid' | 'float16';
+  minElements?: number;
+}
 
 type Spec = io.WeightsManifestEntry;
-interface Encoded { spec: Spec; bytes: Uint8Array; how: string }
+interface Encoded {
+  spec: Spec;
+  bytes: Uint8Array;
+  how: string;
+}
 
 const fround = Math.fround;
 
@@ -43,8 +50,12 @@ const fround = Math.fround;
  * k spanning at most `levels` values; undefined when there is none.
  */
 export function findGrid(v: Float32Array, levels: number): { scale: number; k: Int32Array } | undefined {
-  let lo = Infinity, hi = -Infinity;
-  for (const x of v) { if (x < lo) lo = x; if (x > hi) hi = x; }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const x of v) {
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
   const k = new Int32Array(v.length);
   if (lo === hi) {
     // A constant tensor: one level, k = 1 with s = the value (or k = 0 for zeros).
@@ -58,7 +69,8 @@ export function findGrid(v: Float32Array, levels: number): { scale: number; k: I
   for (let i = 1; i < sorted.length; i++) gap = Math.min(gap, sorted[i] - sorted[i - 1]);
   for (let div = 1; div <= 4; div++) {
     const rough = gap / div;
-    const kLo = Math.round(lo / rough), kHi = Math.round(hi / rough);
+    const kLo = Math.round(lo / rough),
+      kHi = Math.round(hi / rough);
     if (kHi - kLo + 1 > levels) continue;
     // Refined on the widest span, then searched a few float32 ulps either side.
     const span = Math.max(Math.abs(kLo), Math.abs(kHi));
@@ -71,8 +83,12 @@ export function findGrid(v: Float32Array, levels: number): { scale: number; k: I
 }
 
 function spanOf(k: Int32Array): number {
-  let a = Infinity, b = -Infinity;
-  for (const x of k) { if (x < a) a = x; if (x > b) b = x; }
+  let a = Infinity,
+    b = -Infinity;
+  for (const x of k) {
+    if (x < a) a = x;
+    if (x > b) b = x;
+  }
   return b - a + 1;
 }
 
@@ -88,12 +104,16 @@ function exactOn(v: Float32Array, s: number, k: Int32Array): boolean {
 
 /** x and its float32 neighbours out to n ulps, nearest first. */
 function* neighbours(x: number, n: number): Generator<number> {
-  const f = new Float32Array(1), u = new Uint32Array(f.buffer);
+  const f = new Float32Array(1),
+    u = new Uint32Array(f.buffer);
   f[0] = x;
   const bits = u[0];
   yield x;
   for (let d = 1; d <= n; d++) {
-    for (const b of [bits + d, bits - d]) { u[0] = b >>> 0; yield f[0]; }
+    for (const b of [bits + d, bits - d]) {
+      u[0] = b >>> 0;
+      yield f[0];
+    }
   }
 }
 
@@ -110,11 +130,15 @@ export function toFloat16(v: Float32Array, name: string): Uint16Array {
     const e = exp - 127 + 15;
     let h: number;
     if (e <= 0) {
-      if (e < -10) { out[i] = sign; continue; }
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
       mant |= 0x800000;
       const shift = 14 - e;
       h = mant >>> shift;
-      const rem = mant & ((1 << shift) - 1), half = 1 << (shift - 1);
+      const rem = mant & ((1 << shift) - 1),
+        half = 1 << (shift - 1);
       if (rem > half || (rem === half && h & 1)) h++;
     } else {
       h = (e << 10) | (mant >>> 13);
@@ -128,20 +152,35 @@ export function toFloat16(v: Float32Array, name: string): Uint16Array {
 }
 
 function encode(spec: Spec, values: Float32Array | Int32Array, { mode, minElements = 0 }: Recipe): Encoded {
-  const plain = (): Encoded => ({ spec: { name: spec.name, shape: spec.shape, dtype: spec.dtype }, bytes: bytesOf(values), how: spec.dtype });
+  const plain = (): Encoded => ({
+    spec: { name: spec.name, shape: spec.shape, dtype: spec.dtype },
+    bytes: bytesOf(values),
+    how: spec.dtype,
+  });
   if (spec.dtype !== 'float32' || !(values instanceof Float32Array)) return plain();
   if (mode === 'float16') {
     if (spec.shape.length < 2 || values.length < minElements) return plain();
-    return { spec: { ...base(spec), quantization: { dtype: 'float16' } }, bytes: bytesOf(toFloat16(values, spec.name)), how: 'float16' };
+    return {
+      spec: { ...base(spec), quantization: { dtype: 'float16' } },
+      bytes: bytesOf(toFloat16(values, spec.name)),
+      how: 'float16',
+    };
   }
-  for (const [dtype, levels] of [['uint8', 256], ['uint16', 65536]] as const) {
+  for (const [dtype, levels] of [
+    ['uint8', 256],
+    ['uint16', 65536],
+  ] as const) {
     const g = findGrid(values, levels);
     if (!g) continue;
     let kMin = Infinity;
     for (const x of g.k) kMin = Math.min(kMin, x);
     const q = dtype === 'uint8' ? new Uint8Array(values.length) : new Uint16Array(values.length);
     for (let i = 0; i < q.length; i++) q[i] = g.k[i] - kMin;
-    return { spec: { ...base(spec), quantization: { dtype, scale: g.scale, min: kMin * g.scale } }, bytes: bytesOf(q), how: dtype };
+    return {
+      spec: { ...base(spec), quantization: { dtype, scale: g.scale, min: kMin * g.scale } },
+      bytes: bytesOf(q),
+      how: dtype,
+    };
   }
   return plain();
 }
@@ -159,9 +198,14 @@ export function readWeights(dir: string): { json: io.ModelJSON; specs: Spec[]; t
   return { json, specs, tensors };
 }
 
-export function quantizeModel(id: string, mirror: string, log: (l: string) => void = console.log): Record<string, string> {
+export function quantizeModel(
+  id: string,
+  mirror: string,
+  log: (l: string) => void = console.log,
+): Record<string, string> {
   const recipe = QUANTIZE[id];
-  if (!recipe) throw new Error(`models:quantize: no quantization for '${id}' (known: ${Object.keys(QUANTIZE).join(', ')})`);
+  if (!recipe)
+    throw new Error(`models:quantize: no quantization for '${id}' (known: ${Object.keys(QUANTIZE).join(', ')})`);
   const src = join(mirror, id);
   const { json, specs, tensors } = readWeights(src);
   const paths = json.weightsManifest.flatMap((g) => g.paths);
@@ -174,7 +218,10 @@ export function quantizeModel(id: string, mirror: string, log: (l: string) => vo
   const dir = join(ROOT, 'models', id);
   mkdirSync(dir, { recursive: true });
   // Never written in place: a file here may be a hard link to the mirror's.
-  for (const [name, data] of [['model.json', modelJson], [shard, weights]] as const) {
+  for (const [name, data] of [
+    ['model.json', modelJson],
+    [shard, weights],
+  ] as const) {
     rmSync(join(dir, name), { force: true });
     writeFileSync(join(dir, name), data);
   }
@@ -182,18 +229,32 @@ export function quantizeModel(id: string, mirror: string, log: (l: string) => vo
   // Read back through tfjs and compare with the mirror, weight by weight.
   const back = readWeights(dir).tensors;
   const count: Record<string, number> = {};
-  let worst = 0, worstName = '', worstRel = 0;
+  let worst = 0,
+    worstName = '',
+    worstRel = 0;
   for (const [i, s] of specs.entries()) {
     count[enc[i].how] = (count[enc[i].how] ?? 0) + 1;
-    const a = tensors[s.name].dataSync(), b = back[s.name].dataSync();
-    let d = 0, m = 0;
-    for (let j = 0; j < a.length; j++) { d = Math.max(d, Math.abs(a[j] - b[j])); m = Math.max(m, Math.abs(a[j])); }
-    if (d > worst) { worst = d; worstName = s.name; }
+    const a = tensors[s.name].dataSync(),
+      b = back[s.name].dataSync();
+    let d = 0,
+      m = 0;
+    for (let j = 0; j < a.length; j++) {
+      d = Math.max(d, Math.abs(a[j] - b[j]));
+      m = Math.max(m, Math.abs(a[j]));
+    }
+    if (d > worst) {
+      worst = d;
+      worstName = s.name;
+    }
     if (m > 0) worstRel = Math.max(worstRel, d / m);
   }
   const srcBytes = paths.reduce((n, p) => n + readFileSync(join(src, p)).length, 0);
-  log(`${id} (${describe(recipe)}): ${Object.entries(count).map(([k, n]) => `${n} ${k}`).join(', ')} tensors; weights ${srcBytes} -> ${weights.length} bytes; ` +
-    `max |w - mirror| ${worst}${worst ? ` (${worstName}), max relative to the tensor's max |w| ${worstRel.toExponential(2)}` : ' (every weight exact)'}`);
+  log(
+    `${id} (${describe(recipe)}): ${Object.entries(count)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ')} tensors; weights ${srcBytes} -> ${weights.length} bytes; ` +
+      `max |w - mirror| ${worst}${worst ? ` (${worstName}), max relative to the tensor's max |w| ${worstRel.toExponential(2)}` : ' (every weight exact)'}`,
+  );
   return { 'model.json': sha256(modelJson), [shard]: sha256(weights) };
 }
 

@@ -14,7 +14,12 @@ const tiers = [
   ['models', 'npm', ['run', 'models']],
   ['typecheck', 'tsc', ['--noEmit']],
   ['unit', 'vitest', ['run'], { TEST_TIER: 'unit' }],
-  ['fresh clone', 'vitest', ['run', 'tests/node/clone.test.ts'], { TEST_TIER: 'node', CNNFIX_CLONE_REPORT: CLONE_REPORT }],
+  [
+    'fresh clone',
+    'vitest',
+    ['run', 'tests/node/clone.test.ts'],
+    { TEST_TIER: 'node', CNNFIX_CLONE_REPORT: CLONE_REPORT },
+  ],
   ['node', 'vitest', ['run'], { TEST_TIER: 'node', CNNFIX_CLONE_REPORT: CLONE_REPORT, CNNFIX_CLONE_DONE: '1' }],
   ['browser', 'playwright', ['test']],
 ];
@@ -29,9 +34,14 @@ for (const [name, cmd, args, env] of tiers) {
   const PATH = `${join(ROOT, 'node_modules/.bin')}${delimiter}${process.env.PATH ?? ''}`; // as npm run has it
   const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, PATH, ...env } });
   done.push([name, (Date.now() - start) / 1000]);
-  if (r.status !== 0) { failed = `${name} (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`; break; }
+  if (r.status !== 0) {
+    failed = `${name} (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`;
+    break;
+  }
 }
-console.log(`\n== durations: ${done.map(([n, s]) => `${n} ${s.toFixed(0)} s`).join(', ')}; total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+console.log(
+  `\n== durations: ${done.map(([n, s]) => `${n} ${s.toFixed(0)} s`).join(', ')}; total ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+);
 if (failed) {
   console.log(`== failed: ${failed}`);
   process.exit(1);

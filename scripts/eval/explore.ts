@@ -19,19 +19,31 @@ export interface Variant {
   sigma: number;
   outliers: boolean;
 }
-export interface Prepared { c: EvalCase; ci: number }
+export interface Prepared {
+  c: EvalCase;
+  ci: number;
+}
 
 /** The grid of the first search (SqueezeNet): the GAP rule and threshold, weights, blur and outlier removal. */
 export function variants(): Variant[] {
   const out: Variant[] = [];
-  const gaps: [GapRule, number][] = [['argmax', 0], ['positive', 0], ['positive', 0.25], ['positive', 0.5], ['positive', 0.75]];
-  for (const location of ['center', 'max'] as const) for (const [gap, thr] of gaps) for (const weights of ['count', 'contribution'] as const) {
-    if (gap === 'argmax' && weights === 'contribution') continue; // one kept position: the weights cannot differ
-    for (const sigma of [0.02, 0.03, 0.05]) for (const outliers of [true, false]) {
-      const rules: Rules = thr ? { location, gap, weights, gapThreshold: thr } : { location, gap, weights };
-      out.push({ key: variantKey(rules, sigma, outliers), rules, sigma, outliers });
-    }
-  }
+  const gaps: [GapRule, number][] = [
+    ['argmax', 0],
+    ['positive', 0],
+    ['positive', 0.25],
+    ['positive', 0.5],
+    ['positive', 0.75],
+  ];
+  for (const location of ['center', 'max'] as const)
+    for (const [gap, thr] of gaps)
+      for (const weights of ['count', 'contribution'] as const) {
+        if (gap === 'argmax' && weights === 'contribution') continue; // one kept position: the weights cannot differ
+        for (const sigma of [0.02, 0.03, 0.05])
+          for (const outliers of [true, false]) {
+            const rules: Rules = thr ? { location, gap, weights, gapThreshold: thr } : { location, gap, weights };
+            out.push({ key: variantKey(rules, sigma, outliers), rules, sigma, outliers });
+          }
+      }
   return out;
 }
 
@@ -47,19 +59,34 @@ export function variants(): Variant[] {
 export function evidenceVariants(hasFc: boolean): Variant[] {
   const out: Variant[] = [];
   const gaps: [GapRule, number][] = hasFc
-    ? [['argmax', 0], ['positive', 0.5], ['positive', 0.75], ['positive', 0.9]]
-    : [['argmax', 0], ['positive', 0], ['positive', 0.25], ['positive', 0.5], ['positive', 0.75], ['positive', 0.9]];
+    ? [
+        ['argmax', 0],
+        ['positive', 0.5],
+        ['positive', 0.75],
+        ['positive', 0.9],
+      ]
+    : [
+        ['argmax', 0],
+        ['positive', 0],
+        ['positive', 0.25],
+        ['positive', 0.5],
+        ['positive', 0.75],
+        ['positive', 0.9],
+      ];
   const ratios = hasFc ? [0, 0.95] : [0, 0.75, 0.9, 0.95];
   const fcs = hasFc ? [0, 0.25, 0.5, 0.75, 0.9] : [0];
-  const locations = hasFc ? ['max'] as const : ['center', 'max'] as const;
+  const locations = hasFc ? (['max'] as const) : (['center', 'max'] as const);
   const { sigma, outliers } = DEFAULT_POST;
-  for (const location of locations) for (const [gap, thr] of gaps) for (const ratio of ratios) for (const fc of fcs) {
-    const rules: Rules = { location, gap, weights: gap === 'argmax' ? 'count' : 'contribution' };
-    if (thr) rules.gapThreshold = thr;
-    if (ratio) rules.channelRatio = ratio;
-    if (fc) rules.fcThreshold = fc;
-    out.push({ key: variantKey(rules, sigma, outliers), rules, sigma, outliers });
-  }
+  for (const location of locations)
+    for (const [gap, thr] of gaps)
+      for (const ratio of ratios)
+        for (const fc of fcs) {
+          const rules: Rules = { location, gap, weights: gap === 'argmax' ? 'count' : 'contribution' };
+          if (thr) rules.gapThreshold = thr;
+          if (ratio) rules.channelRatio = ratio;
+          if (fc) rules.fcThreshold = fc;
+          out.push({ key: variantKey(rules, sigma, outliers), rules, sigma, outliers });
+        }
   return out;
 }
 
@@ -82,7 +109,11 @@ async function variantMaps(fm: FixationModel, img: tf.Tensor3D, ci: number, vs: 
   const unravelled = new Map<string, ReturnType<typeof toImagePoints>>();
   for (const v of vs) {
     const rk = ruleKey(v);
-    if (!unravelled.has(rk)) unravelled.set(rk, toImagePoints(unravelCpu(fm.graph, (n) => acts.get(n)!, ci, v.rules).inputFixations, transform));
+    if (!unravelled.has(rk))
+      unravelled.set(
+        rk,
+        toImagePoints(unravelCpu(fm.graph, (n) => acts.get(n)!, ci, v.rules).inputFixations, transform),
+      );
     let pts = unravelled.get(rk)!;
     if (v.outliers) pts = removeOutliers(pts, width, height);
     maps.set(v.key, heatmap(pts, width, height, v.sigma));
@@ -95,7 +126,15 @@ export interface ExploreResult {
   deletionCases: number;
   steps: number;
   sanityCases: number;
-  rows: { key: string; pointing: number; energy: number; deletion?: number; sanityMaxRho?: number; rank1: number; rank?: number }[];
+  rows: {
+    key: string;
+    pointing: number;
+    energy: number;
+    deletion?: number;
+    sanityMaxRho?: number;
+    rank1: number;
+    rank?: number;
+  }[];
   /** null when no finalist passes the sanity check (the table still shows them all). */
   winner: string | null;
 }
@@ -103,19 +142,34 @@ export interface ExploreResult {
 const ruleKey = (v: Variant) => variantKey(v.rules, 0, true);
 
 export async function explore(
-  fm: FixationModel, set: Prepared[],
-  opts: { variants: Variant[]; deletionCases: number; sanityCases: number; topK: number; steps: number; must: Variant[]; log: (s: string) => void;
+  fm: FixationModel,
+  set: Prepared[],
+  opts: {
+    variants: Variant[];
+    deletionCases: number;
+    sanityCases: number;
+    topK: number;
+    steps: number;
+    must: Variant[];
+    log: (s: string) => void;
     /** Finalists include the best variant of each group (default: each rule combination). */
-    groupOf?: (v: Variant) => string },
+    groupOf?: (v: Variant) => string;
+  },
 ): Promise<ExploreResult> {
   const vs = [...opts.variants, ...opts.must.filter((m) => !opts.variants.some((v) => v.key === m.key))];
-  const score = new Map(vs.map((v) => [v.key, { pointing: [] as number[], energy: [] as number[], deletion: [] as number[] }]));
+  const score = new Map(
+    vs.map((v) => [v.key, { pointing: [] as number[], energy: [] as number[], deletion: [] as number[] }]),
+  );
   // Check once that this shortcut makes the same map as explain() for the project's rules.
   {
     const { c, ci } = set[0];
     const img = tf.tensor3d(c.image.data, [c.image.height, c.image.width, 3], 'int32');
     const v = vs.find((x) => x.rules.location === 'max' && x.rules.gap === 'positive' && x.rules.channelRatio) ?? vs[0];
-    const e = await explain(fm, img, { rules: v.rules, classIndex: ci, post: { sigma: v.sigma, outliers: v.outliers } });
+    const e = await explain(fm, img, {
+      rules: v.rules,
+      classIndex: ci,
+      post: { sigma: v.sigma, outliers: v.outliers },
+    });
     const { maps } = await variantMaps(fm, img, ci, [v]);
     const m = maps.get(v.key)!;
     let d = 0;
@@ -133,20 +187,38 @@ export async function explore(
       score.get(v.key)!.pointing.push(pointingHit(m, width, c.box) ? 1 : 0);
       score.get(v.key)!.energy.push(energyShare(m, width, c.box));
     }
-    if ((i + 1) % 10 === 0) opts.log(`  explore stage 1: ${i + 1}/${set.length} cases, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    if ((i + 1) % 10 === 0)
+      opts.log(`  explore stage 1: ${i + 1}/${set.length} cases, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
-  const rows = vs.map((v) => ({ key: v.key, pointing: mean(score.get(v.key)!.pointing), energy: mean(score.get(v.key)!.energy), rank1: 0 } as ExploreResult['rows'][number]));
+  const rows = vs.map(
+    (v) =>
+      ({
+        key: v.key,
+        pointing: mean(score.get(v.key)!.pointing),
+        energy: mean(score.get(v.key)!.energy),
+        rank1: 0,
+      }) as ExploreResult['rows'][number],
+  );
   meanRank(rows, ['pointing', 'energy'], 'rank1');
   rows.sort((a, b) => a.rank1 - b.rank1);
   const byKey = new Map(vs.map((v) => [v.key, v]));
   const groupOf = opts.groupOf ?? ruleKey;
-  const bestPerRules = [...new Set(vs.map(groupOf))].map((g) => rows.find((r) => groupOf(byKey.get(r.key)!) === g)!.key);
-  const finalists = [...new Set([...rows.slice(0, opts.topK).map((r) => r.key), ...bestPerRules, ...opts.must.map((m) => m.key)])];
+  const bestPerRules = [...new Set(vs.map(groupOf))].map(
+    (g) => rows.find((r) => groupOf(byKey.get(r.key)!) === g)!.key,
+  );
+  const finalists = [
+    ...new Set([...rows.slice(0, opts.topK).map((r) => r.key), ...bestPerRules, ...opts.must.map((m) => m.key)]),
+  ];
   opts.log(`  explore: ${finalists.length} finalists`);
   const t1 = performance.now();
   for (const [i, { c, ci }] of set.slice(0, opts.deletionCases).entries()) {
     const img = tf.tensor3d(c.image.data, [c.image.height, c.image.width, 3], 'int32');
-    const { maps, transform, width, height } = await variantMaps(fm, img, ci, finalists.map((k) => byKey.get(k)!));
+    const { maps, transform, width, height } = await variantMaps(
+      fm,
+      img,
+      ci,
+      finalists.map((k) => byKey.get(k)!),
+    );
     const { input } = fm.preprocess(img);
     const base = await perturbationBase(fm, input, ci, 1000 + i);
     for (const k of finalists) {
@@ -155,7 +227,10 @@ export async function explore(
       score.get(k)!.deletion.push(auc(deletion));
     }
     tf.dispose([img, input]);
-    if ((i + 1) % 4 === 0) opts.log(`  explore stage 2: ${i + 1}/${opts.deletionCases} cases, ${((performance.now() - t1) / 1000).toFixed(0)} s`);
+    if ((i + 1) % 4 === 0)
+      opts.log(
+        `  explore stage 2: ${i + 1}/${opts.deletionCases} cases, ${((performance.now() - t1) / 1000).toFixed(0)} s`,
+      );
   }
   const fin = rows.filter((r) => finalists.includes(r.key));
   for (const r of fin) r.deletion = mean(score.get(r.key)!.deletion);
@@ -185,8 +260,17 @@ export async function explore(
   }
   for (const r of fin) r.sanityMaxRho = worst.get(r.key)!;
   meanRank(fin, ['pointing', 'energy', '-deletion'], 'rank');
-  const passing = fin.filter((r) => r.sanityMaxRho! < SANITY_MAX_RHO).sort((a, b) => a.rank! - b.rank! || b.pointing - a.pointing);
-  return { cases: set.length, deletionCases: opts.deletionCases, steps: opts.steps, sanityCases: sanitySet.length, rows, winner: passing[0]?.key ?? null };
+  const passing = fin
+    .filter((r) => r.sanityMaxRho! < SANITY_MAX_RHO)
+    .sort((a, b) => a.rank! - b.rank! || b.pointing - a.pointing);
+  return {
+    cases: set.length,
+    deletionCases: opts.deletionCases,
+    steps: opts.steps,
+    sanityCases: sanitySet.length,
+    rows,
+    winner: passing[0]?.key ?? null,
+  };
 }
 
 /** A method passes the sanity check if its map's mean rank correlation with the original stays below this at every depth. */

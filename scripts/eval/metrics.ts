@@ -24,7 +24,8 @@ export function pointingHit(map: Float32Array, width: number, box: Box, tol = 15
 
 /** Energy-based pointing game (Wang et al., Score-CAM): share of the heatmap mass inside the box. */
 export function energyShare(map: Float32Array, width: number, box: Box): number {
-  let inside = 0, total = 0;
+  let inside = 0,
+    total = 0;
   const height = map.length / width;
   for (let y = 0; y < height; y++) {
     const inY = y >= box[1] && y <= box[3];
@@ -59,7 +60,7 @@ export function auc(ys: ArrayLike<number>): number {
 export function ranks(v: ArrayLike<number>): Float64Array {
   const idx = Array.from({ length: v.length }, (_, i) => i).sort((a, b) => v[a] - v[b]);
   const r = new Float64Array(v.length);
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && v[idx[j + 1]] === v[idx[i]]) j++;
     for (let k = i; k <= j; k++) r[idx[k]] = (i + j) / 2 + 1;
@@ -71,12 +72,19 @@ export function ranks(v: ArrayLike<number>): Float64Array {
 /** Spearman rank correlation; NaN when either input is constant. */
 export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`spearman: lengths differ (${a.length} vs ${b.length})`);
-  const ra = ranks(a), rb = ranks(b);
-  const n = ra.length, m = (n + 1) / 2;
-  let sab = 0, saa = 0, sbb = 0;
+  const ra = ranks(a),
+    rb = ranks(b);
+  const n = ra.length,
+    m = (n + 1) / 2;
+  let sab = 0,
+    saa = 0,
+    sbb = 0;
   for (let i = 0; i < n; i++) {
-    const da = ra[i] - m, db = rb[i] - m;
-    sab += da * db; saa += da * da; sbb += db * db;
+    const da = ra[i] - m,
+      db = rb[i] - m;
+    sab += da * db;
+    saa += da * da;
+    sbb += db * db;
   }
   return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : NaN;
 }
@@ -98,7 +106,8 @@ export function mean(v: ArrayLike<number>): number {
 /** Wilson score interval (95%) of a proportion of k successes in n. */
 export function wilson(k: number, n: number, z = 1.96): [number, number] {
   if (!n) return [NaN, NaN];
-  const p = k / n, z2 = z * z;
+  const p = k / n,
+    z2 = z * z;
   const c = (p + z2 / (2 * n)) / (1 + z2 / n);
   const h = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
   return [Math.max(0, c - h), Math.min(1, c + h)];
@@ -118,7 +127,11 @@ export function bootstrapIndices(n: number, resamples = 2000, seed = 12345): Int
 }
 
 /** 95% percentile bootstrap interval of the mean of `v` (or of the paired difference v - w) over the resamples. */
-export function bootstrapMean(v: ArrayLike<number>, draws: Int32Array[], w?: ArrayLike<number>): { mean: number; lo: number; hi: number } {
+export function bootstrapMean(
+  v: ArrayLike<number>,
+  draws: Int32Array[],
+  w?: ArrayLike<number>,
+): { mean: number; lo: number; hi: number } {
   const n = v.length;
   if (!n) return { mean: NaN, lo: NaN, hi: NaN };
   const d = Float64Array.from({ length: n }, (_, i) => v[i] - (w ? w[i] : 0));

@@ -19,7 +19,10 @@ export async function probsOf(fm: FixationModel, batch: tf.Tensor4D): Promise<Fl
 
 /** The heatmap (image pixels, width x height) read at the centre of every network-input pixel. */
 export function saliencyAtInput(map: Float32Array, width: number, height: number, t: PixelTransform): Float32Array {
-  const Sh = t.inputHeight, Sw = t.inputWidth, sx = width / t.srcWidth, sy = height / t.srcHeight;
+  const Sh = t.inputHeight,
+    Sw = t.inputWidth,
+    sx = width / t.srcWidth,
+    sy = height / t.srcHeight;
   const out = new Float32Array(Sh * Sw);
   for (let i = 0; i < Sh; i++) {
     const y = Math.min(Math.max(Math.round((i * t.stepY + t.startY) * sy), 0), height - 1);
@@ -36,18 +39,23 @@ export function blurInput(x: Float32Array, S: number, sigma: number): Float32Arr
   const r = Math.ceil(3 * sigma);
   const k = Float32Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
   const ks = k.reduce((a, b) => a + b, 0);
-  const tmp = new Float32Array(x.length), out = new Float32Array(x.length);
+  const tmp = new Float32Array(x.length),
+    out = new Float32Array(x.length);
   const at = (v: number) => Math.min(Math.max(v, 0), S - 1);
-  for (let y = 0; y < S; y++) for (let xx = 0; xx < S; xx++) for (let c = 0; c < 3; c++) {
-    let s = 0;
-    for (let d = -r; d <= r; d++) s += x[(y * S + at(xx + d)) * 3 + c] * k[d + r];
-    tmp[(y * S + xx) * 3 + c] = s / ks;
-  }
-  for (let y = 0; y < S; y++) for (let xx = 0; xx < S; xx++) for (let c = 0; c < 3; c++) {
-    let s = 0;
-    for (let d = -r; d <= r; d++) s += tmp[(at(y + d) * S + xx) * 3 + c] * k[d + r];
-    out[(y * S + xx) * 3 + c] = s / ks;
-  }
+  for (let y = 0; y < S; y++)
+    for (let xx = 0; xx < S; xx++)
+      for (let c = 0; c < 3; c++) {
+        let s = 0;
+        for (let d = -r; d <= r; d++) s += x[(y * S + at(xx + d)) * 3 + c] * k[d + r];
+        tmp[(y * S + xx) * 3 + c] = s / ks;
+      }
+  for (let y = 0; y < S; y++)
+    for (let xx = 0; xx < S; xx++)
+      for (let c = 0; c < 3; c++) {
+        let s = 0;
+        for (let d = -r; d <= r; d++) s += tmp[(at(y + d) * S + xx) * 3 + c] * k[d + r];
+        out[(y * S + xx) * 3 + c] = s / ks;
+      }
   return out;
 }
 
@@ -66,15 +74,30 @@ export interface PerturbationBase {
 
 export const INSERTION_BLUR_SIGMA = 5; // network-input pixels: removes the object's detail, keeps colours
 
-export async function perturbationBase(fm: FixationModel, input: tf.Tensor4D, c: number, seed: number): Promise<PerturbationBase> {
+export async function perturbationBase(
+  fm: FixationModel,
+  input: tf.Tensor4D,
+  c: number,
+  seed: number,
+): Promise<PerturbationBase> {
   const S = input.shape[1];
   const x = (await input.data()) as Float32Array;
   const blurred = blurInput(x, S, INSERTION_BLUR_SIGMA);
-  const batch = tf.tidy(() => tf.concat([input, tf.zerosLike(input), tf.tensor4d(blurred, [1, S, S, 3])]) as tf.Tensor4D);
+  const batch = tf.tidy(
+    () => tf.concat([input, tf.zerosLike(input), tf.tensor4d(blurred, [1, S, S, 3])]) as tf.Tensor4D,
+  );
   const p = await probsOf(fm, batch);
   batch.dispose();
   const r = rng(seed);
-  return { S, x, blurred, pOrig: p[0][c], pZero: p[1][c], pBlur: p[2][c], keys: Float32Array.from({ length: S * S }, r) };
+  return {
+    S,
+    x,
+    blurred,
+    pOrig: p[0][c],
+    pZero: p[1][c],
+    pBlur: p[2][c],
+    keys: Float32Array.from({ length: S * S }, r),
+  };
 }
 
 /**
@@ -83,7 +106,12 @@ export async function perturbationBase(fm: FixationModel, input: tf.Tensor4D, c:
  * insertion copies them into the blurred input. Returns p(class) at 0..steps; endpoints come from `base`.
  */
 export async function perturbationCurves(
-  fm: FixationModel, base: PerturbationBase, sal: Float32Array, c: number, steps: number, which: 'both' | 'deletion' = 'both',
+  fm: FixationModel,
+  base: PerturbationBase,
+  sal: Float32Array,
+  c: number,
+  steps: number,
+  which: 'both' | 'deletion' = 'both',
 ): Promise<{ deletion: number[]; insertion?: number[] }> {
   const { S, x, blurred, keys } = base;
   const P = S * S;
@@ -95,11 +123,19 @@ export async function perturbationCurves(
     const upto = Math.round((k / steps) * P);
     const del = buf.subarray((k - 1) * P * 3, k * P * 3);
     del.set(x);
-    for (let i = 0; i < upto; i++) { const o = order[i] * 3; del[o] = del[o + 1] = del[o + 2] = 0; }
+    for (let i = 0; i < upto; i++) {
+      const o = order[i] * 3;
+      del[o] = del[o + 1] = del[o + 2] = 0;
+    }
     if (which === 'both') {
       const ins = buf.subarray((inner + k - 1) * P * 3, (inner + k) * P * 3);
       ins.set(blurred);
-      for (let i = 0; i < upto; i++) { const o = order[i] * 3; ins[o] = x[o]; ins[o + 1] = x[o + 1]; ins[o + 2] = x[o + 2]; }
+      for (let i = 0; i < upto; i++) {
+        const o = order[i] * 3;
+        ins[o] = x[o];
+        ins[o + 1] = x[o + 1];
+        ins[o + 2] = x[o + 2];
+      }
     }
   }
   const batch = tf.tensor4d(buf, [n, S, S, 3]);
@@ -117,16 +153,21 @@ export async function perturbationCurves(
  * MAX_GROUPS runs of consecutive layers, each named after its top layer.
  */
 export function cascadeGroups(fm: FixationModel): { group: string; weights: string[] }[] {
-  const art = (fm.model as unknown as { artifacts: { modelTopology: { node: { name: string; op: string; input?: string[]; attr?: any }[] } } })
-    .artifacts.modelTopology.node;
+  const art = (
+    fm.model as unknown as {
+      artifacts: { modelTopology: { node: { name: string; op: string; input?: string[]; attr?: any }[] } };
+    }
+  ).artifacts.modelTopology.node;
   const byName = new Map(art.map((n) => [n.name, n]));
-  const layers = fm.graph.order.filter((n) => n.kind === 'conv' || n.kind === 'matmul').map((node) => {
-    const tfNode = byName.get(node.name)!;
-    const consts = (tfNode.input ?? []).filter((i) => byName.get(i)?.op === 'Const');
-    const fused: string[] = (tfNode.attr?.fused_ops?.list?.s ?? []).map((s: string) => atob(s));
-    // The weights, plus the bias of a fused BiasAdd (BatchNorm statistics are left alone: a random variance is not one).
-    return { name: node.name, weights: consts.slice(0, fused[0] === 'BiasAdd' ? 2 : 1) };
-  });
+  const layers = fm.graph.order
+    .filter((n) => n.kind === 'conv' || n.kind === 'matmul')
+    .map((node) => {
+      const tfNode = byName.get(node.name)!;
+      const consts = (tfNode.input ?? []).filter((i) => byName.get(i)?.op === 'Const');
+      const fused: string[] = (tfNode.attr?.fused_ops?.list?.s ?? []).map((s: string) => atob(s));
+      // The weights, plus the bias of a fused BiasAdd (BatchNorm statistics are left alone: a random variance is not one).
+      return { name: node.name, weights: consts.slice(0, fused[0] === 'BiasAdd' ? 2 : 1) };
+    });
   const byPrefix: { group: string; weights: string[] }[] = [];
   for (const l of layers) {
     const g = l.name.split('/')[0];
@@ -153,7 +194,10 @@ function shortName(name: string): string {
  * Models with the top `depth` groups re-initialised (cascading: each depth adds the next group down; a group's random
  * values are the same at every depth). Values ~ N(0, std of the original tensor), seeded.
  */
-export async function* cascade(fm: FixationModel, seed = 7): AsyncGenerator<{ depth: number; group: string; model: FixationModel }> {
+export async function* cascade(
+  fm: FixationModel,
+  seed = 7,
+): AsyncGenerator<{ depth: number; group: string; model: FixationModel }> {
   const gm = fm.model as unknown as { executor: { weightMap: Record<string, tf.Tensor[]> } };
   const original = gm.executor.weightMap;
   const groups = cascadeGroups(fm);
@@ -164,7 +208,8 @@ export async function* cascade(fm: FixationModel, seed = 7): AsyncGenerator<{ de
       for (const name of groups[d].weights) {
         const t = original[name][0];
         const v = (await t.data()) as Float32Array;
-        let m = 0, s = 0;
+        let m = 0,
+          s = 0;
         for (const a of v) m += a;
         m /= v.length;
         for (const a of v) s += (a - m) ** 2;

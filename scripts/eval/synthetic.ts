@@ -9,7 +9,12 @@ import type { Box } from '../../src/engine/post.ts';
 import { mulberry32 } from './random.ts';
 
 /** Where the photos and box files are. */
-export interface EvalData { images: string; boxes: string; moreBoxes: string; cuts: string }
+export interface EvalData {
+  images: string;
+  boxes: string;
+  moreBoxes: string;
+  cuts: string;
+}
 
 /**
  * The repository's eval/data (images/, boxes.json, more-boxes.json, cut-objects.json), or, where $CNNFIX_SHARED or
@@ -19,15 +24,25 @@ export function evalData(): EvalData {
   const cuts = join(ROOT, 'eval/data/cut-objects.json');
   const env = process.env.CNNFIX_SHARED ?? process.env.SHARED_DIR;
   if (env) {
-    if (!existsSync(join(env, 'eval/boxes.json'))) throw new Error(`eval: ${env} (CNNFIX_SHARED / SHARED_DIR) has no eval/boxes.json`);
-    return { images: join(env, 'images'), boxes: join(env, 'eval/boxes.json'), moreBoxes: join(env, 'eval/more-boxes.json'), cuts };
+    if (!existsSync(join(env, 'eval/boxes.json')))
+      throw new Error(`eval: ${env} (CNNFIX_SHARED / SHARED_DIR) has no eval/boxes.json`);
+    return {
+      images: join(env, 'images'),
+      boxes: join(env, 'eval/boxes.json'),
+      moreBoxes: join(env, 'eval/more-boxes.json'),
+      cuts,
+    };
   }
   const d = join(ROOT, 'eval/data');
   return { images: join(d, 'images'), boxes: join(d, 'boxes.json'), moreBoxes: join(d, 'more-boxes.json'), cuts };
 }
 
 /** RGB, row-major, 3 bytes a pixel. */
-export interface Rgb { width: number; height: number; data: Uint8Array }
+export interface Rgb {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
 
 export interface EvalCase {
   id: string;
@@ -41,9 +56,18 @@ export interface EvalCase {
 
 /** What each photo shows (object kinds), so that an object is never pasted onto a photo of the same kind. */
 const CONTENTS: Record<string, string[]> = {
-  'apple.jpg': ['apple'], 'orange.jpg': ['orange'], 'fruits.jpg': ['orange', 'lemon'], 'messi5.jpg': ['soccer ball'],
-  'butterfly.jpg': ['butterfly'], 'squirrel_cls.jpg': ['squirrel'], 'chicky_512.png': ['dog'], 'starry_night.jpg': [],
-  'home.jpg': ['palace'], 'stuff.jpg': ['ping-pong ball', 'lighter'], 'licenseplate_motion.jpg': ['car'], 'baboon.jpg': ['baboon'],
+  'apple.jpg': ['apple'],
+  'orange.jpg': ['orange'],
+  'fruits.jpg': ['orange', 'lemon'],
+  'messi5.jpg': ['soccer ball'],
+  'butterfly.jpg': ['butterfly'],
+  'squirrel_cls.jpg': ['squirrel'],
+  'chicky_512.png': ['dog'],
+  'starry_night.jpg': [],
+  'home.jpg': ['palace'],
+  'stuff.jpg': ['ping-pong ball', 'lighter'],
+  'licenseplate_motion.jpg': ['car'],
+  'baboon.jpg': ['baboon'],
 };
 /**
  * The background photos of each synthetic set: the test set and the tuning set never share one (nor a seed), so a
@@ -68,7 +92,11 @@ export function parseClasses(c: number[] | string): number[] {
 export async function readRgb(path: string): Promise<Rgb> {
   const { width, height, data } = decodeImage(await readFile(path), path);
   const rgb = new Uint8Array(width * height * 3);
-  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) { rgb[i] = data[j]; rgb[i + 1] = data[j + 1]; rgb[i + 2] = data[j + 2]; }
+  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+    rgb[i] = data[j];
+    rgb[i + 1] = data[j + 1];
+    rgb[i + 2] = data[j + 2];
+  }
   return { width, height, data: rgb };
 }
 
@@ -82,32 +110,44 @@ export function resizeRegion(src: Rgb, x0: number, y0: number, w: number, h: num
   // Sample points spread evenly over each output pixel's footprint in the source (pixel-centre convention),
   // per axis: the two neighbours and the fraction of the bilinear interpolation.
   const taps = (start: number, len: number, n: number, max: number) => {
-    const lo = new Int32Array(n * s), hi = new Int32Array(n * s), f = new Float64Array(n * s);
-    for (let o = 0; o < n; o++) for (let i = 0; i < s; i++) {
-      const p = Math.min(Math.max(start + ((o + (i + 0.5) / s) * len) / n - 0.5, 0), max - 1);
-      const k = o * s + i;
-      lo[k] = Math.floor(p); hi[k] = Math.min(lo[k] + 1, max - 1); f[k] = p - lo[k];
-    }
+    const lo = new Int32Array(n * s),
+      hi = new Int32Array(n * s),
+      f = new Float64Array(n * s);
+    for (let o = 0; o < n; o++)
+      for (let i = 0; i < s; i++) {
+        const p = Math.min(Math.max(start + ((o + (i + 0.5) / s) * len) / n - 0.5, 0), max - 1);
+        const k = o * s + i;
+        lo[k] = Math.floor(p);
+        hi[k] = Math.min(lo[k] + 1, max - 1);
+        f[k] = p - lo[k];
+      }
     return { lo, hi, f };
   };
-  const tx = taps(x0, w, ow, src.width), ty = taps(y0, h, oh, src.height);
-  const d = src.data, W = src.width;
+  const tx = taps(x0, w, ow, src.width),
+    ty = taps(y0, h, oh, src.height);
+  const d = src.data,
+    W = src.width;
   const acc = new Float64Array(3);
-  for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
-    acc.fill(0);
-    for (let j = oy * s; j < (oy + 1) * s; j++) {
-      const ra = ty.lo[j] * W, rb = ty.hi[j] * W, fy = ty.f[j];
-      for (let i = ox * s; i < (ox + 1) * s; i++) {
-        const xa = tx.lo[i], xb = tx.hi[i], fx = tx.f[i];
-        for (let ch = 0; ch < 3; ch++) {
-          const top = d[(ra + xa) * 3 + ch] * (1 - fx) + d[(ra + xb) * 3 + ch] * fx;
-          const bot = d[(rb + xa) * 3 + ch] * (1 - fx) + d[(rb + xb) * 3 + ch] * fx;
-          acc[ch] += top * (1 - fy) + bot * fy;
+  for (let oy = 0; oy < oh; oy++)
+    for (let ox = 0; ox < ow; ox++) {
+      acc.fill(0);
+      for (let j = oy * s; j < (oy + 1) * s; j++) {
+        const ra = ty.lo[j] * W,
+          rb = ty.hi[j] * W,
+          fy = ty.f[j];
+        for (let i = ox * s; i < (ox + 1) * s; i++) {
+          const xa = tx.lo[i],
+            xb = tx.hi[i],
+            fx = tx.f[i];
+          for (let ch = 0; ch < 3; ch++) {
+            const top = d[(ra + xa) * 3 + ch] * (1 - fx) + d[(ra + xb) * 3 + ch] * fx;
+            const bot = d[(rb + xa) * 3 + ch] * (1 - fx) + d[(rb + xb) * 3 + ch] * fx;
+            acc[ch] += top * (1 - fy) + bot * fy;
+          }
         }
       }
+      for (let ch = 0; ch < 3; ch++) out[(oy * ow + ox) * 3 + ch] = Math.round(acc[ch] / (s * s));
     }
-    for (let ch = 0; ch < 3; ch++) out[(oy * ow + ox) * 3 + ch] = Math.round(acc[ch] / (s * s));
-  }
   return { width: ow, height: oh, data: out };
 }
 
@@ -117,8 +157,16 @@ function paste(dst: Rgb, src: Rgb, x: number, y: number) {
   }
 }
 
-interface BoxItem { image: string; object: string; classes: number[] | string; box: Box; maxUpscale?: number; reason?: string }
-const readItems = async (path: string): Promise<BoxItem[]> => (JSON.parse(await readFile(path, 'utf8')) as { items: BoxItem[] }).items;
+interface BoxItem {
+  image: string;
+  object: string;
+  classes: number[] | string;
+  box: Box;
+  maxUpscale?: number;
+  reason?: string;
+}
+const readItems = async (path: string): Promise<BoxItem[]> =>
+  (JSON.parse(await readFile(path, 'utf8')) as { items: BoxItem[] }).items;
 
 /** A box covering more than this share of its photo says nothing about localization (more-boxes.json's baboon). */
 export const MAX_PHOTO_BOX_SHARE = 0.9;
@@ -130,12 +178,24 @@ export const MAX_PHOTO_BOX_SHARE = 0.9;
 export async function loadPhotos(d: EvalData): Promise<{ cases: EvalCase[]; skipped: { id: string; why: string }[] }> {
   const cases: EvalCase[] = [];
   const skipped: { id: string; why: string }[] = [];
-  for (const it of [...await readItems(d.boxes), ...await readItems(d.moreBoxes)]) {
+  for (const it of [...(await readItems(d.boxes)), ...(await readItems(d.moreBoxes))]) {
     const image = await readRgb(join(d.images, it.image));
     const [x1, y1, x2, y2] = it.box;
-    const share = ((Math.min(x2, image.width - 1) - x1 + 1) * (Math.min(y2, image.height - 1) - y1 + 1)) / (image.width * image.height);
-    if (share > MAX_PHOTO_BOX_SHARE) { skipped.push({ id: it.image, why: `its ${it.object} box covers ${(100 * share).toFixed(0)}% of the photo` }); continue; }
-    cases.push({ id: it.image, set: 'photos', image, box: it.box, classes: parseClasses(it.classes), object: it.object });
+    const share =
+      ((Math.min(x2, image.width - 1) - x1 + 1) * (Math.min(y2, image.height - 1) - y1 + 1)) /
+      (image.width * image.height);
+    if (share > MAX_PHOTO_BOX_SHARE) {
+      skipped.push({ id: it.image, why: `its ${it.object} box covers ${(100 * share).toFixed(0)}% of the photo` });
+      continue;
+    }
+    cases.push({
+      id: it.image,
+      set: 'photos',
+      image,
+      box: it.box,
+      classes: parseClasses(it.classes),
+      object: it.object,
+    });
   }
   return { cases, skipped };
 }
@@ -158,12 +218,13 @@ export interface Synthesizer {
  */
 export async function synthesizer(d: EvalData, set: SetName, seed: number, size = 320): Promise<Synthesizer> {
   const objects = [
-    ...[...await readItems(d.boxes), ...await readItems(d.moreBoxes)].filter((o) => o.object !== 'ball'),
-    ...await readItems(d.cuts),
+    ...[...(await readItems(d.boxes)), ...(await readItems(d.moreBoxes))].filter((o) => o.object !== 'ball'),
+    ...(await readItems(d.cuts)),
   ].map((o) => ({ ...o, classes: parseClasses(o.classes) }));
   const kinds = [...new Set(objects.map((o) => o.object))];
   const photos = new Map<string, Rgb>();
-  for (const name of new Set([...BACKGROUNDS[set], ...objects.map((o) => o.image)])) photos.set(name, await readRgb(join(d.images, name)));
+  for (const name of new Set([...BACKGROUNDS[set], ...objects.map((o) => o.image)]))
+    photos.set(name, await readRgb(join(d.images, name)));
   const candidate = (kind: number, j: number): EvalCase => {
     const rand = rng(seed ^ Math.imul(kind * 100003 + j + 1, 0x9e3779b1));
     const cuts = objects.filter((o) => o.object === kinds[kind]);
@@ -172,27 +233,38 @@ export async function synthesizer(d: EvalData, set: SetName, seed: number, size 
     const backName = backs[Math.floor(rand() * backs.length)];
     const back = photos.get(backName)!;
     const side = Math.floor(Math.min(back.width, back.height) * (0.6 + 0.4 * rand()));
-    const bx = Math.floor(rand() * (back.width - side + 1)), by = Math.floor(rand() * (back.height - side + 1));
+    const bx = Math.floor(rand() * (back.width - side + 1)),
+      by = Math.floor(rand() * (back.height - side + 1));
     const canvas = resizeRegion(back, bx, by, side, side, size, size);
     const [x1, y1, x2, y2] = obj.box;
     const src = photos.get(obj.image)!;
-    const ow = Math.min(x2, src.width - 1) - x1 + 1, oh = Math.min(y2, src.height - 1) - y1 + 1;
+    const ow = Math.min(x2, src.width - 1) - x1 + 1,
+      oh = Math.min(y2, src.height - 1) - y1 + 1;
     // Off-centre: the box never comes within OFF_CENTRE px of the middle ((size-1)/2), so that pointing at the
     // middle scores (almost) never: large objects placed uniformly would almost always cover it. (A peak on the
     // pixel next to the middle, 0.7 px off, can still score.) Too large to fit: shrink.
     let k = Math.min((size * (0.35 + 0.15 * rand())) / Math.max(ow, oh), obj.maxUpscale ?? Infinity);
-    let w = 0, h = 0, px = 0, py = 0;
+    let w = 0,
+      h = 0,
+      px = 0,
+      py = 0;
     for (let tries = 0; ; tries++) {
       if (tries % 20 === 19) k *= 0.9;
-      w = Math.max(1, Math.round(ow * k)); h = Math.max(1, Math.round(oh * k));
-      px = Math.floor(rand() * (size - w + 1)); py = Math.floor(rand() * (size - h + 1));
+      w = Math.max(1, Math.round(ow * k));
+      h = Math.max(1, Math.round(oh * k));
+      px = Math.floor(rand() * (size - w + 1));
+      py = Math.floor(rand() * (size - h + 1));
       const c = (size - 1) / 2;
       if (Math.hypot(Math.max(px - c, 0, c - (px + w - 1)), Math.max(py - c, 0, c - (py + h - 1))) > OFF_CENTRE) break;
     }
     paste(canvas, resizeRegion(src, x1, y1, ow, oh, w, h), px, py);
     return {
-      id: `${set}-${kinds[kind].replace(/ /g, '_')}-${String(j).padStart(3, '0')}@${backName}`, set: 'synthetic', image: canvas,
-      box: [px, py, px + w - 1, py + h - 1], classes: obj.classes, object: obj.object,
+      id: `${set}-${kinds[kind].replace(/ /g, '_')}-${String(j).padStart(3, '0')}@${backName}`,
+      set: 'synthetic',
+      image: canvas,
+      box: [px, py, px + w - 1, py + h - 1],
+      classes: obj.classes,
+      object: obj.object,
     };
   };
   return { candidate, kinds };

@@ -18,11 +18,21 @@ export class Actions extends Control {
   override render() {
     const cam = this.source === 'camera';
     return html`<section class="actions" aria-label="Actions" ?hidden=${this.source === 'none'}>
-      <button data-testid="freeze" ?disabled=${!cam} @click=${() => this.emit('freeze')} aria-pressed=${this.frozen}>${this.frozen ? 'Resume' : 'Freeze'}</button>
-      <button data-testid="switch-camera" ?disabled=${!cam} @click=${() => this.emit('switch-camera')}>Switch camera</button>
+      <button data-testid="freeze" ?disabled=${!cam} @click=${() => this.emit('freeze')} aria-pressed=${this.frozen}>
+        ${this.frozen ? 'Resume' : 'Freeze'}
+      </button>
+      <button data-testid="switch-camera" ?disabled=${!cam} @click=${() => this.emit('switch-camera')}>
+        Switch camera
+      </button>
       <button data-testid="share" ?disabled=${!this.ready} @click=${() => this.emit('share')}>Share</button>
-      <button data-testid="record" ?disabled=${!this.ready || !this.canRecord || this.recording > 0} @click=${() => this.emit('record')}
-        aria-live="polite">${this.recording > 0 ? `Recording… ${this.recording}` : 'Record 5\u00a0s'}</button>
+      <button
+        data-testid="record"
+        ?disabled=${!this.ready || !this.canRecord || this.recording > 0}
+        @click=${() => this.emit('record')}
+        aria-live="polite"
+      >
+        ${this.recording > 0 ? `Recording… ${this.recording}` : 'Record 5\u00a0s'}
+      </button>
     </section>`;
   }
 }

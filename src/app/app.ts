@@ -88,30 +88,63 @@ export class CnnfixApp extends LitElement {
    * From the page's start to the first label: when each loading step began (performance.now() ms; 'model' with the
    * bytes at its last report). Shown in the info panel; tests check that no step was skipped.
    */
-  readonly timeline: { step: 'model' | 'compile' | 'first' | 'label'; at: number; loaded?: number; total?: number }[] = [];
+  readonly timeline: { step: 'model' | 'compile' | 'first' | 'label'; at: number; loaded?: number; total?: number }[] =
+    [];
   /** What the element showed at its last statechange (to see what changed). */
   private seen: { info?: InitInfo; source: Showing; paused: boolean } = { source: 'none', paused: false };
 
   // The element's state, read where it lives (re-rendered on its statechange and result events); stable hooks for
   // tests and the console.
-  get info() { return this.fix?.info; }
-  get engineState(): EngineState { return this.fix?.status ?? 'loading'; }
-  get engineMessage() { return this.fix?.message ?? ''; }
-  get workerStatus(): WorkerStatus | undefined { return this.fix?.workerStatus; }
-  get source(): Showing { return this.fix?.showing ?? 'none'; }
-  get cameraProblem(): CameraError | undefined { return this.fix?.cameraError; }
-  get paused() { return this.fix?.paused ?? false; }
-  get result(): FrameResult | undefined { return this.fix?.result; }
-  get fps() { return this.fix?.loop.fps ?? 0; }
-  get idle() { return this.kiosk.idle; }
-  get video() { return this.fix?.video; }
-  get engine() { return this.fix?.engine; }
-  get stream() { return this.fix?.stream; }
+  get info() {
+    return this.fix?.info;
+  }
+  get engineState(): EngineState {
+    return this.fix?.status ?? 'loading';
+  }
+  get engineMessage() {
+    return this.fix?.message ?? '';
+  }
+  get workerStatus(): WorkerStatus | undefined {
+    return this.fix?.workerStatus;
+  }
+  get source(): Showing {
+    return this.fix?.showing ?? 'none';
+  }
+  get cameraProblem(): CameraError | undefined {
+    return this.fix?.cameraError;
+  }
+  get paused() {
+    return this.fix?.paused ?? false;
+  }
+  get result(): FrameResult | undefined {
+    return this.fix?.result;
+  }
+  get fps() {
+    return this.fix?.loop.fps ?? 0;
+  }
+  get idle() {
+    return this.kiosk.idle;
+  }
+  get video() {
+    return this.fix?.video;
+  }
+  get engine() {
+    return this.fix?.engine;
+  }
+  get stream() {
+    return this.fix?.stream;
+  }
   /** Results received so far. */
-  get results() { return this.fix?.results ?? 0; }
+  get results() {
+    return this.fix?.results ?? 0;
+  }
   /** Whether a frame is with the worker now (tests wait for a quiet moment). */
-  get inFlight() { return this.fix?.inFlight ?? false; }
-  get framesInFlight() { return this.fix?.framesInFlight ?? 0; }
+  get inFlight() {
+    return this.fix?.inFlight ?? false;
+  }
+  get framesInFlight() {
+    return this.fix?.framesInFlight ?? 0;
+  }
 
   override connectedCallback() {
     super.connectedCallback();
@@ -155,7 +188,8 @@ export class CnnfixApp extends LitElement {
       void listCameras().then((c) => (this.cameras = c));
     }
     if (newModel) {
-      if (this.s.layer && !newModel.layers.some((l) => l.name === this.s.layer)) this.s = { ...this.s, layer: undefined };
+      if (this.s.layer && !newModel.layers.some((l) => l.name === this.s.layer))
+        this.s = { ...this.s, layer: undefined };
       void this.refreshAvailability();
     }
   }
@@ -171,11 +205,18 @@ export class CnnfixApp extends LitElement {
     if (!p || this.timeline.some((t) => t.step === 'label')) return;
     const last = this.timeline.at(-1);
     if (p.step === 'model' && last?.step === 'model') Object.assign(last, { loaded: p.loaded, total: p.total });
-    else if (p.step !== last?.step) this.timeline.push({ step: p.step, at: performance.now(), ...(p.step === 'model' ? { loaded: p.loaded, total: p.total } : {}) });
+    else if (p.step !== last?.step)
+      this.timeline.push({
+        step: p.step,
+        at: performance.now(),
+        ...(p.step === 'model' ? { loaded: p.loaded, total: p.total } : {}),
+      });
   }
 
   /** When the reload at a quiet hour is due (exhibit mode), Date.now() time. */
-  get reloadAt() { return this.kiosk.reloadAt; }
+  get reloadAt() {
+    return this.kiosk.reloadAt;
+  }
 
   // ---------------------------------------------------------------- what the user asks for
 
@@ -245,7 +286,15 @@ export class CnnfixApp extends LitElement {
       this.ownModel = this.modelFiles = this.modelFacts = undefined;
       this.modelId = this.engineModel = c.modelId;
     } else {
-      this.startOwn(c, 'modelUrl' in c ? c.modelUrl : c.modelFiles.map((f) => `${f.name}:${f.size}`).sort().join('|'));
+      this.startOwn(
+        c,
+        'modelUrl' in c
+          ? c.modelUrl
+          : c.modelFiles
+              .map((f) => `${f.name}:${f.size}`)
+              .sort()
+              .join('|'),
+      );
     }
   }
 
@@ -297,7 +346,11 @@ export class CnnfixApp extends LitElement {
     const tick = setInterval(() => (this.recording = Math.max(1, this.recording - 1)), 1000);
     try {
       const clip = await this.fix.record(seconds * 1000, () => this.captionText());
-      const how = await shareOrDownload(clip, `cnnfix-${stamp()}.${clipExtension(clip.type)}`, this.captionText() ?? '');
+      const how = await shareOrDownload(
+        clip,
+        `cnnfix-${stamp()}.${clipExtension(clip.type)}`,
+        this.captionText() ?? '',
+      );
       if (how === 'downloaded') this.say('Saved the clip to your downloads.');
     } catch (err) {
       this.say(`Recording failed: ${messageOf(err)}`);
@@ -309,7 +362,9 @@ export class CnnfixApp extends LitElement {
 
   private say(msg: string) {
     this.toast = msg;
-    setTimeout(() => { if (this.toast === msg) this.toast = ''; }, 6000);
+    setTimeout(() => {
+      if (this.toast === msg) this.toast = '';
+    }, 6000);
   }
 
   private async refreshAvailability() {
@@ -321,8 +376,7 @@ export class CnnfixApp extends LitElement {
 
   override render() {
     const k = this.params.kiosk;
-    return html`
-      ${k ? nothing : this.renderHeader()}
+    return html` ${k ? nothing : this.renderHeader()}
       <main class="layout">
         ${this.renderStage()}
         ${!k ? this.renderPanel() : this.kiosk.settingsOpen ? this.renderKioskSettings() : nothing}
@@ -337,8 +391,13 @@ export class CnnfixApp extends LitElement {
       <div class="bar-actions">
         ${this.updateReady ? html`<button class="accent" @click=${() => this.updateReady?.()}>Update to the new version</button>` : nothing}
         ${this.install && this.results > 0 ? html`<button data-testid="install" @click=${() => this.install?.()}>Install app</button>` : nothing}
-        <cnnfix-status .info=${this.info} .workerStatus=${this.workerStatus} .fps=${this.fps} .targetFps=${this.fix?.targetFps ?? 0}
-          .timeline=${this.timeline}></cnnfix-status>
+        <cnnfix-status
+          .info=${this.info}
+          .workerStatus=${this.workerStatus}
+          .fps=${this.fps}
+          .targetFps=${this.fix?.targetFps ?? 0}
+          .timeline=${this.timeline}
+        ></cnnfix-status>
       </div>
     </header>`;
   }
@@ -348,14 +407,39 @@ export class CnnfixApp extends LitElement {
     const top = this.result?.top[0];
     const explained = this.result?.explained ?? [];
     const loading = !top && this.engineState !== 'failed';
-    return html`<section class="stage ${this.drop.dragging ? 'dragging' : ''}" aria-label="Picture and its explanation" data-testid="stage">
-      <cnn-fixations .model=${this.engineModel} .modelFiles=${this.modelFiles} .modelFacts=${this.modelFacts} .backend=${this.params.backend}
-        .source=${this.src} .frozen=${this.frozen} alt=${this.imageName ? `Still image ${this.imageName}` : ''}
-        .classes=${s.classes} .method=${s.method} .rules=${s.rules} .fit=${s.fit} .colormap=${s.colormap} .opacity=${s.opacity}
-        .points=${s.points} .heatmap=${s.heatmap} .box=${s.box} .smooth=${s.smooth} .layer=${s.layer}
-        .facingMode=${s.facingMode} .resolution=${s.resolution} .deviceId=${s.deviceId} .fps=${this.params.fps} .savePower=${s.savePower}
-        @statechange=${() => this.onState()} @result=${(e: CustomEvent<FrameResult>) => this.onResult(e.detail)}
-        @problem=${(e: CustomEvent<{ message: string }>) => this.say(e.detail.message)}></cnn-fixations>
+    return html`<section
+      class="stage ${this.drop.dragging ? 'dragging' : ''}"
+      aria-label="Picture and its explanation"
+      data-testid="stage"
+    >
+      <cnn-fixations
+        .model=${this.engineModel}
+        .modelFiles=${this.modelFiles}
+        .modelFacts=${this.modelFacts}
+        .backend=${this.params.backend}
+        .source=${this.src}
+        .frozen=${this.frozen}
+        alt=${this.imageName ? `Still image ${this.imageName}` : ''}
+        .classes=${s.classes}
+        .method=${s.method}
+        .rules=${s.rules}
+        .fit=${s.fit}
+        .colormap=${s.colormap}
+        .opacity=${s.opacity}
+        .points=${s.points}
+        .heatmap=${s.heatmap}
+        .box=${s.box}
+        .smooth=${s.smooth}
+        .layer=${s.layer}
+        .facingMode=${s.facingMode}
+        .resolution=${s.resolution}
+        .deviceId=${s.deviceId}
+        .fps=${this.params.fps}
+        .savePower=${s.savePower}
+        @statechange=${() => this.onState()}
+        @result=${(e: CustomEvent<FrameResult>) => this.onResult(e.detail)}
+        @problem=${(e: CustomEvent<{ message: string }>) => this.say(e.detail.message)}
+      ></cnn-fixations>
       ${this.source === 'none' ? this.renderStart() : nothing}
       <div class="caption" aria-live="polite">
         <div class="caption-label">
@@ -366,12 +450,19 @@ export class CnnfixApp extends LitElement {
           ${this.paused ? html`<span class="badge">paused</span>` : nothing}
         </div>
         <div class="caption-notes">
-          ${explained.length && this.result && (s.classes.length || this.result.method !== this.info?.method)
-            // The method is named when it is not the model's default (or classes were chosen).
-            ? html`<span class="explaining">${METHOD_NAMES[this.result.method]} for ${explained.map((e, i) =>
-              // Several classes: each name with its colour, the legend of the per-class heatmaps, points and boxes.
-              html`${i ? ', ' : ''}${explained.length > 1 ? html`<span class="swatch" style="--c:${e.color}" aria-hidden="true"></span>` : nothing}${e.class.label}`)}</span>`
-            : nothing}
+          ${
+            explained.length && this.result && (s.classes.length || this.result.method !== this.info?.method)
+              ? // The method is named when it is not the model's default (or classes were chosen).
+                html`<span class="explaining"
+                  >${METHOD_NAMES[this.result.method]} for
+                  ${explained.map(
+                    (e, i) =>
+                      // Several classes: each name with its colour, the legend of the per-class heatmaps, points and boxes.
+                      html`${i ? ', ' : ''}${explained.length > 1 ? html`<span class="swatch" style="--c:${e.color}" aria-hidden="true"></span>` : nothing}${e.class.label}`,
+                  )}</span
+                >`
+              : nothing
+          }
           ${explained.length && s.box ? html`<span class="box-source" data-testid="box-source">${boxNote(explained[0].boxSource)}</span>` : nothing}
         </div>
       </div>
@@ -384,17 +475,29 @@ export class CnnfixApp extends LitElement {
   private renderStart() {
     const p = this.cameraProblem;
     const k = this.params.kiosk;
-    const camera = html`<button class="big ${this.params.openImage ? '' : 'accent'}" data-testid="start-camera" @click=${() => this.startCamera()}>
-      ${p ? (p.kind === 'ended' ? 'Reconnect the camera' : 'Try the camera again') : 'Start the camera'}</button>`;
-    const image = html`<button class="big ${this.params.openImage ? 'accent' : ''}" data-testid="start-open-image" @click=${() => this.fileInput.click()}>Open an image</button>`;
+    const camera = html`<button
+      class="big ${this.params.openImage ? '' : 'accent'}"
+      data-testid="start-camera"
+      @click=${() => this.startCamera()}
+    >
+      ${p ? (p.kind === 'ended' ? 'Reconnect the camera' : 'Try the camera again') : 'Start the camera'}
+    </button>`;
+    const image = html`<button
+      class="big ${this.params.openImage ? 'accent' : ''}"
+      data-testid="start-open-image"
+      @click=${() => this.fileInput.click()}
+    >
+      Open an image
+    </button>`;
     return html`<div class="start" data-testid="start">
       ${p ? html`<p class="problem" role="alert" data-testid="camera-error">${p.message}</p>` : nothing}
-      ${k
-        ? html`<button class="big" @click=${() => this.startCamera()}>Tap to start the camera</button>`
-        : html`
-          <p class="lead">See which pixels a neural network's guess rests on.</p>
-          <div class="row">${this.params.openImage ? html`${image}${camera}` : html`${camera}${image}`}</div>
-          <p class="hint">…or drop an image here. Nothing you show leaves this device.</p>`}
+      ${
+        k
+          ? html`<button class="big" @click=${() => this.startCamera()}>Tap to start the camera</button>`
+          : html` <p class="lead">See which pixels a neural network's guess rests on.</p>
+              <div class="row">${this.params.openImage ? html`${image}${camera}` : html`${camera}${image}`}</div>
+              <p class="hint">…or drop an image here. Nothing you show leaves this device.</p>`
+      }
       ${k && this.engineState === 'failed' ? html`<p class="problem" role="alert">${this.engineMessage}</p>` : nothing}
     </div>`;
   }
@@ -402,25 +505,34 @@ export class CnnfixApp extends LitElement {
   /** Over the picture only what the user must act on: a model that failed to load, a worker that stopped. */
   private renderNotices() {
     return html`<div class="notices" role="status" aria-live="polite" data-testid="status">
-      ${this.engineState === 'failed' ? html`<div class="problem" role="alert" data-testid="model-error">
-          <p>${this.engineMessage}</p>
-          <button @click=${() => this.fix.reload()}>${this.fix.failure === 'run' ? 'Restart' : 'Retry'}</button>
-          <span>or pick another model below.</span></div>` : nothing}
+      ${
+        this.engineState === 'failed'
+          ? html`<div class="problem" role="alert" data-testid="model-error">
+              <p>${this.engineMessage}</p>
+              <button @click=${() => this.fix.reload()}>${this.fix.failure === 'run' ? 'Restart' : 'Retry'}</button>
+              <span>or pick another model below.</span>
+            </div>`
+          : nothing
+      }
     </div>`;
   }
 
   private renderAttract() {
     return html`<div class="attract" data-testid="attract">
       <p class="attract-title">Show me something!</p>
-      <p>Hold an object up to the camera. A neural network will guess what it is, and the colours will show which
-        pixels its guess rests on.</p>
+      <p>
+        Hold an object up to the camera. A neural network will guess what it is, and the colours will show which pixels
+        its guess rests on.
+      </p>
       <p class="attract-small">Warm colours: the strongest evidence. The network's evidence, not what it "sees".</p>
     </div>`;
   }
 
   private renderKioskFooter() {
     return html`<footer class="legend" data-testid="legend">
-      <span><span class="ramp ${this.s.colormap}" aria-hidden="true"></span> warm = strongest evidence for the guess</span>
+      <span
+        ><span class="ramp ${this.s.colormap}" aria-hidden="true"></span> warm = strongest evidence for the guess</span
+      >
       <span><span class="dot" style="--c:${CLASS_COLORS[0]}" aria-hidden="true"></span> pixels it kept</span>
       <span><span class="boxmark" style="--c:${CLASS_COLORS[0]}" aria-hidden="true"></span> their extent</span>
       <span class="caveat">The network's evidence, not what it "sees".</span>
@@ -430,11 +542,15 @@ export class CnnfixApp extends LitElement {
   /** Exhibit mode's settings, opened by a long press: the panel in a dialog, with a way back. */
   private renderKioskSettings() {
     return html`<div class="kiosk-settings" role="dialog" aria-label="Exhibit settings" data-testid="kiosk-settings">
-      <div class="row"><strong>Exhibit settings</strong>
-        <button class="accent" @click=${() => this.kiosk.closeSettings()}>Close</button></div>
-      <p class="muted">${this.kiosk.awake ? 'The screen is kept awake.' : 'The screen may sleep (no wake lock).'}
-        ${this.kiosk.reloadAt ? ` Reloads at ${new Date(this.kiosk.reloadAt).toLocaleString()}.` : ''}
-        Frame rate: ${this.fps.toFixed(1)} of ${this.fix?.targetFps ?? this.params.fps} frames/s.</p>
+      <div class="row">
+        <strong>Exhibit settings</strong>
+        <button class="accent" @click=${() => this.kiosk.closeSettings()}>Close</button>
+      </div>
+      <p class="muted">
+        ${this.kiosk.awake ? 'The screen is kept awake.' : 'The screen may sleep (no wake lock).'}
+        ${this.kiosk.reloadAt ? ` Reloads at ${new Date(this.kiosk.reloadAt).toLocaleString()}.` : ''} Frame rate:
+        ${this.fps.toFixed(1)} of ${this.fix?.targetFps ?? this.params.fps} frames/s.
+      </p>
       ${this.renderPanel()}
     </div>`;
   }
@@ -442,47 +558,89 @@ export class CnnfixApp extends LitElement {
   private renderPanel() {
     const s = this.s;
     const video = this.source === 'camera' ? this.fix?.video : undefined;
-    return html`<aside class="panel" aria-label="Controls"
+    return html`<aside
+      class="panel"
+      aria-label="Controls"
       @settings=${(e: CustomEvent<Partial<Settings>>) => this.set(e.detail)}
       @toggle-class=${(e: CustomEvent<number>) => this.toggleClass(e.detail)}
       @start-camera=${(e: CustomEvent<Partial<Settings>>) => void this.startCamera(e.detail)}
-      @freeze=${() => this.toggleFreeze()} @switch-camera=${() => this.switchCamera()}
-      @share=${() => void this.share()} @record=${() => void this.record()}
-      @open-image=${() => this.fileInput.click()} @snapshot=${() => void this.snapshot()}
+      @freeze=${() => this.toggleFreeze()}
+      @switch-camera=${() => this.switchCamera()}
+      @share=${() => void this.share()}
+      @record=${() => void this.record()}
+      @open-image=${() => this.fileInput.click()}
+      @snapshot=${() => void this.snapshot()}
       @pick-model=${(e: CustomEvent<ModelChoice>) => this.pickModel(e.detail)}
       @facts-change=${(e: CustomEvent<FactsChoice>) => this.ownModel && this.startOwn(this.ownModel.source, this.ownModel.key, e.detail)}
-      @say=${(e: CustomEvent<string>) => this.say(e.detail)}>
+      @say=${(e: CustomEvent<string>) => this.say(e.detail)}
+    >
       <cnnfix-top5 .top=${this.result?.top ?? []} .pinned=${s.classes}></cnnfix-top5>
-      <cnnfix-actions .source=${this.source} .frozen=${this.frozen} .ready=${!!this.result && this.source !== 'none'}
-        .recording=${this.recording} .canRecord=${!!clipType()}></cnnfix-actions>
-      <cnnfix-picture .source=${this.source} .frozen=${this.frozen} .canSnapshot=${!!this.result && this.source !== 'none'}
-        .cameras=${this.cameras} .deviceId=${this.stream?.getVideoTracks()[0]?.getSettings().deviceId} .resolution=${s.resolution}
-        .savePower=${s.savePower} .videoSize=${video ? { width: video.videoWidth, height: video.videoHeight } : undefined}></cnnfix-picture>
+      <cnnfix-actions
+        .source=${this.source}
+        .frozen=${this.frozen}
+        .ready=${!!this.result && this.source !== 'none'}
+        .recording=${this.recording}
+        .canRecord=${!!clipType()}
+      ></cnnfix-actions>
+      <cnnfix-picture
+        .source=${this.source}
+        .frozen=${this.frozen}
+        .canSnapshot=${!!this.result && this.source !== 'none'}
+        .cameras=${this.cameras}
+        .deviceId=${this.stream?.getVideoTracks()[0]?.getSettings().deviceId}
+        .resolution=${s.resolution}
+        .savePower=${s.savePower}
+        .videoSize=${video ? { width: video.videoWidth, height: video.videoHeight } : undefined}
+      ></cnnfix-picture>
       <cnnfix-classes .labels=${this.info?.labels ?? []} .classes=${s.classes}></cnnfix-classes>
       <cnnfix-overlay-controls .s=${s}></cnnfix-overlay-controls>
       <cnnfix-method .s=${s} .info=${this.info}></cnnfix-method>
       <cnnfix-layers .s=${s} .info=${this.info} .result=${this.result}></cnnfix-layers>
-      <cnnfix-model .models=${this.models} .availability=${this.modelAvailability} .modelId=${this.modelId}
-        .ownModelKey=${this.ownModel?.key} .info=${this.info}></cnnfix-model>
+      <cnnfix-model
+        .models=${this.models}
+        .availability=${this.modelAvailability}
+        .modelId=${this.modelId}
+        .ownModelKey=${this.ownModel?.key}
+        .info=${this.info}
+      ></cnnfix-model>
       <cnnfix-perf .info=${this.info} .result=${this.result} .fps=${this.fps}></cnnfix-perf>
-      <input class="image-input" type="file" accept="image/*" hidden aria-label="Image file"
-        @change=${(e: Event) => { const f = (e.target as HTMLInputElement).files?.[0]; if (f) void this.openImage(f); (e.target as HTMLInputElement).value = ''; }} />
+      <input
+        class="image-input"
+        type="file"
+        accept="image/*"
+        hidden
+        aria-label="Image file"
+        @change=${(e: Event) => {
+          const f = (e.target as HTMLInputElement).files?.[0];
+          if (f) void this.openImage(f);
+          (e.target as HTMLInputElement).value = '';
+        }}
+      />
     </aside>`;
   }
 }
 
 /** The methods' names in the caption. */
-const METHOD_NAMES: Record<FrameResult['method'], string> = { fixations: 'fixations', guided: 'guided (class map x fixations)', cam: 'CAM', gradcam: 'Grad-CAM' };
+const METHOD_NAMES: Record<FrameResult['method'], string> = {
+  fixations: 'fixations',
+  guided: 'guided (class map x fixations)',
+  cam: 'CAM',
+  gradcam: 'Grad-CAM',
+};
 
 /** Which box the overlay shows (the first class's), in the caption. */
 function boxNote(source: BoxSource | null): string {
-  return source === 'fixations' ? 'box: the fixations\' (the paper\'s)' : source === 'map' ? 'box: the map\'s (CAM protocol)'
-    : `no box (fewer than ${MIN_BOX_POINTS} points)`;
+  return source === 'fixations'
+    ? "box: the fixations' (the paper's)"
+    : source === 'map'
+      ? "box: the map's (CAM protocol)"
+      : `no box (fewer than ${MIN_BOX_POINTS} points)`;
 }
 
 /** "fox squirrel, eastern fox squirrel, Sciurus niger": the first name large, the synonyms small. */
 function splitLabel(label: string) {
   const i = label.indexOf(', ');
-  return i < 0 ? html`<span class="name">${label}</span>`
+  return i < 0
+    ? html`<span class="name">${label}</span>`
     : html`<span class="name">${label.slice(0, i)}</span><span class="syn">${label.slice(i)}</span>`;
 }

@@ -1,7 +1,15 @@
 // The model catalog as the page sees it: which entries this server has installed and which are cached offline.
 
-export interface CatalogModel { id: string; name?: string; licence?: string; inputSize?: number }
-export interface Catalog { default: string; models: CatalogModel[] }
+export interface CatalogModel {
+  id: string;
+  name?: string;
+  licence?: string;
+  inputSize?: number;
+}
+export interface Catalog {
+  default: string;
+  models: CatalogModel[];
+}
 /** 'offline': in the service worker's caches; 'installed': served here; 'missing': not installed on this server. */
 export type Availability = 'offline' | 'installed' | 'missing' | 'unknown';
 

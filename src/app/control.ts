@@ -4,7 +4,9 @@ import { LitElement } from 'lit';
 
 export abstract class Control extends LitElement {
   // Rendered into the app's own shadow root: one stylesheet (styles.ts) styles the whole panel.
-  protected override createRenderRoot() { return this; }
+  protected override createRenderRoot() {
+    return this;
+  }
 
   protected emit<T>(type: string, detail?: T) {
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));

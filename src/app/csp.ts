@@ -2,7 +2,9 @@
 // header (vite.config.ts). Network only to this origin (and the origins of catalog models fetched from elsewhere),
 // wasm compilation for the wasm backend, workers and scripts from this origin or blob: (threaded wasm). Nothing the camera sees can be sent away.
 
-export interface CatalogLike { models: { modelUrl?: string }[] }
+export interface CatalogLike {
+  models: { modelUrl?: string }[];
+}
 
 /** Origins of catalog models that the browser loads from another host (entries with an absolute `modelUrl`). */
 export function catalogOrigins(catalog: CatalogLike): string[] {

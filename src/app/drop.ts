@@ -17,7 +17,10 @@ export const isModelDrop = (files: File[]) => files.some((f) => /\.onnx$/i.test(
 export class DropTarget implements ReactiveController {
   dragging = false;
 
-  constructor(private readonly host: DropHost, private readonly on: DropActions) {
+  constructor(
+    private readonly host: DropHost,
+    private readonly on: DropActions,
+  ) {
     host.addController(this);
   }
 

@@ -2,7 +2,8 @@
 // a while. Motion is the mean absolute difference of tiny grey thumbnails of successive frames.
 
 /** The thumbnail's size (motion-watch.ts scales the video down to it). */
-export const W = 32, H = 24;
+export const W = 32,
+  H = 24;
 /** Mean absolute grey-level difference (0..255) under which two thumbnails count as the same scene. */
 export const STILL_THRESHOLD = 6;
 
@@ -44,5 +45,7 @@ export class IdleTracker {
     return now - this.since! >= this.idleMs;
   }
 
-  reset(now: number) { this.since = now; }
+  reset(now: number) {
+    this.since = now;
+  }
 }

@@ -24,7 +24,10 @@ export function msUntil(hhmm: string, now: Date): number {
   return at.getTime() - now.getTime();
 }
 
-interface WakeLockSentinelLike extends EventTarget { released: boolean; release(): Promise<void> }
+interface WakeLockSentinelLike extends EventTarget {
+  released: boolean;
+  release(): Promise<void>;
+}
 
 export class Kiosk implements ReactiveController {
   readonly active: boolean;
@@ -40,21 +43,28 @@ export class Kiosk implements ReactiveController {
   private pressAt?: [number, number];
   private reloadTimer?: ReturnType<typeof setTimeout>;
 
-  constructor(private readonly host: KioskHost, private readonly params: PageParams, src: MotionSource) {
+  constructor(
+    private readonly host: KioskHost,
+    private readonly params: PageParams,
+    src: MotionSource,
+  ) {
     this.active = params.kiosk;
     if (this.active) this.motion = new MotionWatch(host, params.idleMs, src);
     host.addController(this);
   }
 
   /** Whether the attract screen shows. */
-  get idle() { return this.motion?.idle ?? false; }
+  get idle() {
+    return this.motion?.idle ?? false;
+  }
 
   hostConnected() {
     this.host.classList.toggle('kiosk', this.active);
     if (!this.active) return;
     document.addEventListener('visibilitychange', this.onVisibility);
     this.host.addEventListener('pointerdown', this.onPress);
-    for (const t of ['pointerup', 'pointercancel', 'pointerleave'] as const) this.host.addEventListener(t, this.endPress);
+    for (const t of ['pointerup', 'pointercancel', 'pointerleave'] as const)
+      this.host.addEventListener(t, this.endPress);
     this.host.addEventListener('pointermove', this.onMove);
     this.scheduleReload();
   }
@@ -62,7 +72,8 @@ export class Kiosk implements ReactiveController {
   hostDisconnected() {
     document.removeEventListener('visibilitychange', this.onVisibility);
     this.host.removeEventListener('pointerdown', this.onPress);
-    for (const t of ['pointerup', 'pointercancel', 'pointerleave'] as const) this.host.removeEventListener(t, this.endPress);
+    for (const t of ['pointerup', 'pointercancel', 'pointerleave'] as const)
+      this.host.removeEventListener(t, this.endPress);
     this.host.removeEventListener('pointermove', this.onMove);
     clearTimeout(this.reloadTimer);
     void this.wakeLock?.release().catch(() => {});
@@ -71,14 +82,22 @@ export class Kiosk implements ReactiveController {
   /** After the first render: start the camera, hold the screen awake, and ask for full screen on the first touch. */
   begin() {
     if (!this.active) return;
-    this.host.addEventListener('pointerdown', () => void document.documentElement.requestFullscreen?.().catch(() => {}), { once: true });
+    this.host.addEventListener(
+      'pointerdown',
+      () => void document.documentElement.requestFullscreen?.().catch(() => {}),
+      { once: true },
+    );
     void this.keepAwake();
     void this.host.startCamera();
   }
 
   /** A result or a camera (re)start: the idle rule hears of it. */
-  onResult() { this.motion?.update(); }
-  resetIdle() { this.motion?.reset(); }
+  onResult() {
+    this.motion?.update();
+  }
+  resetIdle() {
+    this.motion?.reset();
+  }
 
   closeSettings() {
     this.settingsOpen = false;
@@ -86,13 +105,16 @@ export class Kiosk implements ReactiveController {
   }
 
   private async keepAwake() {
-    const wl = (navigator as Navigator & { wakeLock?: { request(type: 'screen'): Promise<WakeLockSentinelLike> } }).wakeLock;
+    const wl = (navigator as Navigator & { wakeLock?: { request(type: 'screen'): Promise<WakeLockSentinelLike> } })
+      .wakeLock;
     if (!wl || document.hidden || (this.wakeLock && !this.wakeLock.released)) return;
     try {
       const lock = await wl.request('screen');
       this.wakeLock = lock;
       this.setAwake(true);
-      lock.addEventListener('release', () => { if (this.wakeLock === lock) this.setAwake(false); });
+      lock.addEventListener('release', () => {
+        if (this.wakeLock === lock) this.setAwake(false);
+      });
     } catch (err) {
       console.warn('exhibit mode: the screen cannot be kept awake', err);
     }
@@ -120,7 +142,8 @@ export class Kiosk implements ReactiveController {
   };
 
   private onMove = (e: PointerEvent) => {
-    if (this.pressAt && Math.hypot(e.clientX - this.pressAt[0], e.clientY - this.pressAt[1]) > PRESS_SLOP) this.endPress();
+    if (this.pressAt && Math.hypot(e.clientX - this.pressAt[0], e.clientY - this.pressAt[1]) > PRESS_SLOP)
+      this.endPress();
   };
 
   private endPress = () => {

@@ -9,19 +9,35 @@ import { RANGE_PRESETS as PRESETS } from '../engine/facts.ts';
 
 export type RangePreset = keyof typeof PRESETS;
 export const RANGE_LABELS: Record<RangePreset, string> = {
-  unit: '[0, 1]', signed: '[-1, 1] (Teachable Machine, Keras MobileNet)', imagenet: '[0, 1], ImageNet mean/std', bytes: '[0, 255]',
+  unit: '[0, 1]',
+  signed: '[-1, 1] (Teachable Machine, Keras MobileNet)',
+  imagenet: '[0, 1], ImageNet mean/std',
+  bytes: '[0, 255]',
 };
 
 /** The user's choices for one model; absent fields: what the model's files (or the defaults) say. */
-export interface FactsChoice { range?: RangePreset; logits?: string; labels?: string[]; labelsName?: string }
+export interface FactsChoice {
+  range?: RangePreset;
+  logits?: string;
+  labels?: string[];
+  labelsName?: string;
+}
 
 const STORE = 'cnnfix.modelFacts.';
 
 export function loadChoice(key: string): FactsChoice {
-  try { return JSON.parse(localStorage.getItem(STORE + key) ?? '{}') as FactsChoice; } catch { return {}; }
+  try {
+    return JSON.parse(localStorage.getItem(STORE + key) ?? '{}') as FactsChoice;
+  } catch {
+    return {};
+  }
 }
 function saveChoice(key: string, c: FactsChoice) {
-  try { localStorage.setItem(STORE + key, JSON.stringify(c)); } catch { /* private mode: not remembered */ }
+  try {
+    localStorage.setItem(STORE + key, JSON.stringify(c));
+  } catch {
+    /* private mode: not remembered */
+  }
 }
 
 /** What the worker takes (InitOptions.info / labels) for a choice. */
@@ -42,11 +58,19 @@ export function parseLabels(text: string, name: string): string[] {
   const t = text.trim();
   if (t.startsWith('[')) {
     let v: unknown;
-    try { v = JSON.parse(t); } catch (e) { throw new Error(`${name}: not JSON (${(e as Error).message})`); }
-    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new Error(`${name}: expected a JSON array of strings`);
+    try {
+      v = JSON.parse(t);
+    } catch (e) {
+      throw new Error(`${name}: not JSON (${(e as Error).message})`);
+    }
+    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string'))
+      throw new Error(`${name}: expected a JSON array of strings`);
     return v;
   }
-  const lines = t.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = t
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   if (!lines.length) throw new Error(`${name}: no labels in it`);
   return lines;
 }
@@ -60,9 +84,13 @@ export class ModelFacts extends LitElement {
   @state() private error = '';
 
   // Light DOM: the app's styles (.field) apply.
-  protected override createRenderRoot() { return this; }
+  protected override createRenderRoot() {
+    return this;
+  }
 
-  private get choice(): FactsChoice { return loadChoice(this.modelKey); }
+  private get choice(): FactsChoice {
+    return loadChoice(this.modelKey);
+  }
 
   private change(patch: Partial<FactsChoice>) {
     const c = { ...this.choice, ...patch };
@@ -86,28 +114,58 @@ export class ModelFacts extends LitElement {
     if (!this.modelKey) return nothing;
     const c = this.choice;
     const inEffect = presetOf(this.info?.preprocessing);
-    const layers = (this.info?.layers ?? []).filter((l) => l.shape.length === 1 || (l.shape.length === 3 && l.shape[0] === 1 && l.shape[1] === 1));
+    const layers = (this.info?.layers ?? []).filter(
+      (l) => l.shape.length === 1 || (l.shape.length === 3 && l.shape[0] === 1 && l.shape[1] === 1),
+    );
     const value = (e: Event) => (e.target as HTMLSelectElement).value;
     return html`<fieldset class="model-facts" data-testid="model-facts">
       <legend>This model's facts</legend>
-      <label class="field">Input range
-        <select data-testid="facts-range" @change=${(e: Event) => this.change({ range: (value(e) || undefined) as RangePreset | undefined })}>
-          <option value="" ?selected=${!c.range}>From the model's files${inEffect && !c.range ? ` — ${RANGE_LABELS[inEffect]}` : ''}</option>
+      <label class="field"
+        >Input range
+        <select
+          data-testid="facts-range"
+          @change=${(e: Event) => this.change({ range: (value(e) || undefined) as RangePreset | undefined })}
+        >
+          <option value="" ?selected=${!c.range}>
+            From the model's files${inEffect && !c.range ? ` — ${RANGE_LABELS[inEffect]}` : ''}
+          </option>
           ${(Object.keys(RANGE_LABELS) as RangePreset[]).map((k) => html`<option value=${k} ?selected=${c.range === k}>${RANGE_LABELS[k]}</option>`)}
-        </select></label>
-      <label class="field">Logits node
+        </select></label
+      >
+      <label class="field"
+        >Logits node
         <select data-testid="facts-logits" @change=${(e: Event) => this.change({ logits: value(e) || undefined })}>
-          <option value="" ?selected=${!c.logits}>From the graph${this.info && !c.logits ? ` — ${this.info.logits}` : ''}</option>
+          <option value="" ?selected=${!c.logits}>
+            From the graph${this.info && !c.logits ? ` — ${this.info.logits}` : ''}
+          </option>
           ${layers.map((l) => html`<option value=${l.name} ?selected=${c.logits === l.name}>${l.name} [${l.shape}]</option>`)}
-        </select></label>
-      <label class="field">Labels file (JSON array, or one label per line)${c.labelsName ? html` — ${c.labelsName}` : ''}
-        <input data-testid="facts-labels" type="file" accept=".json,.txt,application/json,text/plain" @change=${(e: Event) => this.labelsFile(e)} /></label>
+        </select></label
+      >
+      <label class="field"
+        >Labels file (JSON array, or one label per line)${c.labelsName ? html` — ${c.labelsName}` : ''}
+        <input
+          data-testid="facts-labels"
+          type="file"
+          accept=".json,.txt,application/json,text/plain"
+          @change=${(e: Event) => this.labelsFile(e)}
+      /></label>
       ${c.labels ? html`<button type="button" @click=${() => this.change({ labels: undefined, labelsName: undefined })}>Use the model's own labels</button>` : nothing}
-      ${this.info ? html`<p class="muted" data-testid="facts-summary">${this.info.labels.length} labels; input ${this.info.inputShape[1]}×${this.info.inputShape[0]}${this.info.inputShape[2] === 1 ? ' (gray)' : ''},
-        range [${this.info.preprocessing.range.join(', ')}]; logits ${this.info.logits}</p>` : nothing}
+      ${
+        this.info
+          ? html`<p class="muted" data-testid="facts-summary">
+              ${this.info.labels.length} labels; input
+              ${this.info.inputShape[1]}×${this.info.inputShape[0]}${this.info.inputShape[2] === 1 ? ' (gray)' : ''},
+              range [${this.info.preprocessing.range.join(', ')}]; logits ${this.info.logits}
+            </p>`
+          : nothing
+      }
       ${this.error ? html`<p role="alert">${this.error}</p>` : nothing}
     </fieldset>`;
   }
 }
 
-declare global { interface HTMLElementTagNameMap { 'cnnfix-model-facts': ModelFacts } }
+declare global {
+  interface HTMLElementTagNameMap {
+    'cnnfix-model-facts': ModelFacts;
+  }
+}

@@ -26,7 +26,11 @@ export class MotionWatch implements ReactiveController {
   private timer?: ReturnType<typeof setInterval>;
   private lastMotion = Infinity;
 
-  constructor(private readonly host: ReactiveControllerHost, idleMs: number, private readonly src: MotionSource) {
+  constructor(
+    private readonly host: ReactiveControllerHost,
+    idleMs: number,
+    private readonly src: MotionSource,
+  ) {
     this.tracker = new IdleTracker(idleMs);
     host.addController(this);
   }
@@ -71,7 +75,12 @@ export class MotionWatch implements ReactiveController {
     if (v && v.readyState >= 2 && !this.sampling) {
       this.sampling = true;
       // A frame that cannot be read (camera stopping) counts as no sample.
-      void this.measure(v).then((m) => (this.lastMotion = m), () => {}).finally(() => (this.sampling = false));
+      void this.measure(v)
+        .then(
+          (m) => (this.lastMotion = m),
+          () => {},
+        )
+        .finally(() => (this.sampling = false));
     }
     this.update();
   }
@@ -85,7 +94,10 @@ export class MotionWatch implements ReactiveController {
       return m;
     }
     return new Promise<number>((done) => {
-      this.answer = (m) => { this.answer = undefined; done(m); };
+      this.answer = (m) => {
+        this.answer = undefined;
+        done(m);
+      };
       worker.postMessage(thumb, [thumb]);
     });
   }

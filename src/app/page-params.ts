@@ -26,7 +26,8 @@ export function pageParams(search = location.search): PageParams {
   const backend = q.get('backend');
   const settings: Partial<Settings> = {};
   const method = q.get('method');
-  if (method !== 'center' && (METHODS as readonly string[]).includes(method ?? '')) settings.method = method as Settings['method'];
+  if (method !== 'center' && (METHODS as readonly string[]).includes(method ?? ''))
+    settings.method = method as Settings['method'];
   const rules = q.get('rules');
   if (rules === 'default' || rules === 'reference' || rules === 'dense') settings.rules = rules;
   const kiosk = q.has('kiosk');

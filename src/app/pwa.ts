@@ -22,10 +22,11 @@ export function setupPwa(h: PwaHooks) {
       // vite-plugin-pwa reloads on the new worker's 'controlling' event only when this page was controlled at load;
       // a first visit that finds an update later (workbox-window: "external", > 60 s after registration) would not
       // reload, so the page reloads itself once the new worker takes control.
-      onNeedRefresh: () => h.onUpdate(() => {
-        navigator.serviceWorker.addEventListener('controllerchange', () => window.location.reload(), { once: true });
-        void update(true);
-      }),
+      onNeedRefresh: () =>
+        h.onUpdate(() => {
+          navigator.serviceWorker.addEventListener('controllerchange', () => window.location.reload(), { once: true });
+          void update(true);
+        }),
       onOfflineReady: () => h.onOfflineReady(),
       onRegisterError: (e) => console.warn('service worker registration failed; the app works online only', e),
     });

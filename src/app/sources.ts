@@ -31,21 +31,40 @@ export class PictureControls extends Control {
       <div class="row wrap">
         ${cam ? '' : html`<button data-testid="start-camera-panel" @click=${() => this.emit('start-camera', {})}>${this.source === 'image' ? 'Back to the camera' : 'Start the camera'}</button>`}
         <button data-testid="open-image" @click=${() => this.emit('open-image')}>Open an image…</button>
-        <button data-testid="snapshot" ?disabled=${!this.canSnapshot} @click=${() => this.emit('snapshot')}>Snapshot</button>
+        <button data-testid="snapshot" ?disabled=${!this.canSnapshot} @click=${() => this.emit('snapshot')}>
+          Snapshot
+        </button>
       </div>
-      ${this.cameras.length > 1 ? html`<label class="field">Camera
-          <select @change=${(e: Event) => this.emit<Partial<Settings>>('start-camera', { deviceId: value(e) })}>
-            ${this.cameras.map((c, n) => html`<option value=${c.deviceId} ?selected=${c.deviceId === this.deviceId}>${c.label || `Camera ${n + 1}`}</option>`)}
-          </select></label>` : nothing}
-      <label class="field">Resolution
-        <select @change=${(e: Event) => { const r = value(e) as Resolution; this.emit<Partial<Settings>>(cam ? 'start-camera' : 'settings', { resolution: r }); }}>
+      ${
+        this.cameras.length > 1
+          ? html`<label class="field"
+              >Camera
+              <select @change=${(e: Event) => this.emit<Partial<Settings>>('start-camera', { deviceId: value(e) })}>
+                ${this.cameras.map((c, n) => html`<option value=${c.deviceId} ?selected=${c.deviceId === this.deviceId}>${c.label || `Camera ${n + 1}`}</option>`)}
+              </select></label
+            >`
+          : nothing
+      }
+      <label class="field"
+        >Resolution
+        <select
+          @change=${(e: Event) => {
+            const r = value(e) as Resolution;
+            this.emit<Partial<Settings>>(cam ? 'start-camera' : 'settings', { resolution: r });
+          }}
+        >
           ${Object.keys(RESOLUTIONS).map((r) => html`<option ?selected=${r === this.resolution}>${r}</option>`)}
         </select>
       </label>
       ${cam && this.videoSize?.width ? html`<p class="muted">Camera: ${this.videoSize.width}×${this.videoSize.height}</p>` : nothing}
-      <label class="check"><input type="checkbox" .checked=${this.savePower}
-        @change=${(e: Event) => this.emit<Partial<Settings>>('settings', { savePower: (e.target as HTMLInputElement).checked })} />
-        Save power (half the frame rate)</label>
+      <label class="check"
+        ><input
+          type="checkbox"
+          .checked=${this.savePower}
+          @change=${(e: Event) => this.emit<Partial<Settings>>('settings', { savePower: (e.target as HTMLInputElement).checked })}
+        />
+        Save power (half the frame rate)</label
+      >
     </section>`;
   }
 }
@@ -63,7 +82,8 @@ export class ModelPicker extends Control {
   override render() {
     return html`<section aria-labelledby="h-model">
       <h2 id="h-model">Model</h2>
-      <label class="field">Network
+      <label class="field"
+        >Network
         <select @change=${(e: Event) => this.emit<ModelChoice>('pick-model', { modelId: value(e) })}>
           ${this.models.map((m) => html`<option value=${m.id} ?selected=${m.id === this.modelId}>${m.name ?? m.id}${availabilityNote(this.availability[m.id])}</option>`)}
           ${this.modelId && !this.models.some((m) => m.id === this.modelId) ? html`<option selected value=${this.modelId}>${this.modelId}</option>` : nothing}
@@ -72,12 +92,20 @@ export class ModelPicker extends Control {
       <details>
         <summary>Load your own TF.js graph model or layers model (e.g. Teachable Machine)</summary>
         <form class="own" @submit=${(e: Event) => this.ownUrl(e)}>
-          <label class="field">model.json URL (this site, or a host the page's policy allows)
-            <input name="url" type="url" placeholder="https://…/model.json" required /></label>
+          <label class="field"
+            >model.json URL (this site, or a host the page's policy allows)
+            <input name="url" type="url" placeholder="https://…/model.json" required
+          /></label>
           <button type="submit">Load from URL</button>
         </form>
-        <label class="field">…or its files (model.json, weight shards, optional labels.json, metadata.json or cnnfix.json)
-          <input type="file" multiple accept=".json,.bin,.onnx,.txt,application/json,application/octet-stream" @change=${(e: Event) => this.ownFiles(e)} />
+        <label class="field"
+          >…or its files (model.json, weight shards, optional labels.json, metadata.json or cnnfix.json)
+          <input
+            type="file"
+            multiple
+            accept=".json,.bin,.onnx,.txt,application/json,application/octet-stream"
+            @change=${(e: Event) => this.ownFiles(e)}
+          />
         </label>
       </details>
       ${this.ownModelKey ? html`<cnnfix-model-facts .modelKey=${this.ownModelKey} .info=${this.info}></cnnfix-model-facts>` : nothing}
@@ -101,4 +129,10 @@ export class ModelPicker extends Control {
 }
 
 const availabilityNote = (a?: Availability) =>
-  a === 'offline' ? ' — offline ready' : a === 'missing' ? ' — not installed here (try to load)' : a === 'unknown' ? ' — not available offline' : '';
+  a === 'offline'
+    ? ' — offline ready'
+    : a === 'missing'
+      ? ' — not installed here (try to load)'
+      : a === 'unknown'
+        ? ' — not available offline'
+        : '';

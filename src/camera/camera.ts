@@ -13,18 +13,27 @@ export interface CameraChoice {
 export type CameraProblem = 'denied' | 'none' | 'busy' | 'insecure' | 'ended' | 'other';
 
 export class CameraError extends Error {
-  constructor(readonly kind: CameraProblem, message: string) { super(message); }
+  constructor(
+    readonly kind: CameraProblem,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export async function openCamera(c: CameraChoice): Promise<MediaStream> {
   if (!navigator.mediaDevices?.getUserMedia) {
-    throw new CameraError(window.isSecureContext ? 'none' : 'insecure', window.isSecureContext
-      ? 'This browser gives no access to cameras.'
-      : 'Cameras need a secure page: open the app over https:// or on localhost (npm run start:https).');
+    throw new CameraError(
+      window.isSecureContext ? 'none' : 'insecure',
+      window.isSecureContext
+        ? 'This browser gives no access to cameras.'
+        : 'Cameras need a secure page: open the app over https:// or on localhost (npm run start:https).',
+    );
   }
   const [width, height] = RESOLUTIONS[c.resolution];
   const video: MediaTrackConstraints = {
-    width: { ideal: width }, height: { ideal: height },
+    width: { ideal: width },
+    height: { ideal: height },
     ...(c.deviceId ? { deviceId: { exact: c.deviceId } } : { facingMode: { ideal: c.facingMode } }),
   };
   try {
@@ -41,7 +50,10 @@ export function cameraError(err: unknown): CameraError {
   switch (name) {
     case 'NotAllowedError':
     case 'SecurityError':
-      return new CameraError('denied', 'Camera access was denied. Allow the camera in the site settings and try again, or open a still image.');
+      return new CameraError(
+        'denied',
+        'Camera access was denied. Allow the camera in the site settings and try again, or open a still image.',
+      );
     case 'NotFoundError':
     case 'OverconstrainedError':
       return new CameraError('none', 'No camera was found. Connect one and try again, or open a still image.');
@@ -69,9 +81,15 @@ export function stopStream(s: MediaStream | undefined) {
  * ('crop': the input fits inside; 'letterbox': the whole frame fits the input). Never scaled up. The overlay keeps
  * the video's resolution: the worker maps results back to it (ExplainRequest.sourceSize).
  */
-export function captureSize(video: { width: number; height: number }, input: { width: number; height: number }, fit: 'crop' | 'letterbox') {
-  const s = fit === 'crop' ? Math.max(input.width / video.width, input.height / video.height)
-    : Math.min(input.width / video.width, input.height / video.height);
+export function captureSize(
+  video: { width: number; height: number },
+  input: { width: number; height: number },
+  fit: 'crop' | 'letterbox',
+) {
+  const s =
+    fit === 'crop'
+      ? Math.max(input.width / video.width, input.height / video.height)
+      : Math.min(input.width / video.width, input.height / video.height);
   if (!(s < 1)) return { width: video.width, height: video.height };
   return { width: Math.max(1, Math.ceil(video.width * s)), height: Math.max(1, Math.ceil(video.height * s)) };
 }

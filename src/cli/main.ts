@@ -7,11 +7,25 @@ import { MultiBar, Presets } from 'cli-progress';
 import { IMAGENET } from '../engine/facts.ts';
 import { explain, type ExplainOptions } from '../engine/explain.ts';
 import { backedPoints } from '../engine/guided.ts';
-import { DEFAULT_METHOD, GUIDED, METHODS, type BoxSource, type ClassMapKind, type ExplainMethod } from '../engine/methods.ts';
+import {
+  DEFAULT_METHOD,
+  GUIDED,
+  METHODS,
+  type BoxSource,
+  type ClassMapKind,
+  type ExplainMethod,
+} from '../engine/methods.ts';
 import type { FixationModel, ModelInfo, Preprocessing } from '../engine/model.ts';
 import { CLASS_COLORS } from '../engine/post.ts';
 import { channelNorm, disposeForward } from '../engine/model.ts';
-import { BINARY_CLASSES, type BinaryClass, type GapRule, type LocationRule, type PresetName, type WeightRule } from '../engine/types.ts';
+import {
+  BINARY_CLASSES,
+  type BinaryClass,
+  type GapRule,
+  type LocationRule,
+  type PresetName,
+  type WeightRule,
+} from '../engine/types.ts';
 import { drawExplanation, encodePng, grayPng, type Rgba } from '../node/draw.ts';
 import { decodeImage, initNodeBackend, loadModel } from '../node/index.ts';
 import { initNodeWebGpu, webGpuUnravel } from '../node/webgpu.ts';
@@ -73,7 +87,6 @@ A FOLDER stands for the JPEG and PNG images in it. explain writes OUT/NAME.json 
 points and box over the image), and OUT/index.jsonl (one line per input: class, fixations, box, files, or the error).
 On a terminal, batches of ${PROGRESS_MIN}+ inputs show a progress bar.`;
 
-
 const CHOICES = {
   rules: ['reference', 'default', 'dense'],
   location: ['center', 'max'],
@@ -88,7 +101,11 @@ const CHOICES = {
 
 class UsageError extends Error {}
 
-interface Input { name: string; file: string; kind: 'image' | 'tensor' }
+interface Input {
+  name: string;
+  file: string;
+  kind: 'image' | 'tensor';
+}
 
 export async function main(argv: string[]): Promise<number> {
   let opts: ReturnType<typeof parse>;
@@ -131,21 +148,26 @@ export async function main(argv: string[]): Promise<number> {
 
 async function run(model: FixationModel, opts: Options, unravel?: ExplainOptions['unravel']): Promise<number> {
   if (opts.named && model.head !== 'binary') {
-    console.error(`cnnfix: --class present/absent applies to a one-logit sigmoid head; model '${model.info.id}' has a ${model.head} head: give class indices`);
+    console.error(
+      `cnnfix: --class present/absent applies to a one-logit sigmoid head; model '${model.info.id}' has a ${model.head} head: give class indices`,
+    );
     return 2;
   }
   const classes = model.info.labels.length || undefined;
   for (const k of opts.classIndex === 'top' ? [] : opts.classIndex) {
     if (classes && k >= classes) {
-      console.error(`cnnfix: --class ${k} is out of range: model '${model.info.id}' has ${classes} classes (0..${classes - 1})`);
+      console.error(
+        `cnnfix: --class ${k} is out of range: model '${model.info.id}' has ${classes} classes (0..${classes - 1})`,
+      );
       return 2;
     }
   }
-  let failed = 0, unread = 0;
+  let failed = 0,
+    unread = 0;
   const inputs: Input[] = [];
   for (const input of opts.inputs) {
     try {
-      inputs.push(...await expand(input));
+      inputs.push(...(await expand(input)));
     } catch (e) {
       failed++;
       unread++;
@@ -159,9 +181,17 @@ async function run(model: FixationModel, opts: Options, unravel?: ExplainOptions
     await writeFile(index, '');
   }
   // On a terminal a long batch gets a progress bar (stderr); result lines are printed above it.
-  const bar = process.stderr.isTTY && inputs.length >= PROGRESS_MIN
-    ? new MultiBar({ format: 'cnnfix {bar} {value}/{total} images | {eta_formatted} left | {file}', hideCursor: true, clearOnComplete: true }, Presets.shades_classic)
-    : undefined;
+  const bar =
+    process.stderr.isTTY && inputs.length >= PROGRESS_MIN
+      ? new MultiBar(
+          {
+            format: 'cnnfix {bar} {value}/{total} images | {eta_formatted} left | {file}',
+            hideCursor: true,
+            clearOnComplete: true,
+          },
+          Presets.shades_classic,
+        )
+      : undefined;
   const progress = bar?.create(inputs.length, 0, { file: '' });
   const say = (line: string, err = false) => {
     if (bar && (err || process.stdout.isTTY)) bar.log(line + '\n');
@@ -186,7 +216,8 @@ async function run(model: FixationModel, opts: Options, unravel?: ExplainOptions
     } catch (e) {
       failed++;
       say(`cnnfix: ${input.file}: ${message(e)}`, true);
-      if (opts.command === 'explain') await appendFile(index, JSON.stringify({ file: input.file, error: message(e) }) + '\n');
+      if (opts.command === 'explain')
+        await appendFile(index, JSON.stringify({ file: input.file, error: message(e) }) + '\n');
     }
     progress?.increment();
   }
@@ -241,23 +272,29 @@ function parse(argv: string[]) {
   const [command, ...files] = positionals;
   if (v.help) return { help: true } as const;
   if (command !== 'explain' && command !== 'classify') {
-    throw new UsageError(command ? `unknown command '${command}' (known: explain, classify)` : 'no command given (explain or classify)');
+    throw new UsageError(
+      command ? `unknown command '${command}' (known: explain, classify)` : 'no command given (explain or classify)',
+    );
   }
   const pick = <K extends keyof typeof CHOICES>(key: K): (typeof CHOICES)[K][number] | undefined => {
     const val = v[key];
     if (val === undefined) return undefined;
-    if (!(CHOICES[key] as readonly string[]).includes(val)) throw new UsageError(`--${key} '${val}' is not one of ${CHOICES[key].join(', ')}`);
+    if (!(CHOICES[key] as readonly string[]).includes(val))
+      throw new UsageError(`--${key} '${val}' is not one of ${CHOICES[key].join(', ')}`);
     return val as (typeof CHOICES)[K][number];
   };
   let classIndex: 'top' | number[] = 'top';
   let named = false;
   if (v.class !== undefined && v.class !== 'top') {
     if (!/^(\d+|present|absent)(,(\d+|present|absent))*$/.test(v.class)) {
-      throw new UsageError(`--class '${v.class}' is not 'top', a class index (0, 1, ...), a list (3,17), or present / absent (a one-logit sigmoid head)`);
+      throw new UsageError(
+        `--class '${v.class}' is not 'top', a class index (0, 1, ...), a list (3,17), or present / absent (a one-logit sigmoid head)`,
+      );
     }
     named = /present|absent/.test(v.class);
     classIndex = [...new Set(v.class.split(',').map((k) => BINARY_CLASSES[k as BinaryClass] ?? Number(k)))];
-    if (classIndex.length > CLASS_COLORS.length) throw new UsageError(`--class: at most ${CLASS_COLORS.length} classes at once, got ${classIndex.length}`);
+    if (classIndex.length > CLASS_COLORS.length)
+      throw new UsageError(`--class: at most ${CLASS_COLORS.length} classes at once, got ${classIndex.length}`);
   }
   const inputs: Input[] = [
     ...files.map((file) => ({ file, name: basename(file, extname(file)), kind: 'image' as const })),
@@ -265,15 +302,31 @@ function parse(argv: string[]) {
   ];
   if (!inputs.length) throw new UsageError(`${command}: no IMAGE (or --tensor FILE) given`);
   if (command === 'classify') {
-    for (const k of ['class', 'rules', 'location', 'gap', 'weights', 'method', 'layer', 'epsilon', 'density-sigma', 'class-map', 'box', 'out', 'save-heatmap'] as const) {
+    for (const k of [
+      'class',
+      'rules',
+      'location',
+      'gap',
+      'weights',
+      'method',
+      'layer',
+      'epsilon',
+      'density-sigma',
+      'class-map',
+      'box',
+      'out',
+      'save-heatmap',
+    ] as const) {
       if (v[k] !== undefined) throw new UsageError(`--${k} applies to 'explain', not 'classify'`);
     }
   }
   // No --method: the model's own default, known once it is loaded (explain() then checks these options against it).
   const method = pick('method') as ExplainMethod | undefined;
-  if (method && v.layer !== undefined && method !== 'gradcam' && method !== 'guided') throw new UsageError(`--layer applies to --method gradcam or guided, not ${method}`);
+  if (method && v.layer !== undefined && method !== 'gradcam' && method !== 'guided')
+    throw new UsageError(`--layer applies to --method gradcam or guided, not ${method}`);
   for (const k of ['epsilon', 'density-sigma', 'class-map'] as const) {
-    if (method && v[k] !== undefined && method !== 'guided') throw new UsageError(`--${k} applies to --method guided, not ${method}`);
+    if (method && v[k] !== undefined && method !== 'guided')
+      throw new UsageError(`--${k} applies to --method guided, not ${method}`);
   }
   const guidedFlags = (['epsilon', 'density-sigma', 'class-map'] as const).some((k) => v[k] !== undefined);
   const num = (k: 'epsilon' | 'density-sigma') => (v[k] === undefined ? undefined : numbers(k, v[k], [1])[0]);
@@ -289,10 +342,21 @@ function parse(argv: string[]) {
     /** --class said present or absent (the classes of a binary head). */
     named,
     rules: pick('rules') as PresetName | undefined,
-    override: { location: pick('location') as LocationRule | undefined, gap: pick('gap') as GapRule | undefined, weights: pick('weights') as WeightRule | undefined },
+    override: {
+      location: pick('location') as LocationRule | undefined,
+      gap: pick('gap') as GapRule | undefined,
+      weights: pick('weights') as WeightRule | undefined,
+    },
     method,
     layer: v.layer,
-    guided: method === 'guided' || (!method && guidedFlags) ? { epsilon: num('epsilon'), sigma: num('density-sigma'), classMap: pick('class-map') as ClassMapKind | undefined } : undefined,
+    guided:
+      method === 'guided' || (!method && guidedFlags)
+        ? {
+            epsilon: num('epsilon'),
+            sigma: num('density-sigma'),
+            classMap: pick('class-map') as ClassMapKind | undefined,
+          }
+        : undefined,
     box: pick('box') as BoxSource | undefined,
     fit: pick('fit') ?? 'crop',
     out: v.out ?? 'out',
@@ -303,20 +367,28 @@ function parse(argv: string[]) {
 type Options = Extract<ReturnType<typeof parse>, { help: false }>;
 
 /** What a graph cannot say, from the flags: input size, preprocessing, logits node. */
-function modelFlags(v: { 'input-size'?: string; range?: string; mean?: string; std?: string; logits?: string }): Partial<Omit<ModelInfo, 'labels'>> {
+function modelFlags(v: {
+  'input-size'?: string;
+  range?: string;
+  mean?: string;
+  std?: string;
+  logits?: string;
+}): Partial<Omit<ModelInfo, 'labels'>> {
   const info: Partial<Omit<ModelInfo, 'labels'>> = {};
   if (v['input-size'] !== undefined) {
-    if (!/^\d+$/.test(v['input-size']) || Number(v['input-size']) < 1) throw new UsageError(`--input-size '${v['input-size']}' is not a positive integer`);
+    if (!/^\d+$/.test(v['input-size']) || Number(v['input-size']) < 1)
+      throw new UsageError(`--input-size '${v['input-size']}' is not a positive integer`);
     info.inputSize = Number(v['input-size']);
   }
   if (v.logits !== undefined) info.logits = v.logits;
   if (v.range !== undefined || v.mean !== undefined || v.std !== undefined) {
-    const range = v.range === undefined ? IMAGENET.range : numbers('range', v.range, [2]) as Preprocessing['range'];
+    const range = v.range === undefined ? IMAGENET.range : (numbers('range', v.range, [2]) as Preprocessing['range']);
     if (!(range[0] < range[1])) throw new UsageError(`--range '${v.range}': LO must be below HI`);
     // --range alone (e.g. -1,1 for MobileNet-style inputs) means no mean/std step.
     const plain = v.range !== undefined && v.mean === undefined && v.std === undefined;
     // One number stands for every channel (so it also fits a 1-channel model).
-    const perChannel = (k: 'mean' | 'std', dflt: Preprocessing['mean']) => (v[k] === undefined ? dflt : numbers(k, v[k], [1, 3]));
+    const perChannel = (k: 'mean' | 'std', dflt: Preprocessing['mean']) =>
+      v[k] === undefined ? dflt : numbers(k, v[k], [1, 3]);
     const std = perChannel('std', plain ? [1] : IMAGENET.std);
     if (std.some((x) => x === 0)) throw new UsageError(`--std '${v.std}': a standard deviation cannot be 0`);
     info.preprocessing = { range, mean: perChannel('mean', plain ? [0] : IMAGENET.mean), std };
@@ -327,13 +399,18 @@ function modelFlags(v: { 'input-size'?: string; range?: string; mean?: string; s
 function numbers(flag: string, text: string, counts: number[]): number[] {
   const n = text.split(',').map((t) => (t.trim() === '' ? NaN : Number(t)));
   if (!counts.includes(n.length) || n.some((x) => !Number.isFinite(x))) {
-    throw new UsageError(`--${flag} '${text}' is not ${counts.map((c) => `${c} comma-separated number${c > 1 ? 's' : ''}`).join(' or ')}`);
+    throw new UsageError(
+      `--${flag} '${text}' is not ${counts.map((c) => `${c} comma-separated number${c > 1 ? 's' : ''}`).join(' or ')}`,
+    );
   }
   return n;
 }
 
 /** The input as a tensor: an image [H,W,4] with its pixels for drawing, or a preprocessed [1,h,w,c] and its picture. */
-async function readInput(model: FixationModel, input: Input): Promise<{ tensor: tf.Tensor3D | tf.Tensor4D; picture: Rgba }> {
+async function readInput(
+  model: FixationModel,
+  input: Input,
+): Promise<{ tensor: tf.Tensor3D | tf.Tensor4D; picture: Rgba }> {
   const buf = await readFile(input.file).catch((e: NodeJS.ErrnoException) => {
     throw new Error(`cannot read (${e.code ?? e.message})`);
   });
@@ -344,7 +421,9 @@ async function readInput(model: FixationModel, input: Input): Promise<{ tensor: 
   const { height: h, width: w, channels: C } = model.input;
   const need = h * w * C * 4;
   if (buf.length !== need) {
-    throw new Error(`tensor file must hold ${need} bytes (float32 little-endian NHWC [1,${h},${w},${C}] for model '${model.info.id}'), it has ${buf.length}`);
+    throw new Error(
+      `tensor file must hold ${need} bytes (float32 little-endian NHWC [1,${h},${w},${C}] for model '${model.info.id}'), it has ${buf.length}`,
+    );
   }
   const values = new Float32Array(h * w * C);
   for (let i = 0; i < values.length; i++) values[i] = buf.readFloatLE(4 * i);
@@ -368,14 +447,28 @@ function denormalise(model: FixationModel, v: Float32Array): Rgba {
   return { width: w, height: h, data };
 }
 
-async function explainOne(model: FixationModel, input: Input, name: string, o: Options, unravel?: ExplainOptions['unravel']) {
+async function explainOne(
+  model: FixationModel,
+  input: Input,
+  name: string,
+  o: Options,
+  unravel?: ExplainOptions['unravel'],
+) {
   const t0 = performance.now();
   const { tensor, picture } = await readInput(model, input);
   const decodeMs = performance.now() - t0;
   let ex;
   try {
     const eo: ExplainOptions = {
-      method: o.method, classIndex: o.classIndex, rules: o.rules, override: o.override, fit: o.fit, unravel, layer: o.layer, guided: o.guided, box: o.box,
+      method: o.method,
+      classIndex: o.classIndex,
+      rules: o.rules,
+      override: o.override,
+      fit: o.fit,
+      unravel,
+      layer: o.layer,
+      guided: o.guided,
+      box: o.box,
     };
     ex = await explain(model, tensor, eo);
   } finally {
@@ -383,16 +476,38 @@ async function explainOne(model: FixationModel, input: Input, name: string, o: O
   }
   const t1 = performance.now();
   const several = ex.classes.length > 1;
-  const png = encodePng(drawExplanation(picture, ex.classes.map((c) => ({
-    heatmap: c.heatmap.data, points: c.fixations, box: c.box, color: c.color,
-    // guided: the points its map does not back are drawn faint (the heatmap is the guided map, image size).
-    ...(ex.method === 'guided' ? { backed: backedPoints(c.fixations, c.heatmap.data, c.heatmap.width, c.heatmap.height, c.heatmap.width, c.heatmap.height) } : {}),
-  }))));
+  const png = encodePng(
+    drawExplanation(
+      picture,
+      ex.classes.map((c) => ({
+        heatmap: c.heatmap.data,
+        points: c.fixations,
+        box: c.box,
+        color: c.color,
+        // guided: the points its map does not back are drawn faint (the heatmap is the guided map, image size).
+        ...(ex.method === 'guided'
+          ? {
+              backed: backedPoints(
+                c.fixations,
+                c.heatmap.data,
+                c.heatmap.width,
+                c.heatmap.height,
+                c.heatmap.width,
+                c.heatmap.height,
+              ),
+            }
+          : {}),
+      })),
+    ),
+  );
   const base = join(o.out, name);
   await writeFile(`${base}.png`, png);
   if (o.saveHeatmap) {
     for (const c of ex.classes) {
-      await writeFile(several ? `${base}.heatmap-${c.class.index}.png` : `${base}.heatmap.png`, grayPng(c.heatmap.data, c.heatmap.width, c.heatmap.height));
+      await writeFile(
+        several ? `${base}.heatmap-${c.class.index}.png` : `${base}.heatmap.png`,
+        grayPng(c.heatmap.data, c.heatmap.width, c.heatmap.height),
+      );
     }
   }
   const drawMs = performance.now() - t1;
@@ -417,23 +532,45 @@ async function explainOne(model: FixationModel, input: Input, name: string, o: O
     ...(ex.layer ? { layer: ex.layer } : {}),
     // Every explained class (the fields above are the first one's), each with its colour in the PNG.
     classes: ex.classes.map((c) => ({
-      class: c.class, color: c.color, layers: c.layers, inputFixations: c.inputFixations, fixations: c.fixations,
-      box: c.box, boxSource: c.boxSource, camBox: c.camBox, peak: c.peak, ...(c.layer ? { layer: c.layer } : {}),
+      class: c.class,
+      color: c.color,
+      layers: c.layers,
+      inputFixations: c.inputFixations,
+      fixations: c.fixations,
+      box: c.box,
+      boxSource: c.boxSource,
+      camBox: c.camBox,
+      peak: c.peak,
+      ...(c.layer ? { layer: c.layer } : {}),
     })),
     timingsMs: { decodeMs, ...ex.timingsMs, drawMs, imageMs },
   };
   await writeFile(`${base}.json`, JSON.stringify(json, null, 1) + '\n');
-  const line = ex.classes.map((c) => {
-    const distinct = new Set(c.inputFixations.map((p) => `${p.x},${p.y}`)).size;
-    const fix = ex.method === 'fixations' || ex.method === 'guided' ? `, ${distinct} fixation${distinct === 1 ? '' : 's'} (${c.fixations.length} after outlier removal)` : '';
-    return `${c.class.index} ${c.class.label} (p=${c.class.prob.toFixed(3)}${several ? `, ${c.color}` : ''})${fix}`;
-  }).join('; ');
+  const line = ex.classes
+    .map((c) => {
+      const distinct = new Set(c.inputFixations.map((p) => `${p.x},${p.y}`)).size;
+      const fix =
+        ex.method === 'fixations' || ex.method === 'guided'
+          ? `, ${distinct} fixation${distinct === 1 ? '' : 's'} (${c.fixations.length} after outlier removal)`
+          : '';
+      return `${c.class.index} ${c.class.label} (p=${c.class.prob.toFixed(3)}${several ? `, ${c.color}` : ''})${fix}`;
+    })
+    .join('; ');
   return {
     line: `${input.file}: ${line}, ${imageMs.toFixed(0)} ms -> ${base}.png`,
     // One line of OUT/index.jsonl: enough to sort or filter a batch without opening every JSON.
     summary: {
-      file: input.file, png: `${base}.png`, json: `${base}.json`, model: ex.model, method: ex.method, class: ex.class,
-      fixations: ex.fixations.length, box: ex.box, boxSource: ex.boxSource, peak: ex.peak, ms: Math.round(imageMs),
+      file: input.file,
+      png: `${base}.png`,
+      json: `${base}.json`,
+      model: ex.model,
+      method: ex.method,
+      class: ex.class,
+      fixations: ex.fixations.length,
+      box: ex.box,
+      boxSource: ex.boxSource,
+      peak: ex.peak,
+      ms: Math.round(imageMs),
     },
   };
 }
@@ -451,10 +588,12 @@ async function classifyOne(model: FixationModel, input: Input, fit: 'crop' | 'le
   } finally {
     tensor.dispose();
   }
-  return [`${input.file} (${(performance.now() - t0).toFixed(0)} ms)`, ...top.map((c) => `  ${c.prob.toFixed(4)}  ${String(c.index).padStart(4)}  ${c.label}`)].join('\n');
+  return [
+    `${input.file} (${(performance.now() - t0).toFixed(0)} ms)`,
+    ...top.map((c) => `  ${c.prob.toFixed(4)}  ${String(c.index).padStart(4)}  ${c.label}`),
+  ].join('\n');
 }
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
-

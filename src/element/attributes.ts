@@ -11,7 +11,10 @@ export function parseClasses(v: string | null): number[] {
   const parts = v.split(/[\s,]+/).filter(Boolean);
   const out = parts.map((p) => BINARY_CLASSES[p.toLowerCase() as BinaryClass] ?? Number(p));
   const bad = parts.find((p, i) => !Number.isInteger(out[i]) || out[i] < 0);
-  if (bad !== undefined) throw new Error(`classes '${v}': '${bad}' is not a class index (use "top", indices such as "879,335", or "present" / "absent")`);
+  if (bad !== undefined)
+    throw new Error(
+      `classes '${v}': '${bad}' is not a class index (use "top", indices such as "879,335", or "present" / "absent")`,
+    );
   return out;
 }
 

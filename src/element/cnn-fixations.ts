@@ -31,7 +31,9 @@ const classList = { fromAttribute: (v: string | null) => v as unknown as number[
 const flag = { fromAttribute: parseFlag };
 
 declare global {
-  interface HTMLElementTagNameMap { 'cnn-fixations': CnnFixations }
+  interface HTMLElementTagNameMap {
+    'cnn-fixations': CnnFixations;
+  }
   interface HTMLElementEventMap {
     result: CustomEvent<FrameResult>;
     problem: CustomEvent<{ message: string }>;
@@ -41,12 +43,36 @@ declare global {
 @customElement('cnn-fixations')
 export class CnnFixations extends LitElement {
   static override styles = css`
-    :host { display: block; position: relative; overflow: hidden; background: #000; aspect-ratio: var(--picture-ar, 4 / 3); }
-    [hidden] { display: none !important; }
-    video, img { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain; }
-    .mirror { transform: scaleX(-1); }
-    .overlay-host { position: absolute; pointer-events: none; }
-    .overlay-host canvas { width: 100%; height: 100%; display: block; }
+    :host {
+      display: block;
+      position: relative;
+      overflow: hidden;
+      background: #000;
+      aspect-ratio: var(--picture-ar, 4 / 3);
+    }
+    [hidden] {
+      display: none !important;
+    }
+    video,
+    img {
+      position: absolute;
+      inset: 0;
+      width: 100%;
+      height: 100%;
+      object-fit: contain;
+    }
+    .mirror {
+      transform: scaleX(-1);
+    }
+    .overlay-host {
+      position: absolute;
+      pointer-events: none;
+    }
+    .overlay-host canvas {
+      width: 100%;
+      height: 100%;
+      display: block;
+    }
   `;
 
   /** A catalog model id (served under the site's models/), or the URL of a TF.js graph model's model.json. */
@@ -126,12 +152,22 @@ export class CnnFixations extends LitElement {
   private readonly worker: WorkerState = new WorkerState(this);
   private readonly overlay: OverlayLayout = new OverlayLayout(this);
 
-  get engine(): Engine { return this.worker.engine; }
-  get stream() { return this.pictures.stream; }
+  get engine(): Engine {
+    return this.worker.engine;
+  }
+  get stream() {
+    return this.pictures.stream;
+  }
   /** Results received so far. */
-  get results() { return this.loop.results; }
-  get inFlight() { return this.loop.inFlight; }
-  get framesInFlight() { return this.loop.framesInFlight; }
+  get results() {
+    return this.loop.results;
+  }
+  get inFlight() {
+    return this.loop.inFlight;
+  }
+  get framesInFlight() {
+    return this.loop.framesInFlight;
+  }
 
   private unwatchBattery?: () => void;
 
@@ -156,7 +192,11 @@ export class CnnFixations extends LitElement {
 
   protected override willUpdate(changed: PropertyValues<this>) {
     // A value the worker does not know is named, and the default is used instead of sending it on.
-    const check = <K extends 'method' | 'rules' | 'fit' | 'colormap' | 'backend'>(k: K, allowed: readonly string[], fallback: this[K]) => {
+    const check = <K extends 'method' | 'rules' | 'fit' | 'colormap' | 'backend'>(
+      k: K,
+      allowed: readonly string[],
+      fallback: this[K],
+    ) => {
       if (changed.has(k) && !allowed.includes(this[k] as string)) {
         this.problem(`cnn-fixations: ${k} '${this[k]}' is not one of ${allowed.join(', ')}; using '${fallback}'`);
         this[k] = fallback;
@@ -187,16 +227,47 @@ export class CnnFixations extends LitElement {
   }
 
   protected override updated(changed: PropertyValues<this>) {
-    if (this.worker.needsStart || changed.has('model') || changed.has('modelFiles') || changed.has('modelFacts') || changed.has('backend')) {
+    if (
+      this.worker.needsStart ||
+      changed.has('model') ||
+      changed.has('modelFiles') ||
+      changed.has('modelFacts') ||
+      changed.has('backend')
+    ) {
       void this.worker.start(this.engineOptions());
     }
-    if (changed.has('fps') || changed.has('savePower')) Object.assign(this.loop.pacer, { target: this.fps, savePower: this.savePower });
+    if (changed.has('fps') || changed.has('savePower'))
+      Object.assign(this.loop.pacer, { target: this.fps, savePower: this.savePower });
     if (changed.has('source')) this.pictures.show();
     if (changed.has('frozen')) void this.pictures.applyFreeze();
-    const explain: (keyof CnnFixations)[] = ['method', 'classes', 'rules', 'fit', 'colormap', 'opacity', 'points', 'heatmap', 'box', 'smooth', 'layer'];
+    const explain: (keyof CnnFixations)[] = [
+      'method',
+      'classes',
+      'rules',
+      'fit',
+      'colormap',
+      'opacity',
+      'points',
+      'heatmap',
+      'box',
+      'smooth',
+      'layer',
+    ];
     if (explain.some((k) => changed.has(k))) this.loop.invalidate();
     if (changed.has('showing')) this.layout();
-    const reported: (keyof CnnFixations)[] = ['status', 'message', 'failure', 'info', 'workerStatus', 'showing', 'cameraError', 'paused', 'frozen', 'pictureSize', 'progress'];
+    const reported: (keyof CnnFixations)[] = [
+      'status',
+      'message',
+      'failure',
+      'info',
+      'workerStatus',
+      'showing',
+      'cameraError',
+      'paused',
+      'frozen',
+      'pictureSize',
+      'progress',
+    ];
     if (reported.some((k) => changed.has(k))) this.dispatchEvent(new Event('statechange'));
   }
 
@@ -229,7 +300,11 @@ export class CnnFixations extends LitElement {
 
   request(still: boolean): ExplainRequest {
     const { method, classes, rules, fit, colormap, opacity, points, heatmap, box, smooth, layer } = this;
-    return explainRequest({ ...DEFAULTS, method, classes, rules, fit, colormap, opacity, points, heatmap, box, smooth, layer }, still, this.info?.method);
+    return explainRequest(
+      { ...DEFAULTS, method, classes, rules, fit, colormap, opacity, points, heatmap, box, smooth, layer },
+      still,
+      this.info?.method,
+    );
   }
 
   onResult(r: FrameResult) {
@@ -239,17 +314,23 @@ export class CnnFixations extends LitElement {
     this.dispatchEvent(new CustomEvent('result', { detail: r }));
   }
 
-  onProblem(message: string) { this.problem(message); }
+  onProblem(message: string) {
+    this.problem(message);
+  }
 
   lowerCapture() {
     const track = this.stream?.getVideoTracks()[0];
-    void lowerCapture(track).then((lowered) => {
-      if (lowered) this.dispatchEvent(new CustomEvent('capturechange', { detail: track?.getSettings() }));
-    }).catch((err) => this.problem(`The camera could not lower its resolution: ${messageOf(err)}`));
+    void lowerCapture(track)
+      .then((lowered) => {
+        if (lowered) this.dispatchEvent(new CustomEvent('capturechange', { detail: track?.getSettings() }));
+      })
+      .catch((err) => this.problem(`The camera could not lower its resolution: ${messageOf(err)}`));
   }
 
   /** The frame-rate target in force (the `fps` property, halved on battery or with `save-power`). */
-  get targetFps() { return this.loop.pacer.fps; }
+  get targetFps() {
+    return this.loop.pacer.fps;
+  }
 
   problem(message: string) {
     console.warn(message);
@@ -292,11 +373,22 @@ export class CnnFixations extends LitElement {
 
   override render() {
     const m = this.mirrored ? 'mirror' : '';
-    return html`
-      <video class=${m} playsinline muted ?hidden=${this.showing !== 'camera'}
-        @loadedmetadata=${() => this.layout()} @resize=${() => this.layout()}></video>
-      <img class="still" crossorigin="anonymous" alt=${this.alt} ?hidden=${this.showing !== 'image'}
-        @load=${() => void this.pictures.onImageLoad()} @error=${() => this.pictures.onImageError()} />
+    return html` <video
+        class=${m}
+        playsinline
+        muted
+        ?hidden=${this.showing !== 'camera'}
+        @loadedmetadata=${() => this.layout()}
+        @resize=${() => this.layout()}
+      ></video>
+      <img
+        class="still"
+        crossorigin="anonymous"
+        alt=${this.alt}
+        ?hidden=${this.showing !== 'image'}
+        @load=${() => void this.pictures.onImageLoad()}
+        @error=${() => this.pictures.onImageError()}
+      />
       <div class="overlay-host ${m}" ?hidden=${this.showing === 'none'}></div>`;
   }
 }

@@ -53,11 +53,17 @@ export class FrameLoop implements ReactiveController {
   }
 
   /** Whether a frame is with the worker now (tests wait for a quiet moment). */
-  get inFlight() { return this.sending || this.pending > 0; }
+  get inFlight() {
+    return this.sending || this.pending > 0;
+  }
   /** Frames taken by the loop whose results have not come back (at most MAX_IN_FLIGHT; readout, tests). */
-  get framesInFlight() { return this.pending; }
+  get framesInFlight() {
+    return this.pending;
+  }
 
-  hostDisconnected() { this.stop(); }
+  hostDisconnected() {
+    this.stop();
+  }
 
   /** The still picture or a setting changed: explain the still picture again (camera frames pick it up anyway). */
   invalidate() {
@@ -94,7 +100,9 @@ export class FrameLoop implements ReactiveController {
   }
 
   /** Stop offering video frames (a still picture is explained on invalidate()). */
-  stop() { this.token++; }
+  stop() {
+    this.token++;
+  }
 
   /** Send the next picture to the worker: a fresh camera frame, or the still picture after a change. */
   async pump(): Promise<void> {
@@ -122,7 +130,8 @@ export class FrameLoop implements ReactiveController {
         frame = await createImageBitmap(pic.still);
       } else {
         // Only what the preprocessing samples crosses to the worker; results come back in the video's pixels.
-        const v = pic.video, src = { width: v.videoWidth, height: v.videoHeight };
+        const v = pic.video,
+          src = { width: v.videoWidth, height: v.videoHeight };
         const shape = h.engine.info?.inputShape;
         const c = shape ? captureSize(src, { width: shape[1], height: shape[0] }, req.fit ?? 'crop') : src;
         if (c.width < src.width) {
@@ -139,7 +148,10 @@ export class FrameLoop implements ReactiveController {
         this.count();
         h.onResult(r);
       } else if (still && this.retries++ < STILL_RETRIES) {
-        setTimeout(() => { this.dirty = true; void this.pump(); }, STILL_RETRY_MS);
+        setTimeout(() => {
+          this.dirty = true;
+          void this.pump();
+        }, STILL_RETRY_MS);
       }
     } catch (err) {
       h.onProblem(`Could not read the picture: ${messageOf(err)}`);

@@ -46,8 +46,10 @@ export class OverlayLayout implements ReactiveController {
     const own = h.getBoundingClientRect();
     const r = containRect(w, ht, box.width, box.height);
     Object.assign(overlay.style, {
-      left: `${box.left - own.left + r.left}px`, top: `${box.top - own.top + r.top}px`,
-      width: `${r.width}px`, height: `${r.height}px`,
+      left: `${box.left - own.left + r.left}px`,
+      top: `${box.top - own.top + r.top}px`,
+      width: `${r.width}px`,
+      height: `${r.height}px`,
     });
     const size = canvasSize(r, devicePixelRatio);
     void h.engine.resize(size.width, size.height);

@@ -34,7 +34,9 @@ export class Pacer {
     return this.savePower || this.onBattery ? t / 2 : t;
   }
 
-  get intervalMs() { return 1000 / this.fps; }
+  get intervalMs() {
+    return 1000 / this.fps;
+  }
 
   /**
    * A camera frame arrived at `now` (ms): 'send' it, 'wait' (not due yet: the target is lower than the camera's
@@ -79,11 +81,17 @@ export async function lowerCapture(track: MediaStreamTrack | undefined): Promise
   const s = track?.getSettings();
   const next = s?.width && s.height ? lowerSize(s.width, s.height) : null;
   if (!track || !next) return false;
-  await track.applyConstraints({ ...track.getConstraints(), width: { ideal: next.width }, height: { ideal: next.height } });
+  await track.applyConstraints({
+    ...track.getConstraints(),
+    width: { ideal: next.width },
+    height: { ideal: next.height },
+  });
   return true;
 }
 
-interface BatteryManager extends EventTarget { charging: boolean }
+interface BatteryManager extends EventTarget {
+  charging: boolean;
+}
 
 /** Keep `pacer.onBattery` up to date where the Battery API exists; `changed` is called on each change. */
 export function watchBattery(pacer: Pacer, changed: () => void): () => void {
@@ -95,12 +103,15 @@ export function watchBattery(pacer: Pacer, changed: () => void): () => void {
     pacer.onBattery = !!battery && !battery.charging;
     changed();
   };
-  void nav.getBattery().then((b) => {
-    if (stopped) return;
-    battery = b;
-    b.addEventListener('chargingchange', update);
-    update();
-  }).catch(() => {});
+  void nav
+    .getBattery()
+    .then((b) => {
+      if (stopped) return;
+      battery = b;
+      b.addEventListener('chargingchange', update);
+      update();
+    })
+    .catch(() => {});
   return () => {
     stopped = true;
     battery?.removeEventListener('chargingchange', update);

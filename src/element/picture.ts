@@ -35,7 +35,9 @@ export class Picture implements ReactiveController {
     host.addController(this);
   }
 
-  hostDisconnected() { this.close(); }
+  hostDisconnected() {
+    this.close();
+  }
 
   /** The `source` property changed: the camera, an image URL, or nothing. */
   show() {
@@ -88,7 +90,11 @@ export class Picture implements ReactiveController {
     h.cameraError = undefined;
     this.close(false);
     try {
-      const stream = await openCamera({ deviceId: h.deviceId, facingMode: h.facingMode, resolution: h.resolution in RESOLUTIONS ? h.resolution : DEFAULTS.resolution });
+      const stream = await openCamera({
+        deviceId: h.deviceId,
+        facingMode: h.facingMode,
+        resolution: h.resolution in RESOLUTIONS ? h.resolution : DEFAULTS.resolution,
+      });
       if (token !== this.cameraToken) return stopStream(stream);
       this.stream = stream;
       stream.getVideoTracks()[0]?.addEventListener('ended', () => {

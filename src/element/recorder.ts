@@ -13,8 +13,12 @@ export function clipType(): string | undefined {
   return TYPES.find((t) => MediaRecorder.isTypeSupported(t));
 }
 
-export async function recordClip(picture: HTMLVideoElement | HTMLImageElement, overlay: () => HTMLCanvasElement | undefined,
-  ms: number, caption: () => string | undefined): Promise<Blob> {
+export async function recordClip(
+  picture: HTMLVideoElement | HTMLImageElement,
+  overlay: () => HTMLCanvasElement | undefined,
+  ms: number,
+  caption: () => string | undefined,
+): Promise<Blob> {
   const type = clipType();
   if (!type) throw new Error('this browser cannot record video (MediaRecorder has neither WebM nor MP4)');
   const { width, height } = pictureSize(picture);
@@ -34,7 +38,9 @@ export async function recordClip(picture: HTMLVideoElement | HTMLImageElement, o
   const stream = c.captureStream(30);
   const rec = new MediaRecorder(stream, { mimeType: type });
   const chunks: Blob[] = [];
-  rec.ondataavailable = (e) => { if (e.data.size) chunks.push(e.data); };
+  rec.ondataavailable = (e) => {
+    if (e.data.size) chunks.push(e.data);
+  };
   const stopped = new Promise<void>((resolve, reject) => {
     rec.onstop = () => resolve();
     rec.onerror = (e) => reject(new Error(`recording failed: ${(e as ErrorEvent).message ?? 'MediaRecorder error'}`));

@@ -9,7 +9,7 @@ export type MethodChoice = Method | 'auto';
 
 /** The method a choice runs on a model whose default is `modelMethod` (unknown yet: DEFAULT_METHOD). */
 export const effectiveMethod = (choice: MethodChoice, modelMethod?: Method): Method =>
-  choice === 'auto' ? modelMethod ?? (DEFAULT_METHOD as Method) : choice;
+  choice === 'auto' ? (modelMethod ?? (DEFAULT_METHOD as Method)) : choice;
 
 export interface Settings {
   /** Empty: explain the top-1 class, whatever it is. Otherwise these classes, one colour each. */
@@ -36,16 +36,30 @@ export interface Settings {
 export const SMOOTHING = 0.5;
 
 export const DEFAULTS: Settings = {
-  classes: [], rules: 'default', method: 'auto', fit: 'crop',
-  points: true, heatmap: true, box: true, colormap: 'turbo', opacity: 0.6, smooth: true,
-  resolution: '720p', facingMode: 'environment', savePower: false,
+  classes: [],
+  rules: 'default',
+  method: 'auto',
+  fit: 'crop',
+  points: true,
+  heatmap: true,
+  box: true,
+  colormap: 'turbo',
+  opacity: 0.6,
+  smooth: true,
+  resolution: '720p',
+  facingMode: 'environment',
+  savePower: false,
 };
 
 /** The request for these settings; `modelMethod` is the loaded model's default (InitInfo.method), for 'auto'. */
 export function explainRequest(s: Settings, still: boolean, modelMethod?: Method): ExplainRequest {
   const method = effectiveMethod(s.method, modelMethod);
   const overlay: OverlayOptions = {
-    points: s.points, heatmap: s.heatmap, box: s.box, colormap: s.colormap, opacity: s.opacity,
+    points: s.points,
+    heatmap: s.heatmap,
+    box: s.box,
+    colormap: s.colormap,
+    opacity: s.opacity,
     // A still picture is explained once: nothing to smooth over, and the previous picture must not bleed in.
     smoothing: s.smooth && !still ? SMOOTHING : 0,
     // The layer view shows kept neurons, which only the fixations method has.

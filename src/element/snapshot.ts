@@ -8,7 +8,14 @@ type Pic = HTMLVideoElement | HTMLImageElement;
  * Draw the picture at its own resolution and the overlay canvas (a placeholder of the worker's OffscreenCanvas,
  * laid over the picture) scaled onto it; with a caption (the label), a band at the bottom that names it.
  */
-export function drawComposite(ctx: CanvasRenderingContext2D, picture: Pic, overlay: HTMLCanvasElement | undefined, w: number, h: number, caption?: string) {
+export function drawComposite(
+  ctx: CanvasRenderingContext2D,
+  picture: Pic,
+  overlay: HTMLCanvasElement | undefined,
+  w: number,
+  h: number,
+  caption?: string,
+) {
   ctx.drawImage(picture, 0, 0, w, h);
   if (overlay && overlay.width && overlay.height) ctx.drawImage(overlay, 0, 0, w, h);
   if (!caption) return;
@@ -21,14 +28,20 @@ export function drawComposite(ctx: CanvasRenderingContext2D, picture: Pic, overl
   ctx.fillText(caption, size * 0.6, h - size * 0.9, w - size * 1.2);
 }
 
-export async function compositePng(picture: Pic, overlay: HTMLCanvasElement | undefined, caption?: string): Promise<Blob> {
+export async function compositePng(
+  picture: Pic,
+  overlay: HTMLCanvasElement | undefined,
+  caption?: string,
+): Promise<Blob> {
   const { width: w, height: h } = pictureSize(picture);
   if (!w || !h) throw new Error('nothing to snapshot yet: no picture is shown');
   const c = document.createElement('canvas');
-  c.width = w; c.height = h;
+  c.width = w;
+  c.height = h;
   drawComposite(c.getContext('2d')!, picture, overlay, w, h, caption);
   return new Promise((resolve, reject) =>
-    c.toBlob((b) => (b ? resolve(b) : reject(new Error('the browser could not encode the PNG'))), 'image/png'));
+    c.toBlob((b) => (b ? resolve(b) : reject(new Error('the browser could not encode the PNG'))), 'image/png'),
+  );
 }
 
 export interface SnapshotMeta {
@@ -52,7 +65,12 @@ export function resultJson(r: FrameResult, m: SnapshotMeta): string {
     frameSize: r.frameSize,
     top: r.top,
     explained: r.explained,
-    layers: r.layers.map((l) => ({ name: l.name, count: l.count, shape: l.shape, ...(l.indices ? { indices: Array.from(l.indices) } : {}) })),
+    layers: r.layers.map((l) => ({
+      name: l.name,
+      count: l.count,
+      shape: l.shape,
+      ...(l.indices ? { indices: Array.from(l.indices) } : {}),
+    })),
     timings: r.timings,
     readbackBytes: r.readbackBytes,
   };

@@ -3,7 +3,15 @@
 // when WebGPU is gone, stops with an error when the worker's device recovery gave up (the user restarts), tells it
 // whether the page is visible (no recovery in a hidden tab), and drops stale answers from a worker that was replaced.
 import * as Comlink from 'comlink';
-import type { ExplainRequest, ExplainWorkerApi, FrameResult, InitInfo, InitOptions, LoadProgress, WorkerStatus } from '../worker/api.ts';
+import type {
+  ExplainRequest,
+  ExplainWorkerApi,
+  FrameResult,
+  InitInfo,
+  InitOptions,
+  LoadProgress,
+  WorkerStatus,
+} from '../worker/api.ts';
 
 export type EngineOptions = Omit<InitOptions, 'canvas' | 'visible'>;
 
@@ -41,7 +49,9 @@ export class Engine {
     private readonly emit: (e: EngineEvent) => void,
   ) {}
 
-  get ready() { return !!this.api && !!this.info; }
+  get ready() {
+    return !!this.api && !!this.info;
+  }
 
   /** (Re)start the worker with these options; resolves when the model is loaded, or with null when it failed. */
   async start(opts: EngineOptions = this.opts): Promise<InitInfo | null> {
@@ -49,7 +59,10 @@ export class Engine {
     this.opts = opts;
     const gen = ++this.generation;
     this.emit({ type: 'loading' });
-    const worker = new Worker(new URL('../worker/explain.worker.ts', import.meta.url), { type: 'module', name: 'explain' });
+    const worker = new Worker(new URL('../worker/explain.worker.ts', import.meta.url), {
+      type: 'module',
+      name: 'explain',
+    });
     worker.addEventListener('error', (e) => {
       e.preventDefault();
       if (gen === this.generation) void this.crashed(e.message || 'the explain worker stopped (error event)');
@@ -63,8 +76,13 @@ export class Engine {
     this.mount(canvas);
     const offscreen = canvas.transferControlToOffscreen();
     try {
-      const progress = Comlink.proxy((p: LoadProgress) => { if (gen === this.generation) this.emit({ type: 'progress', progress: p }); });
-      const info = await this.api.init(Comlink.transfer({ ...opts, canvas: offscreen, visible: this.visible }, [offscreen]), progress);
+      const progress = Comlink.proxy((p: LoadProgress) => {
+        if (gen === this.generation) this.emit({ type: 'progress', progress: p });
+      });
+      const info = await this.api.init(
+        Comlink.transfer({ ...opts, canvas: offscreen, visible: this.visible }, [offscreen]),
+        progress,
+      );
       if (gen !== this.generation) return null;
       this.info = info;
       if (this.size) await this.api.resize(...this.size);
@@ -74,7 +92,8 @@ export class Engine {
     } catch (err) {
       if (gen !== this.generation) return null;
       // WebGPU failed after the canvas became WebGPU's: the fallback needs a new worker and a new canvas.
-      if ((err as Error)?.name === 'FreshCanvasNeeded' && opts.backend !== 'fallback') return this.startFallback(messageOf(err));
+      if ((err as Error)?.name === 'FreshCanvasNeeded' && opts.backend !== 'fallback')
+        return this.startFallback(messageOf(err));
       this.emit({ type: 'failed', message: messageOf(err), during: 'init' });
       this.stop();
       return null;
@@ -85,11 +104,22 @@ export class Engine {
    * Explain one frame (transferred); null when the worker was replaced meanwhile or failed (reported as an event).
    * `submitted` is called when the worker has submitted the frame's GPU work (the next frame may be sent then).
    */
-  async explain(frame: ImageBitmap | VideoFrame, req: ExplainRequest, submitted?: () => void): Promise<FrameResult | null> {
+  async explain(
+    frame: ImageBitmap | VideoFrame,
+    req: ExplainRequest,
+    submitted?: () => void,
+  ): Promise<FrameResult | null> {
     const gen = this.generation;
-    if (!this.api) { frame.close(); return null; }
+    if (!this.api) {
+      frame.close();
+      return null;
+    }
     try {
-      const call = this.api.explain(Comlink.transfer(frame, [frame as Transferable]), req, submitted && Comlink.proxy(submitted));
+      const call = this.api.explain(
+        Comlink.transfer(frame, [frame as Transferable]),
+        req,
+        submitted && Comlink.proxy(submitted),
+      );
       const r = await Promise.race([call, this.stopped.promise]);
       return gen === this.generation ? r : null;
     } catch (err) {
@@ -124,7 +154,10 @@ export class Engine {
     this.stopped = deferred();
     clearInterval(this.poll);
     this.poll = undefined;
-    if (this.api) { void this.api.dispose().catch(() => {}); this.api[Comlink.releaseProxy](); }
+    if (this.api) {
+      void this.api.dispose().catch(() => {});
+      this.api[Comlink.releaseProxy]();
+    }
     this.worker?.terminate();
     this.worker = undefined;
     this.api = undefined;
@@ -167,7 +200,9 @@ export class Engine {
 
   private async checkStatus(gen: number) {
     if (!this.api || gen !== this.generation) return;
-    const status = await this.api.status().catch((err) => ({ state: 'error', message: messageOf(err) }) as WorkerStatus);
+    const status = await this.api
+      .status()
+      .catch((err) => ({ state: 'error', message: messageOf(err) }) as WorkerStatus);
     if (gen !== this.generation) return;
     if (status.state === 'error') void this.workerError(status, 'the explain worker reported an error');
     else this.emit({ type: 'status', status });

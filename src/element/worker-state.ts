@@ -28,7 +28,10 @@ export class WorkerState implements ReactiveController {
   private started = false;
 
   constructor(private readonly host: WorkerHost) {
-    this.engine = new Engine((c) => host.mount(c), (e) => this.onEngine(e));
+    this.engine = new Engine(
+      (c) => host.mount(c),
+      (e) => this.onEngine(e),
+    );
     host.addController(this);
   }
 
@@ -38,7 +41,9 @@ export class WorkerState implements ReactiveController {
   }
 
   /** Whether the worker must be started (first update, or again after the host was moved in the page). */
-  get needsStart() { return !this.started; }
+  get needsStart() {
+    return !this.started;
+  }
 
   start(opts: EngineOptions) {
     this.started = true;

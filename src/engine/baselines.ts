@@ -17,7 +17,12 @@ import { tensorName, type TfNode } from './graph.ts';
 export type BaselineMethod = 'cam' | 'gradcam' | 'center';
 
 /** A map on a layer's spatial grid (row-major height x width). */
-export interface LowResMap { layer: string; height: number; width: number; data: Float32Array }
+export interface LowResMap {
+  layer: string;
+  height: number;
+  width: number;
+  data: Float32Array;
+}
 
 /** A linear layer above the pool: a MatMul, or a 1x1 conv on the 1x1 pooled map (TF Hub classifiers). */
 export type LinearNode = MatMulNode | ConvNode;
@@ -40,7 +45,9 @@ const LINEAR_ABOVE_GAP = new Set(['Reshape', 'Squeeze', 'Flatten', 'Identity', '
 /** An Add/AddV2/Sub of a constant (a bias, as ONNX Gemm converts to): linear in the other input. */
 function isBiasAdd(fm: FixationModel, name: string, op: string): boolean {
   if (!['AddV2', 'Add', 'Sub'].includes(op)) return false;
-  const nodes = (fm.model as unknown as { artifacts?: { modelTopology?: { node?: TfNode[] } } }).artifacts?.modelTopology?.node ?? [];
+  const nodes =
+    (fm.model as unknown as { artifacts?: { modelTopology?: { node?: TfNode[] } } }).artifacts?.modelTopology?.node ??
+    [];
   const consts = new Set(nodes.filter((n) => n.op === 'Const').map((n) => n.name));
   const ins = (nodes.find((n) => n.name === name)?.input ?? []).filter((i) => !i.startsWith('^')).map(tensorName);
   // The constant must be the subtrahend of a Sub (c - x flips the sign).
@@ -65,8 +72,9 @@ export function classHead(fm: FixationModel): ClassHead {
     else if (!(node.kind === 'identity' && (LINEAR_ABOVE_GAP.has(node.op) || isBiasAdd(fm, node.name, node.op)))) {
       throw new Error(
         `CAM needs a global average pool followed only by linear steps (MatMul, 1x1 conv, BiasAdd, Squeeze) below ` +
-        `the logits '${g.logits}'; stopped at node '${node.name}' (${node.kind === 'identity' ? node.op : node.kind}). ` +
-        `Grad-CAM works on any model (method 'gradcam').`);
+          `the logits '${g.logits}'; stopped at node '${node.name}' (${node.kind === 'identity' ? node.op : node.kind}). ` +
+          `Grad-CAM works on any model (method 'gradcam').`,
+      );
     }
     node = g.byName.get(node.inputs[0])!;
   }
@@ -90,12 +98,19 @@ export function classHead(fm: FixationModel): ClassHead {
 }
 
 /** The activation a _FusedConv2D applies after its bias, read from the model topology. */
-function fusedActivation(fm: FixationModel, name: string, what: string, mustBeLinear = false): ClassHead['activation'] | undefined {
-  const art = (fm.model as unknown as { artifacts?: { modelTopology?: { node?: { name: string; attr?: any }[] } } }).artifacts;
+function fusedActivation(
+  fm: FixationModel,
+  name: string,
+  what: string,
+  mustBeLinear = false,
+): ClassHead['activation'] | undefined {
+  const art = (fm.model as unknown as { artifacts?: { modelTopology?: { node?: { name: string; attr?: any }[] } } })
+    .artifacts;
   const tfNode = art?.modelTopology?.node?.find((n) => n.name === name);
   const ops: string[] = (tfNode?.attr?.fused_ops?.list?.s ?? []).map((s: string) => atob(s));
   const other = ops.filter((o) => o !== 'BiasAdd' && o !== 'FusedBatchNorm');
-  if (mustBeLinear && other.length) throw new Error(`${what}: the linear layer '${name}' above the pool fuses activation '${other[0]}'`);
+  if (mustBeLinear && other.length)
+    throw new Error(`${what}: the linear layer '${name}' above the pool fuses activation '${other[0]}'`);
   if (ops.includes('Relu')) return 'relu';
   if (ops.includes('Relu6')) return 'relu6';
   if (other.length) throw new Error(`${what}: node '${name}' fuses activation '${other[0]}', which is not supported`);
@@ -103,9 +118,12 @@ function fusedActivation(fm: FixationModel, name: string, what: string, mustBeLi
 }
 
 function checkClass(head: ClassHead, logitsSize: number, c: number, C: number) {
-  if (!Number.isInteger(c) || c < 0 || c >= logitsSize) throw new Error(`class index ${c} is out of range 0..${logitsSize - 1}`);
+  if (!Number.isInteger(c) || c < 0 || c >= logitsSize)
+    throw new Error(`class index ${c} is out of range 0..${logitsSize - 1}`);
   if (!head.linear.length && C !== logitsSize) {
-    throw new Error(`CAM: the pooled map '${head.gap.inputs[0]}' has ${C} channels but there are ${logitsSize} classes`);
+    throw new Error(
+      `CAM: the pooled map '${head.gap.inputs[0]}' has ${C} channels but there are ${logitsSize} classes`,
+    );
   }
 }
 
@@ -122,7 +140,8 @@ export function classWeights(fm: FixationModel, head: ClassHead, c: number): Flo
   for (const l of head.linear) {
     const M = l.shape.at(-1)!;
     const N = l.weights.length / M;
-    if (v.length !== M) throw new Error(`CAM: linear layer '${l.name}' has ${M} outputs, the layer above reads ${v.length}`);
+    if (v.length !== M)
+      throw new Error(`CAM: linear layer '${l.name}' has ${M} outputs, the layer above reads ${v.length}`);
     const scale = l.kind === 'conv' ? l.scale : undefined;
     const next = new Float64Array(N);
     for (let n = 0; n < N; n++) {
@@ -132,7 +151,8 @@ export function classWeights(fm: FixationModel, head: ClassHead, c: number): Flo
     }
     v = next;
   }
-  if (v.length !== C) throw new Error(`CAM: the pooled map '${head.gap.inputs[0]}' has ${C} channels, the head reads ${v.length}`);
+  if (v.length !== C)
+    throw new Error(`CAM: the pooled map '${head.gap.inputs[0]}' has ${C} channels, the head reads ${v.length}`);
   return v;
 }
 
@@ -166,15 +186,26 @@ export interface GradCamOptions {
 /** The layer of the closed form, where the head allows one (see gradCamGradient); else undefined. */
 function closedFormLayer(fm: FixationModel): string | undefined {
   let head: ClassHead;
-  try { head = classHead(fm); } catch { return undefined; }
+  try {
+    head = classHead(fm);
+  } catch {
+    return undefined;
+  }
   const conv = head.classConv;
   const [H, W] = fm.graph.byName.get(head.gap.inputs[0])!.shape;
   return !head.linear.length && conv && isOneByOne(conv, H, W) ? conv.inputs[0] : head.gap.inputs[0];
 }
 
 function isOneByOne(conv: ConvNode, H: number, W: number) {
-  return !conv.depthwise && conv.kernel[0] === 1 && conv.kernel[1] === 1 &&
-    conv.strides[0] === 1 && conv.strides[1] === 1 && conv.shape[0] === H && conv.shape[1] === W;
+  return (
+    !conv.depthwise &&
+    conv.kernel[0] === 1 &&
+    conv.kernel[1] === 1 &&
+    conv.strides[0] === 1 &&
+    conv.strides[1] === 1 &&
+    conv.shape[0] === H &&
+    conv.shape[1] === W
+  );
 }
 
 /**
@@ -196,7 +227,8 @@ export function gradCamLayer(fm: FixationModel): string {
 function spatialLayer(g: Graph, layer: string): [number, number, number] {
   const node = g.byName.get(layer);
   if (!node) throw new Error(`Grad-CAM: layer '${layer}' is not a node the logits '${g.logits}' depend on`);
-  if (node.shape.length !== 3) throw new Error(`Grad-CAM: layer '${layer}' is not a spatial map (shape [${node.shape}])`);
+  if (node.shape.length !== 3)
+    throw new Error(`Grad-CAM: layer '${layer}' is not a spatial map (shape [${node.shape}])`);
   return node.shape as [number, number, number];
 }
 
@@ -207,7 +239,9 @@ let gradientsLoaded = false;
  * first use, as it is large: explain() awaits it before a Grad-CAM that needs tf.grad.
  */
 export function loadGradients(): Promise<void> {
-  gradients ??= import('@tensorflow/tfjs-core/dist/register_all_gradients.js').then(() => { gradientsLoaded = true; });
+  gradients ??= import('@tensorflow/tfjs-core/dist/register_all_gradients.js').then(() => {
+    gradientsLoaded = true;
+  });
   return gradients;
 }
 
@@ -220,25 +254,41 @@ export function needsAutodiff(fm: FixationModel, layer = gradCamLayer(fm)): bool
  * d(class logit)/d(A) at a layer A, by automatic differentiation: the activation is fed back into the graph at its
  * node (with the network input, for the other paths that do not pass through it) and tf.grad differentiates the rest.
  */
-export async function gradCamGradientAutodiff(fm: FixationModel, layer: string, A: Float32Array, c: number, input?: tf.Tensor4D): Promise<Float32Array> {
+export async function gradCamGradientAutodiff(
+  fm: FixationModel,
+  layer: string,
+  A: Float32Array,
+  c: number,
+  input?: tf.Tensor4D,
+): Promise<Float32Array> {
   const g = fm.graph;
   const shape = spatialLayer(g, layer);
   const logitsSize = sizeOf(g, g.logits);
-  if (!Number.isInteger(c) || c < 0 || c >= logitsSize) throw new Error(`class index ${c} is out of range 0..${logitsSize - 1}`);
-  if (A.length !== shape[0] * shape[1] * shape[2]) throw new Error(`Grad-CAM: activation of '${layer}' has ${A.length} values, the layer is [${shape}]`);
+  if (!Number.isInteger(c) || c < 0 || c >= logitsSize)
+    throw new Error(`class index ${c} is out of range 0..${logitsSize - 1}`);
+  if (A.length !== shape[0] * shape[1] * shape[2])
+    throw new Error(`Grad-CAM: activation of '${layer}' has ${A.length} values, the layer is [${shape}]`);
   if (!gradientsLoaded) throw new Error('Grad-CAM by tf.grad: await loadGradients() first (explain() does)');
   const a = tf.tensor4d(A, [1, ...shape]);
   try {
-    const grad = tf.tidy(() => tf.grad((x: tf.Tensor) => {
-      const feeds: Record<string, tf.Tensor> = { [layer]: x };
-      if (input && layer !== g.input.name) feeds[g.input.name] = input;
-      const out = fm.model.execute(feeds, g.logits) as tf.Tensor;
-      return tf.sum(tf.slice(tf.reshape(out, [-1]), [c], [1]));
-    })(a));
+    const grad = tf.tidy(() =>
+      tf.grad((x: tf.Tensor) => {
+        const feeds: Record<string, tf.Tensor> = { [layer]: x };
+        if (input && layer !== g.input.name) feeds[g.input.name] = input;
+        const out = fm.model.execute(feeds, g.logits) as tf.Tensor;
+        return tf.sum(tf.slice(tf.reshape(out, [-1]), [c], [1]));
+      })(a),
+    );
     // Never dataSync: on WebGPU a synchronous read drains the queue through a canvas copy (issue 20).
-    try { return (await grad.data()) as Float32Array; } finally { grad.dispose(); }
+    try {
+      return (await grad.data()) as Float32Array;
+    } finally {
+      grad.dispose();
+    }
   } catch (e) {
-    throw new Error(`Grad-CAM: cannot differentiate the logits '${g.logits}' with respect to layer '${layer}' (${(e as Error).message})`);
+    throw new Error(
+      `Grad-CAM: cannot differentiate the logits '${g.logits}' with respect to layer '${layer}' (${(e as Error).message})`,
+    );
   } finally {
     a.dispose();
   }
@@ -252,13 +302,22 @@ export async function gradCamGradientAutodiff(fm: FixationModel, layer: string, 
  * - Any other class map: A is the class map itself, dS/dA = act'/HW on channel c (Grad-CAM then equals CAM).
  * Anything else (another layer, a head without a global average pool): tf.grad (gradCamGradientAutodiff).
  */
-export async function gradCamGradient(fm: FixationModel, act: Activations, c: number, opts: GradCamOptions = {}):
-  Promise<{ layer: string; shape: [number, number, number]; gradient: Float32Array; exact: boolean }> {
+export async function gradCamGradient(
+  fm: FixationModel,
+  act: Activations,
+  c: number,
+  opts: GradCamOptions = {},
+): Promise<{ layer: string; shape: [number, number, number]; gradient: Float32Array; exact: boolean }> {
   const g = fm.graph;
   const layer = opts.layer ?? gradCamLayer(fm);
   const shape = spatialLayer(g, layer);
   if (opts.autodiff || needsAutodiff(fm, layer)) {
-    return { layer, shape, gradient: await gradCamGradientAutodiff(fm, layer, act(layer), c, opts.input), exact: false };
+    return {
+      layer,
+      shape,
+      gradient: await gradCamGradientAutodiff(fm, layer, act(layer), c, opts.input),
+      exact: false,
+    };
   }
   const head = classHead(fm);
   const mapName = head.gap.inputs[0];
@@ -272,7 +331,8 @@ export async function gradCamGradient(fm: FixationModel, act: Activations, c: nu
   }
   checkClass(head, sizeOf(g, g.logits), c, M);
   const out = act(mapName);
-  const d = (v: number) => (head.activation === 'relu' ? (v > 0 ? 1 : 0) : head.activation === 'relu6' ? (v > 0 && v < 6 ? 1 : 0) : 1);
+  const d = (v: number) =>
+    head.activation === 'relu' ? (v > 0 ? 1 : 0) : head.activation === 'relu6' ? (v > 0 && v < 6 ? 1 : 0) : 1;
   const conv = head.classConv;
   if (!conv || !isOneByOne(conv, H, W)) {
     const gradient = new Float32Array(HW * M);
@@ -291,8 +351,17 @@ export async function gradCamGradient(fm: FixationModel, act: Activations, c: nu
 }
 
 /** Grad-CAM (Selvaraju et al. 2017): ReLU(sum_k alpha_k A_k), alpha_k = spatial mean of dS/dA_k. */
-export async function gradCamMap(fm: FixationModel, act: Activations, c: number, opts: GradCamOptions = {}): Promise<LowResMap> {
-  const { layer, shape: [H, W, K], gradient } = await gradCamGradient(fm, act, c, opts);
+export async function gradCamMap(
+  fm: FixationModel,
+  act: Activations,
+  c: number,
+  opts: GradCamOptions = {},
+): Promise<LowResMap> {
+  const {
+    layer,
+    shape: [H, W, K],
+    gradient,
+  } = await gradCamGradient(fm, act, c, opts);
   const HW = H * W;
   const alpha = new Float64Array(K);
   for (let p = 0; p < HW; p++) for (let k = 0; k < K; k++) alpha[k] += gradient[p * K + k] / HW;
@@ -311,7 +380,8 @@ export async function gradCamMap(fm: FixationModel, act: Activations, c: number,
  * Composed down the first-input path (branches of a concat or add are aligned).
  */
 export function receptiveField(g: Graph, layer: string): { scale: [number, number]; offset: [number, number] } {
-  const scale: [number, number] = [1, 1], offset: [number, number] = [0, 0];
+  const scale: [number, number] = [1, 1],
+    offset: [number, number] = [0, 0];
   for (let node = g.byName.get(layer); node && node.kind !== 'input'; node = g.byName.get(node.inputs[0])) {
     const s: [number, number] = [1, 1];
     let o: [number, number] = [0, 0];
@@ -327,7 +397,10 @@ export function receptiveField(g: Graph, layer: string): { scale: [number, numbe
       throw new Error(`receptiveField: layer '${layer}' is not spatial (passes through '${node.name}')`);
     }
     // below = s * here + o, so the composition keeps pixel = offset + scale * cell.
-    for (const i of [0, 1] as const) { offset[i] = s[i] * offset[i] + o[i]; scale[i] = s[i] * scale[i]; }
+    for (const i of [0, 1] as const) {
+      offset[i] = s[i] * offset[i] + o[i];
+      scale[i] = s[i] * scale[i];
+    }
   }
   return { scale, offset };
 }
@@ -341,13 +414,19 @@ export function upsampleMap(g: Graph, map: LowResMap, t: PixelTransform, width: 
     const f = (((px * src) / size - start) / step - offset[i]) / scale[i];
     return Math.min(Math.max(f, 0), n - 1);
   };
-  const xs = Float64Array.from({ length: width }, (_, x) => cell(x, width, t.srcWidth, t.startX, t.stepX, 1, map.width));
+  const xs = Float64Array.from({ length: width }, (_, x) =>
+    cell(x, width, t.srcWidth, t.startX, t.stepX, 1, map.width),
+  );
   for (let y = 0; y < height; y++) {
     const fy = cell(y, height, t.srcHeight, t.startY, t.stepY, 0, map.height);
-    const y0 = Math.floor(fy), y1 = Math.min(y0 + 1, map.height - 1), wy = fy - y0;
+    const y0 = Math.floor(fy),
+      y1 = Math.min(y0 + 1, map.height - 1),
+      wy = fy - y0;
     for (let x = 0; x < width; x++) {
       const fx = xs[x];
-      const x0 = Math.floor(fx), x1 = Math.min(x0 + 1, map.width - 1), wx = fx - x0;
+      const x0 = Math.floor(fx),
+        x1 = Math.min(x0 + 1, map.width - 1),
+        wx = fx - x0;
       const r0 = map.data[y0 * map.width + x0] * (1 - wx) + map.data[y0 * map.width + x1] * wx;
       const r1 = map.data[y1 * map.width + x0] * (1 - wx) + map.data[y1 * map.width + x1] * wx;
       out[y * width + x] = r0 * (1 - wy) + r1 * wy;
@@ -359,8 +438,10 @@ export function upsampleMap(g: Graph, map: LowResMap, t: PixelTransform, width: 
 /** A centred Gaussian, sigma a fraction of each side: the "everything is in the middle" baseline. */
 export function centerPrior(width: number, height: number, sigmaFrac = 0.25): Float32Array {
   const out = new Float32Array(width * height);
-  const sx = sigmaFrac * width, sy = sigmaFrac * height;
-  const cx = (width - 1) / 2, cy = (height - 1) / 2;
+  const sx = sigmaFrac * width,
+    sy = sigmaFrac * height;
+  const cx = (width - 1) / 2,
+    cy = (height - 1) / 2;
   for (let y = 0; y < height; y++) {
     const gy = ((y - cy) / sy) ** 2;
     for (let x = 0; x < width; x++) out[y * width + x] = Math.exp(-0.5 * (((x - cx) / sx) ** 2 + gy));
@@ -370,7 +451,13 @@ export function centerPrior(width: number, height: number, sigmaFrac = 0.25): Fl
 
 /** One baseline as an image heatmap (width x height, max 1); `layer` is the map's layer (none for the prior). */
 export async function baselineHeatmap(
-  fm: FixationModel, act: Activations, c: number, method: BaselineMethod, t: PixelTransform, width: number, height: number,
+  fm: FixationModel,
+  act: Activations,
+  c: number,
+  method: BaselineMethod,
+  t: PixelTransform,
+  width: number,
+  height: number,
   gradcam: GradCamOptions = {},
 ): Promise<{ heatmap: Float32Array; layer?: string }> {
   if (method === 'center') return { heatmap: centerPrior(width, height) };

@@ -19,9 +19,18 @@ const TURBO = [
 ];
 // Viridis: degree-6 polynomial fit (M. Zucker), per channel.
 const VIRIDIS = [
-  [0.2777273272234177, 0.1050930431085774, -0.3308618287255563, -4.634230498983486, 6.228269936347081, 4.776384997670288, -5.435455855934631],
-  [0.005407344544966578, 1.404613529898575, 0.214847559468213, -5.799100973351585, 14.17993336680509, -13.74514537774601, 4.645852612178535],
-  [0.3340998053353061, 1.384590162594685, 0.09509516302823659, -19.33244095627987, 56.69055260068105, -65.35303263337234, 26.3124352495832],
+  [
+    0.2777273272234177, 0.1050930431085774, -0.3308618287255563, -4.634230498983486, 6.228269936347081,
+    4.776384997670288, -5.435455855934631,
+  ],
+  [
+    0.005407344544966578, 1.404613529898575, 0.214847559468213, -5.799100973351585, 14.17993336680509,
+    -13.74514537774601, 4.645852612178535,
+  ],
+  [
+    0.3340998053353061, 1.384590162594685, 0.09509516302823659, -19.33244095627987, 56.69055260068105,
+    -65.35303263337234, 26.3124352495832,
+  ],
 ];
 
 function poly(c: number[], t: number): number {
@@ -35,7 +44,11 @@ export function colormap(name: ColormapName, v: number): [number, number, number
   const t = clamp01(v);
   switch (name) {
     case 'jet':
-      return [clamp01(1.5 - Math.abs(4 * t - 3)), clamp01(1.5 - Math.abs(4 * t - 2)), clamp01(1.5 - Math.abs(4 * t - 1))];
+      return [
+        clamp01(1.5 - Math.abs(4 * t - 3)),
+        clamp01(1.5 - Math.abs(4 * t - 2)),
+        clamp01(1.5 - Math.abs(4 * t - 1)),
+      ];
     case 'viridis':
       return [clamp01(poly(VIRIDIS[0], t)), clamp01(poly(VIRIDIS[1], t)), clamp01(poly(VIRIDIS[2], t))];
     case 'turbo':
@@ -53,7 +66,12 @@ export function overlayAlpha(v: number, opacity: number): number {
  * Heatmap (max 1) -> RGBA8. Straight alpha for ImageData (2D canvas); premultiplied to compare with a
  * WebGPU canvas (alphaMode 'premultiplied').
  */
-export function colorize(map: Float32Array, name: ColormapName, opacity: number, premultiplied = false): Uint8ClampedArray<ArrayBuffer> {
+export function colorize(
+  map: Float32Array,
+  name: ColormapName,
+  opacity: number,
+  premultiplied = false,
+): Uint8ClampedArray<ArrayBuffer> {
   const out = new Uint8ClampedArray(map.length * 4);
   for (let i = 0; i < map.length; i++) {
     const [r, g, b] = colormap(name, map[i]);

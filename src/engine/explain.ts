@@ -6,11 +6,40 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { baselineHeatmap, classHead, gradCamLayer, loadGradients, needsAutodiff } from './baselines.ts';
 import { guidedClassMap, guidedHeatmap } from './guided.ts';
-import { BOX_SOURCE, METHODS, methodFor, resolveGuided, unknownMethod, type BoxSource, type ExplainMethod, type GuidedOptions } from './methods.ts';
+import {
+  BOX_SOURCE,
+  METHODS,
+  methodFor,
+  resolveGuided,
+  unknownMethod,
+  type BoxSource,
+  type ExplainMethod,
+  type GuidedOptions,
+} from './methods.ts';
 import { disposeForward, type Fit, type FixationModel } from './model.ts';
-import { camBox, chooseBox, CLASS_COLORS, DEFAULT_POST, heatmap, peak, removeOutliers, toImagePoints, type Box, type PostOptions } from './post.ts';
+import {
+  camBox,
+  chooseBox,
+  CLASS_COLORS,
+  DEFAULT_POST,
+  heatmap,
+  peak,
+  removeOutliers,
+  toImagePoints,
+  type Box,
+  type PostOptions,
+} from './post.ts';
 import { unravelCpu, type UnravelResult } from './unravel.ts';
-import { resolveRules, type Fixation, type InputFixation, type KeptLayer, type PixelTransform, type PresetName, type Rules, type TopClass } from './types.ts';
+import {
+  resolveRules,
+  type Fixation,
+  type InputFixation,
+  type KeptLayer,
+  type PixelTransform,
+  type PresetName,
+  type Rules,
+  type TopClass,
+} from './types.ts';
 
 export type { ExplainMethod, BoxSource, GuidedOptions };
 
@@ -92,21 +121,31 @@ export interface Explanation extends ClassExplanation {
 
 /** Explain an image (H,W,3|4 values 0..255), or an already preprocessed network input [1,h,w,c]. */
 export async function explain(
-  fm: FixationModel, image: tf.Tensor3D | tf.Tensor4D, opts: ExplainOptions = {},
+  fm: FixationModel,
+  image: tf.Tensor3D | tf.Tensor4D,
+  opts: ExplainOptions = {},
 ): Promise<Explanation> {
   const method = methodFor(fm.info, opts.method);
   if (!METHODS.includes(method)) throw unknownMethod(method);
-  if (opts.layer !== undefined && method !== 'gradcam' && method !== 'guided') throw new Error(`option 'layer' applies to method 'gradcam' or 'guided', not '${method}'`);
-  if (opts.guided !== undefined && method !== 'guided') throw new Error(`option 'guided' applies to method 'guided', not '${method}'`);
+  if (opts.layer !== undefined && method !== 'gradcam' && method !== 'guided')
+    throw new Error(`option 'layer' applies to method 'gradcam' or 'guided', not '${method}'`);
+  if (opts.guided !== undefined && method !== 'guided')
+    throw new Error(`option 'guided' applies to method 'guided', not '${method}'`);
   const fixated = method === 'fixations' || method === 'guided';
   const boxSource = opts.box ?? BOX_SOURCE[method];
-  if (boxSource !== 'fixations' && boxSource !== 'map') throw new Error(`box '${String(boxSource)}' is not one of fixations, map`);
-  if (boxSource === 'fixations' && !fixated) throw new Error(`box 'fixations': method '${method}' has no fixations (use box 'map')`);
+  if (boxSource !== 'fixations' && boxSource !== 'map')
+    throw new Error(`box '${String(boxSource)}' is not one of fixations, map`);
+  if (boxSource === 'fixations' && !fixated)
+    throw new Error(`box 'fixations': method '${method}' has no fixations (use box 'map')`);
   const g = method === 'guided' ? resolveGuided(opts.guided, fm.info.guided) : undefined;
   // The class map of 'guided', and whether CAM applies to this model at all: errors name the method and the model.
   const classMap = g ? guidedClassMap(fm, g.classMap, opts.layer) : undefined;
   if (method === 'cam') {
-    try { classHead(fm); } catch (e) { throw new Error(`method 'cam' does not apply to model '${fm.info.id}': ${(e as Error).message}`); }
+    try {
+      classHead(fm);
+    } catch (e) {
+      throw new Error(`method 'cam' does not apply to model '${fm.info.id}': ${(e as Error).message}`);
+    }
   }
   if (Array.isArray(opts.classIndex) && (opts.classIndex.length < 1 || opts.classIndex.length > CLASS_COLORS.length)) {
     throw new Error(`classIndex: give 1 to ${CLASS_COLORS.length} classes, got ${opts.classIndex.length}`);
@@ -115,7 +154,11 @@ export async function explain(
   const post = { ...DEFAULT_POST, ...opts.post };
   const t: Record<string, number> = {};
   let t0 = performance.now();
-  const lap = (k: string) => { const n = performance.now(); t[k] = (t[k] ?? 0) + n - t0; t0 = n; };
+  const lap = (k: string) => {
+    const n = performance.now();
+    t[k] = (t[k] ?? 0) + n - t0;
+    t0 = n;
+  };
 
   const { height: h, width: w, channels } = fm.input;
   let input: tf.Tensor4D, transform: PixelTransform;
@@ -124,7 +167,17 @@ export async function explain(
       throw new Error(`input tensor must be [1,${h},${w},${channels}] for model '${fm.info.id}', got [${image.shape}]`);
     }
     input = image as tf.Tensor4D;
-    transform = { fit: 'crop', srcWidth: w, srcHeight: h, inputWidth: w, inputHeight: h, stepX: 1, stepY: 1, startX: 0, startY: 0 };
+    transform = {
+      fit: 'crop',
+      srcWidth: w,
+      srcHeight: h,
+      inputWidth: w,
+      inputHeight: h,
+      stepX: 1,
+      stepY: 1,
+      startX: 0,
+      startY: 0,
+    };
   } else {
     ({ input, transform } = fm.preprocess(image as tf.Tensor3D, opts.fit));
   }
@@ -132,12 +185,14 @@ export async function explain(
     lap('preprocessMs');
     const fwd = await fm.forward(input);
     const top = fm.top(fwd.probs, 5);
-    const wanted = opts.classIndex === undefined || opts.classIndex === 'top' ? [top[0].index] : [opts.classIndex].flat();
+    const wanted =
+      opts.classIndex === undefined || opts.classIndex === 'top' ? [top[0].index] : [opts.classIndex].flat();
     const acts = new Map<string, Float32Array>();
     const unravelled = new Map<number, UnravelResult>();
     try {
       if (fixated && opts.unravel) {
-        if (method === 'guided') for (const name of fm.graph.captures) acts.set(name, (await fwd.tensors.get(name)!.data()) as Float32Array);
+        if (method === 'guided')
+          for (const name of fm.graph.captures) acts.set(name, (await fwd.tensors.get(name)!.data()) as Float32Array);
         lap('forwardMs');
         for (const ci of wanted) unravelled.set(ci, await opts.unravel(fwd.tensors, ci, rules));
       } else {
@@ -149,7 +204,8 @@ export async function explain(
     }
     const gradLayer = method === 'gradcam' || classMap === 'gradcam' ? (opts.layer ?? gradCamLayer(fm)) : undefined;
     if (gradLayer && !acts.has(gradLayer)) {
-      if (!fm.graph.byName.has(gradLayer)) throw new Error(`Grad-CAM: layer '${gradLayer}' is not a node the logits '${fm.graph.logits}' depend on`);
+      if (!fm.graph.byName.has(gradLayer))
+        throw new Error(`Grad-CAM: layer '${gradLayer}' is not a node the logits '${fm.graph.logits}' depend on`);
       const a = fm.model.execute(input, gradLayer) as tf.Tensor;
       acts.set(gradLayer, (await a.data()) as Float32Array);
       a.dispose();
@@ -158,21 +214,37 @@ export async function explain(
     if (!unravelled.size) lap('forwardMs'); // else lapped before the unravelling, which counts as unravelMs
 
     const { width, height } = opts.heatmapSize ?? { width: transform.srcWidth, height: transform.srcHeight };
-    const sx = width / transform.srcWidth, sy = height / transform.srcHeight;
+    const sx = width / transform.srcWidth,
+      sy = height / transform.srcHeight;
     const act = (n: string) => acts.get(n)!;
     const classes: ClassExplanation[] = [];
     for (const [i, ci] of wanted.entries()) {
-      let layers: KeptLayer[] = [], inputFixations: InputFixation[] = [], fixations: Fixation[] = [], map: Float32Array;
+      let layers: KeptLayer[] = [],
+        inputFixations: InputFixation[] = [],
+        fixations: Fixation[] = [],
+        map: Float32Array;
       let layer: string | undefined;
       if (fixated) {
         ({ layers, inputFixations } = unravelled.get(ci) ?? unravelCpu(fm.graph, act, ci, rules));
         lap('unravelMs');
         fixations = toImagePoints(inputFixations, transform);
         if (post.outliers) fixations = removeOutliers(fixations, transform.srcWidth, transform.srcHeight);
-        map = heatmap(fixations.map((p) => ({ x: p.x * sx, y: p.y * sy, w: p.w })), width, height, g ? g.sigma : post.sigma);
-        if (g) ({ heatmap: map, layer } = await guidedHeatmap(fm, act, ci, map, transform, width, height, g, { layer: gradLayer, input }));
+        map = heatmap(
+          fixations.map((p) => ({ x: p.x * sx, y: p.y * sy, w: p.w })),
+          width,
+          height,
+          g ? g.sigma : post.sigma,
+        );
+        if (g)
+          ({ heatmap: map, layer } = await guidedHeatmap(fm, act, ci, map, transform, width, height, g, {
+            layer: gradLayer,
+            input,
+          }));
       } else {
-        ({ heatmap: map, layer } = await baselineHeatmap(fm, act, ci, method, transform, width, height, { layer: gradLayer, input }));
+        ({ heatmap: map, layer } = await baselineHeatmap(fm, act, ci, method, transform, width, height, {
+          layer: gradLayer,
+          input,
+        }));
       }
       const [px, py] = peak(map, width);
       const cb = camBox(map, width, height);
@@ -193,7 +265,17 @@ export async function explain(
       });
     }
     t.totalMs = Object.values(t).reduce((a, b) => a + b, 0);
-    return { ...classes[0], model: fm.info.id, method, top, rules, ...(g ? { guided: { ...g, classMap: classMap! } } : {}), classes, transform, timingsMs: t };
+    return {
+      ...classes[0],
+      model: fm.info.id,
+      method,
+      top,
+      rules,
+      ...(g ? { guided: { ...g, classMap: classMap! } } : {}),
+      classes,
+      transform,
+      timingsMs: t,
+    };
   } finally {
     if (input !== image && !input.isDisposed) input.dispose();
   }

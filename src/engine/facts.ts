@@ -31,7 +31,9 @@ const THROUGH = ['Identity', 'Reshape', 'Squeeze', 'StopGradient', 'Snapshot'];
 /** What to pass when the logits cannot be found, in each place a user can pass it. */
 export const GIVE_LOGITS = "give the logits node (CLI --logits NODE, loadModel's info.logits, the app's 'Logits node')";
 
-type WithArtifacts = { artifacts?: { modelTopology?: { node?: TfNode[] }; signature?: { outputs?: Record<string, { name?: string }> } } };
+type WithArtifacts = {
+  artifacts?: { modelTopology?: { node?: TfNode[] }; signature?: { outputs?: Record<string, { name?: string }> } };
+};
 const nodesOf = (gm: GraphModel): TfNode[] => (gm as unknown as WithArtifacts).artifacts?.modelTopology?.node ?? [];
 
 /**
@@ -45,18 +47,25 @@ export function graphFacts(gm: GraphModel, source: string): GraphFacts {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const signature = (gm as unknown as WithArtifacts).artifacts?.signature?.outputs;
   const [key, value] = Object.entries(signature ?? {})[0] ?? [];
-  const out = value?.name ? strip(value.name) : gm.outputs[0]?.name ?? (gm.outputNodes[0] && strip(gm.outputNodes[0]));
+  const out = value?.name
+    ? strip(value.name)
+    : (gm.outputs[0]?.name ?? (gm.outputNodes[0] && strip(gm.outputNodes[0])));
   let outNode = out ? byName.get(out) : undefined;
   if (!outNode) {
-    const what = key !== undefined ? `its signature output '${key}' names node '${out}', which` : `its output node${out ? ` '${out}'` : ''}`;
+    const what =
+      key !== undefined
+        ? `its signature output '${key}' names node '${out}', which`
+        : `its output node${out ? ` '${out}'` : ''}`;
     throw new Error(`model ${source}: ${what} is not in the graph; ${GIVE_LOGITS}`);
   }
-  while (THROUGH.includes(outNode.op) && outNode.input?.[0] && byName.has(strip(outNode.input[0]))) outNode = byName.get(strip(outNode.input[0]))!;
+  while (THROUGH.includes(outNode.op) && outNode.input?.[0] && byName.has(strip(outNode.input[0])))
+    outNode = byName.get(strip(outNode.input[0]))!;
   let facts: GraphFacts = { logits: out! };
   if (HEAD_OPS.includes(outNode.op) && outNode.input?.[0]) {
     // The logits seen through reshapes too (Keras MobileNet: conv_preds -> reshape -> softmax).
     let below = byName.get(strip(outNode.input[0]));
-    while (below && THROUGH.includes(below.op) && below.input?.[0] && byName.has(strip(below.input[0]))) below = byName.get(strip(below.input[0]))!;
+    while (below && THROUGH.includes(below.op) && below.input?.[0] && byName.has(strip(below.input[0])))
+      below = byName.get(strip(below.input[0]))!;
     facts = { logits: below?.name ?? strip(outNode.input[0]), probs: outNode.name };
   }
   const inputSize = graphInputSize(gm);
@@ -83,9 +92,19 @@ export function headAbove(gm: GraphModel, logits: string): string | undefined {
 export function logitsCandidates(gm: GraphModel): string {
   const nodes = nodesOf(gm);
   let found: GraphFacts | undefined;
-  try { found = graphFacts(gm, ''); } catch { /* no usable output */ }
+  try {
+    found = graphFacts(gm, '');
+  } catch {
+    /* no usable output */
+  }
   // The graph's own logits when its output tells, else the last few layers with weights.
-  const names = found ? [found.logits] : nodes.filter((n) => /^(_Fused)?(MatMul|Conv2D)$|^BiasAdd$/.test(n.op)).map((n) => n.name).slice(-3).reverse();
+  const names = found
+    ? [found.logits]
+    : nodes
+        .filter((n) => /^(_Fused)?(MatMul|Conv2D)$|^BiasAdd$/.test(n.op))
+        .map((n) => n.name)
+        .slice(-3)
+        .reverse();
   return names.length ? `; nodes that could be the logits: ${names.join(', ')}` : '';
 }
 
@@ -109,7 +128,12 @@ export const GRAY: Preprocessing = { range: [0, 1], mean: [0], std: [1] };
  * [0,1] for a 1-channel input), input size 224 when the graph leaves it open, and an id from the source's folder
  * name. A non-square input's height and width are read off the graph by FixationModel.create.
  */
-export function userModelInfo(gm: GraphModel, source: string, given: Partial<ModelInfo> = {}, labels?: string[]): ModelInfo {
+export function userModelInfo(
+  gm: GraphModel,
+  source: string,
+  given: Partial<ModelInfo> = {},
+  labels?: string[],
+): ModelInfo {
   if (given.logits && !nodesOf(gm).some((n) => n.name === given.logits && n.op !== 'Const')) {
     throw new Error(`model ${source}: logits node '${given.logits}' is not in the graph${logitsCandidates(gm)}`);
   }
@@ -119,7 +143,13 @@ export function userModelInfo(gm: GraphModel, source: string, given: Partial<Mod
   return {
     source,
     // The model's folder name (a path or URL to model.json, or to its folder).
-    id: given.id ?? source.replace(/[?#].*$/, '').replace(/\/+$/, '').replace(/\/[^/]*\.json$/, '').replace(/^.*\//, ''),
+    id:
+      given.id ??
+      source
+        .replace(/[?#].*$/, '')
+        .replace(/\/+$/, '')
+        .replace(/\/[^/]*\.json$/, '')
+        .replace(/^.*\//, ''),
     ...inputFields(gm, given, facts.inputSize),
     preprocessing: given.preprocessing ?? ((given.inputChannels ?? graphInput(gm)[2]) === 1 ? GRAY : IMAGENET),
     logits: facts.logits,
@@ -176,12 +206,22 @@ export function readFacts(files: { metadata?: unknown; facts?: unknown }): Model
   if (files.facts !== undefined) {
     const f = object(files.facts, FACTS_FILE);
     if (f.id !== undefined) out.id = String(f.id);
-    if (f.inputSize !== undefined) { out.inputSize = positiveInt(f.inputSize, FACTS_FILE, 'inputSize'); }
-    if (f.preprocessing !== undefined) { out.preprocessing = preprocessing(f.preprocessing, FACTS_FILE); }
-    if (f.logits !== undefined) { out.logits = nonEmpty(f.logits, FACTS_FILE, 'logits'); }
+    if (f.inputSize !== undefined) {
+      out.inputSize = positiveInt(f.inputSize, FACTS_FILE, 'inputSize');
+    }
+    if (f.preprocessing !== undefined) {
+      out.preprocessing = preprocessing(f.preprocessing, FACTS_FILE);
+    }
+    if (f.logits !== undefined) {
+      out.logits = nonEmpty(f.logits, FACTS_FILE, 'logits');
+    }
     if (f.probs !== undefined) out.probs = nonEmpty(f.probs, FACTS_FILE, 'probs');
-    if (typeof f.labels === 'string') { out.labelsFile = f.labels; delete out.labels; }
-    else if (f.labels !== undefined) { out.labels = strings(f.labels, FACTS_FILE, 'labels'); }
+    if (typeof f.labels === 'string') {
+      out.labelsFile = f.labels;
+      delete out.labels;
+    } else if (f.labels !== undefined) {
+      out.labels = strings(f.labels, FACTS_FILE, 'labels');
+    }
   }
   return out;
 }
@@ -213,11 +253,13 @@ function object(v: unknown, file: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 function strings(v: unknown, file: string, field: string): string[] {
-  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new Error(`${file}: ${field} must be a JSON array of strings`);
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string'))
+    throw new Error(`${file}: ${field} must be a JSON array of strings`);
   return v;
 }
 function positiveInt(v: unknown, file: string, field: string): number {
-  if (!Number.isInteger(v) || (v as number) <= 0) throw new Error(`${file}: ${field} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(v) || (v as number) <= 0)
+    throw new Error(`${file}: ${field} must be a positive integer, got ${JSON.stringify(v)}`);
   return v as number;
 }
 function nonEmpty(v: unknown, file: string, field: string): string {
@@ -231,5 +273,7 @@ function inputFields(gm: GraphModel, given: Partial<ModelInfo>, square?: number)
   const { inputHeight, inputWidth, inputChannels } = given;
   const open = h === undefined && w === undefined && inputHeight === undefined && inputWidth === undefined;
   const inputSize = given.inputSize ?? square ?? (open ? DEFAULT_INPUT_SIZE : undefined);
-  return Object.fromEntries(Object.entries({ inputSize, inputHeight, inputWidth, inputChannels }).filter(([, v]) => v !== undefined));
+  return Object.fromEntries(
+    Object.entries({ inputSize, inputHeight, inputWidth, inputChannels }).filter(([, v]) => v !== undefined),
+  );
 }

@@ -49,7 +49,16 @@ export function buildGraph(src: GraphSource): Graph {
   // Longest path from the input: the skip path of a residual add is the shallower addend. The post-order alone is
   // not enough: with a projection shortcut listed second, the deep branch would come first.
   const depth = new Map<string, number>();
-  for (const name of post) depth.set(name, Math.max(-1, ...inputsOf(tf.get(name)!).filter((i) => !isConst(i)).map((i) => depth.get(i)!)) + 1);
+  for (const name of post)
+    depth.set(
+      name,
+      Math.max(
+        -1,
+        ...inputsOf(tf.get(name)!)
+          .filter((i) => !isConst(i))
+          .map((i) => depth.get(i)!),
+      ) + 1,
+    );
 
   const built = new Map<string, GraphNode>();
   const consumers = new Map<string, number>();
@@ -73,7 +82,9 @@ export function buildGraph(src: GraphSource): Graph {
   const order = post.map((n) => built.get(n)!).reverse();
   const inputs = order.filter((n) => n.kind === 'input');
   if (inputs.length !== 1) {
-    throw new Error(`the logits node '${src.logits}' must depend on exactly one input placeholder, found ${inputs.length}`);
+    throw new Error(
+      `the logits node '${src.logits}' must depend on exactly one input placeholder, found ${inputs.length}`,
+    );
   }
   const captures = new Set<string>([src.logits]);
   for (const n of order) for (const a of opOf(n).reads(n)) captures.add(a);
@@ -104,14 +115,17 @@ export function buildGraph(src: GraphSource): Graph {
   function convert(n: TfNode): GraphNode {
     const parser = TF_OPS.get(n.op);
     if (!parser) {
-      return fail(n, `op '${n.op}' cannot be unravelled (supported: conv, depthwise, matmul, pools, mean, concat, add, mul, pad, reshape and activations)`);
+      return fail(
+        n,
+        `op '${n.op}' cannot be unravelled (supported: conv, depthwise, matmul, pools, mean, concat, add, mul, pad, reshape and activations)`,
+      );
     }
     return parser.parse(n, context(n));
   }
 
   /** True if the vector reaches the MatMul by flattening a spatial map (more than one position). */
   function flattenedFromMap(name: string): boolean {
-    for (let cur = tf.get(name); cur; ) {
+    for (let cur = tf.get(name); cur;) {
       if (['Reshape', 'Flatten', 'Squeeze'].includes(cur.op)) {
         const below = shapeOf(inputsOf(cur)[0]);
         return below.length === 3 && below[0] * below[1] > 1;

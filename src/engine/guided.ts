@@ -13,7 +13,8 @@ import type { Activations } from './unravel.ts';
  * negative values count as 0). The sum is rounded to f32 before the product, as its WGSL twin (GUIDED_WGSL) does.
  */
 export function guidedMap(classMap: Float32Array, density: Float32Array, epsilon: number): Float32Array {
-  if (classMap.length !== density.length) throw new Error(`guided: class map has ${classMap.length} values, density ${density.length}`);
+  if (classMap.length !== density.length)
+    throw new Error(`guided: class map has ${classMap.length} values, density ${density.length}`);
   const e = Math.fround(epsilon);
   const out = new Float32Array(classMap.length);
   let max = 0;
@@ -39,8 +40,14 @@ export const FAINT = 0.3;
  * Per point (frame pixels of a frameW x frameH frame), whether the guided map (mapW x mapH over the same frame,
  * normalised to max 1) is at least BACKED there, at the map cell the point falls in.
  */
-export function backedPoints(points: readonly { x: number; y: number }[], map: Float32Array, mapW: number, mapH: number,
-  frameW: number, frameH: number): boolean[] {
+export function backedPoints(
+  points: readonly { x: number; y: number }[],
+  map: Float32Array,
+  mapW: number,
+  mapH: number,
+  frameW: number,
+  frameH: number,
+): boolean[] {
   if (map.length !== mapW * mapH) throw new Error(`backedPoints: map has ${map.length} values, not ${mapW}x${mapH}`);
   return points.map(({ x, y }) => {
     const mx = Math.min(mapW - 1, Math.max(0, Math.floor(((x + 0.5) * mapW) / frameW)));
@@ -79,7 +86,10 @@ fn restart_max() {
  */
 export function guidedClassMap(fm: FixationModel, kind: ClassMapKind, layer?: string): 'cam' | 'gradcam' {
   if (layer !== undefined) {
-    if (kind === 'cam') throw new Error(`method 'guided': option 'layer' applies to the Grad-CAM class map, not classMap 'cam' (model '${fm.info.id}')`);
+    if (kind === 'cam')
+      throw new Error(
+        `method 'guided': option 'layer' applies to the Grad-CAM class map, not classMap 'cam' (model '${fm.info.id}')`,
+      );
     return 'gradcam';
   }
   if (kind === 'gradcam') return 'gradcam';
@@ -87,7 +97,10 @@ export function guidedClassMap(fm: FixationModel, kind: ClassMapKind, layer?: st
     classHead(fm);
     return 'cam';
   } catch (e) {
-    if (kind === 'cam') throw new Error(`method 'guided' with classMap 'cam' does not apply to model '${fm.info.id}': ${(e as Error).message}`);
+    if (kind === 'cam')
+      throw new Error(
+        `method 'guided' with classMap 'cam' does not apply to model '${fm.info.id}': ${(e as Error).message}`,
+      );
     return 'gradcam';
   }
 }
@@ -97,8 +110,15 @@ export function guidedClassMap(fm: FixationModel, kind: ClassMapKind, layer?: st
  * (epsilon + density), density a width x height map normalised to max 1 (heatmap() of the fixations at g.sigma).
  */
 export async function guidedHeatmap(
-  fm: FixationModel, act: Activations, c: number, density: Float32Array, t: PixelTransform, width: number, height: number,
-  g: GuidedOptions, gradcam: GradCamOptions = {},
+  fm: FixationModel,
+  act: Activations,
+  c: number,
+  density: Float32Array,
+  t: PixelTransform,
+  width: number,
+  height: number,
+  g: GuidedOptions,
+  gradcam: GradCamOptions = {},
 ): Promise<{ heatmap: Float32Array; layer?: string; classMap: 'cam' | 'gradcam' }> {
   const classMap = guidedClassMap(fm, g.classMap, gradcam.layer);
   const cm = await baselineHeatmap(fm, act, c, classMap, t, width, height, gradcam);

@@ -39,7 +39,11 @@ export type BoxSource = 'fixations' | 'map';
 
 /** Each method's box unless the caller asks for another (methods without fixations can only have 'map'). */
 export const BOX_SOURCE: Record<ExplainMethod, BoxSource> = {
-  fixations: 'fixations', guided: 'map', cam: 'map', gradcam: 'map', center: 'map',
+  fixations: 'fixations',
+  guided: 'map',
+  cam: 'map',
+  gradcam: 'map',
+  center: 'map',
 };
 
 /** The class map the guided method multiplies: 'auto' is CAM where the model's head allows it, else Grad-CAM. */
@@ -76,21 +80,30 @@ export const GUIDED: GuidedOptions = { epsilon: 0, rules: 'dense', sigma: 0.08, 
 export function resolveGuided(over: Partial<GuidedOptions> = {}, model: Partial<GuidedOptions> = {}): GuidedOptions {
   const set = (o: Partial<GuidedOptions>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   const g = { ...GUIDED, ...set(model), ...set(over) } as GuidedOptions;
-  if (!(typeof g.epsilon === 'number' && g.epsilon >= 0 && Number.isFinite(g.epsilon))) throw new Error(`guided.epsilon=${g.epsilon} must be a number >= 0`);
-  if (!(typeof g.sigma === 'number' && g.sigma > 0 && g.sigma < 1)) throw new Error(`guided.sigma=${g.sigma} must be a number in (0, 1)`);
-  if (!['auto', 'cam', 'gradcam'].includes(g.classMap)) throw new Error(`guided.classMap='${g.classMap}' is not one of auto, cam, gradcam`);
+  if (!(typeof g.epsilon === 'number' && g.epsilon >= 0 && Number.isFinite(g.epsilon)))
+    throw new Error(`guided.epsilon=${g.epsilon} must be a number >= 0`);
+  if (!(typeof g.sigma === 'number' && g.sigma > 0 && g.sigma < 1))
+    throw new Error(`guided.sigma=${g.sigma} must be a number in (0, 1)`);
+  if (!['auto', 'cam', 'gradcam'].includes(g.classMap))
+    throw new Error(`guided.classMap='${g.classMap}' is not one of auto, cam, gradcam`);
   return g;
 }
 
 /** A model's method facts, checked (at load, so that a bad catalog entry fails there and names the field). */
 export function checkMethodFacts(facts: MethodFacts): void {
-  if (facts.method !== undefined && !METHODS.includes(facts.method)) throw new Error(`its default method: ${unknownMethod(facts.method).message}`);
+  if (facts.method !== undefined && !METHODS.includes(facts.method))
+    throw new Error(`its default method: ${unknownMethod(facts.method).message}`);
   if (facts.guided !== undefined) {
-    if (typeof facts.guided !== 'object' || facts.guided === null) throw new Error(`its guided knobs must be an object, got ${JSON.stringify(facts.guided)}`);
+    if (typeof facts.guided !== 'object' || facts.guided === null)
+      throw new Error(`its guided knobs must be an object, got ${JSON.stringify(facts.guided)}`);
     const known = ['epsilon', 'rules', 'sigma', 'classMap'];
     const extra = Object.keys(facts.guided).find((k) => !known.includes(k));
     if (extra) throw new Error(`its guided knobs: '${extra}' is not one of ${known.join(', ')}`);
-    try { resolveGuided({}, facts.guided); } catch (e) { throw new Error(`its guided knobs: ${(e as Error).message}`); }
+    try {
+      resolveGuided({}, facts.guided);
+    } catch (e) {
+      throw new Error(`its guided knobs: ${(e as Error).message}`);
+    }
   }
 }
 

@@ -35,7 +35,11 @@ export interface ModelInfo {
   guided?: Partial<GuidedOptions>;
 }
 /** The network input, batch dropped: [height, width, channels]. */
-export interface InputShape { height: number; width: number; channels: 1 | 3 }
+export interface InputShape {
+  height: number;
+  width: number;
+  channels: 1 | 3;
+}
 export type Fit = 'crop' | 'letterbox';
 
 /**
@@ -68,7 +72,13 @@ const BOX_CACHE = 4;
 export class FixationModel {
   readonly graph: Graph;
   private prep?: PreprocessConstants;
-  private constructor(readonly model: GraphModel, readonly info: ModelInfo, graph: Graph, readonly input: InputShape, readonly head: Head) {
+  private constructor(
+    readonly model: GraphModel,
+    readonly info: ModelInfo,
+    graph: Graph,
+    readonly input: InputShape,
+    readonly head: Head,
+  ) {
     this.graph = graph;
   }
 
@@ -79,30 +89,52 @@ export class FixationModel {
     const topology = artifacts?.modelTopology?.node;
     if (!topology) throw new Error(`${where(info)}: model.json has no modelTopology.node (not a TF.js graph model?)`);
     if (info.rules) {
-      try { resolveRules(info.rules); } catch (e) { throw new Error(`${where(info)}: its default rules: ${(e as Error).message}`); }
+      try {
+        resolveRules(info.rules);
+      } catch (e) {
+        throw new Error(`${where(info)}: its default rules: ${(e as Error).message}`);
+      }
     }
-    try { checkMethodFacts(info); } catch (e) { throw new Error(`${where(info)}: ${(e as Error).message}`); }
+    try {
+      checkMethodFacts(info);
+    } catch (e) {
+      throw new Error(`${where(info)}: ${(e as Error).message}`);
+    }
     const names = topology.filter((n) => n.op !== 'Const').map((n) => n.name);
-    for (const [field, n] of [['logits', info.logits], ['probs', info.probs]] as const) {
+    for (const [field, n] of [
+      ['logits', info.logits],
+      ['probs', info.probs],
+    ] as const) {
       if (n && !names.includes(n)) throw new Error(`${where(info)}: ${field} node '${n}' is not in the graph`);
     }
     const sigmoid = !!info.probs && topology.find((n) => n.name === info.probs)?.op === 'Sigmoid';
-    const head: Head = sigmoid && negateOneLogit(model, topology, info.logits) ? 'binary' : sigmoid ? 'sigmoid' : 'softmax';
+    const head: Head =
+      sigmoid && negateOneLogit(model, topology, info.logits) ? 'binary' : sigmoid ? 'sigmoid' : 'softmax';
     if (head === 'binary') info = { ...info, labels: binaryLabels(info.labels) };
     const input = inputShape(info, model.inputs[0]?.shape);
     channelNorm(info, input.channels); // a mean/std that does not fit the channels fails here, not on the first frame
     // Read the constants before the dry run: once tfjs-webgpu uploads a tensor it drops the CPU copy, and a
     // synchronous read then goes through a WebGPU canvas (slow, and it loses a device without presentation).
-    const constants = new Map(Object.entries(model.weights).map(([name, [t]]) =>
-      [name, { values: t.dataSync() as Float32Array | Int32Array, shape: t.shape }]));
+    const constants = new Map(
+      Object.entries(model.weights).map(([name, [t]]) => [
+        name,
+        { values: t.dataSync() as Float32Array | Int32Array, shape: t.shape },
+      ]),
+    );
     const reachable = reachableFrom(topology, info.logits);
     const zeros = tf.zeros([1, input.height, input.width, input.channels]);
     let outs: tf.Tensor[];
     try {
-      outs = executeAll(model, zeros, names.filter((n) => reachable.has(n)));
+      outs = executeAll(
+        model,
+        zeros,
+        names.filter((n) => reachable.has(n)),
+      );
     } catch (e) {
       zeros.dispose();
-      throw new Error(`${where(info)}: the dry run on a [1,${input.height},${input.width},${input.channels}] input failed (${(e as Error).message})`);
+      throw new Error(
+        `${where(info)}: the dry run on a [1,${input.height},${input.width},${input.channels}] input failed (${(e as Error).message})`,
+      );
     }
     const shapes = new Map(names.filter((n) => reachable.has(n)).map((n, i) => [n, outs[i].shape]));
     tf.dispose([zeros, ...outs]);
@@ -114,7 +146,9 @@ export class FixationModel {
     });
     const [gh, gw, gc] = graph.input.shape;
     if (gh !== input.height || gw !== input.width || gc !== input.channels) {
-      throw new Error(`${where(info)}: input is ${graph.input.shape}, the model info says ${input.height},${input.width},${input.channels}`);
+      throw new Error(
+        `${where(info)}: input is ${graph.input.shape}, the model info says ${input.height},${input.width},${input.channels}`,
+      );
     }
     // tfjs keeps model.json's weight bytes (artifacts.weightData) only for model.save(), which this never calls: the
     // weights live in its tensors (on the GPU after the dry run) and in the graph's copies for the CPU rules. A copy
@@ -184,10 +218,16 @@ export class FixationModel {
     } else {
       const { height: h, width: w } = this.input;
       const r = region(W, H, w, h, fit);
-      t = tf.keep(tf.tensor2d([[
-        r.startY / Math.max(H - 1, 1), r.startX / Math.max(W - 1, 1),
-        (r.startY + r.extY) / Math.max(H - 1, 1), (r.startX + r.extX) / Math.max(W - 1, 1),
-      ]]));
+      t = tf.keep(
+        tf.tensor2d([
+          [
+            r.startY / Math.max(H - 1, 1),
+            r.startX / Math.max(W - 1, 1),
+            (r.startY + r.extY) / Math.max(H - 1, 1),
+            (r.startX + r.extX) / Math.max(W - 1, 1),
+          ],
+        ]),
+      );
       if (boxes.size >= BOX_CACHE) {
         const [oldest, old] = boxes.entries().next().value!;
         boxes.delete(oldest);
@@ -212,14 +252,16 @@ export class FixationModel {
     const outs = executeAll(this.model, input, names);
     const tensors = new Map(names.map((n, i) => [n, outs[i]]));
     const logitsData = (await tensors.get(logits)!.data()) as Float32Array;
-    const probsData = probs
-      ? ((await tensors.get(probs)!.data()) as Float32Array)
-      : softmax(logitsData);
+    const probsData = probs ? ((await tensors.get(probs)!.data()) as Float32Array) : softmax(logitsData);
     return { logits: logitsData, probs: probsData, tensors };
   }
 
   top(probs: Float32Array, k = 5): TopClass[] {
-    return topK(probs, k).map((index) => ({ index, label: this.info.labels[index] ?? `class ${index}`, prob: probs[index] }));
+    return topK(probs, k).map((index) => ({
+      index,
+      label: this.info.labels[index] ?? `class ${index}`,
+      prob: probs[index],
+    }));
   }
 
   /** The model's tensor of a graph constant (e.g. a conv's weights), as tfjs holds it on its backend. */
@@ -228,7 +270,11 @@ export class FixationModel {
   }
 
   dispose() {
-    try { this.disposeConstants(); } finally { this.model.dispose(); }
+    try {
+      this.disposeConstants();
+    } finally {
+      this.model.dispose();
+    }
   }
 }
 
@@ -243,10 +289,25 @@ export function disposeForward(f: Forward, keep: tf.Tensor[] = []) {
  * containing it. Corner pixel centres map to corner pixel centres (as cropAndResize samples).
  * `input`: the network input's side (square) or its width and height.
  */
-export function pixelTransform(W: number, H: number, input: number | { width: number; height: number }, fit: Fit): PixelTransform {
+export function pixelTransform(
+  W: number,
+  H: number,
+  input: number | { width: number; height: number },
+  fit: Fit,
+): PixelTransform {
   const { width: w, height: h } = typeof input === 'number' ? { width: input, height: input } : input;
   const r = region(W, H, w, h, fit);
-  return { fit, srcWidth: W, srcHeight: H, inputWidth: w, inputHeight: h, stepX: r.step, stepY: r.step, startX: r.startX, startY: r.startY };
+  return {
+    fit,
+    srcWidth: W,
+    srcHeight: H,
+    inputWidth: w,
+    inputHeight: h,
+    stepX: r.step,
+    stepY: r.step,
+    startX: r.startX,
+    startY: r.startY,
+  };
 }
 
 /**
@@ -256,7 +317,8 @@ export function pixelTransform(W: number, H: number, input: number | { width: nu
  */
 function region(W: number, H: number, w: number, h: number, fit: Fit) {
   if (!(w >= 2 && h >= 2)) throw new Error(`network input must be at least 2x2 pixels, got ${w}x${h}`);
-  const sx = (W - 1) / (w - 1), sy = (H - 1) / (h - 1);
+  const sx = (W - 1) / (w - 1),
+    sy = (H - 1) / (h - 1);
   const byX = fit === 'crop' ? sx <= sy : sx >= sy;
   const extX = byX ? W - 1 : ((H - 1) * (w - 1)) / (h - 1);
   const extY = byX ? ((W - 1) * (h - 1)) / (w - 1) : H - 1;
@@ -271,20 +333,31 @@ const LUMA = [0.299, 0.587, 0.114];
  * signature [1,h,w,c]; channels 3 unless either says 1. A clear error when they disagree or nothing tells.
  */
 export function inputShape(info: ModelInfo, signature?: (number | null)[]): InputShape {
-  const sig = (i: number) => (signature && signature.length === 4 && signature[i] != null && signature[i]! > 0 ? signature[i]! : undefined);
+  const sig = (i: number) =>
+    signature && signature.length === 4 && signature[i] != null && signature[i]! > 0 ? signature[i]! : undefined;
   const h = info.inputHeight ?? info.inputSize ?? sig(1);
   const w = info.inputWidth ?? info.inputSize ?? sig(2);
   const c = info.inputChannels ?? sig(3) ?? 3;
   const at = where(info);
-  if (h === undefined || w === undefined) throw new Error(`${at}: the input size is unknown (the input signature is [${signature}]); give the input size (CLI --input-size N, info.inputSize, or inputHeight and inputWidth)`);
-  for (const [name, v] of [['height', h], ['width', w]] as const) {
+  if (h === undefined || w === undefined)
+    throw new Error(
+      `${at}: the input size is unknown (the input signature is [${signature}]); give the input size (CLI --input-size N, info.inputSize, or inputHeight and inputWidth)`,
+    );
+  for (const [name, v] of [
+    ['height', h],
+    ['width', w],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${at}: input ${name} ${v} must be a positive integer`);
   }
   if (c !== 1 && c !== 3) throw new Error(`${at}: input channels ${c} are not supported (1: luminance, or 3: RGB)`);
-  const given = [h, w, c], got = [sig(1), sig(2), sig(3)];
+  const given = [h, w, c],
+    got = [sig(1), sig(2), sig(3)];
   if (got.some((v, i) => v !== undefined && v !== given[i])) {
     const [sh, sw] = [sig(1), sig(2)];
-    const fix = sh !== undefined && sw !== undefined && (sh !== h || sw !== w) ? `: give input size ${sh === sw ? sh : `${sh}x${sw}`} or leave it out` : '';
+    const fix =
+      sh !== undefined && sw !== undefined && (sh !== h || sw !== w)
+        ? `: give input size ${sh === sw ? sh : `${sh}x${sw}`} or leave it out`
+        : '';
     throw new Error(`${at}: the model's input is [${signature}], the model info says [1,${h},${w},${c}]${fix}`);
   }
   return { height: h, width: w, channels: c };
@@ -299,18 +372,24 @@ export function channelNorm(info: ModelInfo, channels: number): { mean: number[]
   const fit = (v: number[], name: string) => {
     if (Array.isArray(v) && v.length > 1 && v.every((x) => x === v[0])) v = [v[0]];
     if (!Array.isArray(v) || (v.length !== 1 && v.length !== channels)) {
-      throw new Error(`${where(info)}: preprocessing.${name} has ${Array.isArray(v) ? v.length : 'no'} entries, the input has ${channels} channel(s) (give 1 or ${channels})`);
+      throw new Error(
+        `${where(info)}: preprocessing.${name} has ${Array.isArray(v) ? v.length : 'no'} entries, the input has ${channels} channel(s) (give 1 or ${channels})`,
+      );
     }
     return v.length === channels ? v : Array<number>(channels).fill(v[0]);
   };
-  if (!(range?.length === 2 && range[1] !== range[0])) throw new Error(`${where(info)}: preprocessing.range [${range}] must be two different numbers`);
+  if (!(range?.length === 2 && range[1] !== range[0]))
+    throw new Error(`${where(info)}: preprocessing.range [${range}] must be two different numbers`);
   const s = fit(std, 'std');
-  if (s.some((x) => !(x !== 0 && Number.isFinite(x)))) throw new Error(`${where(info)}: preprocessing.std [${std}] must be non-zero`);
+  if (s.some((x) => !(x !== 0 && Number.isFinite(x))))
+    throw new Error(`${where(info)}: preprocessing.std [${std}] must be non-zero`);
   return { mean: fit(mean, 'mean'), std: s };
 }
 
 export function topK(v: ArrayLike<number>, k: number): number[] {
-  return Array.from({ length: v.length }, (_, i) => i).sort((a, b) => v[b] - v[a] || a - b).slice(0, k);
+  return Array.from({ length: v.length }, (_, i) => i)
+    .sort((a, b) => v[b] - v[a] || a - b)
+    .slice(0, k);
 }
 
 function softmax(v: Float32Array): Float32Array {
@@ -334,7 +413,10 @@ function reachableFrom(nodes: TfNode[], from: string): Set<string> {
     const n = stack.pop()!;
     if (seen.has(n) || !byName.has(n)) continue;
     seen.add(n);
-    if (byName.get(n)!.op === 'Const') { seen.delete(n); continue; }
+    if (byName.get(n)!.op === 'Const') {
+      seen.delete(n);
+      continue;
+    }
     for (const i of byName.get(n)!.input ?? []) if (!i.startsWith('^')) stack.push(tensorName(i));
   }
   return seen;
@@ -357,7 +439,7 @@ function negateOneLogit(model: GraphModel, nodes: TfNode[], logits: string): boo
   const isConst = (i: string) => byName.get(i)?.op === 'Const';
   // Each constant to double: along its last axis (interleaved) or its first (a transposed MatMul kernel).
   const edits: { name: string; last: boolean }[] = [];
-  for (let n = byName.get(logits); ; ) {
+  for (let n = byName.get(logits); ;) {
     if (!n) return false;
     const ins = (n.input ?? []).filter((i) => !i.startsWith('^')).map(tensorName);
     const live = ins.filter((i) => !isConst(i));
@@ -376,14 +458,26 @@ function negateOneLogit(model: GraphModel, nodes: TfNode[], logits: string): boo
   }
   const weights = model.weights;
   const tensors = edits.map((e) => weights[e.name]?.[0]);
-  if (tensors.some((t, i) => !t || t.dtype !== 'float32' || t.shape.length === 0 || (edits[i].last ? t.shape.at(-1) : t.shape[0]) !== 1)) return false;
+  if (
+    tensors.some(
+      (t, i) =>
+        !t || t.dtype !== 'float32' || t.shape.length === 0 || (edits[i].last ? t.shape.at(-1) : t.shape[0]) !== 1,
+    )
+  )
+    return false;
   const doubled = { ...weights };
   edits.forEach(({ name, last }, i) => {
     const t = tensors[i]!;
     const v = t.dataSync() as Float32Array;
     const out = new Float32Array(2 * v.length);
     for (let j = 0; j < v.length; j++) {
-      if (last) { out[2 * j] = v[j]; out[2 * j + 1] = -v[j]; } else { out[j] = v[j]; out[v.length + j] = -v[j]; }
+      if (last) {
+        out[2 * j] = v[j];
+        out[2 * j + 1] = -v[j];
+      } else {
+        out[j] = v[j];
+        out[v.length + j] = -v[j];
+      }
     }
     const shape = last ? [...t.shape.slice(0, -1), 2] : [2, ...t.shape.slice(1)];
     doubled[name] = [tf.tensor(out, shape, 'float32')];

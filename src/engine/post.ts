@@ -19,8 +19,12 @@ export function toImagePoints(fix: InputFixation[], t: PixelTransform): Fixation
   for (const f of fix) {
     const key = f.y * t.inputWidth + f.x;
     const p = byPixel.get(key);
-    if (p) { p.w += f.w; continue; }
-    const x = f.x * t.stepX + t.startX, y = f.y * t.stepY + t.startY;
+    if (p) {
+      p.w += f.w;
+      continue;
+    }
+    const x = f.x * t.stepX + t.startX,
+      y = f.y * t.stepY + t.startY;
     if (x >= 0 && x <= t.srcWidth - 1 && y >= 0 && y <= t.srcHeight - 1) byPixel.set(key, { x, y, w: f.w });
   }
   return [...byPixel.values()];
@@ -107,10 +111,16 @@ fn final_count() -> u32 { let kept = atomicLoad(&stats[1]); return select(atomic
 `;
 
 /** Splat each point's weight, blur with a separable Gaussian, normalise to max 1. Row-major width x height. */
-export function heatmap(points: Fixation[], width: number, height: number, sigmaFrac = DEFAULT_POST.sigma): Float32Array {
+export function heatmap(
+  points: Fixation[],
+  width: number,
+  height: number,
+  sigmaFrac = DEFAULT_POST.sigma,
+): Float32Array {
   const img = new Float32Array(width * height);
   for (const p of points) {
-    const x = Math.round(p.x), y = Math.round(p.y);
+    const x = Math.round(p.x),
+      y = Math.round(p.y);
     if (x >= 0 && x < width && y >= 0 && y < height) img[y * width + x] += p.w;
   }
   const sigma = Math.max(sigmaFrac * Math.hypot(width, height), 0.5);
@@ -120,7 +130,8 @@ export function heatmap(points: Fixation[], width: number, height: number, sigma
     const r = (k.length - 1) / 2;
     const out = new Float32Array(width * height);
     for (const p of points) {
-      const x = Math.round(p.x), y = Math.round(p.y);
+      const x = Math.round(p.x),
+        y = Math.round(p.y);
       if (x < 0 || x >= width || y < 0 || y >= height) continue;
       for (let v = Math.max(0, y - r); v <= Math.min(height - 1, y + r); v++) {
         const wy = p.w * k[v - y + r];
@@ -146,7 +157,10 @@ export function heatmap(points: Fixation[], width: number, height: number, sigma
  */
 export const HEAT_GRID_MAX = 200;
 
-export interface Size { width: number; height: number }
+export interface Size {
+  width: number;
+  height: number;
+}
 
 /** The working grid of a width x height overlay (the same size when it is already small enough). */
 export function heatGrid(width: number, height: number, max = HEAT_GRID_MAX): Size {
@@ -156,7 +170,8 @@ export function heatGrid(width: number, height: number, max = HEAT_GRID_MAX): Si
 
 /** Points in `from` pixels -> `to` pixels, pixel centres onto pixel centres (as upsample() below aligns them). */
 export function rescalePoints(points: Fixation[], from: Size, to: Size): Fixation[] {
-  const kx = to.width / from.width, ky = to.height / from.height;
+  const kx = to.width / from.width,
+    ky = to.height / from.height;
   return points.map((p) => ({ x: (p.x + 0.5) * kx - 0.5, y: (p.y + 0.5) * ky - 0.5, w: p.w }));
 }
 
@@ -168,10 +183,14 @@ export function upsample(map: Float32Array, gw: number, gh: number, width: numbe
   const out = new Float32Array(width * height);
   for (let y = 0; y < height; y++) {
     const v = Math.min(Math.max((y + 0.5) * (gh / height) - 0.5, 0), gh - 1);
-    const y0 = Math.floor(v), y1 = Math.min(y0 + 1, gh - 1), fy = v - y0;
+    const y0 = Math.floor(v),
+      y1 = Math.min(y0 + 1, gh - 1),
+      fy = v - y0;
     for (let x = 0; x < width; x++) {
       const u = Math.min(Math.max((x + 0.5) * (gw / width) - 0.5, 0), gw - 1);
-      const x0 = Math.floor(u), x1 = Math.min(x0 + 1, gw - 1), fx = u - x0;
+      const x0 = Math.floor(u),
+        x1 = Math.min(x0 + 1, gw - 1),
+        fx = u - x0;
       const top = map[y0 * gw + x0] * (1 - fx) + map[y0 * gw + x1] * fx;
       const bottom = map[y1 * gw + x0] * (1 - fx) + map[y1 * gw + x1] * fx;
       out[y * width + x] = top * (1 - fy) + bottom * fy;
@@ -200,7 +219,15 @@ export function gaussianKernel(sigma: number): Float32Array {
 }
 
 /** 1-D convolution along one axis (zero outside); `step` walks along the line, `stride` between lines. */
-function blur1d(src: Float32Array, dst: Float32Array, len: number, lines: number, k: Float32Array, step: number, stride: number) {
+function blur1d(
+  src: Float32Array,
+  dst: Float32Array,
+  len: number,
+  lines: number,
+  k: Float32Array,
+  step: number,
+  stride: number,
+) {
   const r = (k.length - 1) / 2;
   for (let l = 0; l < lines; l++) {
     const o = l * stride;
@@ -216,10 +243,15 @@ function blur1d(src: Float32Array, dst: Float32Array, len: number, lines: number
  * The splat step of heatmap() as data for the GPU: points rounded to pixels (Math.round, as above), in range,
  * weights merged per pixel so that the WGSL scatter below needs no atomics.
  */
-export function splatPixels(points: Fixation[], width: number, height: number): { index: Uint32Array; weight: Float32Array } {
+export function splatPixels(
+  points: Fixation[],
+  width: number,
+  height: number,
+): { index: Uint32Array; weight: Float32Array } {
   const acc = new Map<number, number>();
   for (const p of points) {
-    const x = Math.round(p.x), y = Math.round(p.y);
+    const x = Math.round(p.x),
+      y = Math.round(p.y);
     if (x >= 0 && x < width && y >= 0 && y < height) acc.set(y * width + x, (acc.get(y * width + x) ?? 0) + p.w);
   }
   return { index: Uint32Array.from(acc.keys()), weight: Float32Array.from(acc.values()) };
@@ -385,7 +417,8 @@ export type Box = [number, number, number, number];
 /** Tight box around the points. */
 export function tightBox(points: Fixation[]): Box | null {
   if (!points.length) return null;
-  const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
+  const xs = points.map((p) => p.x),
+    ys = points.map((p) => p.y);
   return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
 }
 
@@ -405,7 +438,11 @@ export function fixationBox(points: Fixation[]): Box | null {
  * A result's box and which it is: 'fixations' (fixationBox of the points), 'map' (the CAM-protocol box of the
  * method's heatmap, given), or null when the chosen source gives none (too few points, an empty map).
  */
-export function chooseBox(source: 'fixations' | 'map', fixations: Fixation[], mapBox: Box | null): { box: Box | null; boxSource: 'fixations' | 'map' | null } {
+export function chooseBox(
+  source: 'fixations' | 'map',
+  fixations: Fixation[],
+  mapBox: Box | null,
+): { box: Box | null; boxSource: 'fixations' | 'map' | null } {
   const box = source === 'fixations' ? fixationBox(fixations) : mapBox;
   return { box, boxSource: box ? source : null };
 }
@@ -436,22 +473,38 @@ export function camBox(map: Float32Array, width: number, height: number, thrFrac
   const stack: number[] = [];
   for (let s = 0; s < map.length; s++) {
     if (label[s] >= 0 || map[s] < thr || map[s] <= 0) continue;
-    let size = 0, x1 = width, y1 = height, x2 = -1, y2 = -1;
+    let size = 0,
+      x1 = width,
+      y1 = height,
+      x2 = -1,
+      y2 = -1;
     label[s] = s;
     stack.push(s);
     while (stack.length) {
       const i = stack.pop()!;
-      const x = i % width, y = (i - x) / width;
+      const x = i % width,
+        y = (i - x) / width;
       size++;
-      if (x < x1) x1 = x; if (x > x2) x2 = x; if (y < y1) y1 = y; if (y > y2) y2 = y;
-      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
-        const nx = x + dx, ny = y + dy;
-        if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
-        const j = ny * width + nx;
-        if (label[j] < 0 && map[j] >= thr && map[j] > 0) { label[j] = s; stack.push(j); }
-      }
+      if (x < x1) x1 = x;
+      if (x > x2) x2 = x;
+      if (y < y1) y1 = y;
+      if (y > y2) y2 = y;
+      for (let dy = -1; dy <= 1; dy++)
+        for (let dx = -1; dx <= 1; dx++) {
+          const nx = x + dx,
+            ny = y + dy;
+          if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
+          const j = ny * width + nx;
+          if (label[j] < 0 && map[j] >= thr && map[j] > 0) {
+            label[j] = s;
+            stack.push(j);
+          }
+        }
     }
-    if (size > bestSize) { bestSize = size; best = [x1, y1, x2, y2]; }
+    if (size > bestSize) {
+      bestSize = size;
+      best = [x1, y1, x2, y2];
+    }
   }
   return best;
 }
@@ -487,7 +540,12 @@ export function hexRgb(hex: string): [number, number, number] {
  * so the classes stay apart where they overlap instead of adding up. Straight alpha for ImageData (2D canvas, CLI);
  * premultiplied to compare with the WebGPU overlay (CLASS_OVERLAY_WGSL, its twin).
  */
-export function classOverlay(maps: Float32Array[], colors: readonly string[], opacity: number, premultiplied = false): Uint8ClampedArray<ArrayBuffer> {
+export function classOverlay(
+  maps: Float32Array[],
+  colors: readonly string[],
+  opacity: number,
+  premultiplied = false,
+): Uint8ClampedArray<ArrayBuffer> {
   if (maps.length > colors.length) throw new Error(`classOverlay: ${maps.length} maps but ${colors.length} colours`);
   const n = maps[0]?.length ?? 0;
   for (const m of maps) if (m.length !== n) throw new Error(`classOverlay: maps differ in size (${m.length} vs ${n})`);
@@ -499,7 +557,9 @@ export function classOverlay(maps: Float32Array[], colors: readonly string[], op
     const v = maps[best]?.[p] ?? 0;
     const a = overlayAlpha(v, opacity);
     const m = premultiplied ? a : 1;
-    out[4 * p] = Math.round(rgb[best][0] * m); out[4 * p + 1] = Math.round(rgb[best][1] * m); out[4 * p + 2] = Math.round(rgb[best][2] * m);
+    out[4 * p] = Math.round(rgb[best][0] * m);
+    out[4 * p + 1] = Math.round(rgb[best][1] * m);
+    out[4 * p + 2] = Math.round(rgb[best][2] * m);
     out[4 * p + 3] = Math.round(a * 255);
   }
   return out;

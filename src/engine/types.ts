@@ -44,8 +44,13 @@ export type PresetName = keyof typeof PRESETS;
  * The rules of a preset (or a Rules object) with single overrides. `modelDefault`: the model's own default rules
  * (models/catalog.json "rules", chosen per architecture by measurement), used for 'default' when given.
  */
-export function resolveRules(preset: PresetName | Rules = 'default', over: Partial<Rules> = {}, modelDefault?: Rules): Rules {
-  const base = preset === 'default' && modelDefault ? modelDefault : typeof preset === 'string' ? PRESETS[preset] : preset;
+export function resolveRules(
+  preset: PresetName | Rules = 'default',
+  over: Partial<Rules> = {},
+  modelDefault?: Rules,
+): Rules {
+  const base =
+    preset === 'default' && modelDefault ? modelDefault : typeof preset === 'string' ? PRESETS[preset] : preset;
   if (!base) throw new Error(`unknown rule preset '${String(preset)}' (known: ${Object.keys(PRESETS).join(', ')})`);
   const r = { ...base, ...stripUndefined(over) };
   check('location', r.location, ['center', 'max']);
@@ -53,7 +58,8 @@ export function resolveRules(preset: PresetName | Rules = 'default', over: Parti
   check('weights', r.weights, ['count', 'contribution']);
   for (const k of ['gapThreshold', 'channelRatio', 'fcThreshold'] as const) {
     const v = r[k];
-    if (v !== undefined && !(typeof v === 'number' && v >= 0 && v < 1)) throw new Error(`rule ${k}=${v} must be a number in [0, 1)`);
+    if (v !== undefined && !(typeof v === 'number' && v >= 0 && v < 1))
+      throw new Error(`rule ${k}=${v} must be a number in [0, 1)`);
   }
   return r;
 }
@@ -76,7 +82,8 @@ export interface NodeBase {
 export type { InputNode, ConvNode, MatMulNode, PoolNode, GapNode, ConcatNode, AddNode, PadNode, IdentityNode };
 
 /** Every kind of node; each has its module in OPS (src/engine/ops/registry.ts). */
-export type GraphNode = InputNode | ConvNode | MatMulNode | PoolNode | GapNode | ConcatNode | AddNode | PadNode | IdentityNode;
+export type GraphNode =
+  InputNode | ConvNode | MatMulNode | PoolNode | GapNode | ConcatNode | AddNode | PadNode | IdentityNode;
 
 /** Number of elements of a shape. */
 export function size(shape: Shape): number {
@@ -101,8 +108,14 @@ export interface KeptLayer {
   weights: Float32Array;
 }
 
-export interface Fixation { x: number; y: number; w: number }
-export interface InputFixation extends Fixation { c: number }
+export interface Fixation {
+  x: number;
+  y: number;
+  w: number;
+}
+export interface InputFixation extends Fixation {
+  c: number;
+}
 
 /** Maps network-input pixel centres to original-image pixel coordinates: orig = net * step + start. */
 export interface PixelTransform {
@@ -118,7 +131,11 @@ export interface PixelTransform {
   startY: number;
 }
 
-export interface TopClass { index: number; label: string; prob: number }
+export interface TopClass {
+  index: number;
+  label: string;
+  prob: number;
+}
 
 /**
  * The two classes of a binary head (one sigmoid logit): 0 present (the model's own probability), 1 absent (the

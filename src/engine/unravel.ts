@@ -25,7 +25,12 @@ export function unravelCpu(graph: Graph, act: Activations, classIndex: number, r
  * The same walk one node at a time: it yields each node with its kept neurons before that node's step reads the
  * activations, so that a caller can fetch just what the step reads (the fallback reads back only those).
  */
-export function* unravelWalk(graph: Graph, act: Activations, classIndex: number, rules: Rules): Generator<{ node: GraphNode; kept: Kept }, UnravelResult> {
+export function* unravelWalk(
+  graph: Graph,
+  act: Activations,
+  classIndex: number,
+  rules: Rules,
+): Generator<{ node: GraphNode; kept: Kept }, UnravelResult> {
   const logitsSize = graph.byName.get(graph.logits)!.shape.reduce((a, b) => a * b, 1);
   if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= logitsSize) {
     throw new Error(`class index ${classIndex} is out of range 0..${logitsSize - 1} of '${graph.logits}'`);

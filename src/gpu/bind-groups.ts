@@ -32,11 +32,16 @@ export class BindGroupCache {
     return g;
   }
 
-  clear() { this.groups.clear(); }
+  clear() {
+    this.groups.clear();
+  }
 }
 
 /** Live storage buffers on a device by size and usage (tfjs's pool among them); `version` counts creations. */
-interface LiveBuffers { version: number; kinds: Map<string, Set<GPUBuffer>> }
+interface LiveBuffers {
+  version: number;
+  kinds: Map<string, Set<GPUBuffer>>;
+}
 const live = new WeakMap<GPUDevice, LiveBuffers>();
 const kindOf = (b: GPUBuffer) => `${b.size}_${b.usage}`;
 
@@ -54,7 +59,10 @@ export function trackBuffers(device: GPUDevice) {
       set.add(buf);
       t.version++;
       const destroy = buf.destroy.bind(buf);
-      buf.destroy = () => { set.delete(buf); destroy(); };
+      buf.destroy = () => {
+        set.delete(buf);
+        destroy();
+      };
     }
     return buf;
   };
@@ -86,7 +94,11 @@ export class ActivationGroups {
   }
 
   private make(buffer: GPUBuffer): GPUBindGroup {
-    const g = this.device.createBindGroup({ label: `activation ${buffer.label}`, layout: this.layout, entries: [{ binding: 0, resource: { buffer } }] });
+    const g = this.device.createBindGroup({
+      label: `activation ${buffer.label}`,
+      layout: this.layout,
+      entries: [{ binding: 0, resource: { buffer } }],
+    });
     this.groups.set(buffer, g);
     return g;
   }

@@ -26,8 +26,18 @@ export interface Counters {
 }
 
 export const counters: Counters = {
-  maps: 0, submits: 0, dispatches: 0, bytesRead: 0, buffersCreated: 0, pipelinesCreated: 0,
-  bindGroupsCreated: 0, tfjsBindGroups: 0, bytesWritten: 0, frameBytes: 0, syncReads: 0, waitMs: 0,
+  maps: 0,
+  submits: 0,
+  dispatches: 0,
+  bytesRead: 0,
+  buffersCreated: 0,
+  pipelinesCreated: 0,
+  bindGroupsCreated: 0,
+  tfjsBindGroups: 0,
+  bytesWritten: 0,
+  frameBytes: 0,
+  syncReads: 0,
+  waitMs: 0,
 };
 /** Inside a tfjs program's recording (countTfjs): bind groups made then are tfjs's. */
 let inTfjs = 0;
@@ -36,7 +46,9 @@ export const snapshot = (): Counters => ({ ...counters });
 
 /** A frame's counts since `before`; its worker CPU time is its total time minus the time spent waiting. */
 export function frameCounters(before: Counters, totalMs: number) {
-  const d = Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, v - before[k as keyof Counters]])) as unknown as Counters;
+  const d = Object.fromEntries(
+    Object.entries(counters).map(([k, v]) => [k, v - before[k as keyof Counters]]),
+  ) as unknown as Counters;
   const { waitMs, ...c } = d;
   return { ...c, workerCpuMs: totalMs - waitMs };
 }
@@ -56,24 +68,44 @@ export function countDevice(device: GPUDevice) {
       counters.maps++;
       counters.bytesRead += size ?? buf.size - offset;
       const t0 = performance.now();
-      try { return await map(mode, offset, size); } finally { counters.waitMs += performance.now() - t0; }
+      try {
+        return await map(mode, offset, size);
+      } finally {
+        counters.waitMs += performance.now() - t0;
+      }
     });
     return buf;
   });
-  for (const m of ['createComputePipeline', 'createComputePipelineAsync', 'createRenderPipeline', 'createRenderPipelineAsync'] as const) {
-    wrap(device, m, (orig) => (...a: unknown[]) => { counters.pipelinesCreated++; return orig(...a); });
+  for (const m of [
+    'createComputePipeline',
+    'createComputePipelineAsync',
+    'createRenderPipeline',
+    'createRenderPipelineAsync',
+  ] as const) {
+    wrap(device, m, (orig) => (...a: unknown[]) => {
+      counters.pipelinesCreated++;
+      return orig(...a);
+    });
   }
   wrap(device, 'createBindGroup', (orig) => (desc: GPUBindGroupDescriptor) => {
     if (inTfjs) counters.tfjsBindGroups++;
     else counters.bindGroupsCreated++;
     return orig(desc);
   });
-  wrap(device.queue, 'submit', (orig) => (cmds: GPUCommandBuffer[]) => { counters.submits++; return orig(cmds); });
-  wrap(device.queue, 'writeBuffer', (orig) => (buf: GPUBuffer, off: number, data: BufferSource, dataOff = 0, size?: number) => {
-    const per = (data as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
-    counters.bytesWritten += size !== undefined ? size * per : data.byteLength - dataOff * per;
-    return orig(buf, off, data, dataOff, size);
+  wrap(device.queue, 'submit', (orig) => (cmds: GPUCommandBuffer[]) => {
+    counters.submits++;
+    return orig(cmds);
   });
+  wrap(
+    device.queue,
+    'writeBuffer',
+    (orig) =>
+      (buf: GPUBuffer, off: number, data: BufferSource, dataOff = 0, size?: number) => {
+        const per = (data as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
+        counters.bytesWritten += size !== undefined ? size * per : data.byteLength - dataOff * per;
+        return orig(buf, off, data, dataOff, size);
+      },
+  );
   wrap(device.queue, 'writeTexture', (orig) => (dst: unknown, data: BufferSource, layout: unknown, size: unknown) => {
     counters.bytesWritten += data.byteLength;
     return orig(dst, data, layout, size);
@@ -85,7 +117,11 @@ export function countDevice(device: GPUDevice) {
   });
   wrap(device.queue, 'onSubmittedWorkDone', (orig) => async () => {
     const t0 = performance.now();
-    try { return await orig(); } finally { counters.waitMs += performance.now() - t0; }
+    try {
+      return await orig();
+    } finally {
+      counters.waitMs += performance.now() - t0;
+    }
   });
   wrap(device, 'createCommandEncoder', (orig) => (desc?: GPUCommandEncoderDescriptor) => {
     const enc: GPUCommandEncoder = orig(desc);
@@ -96,7 +132,10 @@ export function countDevice(device: GPUDevice) {
     wrap(enc, 'beginComputePass', (begin) => (d?: GPUComputePassDescriptor) => {
       const pass: GPUComputePassEncoder = begin(d);
       for (const m of ['dispatchWorkgroups', 'dispatchWorkgroupsIndirect'] as const) {
-        wrap(pass, m, (orig2) => (...a: unknown[]) => { counters.dispatches++; return orig2(...a); });
+        wrap(pass, m, (orig2) => (...a: unknown[]) => {
+          counters.dispatches++;
+          return orig2(...a);
+        });
       }
       return pass;
     });
@@ -108,7 +147,11 @@ export function countDevice(device: GPUDevice) {
 export function countTfjs(backend: object) {
   wrap(backend as { runWebGPUProgram: Fn }, 'runWebGPUProgram', (orig) => (...a: unknown[]) => {
     inTfjs++;
-    try { return orig(...a); } finally { inTfjs--; }
+    try {
+      return orig(...a);
+    } finally {
+      inTfjs--;
+    }
   });
 }
 
@@ -120,7 +163,11 @@ const syncCounted = new WeakSet<object>();
 export function countSyncReads(backend: tf.KernelBackend) {
   if (syncCounted.has(backend)) return;
   syncCounted.add(backend);
-  const b = backend as unknown as { readSync: Fn; tensorMap?: { get(id: object): { values?: unknown } | undefined }; texData?: { get(id: object): { values?: unknown } | undefined } };
+  const b = backend as unknown as {
+    readSync: Fn;
+    tensorMap?: { get(id: object): { values?: unknown } | undefined };
+    texData?: { get(id: object): { values?: unknown } | undefined };
+  };
   wrap(b, 'readSync', (orig) => (dataId: object, ...a: unknown[]) => {
     const entry = (b.tensorMap ?? b.texData)?.get(dataId);
     if (entry && entry.values == null) counters.syncReads++;

@@ -7,7 +7,10 @@ import { readback } from './readback.ts';
 import { trackBuffers } from './bind-groups.ts';
 
 /** Live GPUBuffers on a device (created minus destroyed), tfjs's pool included: the leak check. */
-export interface BufferCount { buffers: number; bytes: number }
+export interface BufferCount {
+  buffers: number;
+  bytes: number;
+}
 
 export interface GpuContext {
   device: GPUDevice;
@@ -24,7 +27,8 @@ export interface GpuContext {
  * the device of tfjs's 'webgpu' backend, which becomes the active backend.
  */
 export async function createGpuContext(opts: { count?: boolean } = {}): Promise<GpuContext> {
-  if (typeof navigator === 'undefined' || !navigator.gpu) throw new Error('WebGPU is not available (navigator.gpu is missing)');
+  if (typeof navigator === 'undefined' || !navigator.gpu)
+    throw new Error('WebGPU is not available (navigator.gpu is missing)');
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('WebGPU: no adapter');
   const requiredFeatures: GPUFeatureName[] = [];
@@ -62,8 +66,10 @@ export async function createGpuContext(opts: { count?: boolean } = {}): Promise<
   tf.registerBackend('webgpu', () => backend, 3);
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its webgpu backend');
   await tf.ready();
-  const isFallbackAdapter = !!((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter
-    ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+  const isFallbackAdapter = !!(
+    (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ??
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter
+  );
   return { device, backend, adapterInfo: info, isFallbackAdapter, buffers, uncaptured };
 }
 
@@ -76,20 +82,31 @@ export async function probeAdapter(): Promise<{ software: boolean; name: string 
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
   if (!adapter) return null;
   const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
-  const name = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unnamed adapter';
-  const flagged = !!((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ?? (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+  const name =
+    [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unnamed adapter';
+  const flagged = !!(
+    (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ??
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter
+  );
   return { software: flagged || isSoftwareName(name), name };
 }
 
 /** SwiftShader (Chromium's CPU Vulkan), llvmpipe / lavapipe (Mesa), WARP (Windows): a CPU behind WebGPU. */
-export const isSoftwareName = (name: string) => /swiftshader|llvmpipe|lavapipe|software|\bwarp\b|microsoft basic render/i.test(name);
+export const isSoftwareName = (name: string) =>
+  /swiftshader|llvmpipe|lavapipe|software|\bwarp\b|microsoft basic render/i.test(name);
 
 /** Drop the tfjs backend of a (possibly lost) device; tolerant of a destroyed device. */
 export function releaseGpuContext(ctx: GpuContext) {
   try {
     if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
-  } catch { /* the backend's dispose may throw on a lost device */ }
-  try { ctx.device.destroy(); } catch { /* already gone */ }
+  } catch {
+    /* the backend's dispose may throw on a lost device */
+  }
+  try {
+    ctx.device.destroy();
+  } catch {
+    /* already gone */
+  }
 }
 
 function countBuffers(device: GPUDevice): BufferCount {
@@ -102,7 +119,11 @@ function countBuffers(device: GPUDevice): BufferCount {
     const destroy = buf.destroy.bind(buf);
     let alive = true;
     buf.destroy = () => {
-      if (alive) { alive = false; count.buffers--; count.bytes -= buf.size; }
+      if (alive) {
+        alive = false;
+        count.buffers--;
+        count.bytes -= buf.size;
+      }
       destroy();
     };
     return buf;
@@ -114,7 +135,8 @@ function countBuffers(device: GPUDevice): BufferCount {
 export function tensorBuffer(backend: WebGPUBackend, t: tf.Tensor): GPUBuffer {
   backend.uploadToGPU(t.dataId);
   const res = backend.tensorMap.get(t.dataId)?.resource;
-  if (!(res instanceof GPUBuffer)) throw new Error(`tensor [${t.shape}] is not held in a GPUBuffer on the webgpu backend`);
+  if (!(res instanceof GPUBuffer))
+    throw new Error(`tensor [${t.shape}] is not held in a GPUBuffer on the webgpu backend`);
   return res;
 }
 
@@ -128,12 +150,19 @@ export function flushTf(backend: WebGPUBackend) {
 /** A reusable MAP_READ buffer for small readbacks; grows by powers of two. */
 export class Staging {
   private buf: GPUBuffer | null = null;
-  constructor(private device: GPUDevice, private label: string) {}
+  constructor(
+    private device: GPUDevice,
+    private label: string,
+  ) {}
   get(bytes: number): GPUBuffer {
     const size = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(bytes, 1))));
     if (!this.buf || this.buf.size < bytes) {
       this.buf?.destroy();
-      this.buf = this.device.createBuffer({ label: this.label, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      this.buf = this.device.createBuffer({
+        label: this.label,
+        size,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
     }
     return this.buf;
   }
@@ -156,7 +185,11 @@ export const align4 = (n: number) => Math.ceil(n / 4) * 4;
 /** A storage buffer that grows by powers of two (stable size after warm-up, so buffer counts stay flat). */
 export class Growable {
   buf: GPUBuffer | null = null;
-  constructor(private device: GPUDevice, private label: string, private usage: number) {}
+  constructor(
+    private device: GPUDevice,
+    private label: string,
+    private usage: number,
+  ) {}
   ensure(bytes: number): GPUBuffer {
     if (!this.buf || this.buf.size < bytes) {
       this.buf?.destroy();

@@ -24,7 +24,17 @@ export interface HeatmapParams {
 /** Class maps the heat buffer holds: one per class colour. */
 export const HEAT_SLOTS = CLASS_COLORS.length;
 
-const STEPS = ['splat', 'splat_kernels', 'blur_rows', 'blur_cols', 'reduce_max', 'argmax', 'normalise', 'guide_product', 'restart_max'] as const;
+const STEPS = [
+  'splat',
+  'splat_kernels',
+  'blur_rows',
+  'blur_cols',
+  'reduce_max',
+  'argmax',
+  'normalise',
+  'guide_product',
+  'restart_max',
+] as const;
 type Step = (typeof STEPS)[number];
 const S = GPUBufferUsage.STORAGE;
 
@@ -62,19 +72,33 @@ export class GpuHeatmap {
     const module = shaderModule(device, 'heatmap', HEATMAP_WGSL + GUIDED_WGSL);
     this.layout = bindGroupLayout(device, ['uniform', 'read', 'read', 'write', 'write', 'write', 'write', 'read']);
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
-    this.pipelines = Object.fromEntries(STEPS.map((s) =>
-      [s, device.createComputePipeline({ label: `heatmap.${s}`, layout, compute: { module, entryPoint: s } })])) as Record<Step, GPUComputePipeline>;
+    this.pipelines = Object.fromEntries(
+      STEPS.map((s) => [
+        s,
+        device.createComputePipeline({ label: `heatmap.${s}`, layout, compute: { module, entryPoint: s } }),
+      ]),
+    ) as Record<Step, GPUComputePipeline>;
     this.heatBuf = new Growable(device, 'heatmap.heat', S | GPUBufferUsage.COPY_SRC); // COPY_SRC: the start-up self-check reads it
   }
 
   /** The heat buffer: slot k's map starts at float k * stride. */
-  get heat(): GPUBuffer { return this.heatBuf.buf!; }
-  get stride() { return this.strideFloats; }
-  get width() { return this.size.width; }
-  get height() { return this.size.height; }
+  get heat(): GPUBuffer {
+    return this.heatBuf.buf!;
+  }
+  get stride() {
+    return this.strideFloats;
+  }
+  get width() {
+    return this.size.width;
+  }
+  get height() {
+    return this.size.height;
+  }
 
   /** Forget every slot's smoothed history (new model, new scene). */
-  resetSmoothing() { for (const s of this.slots) s.smoothed = false; }
+  resetSmoothing() {
+    for (const s of this.slots) s.smoothed = false;
+  }
 
   /**
    * Heatmap of points already scaled to the map's width x height, into class slot `slot`. With `guide` (a width x
@@ -82,14 +106,19 @@ export class GpuHeatmap {
    * guidedMap()): the points' density, its max, then guide x (p.epsilon + density / max), normalised as any map.
    */
   encodePoints(encoder: GPUCommandEncoder, points: Fixation[], p: HeatmapParams, slot = 0, guide?: Float32Array) {
-    if (guide && guide.length !== p.width * p.height) throw new Error(`guided class map has ${guide.length} values, expected ${p.width}x${p.height}`);
+    if (guide && guide.length !== p.width * p.height)
+      throw new Error(`guided class map has ${guide.length} values, expected ${p.width}x${p.height}`);
     const { index, weight } = splatPixels(points, p.width, p.height);
     const sigma = Math.max(p.sigma * Math.hypot(p.width, p.height), 0.5);
     const kern = gaussianKernel(sigma);
     const s = this.prepare(slot, p, index.length, (kern.length - 1) / 2);
     const data = new ArrayBuffer(Math.max(index.length, 1) * 8);
-    const u = new Uint32Array(data), f = new Float32Array(data);
-    for (let i = 0; i < index.length; i++) { u[2 * i] = index[i]; f[2 * i + 1] = weight[i]; }
+    const u = new Uint32Array(data),
+      f = new Float32Array(data);
+    for (let i = 0; i < index.length; i++) {
+      u[2 * i] = index[i];
+      f[2 * i + 1] = weight[i];
+    }
     this.device.queue.writeBuffer(s.points.buf!, 0, data);
     this.device.queue.writeBuffer(s.kernel.buf!, 0, kern as Float32Array<ArrayBuffer>);
     if (guide) this.device.queue.writeBuffer(s.guide.buf!, 0, guide as Float32Array<ArrayBuffer>);
@@ -119,8 +148,12 @@ export class GpuHeatmap {
    * returns the blur passes' indirect dispatch size (0 workgroups when it summed the kernels: the point count is only
    * known on the GPU); the rest runs as for encodePoints.
    */
-  encodeSplat(encoder: GPUCommandEncoder, p: HeatmapParams, slot: number,
-    splat: (encoder: GPUCommandEncoder, target: SplatTarget) => { buffer: GPUBuffer; offset: number }) {
+  encodeSplat(
+    encoder: GPUCommandEncoder,
+    p: HeatmapParams,
+    slot: number,
+    splat: (encoder: GPUCommandEncoder, target: SplatTarget) => { buffer: GPUBuffer; offset: number },
+  ) {
     const kern = gaussianKernel(Math.max(p.sigma * Math.hypot(p.width, p.height), 0.5));
     const radius = (kern.length - 1) / 2;
     const s = this.prepare(slot, p, 0, radius);
@@ -138,25 +171,36 @@ export class GpuHeatmap {
 
   /** Heatmap from a map made on the CPU (CAM, Grad-CAM), width x height row-major, into class slot `slot`. */
   encodeMap(encoder: GPUCommandEncoder, map: Float32Array, p: HeatmapParams, slot = 0) {
-    if (map.length !== p.width * p.height) throw new Error(`heatmap map has ${map.length} values, expected ${p.width}x${p.height}`);
+    if (map.length !== p.width * p.height)
+      throw new Error(`heatmap map has ${map.length} values, expected ${p.width}x${p.height}`);
     const s = this.prepare(slot, p, 0, 0);
     this.device.queue.writeBuffer(s.img.buf!, 0, map as Float32Array<ArrayBuffer>);
     this.finish(encoder.beginComputePass({ label: `heatmap.map.${slot}` }), s, p);
   }
 
   private slot(k: number): Slot {
-    if (!(Number.isInteger(k) && k >= 0 && k < HEAT_SLOTS)) throw new Error(`heatmap slot ${k}: give 0 to ${HEAT_SLOTS - 1}`);
+    if (!(Number.isInteger(k) && k >= 0 && k < HEAT_SLOTS))
+      throw new Error(`heatmap slot ${k}: give 0 to ${HEAT_SLOTS - 1}`);
     while (this.slots.length <= k) {
-      const i = this.slots.length, d = this.device, rw = S | GPUBufferUsage.COPY_DST;
+      const i = this.slots.length,
+        d = this.device,
+        rw = S | GPUBufferUsage.COPY_DST;
       this.slots.push({
-        params: d.createBuffer({ label: `heatmap.params.${i}`, size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }),
+        params: d.createBuffer({
+          label: `heatmap.params.${i}`,
+          size: 32,
+          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        }),
         stats: d.createBuffer({ label: `heatmap.stats.${i}`, size: 8, usage: S | GPUBufferUsage.COPY_DST }),
         points: new Growable(d, `heatmap.points.${i}`, rw),
         kernel: new Growable(d, `heatmap.kernel.${i}`, rw),
         img: new Growable(d, `heatmap.img.${i}`, rw),
         tmp: new Growable(d, `heatmap.tmp.${i}`, S),
         guide: new Growable(d, `heatmap.guide.${i}`, rw),
-        smoothed: false, bindGroup: null, bound: [], boundStride: -1,
+        smoothed: false,
+        bindGroup: null,
+        bound: [],
+        boundStride: -1,
       });
     }
     return this.slots[k];
@@ -171,7 +215,7 @@ export class GpuHeatmap {
       this.size = { width, height };
       // Slots start at a multiple of the storage offset alignment, so each binds its own range of the heat buffer.
       const align = this.device.limits.minStorageBufferOffsetAlignment;
-      this.strideFloats = Math.ceil(n / align) * align / 4;
+      this.strideFloats = (Math.ceil(n / align) * align) / 4;
       this.resetSmoothing();
     }
     // Room for every slot at once: a buffer that grew would lose the other slots' maps mid-frame.
@@ -197,8 +241,14 @@ export class GpuHeatmap {
         label: `heatmap.${k}`,
         layout: this.layout,
         entries: [
-          ...[s.params, bufs[0], bufs[1], bufs[2], bufs[3], s.stats].map((buffer, binding) => ({ binding, resource: { buffer: buffer! } })),
-          { binding: 6, resource: { buffer: bufs[4]!, offset: k * this.strideFloats * 4, size: this.strideFloats * 4 } },
+          ...[s.params, bufs[0], bufs[1], bufs[2], bufs[3], s.stats].map((buffer, binding) => ({
+            binding,
+            resource: { buffer: buffer! },
+          })),
+          {
+            binding: 6,
+            resource: { buffer: bufs[4]!, offset: k * this.strideFloats * 4, size: this.strideFloats * 4 },
+          },
           { binding: 7, resource: { buffer: bufs[5]! } },
         ],
       });

@@ -24,7 +24,8 @@ export function setGpuFaults(f: GpuFaults | undefined) {
 }
 function faulty(label: string, code: string): string {
   if (gpuFaults.kernel !== label || (gpuFaults.mode === 'lazy' && !gpuFaults.started)) return code;
-  if (gpuFaults.mode === 'wrong') return code.replace('fn keep(i: i32, w: f32) {', 'fn keep(i0: i32, w: f32) {\n  let i = i0 ^ 1;');
+  if (gpuFaults.mode === 'wrong')
+    return code.replace('fn keep(i: i32, w: f32) {', 'fn keep(i0: i32, w: f32) {\n  let i = i0 ^ 1;');
   return `${code}\nthis is not WGSL (test fault)\n`;
 }
 
@@ -37,7 +38,7 @@ export function shaderModule(device: GPUDevice, label: string, code: string): GP
 export type Binding = 'uniform' | 'uniform-dynamic' | 'read' | 'write';
 /** A pipeline's bind groups: the bindings of group 0 alone, or of groups 0, 1, ... in turn. */
 export type Layout = Binding[] | Binding[][];
-const groupsOf = (l: Layout): Binding[][] => (Array.isArray(l[0]) ? l as Binding[][] : [l as Binding[]]);
+const groupsOf = (l: Layout): Binding[][] => (Array.isArray(l[0]) ? (l as Binding[][]) : [l as Binding[]]);
 
 interface Cache {
   layouts: Map<string, GPUBindGroupLayout>;
@@ -61,9 +62,12 @@ export function bindGroupLayout(device: GPUDevice, bindings: Binding[]): GPUBind
       entries: bindings.map((b, binding) => ({
         binding,
         visibility: GPUShaderStage.COMPUTE,
-        buffer: b === 'uniform' ? { type: 'uniform' }
-          : b === 'uniform-dynamic' ? { type: 'uniform', hasDynamicOffset: true }
-          : { type: b === 'read' ? 'read-only-storage' : 'storage' },
+        buffer:
+          b === 'uniform'
+            ? { type: 'uniform' }
+            : b === 'uniform-dynamic'
+              ? { type: 'uniform', hasDynamicOffset: true }
+              : { type: b === 'read' ? 'read-only-storage' : 'storage' },
       })),
     });
     c.layouts.set(key, layout);
@@ -73,7 +77,11 @@ export function bindGroupLayout(device: GPUDevice, bindings: Binding[]): GPUBind
 
 /** A compute pipeline (entry point `main`) over the given bind groups; cached per device. */
 export function computePipeline(
-  device: GPUDevice, label: string, code: string, bindings: Layout, constants: Record<string, number> = {},
+  device: GPUDevice,
+  label: string,
+  code: string,
+  bindings: Layout,
+  constants: Record<string, number> = {},
 ): GPUComputePipeline {
   const c = cache(device);
   code = faulty(label, code);
@@ -90,7 +98,11 @@ export function computePipeline(
  * compile), into the same cache; a validation error (WGSL, layout, constants) rejects with an Error naming `label`.
  */
 export async function compilePipeline(
-  device: GPUDevice, label: string, code: string, bindings: Layout, constants: Record<string, number> = {},
+  device: GPUDevice,
+  label: string,
+  code: string,
+  bindings: Layout,
+  constants: Record<string, number> = {},
 ): Promise<void> {
   const c = cache(device);
   code = faulty(label, code);
@@ -107,14 +119,18 @@ export async function compilePipeline(
   const scope = Promise.all(filters.map(() => device.popErrorScope())).then((e) => e.find(Boolean) ?? null);
   // One line naming the kernel, with the WGSL compiler's first error when there is one (else the driver's message).
   const fail = async (message: string) => {
-    const info = await c.modules.get(code)?.getCompilationInfo().catch(() => null);
+    const info = await c.modules
+      .get(code)
+      ?.getCompilationInfo()
+      .catch(() => null);
     const m = info?.messages.find((x) => x.type === 'error');
     const why = m ? `WGSL error at line ${m.lineNum}:${m.linePos}: ${m.message}` : message;
     return new Error(`GPU kernel '${label}': ${why.replace(/\s+/g, ' ').trim()}`);
   };
   const [pipeline, error] = await Promise.all([made.catch((e: unknown) => e as Error), scope]);
   if (error) throw await fail(error.message);
-  if (pipeline instanceof Error || !pipeline) throw await fail(`pipeline creation failed (${(pipeline as Error)?.message ?? pipeline})`);
+  if (pipeline instanceof Error || !pipeline)
+    throw await fail(`pipeline creation failed (${(pipeline as Error)?.message ?? pipeline})`);
   c.pipelines.set(key, pipeline);
 }
 
@@ -137,7 +153,11 @@ export function declaredConstants(code: string, constants: Record<string, number
 }
 
 function pipelineDescriptor(
-  device: GPUDevice, label: string, code: string, bindings: Layout, constants: Record<string, number>,
+  device: GPUDevice,
+  label: string,
+  code: string,
+  bindings: Layout,
+  constants: Record<string, number>,
 ): GPUComputePipelineDescriptor {
   const c = cache(device);
   let module = c.modules.get(code);
@@ -146,20 +166,28 @@ function pipelineDescriptor(
     // Compile errors otherwise only surface as an invalid pipeline far from their cause.
     void module.getCompilationInfo().then((info) => {
       for (const m of info.messages) {
-        if (m.type === 'error') console.error(`WGSL error in '${label}' at line ${m.lineNum}:${m.linePos}: ${m.message}`);
+        if (m.type === 'error')
+          console.error(`WGSL error in '${label}' at line ${m.lineNum}:${m.linePos}: ${m.message}`);
       }
     });
     c.modules.set(code, module);
   }
   return {
     label,
-    layout: device.createPipelineLayout({ bindGroupLayouts: groupsOf(bindings).map((b) => bindGroupLayout(device, b)) }),
+    layout: device.createPipelineLayout({
+      bindGroupLayouts: groupsOf(bindings).map((b) => bindGroupLayout(device, b)),
+    }),
     compute: { module, entryPoint: 'main', constants: declaredConstants(code, constants) },
   };
 }
 
 /** A buffer with initial contents (at least 4 bytes; storage bindings cannot be empty). */
-export function bufferWith(device: GPUDevice, label: string, data: Float32Array | Int32Array | Uint32Array, usage: number): GPUBuffer {
+export function bufferWith(
+  device: GPUDevice,
+  label: string,
+  data: Float32Array | Int32Array | Uint32Array,
+  usage: number,
+): GPUBuffer {
   const size = Math.max(4, Math.ceil(data.byteLength / 4) * 4);
   const buffer = device.createBuffer({ label, size, usage, mappedAtCreation: true });
   new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));

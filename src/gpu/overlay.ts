@@ -10,7 +10,13 @@ import { shaderModule } from './kernels.ts';
 import { readback } from './readback.ts';
 
 /** Axis-aligned rectangle in overlay pixels, colour straight RGBA 0..1. */
-export interface Rect { x0: number; y0: number; x1: number; y1: number; color: [number, number, number, number] }
+export interface Rect {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+  color: [number, number, number, number];
+}
 
 /** Rects as the overlay pass reads them (32 bytes each): a rect buffer the GPU fills uses this layout. */
 export const RECT_WGSL = /* wgsl */ `struct Rect { box: vec4f, color: vec4f }`;
@@ -22,15 +28,27 @@ export function overlayUnit(overlay: { width: number; height: number }): number 
 
 /** A fixation's dot: a square of radius 1.5 units around the pixel centre of frame point (x, y), scaled by (sx, sy). */
 export function pointRect(x: number, y: number, sx: number, sy: number, unit: number, color: Rect['color']): Rect {
-  const cx = x * sx + 0.5, cy = y * sy + 0.5, r = 1.5 * unit;
+  const cx = x * sx + 0.5,
+    cy = y * sy + 0.5,
+    r = 1.5 * unit;
   return { x0: cx - r, y0: cy - r, x1: cx + r, y1: cy + r, color };
 }
 
 /** A box's outline, `t` thick, around frame-pixel box b (inclusive pixel bounds) scaled by (sx, sy): four rects. */
-export function boxOutline(b: [number, number, number, number], sx: number, sy: number, t: number, color: Rect['color']): Rect[] {
+export function boxOutline(
+  b: [number, number, number, number],
+  sx: number,
+  sy: number,
+  t: number,
+  color: Rect['color'],
+): Rect[] {
   const [x0, y0, x1, y1] = [b[0] * sx, b[1] * sy, b[2] * sx + 1, b[3] * sy + 1];
-  return [{ x0, y0, x1, y1: y0 + t, color }, { x0, y0: y1 - t, x1, y1, color },
-    { x0, y0, x1: x0 + t, y1, color }, { x0: x1 - t, y0, x1, y1, color }];
+  return [
+    { x0, y0, x1, y1: y0 + t, color },
+    { x0, y0: y1 - t, x1, y1, color },
+    { x0, y0, x1: x0 + t, y1, color },
+    { x0: x1 - t, y0, x1, y1, color },
+  ];
 }
 
 /** WGSL twins of pointRect() and boxOutline() (src/gpu/post.ts fills a rect buffer with them; needs RECT_WGSL). */
@@ -49,7 +67,10 @@ fn box_outline(b: vec4f, s: vec2f, t: f32, color: vec4f) -> array<Rect, 4> {
 `;
 
 /** Rects already in a GPU buffer (RECT_WGSL layout), drawn after the CPU ones; empty ones (zero size) draw nothing. */
-export interface GpuRects { buffer: GPUBuffer; count: number }
+export interface GpuRects {
+  buffer: GPUBuffer;
+  count: number;
+}
 
 export interface HeatLayer {
   /** Row-major heat of a width x height grid (heatGrid() of the overlay, or the overlay size itself), per class. */
@@ -135,13 +156,19 @@ export class GpuOverlay {
         { binding: 2, visibility: GPUShaderStage.VERTEX, buffer: { type: 'read-only-storage' } },
       ],
     });
-    this.view = device.createBuffer({ label: 'overlay.view', size: VIEW_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.view = device.createBuffer({
+      label: 'overlay.view',
+      size: VIEW_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     this.rects = new Growable(device, 'overlay.rects', GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
     this.emptyHeat = device.createBuffer({ label: 'overlay.noheat', size: 16, usage: GPUBufferUsage.STORAGE });
   }
 
   /** Create the pipelines for `format` now (at start-up, inside the caller's error scopes), not at the first draw. */
-  prepare(format: GPUTextureFormat) { this.pipelinesFor(format); }
+  prepare(format: GPUTextureFormat) {
+    this.pipelinesFor(format);
+  }
 
   private pipelinesFor(format: GPUTextureFormat) {
     let p = this.pipelines.get(format);
@@ -151,12 +178,14 @@ export class GpuOverlay {
         color: { srcFactor: 'one', dstFactor: 'one-minus-src-alpha', operation: 'add' },
         alpha: { srcFactor: 'one', dstFactor: 'one-minus-src-alpha', operation: 'add' },
       };
-      const make = (vs: string, fs: string, blend?: GPUBlendState) => this.device.createRenderPipeline({
-        label: `overlay.${fs}`, layout,
-        vertex: { module: this.module, entryPoint: vs },
-        fragment: { module: this.module, entryPoint: fs, targets: [{ format, blend }] },
-        primitive: { topology: 'triangle-list' },
-      });
+      const make = (vs: string, fs: string, blend?: GPUBlendState) =>
+        this.device.createRenderPipeline({
+          label: `overlay.${fs}`,
+          layout,
+          vertex: { module: this.module, entryPoint: vs },
+          fragment: { module: this.module, entryPoint: fs, targets: [{ format, blend }] },
+          primitive: { topology: 'triangle-list' },
+        });
       p = { heat: make('full', 'heatmap'), rect: make('rect', 'fill', over) };
       this.pipelines.set(format, p);
     }
@@ -164,16 +193,29 @@ export class GpuOverlay {
   }
 
   /** Clear `target` (width x height) to transparent, draw the heat layer (if any) and the rectangles. */
-  draw(encoder: GPUCommandEncoder, target: GPUTextureView, format: GPUTextureFormat, width: number, height: number,
-    heat: HeatLayer | null, rects: Rect[], gpuRects?: GpuRects) {
+  draw(
+    encoder: GPUCommandEncoder,
+    target: GPUTextureView,
+    format: GPUTextureFormat,
+    width: number,
+    height: number,
+    heat: HeatLayer | null,
+    rects: Rect[],
+    gpuRects?: GpuRects,
+  ) {
     const p = this.pipelinesFor(format);
     const hues = heat?.hues ?? null;
-    if (hues && (hues.length < 1 || hues.length > MAX_HUES)) throw new Error(`overlay: ${hues.length} class hues, give 1 to ${MAX_HUES}`);
+    if (hues && (hues.length < 1 || hues.length > MAX_HUES))
+      throw new Error(`overlay: ${hues.length} class hues, give 1 to ${MAX_HUES}`);
     const view = new ArrayBuffer(VIEW_BYTES);
     new Float32Array(view, 0, 2).set([width, height]);
     new Uint32Array(view, 8, 1)[0] = heat ? colormapIndex(heat.colormap) : 0;
     new Float32Array(view, 12, 1)[0] = heat ? heat.opacity : 0;
-    new Uint32Array(view, 16, 4).set([...(heat ? [heat.width, heat.height] : [1, 1]), hues?.length ?? 0, heat?.stride ?? 0]);
+    new Uint32Array(view, 16, 4).set([
+      ...(heat ? [heat.width, heat.height] : [1, 1]),
+      hues?.length ?? 0,
+      heat?.stride ?? 0,
+    ]);
     hues?.forEach((h, k) => new Float32Array(view, 32 + 16 * k, 4).set([...hexRgb(h).map((c) => c / 255), 1]));
     this.device.queue.writeBuffer(this.view, 0, view);
     const rectBuf = this.rects.ensure(Math.max(rects.length, 1) * 32);
@@ -184,14 +226,17 @@ export class GpuOverlay {
     }
     // Kept per (heat, rects) pair: the same few buffers every frame.
     const heatBuf = heat?.buffer ?? this.emptyHeat;
-    const group = (rectsBuffer: GPUBuffer) => this.groups.get([heatBuf, rectsBuffer], () => this.device.createBindGroup({
-      layout: this.layout,
-      entries: [
-        { binding: 0, resource: { buffer: this.view } },
-        { binding: 1, resource: { buffer: heatBuf } },
-        { binding: 2, resource: { buffer: rectsBuffer } },
-      ],
-    }));
+    const group = (rectsBuffer: GPUBuffer) =>
+      this.groups.get([heatBuf, rectsBuffer], () =>
+        this.device.createBindGroup({
+          layout: this.layout,
+          entries: [
+            { binding: 0, resource: { buffer: this.view } },
+            { binding: 1, resource: { buffer: heatBuf } },
+            { binding: 2, resource: { buffer: rectsBuffer } },
+          ],
+        }),
+      );
     const bindGroup = group(rectBuf);
     const pass = encoder.beginRenderPass({
       label: 'overlay',
@@ -215,13 +260,25 @@ export class GpuOverlay {
   }
 
   /** Test path: draw into an offscreen rgba8unorm texture and read it back (premultiplied RGBA, row-major). */
-  async drawOffscreen(width: number, height: number, heat: HeatLayer | null, rects: Rect[], gpuRects?: GpuRects): Promise<Uint8Array> {
+  async drawOffscreen(
+    width: number,
+    height: number,
+    heat: HeatLayer | null,
+    rects: Rect[],
+    gpuRects?: GpuRects,
+  ): Promise<Uint8Array> {
     const tex = this.device.createTexture({
-      label: 'overlay.offscreen', size: [width, height], format: 'rgba8unorm',
+      label: 'overlay.offscreen',
+      size: [width, height],
+      format: 'rgba8unorm',
       usage: GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.COPY_SRC,
     });
     const bytesPerRow = Math.ceil((width * 4) / 256) * 256;
-    const out = this.device.createBuffer({ label: 'overlay.readback', size: align4(bytesPerRow * height), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const out = this.device.createBuffer({
+      label: 'overlay.readback',
+      size: align4(bytesPerRow * height),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     try {
       const enc = this.device.createCommandEncoder();
       this.draw(enc, tex.createView(), 'rgba8unorm', width, height, heat, rects, gpuRects);
@@ -230,7 +287,8 @@ export class GpuOverlay {
       await readback(out.mapAsync(GPUMapMode.READ), 'the offscreen overlay');
       const padded = new Uint8Array(out.getMappedRange());
       const px = new Uint8Array(width * height * 4);
-      for (let y = 0; y < height; y++) px.set(padded.subarray(y * bytesPerRow, y * bytesPerRow + width * 4), y * width * 4);
+      for (let y = 0; y < height; y++)
+        px.set(padded.subarray(y * bytesPerRow, y * bytesPerRow + width * 4), y * width * 4);
       out.unmap();
       return px;
     } finally {

@@ -4,7 +4,16 @@
 // in one compute pass. It splats the kept points into a heat slot's cleared image (few points: their kernels summed
 // per pixel; else scattered for GpuHeatmap.encodeSplat's blur, chosen on the GPU; then it normalises and smooths) and fills a rect buffer the overlay pass draws (GpuRects). The frame's result
 // still comes from the CPU functions on the read-back list; these kernels only draw.
-import { MIN_BOX_POINTS, outlierRadius2, REMOVE_OUTLIERS_WGSL, SPLAT_POINT_WGSL, TIGHT_BOX_WGSL, TO_IMAGE_POINTS_WGSL, type Box, type Size } from '../engine/post.ts';
+import {
+  MIN_BOX_POINTS,
+  outlierRadius2,
+  REMOVE_OUTLIERS_WGSL,
+  SPLAT_POINT_WGSL,
+  TIGHT_BOX_WGSL,
+  TO_IMAGE_POINTS_WGSL,
+  type Box,
+  type Size,
+} from '../engine/post.ts';
 import type { InputFixation, PixelTransform } from '../engine/types.ts';
 import { RECT_WGSL, RECTS_WGSL, overlayUnit, type GpuRects } from './overlay.ts';
 import { bindGroupLayout, shaderModule } from './kernels.ts';
@@ -26,10 +35,18 @@ export interface ListPost {
 }
 
 /** A heat slot's buffers the post splats into (GpuHeatmap.encodeSplat). */
-export interface SplatTarget { img: GPUBuffer; kernel: GPUBuffer; radius: number }
+export interface SplatTarget {
+  img: GPUBuffer;
+  kernel: GPUBuffer;
+  radius: number;
+}
 
 /** What the last post kept, read back for tests: points in the photo, points kept after outliers, their box. */
-export interface PostStats { points: number; kept: number; box: Box | null }
+export interface PostStats {
+  points: number;
+  kept: number;
+  box: Box | null;
+}
 
 const POST_WGSL = /* wgsl */ `
 ${RECT_WGSL}
@@ -101,7 +118,15 @@ fn box_rects() {
 }
 `;
 
-const STEPS = ['reset', 'image_points', 'remove_outliers', 'kept_points', 'box_rects', 'splat_kernels', 'splat_finish'] as const;
+const STEPS = [
+  'reset',
+  'image_points',
+  'remove_outliers',
+  'kept_points',
+  'box_rects',
+  'splat_kernels',
+  'splat_finish',
+] as const;
 const POINT_BYTES = 24;
 const RECT_BYTES = 32;
 
@@ -123,20 +148,37 @@ export class GpuPost {
     const argsLayout = bindGroupLayout(device, ['write']);
     const layout = device.createPipelineLayout({ bindGroupLayouts: [this.layout] });
     const withArgs = device.createPipelineLayout({ bindGroupLayouts: [this.layout, argsLayout] });
-    this.pipelines = Object.fromEntries(STEPS.map((s) => [s, device.createComputePipeline({
-      label: `post.${s}`, layout: s === 'box_rects' ? withArgs : layout, compute: { module, entryPoint: s },
-    })])) as GpuPost['pipelines'];
+    this.pipelines = Object.fromEntries(
+      STEPS.map((s) => [
+        s,
+        device.createComputePipeline({
+          label: `post.${s}`,
+          layout: s === 'box_rects' ? withArgs : layout,
+          compute: { module, entryPoint: s },
+        }),
+      ]),
+    ) as GpuPost['pipelines'];
     const S = GPUBufferUsage.STORAGE;
-    this.params = device.createBuffer({ label: 'post.params', size: 96, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.params = device.createBuffer({
+      label: 'post.params',
+      size: 96,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
     this.points = device.createBuffer({ label: 'post.points', size: MAX_FIXATIONS * POINT_BYTES, usage: S });
     this.stats = device.createBuffer({ label: 'post.stats', size: 32, usage: S | GPUBufferUsage.COPY_SRC });
     this.rectBuf = device.createBuffer({ label: 'post.rects', size: (MAX_FIXATIONS + 4) * RECT_BYTES, usage: S });
     this.args = device.createBuffer({ label: 'post.dispatch args', size: 24, usage: S | GPUBufferUsage.INDIRECT });
-    this.argsGroup = device.createBindGroup({ label: 'post.args', layout: argsLayout, entries: [{ binding: 0, resource: { buffer: this.args } }] });
+    this.argsGroup = device.createBindGroup({
+      label: 'post.args',
+      layout: argsLayout,
+      entries: [{ binding: 0, resource: { buffer: this.args } }],
+    });
   }
 
   /** The dots and box outline of the last encode(), for the overlay pass. */
-  get rects(): GpuRects { return { buffer: this.rectBuf, count: MAX_FIXATIONS + 4 }; }
+  get rects(): GpuRects {
+    return { buffer: this.rectBuf, count: MAX_FIXATIONS + 4 };
+  }
 
   /**
    * Encode the post of `list` (the unraveller's compact fixation list: u32 count, u32 class, then (u32 flat index,
@@ -144,21 +186,52 @@ export class GpuPost {
    * slot's image, o.heat in size, cleared by the caller; `heat.kernel` its Gaussian of `heat.radius`). Returns the
    * indirect dispatch size of the blur passes (0 workgroups where the points' kernels were summed here).
    */
-  encode(encoder: GPUCommandEncoder, list: GPUBuffer, heat: SplatTarget, o: ListPost): { buffer: GPUBuffer; offset: number } {
+  encode(
+    encoder: GPUCommandEncoder,
+    list: GPUBuffer,
+    heat: SplatTarget,
+    o: ListPost,
+  ): { buffer: GPUBuffer; offset: number } {
     const t = o.transform;
     const data = new ArrayBuffer(96);
-    const f = new Float32Array(data), u = new Uint32Array(data);
-    f.set([t.stepX, t.stepY, t.startX, t.startY, t.srcWidth, t.srcHeight,
-      o.heat.width / o.frame.width, o.heat.height / o.frame.height,
-      o.overlay.width / o.frame.width, o.overlay.height / o.frame.height,
-      outlierRadius2(t.srcWidth, t.srcHeight), overlayUnit(o.overlay), ...o.color, 1]);
-    u.set([t.inputWidth, o.channels, o.heat.width, o.heat.height, (o.points ? 1 : 0) | (o.box ? 2 : 0), MAX_FIXATIONS, heat.radius], 16);
+    const f = new Float32Array(data),
+      u = new Uint32Array(data);
+    f.set([
+      t.stepX,
+      t.stepY,
+      t.startX,
+      t.startY,
+      t.srcWidth,
+      t.srcHeight,
+      o.heat.width / o.frame.width,
+      o.heat.height / o.frame.height,
+      o.overlay.width / o.frame.width,
+      o.overlay.height / o.frame.height,
+      outlierRadius2(t.srcWidth, t.srcHeight),
+      overlayUnit(o.overlay),
+      ...o.color,
+      1,
+    ]);
+    u.set(
+      [
+        t.inputWidth,
+        o.channels,
+        o.heat.width,
+        o.heat.height,
+        (o.points ? 1 : 0) | (o.box ? 2 : 0),
+        MAX_FIXATIONS,
+        heat.radius,
+      ],
+      16,
+    );
     this.device.queue.writeBuffer(this.params, 0, data);
     const bufs = [this.params, list, this.points, this.stats, heat.img, this.rectBuf, heat.kernel];
     if (!this.bindGroup || bufs.some((b, i) => b !== this.bound[i])) {
       this.bound = bufs;
       this.bindGroup = this.device.createBindGroup({
-        label: 'post', layout: this.layout, entries: bufs.map((buffer, binding) => ({ binding, resource: { buffer } })),
+        label: 'post',
+        layout: this.layout,
+        entries: bufs.map((buffer, binding) => ({ binding, resource: { buffer } })),
       });
     }
     const pass = encoder.beginComputePass({ label: 'post' });
@@ -168,7 +241,8 @@ export class GpuPost {
       pass.setPipeline(this.pipelines[s]);
       if (s === 'box_rects') pass.setBindGroup(1, this.argsGroup);
       if (s === 'splat_kernels') pass.dispatchWorkgroupsIndirect(this.args, 0);
-      else if (s === 'splat_finish') pass.dispatchWorkgroupsIndirect(this.args, 12); // the blur's size: 0 when gathered
+      else if (s === 'splat_finish')
+        pass.dispatchWorkgroupsIndirect(this.args, 12); // the blur's size: 0 when gathered
       else pass.dispatchWorkgroups(s === 'reset' || s === 'box_rects' ? 1 : groups);
     }
     pass.end();
@@ -177,7 +251,11 @@ export class GpuPost {
 
   /** Test path: what the last encode() kept (one more buffer map, made for the test). */
   async readStats(): Promise<PostStats> {
-    const out = this.device.createBuffer({ label: 'post.stats readback', size: 32, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const out = this.device.createBuffer({
+      label: 'post.stats readback',
+      size: 32,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     try {
       const enc = this.device.createCommandEncoder();
       enc.copyBufferToBuffer(this.stats, 0, out, 0, 32);
@@ -199,10 +277,14 @@ export class GpuPost {
 
 /** Test path: a list in the unraveller's compact format (as GpuUnraveller writes it) from input fixations. */
 export function packFixationList(list: InputFixation[], inputWidth: number, channels: number): Uint32Array {
-  if (list.length > MAX_FIXATIONS) throw new Error(`packFixationList: ${list.length} entries, at most ${MAX_FIXATIONS}`);
+  if (list.length > MAX_FIXATIONS)
+    throw new Error(`packFixationList: ${list.length} entries, at most ${MAX_FIXATIONS}`);
   const u = new Uint32Array(2 + 2 * MAX_FIXATIONS);
   const f = new Float32Array(u.buffer);
   u[0] = list.length;
-  list.forEach((e, i) => { u[2 + 2 * i] = (e.y * inputWidth + e.x) * channels + e.c; f[3 + 2 * i] = e.w; });
+  list.forEach((e, i) => {
+    u[2 + 2 * i] = (e.y * inputWidth + e.x) * channels + e.c;
+    f[3 + 2 * i] = e.w;
+  });
   return u;
 }

@@ -28,8 +28,15 @@ export function setReadbackTimeout(ms: number): number {
 export function readback<T>(p: Promise<T>, what: string, ms = limitMs): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ReadbackTimeoutError(
-      `readback of ${what} did not complete within ${+(ms / 1000).toFixed(3)} s (the GPU may be hung or lost)`)), ms);
+    timer = setTimeout(
+      () =>
+        reject(
+          new ReadbackTimeoutError(
+            `readback of ${what} did not complete within ${+(ms / 1000).toFixed(3)} s (the GPU may be hung or lost)`,
+          ),
+        ),
+      ms,
+    );
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

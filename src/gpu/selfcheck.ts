@@ -7,7 +7,16 @@
 import { unravelCpu } from '../engine/unravel.ts';
 import { resolveRules, size, type Graph, type GraphNode, type PresetName, type Rules } from '../engine/types.ts';
 import { fixedWeightOf } from '../engine/ops/common.ts';
-import { DEFAULT_POST, heatGrid, heatmap, removeOutliers, rescalePoints, tightBox, toImagePoints, type Size } from '../engine/post.ts';
+import {
+  DEFAULT_POST,
+  heatGrid,
+  heatmap,
+  removeOutliers,
+  rescalePoints,
+  tightBox,
+  toImagePoints,
+  type Size,
+} from '../engine/post.ts';
 import { colorize } from '../engine/colormap.ts';
 import type { InputFixation, PixelTransform } from '../engine/types.ts';
 import type { GpuHeatmap } from './heatmap.ts';
@@ -22,7 +31,7 @@ type Kind = GraphNode['kind'];
 /** Deterministic values in [-1, 1) (a small LCG), so that ties are rare and both signs occur. */
 function noise(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31) - 1);
+  return Float32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1);
 }
 
 /**
@@ -30,37 +39,74 @@ function noise(n: number, seed: number): Float32Array {
  * (default: all), built input first: [pad] conv 3x3 -> [ReLU + depthwise -> add] -> [max pool, avg pool -> concat]
  * -> [global mean] -> [fully connected]. Without conv it is the input alone.
  */
-export function selfCheckGraph(kinds: Set<Kind> = new Set(['pad', 'conv', 'identity', 'add', 'pool', 'concat', 'gap', 'matmul'])): Graph {
+export function selfCheckGraph(
+  kinds: Set<Kind> = new Set(['pad', 'conv', 'identity', 'add', 'pool', 'concat', 'gap', 'matmul']),
+): Graph {
   const nodes: GraphNode[] = [{ kind: 'input', name: 'input', shape: [6, 6, 3], inputs: [] }];
   let top = nodes[0];
-  const add = (n: GraphNode) => { nodes.push(n); return n; };
-  const conv = (name: string, input: GraphNode, cout: number, depthwise: boolean, seed: number, scale?: Float32Array): GraphNode => {
+  const add = (n: GraphNode) => {
+    nodes.push(n);
+    return n;
+  };
+  const conv = (
+    name: string,
+    input: GraphNode,
+    cout: number,
+    depthwise: boolean,
+    seed: number,
+    scale?: Float32Array,
+  ): GraphNode => {
     const [H, W, cin] = input.shape;
     const pad = input.kind === 'pad' ? 0 : 1; // a 3x3 'same' conv, padded by the pad node when there is one
     return add({
-      kind: 'conv', name, shape: [H + 2 * pad - 2, W + 2 * pad - 2, cout], inputs: [input.name], kernel: [3, 3],
-      strides: [1, 1], dilations: [1, 1], pad: [pad, pad], depthwise, weights: noise(9 * cin * (depthwise ? 1 : cout), seed),
+      kind: 'conv',
+      name,
+      shape: [H + 2 * pad - 2, W + 2 * pad - 2, cout],
+      inputs: [input.name],
+      kernel: [3, 3],
+      strides: [1, 1],
+      dilations: [1, 1],
+      pad: [pad, pad],
+      depthwise,
+      weights: noise(9 * cin * (depthwise ? 1 : cout), seed),
       ...(scale ? { scale } : {}),
     });
   };
   if (!kinds.has('conv')) return graphOf(nodes);
-  if (kinds.has('pad')) top = add({ kind: 'pad', name: 'pad', shape: [8, 8, 3], inputs: ['input'], before: [1, 1, 0], mode: 'constant' });
+  if (kinds.has('pad'))
+    top = add({ kind: 'pad', name: 'pad', shape: [8, 8, 3], inputs: ['input'], before: [1, 1, 0], mode: 'constant' });
   top = conv('conv', top, 4, false, 3, Float32Array.of(1, -0.5, 2, 0.75));
   if (kinds.has('add')) {
     const dw = conv('dw', top, 4, true, 5);
     // A ReLU beside the depthwise conv: its input has two consumers, so it runs the copy kernel.
-    const left = kinds.has('identity') ? add({ kind: 'identity', name: 'relu', shape: top.shape, inputs: [top.name], op: 'Relu' }) : top;
+    const left = kinds.has('identity')
+      ? add({ kind: 'identity', name: 'relu', shape: top.shape, inputs: [top.name], op: 'Relu' })
+      : top;
     top = add({ kind: 'add', name: 'add', shape: top.shape, inputs: [left.name, dw.name], skip: 0 });
   }
   if (kinds.has('pool')) {
     const [H, W, C] = top.shape;
-    const pool = (name: string, op: 'max' | 'avg') => add({
-      kind: 'pool', name, shape: [H / 2, W / 2, C], inputs: [top.name], op, kernel: [2, 2], strides: [2, 2], pad: [0, 0],
-    });
+    const pool = (name: string, op: 'max' | 'avg') =>
+      add({
+        kind: 'pool',
+        name,
+        shape: [H / 2, W / 2, C],
+        inputs: [top.name],
+        op,
+        kernel: [2, 2],
+        strides: [2, 2],
+        pad: [0, 0],
+      });
     const max = pool('maxpool', 'max');
     if (kinds.has('concat')) {
       const avg = pool('avgpool', 'avg');
-      top = add({ kind: 'concat', name: 'cat', shape: [H / 2, W / 2, 2 * C], inputs: [max.name, avg.name], offsets: [0, C] });
+      top = add({
+        kind: 'concat',
+        name: 'cat',
+        shape: [H / 2, W / 2, 2 * C],
+        inputs: [max.name, avg.name],
+        offsets: [0, C],
+      });
     } else {
       top = max;
     }
@@ -68,7 +114,14 @@ export function selfCheckGraph(kinds: Set<Kind> = new Set(['pad', 'conv', 'ident
   if (kinds.has('gap')) top = add({ kind: 'gap', name: 'gap', shape: [top.shape[2]], inputs: [top.name] });
   if (kinds.has('matmul')) {
     const N = size(top.shape);
-    top = add({ kind: 'matmul', name: 'fc', shape: [5], inputs: [top.name], weights: noise(N * 5, 9), fromSpatial: top.shape.length > 1 });
+    top = add({
+      kind: 'matmul',
+      name: 'fc',
+      shape: [5],
+      inputs: [top.name],
+      weights: noise(N * 5, 9),
+      fromSpatial: top.shape.length > 1,
+    });
   }
   return graphOf(nodes);
 }
@@ -76,7 +129,13 @@ export function selfCheckGraph(kinds: Set<Kind> = new Set(['pad', 'conv', 'ident
 function graphOf(nodes: GraphNode[]): Graph {
   const order = [...nodes].reverse(); // consumers before producers, logits first
   const byName = new Map(order.map((n) => [n.name, n]));
-  return { order, byName, input: nodes[0] as Graph['input'], logits: order[0].name, captures: order.map((n) => n.name) };
+  return {
+    order,
+    byName,
+    input: nodes[0] as Graph['input'],
+    logits: order[0].name,
+    captures: order.map((n) => n.name),
+  };
 }
 
 /**
@@ -85,13 +144,20 @@ function graphOf(nodes: GraphNode[]): Graph {
  * resolves when they agree (same kept neurons at every layer, weights within 1e-5 relative, the compact list = the
  * input layer), else rejects saying where. Nothing to check (no conv kernel): resolves.
  */
-export async function gpuSelfCheck(device: GPUDevice, rules: Rules | PresetName, model?: Graph, compaction = true): Promise<void> {
+export async function gpuSelfCheck(
+  device: GPUDevice,
+  rules: Rules | PresetName,
+  model?: Graph,
+  compaction = true,
+): Promise<void> {
   const r = resolveRules(rules);
   const graph = selfCheckGraph(model ? kernelKinds(model) : undefined);
   if (graph.order.length < 2) return;
   const acts = new Map(graph.order.map((n, i) => [n.name, noise(size(n.shape), 101 + i)]));
   const unr = GpuUnraveller.create(device, graph);
-  const buffers = new Map([...acts].map(([name, a]) => [name, bufferWith(device, `self-check ${name}`, a, GPUBufferUsage.STORAGE)]));
+  const buffers = new Map(
+    [...acts].map(([name, a]) => [name, bufferWith(device, `self-check ${name}`, a, GPUBufferUsage.STORAGE)]),
+  );
   const classes = size(graph.byName.get(graph.logits)!.shape);
   try {
     if (compaction) await compactionSelfCheck(device); // rules-independent: once per device is enough
@@ -104,10 +170,14 @@ export async function gpuSelfCheck(device: GPUDevice, rules: Rules | PresetName,
       const cpu = unravelCpu(graph, (name) => acts.get(name)!, classIndex, r);
       for (const want of cpu.layers) {
         const got = layers.find((l) => l.name === want.name)!;
-        const same = got.indices.length === want.indices.length && got.indices.every((v, i) => v === want.indices[i])
-          && got.weights.every((w, i) => Math.abs(w - want.weights[i]) <= 1e-5 * Math.abs(want.weights[i]));
+        const same =
+          got.indices.length === want.indices.length &&
+          got.indices.every((v, i) => v === want.indices[i]) &&
+          got.weights.every((w, i) => Math.abs(w - want.weights[i]) <= 1e-5 * Math.abs(want.weights[i]));
         if (!same) {
-          throw new Error(`GPU self-check: class ${classIndex}, layer '${want.name}': GPU kept [${[...got.indices]}], CPU [${[...want.indices]}]`);
+          throw new Error(
+            `GPU self-check: class ${classIndex}, layer '${want.name}': GPU kept [${[...got.indices]}], CPU [${[...want.indices]}]`,
+          );
         }
       }
       // The compact list item by item (the check graph keeps fewer than MAX_FIXATIONS: all of them, by index).
@@ -117,8 +187,10 @@ export async function gpuSelfCheck(device: GPUDevice, rules: Rules | PresetName,
         return !g || g.x !== f.x || g.y !== f.y || g.c !== f.c || Math.abs(g.w - f.w) > 1e-5 * f.w;
       });
       if (list.total !== want.length || list.fixations.length !== want.length || bad >= 0) {
-        throw new Error(`GPU self-check: class ${classIndex}: compact list has ${list.total} fixations, CPU ${want.length}` +
-          (bad >= 0 ? `; item ${bad} differs` : ''));
+        throw new Error(
+          `GPU self-check: class ${classIndex}: compact list has ${list.total} fixations, CPU ${want.length}` +
+            (bad >= 0 ? `; item ${bad} differs` : ''),
+        );
       }
     }
   } finally {
@@ -161,12 +233,17 @@ export async function compactionSelfCheck(device: GPUDevice): Promise<void> {
     unr.encodeCompact(encoder);
     device.queue.submit([encoder.finish()]);
     const list = await unr.readInputFixations();
-    const want = keepHeaviest(kept.map((index) => ({ index, w: fixedWeightOf(words[2 * index], words[2 * index + 1]) })), MAX_FIXATIONS);
+    const want = keepHeaviest(
+      kept.map((index) => ({ index, w: fixedWeightOf(words[2 * index], words[2 * index + 1]) })),
+      MAX_FIXATIONS,
+    );
     const got = list.fixations.map((f) => (f.y * 48 + f.x) * 2 + f.c);
     const bad = want.findIndex((f, i) => got[i] !== f.index || list.fixations[i].w !== f.w);
     if (list.total !== kept.length || got.length !== want.length || bad >= 0) {
-      throw new Error(`GPU self-check: compaction of ${kept.length} kept to ${MAX_FIXATIONS}: total ${list.total}, ` +
-        `${got.length} items, first difference at item ${bad} (GPU ${got[bad]}, CPU ${want[bad]?.index})`);
+      throw new Error(
+        `GPU self-check: compaction of ${kept.length} kept to ${MAX_FIXATIONS}: total ${list.total}, ` +
+          `${got.length} items, first difference at item ${bad} (GPU ${got[bad]}, CPU ${want[bad]?.index})`,
+      );
     }
   } finally {
     unr.destroy();
@@ -179,19 +256,39 @@ function checkList(): { input: InputFixation[]; transform: PixelTransform; frame
   const r = lcg(5);
   for (let i = 0; i < 90; i++) {
     const [cx, cy] = i < 60 ? [9, 11] : [22, 20];
-    input.push({ x: cx + Math.floor(r() * 6), y: cy + Math.floor(r() * 5), c: i % 2, w: Math.fround(0.002 + r() * 0.02) });
+    input.push({
+      x: cx + Math.floor(r() * 6),
+      y: cy + Math.floor(r() * 5),
+      c: i % 2,
+      w: Math.fround(0.002 + r() * 0.02),
+    });
   }
   input.push({ x: 31, y: 0, c: 0, w: 0.01 });
   const seen = new Set<number>();
-  const list = input.filter((f) => { const k = (f.y * 32 + f.x) * 3 + f.c; if (seen.has(k)) return false; seen.add(k); return true; });
+  const list = input.filter((f) => {
+    const k = (f.y * 32 + f.x) * 3 + f.c;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
   list.sort((a, b) => (a.y * 32 + a.x) * 3 + a.c - ((b.y * 32 + b.x) * 3 + b.c));
-  const transform: PixelTransform = { fit: 'crop', srcWidth: 64, srcHeight: 48, inputWidth: 32, inputHeight: 32, stepX: 2, stepY: 1.5, startX: 0, startY: 0 };
+  const transform: PixelTransform = {
+    fit: 'crop',
+    srcWidth: 64,
+    srcHeight: 48,
+    inputWidth: 32,
+    inputHeight: 32,
+    stepX: 2,
+    stepY: 1.5,
+    startX: 0,
+    startY: 0,
+  };
   return { input: list, transform, frame: { width: 64, height: 48 } };
 }
 
 function lcg(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /**
@@ -203,12 +300,25 @@ export async function postSelfCheck(device: GPUDevice, post: GpuPost, heat: GpuH
   const grid = heatGrid(frame.width, frame.height);
   const packed = packFixationList(input, 32, 3);
   const list = bufferWith(device, 'post self-check list', packed, GPUBufferUsage.STORAGE);
-  const out = device.createBuffer({ label: 'post self-check readback', size: grid.width * grid.height * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const out = device.createBuffer({
+    label: 'post self-check readback',
+    size: grid.width * grid.height * 4,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
   try {
     const enc = device.createCommandEncoder({ label: 'post self-check' });
-    heat.encodeSplat(enc, { ...grid, sigma: DEFAULT_POST.sigma, smoothing: 0 }, 0, (e, target) => post.encode(e, list, target, {
-      transform, channels: 3, frame, overlay: frame, heat: grid, points: true, box: true, color: [1, 0, 0],
-    }));
+    heat.encodeSplat(enc, { ...grid, sigma: DEFAULT_POST.sigma, smoothing: 0 }, 0, (e, target) =>
+      post.encode(e, list, target, {
+        transform,
+        channels: 3,
+        frame,
+        overlay: frame,
+        heat: grid,
+        points: true,
+        box: true,
+        color: [1, 0, 0],
+      }),
+    );
     enc.copyBufferToBuffer(heat.heat, 0, out, 0, grid.width * grid.height * 4);
     device.queue.submit([enc.finish()]);
     const stats = await post.readStats();
@@ -220,10 +330,20 @@ export async function postSelfCheck(device: GPUDevice, post: GpuPost, heat: GpuH
     const box = tightBox(kept)!;
     const want = heatmap(rescalePoints(kept, frame, grid), grid.width, grid.height, DEFAULT_POST.sigma);
     let maxDiff = 0;
-    want.forEach((v, i) => { maxDiff = Math.max(maxDiff, Math.abs(v - got[i])); });
-    if (stats.points !== points.length || stats.kept !== kept.length || !stats.box || stats.box.some((b, k) => Math.abs(b - box[k]) > 1e-3) || !(maxDiff <= 1e-3)) {
-      throw new Error(`GPU self-check: post/heatmap: points ${stats.points} (CPU ${points.length}), kept ${stats.kept} (CPU ${kept.length}), ` +
-        `box [${stats.box}] (CPU [${box}]), heat max difference ${maxDiff}`);
+    want.forEach((v, i) => {
+      maxDiff = Math.max(maxDiff, Math.abs(v - got[i]));
+    });
+    if (
+      stats.points !== points.length ||
+      stats.kept !== kept.length ||
+      !stats.box ||
+      stats.box.some((b, k) => Math.abs(b - box[k]) > 1e-3) ||
+      !(maxDiff <= 1e-3)
+    ) {
+      throw new Error(
+        `GPU self-check: post/heatmap: points ${stats.points} (CPU ${points.length}), kept ${stats.kept} (CPU ${kept.length}), ` +
+          `box [${stats.box}] (CPU [${box}]), heat max difference ${maxDiff}`,
+      );
     }
   } finally {
     list.destroy();
@@ -238,11 +358,18 @@ export async function overlaySelfCheck(device: GPUDevice, overlay: GpuOverlay): 
   const buffer = bufferWith(device, 'overlay self-check heat', map, GPUBufferUsage.STORAGE);
   try {
     const rect = { x0: 2, y0: 3, x1: 6, y1: 7, color: [0, 0, 1, 1] as [number, number, number, number] };
-    const px = await overlay.drawOffscreen(w, h, { buffer, width: w, height: h, stride: 0, hues: null, colormap: 'jet', opacity: 0.8 }, [rect]);
+    const px = await overlay.drawOffscreen(
+      w,
+      h,
+      { buffer, width: w, height: h, stride: 0, hues: null, colormap: 'jet', opacity: 0.8 },
+      [rect],
+    );
     const want = colorize(map, 'jet', 0.8, true);
     for (let y = 3; y < 7; y++) for (let x = 2; x < 6; x++) want.set([0, 0, 255, 255], 4 * (y * w + x));
     let max = 0;
-    want.forEach((v, i) => { max = Math.max(max, Math.abs(v - px[i])); });
+    want.forEach((v, i) => {
+      max = Math.max(max, Math.abs(v - px[i]));
+    });
     if (max > 2) throw new Error(`GPU self-check: overlay: pixels differ from the CPU's by up to ${max}`);
   } finally {
     buffer.destroy();

@@ -13,8 +13,25 @@
 // One-to-one ops (ReLU, reshape...) share their input's buffers when they are its only consumer: no dispatch.
 import { commonWgsl, FIXED_WEIGHT_WGSL, fixedWeightOf } from '../engine/ops/common.ts';
 import { opOf, OPS } from '../engine/ops/registry.ts';
-import { resolveRules, size, type Graph, type GraphNode, type InputFixation, type KeptLayer, type PresetName, type Rules } from '../engine/types.ts';
-import { bindGroupLayout, bufferWith, compilePipeline, computePipeline, gpuFaults, type Binding, type Layout } from './kernels.ts';
+import {
+  resolveRules,
+  size,
+  type Graph,
+  type GraphNode,
+  type InputFixation,
+  type KeptLayer,
+  type PresetName,
+  type Rules,
+} from '../engine/types.ts';
+import {
+  bindGroupLayout,
+  bufferWith,
+  compilePipeline,
+  computePipeline,
+  gpuFaults,
+  type Binding,
+  type Layout,
+} from './kernels.ts';
 import { ACTIVATION_GROUP, ActivationGroups } from './bind-groups.ts';
 import { SEED_BINDINGS, seedWgsl, TOP } from './seed.ts';
 import { readback } from './readback.ts';
@@ -137,7 +154,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
  */
 export function keepHeaviest<T extends { index: number; w: number }>(items: T[], cap: number): T[] {
   if (items.length <= cap) return [...items].sort((a, b) => a.index - b.index);
-  return [...items].sort((a, b) => Math.fround(b.w) - Math.fround(a.w) || a.index - b.index).slice(0, cap)
+  return [...items]
+    .sort((a, b) => Math.fround(b.w) - Math.fround(a.w) || a.index - b.index)
+    .slice(0, cap)
     .sort((a, b) => a.index - b.index);
 }
 
@@ -149,7 +168,11 @@ const SEED_SLOTS = 16;
 const ARGS = 4;
 
 /** A node's kept neurons: dense fixed-point weights (u32 hi | kept bit, lo per neuron) and the list [count, groups x, 1, 1, index...]. */
-interface Store { weights: GPUBuffer; list: GPUBuffer; clearGroup?: GPUBindGroup }
+interface Store {
+  weights: GPUBuffer;
+  list: GPUBuffer;
+  clearGroup?: GPUBindGroup;
+}
 
 interface Step {
   label: string;
@@ -224,14 +247,25 @@ export class GpuUnraveller {
 
   /** Bytes of the GPU buffers this unraveller created (not the model's buffers it binds). */
   get bytes(): number {
-    return this.owned.reduce((s, b) => s + b.size, 0) + this.listStaging.reduce((s, b) => s + (b?.size ?? 0), 0) + (this.layerStaging?.size ?? 0);
+    return (
+      this.owned.reduce((s, b) => s + b.size, 0) +
+      this.listStaging.reduce((s, b) => s + (b?.size ?? 0), 0) +
+      (this.layerStaging?.size ?? 0)
+    );
   }
 
-  private constructor(readonly device: GPUDevice, readonly graph: Graph, constants?: (name: string) => GPUBuffer | undefined) {
+  private constructor(
+    readonly device: GPUDevice,
+    readonly graph: Graph,
+    constants?: (name: string) => GPUBuffer | undefined,
+  ) {
     const U = GPUBufferUsage;
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, gpuFaults.unravelLimit ?? Infinity);
     const check = (label: string, bytes: number) => {
-      if (bytes > limit) throw new Error(`GPU unravelling: '${label}' needs ${bytes} bytes, over this device's storage binding limit ${limit}`);
+      if (bytes > limit)
+        throw new Error(
+          `GPU unravelling: '${label}' needs ${bytes} bytes, over this device's storage binding limit ${limit}`,
+        );
     };
     const buffer = (label: string, bytes: number, usage: number) => {
       check(label, bytes);
@@ -250,16 +284,22 @@ export class GpuUnraveller {
     for (const node of [...graph.order].reverse()) {
       const n = size(node.shape);
       const shared = sharesInput(graph, node);
-      this.stores.set(node.name, shared ? this.stores.get(node.inputs[0])! : {
-        weights: buffer(`weights of ${node.name}`, n * 8, U.STORAGE | U.COPY_SRC | U.COPY_DST),
-        list: buffer(`kept list of ${node.name}`, 16 + n * 4, U.STORAGE | U.INDIRECT | U.COPY_SRC | U.COPY_DST),
-      });
+      this.stores.set(
+        node.name,
+        shared
+          ? this.stores.get(node.inputs[0])!
+          : {
+              weights: buffer(`weights of ${node.name}`, n * 8, U.STORAGE | U.COPY_SRC | U.COPY_DST),
+              list: buffer(`kept list of ${node.name}`, 16 + n * 4, U.STORAGE | U.INDIRECT | U.COPY_SRC | U.COPY_DST),
+            },
+      );
     }
     this.unique = [...new Set(this.stores.values())];
     const clearLayout = bindGroupLayout(device, CLEAR_BINDINGS);
     for (const st of this.unique) {
       st.clearGroup = device.createBindGroup({
-        label: 'unravel clear', layout: clearLayout,
+        label: 'unravel clear',
+        layout: clearLayout,
         entries: [st.list, st.weights].map((buffer, binding) => ({ binding, resource: { buffer } })),
       });
     }
@@ -275,12 +315,17 @@ export class GpuUnraveller {
       for (const d of gpu.dispatches(node, shapeOf)) {
         d.acts.forEach((a) => acts.add(a));
         this.steps.push({
-          label: `${node.kind} ${node.name} -> ${d.input}`, kind: node.kind,
+          label: `${node.kind} ${node.name} -> ${d.input}`,
+          kind: node.kind,
           params: d.params ? upload(`params of ${node.name}`, d.params, U.UNIFORM) : noParams,
-          kept: this.stores.get(node.name)!, next: this.stores.get(d.input)!, acts: d.acts,
+          kept: this.stores.get(node.name)!,
+          next: this.stores.get(d.input)!,
+          acts: d.acts,
           fixed: (d.fixed ?? []).map((f) => {
             const own = f.constant ? constants?.(f.constant) : undefined;
-            return own && own.size >= f.data.byteLength && own.usage & U.STORAGE ? own : upload(f.label, f.data, U.STORAGE);
+            return own && own.size >= f.data.byteLength && own.usage & U.STORAGE
+              ? own
+              : upload(f.label, f.data, U.STORAGE);
           }),
         });
       }
@@ -289,13 +334,16 @@ export class GpuUnraveller {
     this.actGroups = new ActivationGroups(device);
     for (const step of this.steps) {
       if (step.acts.length >= device.limits.maxBindGroups) {
-        throw new Error(`GPU unravelling: '${step.label}' reads ${step.acts.length} activations, one bind group each, over this device's ${device.limits.maxBindGroups} bind groups`);
+        throw new Error(
+          `GPU unravelling: '${step.label}' reads ${step.acts.length} activations, one bind group each, over this device's ${device.limits.maxBindGroups} bind groups`,
+        );
       }
       step.group = device.createBindGroup({
         label: step.label,
         layout: bindGroupLayout(device, bindingsOf(step)[0]),
-        entries: [step.params, step.kept.weights, step.kept.list, step.next.weights, step.next.list, ...step.fixed]
-          .map((buffer, binding) => ({ binding, resource: { buffer } })),
+        entries: [step.params, step.kept.weights, step.kept.list, step.next.weights, step.next.list, ...step.fixed].map(
+          (buffer, binding) => ({ binding, resource: { buffer } }),
+        ),
       });
     }
 
@@ -310,13 +358,21 @@ export class GpuUnraveller {
     this.seedGroup = device.createBindGroup({
       label: 'unravel seed',
       layout: bindGroupLayout(device, SEED_BINDINGS[0]),
-      entries: [{ buffer: this.seedParams, size: 16 }, { buffer: logits.weights }, { buffer: logits.list }, { buffer: this.fixationList, size: 8 }]
-        .map((resource, binding) => ({ binding, resource })),
+      entries: [
+        { buffer: this.seedParams, size: 16 },
+        { buffer: logits.weights },
+        { buffer: logits.list },
+        { buffer: this.fixationList, size: 8 },
+      ].map((resource, binding) => ({ binding, resource })),
     });
     this.compactGroup = device.createBindGroup({
       layout: bindGroupLayout(device, COMPACT_BINDINGS),
-      entries: [upload('compact params', Uint32Array.of(MAX_FIXATIONS, 0, 0, 0), U.UNIFORM), input.weights, input.list, this.fixationList]
-        .map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: [
+        upload('compact params', Uint32Array.of(MAX_FIXATIONS, 0, 0, 0), U.UNIFORM),
+        input.weights,
+        input.list,
+        this.fixationList,
+      ].map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
   }
 
@@ -349,7 +405,12 @@ export class GpuUnraveller {
    * explains; they must stay alive until the submission finishes. Up to 16 encode() calls may share one
    * submission; the buffers then hold the last one's result (copy inputWeights out in between if needed).
    */
-  encode(encoder: GPUCommandEncoder, acts: (name: string) => GPUBuffer, classIndex: number | 'top', rules: Rules | PresetName): void {
+  encode(
+    encoder: GPUCommandEncoder,
+    acts: (name: string) => GPUBuffer,
+    classIndex: number | 'top',
+    rules: Rules | PresetName,
+  ): void {
     if (this.destroyed) throw new Error('GPU unravelling: used after destroy()');
     const logitsSize = size(this.graph.byName.get(this.graph.logits)!.shape);
     if (classIndex !== 'top' && (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= logitsSize)) {
@@ -360,17 +421,25 @@ export class GpuUnraveller {
     for (const name of this.activationNames) {
       const b = acts(name);
       const need = size(this.graph.byName.get(name)!.shape) * 4;
-      if (!b || b.size < need) throw new Error(`GPU unravelling: activation '${name}' has ${b?.size ?? 0} bytes, needs ${need}`);
+      if (!b || b.size < need)
+        throw new Error(`GPU unravelling: activation '${name}' has ${b?.size ?? 0} bytes, needs ${need}`);
       buffers.set(name, b);
     }
 
     const offset = (this.slot++ % SEED_SLOTS) * this.slotBytes;
-    this.device.queue.writeBuffer(this.seedParams, offset, Uint32Array.of(classIndex === 'top' ? TOP : classIndex, logitsSize));
+    this.device.queue.writeBuffer(
+      this.seedParams,
+      offset,
+      Uint32Array.of(classIndex === 'top' ? TOP : classIndex, logitsSize),
+    );
     // For 'top' the seed reads the logits (acts(logits)); for a given class it reads nothing: a placeholder is bound.
     let logitsAct = this.noLogits;
     if (classIndex === 'top') {
       const b = acts(this.graph.logits);
-      if (!b || b.size < logitsSize * 4) throw new Error(`GPU unravelling: logits '${this.graph.logits}' have ${b?.size ?? 0} bytes, need ${logitsSize * 4}`);
+      if (!b || b.size < logitsSize * 4)
+        throw new Error(
+          `GPU unravelling: logits '${this.graph.logits}' have ${b?.size ?? 0} bytes, need ${logitsSize * 4}`,
+        );
       logitsAct = b;
     }
     // Zero what the previous walk kept (its lists are still there), then empty the lists.
@@ -415,12 +484,15 @@ export class GpuUnraveller {
    * later encode() may overwrite the list), with `result` settling when the map does. Two staging buffers are used
    * in turn; with both mapped it first waits for the older one (at most two readbacks in flight).
    */
-  async beginReadInputFixations(extra: { buffer: GPUBuffer; bytes: number }[] = []): Promise<{ result: Promise<FixationList> }> {
+  async beginReadInputFixations(
+    extra: { buffer: GPUBuffer; bytes: number }[] = [],
+  ): Promise<{ result: Promise<FixationList> }> {
     const bytes = 8 + MAX_FIXATIONS * 8;
     const copies: [GPUBuffer, number, number][] = [[this.fixationList, 0, bytes]];
     let end = bytes;
     for (const e of extra) {
-      if (e.bytes % 4 || e.bytes > e.buffer.size) throw new Error(`GPU unravelling: cannot read ${e.bytes} bytes of a ${e.buffer.size}-byte buffer`);
+      if (e.bytes % 4 || e.bytes > e.buffer.size)
+        throw new Error(`GPU unravelling: cannot read ${e.bytes} bytes of a ${e.buffer.size}-byte buffer`);
       copies.push([e.buffer, end, e.bytes]);
       end += e.bytes;
     }
@@ -457,12 +529,20 @@ export class GpuUnraveller {
    * Reads each node's dense weights (8 bytes per neuron: all of SqueezeNet is 36 MB; name the layers you need).
    */
   readLayers(names?: string[]): Promise<KeptLayer[]> {
-    const nodes = names ? names.map((n) => { this.store(n); return this.graph.byName.get(n)!; }) : this.graph.order;
+    const nodes = names
+      ? names.map((n) => {
+          this.store(n);
+          return this.graph.byName.get(n)!;
+        })
+      : this.graph.order;
     const offsets = new Map<GPUBuffer, number>();
     let bytes = 0;
     for (const node of nodes) {
       const { weights } = this.store(node.name);
-      if (!offsets.has(weights)) { offsets.set(weights, bytes); bytes += weights.size; }
+      if (!offsets.has(weights)) {
+        offsets.set(weights, bytes);
+        bytes += weights.size;
+      }
     }
     // Sized for what is read (the layer view reads one layer); grows when a read needs more, once the reads queued
     // before this one are done with the old one.
@@ -473,17 +553,22 @@ export class GpuUnraveller {
       }
       return this.layerStaging;
     };
-    return this.read(staging, [...offsets].map(([b, off]) => [b, off, b.size]), (data) =>
-      nodes.map((node) => {
-        const n = size(node.shape);
-        const w = new Uint32Array(data, offsets.get(this.stores.get(node.name)!.weights)!, 2 * n);
-        const indices: number[] = [];
-        for (let i = 0; i < n; i++) if (w[2 * i] & 0x80000000) indices.push(i); // the kept bit, not the value
-        return {
-          name: node.name, shape: node.shape, indices: Int32Array.from(indices),
-          weights: Float32Array.from(indices, (i) => fixedWeightOf(w[2 * i], w[2 * i + 1])),
-        };
-      }),
+    return this.read(
+      staging,
+      [...offsets].map(([b, off]) => [b, off, b.size]),
+      (data) =>
+        nodes.map((node) => {
+          const n = size(node.shape);
+          const w = new Uint32Array(data, offsets.get(this.stores.get(node.name)!.weights)!, 2 * n);
+          const indices: number[] = [];
+          for (let i = 0; i < n; i++) if (w[2 * i] & 0x80000000) indices.push(i); // the kept bit, not the value
+          return {
+            name: node.name,
+            shape: node.shape,
+            indices: Int32Array.from(indices),
+            weights: Float32Array.from(indices, (i) => fixedWeightOf(w[2 * i], w[2 * i + 1])),
+          };
+        }),
     );
   }
 
@@ -523,10 +608,19 @@ export class GpuUnraveller {
     for (const step of this.steps) {
       if (out.some(([k]) => k === step.kind)) continue;
       const gpu = OPS[step.kind].gpu!;
-      out.push([step.kind, `unravel ${step.kind}`, commonWgsl + gpu.wgsl, bindingsOf(step), { COUNT, ...gpu.constants?.(rules) }]);
+      out.push([
+        step.kind,
+        `unravel ${step.kind}`,
+        commonWgsl + gpu.wgsl,
+        bindingsOf(step),
+        { COUNT, ...gpu.constants?.(rules) },
+      ]);
     }
-    out.push(['seed', 'unravel seed', seedWgsl, SEED_BINDINGS, {}], ['compact', 'unravel compact', compactWgsl, COMPACT_BINDINGS, {}],
-      ['clear', 'unravel clear', clearWgsl, CLEAR_BINDINGS, {}]);
+    out.push(
+      ['seed', 'unravel seed', seedWgsl, SEED_BINDINGS, {}],
+      ['compact', 'unravel compact', compactWgsl, COMPACT_BINDINGS, {}],
+      ['clear', 'unravel clear', clearWgsl, CLEAR_BINDINGS, {}],
+    );
     return out;
   }
 
@@ -535,7 +629,11 @@ export class GpuUnraveller {
   }
 
   /** Copy ranges into a staging buffer, map it, parse; serialised so that a staging buffer is mapped once at a time. */
-  private read<T>(stagingOf: GPUBuffer | (() => GPUBuffer), copies: [GPUBuffer, number, number][], parse: (data: ArrayBuffer) => T): Promise<T> {
+  private read<T>(
+    stagingOf: GPUBuffer | (() => GPUBuffer),
+    copies: [GPUBuffer, number, number][],
+    parse: (data: ArrayBuffer) => T,
+  ): Promise<T> {
     const run = () => {
       if (this.destroyed) throw new Error('GPU unravelling: used after destroy()');
       return this.mapAndParse(typeof stagingOf === 'function' ? stagingOf() : stagingOf, copies, parse);
@@ -546,7 +644,11 @@ export class GpuUnraveller {
   }
 
   /** Submit the copies now (queue order: before any later encode), then map `staging` (unmapped) and parse. */
-  private mapAndParse<T>(staging: GPUBuffer, copies: [GPUBuffer, number, number][], parse: (data: ArrayBuffer) => T): Promise<T> {
+  private mapAndParse<T>(
+    staging: GPUBuffer,
+    copies: [GPUBuffer, number, number][],
+    parse: (data: ArrayBuffer) => T,
+  ): Promise<T> {
     const encoder = this.device.createCommandEncoder({ label: 'unravel readback' });
     for (const [src, dst, bytes] of copies) encoder.copyBufferToBuffer(src, 0, staging, dst, bytes);
     this.device.queue.submit([encoder.finish()]);
@@ -580,7 +682,10 @@ const CLEAR_BINDINGS: Binding[] = ['read', 'write'];
  * buffers; each activation is a group of its own (binding 0), so that its bind group is per buffer, not per step.
  */
 function bindingsOf(step: Step): Binding[][] {
-  return [['uniform', 'read', 'read', 'write', 'write', ...Array<Binding>(step.fixed.length).fill('read')], ...step.acts.map(() => ACTIVATION_GROUP)];
+  return [
+    ['uniform', 'read', 'read', 'write', 'write', ...Array<Binding>(step.fixed.length).fill('read')],
+    ...step.acts.map(() => ACTIVATION_GROUP),
+  ];
 }
 
 /** One key per kernel variant the rules select. */

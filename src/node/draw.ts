@@ -6,7 +6,11 @@ import { classOverlay, CLASS_COLORS, hexRgb, type Box } from '../engine/post.ts'
 import type { Fixation } from '../engine/types.ts';
 import { FAINT } from '../engine/guided.ts';
 
-export interface Rgba { width: number; height: number; data: Uint8Array }
+export interface Rgba {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
 
 export interface DrawOptions {
   colormap: ColormapName;
@@ -21,7 +25,13 @@ export const DRAW_DEFAULTS: DrawOptions = { colormap: 'jet', opacity: 0.6, color
  * One explained class as drawn: its heatmap (image size, max 1), points, box and colour ('#rrggbb'); `backed` (method
  * 'guided'): per point, whether its map backs it (backedPoints); the others are drawn at FAINT opacity.
  */
-export interface DrawClass { heatmap: Float32Array; points: Fixation[]; box: Box | null; color?: string; backed?: boolean[] }
+export interface DrawClass {
+  heatmap: Float32Array;
+  points: Fixation[];
+  box: Box | null;
+  color?: string;
+  backed?: boolean[];
+}
 
 /**
  * The picture of an explanation: image, heatmap, points and box. One class: the heatmap in the colormap and the
@@ -32,10 +42,17 @@ export function drawExplanation(image: Rgba, classes: DrawClass[], opts: Partial
   const o = { ...DRAW_DEFAULTS, ...opts };
   const { width: w, height: h } = image;
   if (!classes.length) throw new Error('drawExplanation: no class to draw');
-  for (const c of classes) if (c.heatmap.length !== w * h) throw new Error(`heatmap has ${c.heatmap.length} values, image is ${w}x${h}`);
+  for (const c of classes)
+    if (c.heatmap.length !== w * h) throw new Error(`heatmap has ${c.heatmap.length} values, image is ${w}x${h}`);
   const several = classes.length > 1;
   const colors = classes.map((c, i) => c.color ?? CLASS_COLORS[i % CLASS_COLORS.length]);
-  const over = several ? classOverlay(classes.map((c) => c.heatmap), colors, o.opacity) : colorize(classes[0].heatmap, o.colormap, o.opacity);
+  const over = several
+    ? classOverlay(
+        classes.map((c) => c.heatmap),
+        colors,
+        o.opacity,
+      )
+    : colorize(classes[0].heatmap, o.colormap, o.opacity);
   const out = new Uint8Array(w * h * 4);
   for (let i = 0; i < w * h; i++) {
     const a = over[4 * i + 3] / 255;
@@ -62,7 +79,8 @@ function put(img: Rgba, x: number, y: number, rgb: readonly number[], alpha = 1)
 
 /** Filled disc of radius r with a 1 px black ring. */
 export function drawDot(img: Rgba, cx: number, cy: number, r: number, color: readonly number[], alpha = 1) {
-  const x0 = Math.round(cx), y0 = Math.round(cy);
+  const x0 = Math.round(cx),
+    y0 = Math.round(cy);
   for (let dy = -r - 1; dy <= r + 1; dy++) {
     for (let dx = -r - 1; dx <= r + 1; dx++) {
       const d2 = dx * dx + dy * dy;
@@ -76,8 +94,14 @@ export function drawDot(img: Rgba, cx: number, cy: number, r: number, color: rea
 export function drawBox(img: Rgba, [x1, y1, x2, y2]: Box, t: number, color: readonly number[]) {
   const rect = (a: number, b: number, c: number, d: number, col: readonly number[], width: number) => {
     for (let k = 0; k < width; k++) {
-      for (let x = a - k; x <= c + k; x++) { put(img, x, b - k, col); put(img, x, d + k, col); }
-      for (let y = b - k; y <= d + k; y++) { put(img, a - k, y, col); put(img, c + k, y, col); }
+      for (let x = a - k; x <= c + k; x++) {
+        put(img, x, b - k, col);
+        put(img, x, d + k, col);
+      }
+      for (let y = b - k; y <= d + k; y++) {
+        put(img, a - k, y, col);
+        put(img, c + k, y, col);
+      }
     }
   };
   const [a, b, c, d] = [Math.round(x1), Math.round(y1), Math.round(x2), Math.round(y2)];

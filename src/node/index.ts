@@ -47,12 +47,18 @@ export function initNodeBackend(prefer: 'wasm' | 'cpu' | 'webgpu' = 'wasm'): Pro
       try {
         const require = createRequire(import.meta.url);
         setWasmPaths(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
-        if (await tf.setBackend('wasm')) { await tf.ready(); return 'wasm'; }
-      } catch { /* fall through to cpu */ } finally {
+        if (await tf.setBackend('wasm')) {
+          await tf.ready();
+          return 'wasm';
+        }
+      } catch {
+        /* fall through to cpu */
+      } finally {
         // The wasm module (Emscripten) installs uncaughtException/unhandledRejection handlers that rethrow, so that
         // any later uncaught error of the program makes Node print the module's whole minified source (~30 kB).
         // Remove them: errors then print as Node prints them, message and stack.
-        for (const [ev, old] of before) for (const l of process.listeners(ev as 'uncaughtException')) if (!old.has(l)) process.removeListener(ev, l);
+        for (const [ev, old] of before)
+          for (const l of process.listeners(ev as 'uncaughtException')) if (!old.has(l)) process.removeListener(ev, l);
       }
     }
     await tf.setBackend('cpu');
@@ -62,7 +68,9 @@ export function initNodeBackend(prefer: 'wasm' | 'cpu' | 'webgpu' = 'wasm'): Pro
   return backendReady;
 }
 function processHandlers() {
-  return (['uncaughtException', 'unhandledRejection'] as const).map((ev) => [ev, new Set<unknown>(process.listeners(ev as 'uncaughtException'))] as const);
+  return (['uncaughtException', 'unhandledRejection'] as const).map(
+    (ev) => [ev, new Set<unknown>(process.listeners(ev as 'uncaughtException'))] as const,
+  );
 }
 
 /**
@@ -87,7 +95,10 @@ export interface CatalogEntry extends Omit<ModelInfo, 'labels'> {
   labels: string;
   labelOffset?: number;
 }
-export interface Catalog { default: string; models: CatalogEntry[] }
+export interface Catalog {
+  default: string;
+  models: CatalogEntry[];
+}
 
 export async function readCatalog(): Promise<Catalog> {
   return JSON.parse(await readFile(join(ROOT, 'models/catalog.json'), 'utf8'));
@@ -130,14 +141,19 @@ export function fileHandler(path: string): io.IOHandler {
       }
       const artifacts = await io.getModelArtifactsForJSON(json, async (manifest) => {
         const bufs: Buffer[] = [];
-        for (const group of manifest) for (const p of group.paths) bufs.push(await readOrFail(join(dir, p), 'model weights'));
+        for (const group of manifest)
+          for (const p of group.paths) bufs.push(await readOrFail(join(dir, p), 'model weights'));
         const data = Buffer.concat(bufs);
         return [io.getWeightSpecs(manifest), data.buffer.slice(data.byteOffset, data.byteOffset + data.length)];
       });
       // A TF.js layers model (Keras topology, e.g. Teachable Machine) becomes graph-model artifacts here.
       if (!isLayersModel(artifacts)) return artifacts;
       // Its errors name the file and the layer already: no "cannot build" wrapping (see loadGraph).
-      try { return convertLayersModel(artifacts, jsonPath); } catch (e) { throw new Error(`model: ${(e as Error).message}`); }
+      try {
+        return convertLayersModel(artifacts, jsonPath);
+      } catch (e) {
+        throw new Error(`model: ${(e as Error).message}`);
+      }
     },
   };
 }
@@ -168,25 +184,39 @@ export async function loadModel(model?: string | LoadModelOptions, dir?: string)
   const onnxPath = [o.path, o.model].find((p) => p && /\.onnx$/i.test(p));
   if (onnxPath) {
     const labels = typeof o.labels === 'string' ? await readLabels(o.labels, false) : o.labels;
-    return loadOnnxFile(onnxPath, { id: o.info?.id, preprocessing: o.info?.preprocessing, logits: o.info?.logits, labels });
+    return loadOnnxFile(onnxPath, {
+      id: o.info?.id,
+      preprocessing: o.info?.preprocessing,
+      logits: o.info?.logits,
+      labels,
+    });
   }
   await initNodeBackend();
   if (o.path !== undefined && o.model === undefined) {
     const path = resolve(o.path);
     const folder = (await stat(path).catch(() => undefined))?.isDirectory() ? path : dirname(path);
     // Facts files beside model.json (metadata.json: Teachable Machine; cnnfix.json: catalog-entry fields) go under `info`.
-    const { labelsFile, labels: factLabels, ...facts } = readFacts({
-      metadata: await optionalJson(join(folder, METADATA_FILE)), facts: await optionalJson(join(folder, FACTS_FILE)),
+    const {
+      labelsFile,
+      labels: factLabels,
+      ...facts
+    } = readFacts({
+      metadata: await optionalJson(join(folder, METADATA_FILE)),
+      facts: await optionalJson(join(folder, FACTS_FILE)),
     });
-    const labels = Array.isArray(o.labels) ? o.labels
-      : o.labels !== undefined || labelsFile ? await readLabels(o.labels ?? join(folder, labelsFile!), false)
-      : factLabels ?? await readLabels(join(folder, 'labels.json'), true);
+    const labels = Array.isArray(o.labels)
+      ? o.labels
+      : o.labels !== undefined || labelsFile
+        ? await readLabels(o.labels ?? join(folder, labelsFile!), false)
+        : (factLabels ?? (await readLabels(join(folder, 'labels.json'), true)));
     const gm = await loadGraph(path);
     return create(gm, () => userModelInfo(gm, path, { ...facts, ...o.info }, labels));
   }
   const entry = await catalogEntry(o.model);
   const folder = o.path ?? join(ROOT, 'models', entry.id);
-  const labels = Array.isArray(o.labels) ? o.labels : await readLabels(o.labels ?? join(folder, entry.labels), false, `labels of '${entry.id}'`);
+  const labels = Array.isArray(o.labels)
+    ? o.labels
+    : await readLabels(o.labels ?? join(folder, entry.labels), false, `labels of '${entry.id}'`);
   const gm = await loadGraph(folder);
   return create(gm, () => ({ ...entry, ...o.info, labels: labels! }));
 }
@@ -198,7 +228,9 @@ async function loadGraph(path: string): Promise<GraphModel> {
   } catch (e) {
     const msg = (e as Error).message;
     if (/^model( weights)?: /.test(msg)) throw e;
-    throw new Error(`model ${path}: tfjs cannot build it from model.json and its weights (${msg})${await shardSizes(path)}`);
+    throw new Error(
+      `model ${path}: tfjs cannot build it from model.json and its weights (${msg})${await shardSizes(path)}`,
+    );
   }
 }
 
@@ -207,7 +239,11 @@ async function shardSizes(path: string): Promise<string> {
   try {
     const jsonPath = path.endsWith('.json') ? path : join(path, 'model.json');
     const json = JSON.parse(await readFile(jsonPath, 'utf8')) as io.ModelJSON;
-    const sizes = await Promise.all(json.weightsManifest.flatMap((g) => g.paths).map(async (p) => `${p} ${(await stat(join(dirname(jsonPath), p))).size} bytes`));
+    const sizes = await Promise.all(
+      json.weightsManifest
+        .flatMap((g) => g.paths)
+        .map(async (p) => `${p} ${(await stat(join(dirname(jsonPath), p))).size} bytes`),
+    );
     return `; shards: ${sizes.join(', ')} (truncated or corrupt shard?)`;
   } catch {
     return '';
@@ -225,7 +261,11 @@ function create(gm: GraphModel, info: () => ModelInfo): FixationModel {
 
 async function optionalJson(file: string): Promise<unknown> {
   if (!existsSync(file)) return undefined;
-  try { return JSON.parse(await readFile(file, 'utf8')); } catch (e) { throw new Error(`${file}: not valid JSON (${(e as Error).message})`); }
+  try {
+    return JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
 }
 
 /** A labels file: a JSON array of strings, or plain text with one label per line. */
@@ -234,12 +274,19 @@ async function readLabels(file: string, optional: boolean, what = 'labels'): Pro
   const text = (await readOrFail(file, what, optional ? '' : undefined)).toString('utf8');
   if (/^\s*\[/.test(text)) {
     let list: unknown;
-    try { list = JSON.parse(text); } catch (e) { throw new Error(`${what}: ${file} is not valid JSON (${(e as Error).message})`); }
+    try {
+      list = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${what}: ${file} is not valid JSON (${(e as Error).message})`);
+    }
     if (!Array.isArray(list)) throw new Error(`${what}: ${file} is not a JSON array`);
     return list.map(String);
   }
   if (file.endsWith('.json')) throw new Error(`${what}: ${file} is not a JSON array of labels`);
-  return text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /**
@@ -249,7 +296,7 @@ async function readLabels(file: string, optional: boolean, what = 'labels'): Pro
 export async function loadOnnxFile(path: string, options: OnnxOptions = {}): Promise<FixationModel> {
   await initNodeBackend();
   const bytes = await readOrFail(path, 'ONNX model');
-  const labels = options.labels ?? await labelsBeside(dirname(path));
+  const labels = options.labels ?? (await labelsBeside(dirname(path)));
   return loadOnnx(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), path, { ...options, labels });
 }
 
@@ -274,11 +321,14 @@ export function decodeImage(buf: Buffer, name = 'image'): { width: number; heigh
     }
     if (buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) {
       const p = PNG.sync.read(buf);
-      return { width: p.width, height: p.height, data: new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.length) };
+      return {
+        width: p.width,
+        height: p.height,
+        data: new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.length),
+      };
     }
   } catch (e) {
     throw new Error(`${name}: corrupt image (${(e as Error).message})`);
   }
   throw new Error(`${name}: not a JPEG or PNG image`);
 }
-

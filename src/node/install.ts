@@ -22,7 +22,10 @@ export interface InstallEntry {
   /** Number of outputs: the labels file must have this many entries. */
   classes?: number;
 }
-export interface InstallCatalog { default: string; models: InstallEntry[] }
+export interface InstallCatalog {
+  default: string;
+  models: InstallEntry[];
+}
 
 export interface InstallOptions {
   /** Project root: the catalog is <root>/models/catalog.json, models go to <root>/models/<id>/. */
@@ -40,7 +43,11 @@ export interface InstallOptions {
   timeoutMs?: number;
 }
 
-export interface InstalledModel { id: string; files: { name: string; sha256: string; source: string; verified: boolean }[]; changed: boolean }
+export interface InstalledModel {
+  id: string;
+  files: { name: string; sha256: string; source: string; verified: boolean }[];
+  changed: boolean;
+}
 
 /** Record of what was installed (git-ignored, beside the model): the hashes seen for files the catalog leaves open. */
 export const RECORD = 'installed.json';
@@ -70,7 +77,10 @@ export async function readInstallCatalog(root: string): Promise<InstallCatalog> 
 }
 
 /** Which models a plain run installs: the default, the ones asked for, or all; plus those present here or in the mirror. */
-export function selectModels(cat: InstallCatalog, opts: Pick<InstallOptions, 'ids' | 'all' | 'mirror' | 'root'>): string[] {
+export function selectModels(
+  cat: InstallCatalog,
+  opts: Pick<InstallOptions, 'ids' | 'all' | 'mirror' | 'root'>,
+): string[] {
   const known = cat.models.map((m) => m.id);
   if (opts.all) return known;
   if (opts.ids?.length) {
@@ -92,7 +102,8 @@ export async function installModels(opts: InstallOptions): Promise<InstalledMode
     if (done.has(id)) return done.get(id)!;
     if (chain.includes(id)) throw new InstallError(`model '${id}': circular "derive" (${[...chain, id].join(' -> ')})`);
     const entry = cat.models.find((m) => m.id === id);
-    if (!entry) throw new InstallError(`unknown model '${id}' (catalog has: ${cat.models.map((m) => m.id).join(', ')})`);
+    if (!entry)
+      throw new InstallError(`unknown model '${id}' (catalog has: ${cat.models.map((m) => m.id).join(', ')})`);
     // A derived file needs its source model installed first.
     for (const d of Object.values(entry.derive ?? {})) await install(d.from, [...chain, id]);
     const r = await installOne(entry, opts);
@@ -103,7 +114,13 @@ export async function installModels(opts: InstallOptions): Promise<InstalledMode
   return ids.map((id) => done.get(id)!);
 }
 
-interface Staged { name: string; data: Uint8Array; sha256: string; source: string; verified: boolean }
+interface Staged {
+  name: string;
+  data: Uint8Array;
+  sha256: string;
+  source: string;
+  verified: boolean;
+}
 
 async function installOne(entry: InstallEntry, opts: InstallOptions): Promise<InstalledModel> {
   const log = opts.log ?? (() => {});
@@ -147,7 +164,11 @@ async function installOne(entry: InstallEntry, opts: InstallOptions): Promise<In
   }
 
   const all = [...kept, ...staged];
-  if (entry.classes && entry.labels) checkLabels(entry, all.find((f) => f.name === entry.labels));
+  if (entry.classes && entry.labels)
+    checkLabels(
+      entry,
+      all.find((f) => f.name === entry.labels),
+    );
 
   if (staged.length) {
     // Stage beside the model, then rename: a failed write leaves no partial model behind.
@@ -168,17 +189,30 @@ async function installOne(entry: InstallEntry, opts: InstallOptions): Promise<In
     }
   }
   const rec = Object.fromEntries(all.map((f) => [f.name, f.sha256]));
-  if (staged.length || JSON.stringify(rec) !== JSON.stringify(record)) await writeAtomic(join(dir, RECORD), JSON.stringify(rec, null, 2) + '\n');
+  if (staged.length || JSON.stringify(rec) !== JSON.stringify(record))
+    await writeAtomic(join(dir, RECORD), JSON.stringify(rec, null, 2) + '\n');
 
   for (const f of staged.filter((s) => !s.verified)) {
-    log(`${entry.id}/${f.name}: not pinned in models/catalog.json; sha256 ${f.sha256} (from ${f.source}) recorded in models/${entry.id}/${RECORD}`);
+    log(
+      `${entry.id}/${f.name}: not pinned in models/catalog.json; sha256 ${f.sha256} (from ${f.source}) recorded in models/${entry.id}/${RECORD}`,
+    );
   }
   log(`${entry.id}: ${all.length} files ok (${staged.length} installed, ${kept.length} already present)`);
-  return { id: entry.id, changed: staged.length > 0, files: all.map(({ name, sha256, source, verified }) => ({ name, sha256, source, verified })) };
+  return {
+    id: entry.id,
+    changed: staged.length > 0,
+    files: all.map(({ name, sha256, source, verified }) => ({ name, sha256, source, verified })),
+  };
 }
 
 /** Get one file from the first source that has it with the right hash; else an error listing every source tried. */
-async function obtain(entry: InstallEntry, name: string, expected: string | null, opts: InstallOptions, modelsDir: string): Promise<Staged> {
+async function obtain(
+  entry: InstallEntry,
+  name: string,
+  expected: string | null,
+  opts: InstallOptions,
+  modelsDir: string,
+): Promise<Staged> {
   const tried: string[] = [];
   const accept = (data: Uint8Array, source: string): Staged | undefined => {
     const got = sha256(data);
@@ -215,7 +249,10 @@ async function obtain(entry: InstallEntry, name: string, expected: string | null
       const url = template.replaceAll('{file}', name.split('/').map(encodeURIComponent).join('/'));
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 120_000), redirect: 'follow' });
-        if (!res.ok) { tried.push(`${url}: HTTP ${res.status} ${res.statusText}`); continue; }
+        if (!res.ok) {
+          tried.push(`${url}: HTTP ${res.status} ${res.statusText}`);
+          continue;
+        }
         const r = accept(new Uint8Array(await res.arrayBuffer()), url);
         if (r) return r;
       } catch (e) {
@@ -223,11 +260,15 @@ async function obtain(entry: InstallEntry, name: string, expected: string | null
         tried.push(`${url}: download failed (${err.cause?.code ?? err.cause?.message ?? err.message})`);
       }
     }
-    if (!opts.mirror && !entry.urls.length) tried.push('no mirror given (MODELS_MIRROR or --from) and the catalog lists no URL');
+    if (!opts.mirror && !entry.urls.length)
+      tried.push('no mirror given (MODELS_MIRROR or --from) and the catalog lists no URL');
     // The catalog's own models are committed (docs/models-catalog.md): a lost or changed file comes back from git.
-    if (!entry.urls.length) tried.push(`a catalog model without URL is committed in the repository: git checkout -- models/${entry.id}`);
+    if (!entry.urls.length)
+      tried.push(`a catalog model without URL is committed in the repository: git checkout -- models/${entry.id}`);
   }
-  throw new InstallError(`model '${entry.id}', file '${name}': could not install; sources tried:\n  - ${tried.join('\n  - ')}`);
+  throw new InstallError(
+    `model '${entry.id}', file '${name}': could not install; sources tried:\n  - ${tried.join('\n  - ')}`,
+  );
 }
 
 function shardPaths(id: string, json: Uint8Array): string[] {
@@ -237,11 +278,13 @@ function shardPaths(id: string, json: Uint8Array): string[] {
   } catch (e) {
     throw new InstallError(`model '${id}', file 'model.json': not valid JSON (${(e as Error).message})`);
   }
-  if (!Array.isArray(m.weightsManifest)) throw new InstallError(`model '${id}', file 'model.json': not a TF.js graph model (no weightsManifest)`);
+  if (!Array.isArray(m.weightsManifest))
+    throw new InstallError(`model '${id}', file 'model.json': not a TF.js graph model (no weightsManifest)`);
   const paths = m.weightsManifest.flatMap((g) => g.paths ?? []);
   for (const p of paths) {
     // A shard path must stay inside the model folder.
-    if (p.startsWith('/') || p.split('/').includes('..')) throw new InstallError(`model '${id}', file 'model.json': shard path '${p}' leaves the model folder`);
+    if (p.startsWith('/') || p.split('/').includes('..'))
+      throw new InstallError(`model '${id}', file 'model.json': shard path '${p}' leaves the model folder`);
   }
   return paths;
 }
@@ -249,9 +292,15 @@ function shardPaths(id: string, json: Uint8Array): string[] {
 function checkLabels(entry: InstallEntry, f: Staged | undefined) {
   if (!f) return;
   let list: unknown;
-  try { list = JSON.parse(Buffer.from(f.data).toString('utf8')); } catch { list = undefined; }
+  try {
+    list = JSON.parse(Buffer.from(f.data).toString('utf8'));
+  } catch {
+    list = undefined;
+  }
   if (!Array.isArray(list) || list.length !== entry.classes) {
-    throw new InstallError(`model '${entry.id}', file '${f.name}': expected a JSON array of ${entry.classes} labels, got ${Array.isArray(list) ? list.length + ' entries' : 'something else'}`);
+    throw new InstallError(
+      `model '${entry.id}', file '${f.name}': expected a JSON array of ${entry.classes} labels, got ${Array.isArray(list) ? list.length + ' entries' : 'something else'}`,
+    );
   }
 }
 
@@ -266,7 +315,11 @@ async function readIfPresent(path: string): Promise<Uint8Array | undefined> {
 
 async function readRecord(dir: string): Promise<Record<string, string>> {
   const data = await readIfPresent(join(dir, RECORD));
-  try { return data ? JSON.parse(Buffer.from(data).toString('utf8')) : {}; } catch { return {}; }
+  try {
+    return data ? JSON.parse(Buffer.from(data).toString('utf8')) : {};
+  } catch {
+    return {};
+  }
 }
 
 async function writeAtomic(path: string, text: string) {

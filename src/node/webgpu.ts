@@ -27,7 +27,9 @@ export function installNodeWebGpu(): Promise<GPU> {
     try {
       mod = await import(/* @vite-ignore */ 'webgpu' as string);
     } catch (e) {
-      throw new Error(`WebGPU in Node needs the optional package 'webgpu' (npm install webgpu): ${(e as Error).message}`);
+      throw new Error(
+        `WebGPU in Node needs the optional package 'webgpu' (npm install webgpu): ${(e as Error).message}`,
+      );
     }
     process.env.XDG_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'cnnfix-xdg-'));
     Object.assign(globalThis, mod.globals);
@@ -37,8 +39,10 @@ export function installNodeWebGpu(): Promise<GPU> {
       gpu = mod.create([]);
     }
     if (!(await gpu.requestAdapter())) {
-      throw new Error(`the 'webgpu' package found no adapter: no Vulkan driver (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? ''}; ` +
-        `Debian's chromium package ships SwiftShader's at ${SWIFTSHADER_ICD})`);
+      throw new Error(
+        `the 'webgpu' package found no adapter: no Vulkan driver (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? ''}; ` +
+          `Debian's chromium package ships SwiftShader's at ${SWIFTSHADER_ICD})`,
+      );
     }
     if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
     else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
@@ -79,17 +83,29 @@ export function initNodeWebGpu(opts: { count?: boolean } = {}): Promise<GpuConte
  * Its kernels for the model's default rules (`modelRules`: the catalog's "rules", else the default preset) are
  * compiled here, at load, not at the first explain (rejects naming the kernel).
  */
-export async function webGpuUnravel(ctx: GpuContext, graph: Graph, modelRules?: Rules): Promise<NonNullable<ExplainOptions['unravel']>> {
-  const [{ GpuUnraveller }, { flushTf, tensorBuffer }] = await Promise.all([import('../gpu/unravel.ts'), import('../gpu/device.ts')]);
+export async function webGpuUnravel(
+  ctx: GpuContext,
+  graph: Graph,
+  modelRules?: Rules,
+): Promise<NonNullable<ExplainOptions['unravel']>> {
+  const [{ GpuUnraveller }, { flushTf, tensorBuffer }] = await Promise.all([
+    import('../gpu/unravel.ts'),
+    import('../gpu/device.ts'),
+  ]);
   const unraveller = GpuUnraveller.create(ctx.device, graph);
   await unraveller.compile(resolveRules('default', {}, modelRules));
   return async (tensors, classIndex, rules) => {
     const encoder = ctx.device.createCommandEncoder({ label: 'unravel' });
-    unraveller.encode(encoder, (name) => {
-      const t = tensors.get(name);
-      if (!t) throw new Error(`activation '${name}' was not captured by the forward pass`);
-      return tensorBuffer(ctx.backend, t);
-    }, classIndex, rules);
+    unraveller.encode(
+      encoder,
+      (name) => {
+        const t = tensors.get(name);
+        if (!t) throw new Error(`activation '${name}' was not captured by the forward pass`);
+        return tensorBuffer(ctx.backend, t);
+      },
+      classIndex,
+      rules,
+    );
     flushTf(ctx.backend);
     ctx.device.queue.submit([encoder.finish()]);
     const layers = await unraveller.readLayers();
@@ -100,5 +116,10 @@ export async function webGpuUnravel(ctx: GpuContext, graph: Graph, modelRules?: 
 /** The input layer's kept neurons as fixations (as unravelCpu: sorted by flat index). */
 function inputFixationsOf(graph: Graph, input: KeptLayer) {
   const [, W, C] = graph.input.shape;
-  return Array.from(input.indices, (idx, i) => ({ x: Math.floor(idx / C) % W, y: Math.floor(idx / C / W), c: idx % C, w: input.weights[i] }));
+  return Array.from(input.indices, (idx, i) => ({
+    x: Math.floor(idx / C) % W,
+    y: Math.floor(idx / C / W),
+    c: idx % C,
+    w: input.weights[i],
+  }));
 }

@@ -213,7 +213,10 @@ export interface ExplainWorkerApi {
  * Test hook input: the guided method's heat from these points (one list per class) and class maps (width x height
  * each, max 1): classMap x (epsilon + density) on the GPU (GUIDED_WGSL). Compare with guidedMap() of heatmap().
  */
-export interface GuideForTest { maps: Float32Array[]; epsilon: number }
+export interface GuideForTest {
+  maps: Float32Array[];
+  epsilon: number;
+}
 
 /** Test-only hooks of the worker (not for the UI). */
 export interface ExplainWorkerTestApi extends ExplainWorkerApi {
@@ -233,8 +236,12 @@ export interface ExplainWorkerTestApi extends ExplainWorkerApi {
    * and read back: premultiplied RGBA8, row-major width x height. Compare with colorize(heatmap(...), .., true).
    * Several point lists: one class each (slot i, CLASS_COLORS[i]); compare with classOverlay(maps, .., true).
    */
-  __heatmapForTest(points: Fixation[] | Fixation[][], width: number, height: number,
-    opts: { colormap: Colormap; opacity: number; sigma?: number; guide?: GuideForTest }): Promise<Uint8Array>;
+  __heatmapForTest(
+    points: Fixation[] | Fixation[][],
+    width: number,
+    height: number,
+    opts: { colormap: Colormap; opacity: number; sigma?: number; guide?: GuideForTest },
+  ): Promise<Uint8Array>;
   /**
    * The last frame's overlay, premultiplied RGBA8: on the GPU path drawn again offscreen and read back; on the
    * fallback, the 2D canvas's pixels (premultiplied here; the canvas keeps 8-bit premultiplied values).
@@ -244,9 +251,22 @@ export interface ExplainWorkerTestApi extends ExplainWorkerApi {
    * GPU path: the overlay's GPU post (src/gpu/post.ts) — points in the photo, kept after outliers, their box. With
    * `list`, that hand-made list goes through it, drawn offscreen (pixels); without, the last frame's.
    */
-  __gpuPostForTest(list?: { input: InputFixation[]; transform: PixelTransform; frame: Size; overlay: Size; o?: Partial<OverlayOptions> }):
-    Promise<{ stats: { points: number; kept: number; box: [number, number, number, number] | null }; pixels?: Uint8Array }>;
+  __gpuPostForTest(list?: {
+    input: InputFixation[];
+    transform: PixelTransform;
+    frame: Size;
+    overlay: Size;
+    o?: Partial<OverlayOptions>;
+  }): Promise<{
+    stats: { points: number; kept: number; box: [number, number, number, number] | null };
+    pixels?: Uint8Array;
+  }>;
   /** GPU path: the CPU-points overlay of these frame fixations and box (sceneRects + CPU splat), offscreen. */
-  __pointsOverlayForTest(fixations: Fixation[], box: [number, number, number, number] | null, frame: Size, overlay: Size,
-    o?: Partial<OverlayOptions>): Promise<Uint8Array>;
+  __pointsOverlayForTest(
+    fixations: Fixation[],
+    box: [number, number, number, number] | null,
+    frame: Size,
+    overlay: Size,
+    o?: Partial<OverlayOptions>,
+  ): Promise<Uint8Array>;
 }

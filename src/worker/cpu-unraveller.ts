@@ -18,12 +18,16 @@ export class CpuUnraveller implements Unraveller {
   }
 
   async run(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor) {
-    const s = summary ? (await readback(summary.data(), 'the frame summary')) as Float32Array : undefined;
+    const s = summary ? ((await readback(summary.data(), 'the frame summary')) as Float32Array) : undefined;
     const c = classIndex !== 'top' ? classIndex : s ? summaryTop1(s) : null;
-    if (c === null) throw new Error('unravelling: class \'top\' needs the frame summary');
+    if (c === null) throw new Error("unravelling: class 'top' needs the frame summary");
     const r = await this.acts.unravel(tensors, c, rules);
     this.last = {
-      input: r.inputFixations, layers: r.layers, bytes: this.acts.bytes + (s?.byteLength ?? 0), truncated: false, classIndex: c,
+      input: r.inputFixations,
+      layers: r.layers,
+      bytes: this.acts.bytes + (s?.byteLength ?? 0),
+      truncated: false,
+      classIndex: c,
       ...(s ? { summary: s } : {}),
     };
   }
@@ -31,9 +35,16 @@ export class CpuUnraveller implements Unraveller {
   async read(layers: 'all' | string[] | null): Promise<Pending<Unravelled>> {
     if (!this.last) throw new Error('unravelling: read() before run()');
     const r = this.last;
-    const out = !layers ? { ...r, layers: undefined } : layers === 'all' ? r : { ...r, layers: r.layers!.filter((l) => layers.includes(l.name)) };
+    const out = !layers
+      ? { ...r, layers: undefined }
+      : layers === 'all'
+        ? r
+        : { ...r, layers: r.layers!.filter((l) => layers.includes(l.name)) };
     return { result: Promise.resolve(out) };
   }
 
-  destroy() { this.last = null; this.acts.dispose(); }
+  destroy() {
+    this.last = null;
+    this.acts.dispose();
+  }
 }

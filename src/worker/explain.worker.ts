@@ -13,7 +13,14 @@ import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { frameCounters, snapshot } from '../gpu/counters.ts';
-import type { ExplainRequest, ExplainWorkerApi, ExplainWorkerTestApi, FrameResult, InitOptions, LoadProgress } from './api.ts';
+import type {
+  ExplainRequest,
+  ExplainWorkerApi,
+  ExplainWorkerTestApi,
+  FrameResult,
+  InitOptions,
+  LoadProgress,
+} from './api.ts';
 import { GpuPath } from './gpu-path.ts';
 import { startFrame } from './path.ts';
 import { planFrame } from './plan.ts';
@@ -59,28 +66,52 @@ const api: ExplainWorkerApi = {
     });
   },
 
-  async explain(frame: ImageBitmap | VideoFrame, req: ExplainRequest = {}, submitted?: () => void): Promise<FrameResult> {
+  async explain(
+    frame: ImageBitmap | VideoFrame,
+    req: ExplainRequest = {},
+    submitted?: () => void,
+  ): Promise<FrameResult> {
     if (recovery.recovering) await recovery.recovering;
-    const begun = await q.serial(async () => {
-      const path = s.path;
-      if (!path) {
-        frame.close();
-        throw new Error(s.status.state === 'error' ? `explain: the worker is in error (${s.status.message})` : 'explain: call init() first');
-      }
-      let plan;
-      try { plan = planFrame(path.fm, req); } catch (e) { frame.close(); throw e; }
-      // Pipelined frames overlap, so a frame's counts run from the end of the previous one (steady state: one frame's).
-      if (COUNT && !lastCount) lastCount = snapshot();
-      try {
-        return await startFrame(path, frame, plan);
-      } catch (e) {
-        throw recovery.failed(e);
-      }
-    }).finally(() => { try { submitted?.(); } catch { /* the page went away */ } });
+    const begun = await q
+      .serial(async () => {
+        const path = s.path;
+        if (!path) {
+          frame.close();
+          throw new Error(
+            s.status.state === 'error'
+              ? `explain: the worker is in error (${s.status.message})`
+              : 'explain: call init() first',
+          );
+        }
+        let plan;
+        try {
+          plan = planFrame(path.fm, req);
+        } catch (e) {
+          frame.close();
+          throw e;
+        }
+        // Pipelined frames overlap, so a frame's counts run from the end of the previous one (steady state: one frame's).
+        if (COUNT && !lastCount) lastCount = snapshot();
+        try {
+          return await startFrame(path, frame, plan);
+        } catch (e) {
+          throw recovery.failed(e);
+        }
+      })
+      .finally(() => {
+        try {
+          submitted?.();
+        } catch {
+          /* the page went away */
+        }
+      });
     return q.inOrder(async () => {
       try {
         const r = await begun.finish();
-        if (COUNT && lastCount) { r.counters = frameCounters(lastCount, r.timings.total); lastCount = snapshot(); }
+        if (COUNT && lastCount) {
+          r.counters = frameCounters(lastCount, r.timings.total);
+          lastCount = snapshot();
+        }
         recovery.explained();
         return r;
       } catch (e) {
@@ -90,7 +121,14 @@ const api: ExplainWorkerApi = {
   },
 
   async resize(width: number, height: number) {
-    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > 8192 || height > 8192) {
+    if (
+      !Number.isInteger(width) ||
+      !Number.isInteger(height) ||
+      width < 1 ||
+      height < 1 ||
+      width > 8192 ||
+      height > 8192
+    ) {
       throw new Error(`resize: width and height must be integers in 1..8192, got ${width}x${height}`);
     }
     const canvas = s.canvas;
@@ -103,7 +141,11 @@ const api: ExplainWorkerApi = {
 
   async status() {
     const note = s.path instanceof GpuPath ? s.path.note : undefined;
-    return { ...s.status, ...(s.gpu?.uncaptured.count ? { gpuErrors: { ...s.gpu.uncaptured } } : {}), ...(note ? { unravelNote: note } : {}) };
+    return {
+      ...s.status,
+      ...(s.gpu?.uncaptured.count ? { gpuErrors: { ...s.gpu.uncaptured } } : {}),
+      ...(note ? { unravelNote: note } : {}),
+    };
   },
 
   async setVisible(v: boolean) {
@@ -112,7 +154,12 @@ const api: ExplainWorkerApi = {
 
   async memory() {
     const m = tf.memory();
-    return { tensors: m.numTensors, bytes: m.numBytes, gpuBuffers: s.gpu?.buffers.buffers ?? 0, gpuBytes: s.gpu?.buffers.bytes ?? 0 };
+    return {
+      tensors: m.numTensors,
+      bytes: m.numBytes,
+      gpuBuffers: s.gpu?.buffers.buffers ?? 0,
+      gpuBytes: s.gpu?.buffers.bytes ?? 0,
+    };
   },
 
   dispose() {
@@ -126,4 +173,8 @@ const api: ExplainWorkerApi = {
 };
 
 // The production build leaves the hooks out (the condition is a build-time constant).
-expose(import.meta.env.MODE !== 'production' ? { ...api, ...testHooks(s, q, recovery) } satisfies ExplainWorkerTestApi : api);
+expose(
+  import.meta.env.MODE !== 'production'
+    ? ({ ...api, ...testHooks(s, q, recovery) } satisfies ExplainWorkerTestApi)
+    : api,
+);

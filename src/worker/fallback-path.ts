@@ -22,12 +22,17 @@ export class FallbackPath implements FramePath {
   private acts: SparseActivations;
   readonly note?: string;
 
-  constructor(readonly backend: Backend, readonly fm: FixationModel, readonly canvas: OffscreenCanvas | null) {
+  constructor(
+    readonly backend: Backend,
+    readonly fm: FixationModel,
+    readonly canvas: OffscreenCanvas | null,
+  ) {
     this.acts = new SparseActivations(fm.graph);
     if (canvas) {
       this.ctx = canvas.getContext('2d');
       // Never a path without its overlay: the worker checks first and asks the page for a fresh canvas.
-      if (!this.ctx) throw new Error('fallback path: the overlay canvas already has a WebGPU context (a fresh canvas is needed)');
+      if (!this.ctx)
+        throw new Error('fallback path: the overlay canvas already has a WebGPU context (a fresh canvas is needed)');
     }
   }
 
@@ -35,21 +40,35 @@ export class FallbackPath implements FramePath {
     return new Laps();
   }
 
-  async unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor): Promise<Unravelled> {
+  async unravel(
+    tensors: Map<string, tf.Tensor>,
+    classIndex: number | 'top',
+    plan: FramePlan,
+    laps: Laps,
+    summary?: tf.Tensor,
+  ): Promise<Unravelled> {
     // Reading the summary is the first wait for the forward pass (WebGL has no other): that time is the forward's.
-    const s = summary ? (await readback(summary.data(), 'the frame summary')) as Float32Array : undefined;
+    const s = summary ? ((await readback(summary.data(), 'the frame summary')) as Float32Array) : undefined;
     if (s) laps.mark('forward');
     const c = classIndex !== 'top' ? classIndex : s ? summaryTop1(s) : null;
-    if (c === null) throw new Error('unravelling: class \'top\' needs the frame summary');
+    if (c === null) throw new Error("unravelling: class 'top' needs the frame summary");
     const r = await this.acts.unravel(tensors, c, plan.rules);
     laps.mark('unravel');
     laps.move('unravel', 'readback', this.acts.readMs);
-    return { input: r.inputFixations, layers: r.layers, bytes: this.acts.bytes + (s?.byteLength ?? 0), classIndex: c, ...(s ? { summary: s } : {}) };
+    return {
+      input: r.inputFixations,
+      layers: r.layers,
+      bytes: this.acts.bytes + (s?.byteLength ?? 0),
+      classIndex: c,
+      ...(s ? { summary: s } : {}),
+    };
   }
 
   sizes(frame: Size) {
-    const overlay = this.canvas && this.canvas.width > 0 && this.canvas.height > 0
-      ? { width: this.canvas.width, height: this.canvas.height } : frame;
+    const overlay =
+      this.canvas && this.canvas.width > 0 && this.canvas.height > 0
+        ? { width: this.canvas.width, height: this.canvas.height }
+        : frame;
     return { overlay, heat: overlay };
   }
 
@@ -59,8 +78,10 @@ export class FallbackPath implements FramePath {
       // A baseline's map, or the guided map's CPU twin (guidedMap(), made with the result), else the points' heat.
       const map = 'map' in src ? src.map : heatmap(src.points, heat.width, heat.height, DEFAULT_POST.sigma);
       // EMA over frames, per slot as on the GPU: a new size (or smoothing 0) starts over from this frame.
-      const s = smoothing, ema = this.ema[slot];
-      if (s > 0 && ema?.length === map.length) for (let i = 0; i < map.length; i++) ema[i] = s * ema[i] + (1 - s) * map[i];
+      const s = smoothing,
+        ema = this.ema[slot];
+      if (s > 0 && ema?.length === map.length)
+        for (let i = 0; i < map.length; i++) ema[i] = s * ema[i] + (1 - s) * map[i];
       else this.ema[slot] = map.slice();
       return 'map' in src ? null : peak(map, heat.width);
     });
@@ -72,18 +93,25 @@ export class FallbackPath implements FramePath {
     ctx.clearRect(0, 0, size.width, size.height);
     if (o.heatmap && this.ema.length) {
       // One class through the colormap; several in their hues (classOverlay, the twin of the GPU overlay's pass).
-      const rgba = this.ema.length > 1 ? classOverlay(this.ema, CLASS_COLORS, o.opacity) : colorize(this.ema[0], o.colormap, o.opacity);
+      const rgba =
+        this.ema.length > 1
+          ? classOverlay(this.ema, CLASS_COLORS, o.opacity)
+          : colorize(this.ema[0], o.colormap, o.opacity);
       ctx.putImageData(new ImageData(rgba, size.width, size.height), 0, 0);
     }
     for (const r of rects) {
-      ctx.fillStyle = `rgba(${r.color.slice(0, 3).map((c) => Math.round(c * 255)).join(',')},${r.color[3]})`;
+      ctx.fillStyle = `rgba(${r.color
+        .slice(0, 3)
+        .map((c) => Math.round(c * 255))
+        .join(',')},${r.color[3]})`;
       ctx.fillRect(r.x0, r.y0, r.x1 - r.x0, r.y1 - r.y0);
     }
   }
 
   /** Test path: the canvas as drawn by the last frame, premultiplied RGBA8 (as the GPU path's read-back). */
   async lastOverlayPixels() {
-    const c = this.canvas, ctx = this.ctx;
+    const c = this.canvas,
+      ctx = this.ctx;
     if (!c || !ctx) throw new Error('no overlay canvas on the fallback path');
     const { data } = ctx.getImageData(0, 0, c.width, c.height);
     const pixels = new Uint8Array(data.length);

@@ -29,7 +29,7 @@ export class Laps {
     this.t[from] -= ms;
     this.t[to] += ms;
   }
-    /** Time since the last lap goes to `stage` without waiting (readbacks wait by themselves). */
+  /** Time since the last lap goes to `stage` without waiting (readbacks wait by themselves). */
   mark(stage: Stage) {
     const now = performance.now();
     this.t[stage] += now - this.t0;
@@ -50,11 +50,17 @@ export async function uploadFrame(frame: Frame): Promise<tf.Tensor3D> {
   let bitmap: ImageBitmap;
   if (typeof VideoFrame !== 'undefined' && frame instanceof VideoFrame) {
     // tfjs reads ImageBitmaps (copyExternalImageToTexture / texImage2D), not VideoFrames.
-    try { bitmap = await createImageBitmap(frame); } finally { frame.close(); }
+    try {
+      bitmap = await createImageBitmap(frame);
+    } finally {
+      frame.close();
+    }
   } else if (frame instanceof ImageBitmap) {
     bitmap = frame;
   } else {
-    throw new Error(`explain: frame must be an ImageBitmap or a VideoFrame, got ${Object.prototype.toString.call(frame)}`);
+    throw new Error(
+      `explain: frame must be an ImageBitmap or a VideoFrame, got ${Object.prototype.toString.call(frame)}`,
+    );
   }
   try {
     if (!bitmap.width || !bitmap.height) throw new Error('explain: the frame is empty (0 pixels) or already closed');
@@ -69,7 +75,12 @@ export async function uploadFrame(frame: Frame): Promise<tf.Tensor3D> {
  * reads. Every tensor made goes into `owned` (the caller disposes them at the end of the frame).
  */
 export async function forwardFrame(
-  fm: FixationModel, frame: Frame, fit: 'crop' | 'letterbox', laps: Laps, owned: tf.Tensor[], source?: { width: number; height: number },
+  fm: FixationModel,
+  frame: Frame,
+  fit: 'crop' | 'letterbox',
+  laps: Laps,
+  owned: tf.Tensor[],
+  source?: { width: number; height: number },
 ): Promise<{ fw: number; fh: number; transform: PixelTransform; tensors: Map<string, tf.Tensor> }> {
   const img = await uploadFrame(frame);
   owned.push(img);
@@ -92,15 +103,25 @@ export async function forwardFrame(
   return { fw, fh, transform, tensors: new Map(names.map((n, i) => [n, outs[i]])) };
 }
 
-export interface Summary { top: TopClass[]; classes: number[]; probs: number[] }
+export interface Summary {
+  top: TopClass[];
+  classes: number[];
+  probs: number[];
+}
 
 /**
  * Top-5 and the probabilities of the requested classes, as one small tensor made on the backend (topk, gather):
  * [5 probs, 5 indices, requested probs], 4 * (10 + classes) bytes, read back alone or with the fixations.
  */
-export function summaryTensor(fm: FixationModel, tensors: Map<string, tf.Tensor>, classes: 'top' | number[]): tf.Tensor {
+export function summaryTensor(
+  fm: FixationModel,
+  tensors: Map<string, tf.Tensor>,
+  classes: 'top' | number[],
+): tf.Tensor {
   return tf.tidy(() => {
-    const flat = fm.info.probs ? tf.reshape(tensors.get(fm.info.probs)!, [-1]) : tf.softmax(tf.reshape(tensors.get(fm.info.logits)!, [-1]));
+    const flat = fm.info.probs
+      ? tf.reshape(tensors.get(fm.info.probs)!, [-1])
+      : tf.softmax(tf.reshape(tensors.get(fm.info.logits)!, [-1]));
     const k = Math.min(5, flat.size);
     const { values, indices } = tf.topk(flat, k);
     const parts = [values, tf.cast(indices, 'float32')];
@@ -115,7 +136,11 @@ export function summaryTensor(fm: FixationModel, tensors: Map<string, tf.Tensor>
  */
 export function readSummary(fm: FixationModel, s: Float32Array, classes: 'top' | number[], chosen?: number): Summary {
   const k = (s.length - (classes === 'top' ? 0 : classes.length)) / 2;
-  const top = Array.from({ length: k }, (_, i) => Math.round(s[k + i])).map((index, i) => ({ index, label: labelOf(fm, index), prob: s[i] }));
+  const top = Array.from({ length: k }, (_, i) => Math.round(s[k + i])).map((index, i) => ({
+    index,
+    label: labelOf(fm, index),
+    prob: s[i],
+  }));
   if (classes !== 'top') return { top, classes, probs: classes.map((_, i) => s[2 * k + i]) };
   const c = chosen ?? top[0].index;
   // The argmax of the logits is the top-1 of the probabilities (softmax is monotonic); the lookup covers a tie.
@@ -126,7 +151,10 @@ export function readSummary(fm: FixationModel, s: Float32Array, classes: 'top' |
 export const summaryTop1 = (s: Float32Array): number => Math.round(s[s.length / 2]);
 
 /** Whole activations read back (the baselines' maps). */
-export async function readActivations(tensors: Map<string, tf.Tensor>, names: string[]): Promise<{ values: Map<string, Float32Array>; bytes: number }> {
+export async function readActivations(
+  tensors: Map<string, tf.Tensor>,
+  names: string[],
+): Promise<{ values: Map<string, Float32Array>; bytes: number }> {
   const values = new Map<string, Float32Array>();
   let bytes = 0;
   for (const n of names) {
@@ -152,27 +180,65 @@ export function baselineNames(fm: FixationModel, method: 'cam' | 'gradcam'): str
 }
 
 /** Per-class CAM / Grad-CAM maps (width x height, max 1) from read-back activations. */
-export function classMaps(fm: FixationModel, acts: Map<string, Float32Array>, classes: number[], method: 'cam' | 'gradcam',
-  t: PixelTransform, width: number, height: number): Promise<Float32Array[]> {
-  return Promise.all(classes.map(async (c) => (await baselineHeatmap(fm, (n) => {
-    const a = acts.get(n);
-    if (!a) throw new Error(`${method}: activation '${n}' was not read`);
-    return a;
-  }, c, method, t, width, height)).heatmap));
+export function classMaps(
+  fm: FixationModel,
+  acts: Map<string, Float32Array>,
+  classes: number[],
+  method: 'cam' | 'gradcam',
+  t: PixelTransform,
+  width: number,
+  height: number,
+): Promise<Float32Array[]> {
+  return Promise.all(
+    classes.map(
+      async (c) =>
+        (
+          await baselineHeatmap(
+            fm,
+            (n) => {
+              const a = acts.get(n);
+              if (!a) throw new Error(`${method}: activation '${n}' was not read`);
+              return a;
+            },
+            c,
+            method,
+            t,
+            width,
+            height,
+          )
+        ).heatmap,
+    ),
+  );
 }
 
 /** A map's CAM-protocol box and first maximum, from map pixels to frame pixels. */
-export function mapBoxPeak(map: Float32Array, width: number, height: number, t: PixelTransform): { box: Box | null; peak: [number, number] } {
-  const sx = width / t.srcWidth, sy = height / t.srcHeight;
+export function mapBoxPeak(
+  map: Float32Array,
+  width: number,
+  height: number,
+  t: PixelTransform,
+): { box: Box | null; peak: [number, number] } {
+  const sx = width / t.srcWidth,
+    sy = height / t.srcHeight;
   const b = camBox(map, width, height);
   const [px, py] = peak(map, width);
   return { box: b && [b[0] / sx, b[1] / sy, b[2] / sx, b[3] / sy], peak: [px / sx, py / sy] };
 }
 
 /** Per-class CAM / Grad-CAM maps at the overlay size, with box and peak in frame pixels. */
-export async function baselineClasses(fm: FixationModel, acts: Map<string, Float32Array>, classes: number[], method: 'cam' | 'gradcam',
-  t: PixelTransform, width: number, height: number): Promise<{ map: Float32Array; box: Box | null; peak: [number, number] }[]> {
-  return (await classMaps(fm, acts, classes, method, t, width, height)).map((map) => ({ map, ...mapBoxPeak(map, width, height, t) }));
+export async function baselineClasses(
+  fm: FixationModel,
+  acts: Map<string, Float32Array>,
+  classes: number[],
+  method: 'cam' | 'gradcam',
+  t: PixelTransform,
+  width: number,
+  height: number,
+): Promise<{ map: Float32Array; box: Box | null; peak: [number, number] }[]> {
+  return (await classMaps(fm, acts, classes, method, t, width, height)).map((map) => ({
+    map,
+    ...mapBoxPeak(map, width, height, t),
+  }));
 }
 
 /** Dispose every tensor of a frame once (the input placeholder may also be a captured output). */

@@ -35,11 +35,16 @@ export class GpuPath implements FramePath {
    */
   get note(): string | undefined {
     const b = this.broken;
-    return [
-      this.unraveller.reason,
-      b.post && `GPU post and heatmap unavailable (${b.post}); the overlay shows the CPU's points and box, without the heatmap`,
-      b.overlay && `GPU overlay unavailable (${b.overlay}); frames are explained but not drawn`,
-    ].filter(Boolean).join('; ') || undefined;
+    return (
+      [
+        this.unraveller.reason,
+        b.post &&
+          `GPU post and heatmap unavailable (${b.post}); the overlay shows the CPU's points and box, without the heatmap`,
+        b.overlay && `GPU overlay unavailable (${b.overlay}); frames are explained but not drawn`,
+      ]
+        .filter(Boolean)
+        .join('; ') || undefined
+    );
   }
   /**
    * The parts besides the unravelling, each under its own error scopes (partScope) and with its own fallback: one
@@ -50,9 +55,21 @@ export class GpuPath implements FramePath {
   private format: GPUTextureFormat = 'rgba8unorm';
   /** Class maps made by the last heatmap(); 0 when it made none (post and heatmap unavailable). */
   private classes = 1;
-  private last: { width: number; height: number; rects: Rect[]; gpuRects?: GpuRects; heat: boolean; colormap: Colormap; opacity: number } | null = null;
+  private last: {
+    width: number;
+    height: number;
+    rects: Rect[];
+    gpuRects?: GpuRects;
+    heat: boolean;
+    colormap: Colormap;
+    opacity: number;
+  } | null = null;
 
-  constructor(readonly gpu: GpuContext, readonly fm: FixationModel, readonly canvas: OffscreenCanvas | null) {
+  constructor(
+    readonly gpu: GpuContext,
+    readonly fm: FixationModel,
+    readonly canvas: OffscreenCanvas | null,
+  ) {
     const device = gpu.device;
     const post = partScope(device, () => [new GpuHeatmap(device), new GpuPost(device)] as const);
     if (post.thrown) throw post.thrown;
@@ -65,7 +82,11 @@ export class GpuPath implements FramePath {
       ctx.configure({ device, format: this.format, alphaMode: 'premultiplied' });
       this.context = ctx;
     }
-    const overlay = partScope(device, () => { const o = new GpuOverlay(device); o.prepare(this.format); return o; });
+    const overlay = partScope(device, () => {
+      const o = new GpuOverlay(device);
+      o.prepare(this.format);
+      return o;
+    });
     if (overlay.thrown) throw overlay.thrown;
     this.overlay = overlay.value!;
     this.watch('overlay', overlay.error);
@@ -104,7 +125,11 @@ export class GpuPath implements FramePath {
     const device = this.gpu.device;
     const check = async (part: 'post' | 'overlay', f: () => Promise<void>) => {
       if (this.broken[part]) return;
-      try { await scoped(device, `${part} self-check`, f); } catch (e) { this.watch(part, Promise.resolve((e as Error).message)); }
+      try {
+        await scoped(device, `${part} self-check`, f);
+      } catch (e) {
+        this.watch(part, Promise.resolve((e as Error).message));
+      }
     };
     await check('post', () => postSelfCheck(device, this.post, this.heatmapGpu));
     await check('overlay', () => overlaySelfCheck(device, this.overlay));
@@ -129,18 +154,38 @@ export class GpuPath implements FramePath {
         const outs = Array.isArray(out) ? out : [out];
         summaryTensor(this.fm, new Map(names.map((n, i) => [n, outs[i]])), 'top');
       });
-    } catch { /* compiled at the first frame instead */ } finally {
+    } catch {
+      /* compiled at the first frame instead */
+    } finally {
       env.set('WEBGPU_ENGINE_COMPILE_ONLY', false);
     }
-    try { await this.gpu.backend.checkCompileCompletionAsync(); } catch { /* idem */ }
+    try {
+      await this.gpu.backend.checkCompileCompletionAsync();
+    } catch {
+      /* idem */
+    }
   }
 
   laps(timing: boolean): Laps {
     const { device, backend } = this.gpu;
-    return new Laps(timing ? () => { flushTf(backend); return device.queue.onSubmittedWorkDone(); } : undefined);
+    return new Laps(
+      timing
+        ? () => {
+            flushTf(backend);
+            return device.queue.onSubmittedWorkDone();
+          }
+        : undefined,
+    );
   }
 
-  async unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor, draw?: ListDraw): Promise<Unravelled> {
+  async unravel(
+    tensors: Map<string, tf.Tensor>,
+    classIndex: number | 'top',
+    plan: FramePlan,
+    laps: Laps,
+    summary?: tf.Tensor,
+    draw?: ListDraw,
+  ): Promise<Unravelled> {
     return (await this.beginUnravel(tensors, classIndex, plan, laps, summary, draw)).result;
   }
 
@@ -149,7 +194,14 @@ export class GpuPath implements FramePath {
    * copied: post (src/gpu/post.ts), heat slot 0 and the overlay pass are submitted and presented now, nothing waits
    * for the map. The CPU unravelling (GuardedUnraveller on 'cpu') has no GPU list: its frames draw in finish().
    */
-  async beginUnravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor, draw?: ListDraw): Promise<Pending<Unravelled>> {
+  async beginUnravel(
+    tensors: Map<string, tf.Tensor>,
+    classIndex: number | 'top',
+    plan: FramePlan,
+    laps: Laps,
+    summary?: tf.Tensor,
+    draw?: ListDraw,
+  ): Promise<Pending<Unravelled>> {
     await this.unraveller.run(tensors, classIndex, plan.rules, summary);
     await laps.lap('unravel');
     const list = draw && !this.broken.post ? this.unraveller.fixationList : null;
@@ -158,7 +210,12 @@ export class GpuPath implements FramePath {
       await laps.lap('heatmap');
     }
     const { result } = await this.unraveller.read(plan.layers);
-    return { result: result.then((u) => { laps.mark('readback'); return list ? { ...u, drawn: true } : u; }) };
+    return {
+      result: result.then((u) => {
+        laps.mark('readback');
+        return list ? { ...u, drawn: true } : u;
+      }),
+    };
   }
 
   /** One frame's overlay from a compact fixation list on the GPU: post + heat slot 0 + overlay pass, submitted. */
@@ -166,11 +223,22 @@ export class GpuPath implements FramePath {
     const { overlay, heat } = this.sizes(d.frame);
     this.part('post', () => {
       const encoder = this.gpu.device.createCommandEncoder({ label: 'post+heatmap' });
-      this.heatmapGpu.encodeSplat(encoder, { ...heat, sigma: DEFAULT_POST.sigma, smoothing: d.smoothing }, 0, (enc, target) =>
-        this.post.encode(enc, list, target, {
-          transform: d.transform, channels, frame: d.frame, overlay, heat,
-          points: d.overlay.points, box: d.overlay.box, color: classColor(0),
-        }));
+      this.heatmapGpu.encodeSplat(
+        encoder,
+        { ...heat, sigma: DEFAULT_POST.sigma, smoothing: d.smoothing },
+        0,
+        (enc, target) =>
+          this.post.encode(enc, list, target, {
+            transform: d.transform,
+            channels,
+            frame: d.frame,
+            overlay,
+            heat,
+            points: d.overlay.points,
+            box: d.overlay.box,
+            color: classColor(0),
+          }),
+      );
       this.gpu.device.queue.submit([encoder.finish()]);
     });
     this.classes = 1;
@@ -178,8 +246,10 @@ export class GpuPath implements FramePath {
   }
 
   sizes(frame: Size) {
-    const overlay = this.canvas && this.canvas.width > 0 && this.canvas.height > 0
-      ? { width: this.canvas.width, height: this.canvas.height } : frame;
+    const overlay =
+      this.canvas && this.canvas.width > 0 && this.canvas.height > 0
+        ? { width: this.canvas.width, height: this.canvas.height }
+        : frame;
     // The heatmap (and its EMA) lives on a working grid; the overlay pass upsamples it. Points and boxes stay exact.
     return { overlay, heat: heatGrid(overlay.width, overlay.height) };
   }
@@ -187,13 +257,23 @@ export class GpuPath implements FramePath {
   heatmap(srcs: HeatSource[], heat: Size, smoothing: number): ([number, number] | null)[] {
     // The peak from the CPU twin (a few points on a grid of at most 200 px): no second map in the frame.
     const peaks = srcs.map((src) => ('points' in src && !('guide' in src) ? heatPeak(src.points, heat) : null));
-    if (this.broken.post) { this.classes = 0; return peaks; }
+    if (this.broken.post) {
+      this.classes = 0;
+      return peaks;
+    }
     const hp = { ...heat, sigma: DEFAULT_POST.sigma, smoothing };
     this.part('post', () => {
       const encoder = this.gpu.device.createCommandEncoder({ label: 'heatmap' });
       srcs.forEach((src, slot) => {
         // The guided heat from its parts on the GPU (GUIDED_WGSL); its peak came from the CPU twin (src.map).
-        if ('guide' in src) this.heatmapGpu.encodePoints(encoder, src.points, { ...hp, sigma: src.sigma, epsilon: src.epsilon }, slot, src.guide);
+        if ('guide' in src)
+          this.heatmapGpu.encodePoints(
+            encoder,
+            src.points,
+            { ...hp, sigma: src.sigma, epsilon: src.epsilon },
+            slot,
+            src.guide,
+          );
         else if ('points' in src) this.heatmapGpu.encodePoints(encoder, src.points, hp, slot);
         else this.heatmapGpu.encodeMap(encoder, src.map, hp, slot);
       });
@@ -211,8 +291,16 @@ export class GpuPath implements FramePath {
     this.part('overlay', () => {
       const encoder = this.gpu.device.createCommandEncoder({ label: 'overlay' });
       const tex = context.getCurrentTexture();
-      this.overlay.draw(encoder, tex.createView(), this.format, tex.width, tex.height,
-        heat ? this.heatLayer(o.colormap, o.opacity) : null, rects, gpuRects);
+      this.overlay.draw(
+        encoder,
+        tex.createView(),
+        this.format,
+        tex.width,
+        tex.height,
+        heat ? this.heatLayer(o.colormap, o.opacity) : null,
+        rects,
+        gpuRects,
+      );
       this.gpu.device.queue.submit([encoder.finish()]);
     });
   }
@@ -221,15 +309,35 @@ export class GpuPath implements FramePath {
    * Test path: the heatmap of these points (one list: the colormap; several: one class each, in its hue), drawn
    * offscreen through the overlay pass and read back. With `guide`, the guided heat of each list and its class map.
    */
-  async heatmapPixels(points: Fixation[] | Fixation[][], width: number, height: number, colormap: Colormap, opacity: number,
-    sigma = DEFAULT_POST.sigma, guide?: GuideForTest) {
-    const perClass = points.length > 0 && Array.isArray(points[0]) ? points as Fixation[][] : [points as Fixation[]];
+  async heatmapPixels(
+    points: Fixation[] | Fixation[][],
+    width: number,
+    height: number,
+    colormap: Colormap,
+    opacity: number,
+    sigma = DEFAULT_POST.sigma,
+    guide?: GuideForTest,
+  ) {
+    const perClass = points.length > 0 && Array.isArray(points[0]) ? (points as Fixation[][]) : [points as Fixation[]];
     const hm = new GpuHeatmap(this.gpu.device);
     try {
       const enc = this.gpu.device.createCommandEncoder();
-      perClass.forEach((p, slot) => hm.encodePoints(enc, p, { width, height, sigma, smoothing: 0, epsilon: guide?.epsilon }, slot, guide?.maps[slot]));
+      perClass.forEach((p, slot) =>
+        hm.encodePoints(
+          enc,
+          p,
+          { width, height, sigma, smoothing: 0, epsilon: guide?.epsilon },
+          slot,
+          guide?.maps[slot],
+        ),
+      );
       this.gpu.device.queue.submit([enc.finish()]);
-      return await this.overlay.drawOffscreen(width, height, this.heatLayer(colormap, opacity, hm, perClass.length), []);
+      return await this.overlay.drawOffscreen(
+        width,
+        height,
+        this.heatLayer(colormap, opacity, hm, perClass.length),
+        [],
+      );
     } finally {
       hm.destroy();
     }
@@ -239,8 +347,13 @@ export class GpuPath implements FramePath {
   async lastOverlayPixels() {
     const l = this.last;
     if (!l) throw new Error('no frame explained yet');
-    const pixels = await this.overlay.drawOffscreen(l.width, l.height,
-      l.heat ? this.heatLayer(l.colormap, l.opacity) : null, l.rects, l.gpuRects);
+    const pixels = await this.overlay.drawOffscreen(
+      l.width,
+      l.height,
+      l.heat ? this.heatLayer(l.colormap, l.opacity) : null,
+      l.rects,
+      l.gpuRects,
+    );
     return { width: l.width, height: l.height, pixels };
   }
 
@@ -250,25 +363,42 @@ export class GpuPath implements FramePath {
    * size offscreen (pixels; this overwrites the live slot 0 and dots: call it between frames); without, the last
    * drawn frame's (its pixels: lastOverlayPixels()).
    */
-  async postPixels(list: { input: InputFixation[]; transform: PixelTransform; frame: Size; overlay: Size; o: OverlayOptions } | null):
-    Promise<{ stats: PostStats; pixels?: Uint8Array }> {
+  async postPixels(
+    list: { input: InputFixation[]; transform: PixelTransform; frame: Size; overlay: Size; o: OverlayOptions } | null,
+  ): Promise<{ stats: PostStats; pixels?: Uint8Array }> {
     if (!list) return { stats: await this.post.readStats() };
     const [, W, C] = this.fm.graph.input.shape;
     const packed = packFixationList(list.input, W, C);
-    const buf = this.gpu.device.createBuffer({ label: 'post test list', size: packed.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    const buf = this.gpu.device.createBuffer({
+      label: 'post test list',
+      size: packed.byteLength,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    });
     try {
       this.gpu.device.queue.writeBuffer(buf, 0, packed as Uint32Array<ArrayBuffer>);
       const heat = heatGrid(list.overlay.width, list.overlay.height);
       const enc = this.gpu.device.createCommandEncoder();
       this.heatmapGpu.encodeSplat(enc, { ...heat, sigma: DEFAULT_POST.sigma, smoothing: 0 }, 0, (e, target) =>
         this.post.encode(e, buf, target, {
-          transform: list.transform, channels: C, frame: list.frame, overlay: list.overlay, heat,
-          points: list.o.points, box: list.o.box, color: classColor(0),
-        }));
+          transform: list.transform,
+          channels: C,
+          frame: list.frame,
+          overlay: list.overlay,
+          heat,
+          points: list.o.points,
+          box: list.o.box,
+          color: classColor(0),
+        }),
+      );
       this.gpu.device.queue.submit([enc.finish()]);
       this.classes = 1;
-      const pixels = await this.overlay.drawOffscreen(list.overlay.width, list.overlay.height,
-        list.o.heatmap ? this.heatLayer(list.o.colormap, list.o.opacity) : null, [], this.post.rects);
+      const pixels = await this.overlay.drawOffscreen(
+        list.overlay.width,
+        list.overlay.height,
+        list.o.heatmap ? this.heatLayer(list.o.colormap, list.o.opacity) : null,
+        [],
+        this.post.rects,
+      );
       return { stats: await this.post.readStats(), pixels };
     } finally {
       buf.destroy();
@@ -279,15 +409,31 @@ export class GpuPath implements FramePath {
    * Test path: the CPU-points overlay (the path's own before the GPU post, and still its path for several classes):
    * these frame fixations and box as sceneRects() draws them, their heat from the CPU splat (encodePoints), offscreen.
    */
-  async pointsPixels(fixations: Fixation[], box: Box | null, frame: Size, overlay: Size, o: OverlayOptions): Promise<Uint8Array> {
+  async pointsPixels(
+    fixations: Fixation[],
+    box: Box | null,
+    frame: Size,
+    overlay: Size,
+    o: OverlayOptions,
+  ): Promise<Uint8Array> {
     const hm = new GpuHeatmap(this.gpu.device);
     try {
       const heat = heatGrid(overlay.width, overlay.height);
       const rects = sceneRects([{ color: classColor(0), fixations, box }], frame, overlay, o);
       const enc = this.gpu.device.createCommandEncoder();
-      hm.encodePoints(enc, rescalePoints(fixations, frame, heat), { ...heat, sigma: DEFAULT_POST.sigma, smoothing: 0 }, 0);
+      hm.encodePoints(
+        enc,
+        rescalePoints(fixations, frame, heat),
+        { ...heat, sigma: DEFAULT_POST.sigma, smoothing: 0 },
+        0,
+      );
       this.gpu.device.queue.submit([enc.finish()]);
-      return await this.overlay.drawOffscreen(overlay.width, overlay.height, o.heatmap ? this.heatLayer(o.colormap, o.opacity, hm, 1) : null, rects);
+      return await this.overlay.drawOffscreen(
+        overlay.width,
+        overlay.height,
+        o.heatmap ? this.heatLayer(o.colormap, o.opacity, hm, 1) : null,
+        rects,
+      );
     } finally {
       hm.destroy();
     }
@@ -296,8 +442,13 @@ export class GpuPath implements FramePath {
   /** The heat maps of `classes` slots as the overlay draws them: one in the colormap, several in their class hues. */
   private heatLayer(colormap: Colormap, opacity: number, h = this.heatmapGpu, classes = this.classes): HeatLayer {
     return {
-      buffer: h.heat, width: h.width, height: h.height, stride: h.stride,
-      hues: classes > 1 ? CLASS_COLORS.slice(0, classes) : null, colormap, opacity,
+      buffer: h.heat,
+      width: h.width,
+      height: h.height,
+      stride: h.stride,
+      hues: classes > 1 ? CLASS_COLORS.slice(0, classes) : null,
+      colormap,
+      opacity,
     };
   }
 
@@ -306,6 +457,10 @@ export class GpuPath implements FramePath {
     this.overlay.destroy();
     this.post.destroy();
     this.unraveller.destroy();
-    try { this.context?.unconfigure(); } catch { /* lost device */ }
+    try {
+      this.context?.unconfigure();
+    } catch {
+      /* lost device */
+    }
   }
 }

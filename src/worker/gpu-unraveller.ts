@@ -12,17 +12,24 @@ import type { Pending, Unravelled, Unraveller } from './unraveller.ts';
 export class GpuPathUnraveller implements Unraveller {
   readonly kind = 'gpu';
   private summary: tf.Tensor | undefined;
-  private constructor(private backend: WebGPUBackend, private unraveller: GpuUnraveller) {}
+  private constructor(
+    private backend: WebGPUBackend,
+    private unraveller: GpuUnraveller,
+  ) {}
 
   static create(backend: WebGPUBackend, fm: FixationModel): GpuPathUnraveller {
     return new GpuPathUnraveller(backend, GpuUnraveller.create(backend.device, fm.graph, modelConstants(backend, fm)));
   }
 
   /** The last run's compact fixation list, on the GPU (the overlay's post reads it in place: src/gpu/post.ts). */
-  get fixationList(): GPUBuffer { return this.unraveller.fixationList; }
+  get fixationList(): GPUBuffer {
+    return this.unraveller.fixationList;
+  }
 
   /** Compile the WGSL kernels for `rules` now (model load), not at the first frame's encode. */
-  compile(rules: Rules): Promise<void> { return this.unraveller.compile(rules); }
+  compile(rules: Rules): Promise<void> {
+    return this.unraveller.compile(rules);
+  }
 
   async run(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', rules: Rules, summary?: tf.Tensor) {
     this.submit(this.forward(tensors, classIndex), classIndex, rules, summary);
@@ -59,7 +66,10 @@ export class GpuPathUnraveller implements Unraveller {
     const extra = s ? [{ buffer: tensorBuffer(this.backend, s), bytes: s.size * 4 }] : [];
     const pending = await this.unraveller.beginReadInputFixations(extra);
     const result = pending.result.then((list): Unravelled => ({
-      input: list.fixations, bytes: list.bytes, truncated: list.truncated, classIndex: list.classIndex,
+      input: list.fixations,
+      bytes: list.bytes,
+      truncated: list.truncated,
+      classIndex: list.classIndex,
       ...(s ? { summary: new Float32Array(list.extras[0]) } : {}),
     }));
     if (!layers) return { result };
@@ -71,5 +81,7 @@ export class GpuPathUnraveller implements Unraveller {
     return { result: Promise.resolve(out) };
   }
 
-  destroy() { this.unraveller.destroy(); }
+  destroy() {
+    this.unraveller.destroy();
+  }
 }

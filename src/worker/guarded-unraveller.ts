@@ -28,17 +28,25 @@ const FILTERS: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
  * that f's calls generate (an invalid pipeline used at finish(), a submission) are caught here and nowhere else.
  * `error` settles with the first one ('filter: message'), or null.
  */
-export function partScope<T>(device: GPUDevice, f: () => T): { value?: T; thrown?: unknown; error: Promise<string | null> } {
+export function partScope<T>(
+  device: GPUDevice,
+  f: () => T,
+): { value?: T; thrown?: unknown; error: Promise<string | null> } {
   for (const filter of FILTERS) device.pushErrorScope(filter);
   let value: T | undefined;
   let thrown: unknown;
-  try { value = f(); } catch (e) { thrown = e; }
+  try {
+    value = f();
+  } catch (e) {
+    thrown = e;
+  }
   const popped = FILTERS.map(() => device.popErrorScope()).reverse(); // popped innermost first: back in FILTERS order
-  const error = Promise.all(popped.map((p) => p.catch((e: Error) => ({ message: `error scope: ${e.message}` }) as GPUError)))
-    .then((errs) => {
-      const i = errs.findIndex(Boolean);
-      return i < 0 ? null : `${FILTERS[i]}: ${oneLine(errs[i]!.message)}`;
-    });
+  const error = Promise.all(
+    popped.map((p) => p.catch((e: Error) => ({ message: `error scope: ${e.message}` }) as GPUError)),
+  ).then((errs) => {
+    const i = errs.findIndex(Boolean);
+    return i < 0 ? null : `${FILTERS[i]}: ${oneLine(errs[i]!.message)}`;
+  });
   return { value, thrown, error };
 }
 
@@ -47,10 +55,17 @@ export async function scoped<T>(device: GPUDevice, what: string, f: () => Promis
   for (const filter of FILTERS) device.pushErrorScope(filter);
   let result: T | undefined;
   let thrown: unknown = null;
-  try { result = await f(); } catch (e) { thrown = e; }
+  try {
+    result = await f();
+  } catch (e) {
+    thrown = e;
+  }
   const errs = (await Promise.all(FILTERS.map(() => device.popErrorScope()))).reverse();
   const i = errs.findIndex(Boolean);
-  if (i >= 0) throw new Error(`${what}: GPU ${FILTERS[i] === 'out-of-memory' ? 'out of memory' : `${FILTERS[i]} error`} (${oneLine(errs[i]!.message)})`);
+  if (i >= 0)
+    throw new Error(
+      `${what}: GPU ${FILTERS[i] === 'out-of-memory' ? 'out of memory' : `${FILTERS[i]} error`} (${oneLine(errs[i]!.message)})`,
+    );
   if (thrown) throw thrown;
   return result as T;
 }
@@ -59,7 +74,10 @@ export async function scoped<T>(device: GPUDevice, what: string, f: () => Promis
 export const oneLine = (m: string) => m.replace(/\s+/g, ' ').trim();
 
 interface Frame {
-  tensors: Map<string, tf.Tensor>; classIndex: number | 'top'; rules: Rules; summary?: tf.Tensor;
+  tensors: Map<string, tf.Tensor>;
+  classIndex: number | 'top';
+  rules: Rules;
+  summary?: tf.Tensor;
   /** The errors of the frame's forward flush and of its unravelling, as partScope reports them. */
   forward: Promise<string | null>;
   unravel: Promise<string | null>;
@@ -76,12 +94,19 @@ export class GuardedUnraveller implements Unraveller {
   /** The last prepare()'s parts, ms: the WGSL kernels' compile, the self-check (InitInfo.startup). */
   readonly timings: { kernelCompileMs?: number; selfCheckMs?: number } = {};
 
-  constructor(private gpu: GpuContext, private fm: FixationModel) {}
+  constructor(
+    private gpu: GpuContext,
+    private fm: FixationModel,
+  ) {}
 
-  get kind() { return this.inner?.kind ?? 'gpu'; }
+  get kind() {
+    return this.inner?.kind ?? 'gpu';
+  }
 
   /** The WGSL walker's compact fixation list; null while the CPU unravelling is in use (it has no GPU list). */
-  get fixationList(): GPUBuffer | null { return this.inner instanceof GpuPathUnraveller ? this.inner.fixationList : null; }
+  get fixationList(): GPUBuffer | null {
+    return this.inner instanceof GpuPathUnraveller ? this.inner.fixationList : null;
+  }
 
   /**
    * Build the WGSL walker (buffers inside error scopes), compile its kernels for `rules` and run the self-check;
@@ -148,7 +173,11 @@ export class GuardedUnraveller implements Unraveller {
     if (!last) return this.inner!.read(layers);
     this.last = null;
     let pending: Pending<Unravelled>;
-    try { pending = await this.inner!.read(layers); } catch (e) { pending = { result: Promise.reject(e) }; }
+    try {
+      pending = await this.inner!.read(layers);
+    } catch (e) {
+      pending = { result: Promise.reject(e) };
+    }
     return { result: this.settle(last, pending.result, layers) };
   }
 
@@ -161,7 +190,11 @@ export class GuardedUnraveller implements Unraveller {
   private async settle(last: Frame, result: Promise<Unravelled>, layers: 'all' | string[] | null): Promise<Unravelled> {
     let out: Unravelled | null = null;
     let thrown: unknown = null;
-    try { out = await result; } catch (e) { thrown = e; }
+    try {
+      out = await result;
+    } catch (e) {
+      thrown = e;
+    }
     const [forward, error] = await Promise.all([last.forward, last.unravel]);
     // The forward pass is tfjs's: its error loses this frame, and the unravelling is not to blame.
     if (forward) throw new Error(`explain: a GPU error in the forward pass (${forward}); this frame is lost`);

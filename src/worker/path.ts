@@ -8,8 +8,28 @@ import { chooseBox, DEFAULT_POST, heatmap, heatPeak, rescalePoints, type Size } 
 import type { Fixation, InputFixation, KeptLayer, PixelTransform } from '../engine/types.ts';
 import type { Rect } from '../gpu/overlay.ts';
 import { readback } from '../gpu/readback.ts';
-import { CLASS_COLORS, type Backend, type ExplainedClass, type FrameResult, type OverlayOptions, type PathName } from './api.ts';
-import { baselineClasses, baselineNames, classMaps, disposeAll, mapBoxPeak, forwardFrame, Laps, readActivations, readSummary, summaryTensor, type Frame, type Summary } from './frame.ts';
+import {
+  CLASS_COLORS,
+  type Backend,
+  type ExplainedClass,
+  type FrameResult,
+  type OverlayOptions,
+  type PathName,
+} from './api.ts';
+import {
+  baselineClasses,
+  baselineNames,
+  classMaps,
+  disposeAll,
+  mapBoxPeak,
+  forwardFrame,
+  Laps,
+  readActivations,
+  readSummary,
+  summaryTensor,
+  type Frame,
+  type Summary,
+} from './frame.ts';
 import type { FramePlan } from './plan.ts';
 import type { Pending } from './unraveller.ts';
 import { classColor, framePoints, labelOf, layerCells, sceneRects, type ClassScene } from './scene.ts';
@@ -19,7 +39,11 @@ import { classColor, framePoints, labelOf, layerCells, sceneRects, type ClassSce
  * fallback has them all), and the frame summary's values when a summary tensor was given.
  */
 export interface Unravelled {
-  input: InputFixation[]; layers?: KeptLayer[]; bytes: number; classIndex: number; summary?: Float32Array;
+  input: InputFixation[];
+  layers?: KeptLayer[];
+  bytes: number;
+  classIndex: number;
+  summary?: Float32Array;
   /** The frame's overlay (heatmap, points, box) was drawn on the GPU from the unravelling's GPU-side list (ListDraw). */
   drawn?: boolean;
 }
@@ -28,14 +52,21 @@ export interface Unravelled {
  * A single-class fixations frame's overlay, for a path that can draw it from the unravelling's list where it lies
  * (GPU path: src/gpu/post.ts, in the frame's submit half): the frame's transform and size, its heat slot's smoothing.
  */
-export interface ListDraw { transform: PixelTransform; frame: Size; smoothing: number; overlay: OverlayOptions }
+export interface ListDraw {
+  transform: PixelTransform;
+  frame: Size;
+  smoothing: number;
+  overlay: OverlayOptions;
+}
 
 /**
  * What the heatmap is made of: frame fixations scaled to the heat grid; a map made on the CPU (baselines); or the
  * guided method's parts, points and class map (`guide`, the heat grid's size, max 1), with its CPU twin's result
  * (`map`: guidedMap(), what the fallback draws; the GPU path makes its own from the parts).
  */
-export type HeatSource = { points: Fixation[] } | { map: Float32Array }
+export type HeatSource =
+  | { points: Fixation[] }
+  | { map: Float32Array }
   | { points: Fixation[]; guide: Float32Array; epsilon: number; sigma: number; map: Float32Array };
 
 export interface FramePath {
@@ -51,12 +82,26 @@ export interface FramePath {
    * activations; `summary` (the frame's top-5 tensor) is read back with the result. Laps 'unravel' and 'readback'.
    * With `draw`, a path that can draws the overlay from its own list before the readback (the result says `drawn`).
    */
-  unravel(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor, draw?: ListDraw): Promise<Unravelled>;
+  unravel(
+    tensors: Map<string, tf.Tensor>,
+    classIndex: number | 'top',
+    plan: FramePlan,
+    laps: Laps,
+    summary?: tf.Tensor,
+    draw?: ListDraw,
+  ): Promise<Unravelled>;
   /**
    * unravel() in two steps, where the path can pipeline frames (GPU path): resolves once the unravelling and its
    * readback are submitted, so that the next frame may be encoded over the same buffers; `result` settles with the map.
    */
-  beginUnravel?(tensors: Map<string, tf.Tensor>, classIndex: number | 'top', plan: FramePlan, laps: Laps, summary?: tf.Tensor, draw?: ListDraw): Promise<Pending<Unravelled>>;
+  beginUnravel?(
+    tensors: Map<string, tf.Tensor>,
+    classIndex: number | 'top',
+    plan: FramePlan,
+    laps: Laps,
+    summary?: tf.Tensor,
+    draw?: ListDraw,
+  ): Promise<Pending<Unravelled>>;
   /** The overlay's size (the canvas, else the frame) and the heatmap's (the GPU path works on a smaller grid). */
   sizes(frame: Size): { overlay: Size; heat: Size };
   /**
@@ -79,7 +124,9 @@ export async function explainFrame(path: FramePath, frame: Frame, plan: FramePla
 }
 
 /** A frame whose GPU work is submitted; finish() waits for its readback and draws its overlay (if not drawn yet). */
-export interface StartedFrame { finish(): Promise<FrameResult> }
+export interface StartedFrame {
+  finish(): Promise<FrameResult>;
+}
 
 /**
  * The first half of a frame: forward pass, unravelling and readback submitted. Where the path can pipeline
@@ -109,8 +156,15 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
       laps.mark('readback');
       s = readSummary(fm, v, plan.classes);
       const r: FrameResult = {
-        top: s.top, explained: [], path: path.name, backend: path.backend, method: plan.method, frameSize,
-        layers: [], timings: laps.done(), readbackBytes: v.byteLength,
+        top: s.top,
+        explained: [],
+        path: path.name,
+        backend: path.backend,
+        method: plan.method,
+        frameSize,
+        layers: [],
+        timings: laps.done(),
+        readbackBytes: v.byteLength,
       };
       return { finish: async () => r };
     }
@@ -122,9 +176,15 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
     const firstClass = plan.classes === 'top' ? 'top' : plan.classes[0];
     const fixated = plan.method === 'fixations' || plan.method === 'guided';
     // (The GPU list's post draws the fixations' own box: only when that is the box asked for.)
-    const single = plan.method === 'fixations' && plan.box === 'fixations' && !plan.layers && (plan.classes === 'top' || plan.classes.length === 1);
+    const single =
+      plan.method === 'fixations' &&
+      plan.box === 'fixations' &&
+      !plan.layers &&
+      (plan.classes === 'top' || plan.classes.length === 1);
     // The overlay of a single-class frame without a layer view can be drawn from the GPU list (path permitting).
-    const draw: ListDraw | undefined = single ? { transform, frame: frameSize, smoothing, overlay: plan.overlay } : undefined;
+    const draw: ListDraw | undefined = single
+      ? { transform, frame: frameSize, smoothing, overlay: plan.overlay }
+      : undefined;
     if (single && path.beginUnravel && !plan.timing) {
       const pending = await path.beginUnravel(tensors, firstClass, plan, laps, st, draw);
       disposeAll(owned);
@@ -149,7 +209,12 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
       const { overlay, heat } = path.sizes(frameSize);
       const explained: ExplainedClass[] = classes.map((index, i) => ({
         class: { index, label: labelOf(fm, index), prob: s.probs[i] },
-        color: CLASS_COLORS[i], inputFixations: [], fixations: [], box: null, boxSource: null, peak: null,
+        color: CLASS_COLORS[i],
+        inputFixations: [],
+        fixations: [],
+        box: null,
+        boxSource: null,
+        peak: null,
       }));
       const scenes: ClassScene[] = [];
       let layers: FrameResult['layers'] = [];
@@ -168,10 +233,19 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
             scene.cells = layerCells(fm.graph, layer, l.indices, transform);
           }
           if (i === 0 && u.layers) {
-            layers = u.layers.map((l) => ({ name: l.name, count: l.indices.length, shape: l.shape, ...(plan.withIndices ? { indices: l.indices } : {}) }));
+            layers = u.layers.map((l) => ({
+              name: l.name,
+              count: l.indices.length,
+              shape: l.shape,
+              ...(plan.withIndices ? { indices: l.indices } : {}),
+            }));
           }
           scenes.push(scene);
-          Object.assign(explained[i], { inputFixations: u.input, fixations, ...chooseBox('fixations', fixations, null) });
+          Object.assign(explained[i], {
+            inputFixations: u.input,
+            fixations,
+            ...chooseBox('fixations', fixations, null),
+          });
         }
         const points = scenes.map((c) => rescalePoints(c.fixations, frameSize, heat));
         srcs = points.map((p) => ({ points: p }));
@@ -186,7 +260,14 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
             const map = guidedMap(maps[i], heatmap(p, heat.width, heat.height, g.sigma), g.epsilon);
             const { box, peak } = mapBoxPeak(map, heat.width, heat.height, transform);
             explained[i].peak = peak;
-            scenes[i].backed = backedPoints(scenes[i].fixations, map, heat.width, heat.height, frameSize.width, frameSize.height);
+            scenes[i].backed = backedPoints(
+              scenes[i].fixations,
+              map,
+              heat.width,
+              heat.height,
+              frameSize.width,
+              frameSize.height,
+            );
             if (plan.box === 'map') Object.assign(explained[i], chooseBox('map', [], box));
             return { points: p, guide: maps[i], epsilon: g.epsilon, sigma: g.sigma, map };
           });
@@ -197,14 +278,24 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
             Object.assign(explained[i], chooseBox('map', [], mapBoxPeak(map, heat.width, heat.height, transform).box));
           });
         }
-        explained.forEach((e, i) => { scenes[i].box = e.box; });
+        explained.forEach((e, i) => {
+          scenes[i].box = e.box;
+        });
       } else {
         // Baselines: not the hot path; their maps come from read-back activations, made at the heat size (the CAM is
         // itself upsampled from the last conv layer, 13x13 for SqueezeNet).
         const acts = await readActivations(tensors, baselineNames(fm, plan.method as 'cam' | 'gradcam'));
         bytes += acts.bytes;
         laps.mark('readback');
-        const maps = await baselineClasses(fm, acts.values, classes, plan.method as 'cam' | 'gradcam', transform, heat.width, heat.height);
+        const maps = await baselineClasses(
+          fm,
+          acts.values,
+          classes,
+          plan.method as 'cam' | 'gradcam',
+          transform,
+          heat.width,
+          heat.height,
+        );
         await laps.lap('unravel');
         maps.forEach((m, i) => {
           scenes.push({ color: classColor(i), fixations: [], box: m.box });
@@ -228,8 +319,16 @@ export async function startFrame(path: FramePath, frame: Frame, plan: FramePlan)
         explained[i].peak = [q.x, q.y];
       });
       return {
-        top: s.top, explained, path: path.name, backend: path.backend, method: plan.method, ...(plan.guided ? { guided: plan.guided } : {}),
-        frameSize, layers, timings: laps.done(), readbackBytes: bytes,
+        top: s.top,
+        explained,
+        path: path.name,
+        backend: path.backend,
+        method: plan.method,
+        ...(plan.guided ? { guided: plan.guided } : {}),
+        frameSize,
+        layers,
+        timings: laps.done(),
+        readbackBytes: bytes,
       };
     }
   } finally {

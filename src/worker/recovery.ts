@@ -3,7 +3,12 @@
 // while the page is visible; when that fails the status says what the page must do (WorkerStatus.next). A stuck
 // readback loses the device on purpose. Also the readback time limit: the first frame after a (re)start gets longer.
 import type { GpuContext } from '../gpu/device.ts';
-import { FIRST_READBACK_TIMEOUT_MS, READBACK_TIMEOUT_MS, ReadbackTimeoutError, setReadbackTimeout } from '../gpu/readback.ts';
+import {
+  FIRST_READBACK_TIMEOUT_MS,
+  READBACK_TIMEOUT_MS,
+  ReadbackTimeoutError,
+  setReadbackTimeout,
+} from '../gpu/readback.ts';
 import type { RequestQueue } from './queue.ts';
 import type { Session } from './startup.ts';
 
@@ -19,7 +24,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** WebGPU is there to be had: an adapter is given (after a loss, a missing one means it is gone for good). */
 async function webgpuAvailable(): Promise<boolean> {
-  try { return !!(await navigator.gpu?.requestAdapter()); } catch { return false; }
+  try {
+    return !!(await navigator.gpu?.requestAdapter());
+  } catch {
+    return false;
+  }
 }
 
 export class Recovery {
@@ -35,7 +44,10 @@ export class Recovery {
   /** Bumped by init and dispose: a recovery begun under an older epoch stops. */
   private epoch = 0;
 
-  constructor(private s: Session, private q: RequestQueue) {
+  constructor(
+    private s: Session,
+    private q: RequestQueue,
+  ) {
     s.onDevice = (g) => this.watch(g);
   }
 
@@ -83,7 +95,9 @@ export class Recovery {
       return new Error(`explain: ${e.message}; the GPU device is being reset and recovered, send the next frame`);
     }
     if (this.recovering || s.status.state === 'recovering') {
-      return new Error(`explain: the GPU device was lost during this frame; the worker is recovering, send the next frame (${(e as Error).message})`);
+      return new Error(
+        `explain: the GPU device was lost during this frame; the worker is recovering, send the next frame (${(e as Error).message})`,
+      );
     }
     return e;
   }
@@ -94,7 +108,9 @@ export class Recovery {
       const why = `GPU device lost (${info.reason || 'unknown'}: ${info.message})`;
       this.s.status = { state: 'recovering', message: `${why}; recovering`, attempt: 0 };
       const e0 = this.epoch;
-      this.recovering = this.recover(why, e0).finally(() => { if (this.epoch === e0) this.recovering = null; });
+      this.recovering = this.recover(why, e0).finally(() => {
+        if (this.epoch === e0) this.recovering = null;
+      });
     });
   }
 
@@ -112,7 +128,9 @@ export class Recovery {
   private async recover(why: string, e0: number): Promise<void> {
     const s = this.s;
     // After the frame that met the loss (its readbacks fail at once on a lost device, or time out): the dead device goes.
-    await this.q.serial(async () => { if (this.epoch === e0) s.teardown(); });
+    await this.q.serial(async () => {
+      if (this.epoch === e0) s.teardown();
+    });
     let last = why;
     let gone = false;
     for (;;) {
@@ -130,7 +148,12 @@ export class Recovery {
       try {
         await this.q.serial(async () => {
           if (this.epoch !== e0) return;
-          try { await s.startGpu({ ...s.opts!, backend: 'webgpu' }, s.canvas); } catch (e) { s.teardown(); throw e; }
+          try {
+            await s.startGpu({ ...s.opts!, backend: 'webgpu' }, s.canvas);
+          } catch (e) {
+            s.teardown();
+            throw e;
+          }
         });
         if (this.epoch === e0) {
           this.started();
@@ -145,10 +168,15 @@ export class Recovery {
     }
     if (this.epoch !== e0) return;
     s.status = gone
-      ? { state: 'error', next: 'fallback', message: `The GPU device was lost and WebGPU is no longer available (${last})` }
+      ? {
+          state: 'error',
+          next: 'fallback',
+          message: `The GPU device was lost and WebGPU is no longer available (${last})`,
+        }
       : {
-        state: 'error', next: 'restart',
-        message: `The GPU device was lost and could not be recovered (${RECOVERY_ATTEMPTS} attempts without an explained frame; last: ${last}). Restart to try again.`,
-      };
+          state: 'error',
+          next: 'restart',
+          message: `The GPU device was lost and could not be recovered (${RECOVERY_ATTEMPTS} attempts without an explained frame; last: ${last}). Restart to try again.`,
+        };
   }
 }

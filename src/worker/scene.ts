@@ -24,7 +24,11 @@ export function layerCells(graph: Graph, layer: string, indices: ArrayLike<numbe
   if (!node) throw new Error(`overlay.layer: no layer '${layer}' in the model`);
   if (node.shape.length !== 3) return [];
   let rf: ReturnType<typeof receptiveField>;
-  try { rf = receptiveField(graph, layer); } catch { return []; }
+  try {
+    rf = receptiveField(graph, layer);
+  } catch {
+    return [];
+  }
   const extent = receptiveExtent(graph, layer);
   const [, W, C] = node.shape;
   const boxes: Box[] = [];
@@ -33,10 +37,13 @@ export function layerCells(graph: Graph, layer: string, indices: ArrayLike<numbe
     const cell = Math.floor(indices[i] / C);
     if (seen.has(cell)) continue;
     seen.add(cell);
-    const cx = rf.offset[1] + rf.scale[1] * (cell % W), cy = rf.offset[0] + rf.scale[0] * Math.floor(cell / W);
+    const cx = rf.offset[1] + rf.scale[1] * (cell % W),
+      cy = rf.offset[0] + rf.scale[0] * Math.floor(cell / W);
     const clip = (v: number, n: number) => Math.min(Math.max(v, 0), n - 1);
-    const x0 = clip(cx - (extent[1] - 1) / 2, t.inputWidth), x1 = clip(cx + (extent[1] - 1) / 2, t.inputWidth);
-    const y0 = clip(cy - (extent[0] - 1) / 2, t.inputHeight), y1 = clip(cy + (extent[0] - 1) / 2, t.inputHeight);
+    const x0 = clip(cx - (extent[1] - 1) / 2, t.inputWidth),
+      x1 = clip(cx + (extent[1] - 1) / 2, t.inputWidth);
+    const y0 = clip(cy - (extent[0] - 1) / 2, t.inputHeight),
+      y1 = clip(cy + (extent[0] - 1) / 2, t.inputHeight);
     boxes.push([x0 * t.stepX + t.startX, y0 * t.stepY + t.startY, x1 * t.stepX + t.startX, y1 * t.stepY + t.startY]);
   }
   return boxes;
@@ -64,16 +71,23 @@ export interface ClassScene {
 }
 
 /** The overlay's points, boxes and cells as rectangles in overlay pixels (frame pixels scaled). */
-export function sceneRects(classes: ClassScene[], frame: { width: number; height: number },
-  overlay: { width: number; height: number }, o: OverlayOptions): Rect[] {
-  const sx = overlay.width / frame.width, sy = overlay.height / frame.height;
+export function sceneRects(
+  classes: ClassScene[],
+  frame: { width: number; height: number },
+  overlay: { width: number; height: number },
+  o: OverlayOptions,
+): Rect[] {
+  const sx = overlay.width / frame.width,
+    sy = overlay.height / frame.height;
   const unit = overlayUnit(overlay);
   const rects: Rect[] = [];
   for (const c of classes) {
     if (c.cells) {
       for (const b of c.cells) rects.push(...boxOutline(b, sx, sy, unit, [...c.color, 0.7]));
     } else if (o.points) {
-      c.fixations.forEach((p, k) => rects.push(pointRect(p.x, p.y, sx, sy, unit, [...c.color, c.backed && !c.backed[k] ? FAINT : 1])));
+      c.fixations.forEach((p, k) =>
+        rects.push(pointRect(p.x, p.y, sx, sy, unit, [...c.color, c.backed && !c.backed[k] ? FAINT : 1])),
+      );
     }
     if (o.box && c.box) rects.push(...boxOutline(c.box, sx, sy, 2 * unit, [...c.color, 1]));
   }

@@ -6,14 +6,23 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /** The part of tfjs-backend-webgl's GPGPUProgram these programs use. */
-interface Program { variableNames: string[]; outputShape: number[]; userCode: string }
-interface WebGLBackend { compileAndRun(program: Program, inputs: tf.TensorInfo[]): tf.TensorInfo }
+interface Program {
+  variableNames: string[];
+  outputShape: number[];
+  userCode: string;
+}
+interface WebGLBackend {
+  compileAndRun(program: Program, inputs: tf.TensorInfo[]): tf.TensorInfo;
+}
 
 export const WEBGL_PICKS = 4;
 
 /** Whether the current backend runs these programs (tfjs-backend-webgl). */
 export function webglPicks(): boolean {
-  return tf.getBackend() === 'webgl' && typeof (tf.backend() as unknown as Partial<WebGLBackend>).compileAndRun === 'function';
+  return (
+    tf.getBackend() === 'webgl' &&
+    typeof (tf.backend() as unknown as Partial<WebGLBackend>).compileAndRun === 'function'
+  );
 }
 
 /**
@@ -21,7 +30,8 @@ export function webglPicks(): boolean {
  * (ties keep the lower k first), giving the first 4 channels, their activation values, the largest and the fifth.
  */
 function picksProgram(Kp: number, Cin: number): Program {
-  const swap = (a: number, b: number) => `if (v${b} > v${a}) { float tv = v${a}; v${a} = v${b}; v${b} = tv; int ti = i${a}; i${a} = i${b}; i${b} = ti; `;
+  const swap = (a: number, b: number) =>
+    `if (v${b} > v${a}) { float tv = v${a}; v${a} = v${b}; v${b} = tv; int ti = i${a}; i${a} = i${b}; i${b} = ti; `;
   return {
     variableNames: ['A', 'R', 'Q'],
     outputShape: [Kp, 2 * WEBGL_PICKS + 2],
@@ -80,13 +90,24 @@ function aheadProgram(Kp: number, along: number, taps: number, mult: number): Pr
  * `pos`/`cs` each row's position and output channel; `along` activations as [H·W, Cin]; `windows` the depthwise
  * conv's input (flat) with each row's tap bases. Returns the [Kp, stride] tensor of pointwise().
  */
-export function picksWebgl(acts: tf.Tensor2D, rows: tf.Tensor2D, pos: Int32Array, cs: Int32Array, along: tf.Tensor2D[],
-  windows: { input: tf.Tensor1D; base: Int32Array; taps: number; mult: number } | null): tf.Tensor2D {
+export function picksWebgl(
+  acts: tf.Tensor2D,
+  rows: tf.Tensor2D,
+  pos: Int32Array,
+  cs: Int32Array,
+  along: tf.Tensor2D[],
+  windows: { input: tf.Tensor1D; base: Int32Array; taps: number; mult: number } | null,
+): tf.Tensor2D {
   const backend = tf.backend() as unknown as WebGLBackend;
-  const Kp = pos.length, Cin = acts.shape[1];
-  const run = (p: Program, inputs: tf.Tensor[]) => tf.engine().makeTensorFromTensorInfo(backend.compileAndRun(p, inputs)) as tf.Tensor2D;
+  const Kp = pos.length,
+    Cin = acts.shape[1];
+  const run = (p: Program, inputs: tf.Tensor[]) =>
+    tf.engine().makeTensorFromTensorInfo(backend.compileAndRun(p, inputs)) as tf.Tensor2D;
   return tf.tidy(() => {
-    const q = tf.tensor2d(Float32Array.from({ length: Kp * 2 }, (_, i) => (i % 2 ? cs[i >> 1] : pos[i >> 1])), [Kp, 2]);
+    const q = tf.tensor2d(
+      Float32Array.from({ length: Kp * 2 }, (_, i) => (i % 2 ? cs[i >> 1] : pos[i >> 1])),
+      [Kp, 2],
+    );
     const picks = run(picksProgram(Kp, Cin), [acts, rows, q]);
     const taps = windows?.taps ?? 0;
     if (!along.length && !taps) return picks;

@@ -34,8 +34,11 @@ export function readsOf(graph: Graph, node: GraphNode, kept: Kept): [string, Ite
       const mult = node.depthwise ? Cout / Cin : 1;
       const out: number[] = [];
       for (const idx of kept.keys()) {
-        const c = idx % Cout, x = Math.floor(idx / Cout) % Wo, y = Math.floor(idx / Cout / Wo);
-        const y0 = y * node.strides[0] - node.pad[0], x0 = x * node.strides[1] - node.pad[1];
+        const c = idx % Cout,
+          x = Math.floor(idx / Cout) % Wo,
+          y = Math.floor(idx / Cout / Wo);
+        const y0 = y * node.strides[0] - node.pad[0],
+          x0 = x * node.strides[1] - node.pad[1];
         const [k0, k1] = node.depthwise ? [Math.floor(c / mult), Math.floor(c / mult) + 1] : [0, Cin];
         for (let u = 0; u < node.kernel[0]; u++) {
           const iy = y0 + u * node.dilations[0];
@@ -49,7 +52,8 @@ export function readsOf(graph: Graph, node: GraphNode, kept: Kept): [string, Ite
       }
       return [[node.inputs[0], out]];
     }
-    case 'pool': case 'gap': {
+    case 'pool':
+    case 'gap': {
       const [H, W, C] = shapeOf(node.inputs[0]);
       const global = node.kind === 'gap';
       const [KH, KW] = global ? [H, W] : node.kernel;
@@ -58,8 +62,10 @@ export function readsOf(graph: Graph, node: GraphNode, kept: Kept): [string, Ite
       const Wo = global ? 1 : node.shape[1];
       const out: number[] = [];
       for (const idx of kept.keys()) {
-        const c = idx % C, p = Math.floor(idx / C);
-        const y0 = Math.floor(p / Wo) * sy - pt, x0 = (p % Wo) * sx - pl;
+        const c = idx % C,
+          p = Math.floor(idx / C);
+        const y0 = Math.floor(p / Wo) * sy - pt,
+          x0 = (p % Wo) * sx - pl;
         for (let y = Math.max(y0, 0); y < Math.min(y0 + KH, H); y++) {
           for (let x = Math.max(x0, 0); x < Math.min(x0 + KW, W); x++) out.push((y * W + x) * C + c);
         }
@@ -103,8 +109,13 @@ function below(graph: Graph, name: string): GraphNode {
 
 /** A 1x1 conv (not depthwise) wide enough to read through pointwise() picks. */
 function isPointwise(graph: Graph, node: GraphNode): node is ConvNode {
-  return node.kind === 'conv' && !node.depthwise && node.kernel[0] === 1 && node.kernel[1] === 1
-    && graph.byName.get(node.inputs[0])!.shape[2] >= POINTWISE_MIN_CIN;
+  return (
+    node.kind === 'conv' &&
+    !node.depthwise &&
+    node.kernel[0] === 1 &&
+    node.kernel[1] === 1 &&
+    graph.byName.get(node.inputs[0])!.shape[2] >= POINTWISE_MIN_CIN
+  );
 }
 
 /**
@@ -158,9 +169,11 @@ export class SparseActivations {
   private rowsOf(node: ConvNode) {
     let t = this.rows.get(node.name);
     if (!t) {
-      const Cin = node.weights.length / node.shape[2], Cout = node.shape[2];
+      const Cin = node.weights.length / node.shape[2],
+        Cout = node.shape[2];
       const w = new Float32Array(Cout * Cin);
-      for (let k = 0; k < Cin; k++) for (let c = 0; c < Cout; c++) w[c * Cin + k] = node.weights[k * Cout + c] * (node.scale ? node.scale[c] : 1);
+      for (let k = 0; k < Cin; k++)
+        for (let c = 0; c < Cout; c++) w[c * Cin + k] = node.weights[k * Cout + c] * (node.scale ? node.scale[c] : 1);
       this.rows.set(node.name, (t = tf.keep(tf.tensor2d(w, [Cout, Cin]))));
     }
     return t;
@@ -177,24 +190,38 @@ export class SparseActivations {
    * whose picks do not settle it (more close channels, or a backend product far from the exact one) is read whole:
    * returned for fetch().
    */
-  private async pointwise(tensors: Map<string, tf.Tensor>, node: ConvNode, kept: Kept, rules: Rules): Promise<[string, number[]][] | null> {
+  private async pointwise(
+    tensors: Map<string, tf.Tensor>,
+    node: ConvNode,
+    kept: Kept,
+    rules: Rules,
+  ): Promise<[string, number[]][] | null> {
     const name = node.inputs[0];
     const a = this.entry(name);
     if (a.wrote === null) return null; // read whole this frame
     const t = this.tensor(tensors, name);
     const [H, W, Cin] = this.graph.byName.get(name)!.shape;
     const [, Wo, Cout] = node.shape;
-    const K = kept.size, Kp = bucket(K), P = PICKS;
-    const pos = new Int32Array(Kp), cs = new Int32Array(Kp);
+    const K = kept.size,
+      Kp = bucket(K),
+      P = PICKS;
+    const pos = new Int32Array(Kp),
+      cs = new Int32Array(Kp);
     let i = 0;
     for (const idx of kept.keys()) {
-      const c = idx % Cout, x = Math.floor(idx / Cout) % Wo, y = Math.floor(idx / Cout / Wo);
-      const iy = y * node.strides[0] - node.pad[0], ix = x * node.strides[1] - node.pad[1];
+      const c = idx % Cout,
+        x = Math.floor(idx / Cout) % Wo,
+        y = Math.floor(idx / Cout / Wo);
+      const iy = y * node.strides[0] - node.pad[0],
+        ix = x * node.strides[1] - node.pad[1];
       if (iy < 0 || iy >= H || ix < 0 || ix >= W) return readsOf(this.graph, node, kept) as [string, number[]][]; // a padded window: the plain way
-      pos[i] = iy * W + ix; cs[i] = c; i++;
+      pos[i] = iy * W + ix;
+      cs[i] = c;
+      i++;
     }
     // Many kept neurons on few positions: their whole positions are fewer values than the picks.
-    if (Kp * (2 * P + 2) >= new Set(pos.subarray(0, K)).size * Cin) return readsOf(this.graph, node, kept) as [string, number[]][];
+    if (Kp * (2 * P + 2) >= new Set(pos.subarray(0, K)).size * Cin)
+      return readsOf(this.graph, node, kept) as [string, number[]][];
     // Read ahead, at the picks: the addends below (alongside()), and the windows of a depthwise conv below, whose
     // steps come next and then read nothing. Rows' picks the rule does not keep make these a superset.
     const along = this.alongside(name).filter((m) => this.entry(m).wrote !== null);
@@ -202,32 +229,51 @@ export class SparseActivations {
     const dw = windows && Kp * windows.taps * P * 4 <= WINDOWS_AHEAD_MAX ? windows : null;
     const stride = 2 * P + 2 + along.length * P + (dw ? dw.taps * P : 0);
     const t0 = performance.now();
-    const out = webglPicks() ? tf.tidy(() => picksWebgl(
-      tf.reshape(t, [H * W, Cin]), this.rowsOf(node), pos, cs, along.map((m) => tf.reshape(this.tensor(tensors, m), [H * W, Cin])),
-      dw ? { input: tf.reshape(this.tensor(tensors, dw.input), [-1]), base: dw.base, taps: dw.taps, mult: dw.mult } : null,
-    )) : tf.tidy(() => {
-      const acts = tf.reshape(t, [H * W, Cin]);
-      let s: tf.Tensor = tf.mul(tf.gather(acts, pos), tf.gather(this.rowsOf(node), cs)); // [Kp, Cin]
-      const best = tf.max(s, 1, true);
-      const picks: tf.Tensor[] = [];
-      for (let j = 0; j < P; j++) {
-        const p = tf.argMax(s, 1);
-        picks.push(p);
-        // Out of the next argmax (and of the max left). (oneHot's own on-value as float32 comes out 0 on tfjs-wasm.)
-        s = tf.sub(s, tf.mul(tf.cast(tf.oneHot(p, Cin), 'float32'), MASKED));
-      }
-      const idx = tf.stack(picks, 1); // [Kp, P]
-      const at = tf.add(tf.tensor2d(Int32Array.from(pos, (q) => q * Cin), [Kp, 1], 'int32'), idx);
-      // Exact values: a gather copies.
-      const parts = [tf.cast(idx, 'float32'), tf.gather(tf.reshape(t, [-1]), at), best, tf.max(s, 1, true)];
-      for (const m of along) parts.push(tf.gather(tf.reshape(this.tensor(tensors, m), [-1]), at));
-      if (dw) {
-        const ch = dw.mult > 1 ? tf.floorDiv(idx, tf.scalar(dw.mult, 'int32')) : idx;
-        const flat = tf.add(tf.tensor3d(dw.base, [Kp, dw.taps, 1], 'int32'), tf.expandDims(ch, 1)); // [Kp, taps, P]
-        parts.push(tf.reshape(tf.gather(tf.reshape(this.tensor(tensors, dw.input), [-1]), flat), [Kp, dw.taps * P]));
-      }
-      return tf.concat(parts, 1);
-    });
+    const out = webglPicks()
+      ? tf.tidy(() =>
+          picksWebgl(
+            tf.reshape(t, [H * W, Cin]),
+            this.rowsOf(node),
+            pos,
+            cs,
+            along.map((m) => tf.reshape(this.tensor(tensors, m), [H * W, Cin])),
+            dw
+              ? { input: tf.reshape(this.tensor(tensors, dw.input), [-1]), base: dw.base, taps: dw.taps, mult: dw.mult }
+              : null,
+          ),
+        )
+      : tf.tidy(() => {
+          const acts = tf.reshape(t, [H * W, Cin]);
+          let s: tf.Tensor = tf.mul(tf.gather(acts, pos), tf.gather(this.rowsOf(node), cs)); // [Kp, Cin]
+          const best = tf.max(s, 1, true);
+          const picks: tf.Tensor[] = [];
+          for (let j = 0; j < P; j++) {
+            const p = tf.argMax(s, 1);
+            picks.push(p);
+            // Out of the next argmax (and of the max left). (oneHot's own on-value as float32 comes out 0 on tfjs-wasm.)
+            s = tf.sub(s, tf.mul(tf.cast(tf.oneHot(p, Cin), 'float32'), MASKED));
+          }
+          const idx = tf.stack(picks, 1); // [Kp, P]
+          const at = tf.add(
+            tf.tensor2d(
+              Int32Array.from(pos, (q) => q * Cin),
+              [Kp, 1],
+              'int32',
+            ),
+            idx,
+          );
+          // Exact values: a gather copies.
+          const parts = [tf.cast(idx, 'float32'), tf.gather(tf.reshape(t, [-1]), at), best, tf.max(s, 1, true)];
+          for (const m of along) parts.push(tf.gather(tf.reshape(this.tensor(tensors, m), [-1]), at));
+          if (dw) {
+            const ch = dw.mult > 1 ? tf.floorDiv(idx, tf.scalar(dw.mult, 'int32')) : idx;
+            const flat = tf.add(tf.tensor3d(dw.base, [Kp, dw.taps, 1], 'int32'), tf.expandDims(ch, 1)); // [Kp, taps, P]
+            parts.push(
+              tf.reshape(tf.gather(tf.reshape(this.tensor(tensors, dw.input), [-1]), flat), [Kp, dw.taps * P]),
+            );
+          }
+          return tf.concat(parts, 1);
+        });
     let v: Float32Array;
     try {
       // Never a synchronous read: on WebGPU that drains the queue through a canvas copy (issue 20).
@@ -241,11 +287,18 @@ export class SparseActivations {
     const ratio = Math.min(rules.channelRatio ?? 0, 1) || 1;
     const whole: number[] = [];
     const put = (e: ReturnType<SparseActivations['entry']>, q: number, value: number) => {
-      if (e.wrote && !e.have[q]) { e.have[q] = 1; e.values[q] = value; e.wrote.push(q); }
+      if (e.wrote && !e.have[q]) {
+        e.have[q] = 1;
+        e.values[q] = value;
+        e.wrote.push(q);
+      }
     };
-    const alongs = along.map((m) => this.entry(m)), win = dw ? this.entry(dw.input) : null;
+    const alongs = along.map((m) => this.entry(m)),
+      win = dw ? this.entry(dw.input) : null;
     for (let r = 0; r < K; r++) {
-      const o = r * stride, top = v[o + 2 * P], next = v[o + 2 * P + 1];
+      const o = r * stride,
+        top = v[o + 2 * P],
+        next = v[o + 2 * P + 1];
       const at = pos[r] * Cin;
       for (let j = 0; j < P; j++) {
         const k = v[o + j];
@@ -253,15 +306,18 @@ export class SparseActivations {
         alongs.forEach((e, m) => put(e, at + k, v[o + 2 * P + 2 + m * P + j]));
         if (dw) {
           for (let u = 0; u < dw.taps; u++) {
-            if (dw.valid[r * dw.taps + u]) put(win!, dw.base[r * dw.taps + u] + Math.floor(k / dw.mult), v[o + stride - dw.taps * P + u * P + j]);
+            if (dw.valid[r * dw.taps + u])
+              put(win!, dw.base[r * dw.taps + u] + Math.floor(k / dw.mult), v[o + stride - dw.taps * P + u * P + j]);
           }
         }
       }
       // Every channel the rule may keep has a product >= ratio · max (or, with max <= 0, is the max).
       const cut = top > 0 ? ratio * top * (1 - MARGIN) - TINY : top * (1 + MARGIN) - TINY;
-      const c = cs[r], sign = node.scale ? node.scale[c] : 1;
+      const c = cs[r],
+        sign = node.scale ? node.scale[c] : 1;
       let exact = -Infinity;
-      for (let j = 0; j < P; j++) exact = Math.max(exact, f32(f32(v[o + P + j] * node.weights[v[o + j] * Cout + c]) * sign));
+      for (let j = 0; j < P; j++)
+        exact = Math.max(exact, f32(f32(v[o + P + j] * node.weights[v[o + j] * Cout + c]) * sign));
       const settled = next < cut && Math.abs(exact - top) <= (MARGIN / 4) * Math.abs(exact) + TINY;
       if (!settled) {
         this.unsettled++;
@@ -296,14 +352,19 @@ export class SparseActivations {
     if (this.entry(n.inputs[0]).wrote === null) return null;
     const [H, W, C] = this.graph.byName.get(n.inputs[0])!.shape;
     const [, Wo, Cout] = n.shape;
-    const [KH, KW] = n.kernel, taps = KH * KW;
-    const base = new Int32Array(Kp * taps), valid = new Uint8Array(Kp * taps);
+    const [KH, KW] = n.kernel,
+      taps = KH * KW;
+    const base = new Int32Array(Kp * taps),
+      valid = new Uint8Array(Kp * taps);
     for (let r = 0; r < pos.length; r++) {
-      const y0 = Math.floor(pos[r] / Wo) * n.strides[0] - n.pad[0], x0 = (pos[r] % Wo) * n.strides[1] - n.pad[1];
+      const y0 = Math.floor(pos[r] / Wo) * n.strides[0] - n.pad[0],
+        x0 = (pos[r] % Wo) * n.strides[1] - n.pad[1];
       let first = -1;
       for (let u = 0; u < KH; u++) {
         for (let v = 0; v < KW; v++) {
-          const iy = y0 + u * n.dilations[0], ix = x0 + v * n.dilations[1], j = r * taps + u * KW + v;
+          const iy = y0 + u * n.dilations[0],
+            ix = x0 + v * n.dilations[1],
+            j = r * taps + u * KW + v;
           if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
           base[j] = (iy * W + ix) * C;
           valid[j] = 1;
@@ -336,7 +397,12 @@ export class SparseActivations {
       if (a.wrote === null) continue; // read whole this frame
       const n = a.values.length;
       const missing: number[] = [];
-      if (want !== 'all') for (const i of want) if (!a.have[i]) { a.have[i] = 1; missing.push(i); }
+      if (want !== 'all')
+        for (const i of want)
+          if (!a.have[i]) {
+            a.have[i] = 1;
+            missing.push(i);
+          }
       // Past half the tensor a plain read is cheaper than a gather.
       if (want === 'all' || missing.length * 2 > n) {
         a.values.set((await readback(t.data(), `activation '${name}'`)) as Float32Array);
@@ -351,7 +417,9 @@ export class SparseActivations {
     }
     if (gathers.length) {
       const g = tf.tidy(() => {
-        const parts = gathers.map(({ name, padded }) => tf.gather(tf.reshape(tensors.get(name)!, [-1]), tf.tensor1d(padded, 'int32')));
+        const parts = gathers.map(({ name, padded }) =>
+          tf.gather(tf.reshape(tensors.get(name)!, [-1]), tf.tensor1d(padded, 'int32')),
+        );
         return parts.length === 1 ? parts[0] : tf.concat(parts);
       });
       let v: Float32Array;
@@ -365,7 +433,11 @@ export class SparseActivations {
       for (const { name, missing, padded } of gathers) {
         const a = this.entry(name);
         // (Read whole meanwhile, when listed twice: its values are all there.)
-        if (a.wrote) for (let j = 0; j < missing.length; j++) { a.values[missing[j]] = v[o + j]; a.wrote.push(missing[j]); }
+        if (a.wrote)
+          for (let j = 0; j < missing.length; j++) {
+            a.values[missing[j]] = v[o + j];
+            a.wrote.push(missing[j]);
+          }
         o += padded.length;
       }
       this.bytes += o * 4;
@@ -401,8 +473,14 @@ export class SparseActivations {
   /** Back to NaN everywhere, so that a value a step reads without asking for it shows as NaN, never as stale. */
   private clear() {
     for (const a of this.arrays.values()) {
-      if (a.wrote === null) { a.values.fill(NaN); a.have.fill(0); }
-      else for (const i of a.wrote) { a.values[i] = NaN; a.have[i] = 0; }
+      if (a.wrote === null) {
+        a.values.fill(NaN);
+        a.have.fill(0);
+      } else
+        for (const i of a.wrote) {
+          a.values[i] = NaN;
+          a.have[i] = 0;
+        }
       a.wrote = [];
     }
   }

@@ -49,7 +49,11 @@ export class Session {
   teardown() {
     this.path?.destroy();
     this.path = null;
-    try { this.fm?.dispose(); } catch { /* a lost device */ }
+    try {
+      this.fm?.dispose();
+    } catch {
+      /* a lost device */
+    }
     this.fm = null;
     if (this.gpu) {
       const g = this.gpu;
@@ -79,7 +83,9 @@ export class Session {
           }
           return { backend: b, reason };
         }
-      } catch { /* next */ }
+      } catch {
+        /* next */
+      }
     }
     await tf.setBackend('cpu');
     return { backend: 'cpu', reason };
@@ -95,7 +101,9 @@ export class Session {
     this.gpu = g;
     this.startup.deviceMs = performance.now() - t0;
     let lost: GPUDeviceLostInfo | null = null;
-    void g.device.lost.then((info) => { lost = info; });
+    void g.device.lost.then((info) => {
+      lost = info;
+    });
     const check = () => {
       if (lost) throw new Error(`the new GPU device is already lost (${lost.reason || 'unknown'}: ${lost.message})`);
     };
@@ -115,7 +123,8 @@ export class Session {
   /** Start the back-end `o.backend` asks for (opts and canvas set); what the page is told about it. */
   async start(o: InitOptions): Promise<InitInfo> {
     const want = o.backend ?? 'auto';
-    if (!['auto', 'webgpu', 'fallback'].includes(want)) throw new Error(`init: backend must be 'auto', 'webgpu' or 'fallback', got '${want}'`);
+    if (!['auto', 'webgpu', 'fallback'].includes(want))
+      throw new Error(`init: backend must be 'auto', 'webgpu' or 'fallback', got '${want}'`);
     this.fallbackReason = undefined;
     this.startup = {};
     let auto: InitInfo['auto'];
@@ -153,14 +162,18 @@ export class Session {
       this.path = new FallbackPath(backend, this.fm, this.canvas);
     }
     if (auto) auto.chosen = this.path.name;
-    const path = this.path, fm = this.fm!, note = path.note;
+    const path = this.path,
+      fm = this.fm!,
+      note = path.note;
     return {
       modelId: fm.info.id,
       labels: fm.info.labels,
       path: path.name,
       backend: path.backend,
       ...(path.backend === 'wasm' && this.wasmInfo ? { wasm: this.wasmInfo } : {}),
-      ...(this.fallbackReason || note ? { fallbackReason: [this.fallbackReason, note].filter(Boolean).join('; ') } : {}),
+      ...(this.fallbackReason || note
+        ? { fallbackReason: [this.fallbackReason, note].filter(Boolean).join('; ') }
+        : {}),
       inputSize: fm.input.height,
       inputShape: [fm.input.height, fm.input.width, fm.input.channels],
       preprocessing: fm.info.preprocessing,

@@ -59,7 +59,8 @@ export function testHooks(s: Session, q: RequestQueue, recovery: Recovery): Hook
     __overlayForTest() {
       return q.serial(async () => {
         await q.finishing;
-        if (!(s.path instanceof GpuPath || s.path instanceof FallbackPath)) throw new Error('__overlayForTest: no path');
+        if (!(s.path instanceof GpuPath || s.path instanceof FallbackPath))
+          throw new Error('__overlayForTest: no path');
         return s.path.lastOverlayPixels();
       });
     },

@@ -15,7 +15,9 @@ export interface Unravelled {
 }
 
 /** Work submitted to the GPU whose result is still on its way back (its readback is mapped asynchronously). */
-export interface Pending<T> { result: Promise<T> }
+export interface Pending<T> {
+  result: Promise<T>;
+}
 
 export interface Unraveller {
   readonly kind: 'gpu' | 'cpu';

@@ -4,7 +4,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { camMap, classHead, gradCamGradient, gradCamLayer, gradCamMap, loadGradients } from '../../src/engine/baselines.ts';
+import {
+  camMap,
+  classHead,
+  gradCamGradient,
+  gradCamLayer,
+  gradCamMap,
+  loadGradients,
+} from '../../src/engine/baselines.ts';
 import { explain } from '../../src/engine/explain.ts';
 import { FixationModel, type ModelInfo } from '../../src/engine/model.ts';
 import { initNodeBackend, loadModel, readImage } from '../../src/node/index.ts';
@@ -13,7 +20,11 @@ import { GraphBuilder, kernel, matrix, planes } from '../fixtures/graphs.ts';
 import { installed, lacks, photo, SQUIRREL } from '../fixtures/data.ts';
 
 const SQUIRREL_BOX: [number, number, number, number] = [125, 100, 360, 370];
-const data = async (t: tf.Tensor) => { const d = (await t.data()) as Float32Array; t.dispose(); return d; };
+const data = async (t: tf.Tensor) => {
+  const d = (await t.data()) as Float32Array;
+  t.dispose();
+  return d;
+};
 
 async function activations(fm: FixationModel, input: tf.Tensor4D, names: string[]): Promise<Map<string, Float32Array>> {
   const out = fm.model.execute(input, names);
@@ -23,7 +34,9 @@ async function activations(fm: FixationModel, input: tf.Tensor4D, names: string[
   return m;
 }
 
-describe.skipIf(lacks('baselines-heads.test.ts (MobileNet v1 0.25)', installed('mobilenet_v1_025_224_tfhub/model.json')))('TF Hub MobileNet v1 0.25: CAM through a 1x1 conv on the pooled map', () => {
+describe.skipIf(
+  lacks('baselines-heads.test.ts (MobileNet v1 0.25)', installed('mobilenet_v1_025_224_tfhub/model.json')),
+)('TF Hub MobileNet v1 0.25: CAM through a 1x1 conv on the pooled map', () => {
   let fm: FixationModel, input: tf.Tensor4D;
   const P = 'module_apply_default/MobilenetV1/';
   beforeAll(async () => {
@@ -32,7 +45,10 @@ describe.skipIf(lacks('baselines-heads.test.ts (MobileNet v1 0.25)', installed('
     input = fm.preprocess(img).input;
     img.dispose();
   });
-  afterAll(() => { input?.dispose(); fm?.dispose(); });
+  afterAll(() => {
+    input?.dispose();
+    fm?.dispose();
+  });
 
   it('finds GAP -> Conv2d_1c_1x1 -> BiasAdd -> SpatialSqueeze', () => {
     const h = classHead(fm);
@@ -72,80 +88,116 @@ describe.skipIf(lacks('baselines-heads.test.ts (MobileNet v1 0.25)', installed('
   });
 });
 
-describe.skipIf(lacks('baselines-heads.test.ts (MobileNetV2)', installed('mobilenet_v2/model.json')))('MobileNetV2: Grad-CAM by tf.grad at any layer', () => {
-  let fm: FixationModel, input: tf.Tensor4D;
-  const c = 335; // fox squirrel
-  beforeAll(async () => {
-    fm = await loadModel('mobilenet_v2');
-    await loadGradients();
-    const img = await readImage(SQUIRREL);
-    input = fm.preprocess(img).input;
-    img.dispose();
-  });
-  afterAll(() => { input?.dispose(); fm?.dispose(); });
+describe.skipIf(lacks('baselines-heads.test.ts (MobileNetV2)', installed('mobilenet_v2/model.json')))(
+  'MobileNetV2: Grad-CAM by tf.grad at any layer',
+  () => {
+    let fm: FixationModel, input: tf.Tensor4D;
+    const c = 335; // fox squirrel
+    beforeAll(async () => {
+      fm = await loadModel('mobilenet_v2');
+      await loadGradients();
+      const img = await readImage(SQUIRREL);
+      input = fm.preprocess(img).input;
+      img.dispose();
+    });
+    afterAll(() => {
+      input?.dispose();
+      fm?.dispose();
+    });
 
-  it('at Conv_1/Relu6 (the default) tf.grad gives the FC column / 49, the closed form', async () => {
-    expect(gradCamLayer(fm)).toBe('Conv_1/Relu6');
-    const a = await activations(fm, input, ['Conv_1/Relu6']);
-    const g = await gradCamGradient(fm, (n) => a.get(n)!, c, { autodiff: true, input });
-    const W = (await fm.model.weights['predictions/kernel'][0].data()) as Float32Array; // [1280, 1000]
-    let max = 0;
-    for (let k = 0; k < 1280; k++) max = Math.max(max, Math.abs(W[k * 1000 + c]));
-    for (const p of [0, 24, 48]) for (let k = 0; k < 1280; k += 37) {
-      expect(Math.abs(g.gradient[p * 1280 + k] - W[k * 1000 + c] / 49)).toBeLessThan(1e-5 * max);
-    }
-  });
+    it('at Conv_1/Relu6 (the default) tf.grad gives the FC column / 49, the closed form', async () => {
+      expect(gradCamLayer(fm)).toBe('Conv_1/Relu6');
+      const a = await activations(fm, input, ['Conv_1/Relu6']);
+      const g = await gradCamGradient(fm, (n) => a.get(n)!, c, { autodiff: true, input });
+      const W = (await fm.model.weights['predictions/kernel'][0].data()) as Float32Array; // [1280, 1000]
+      let max = 0;
+      for (let k = 0; k < 1280; k++) max = Math.max(max, Math.abs(W[k * 1000 + c]));
+      for (const p of [0, 24, 48])
+        for (let k = 0; k < 1280; k += 37) {
+          expect(Math.abs(g.gradient[p * 1280 + k] - W[k * 1000 + c] / 49)).toBeLessThan(1e-5 * max);
+        }
+    });
 
-  it('at block_16_project (below Conv_1 and its ReLU6) the gradient matches a finite difference of the logit', async () => {
-    const layer = 'block_16_project/BiasAdd';
-    const a = (await activations(fm, input, [layer])).get(layer)!; // [7,7,320]
-    const g = await gradCamGradient(fm, () => a, c, { layer, input });
-    expect(g.exact).toBe(false);
-    expect(g.shape).toEqual([7, 7, 320]);
-    // The largest gradient entry; the logit of the model fed a perturbed activation, both ways.
-    let j = 0;
-    for (let i = 0; i < g.gradient.length; i++) if (Math.abs(g.gradient[i]) > Math.abs(g.gradient[j])) j = i;
-    const logitAt = async (delta: number) => {
-      const v = Float32Array.from(a);
-      v[j] += delta;
-      const x = tf.tensor4d(v, [1, 7, 7, 320]);
-      const out = await data(fm.model.execute({ [layer]: x }, 'logits') as tf.Tensor);
-      x.dispose();
-      return out[c];
-    };
-    const eps = 1e-2;
-    const fd = (await logitAt(eps) - await logitAt(-eps)) / (2 * eps);
-    expect(Math.abs(g.gradient[j] - fd)).toBeLessThan(0.02 * Math.abs(fd));
-    // Through explain() with the layer option: a map on the 7x7 grid that peaks on the squirrel.
-    const img = await readImage(SQUIRREL);
-    const e = await explain(fm, img, { method: 'gradcam', layer });
-    img.dispose();
-    expect(e.class.index).toBe(c);
-    expect(e.layer).toBe(layer);
-    expect(distanceToBox(e.peak[0], e.peak[1], SQUIRREL_BOX)).toBe(0);
-  });
+    it('at block_16_project (below Conv_1 and its ReLU6) the gradient matches a finite difference of the logit', async () => {
+      const layer = 'block_16_project/BiasAdd';
+      const a = (await activations(fm, input, [layer])).get(layer)!; // [7,7,320]
+      const g = await gradCamGradient(fm, () => a, c, { layer, input });
+      expect(g.exact).toBe(false);
+      expect(g.shape).toEqual([7, 7, 320]);
+      // The largest gradient entry; the logit of the model fed a perturbed activation, both ways.
+      let j = 0;
+      for (let i = 0; i < g.gradient.length; i++) if (Math.abs(g.gradient[i]) > Math.abs(g.gradient[j])) j = i;
+      const logitAt = async (delta: number) => {
+        const v = Float32Array.from(a);
+        v[j] += delta;
+        const x = tf.tensor4d(v, [1, 7, 7, 320]);
+        const out = await data(fm.model.execute({ [layer]: x }, 'logits') as tf.Tensor);
+        x.dispose();
+        return out[c];
+      };
+      const eps = 1e-2;
+      const fd = ((await logitAt(eps)) - (await logitAt(-eps))) / (2 * eps);
+      expect(Math.abs(g.gradient[j] - fd)).toBeLessThan(0.02 * Math.abs(fd));
+      // Through explain() with the layer option: a map on the 7x7 grid that peaks on the squirrel.
+      const img = await readImage(SQUIRREL);
+      const e = await explain(fm, img, { method: 'gradcam', layer });
+      img.dispose();
+      expect(e.class.index).toBe(c);
+      expect(e.layer).toBe(layer);
+      expect(distanceToBox(e.peak[0], e.peak[1], SQUIRREL_BOX)).toBe(0);
+    });
 
-  it('a layer that is not in the graph, or not spatial, is refused by name', async () => {
-    const img = await readImage(SQUIRREL);
-    await expect(explain(fm, img, { method: 'gradcam', layer: 'nope' })).rejects.toThrow(/layer 'nope' is not a node the logits 'logits' depend on/);
-    await expect(explain(fm, img, { method: 'gradcam', layer: 'global_average_pooling2d' })).rejects.toThrow(/'global_average_pooling2d' is not a spatial map/);
-    await expect(explain(fm, img, { method: 'cam', layer: 'Conv_1/Relu6' })).rejects.toThrow(/'layer' applies to method 'gradcam'/);
-    img.dispose();
-  });
-});
+    it('a layer that is not in the graph, or not spatial, is refused by name', async () => {
+      const img = await readImage(SQUIRREL);
+      await expect(explain(fm, img, { method: 'gradcam', layer: 'nope' })).rejects.toThrow(
+        /layer 'nope' is not a node the logits 'logits' depend on/,
+      );
+      await expect(explain(fm, img, { method: 'gradcam', layer: 'global_average_pooling2d' })).rejects.toThrow(
+        /'global_average_pooling2d' is not a spatial map/,
+      );
+      await expect(explain(fm, img, { method: 'cam', layer: 'Conv_1/Relu6' })).rejects.toThrow(
+        /'layer' applies to method 'gradcam'/,
+      );
+      img.dispose();
+    });
+  },
+);
 
 describe('Flatten + Dense (no pool): CAM refuses, Grad-CAM by tf.grad, by hand', () => {
   // input 2x2x3 -> 1x1 conv (weights 2 x identity, so A = 2 x input) -> Reshape [-1, 12] -> MatMul W [12, 2].
   // dS_c/dA[p,k] = W[3p+k, c]; alpha_k = mean over p; map = ReLU(sum_k alpha_k A[p,k]).
-  const X = planes([[[1, 0], [2, 0]], [[0, 1], [0, 0]], [[0, 0], [1, 2]]]);
+  const X = planes([
+    [
+      [1, 0],
+      [2, 0],
+    ],
+    [
+      [0, 1],
+      [0, 0],
+    ],
+    [
+      [0, 0],
+      [1, 2],
+    ],
+  ]);
   const Wrows = Array.from({ length: 12 }, (_, j) => [(j % 3) - 1, j < 6 ? 1 : -1]); // k0: -1, k1: 0, k2: 1 | p0,p1: 1, p2,p3: -1
-  const info: ModelInfo = { id: 'flatDense', inputSize: 2, preprocessing: { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] }, logits: 'fc', labels: [] };
+  const info: ModelInfo = {
+    id: 'flatDense',
+    inputSize: 2,
+    preprocessing: { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] },
+    logits: 'fc',
+    labels: [],
+  };
   let fm: FixationModel;
   beforeAll(async () => {
     await initNodeBackend(); // also where the describes above, which load a model, were skipped
     await loadGradients();
     const g = new GraphBuilder(2);
-    g.conv('conv', 'input', kernel([1, 1, 3, 3], (_u, _v, k, c) => (k === c ? 2 : 0)));
+    g.conv(
+      'conv',
+      'input',
+      kernel([1, 1, 3, 3], (_u, _v, k, c) => (k === c ? 2 : 0)),
+    );
     g.reshape('flat', 'conv', [-1, 12]);
     g.matmul('fc', 'flat', matrix(Wrows));
     fm = FixationModel.create(await loadGraphModel({ load: async () => g.artifacts() }), info);
@@ -171,6 +223,8 @@ describe('Flatten + Dense (no pool): CAM refuses, Grad-CAM by tf.grad, by hand',
     x.dispose();
     expect(e.layer).toBe('conv');
     expect(e.peak).toEqual([1, 1]);
-    await expect(explain(fm, tf.tensor4d(X, [1, 2, 2, 3]), { method: 'cam' })).rejects.toThrow(/CAM needs a global average pool/);
+    await expect(explain(fm, tf.tensor4d(X, [1, 2, 2, 3]), { method: 'cam' })).rejects.toThrow(
+      /CAM needs a global average pool/,
+    );
   });
 });

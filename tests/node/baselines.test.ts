@@ -7,7 +7,15 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { camMap, classHead, gradCamGradient, gradCamLayer, gradCamMap, loadGradients, receptiveField } from '../../src/engine/baselines.ts';
+import {
+  camMap,
+  classHead,
+  gradCamGradient,
+  gradCamLayer,
+  gradCamMap,
+  loadGradients,
+  receptiveField,
+} from '../../src/engine/baselines.ts';
 import { explain } from '../../src/engine/explain.ts';
 import { disposeForward, FixationModel, type ModelInfo } from '../../src/engine/model.ts';
 import { resolveRules } from '../../src/engine/types.ts';
@@ -58,7 +66,8 @@ describe('CAM on SqueezeNet', () => {
   it('is the class channel of conv10/Relu, upsampled bilinearly from the cell centres', async () => {
     const a = acts.get('conv10/Relu')!;
     const ch = Array.from({ length: 169 }, (_, p) => a[p * 1000 + SQUIRREL]);
-    const min = Math.min(...ch), max = Math.max(...ch);
+    const min = Math.min(...ch),
+      max = Math.max(...ch);
     expect(max).toBeGreaterThan(0);
     const map = camMap(fm, (n) => acts.get(n)!, SQUIRREL);
     expect(map.layer).toBe('conv10/Relu');
@@ -71,7 +80,8 @@ describe('CAM on SqueezeNet', () => {
     expect(e.fixations).toEqual([]);
     expect(e.inputFixations).toEqual([]);
     expect(e.box).toEqual(e.camBox);
-    const hm = e.heatmap.data, at = (x: number, y: number) => hm[y * 224 + x];
+    const hm = e.heatmap.data,
+      at = (x: number, y: number) => hm[y * 224 + x];
     const norm = (v: number) => (v - min) / (max - min);
     expect(at(111, 111)).toBeCloseTo(norm(ch[6 * 13 + 6]), 5);
     expect(at(119, 111)).toBeCloseTo((norm(ch[6 * 13 + 6]) + norm(ch[6 * 13 + 7])) / 2, 5);
@@ -107,7 +117,8 @@ describe('Grad-CAM on SqueezeNet', () => {
     expect(shape).toEqual([13, 13, 512]);
     const out = acts.get('conv10/Relu')!;
     // One position where the class unit is active (strongest), one where it is not.
-    let on = 0, off = -1;
+    let on = 0,
+      off = -1;
     for (let p = 0; p < 169; p++) {
       if (out[p * 1000 + SQUIRREL] > out[on * 1000 + SQUIRREL]) on = p;
       if (off < 0 && out[p * 1000 + SQUIRREL] === 0) off = p;
@@ -117,8 +128,10 @@ describe('Grad-CAM on SqueezeNet', () => {
     for (let j = 0; j < 512; j++) if (Math.abs(W[j * 1000 + SQUIRREL]) > Math.abs(W[k * 1000 + SQUIRREL])) k = j;
     const eps = 1e-2;
     const fd = (p: number) => {
-      const plus = Float64Array.from(A), minus = Float64Array.from(A);
-      plus[p * 512 + k] += eps; minus[p * 512 + k] -= eps;
+      const plus = Float64Array.from(A),
+        minus = Float64Array.from(A);
+      plus[p * 512 + k] += eps;
+      minus[p * 512 + k] -= eps;
       return (score(plus, SQUIRREL) - score(minus, SQUIRREL)) / (2 * eps);
     };
     const gOn = gradient[on * 512 + k];
@@ -130,7 +143,7 @@ describe('Grad-CAM on SqueezeNet', () => {
     }
   });
 
-  it('equals CAM up to conv10\'s bias on SqueezeNet: ReLU(z - b) against ReLU(z), compared cell by cell', async () => {
+  it("equals CAM up to conv10's bias on SqueezeNet: ReLU(z - b) against ReLU(z), compared cell by cell", async () => {
     // The head is linear in fire9/concat: z = A W10[:,c] + b. Grad-CAM's weights are W10[:,c] n/HW^2 (n: active
     // cells), so its map is n/HW^2 ReLU(z - b); CAM's is ReLU(z) minus its minimum. Worked here in double precision.
     const A = acts.get('fire9/concat')!;
@@ -147,7 +160,10 @@ describe('Grad-CAM on SqueezeNet', () => {
     const camMin = Math.min(...z.map((v) => Math.max(v, 0)));
     const scale = Math.max(...z.map(Math.abs));
     z.forEach((v, p) => {
-      expect(Math.abs(grad[p] - (n / 169 ** 2) * Math.max(v - b, 0)) * (169 ** 2 / n), `grad-cam cell ${p}`).toBeLessThan(1e-4 * scale);
+      expect(
+        Math.abs(grad[p] - (n / 169 ** 2) * Math.max(v - b, 0)) * (169 ** 2 / n),
+        `grad-cam cell ${p}`,
+      ).toBeLessThan(1e-4 * scale);
       expect(Math.abs(cam[p] - (Math.max(v, 0) - camMin)), `cam cell ${p}`).toBeLessThan(1e-4 * scale);
     });
     // So the two maps differ exactly where 0 < z < b (b > 0) or by the shift b (b < 0): here by little.
@@ -168,7 +184,9 @@ describe('Grad-CAM on SqueezeNet', () => {
       expect(inside, `${method}: peak ${e.peak} vs box ${c.box}`).toBe(method !== 'center');
     }
     img.dispose();
-    console.log(`off-centre squirrel, box ${c.box}: energy share ${JSON.stringify(share, (_k, v) => (typeof v === 'number' ? +v.toFixed(3) : v))}`);
+    console.log(
+      `off-centre squirrel, box ${c.box}: energy share ${JSON.stringify(share, (_k, v) => (typeof v === 'number' ? +v.toFixed(3) : v))}`,
+    );
     expect(share.fixations).toBeGreaterThan(0.9);
     expect(share.cam).toBeGreaterThan(0.6);
     expect(share.gradcam).toBeGreaterThan(0.6);
@@ -176,7 +194,9 @@ describe('Grad-CAM on SqueezeNet', () => {
   });
 
   it('rejects a class index out of range with a clear error', async () => {
-    await expect(gradCamGradient(fm, (n) => acts.get(n)!, 1000)).rejects.toThrow(/class index 1000 is out of range 0..999/);
+    await expect(gradCamGradient(fm, (n) => acts.get(n)!, 1000)).rejects.toThrow(
+      /class index 1000 is out of range 0..999/,
+    );
   });
 });
 
@@ -190,14 +210,16 @@ describe('Grad-CAM by tf.grad agrees with the closed form (SqueezeNet, fire9/con
     expect(exact.exact).toBe(true);
     expect(auto.exact).toBe(false);
     expect(auto.layer).toBe(exact.layer);
-    let max = 0, err = 0;
+    let max = 0,
+      err = 0;
     for (let i = 0; i < exact.gradient.length; i++) {
       max = Math.max(max, Math.abs(exact.gradient[i]));
       err = Math.max(err, Math.abs(exact.gradient[i] - auto.gradient[i]));
     }
     expect(max).toBeGreaterThan(0);
     expect(err).toBeLessThan(1e-4 * max);
-    const a = await gradCamMap(fm, act, SQUIRREL), b = await gradCamMap(fm, act, SQUIRREL, { autodiff: true, input });
+    const a = await gradCamMap(fm, act, SQUIRREL),
+      b = await gradCamMap(fm, act, SQUIRREL, { autodiff: true, input });
     const top = Math.max(...a.data);
     for (let p = 0; p < a.data.length; p++) expect(Math.abs(a.data[p] - b.data[p])).toBeLessThan(1e-4 * top);
   });
@@ -206,8 +228,27 @@ describe('Grad-CAM by tf.grad agrees with the closed form (SqueezeNet, fire9/con
 describe('CAM and Grad-CAM with an FC head (GAP -> MatMul), by hand', () => {
   // Input 2x2x3, A_k planes below; logits = mean over positions of A W, W = [[1,-1],[2,0],[0,3]] (rows = k).
   // Class 0 per position: A0 + 2 A1 = [1, 2; 2, 0] (logit 5/4); class 1: -A0 + 3 A2 = [-1, 0; 1, 6] (logit 6/4).
-  const A = planes([[[1, 0], [2, 0]], [[0, 1], [0, 0]], [[0, 0], [1, 2]]]);
-  const info = (id: string): ModelInfo => ({ id, inputSize: 2, preprocessing: { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] }, logits: 'fc', labels: [] });
+  const A = planes([
+    [
+      [1, 0],
+      [2, 0],
+    ],
+    [
+      [0, 1],
+      [0, 0],
+    ],
+    [
+      [0, 0],
+      [1, 2],
+    ],
+  ]);
+  const info = (id: string): ModelInfo => ({
+    id,
+    inputSize: 2,
+    preprocessing: { range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1] },
+    logits: 'fc',
+    labels: [],
+  });
   async function run(g: GraphBuilder, id: string) {
     const m = FixationModel.create(await loadGraphModel({ load: async () => g.artifacts() }), info(id));
     const x = tf.tensor4d(A, [1, 2, 2, 3]);
@@ -220,8 +261,20 @@ describe('CAM and Grad-CAM with an FC head (GAP -> MatMul), by hand', () => {
   }
   it('weights the GAP input by the class column of the FC, shifted to min 0; Grad-CAM = ReLU(CAM)/HW', async () => {
     const g = new GraphBuilder(2);
-    g.op('gap', 'Mean', ['input', g.ints('gap/axes', [1, 2])], { T: { type: 'DT_FLOAT' }, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } });
-    g.matmul('fc', 'gap', matrix([[1, -1], [2, 0], [0, 3]]));
+    g.op('gap', 'Mean', ['input', g.ints('gap/axes', [1, 2])], {
+      T: { type: 'DT_FLOAT' },
+      Tidx: { type: 'DT_INT32' },
+      keep_dims: { b: false },
+    });
+    g.matmul(
+      'fc',
+      'gap',
+      matrix([
+        [1, -1],
+        [2, 0],
+        [0, 3],
+      ]),
+    );
     const { m, a, logits } = await run(g, 'fcHead');
     expect([...logits].map((v) => +v.toFixed(6))).toEqual([1.25, 1.5]);
     const head = classHead(m);
@@ -253,20 +306,32 @@ describe('centre prior', () => {
   });
 });
 
-describe('the thresholded GAP rule (gapThreshold, the rule search\'s winner)', () => {
+describe("the thresholded GAP rule (gapThreshold, the rule search's winner)", () => {
   it('keeps the class-map positions with a >= t * max, each with its share of their sum', () => {
     const a = acts.get('conv10/Relu')!;
     const ch = Array.from({ length: 169 }, (_, p) => a[p * 1000 + SQUIRREL]);
     const max = Math.max(...ch);
-    const strong = ch.map((v, p) => [v, p]).filter(([v]) => v > 0 && v >= 0.75 * max).map(([, p]) => p);
+    const strong = ch
+      .map((v, p) => [v, p])
+      .filter(([v]) => v > 0 && v >= 0.75 * max)
+      .map(([, p]) => p);
     expect(strong.length).toBeGreaterThan(0);
     const sum = strong.reduce((s, p) => s + ch[p], 0);
-    const r = unravelCpu(fm.graph, (n) => acts.get(n)!, SQUIRREL, { location: 'center', gap: 'positive', weights: 'contribution', gapThreshold: 0.75 });
+    const r = unravelCpu(fm.graph, (n) => acts.get(n)!, SQUIRREL, {
+      location: 'center',
+      gap: 'positive',
+      weights: 'contribution',
+      gapThreshold: 0.75,
+    });
     const kept = r.layers.find((l) => l.name === 'conv10/Relu')!;
     expect([...kept.indices]).toEqual(strong.map((p) => p * 1000 + SQUIRREL));
     strong.forEach((p, i) => expect(kept.weights[i]).toBeCloseTo(ch[p] / sum, 6));
     // Without the threshold every positive position is kept.
-    const all = unravelCpu(fm.graph, (n) => acts.get(n)!, SQUIRREL, { location: 'center', gap: 'positive', weights: 'contribution' });
+    const all = unravelCpu(fm.graph, (n) => acts.get(n)!, SQUIRREL, {
+      location: 'center',
+      gap: 'positive',
+      weights: 'contribution',
+    });
     expect(all.layers.find((l) => l.name === 'conv10/Relu')!.indices.length).toBe(ch.filter((v) => v > 0).length);
   });
   it('rejects a threshold outside [0, 1) naming it', () => {
@@ -291,8 +356,12 @@ describe('metrics on hand-made maps', () => {
   });
   it('energy share: mass inside the (inclusive) box over all mass', () => {
     const m = new Float32Array(16); // 4x4
-    m[0] = 1; m[1] = 1; m[4] = 1; m[5] = 1; // the 2x2 box [0,0,1,1]
-    m[15] = 2; m[10] = 2;
+    m[0] = 1;
+    m[1] = 1;
+    m[4] = 1;
+    m[5] = 1; // the 2x2 box [0,0,1,1]
+    m[15] = 2;
+    m[10] = 2;
     expect(energyShare(m, 4, [0, 0, 1, 1])).toBeCloseTo(0.5, 12);
     expect(energyShare(new Float32Array(16), 4, [0, 0, 1, 1])).toBe(0);
   });
@@ -322,7 +391,11 @@ describe('npm run eval -- --model squeezenet1_1 --quick', () => {
     const env = { ...process.env };
     delete env.CNNFIX_SHARED;
     delete env.SHARED_DIR;
-    await promisify(execFile)('npx', ['tsx', 'scripts/eval.ts', '--model', 'squeezenet1_1', '--quick'], { cwd: ROOT, maxBuffer: 1 << 26, env });
+    await promisify(execFile)('npx', ['tsx', 'scripts/eval.ts', '--model', 'squeezenet1_1', '--quick'], {
+      cwd: ROOT,
+      maxBuffer: 1 << 26,
+      env,
+    });
     const r = JSON.parse(await readFile(join(ROOT, 'out/eval-squeezenet1_1-quick.json'), 'utf8'));
     expect(r.model).toBe('squeezenet1_1');
     // Every object kind the photos give (at least 10), none kept more often than asked.

@@ -19,7 +19,11 @@ const photo = (name: string) => readImage(photoPath(name));
 
 /** Top-1 of tfjs's own execute on a centre crop resized with tf.image.resizeBilinear (not the engine's preprocess). */
 async function independentTop1(m: FixationModel, img: tf.Tensor3D): Promise<{ index: number; logits: Float32Array }> {
-  const { range: [lo, hi], mean, std } = m.info.preprocessing;
+  const {
+    range: [lo, hi],
+    mean,
+    std,
+  } = m.info.preprocessing;
   const out = tf.tidy(() => {
     const [H, W] = img.shape;
     const s = Math.min(H, W);
@@ -51,23 +55,28 @@ describe('catalog', () => {
 
 describe('mobilenet_v2 (MobileNetV2 from ST int8 weights, committed as uint8)', () => {
   let m: FixationModel;
-  beforeAll(async () => { m = await loadModel('mobilenet_v2'); });
+  beforeAll(async () => {
+    m = await loadModel('mobilenet_v2');
+  });
   afterAll(() => m?.dispose());
 
   const vectors = mirror('mobilenet_v2/testvectors');
   for (const i of [0, 1, 2]) {
-    it.skipIf(lacks(`catalog.test.ts (mobilenet_v2 test vector ${i})`, join(vectors, `input_${i}.f32`)))(`test vector ${i}: the logits node reproduces logits_${i}`, async () => {
-      const dir = vectors;
-      const expected = f32(join(dir, `logits_${i}.f32`));
-      const input = tf.tensor4d(f32(join(dir, `input_${i}.f32`)), [1, 224, 224, 3]);
-      const fwd = await m.forward(input);
-      disposeForward(fwd, [input]);
-      input.dispose();
-      expect(fwd.logits.length).toBe(1000);
-      let err = 0;
-      for (let k = 0; k < 1000; k++) err = Math.max(err, Math.abs(fwd.logits[k] - expected[k]));
-      expect(err).toBeLessThanOrEqual(1e-3 * Math.max(...expected.map(Math.abs)));
-    });
+    it.skipIf(lacks(`catalog.test.ts (mobilenet_v2 test vector ${i})`, join(vectors, `input_${i}.f32`)))(
+      `test vector ${i}: the logits node reproduces logits_${i}`,
+      async () => {
+        const dir = vectors;
+        const expected = f32(join(dir, `logits_${i}.f32`));
+        const input = tf.tensor4d(f32(join(dir, `input_${i}.f32`)), [1, 224, 224, 3]);
+        const fwd = await m.forward(input);
+        disposeForward(fwd, [input]);
+        input.dispose();
+        expect(fwd.logits.length).toBe(1000);
+        let err = 0;
+        for (let k = 0; k < 1000; k++) err = Math.max(err, Math.abs(fwd.logits[k] - expected[k]));
+        expect(err).toBeLessThanOrEqual(1e-3 * Math.max(...expected.map(Math.abs)));
+      },
+    );
   }
 
   it('squirrel_cls.jpg: top-1 is 335 fox squirrel (mirror README), explained with fixations', async () => {
@@ -82,7 +91,9 @@ describe('mobilenet_v2 (MobileNetV2 from ST int8 weights, committed as uint8)', 
 
 describe('mobilenet_v1_025_224_tfhub (TF Hub MobileNet v1 0.25, 1001 outputs)', () => {
   let m: FixationModel;
-  beforeAll(async () => { m = await loadModel('mobilenet_v1_025_224_tfhub'); });
+  beforeAll(async () => {
+    m = await loadModel('mobilenet_v1_025_224_tfhub');
+  });
   afterAll(() => m?.dispose());
 
   it("fruits.jpg: top-1 is 951 'orange' (index 0 is background), the same as tfjs's own execute", async () => {
@@ -97,7 +108,7 @@ describe('mobilenet_v1_025_224_tfhub (TF Hub MobileNet v1 0.25, 1001 outputs)', 
   });
 });
 
-describe("each model's default rules (catalog \"rules\")", () => {
+describe('each model\'s default rules (catalog "rules")', () => {
   it("'default' means the model's rules, 'reference' the authors'; bad rules are refused naming the model", async () => {
     const m = await loadModel('mobilenet_v1_025_224_tfhub');
     const entry = CATALOG.models.find((e: { id: string }) => e.id === 'mobilenet_v1_025_224_tfhub');
@@ -105,10 +116,14 @@ describe("each model's default rules (catalog \"rules\")", () => {
     expect((await explain(m, img, { rules: 'default' })).rules).toEqual(entry.rules);
     expect((await explain(m, img)).rules).toEqual(entry.rules);
     expect((await explain(m, img, { rules: 'reference' })).rules).toEqual(PRESETS.reference);
-    expect((await explain(m, img, { override: { gapThreshold: 0.5 } })).rules).toEqual({ ...entry.rules, gapThreshold: 0.5 });
+    expect((await explain(m, img, { override: { gapThreshold: 0.5 } })).rules).toEqual({
+      ...entry.rules,
+      gapThreshold: 0.5,
+    });
     img.dispose();
-    expect(() => FixationModel.create(m.model, { ...m.info, id: 'bad', rules: { ...entry.rules, location: 'left' } }))
-      .toThrow(/model 'bad': its default rules: rule location='left' is not one of center, max/);
+    expect(() =>
+      FixationModel.create(m.model, { ...m.info, id: 'bad', rules: { ...entry.rules, location: 'left' } }),
+    ).toThrow(/model 'bad': its default rules: rule location='left' is not one of center, max/);
     m.dispose();
   });
 });

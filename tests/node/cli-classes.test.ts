@@ -14,13 +14,20 @@ import { photo, SQUIRREL } from '../fixtures/data.ts';
 
 const FRUITS = photo('fruits.jpg');
 
-
 describe('per-class hue overlay (drawExplanation with several classes)', () => {
-  it('each pixel takes the colour of the strongest class there, with that value\'s alpha', () => {
+  it("each pixel takes the colour of the strongest class there, with that value's alpha", () => {
     // A 3x1 grey image; class A strong on the left, class B on the right, both 0.5 in the middle (ties go to A).
-    const image = { width: 3, height: 1, data: new Uint8Array([100, 100, 100, 255, 100, 100, 100, 255, 100, 100, 100, 255]) };
-    const A = Float32Array.from([1, 0.5, 0]), B = Float32Array.from([0.2, 0.5, 1]);
-    const out = drawExplanation(image, [{ heatmap: A, points: [], box: null, color: '#ff0000' }, { heatmap: B, points: [], box: null, color: '#0000ff' }]);
+    const image = {
+      width: 3,
+      height: 1,
+      data: new Uint8Array([100, 100, 100, 255, 100, 100, 100, 255, 100, 100, 100, 255]),
+    };
+    const A = Float32Array.from([1, 0.5, 0]),
+      B = Float32Array.from([0.2, 0.5, 1]);
+    const out = drawExplanation(image, [
+      { heatmap: A, points: [], box: null, color: '#ff0000' },
+      { heatmap: B, points: [], box: null, color: '#0000ff' },
+    ]);
     const blend = (c: number, v: number) => Math.round(100 * (1 - overlayAlpha(v, 0.6)) + c * overlayAlpha(v, 0.6));
     expect([...out.data.subarray(0, 3)]).toEqual([blend(255, 1), blend(0, 1), blend(0, 1)]);
     expect([...out.data.subarray(4, 7)]).toEqual([blend(255, 0.5), blend(0, 0.5), blend(0, 0.5)]);
@@ -31,7 +38,9 @@ describe('per-class hue overlay (drawExplanation with several classes)', () => {
 
 describe('cnnfix explain --class K1,K2 and --layer', () => {
   let tmp: string;
-  beforeAll(() => { tmp = mkdtempSync(join(tmpdir(), 'cnnfix-classes-')); });
+  beforeAll(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'cnnfix-classes-'));
+  });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('explains each class with its own colour, heatmap file and JSON entry', async () => {
@@ -41,7 +50,10 @@ describe('cnnfix explain --class K1,K2 and --layer', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/335 fox squirrel.*#ff3b30.*; 336 marmot.*#30d158/);
     const j = JSON.parse(readFileSync(join(out, 'squirrel_cls.json'), 'utf8'));
-    expect(j.classes.map((c: { class: { index: number }; color: string }) => [c.class.index, c.color])).toEqual([[335, CLASS_COLORS[0]], [336, CLASS_COLORS[1]]]);
+    expect(j.classes.map((c: { class: { index: number }; color: string }) => [c.class.index, c.color])).toEqual([
+      [335, CLASS_COLORS[0]],
+      [336, CLASS_COLORS[1]],
+    ]);
     expect(j.class.index).toBe(335);
     for (const k of [335, 336]) {
       const png = PNG.sync.read(readFileSync(join(out, `squirrel_cls.heatmap-${k}.png`)));
@@ -61,25 +73,41 @@ describe('cnnfix explain --class K1,K2 and --layer', () => {
     const png = PNG.sync.read(readFileSync(join(out, 'fruits.png')));
     const img = decodeImage(readFileSync(FRUITS));
     const maps = [951, 950].map((k) => PNG.sync.read(readFileSync(join(out, `fruits.heatmap-${k}.png`))).data);
-    const hue = CLASS_COLORS.slice(0, 2).map((h) => h.slice(1).match(/../g)!.map((x) => parseInt(x, 16)));
+    const hue = CLASS_COLORS.slice(0, 2).map((h) =>
+      h
+        .slice(1)
+        .match(/../g)!
+        .map((x) => parseInt(x, 16)),
+    );
     // Points and boxes are drawn over the heat: leave out what lies near them, and near-ties of the two maps.
     const marks = j.classes.flatMap((c: { fixations: { x: number; y: number }[] }) => c.fixations);
     const boxes: number[][] = j.classes.map((c: { box: number[] | null }) => c.box).filter(Boolean);
-    const near = (x: number, y: number) => marks.some((p: { x: number; y: number }) => Math.hypot(p.x - x, p.y - y) < 8)
-      || boxes.some(([x1, y1, x2, y2]) => x > x1 - 8 && x < x2 + 8 && y > y1 - 8 && y < y2 + 8 && (Math.abs(x - x1) < 8 || Math.abs(x - x2) < 8 || Math.abs(y - y1) < 8 || Math.abs(y - y2) < 8));
-    let maxDiff = 0, checked = 0;
+    const near = (x: number, y: number) =>
+      marks.some((p: { x: number; y: number }) => Math.hypot(p.x - x, p.y - y) < 8) ||
+      boxes.some(
+        ([x1, y1, x2, y2]) =>
+          x > x1 - 8 &&
+          x < x2 + 8 &&
+          y > y1 - 8 &&
+          y < y2 + 8 &&
+          (Math.abs(x - x1) < 8 || Math.abs(x - x2) < 8 || Math.abs(y - y1) < 8 || Math.abs(y - y2) < 8),
+      );
+    let maxDiff = 0,
+      checked = 0;
     const tinted = [0, 0];
-    for (let y = 0; y < png.height; y++) for (let x = 0; x < png.width; x++) {
-      if (near(x, y)) continue;
-      const i = 4 * (y * png.width + x);
-      const v = maps.map((m) => m[i] / 255);
-      if (Math.abs(v[0] - v[1]) <= 1 / 255 && v[0] > 0) continue; // which is stronger is lost in the 8-bit maps
-      const k = v[1] > v[0] ? 1 : 0;
-      const a = overlayAlpha(v[k], 0.6); // the CLI's opacity
-      if (a > 0.5) tinted[k]++;
-      for (let c = 0; c < 3; c++) maxDiff = Math.max(maxDiff, Math.abs(png.data[i + c] - (img.data[i + c] * (1 - a) + hue[k][c] * a)));
-      checked++;
-    }
+    for (let y = 0; y < png.height; y++)
+      for (let x = 0; x < png.width; x++) {
+        if (near(x, y)) continue;
+        const i = 4 * (y * png.width + x);
+        const v = maps.map((m) => m[i] / 255);
+        if (Math.abs(v[0] - v[1]) <= 1 / 255 && v[0] > 0) continue; // which is stronger is lost in the 8-bit maps
+        const k = v[1] > v[0] ? 1 : 0;
+        const a = overlayAlpha(v[k], 0.6); // the CLI's opacity
+        if (a > 0.5) tinted[k]++;
+        for (let c = 0; c < 3; c++)
+          maxDiff = Math.max(maxDiff, Math.abs(png.data[i + c] - (img.data[i + c] * (1 - a) + hue[k][c] * a)));
+        checked++;
+      }
     expect(checked).toBeGreaterThan(0.5 * png.width * png.height);
     // Both hues are there, each over a blob or more (orange's map on the orange, lemon's on the lemon and the lime;
     // SqueezeNet's catalog rules keep 1-3 fixations per class here: 466 pixels tinted for lemon).

@@ -18,7 +18,6 @@ const PHOTOS_DIR = join(ROOT, 'eval/data/images');
 const VECTORS = mirror('squeezenet1_1/testvectors');
 const NO_VECTORS = lacks('cli.test.ts --tensor', join(VECTORS, 'input_0.f32'));
 
-
 let tmp: string;
 // The same model in this process, for expected values the CLI does not compute: the graph's softmax node ('prob').
 let fm: FixationModel;
@@ -49,7 +48,16 @@ describe('cnnfix explain', () => {
   const out = () => join(tmp, 'ok');
   beforeAll(async () => {
     // The fixations method's output in every field (SqueezeNet's own default, guided: tests/node/guided.test.ts).
-    run = await cnnfix('explain', SQUIRREL, '--method', 'fixations', ...(NO_VECTORS ? [] : ['--tensor', join(VECTORS, 'input_0.f32')]), '--out', out(), '--save-heatmap');
+    run = await cnnfix(
+      'explain',
+      SQUIRREL,
+      '--method',
+      'fixations',
+      ...(NO_VECTORS ? [] : ['--tensor', join(VECTORS, 'input_0.f32')]),
+      '--out',
+      out(),
+      '--save-heatmap',
+    );
   });
 
   it('exits 0 and prints the class and the time per input', () => {
@@ -60,12 +68,39 @@ describe('cnnfix explain', () => {
 
   it('writes the JSON with every field, each with its value', async () => {
     const j = JSON.parse(readFileSync(join(out(), 'squirrel_cls.json'), 'utf8'));
-    expect(Object.keys(j).sort()).toEqual(['box', 'boxSource', 'camBox', 'class', 'classes', 'file', 'fit', 'fixations', 'image', 'inputFixations', 'layers', 'method', 'model', 'peak', 'rules', 'timingsMs', 'top'].sort());
+    expect(Object.keys(j).sort()).toEqual(
+      [
+        'box',
+        'boxSource',
+        'camBox',
+        'class',
+        'classes',
+        'file',
+        'fit',
+        'fixations',
+        'image',
+        'inputFixations',
+        'layers',
+        'method',
+        'model',
+        'peak',
+        'rules',
+        'timingsMs',
+        'top',
+      ].sort(),
+    );
     // One explained class: 'classes' holds it once more, with its colour, equal to the top-level fields.
     expect(j.classes).toHaveLength(1);
     expect(j.classes[0]).toEqual({
-      class: j.class, color: expect.stringMatching(/^#[0-9a-f]{6}$/i), layers: j.layers, inputFixations: j.inputFixations,
-      fixations: j.fixations, box: j.box, boxSource: j.boxSource, camBox: j.camBox, peak: j.peak,
+      class: j.class,
+      color: expect.stringMatching(/^#[0-9a-f]{6}$/i),
+      layers: j.layers,
+      inputFixations: j.inputFixations,
+      fixations: j.fixations,
+      box: j.box,
+      boxSource: j.boxSource,
+      camBox: j.camBox,
+      peak: j.peak,
     });
     expect(j.file).toBe(SQUIRREL);
     expect(j.image).toEqual({ width: 535, height: 426, kind: 'image' });
@@ -102,7 +137,8 @@ describe('cnnfix explain', () => {
       expect(p.w).toBeCloseTo(match![1], 6);
       expect(p.x >= 0 && p.x <= 534 && p.y >= 0 && p.y <= 425).toBe(true);
     }
-    const xs = j.fixations.map((p: { x: number }) => p.x), ys = j.fixations.map((p: { y: number }) => p.y);
+    const xs = j.fixations.map((p: { x: number }) => p.x),
+      ys = j.fixations.map((p: { y: number }) => p.y);
     // The paper's box around the fixations, none from fewer than MIN_BOX_POINTS points (a sliver spans no object).
     if (j.fixations.length >= MIN_BOX_POINTS) {
       expect(j.box).toEqual([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)]);
@@ -113,8 +149,26 @@ describe('cnnfix explain', () => {
     }
     // camBox contains the peak; both are image pixels.
     const [cx1, cy1, cx2, cy2] = j.camBox;
-    expect(0 <= cx1 && cx1 <= j.peak[0] && j.peak[0] <= cx2 && cx2 <= 534 && 0 <= cy1 && cy1 <= j.peak[1] && j.peak[1] <= cy2 && cy2 <= 425).toBe(true);
-    for (const k of ['decodeMs', 'preprocessMs', 'forwardMs', 'unravelMs', 'heatmapMs', 'totalMs', 'drawMs', 'imageMs']) {
+    expect(
+      0 <= cx1 &&
+        cx1 <= j.peak[0] &&
+        j.peak[0] <= cx2 &&
+        cx2 <= 534 &&
+        0 <= cy1 &&
+        cy1 <= j.peak[1] &&
+        j.peak[1] <= cy2 &&
+        cy2 <= 425,
+    ).toBe(true);
+    for (const k of [
+      'decodeMs',
+      'preprocessMs',
+      'forwardMs',
+      'unravelMs',
+      'heatmapMs',
+      'totalMs',
+      'drawMs',
+      'imageMs',
+    ]) {
       expect(j.timingsMs[k], k).toBeGreaterThanOrEqual(0);
     }
     expect(j.timingsMs.imageMs).toBeGreaterThan(0);
@@ -137,34 +191,54 @@ describe('cnnfix explain', () => {
     expect(Math.abs(Math.floor(best / heat.width) - j.peak[1])).toBeLessThanOrEqual(3);
   });
 
-  it.skipIf(NO_VECTORS)('--tensor explains the test vector: top-1 = argmax of its expected logits, coordinates in input pixels', () => {
-    const b = readFileSync(join(VECTORS, 'logits_0.f32'));
-    const logits = Array.from({ length: 1000 }, (_, i) => b.readFloatLE(4 * i));
-    const j = JSON.parse(readFileSync(join(out(), 'input_0.json'), 'utf8'));
-    expect(j.class.index).toBe(logits.indexOf(Math.max(...logits)));
-    expect(j.image).toMatchObject({ width: 224, height: 224, kind: 'tensor' });
-    for (const p of j.fixations) expect(p.x >= 0 && p.x <= 223 && p.y >= 0 && p.y <= 223).toBe(true);
-    const png = PNG.sync.read(readFileSync(join(out(), 'input_0.png')));
-    expect([png.width, png.height]).toEqual([224, 224]);
-  });
+  it.skipIf(NO_VECTORS)(
+    '--tensor explains the test vector: top-1 = argmax of its expected logits, coordinates in input pixels',
+    () => {
+      const b = readFileSync(join(VECTORS, 'logits_0.f32'));
+      const logits = Array.from({ length: 1000 }, (_, i) => b.readFloatLE(4 * i));
+      const j = JSON.parse(readFileSync(join(out(), 'input_0.json'), 'utf8'));
+      expect(j.class.index).toBe(logits.indexOf(Math.max(...logits)));
+      expect(j.image).toMatchObject({ width: 224, height: 224, kind: 'tensor' });
+      for (const p of j.fixations) expect(p.x >= 0 && p.x <= 223 && p.y >= 0 && p.y <= 223).toBe(true);
+      const png = PNG.sync.read(readFileSync(join(out(), 'input_0.png')));
+      expect([png.width, png.height]).toEqual([224, 224]);
+    },
+  );
 });
 
 describe('cnnfix on a folder', () => {
   const images = readdirSync(PHOTOS_DIR).filter((f) => /\.(jpe?g|png)$/i.test(f));
-  const hasScript = (() => { try { execFileSync('script', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();
+  const hasScript = (() => {
+    try {
+      execFileSync('script', ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
 
-  it('on a terminal (a pseudo-terminal from util-linux script): a progress bar, and every result line still shown', { skip: !hasScript }, () => {
-    const out = join(tmp, 'tty');
-    const cmd = [process.execPath, join(ROOT, 'bin/cnnfix.js'), 'explain', PHOTOS_DIR, '--out', out].map((a) => `'${a}'`).join(' ');
-    const text = execFileSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
-    expect(text).toMatch(new RegExp(`cnnfix [\\u2588\\u2591]+ [1-9]/${images.length} images`));
-    for (const f of images) expect(text).toContain(`${join(PHOTOS_DIR, f)}: `);
-    expect(readFileSync(join(out, 'index.jsonl'), 'utf8').trim().split('\n')).toHaveLength(images.length);
-  });
+  it(
+    'on a terminal (a pseudo-terminal from util-linux script): a progress bar, and every result line still shown',
+    { skip: !hasScript },
+    () => {
+      const out = join(tmp, 'tty');
+      const cmd = [process.execPath, join(ROOT, 'bin/cnnfix.js'), 'explain', PHOTOS_DIR, '--out', out]
+        .map((a) => `'${a}'`)
+        .join(' ');
+      const text = execFileSync('script', ['-qec', cmd, '/dev/null'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+      });
+      expect(text).toMatch(new RegExp(`cnnfix [\\u2588\\u2591]+ [1-9]/${images.length} images`));
+      for (const f of images) expect(text).toContain(`${join(PHOTOS_DIR, f)}: `);
+      expect(readFileSync(join(out, 'index.jsonl'), 'utf8').trim().split('\n')).toHaveLength(images.length);
+    },
+  );
 });
 
 describe('cnnfix classify', () => {
-  it('prints the top-5 of the graph\'s softmax, in order, with index and label', async () => {
+  it("prints the top-5 of the graph's softmax, in order, with index and label", async () => {
     const run = await cnnfix('classify', SQUIRREL);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -192,7 +266,18 @@ describe('cnnfix classify', () => {
 describe('cnnfix explain --class, --fit letterbox, --model', () => {
   it('explains the class asked for on the letterboxed photo; fixations inside the photo', async () => {
     const dir = join(tmp, 'class');
-    const run = await cnnfix('explain', SQUIRREL, '--class', '380', '--fit', 'letterbox', '--model', 'squeezenet1_1', '--out', dir);
+    const run = await cnnfix(
+      'explain',
+      SQUIRREL,
+      '--class',
+      '380',
+      '--fit',
+      'letterbox',
+      '--model',
+      'squeezenet1_1',
+      '--out',
+      dir,
+    );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('squirrel_cls.jpg: 380 titi, titi monkey');
@@ -209,7 +294,12 @@ describe('cnnfix explain --class, --fit letterbox, --model', () => {
     expect(j.fixations.length).toBeGreaterThan(0);
     for (const p of j.fixations) {
       expect(p.x >= 0 && p.x <= 534 && p.y >= 0 && p.y <= 425, `(${p.x}, ${p.y})`).toBe(true);
-      expect(j.inputFixations.some((f: { x: number; y: number }) => Math.abs((f.x * 534) / 223 - p.x) < 1e-9 && Math.abs(-54.5 + (f.y * 534) / 223 - p.y) < 1e-9)).toBe(true);
+      expect(
+        j.inputFixations.some(
+          (f: { x: number; y: number }) =>
+            Math.abs((f.x * 534) / 223 - p.x) < 1e-9 && Math.abs(-54.5 + (f.y * 534) / 223 - p.y) < 1e-9,
+        ),
+      ).toBe(true);
     }
   });
 
@@ -233,7 +323,7 @@ describe('cnnfix explain --class, --fit letterbox, --model', () => {
 });
 
 describe('cnnfix explain --method', () => {
-  it('cam: the class map\'s box, no fixations; center: the peak in the middle of the photo', async () => {
+  it("cam: the class map's box, no fixations; center: the peak in the middle of the photo", async () => {
     const dir = join(tmp, 'method');
     const cam = await cnnfix('explain', SQUIRREL, '--method', 'cam', '--out', dir);
     expect(cam.code).toBe(0);
@@ -251,7 +341,8 @@ describe('cnnfix explain --method', () => {
     tf.dispose([img, input, act]);
     let best = 0;
     for (let p = 0; p < 169; p++) if (a[p * 1000 + 335] > a[best * 1000 + 335]) best = p;
-    const cx = 54.5 + ((15 + 16 * (best % 13)) * 425) / 223, cy = ((15 + 16 * Math.floor(best / 13)) * 425) / 223;
+    const cx = 54.5 + ((15 + 16 * (best % 13)) * 425) / 223,
+      cy = ((15 + 16 * Math.floor(best / 13)) * 425) / 223;
     expect(Math.abs(j.peak[0] - cx)).toBeLessThanOrEqual(1);
     expect(Math.abs(j.peak[1] - cy)).toBeLessThanOrEqual(1);
 

@@ -5,7 +5,16 @@
 // npm's `prepare` (the generated ONNX decoder) is run by hand, as `npm ci` would.
 // Inside that clone this file skips itself (CNNFIX_IN_CLONE), or it would clone again.
 import { execFile, execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
@@ -15,7 +24,11 @@ import { photo } from '../fixtures/data.ts';
 const ROOT = join(import.meta.dirname, '../..');
 const IN_CLONE = !!process.env.CNNFIX_IN_CLONE;
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((done) => {
     execFile(cmd, args, { cwd, env, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
@@ -36,12 +49,21 @@ beforeAll(() => {
   // .gitignore's node_modules/ matches a folder, not this link.
   appendFileSync(join(clone, '.git/info/exclude'), '/node_modules\n');
   // Nothing of this run leaks in: no mirror, no npm lifecycle variables, no vitest worker state.
-  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['MODELS_MIRROR', 'TEST_TIER', 'NODE_ENV'].includes(k) &&
-    !k.startsWith('npm_') && !k.startsWith('VITEST') && !k.startsWith('CNNFIX_CLONE_')));
+  env = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) =>
+        !['MODELS_MIRROR', 'TEST_TIER', 'NODE_ENV'].includes(k) &&
+        !k.startsWith('npm_') &&
+        !k.startsWith('VITEST') &&
+        !k.startsWith('CNNFIX_CLONE_'),
+    ),
+  );
   // What `npm ci` runs after installing: the ONNX decoder generated from onnx.proto (git-ignored, so not in the clone).
   execFileSync('npm', ['run', 'prepare'], { cwd: clone, env, stdio: 'ignore' });
 }, 120_000);
-afterAll(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
 
 describe.skipIf(IN_CLONE)('a fresh clone, no mirror', () => {
   it('has no ../shared and no MODELS_MIRROR', () => {
@@ -53,9 +75,14 @@ describe.skipIf(IN_CLONE)('a fresh clone, no mirror', () => {
     const cat = JSON.parse(readFileSync(join(clone, 'models/catalog.json'), 'utf8'));
     const want = cat.models.flatMap((m: { id: string; files: Record<string, string> }) => {
       const json = JSON.parse(readFileSync(join(clone, 'models', m.id, 'model.json'), 'utf8'));
-      return [...new Set([...Object.keys(m.files), ...json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths)])].map((f) => `models/${m.id}/${f}`);
+      return [
+        ...new Set([...Object.keys(m.files), ...json.weightsManifest.flatMap((g: { paths: string[] }) => g.paths)]),
+      ].map((f) => `models/${m.id}/${f}`);
     });
-    const tracked = execFileSync('git', ['ls-files', 'models'], { cwd: clone, encoding: 'utf8' }).trim().split('\n').sort();
+    const tracked = execFileSync('git', ['ls-files', 'models'], { cwd: clone, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .sort();
     expect(tracked).toEqual(['models/catalog.json', ...want].sort());
   });
 
@@ -73,11 +100,19 @@ describe.skipIf(IN_CLONE)('a fresh clone, no mirror', () => {
   });
 
   // A known top-1 per catalog model (the mirror's README; the TF Hub MobileNet's 1001 outputs put background at 0).
-  const TOP1 = [['squeezenet1_1', 'squirrel_cls.jpg', 335, 'fox squirrel'], ['mobilenet_v2', 'squirrel_cls.jpg', 335, 'fox squirrel'],
-    ['mobilenet_v1_025_224_tfhub', 'fruits.jpg', 951, 'orange']] as const;
+  const TOP1 = [
+    ['squeezenet1_1', 'squirrel_cls.jpg', 335, 'fox squirrel'],
+    ['mobilenet_v2', 'squirrel_cls.jpg', 335, 'fox squirrel'],
+    ['mobilenet_v1_025_224_tfhub', 'fruits.jpg', 951, 'orange'],
+  ] as const;
   for (const [id, name, index, label] of TOP1) {
     it(`the CLI of the clone loads and runs ${id} (top-1 ${index} ${label} on ${name})`, async () => {
-      const run = await sh(process.execPath, [join(clone, 'bin/cnnfix.js'), 'classify', photo(name), '--model', id], clone, env);
+      const run = await sh(
+        process.execPath,
+        [join(clone, 'bin/cnnfix.js'), 'classify', photo(name), '--model', id],
+        clone,
+        env,
+      );
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       expect(run.stdout.split('\n')[1]).toMatch(new RegExp(`^\\s+[01]\\.\\d+\\s+${index}\\s+${label}`));
@@ -90,7 +125,12 @@ describe.skipIf(IN_CLONE)('a fresh clone, no mirror', () => {
     const fast = await sh('npm', ['run', 'test:fast'], clone, inner);
     expect(fast.code, fast.stdout.slice(-4000) + fast.stderr.slice(-4000)).toBe(0);
     const report = join(tmp, 'node-tier.json');
-    const node = await sh('npm', ['run', 'test:node', '--', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`], clone, inner);
+    const node = await sh(
+      'npm',
+      ['run', 'test:node', '--', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
+      clone,
+      inner,
+    );
     const tail = (r: Run) => r.stdout.slice(-3000) + r.stderr.slice(-3000);
     console.log(`in the clone: ${summary(fast.stdout)} (fast tier); ${summary(node.stdout)} (Node tier)`);
     expect(node.code, tail(node)).toBe(0);
@@ -104,11 +144,30 @@ describe.skipIf(IN_CLONE)('a fresh clone, no mirror', () => {
     const out = process.env.CNNFIX_CLONE_REPORT;
     const clean = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }) === '';
     if (out && clean) {
-      const files = (JSON.parse(readFileSync(report, 'utf8')).testResults as { name: string; status: string; assertionResults: { status: string }[] }[])
-        .filter((f) => f.status === 'passed' && f.assertionResults.length > 0 && f.assertionResults.every((t) => t.status === 'passed'))
-        .map((f) => relative(clone, f.name)).sort();
+      const files = (
+        JSON.parse(readFileSync(report, 'utf8')).testResults as {
+          name: string;
+          status: string;
+          assertionResults: { status: string }[];
+        }[]
+      )
+        .filter(
+          (f) =>
+            f.status === 'passed' &&
+            f.assertionResults.length > 0 &&
+            f.assertionResults.every((t) => t.status === 'passed'),
+        )
+        .map((f) => relative(clone, f.name))
+        .sort();
       mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(out, JSON.stringify({ head: execFileSync('git', ['rev-parse', 'HEAD'], { cwd: clone, encoding: 'utf8' }).trim(), files }, null, 1));
+      writeFileSync(
+        out,
+        JSON.stringify(
+          { head: execFileSync('git', ['rev-parse', 'HEAD'], { cwd: clone, encoding: 'utf8' }).trim(), files },
+          null,
+          1,
+        ),
+      );
       console.log(`passed in the clone with nothing skipped: ${files.join(', ')}`);
     }
   }, 1_500_000);
@@ -116,5 +175,9 @@ describe.skipIf(IN_CLONE)('a fresh clone, no mirror', () => {
 
 /** vitest's "Tests  N passed | M skipped (K)" line. */
 function summary(out: string): string {
-  return stripVTControlCharacters(out).match(/Tests\s+([^\n]*)/)?.[1].trim() ?? '(no summary)';
+  return (
+    stripVTControlCharacters(out)
+      .match(/Tests\s+([^\n]*)/)?.[1]
+      .trim() ?? '(no summary)'
+  );
 }

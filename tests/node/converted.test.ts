@@ -17,7 +17,8 @@ import { photo } from '../fixtures/data.ts';
 
 const IMAGES = ['squirrel_cls.jpg', 'orange.jpg', 'butterfly.jpg'].map(photo);
 let tmp: string;
-const M32 = kerasSoftmax32(), M128 = kerasSigmoid128();
+const M32 = kerasSoftmax32(),
+  M128 = kerasSigmoid128();
 
 function save(m: ConvertedModel, name: string, edit?: (json: ConvertedModel['json']) => void): string {
   const dir = join(tmp, name);
@@ -52,10 +53,15 @@ async function probsOf(fm: FixationModel, image: string): Promise<Float32Array> 
 
 /** The CLI in this process: exit code and what it printed. */
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
+  const out: string[] = [],
+    err: string[] = [];
   const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
-  console.error = (...a: unknown[]) => { err.push(a.join(' ')); };
+  console.log = (...a: unknown[]) => {
+    out.push(a.join(' '));
+  };
+  console.error = (...a: unknown[]) => {
+    err.push(a.join(' '));
+  };
   try {
     return { code: await main(args), out: out.join('\n'), err: err.join('\n') };
   } finally {
@@ -63,7 +69,9 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   }
 }
 
-beforeAll(() => { tmp = mkdtempSync(join(tmpdir(), 'cnnfix-converted-')); });
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'cnnfix-converted-'));
+});
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('a Keras model converted by tfjs-converter (signature keyed by layer names)', () => {
@@ -83,9 +91,14 @@ describe('a Keras model converted by tfjs-converter (signature keyed by layer na
     fm.dispose();
   });
 
-  it('128x128 float16 one-logit sigmoid: present with the model\'s own probability, absent with 1 - p, each explained', async () => {
+  it("128x128 float16 one-logit sigmoid: present with the model's own probability, absent with 1 - p, each explained", async () => {
     const fm = await loadModel({ path: save(M128, 'keras128') });
-    expect(fm.info).toMatchObject({ logits: M128.logits, probs: M128.head, inputSize: 128, labels: ['present', 'absent'] });
+    expect(fm.info).toMatchObject({
+      logits: M128.logits,
+      probs: M128.head,
+      inputSize: 128,
+      labels: ['present', 'absent'],
+    });
     expect(fm.head).toBe('binary');
     const seen: number[] = [];
     for (const image of IMAGES) {
@@ -106,7 +119,9 @@ describe('a Keras model converted by tfjs-converter (signature keyed by layer na
     expect(absent.class).toMatchObject({ index: 1, label: 'absent' });
     expect(present.class.prob + absent.class.prob).toBeCloseTo(1, 6);
     // At the dense layer present keeps the pooled channels with a positive contribution w·a, absent those with -w·a.
-    const [kp, ka] = [present, absent].map((c) => new Set(c.kept.find((l) => l.name.endsWith('global_average_pooling2d/Mean'))!.indices));
+    const [kp, ka] = [present, absent].map(
+      (c) => new Set(c.kept.find((l) => l.name.endsWith('global_average_pooling2d/Mean'))!.indices),
+    );
     expect(kp.size + ka.size).toBeGreaterThan(0);
     expect([...kp].some((i) => ka.has(i))).toBe(false);
     expect(absent.inputFixations.length).toBeGreaterThan(0);
@@ -119,7 +134,9 @@ describe('a Keras model converted by tfjs-converter (signature keyed by layer na
 
   it('a multi-label sigmoid head: per-class sigmoids, ranked by them', async () => {
     const dir = save(M32, 'keras32-sigmoid', (json) => {
-      const head = (json.modelTopology as { node: { name: string; op: string }[] }).node.find((n) => n.name === M32.head)!;
+      const head = (json.modelTopology as { node: { name: string; op: string }[] }).node.find(
+        (n) => n.name === M32.head,
+      )!;
       head.op = 'Sigmoid';
     });
     const fm = await loadModel({ path: dir });
@@ -139,7 +156,7 @@ describe('a Keras model converted by tfjs-converter (signature keyed by layer na
     fm.dispose();
   });
 
-  it('the CLI, given only the folder: class, the model\'s own probability, fixations, Grad-CAM and CAM; --class absent', async () => {
+  it("the CLI, given only the folder: class, the model's own probability, fixations, Grad-CAM and CAM; --class absent", async () => {
     const dir = save(M128, 'keras128-cli');
     const out = join(tmp, 'cli-out');
     const fm = await loadModel({ path: dir });
@@ -150,7 +167,9 @@ describe('a Keras model converted by tfjs-converter (signature keyed by layer na
     expect(r.err).toBe('');
     expect(r.out).toContain(`squirrel_cls.jpg: ${want}, `);
     const json = JSON.parse(readFileSync(join(out, 'squirrel_cls.json'), 'utf8'));
-    expect(json.top.map((t: { prob: number }) => t.prob.toFixed(3))).toEqual([p, 1 - p].sort((a, b) => b - a).map((v) => v.toFixed(3)));
+    expect(json.top.map((t: { prob: number }) => t.prob.toFixed(3))).toEqual(
+      [p, 1 - p].sort((a, b) => b - a).map((v) => v.toFixed(3)),
+    );
     expect(json.fixations.length).toBeGreaterThan(0);
     r = await cli('explain', IMAGES[0], '--model-dir', dir, '--class', 'absent', '--out', out);
     expect(r.out).toContain(`1 absent (p=${(1 - p).toFixed(3)})`);
@@ -163,7 +182,9 @@ describe('a Keras model converted by tfjs-converter (signature keyed by layer na
     expect(r.code).toBe(2);
     r = await cli('explain', IMAGES[0], '--model-dir', save(M32, 'keras32-cli'), '--class', 'absent', '--out', out);
     expect(r.code).toBe(2);
-    expect(r.err).toContain("--class present/absent applies to a one-logit sigmoid head; model 'keras32-cli' has a softmax head");
+    expect(r.err).toContain(
+      "--class present/absent applies to a one-logit sigmoid head; model 'keras32-cli' has a softmax head",
+    );
   }, 60_000);
 });
 
@@ -197,27 +218,35 @@ describe('ONNX with a quantized integer output', () => {
 
 describe('errors name the file, the node or layer, and what to pass', () => {
   it('graph model: a signature output naming no node, an unknown logits node, a wrong input size', async () => {
-    const dir = save(M32, 'bad-signature', (json) => { json.signature.outputs.activation_6.name = 'Identity_9:0'; });
+    const dir = save(M32, 'bad-signature', (json) => {
+      json.signature.outputs.activation_6.name = 'Identity_9:0';
+    });
     await expect(loadModel({ path: dir })).rejects.toThrow(
-      `model ${dir}: its signature output 'activation_6' names node 'Identity_9', which is not in the graph; give the logits node (CLI --logits NODE`);
+      `model ${dir}: its signature output 'activation_6' names node 'Identity_9', which is not in the graph; give the logits node (CLI --logits NODE`,
+    );
     // With the logits given, the same model loads.
     const fm = await loadModel({ path: dir, info: { logits: M32.logits } });
     expect(fm.info.probs).toBe(M32.head);
     fm.dispose();
     const ok = save(M32, 'ok32');
     await expect(loadModel({ path: ok, info: { logits: 'dense/BiasAdd' } })).rejects.toThrow(
-      `model ${ok}: logits node 'dense/BiasAdd' is not in the graph; nodes that could be the logits: ${M32.logits}`);
+      `model ${ok}: logits node 'dense/BiasAdd' is not in the graph; nodes that could be the logits: ${M32.logits}`,
+    );
     await expect(loadModel({ path: ok, info: { inputSize: 64 } })).rejects.toThrow(
-      `model ${ok}: the model's input is [-1,32,32,3], the model info says [1,64,64,3]: give input size 32 or leave it out`);
+      `model ${ok}: the model's input is [-1,32,32,3], the model info says [1,64,64,3]: give input size 32 or leave it out`,
+    );
     const r = await cli('classify', IMAGES[0], '--model-dir', ok, '--logits', 'nope');
-    expect(r.err).toBe(`cnnfix: cannot load the model from ${ok}: model ${ok}: logits node 'nope' is not in the graph; nodes that could be the logits: ${M32.logits}`);
+    expect(r.err).toBe(
+      `cnnfix: cannot load the model from ${ok}: model ${ok}: logits node 'nope' is not in the graph; nodes that could be the logits: ${M32.logits}`,
+    );
   });
 
   it('ONNX: an unknown logits value, unreadable preprocessing metadata', async () => {
     const file = join(tmp, 'qdq-errors.onnx');
     writeFileSync(file, qdqUint8Output().bytes);
     await expect(loadModel({ path: file, info: { logits: 'dense' } })).rejects.toThrow(
-      `${file}: logits 'dense' is neither an ONNX value nor a node of the converted graph; give an ONNX value name, e.g. 'logits'`);
+      `${file}: logits 'dense' is neither an ONNX value nor a node of the converted graph; give an ONNX value name, e.g. 'logits'`,
+    );
     // Named by hand, the logits keep the graph's own Softmax as the probabilities.
     const fm = await loadModel({ path: file, info: { logits: 'logits' } });
     expect(fm.info.probs).toBeDefined();
@@ -225,9 +254,13 @@ describe('errors name the file, the node or layer, and what to pass', () => {
     // QLinear int8 models (QLinearConv etc.) are refused naming the op and the node.
     const q = join(tmp, 'qlinear.onnx');
     writeFileSync(q, qlinearConv());
-    await expect(loadModel({ path: q })).rejects.toThrow(`${q}: node 'qconv1' (op QLinearConv): op 'QLinearConv' is not supported by the ONNX importer`);
+    await expect(loadModel({ path: q })).rejects.toThrow(
+      `${q}: node 'qconv1' (op QLinearConv): op 'QLinearConv' is not supported by the ONNX importer`,
+    );
     const bad = join(tmp, 'bad-metadata.onnx');
     writeFileSync(bad, qdqUint8Output({ preprocessing: 'zero-to-one' }).bytes);
-    await expect(loadModel({ path: bad })).rejects.toThrow(`${bad}: metadata 'preprocessing' is neither a preset (imagenet, [0,1], [-1,1], [0,255]) nor JSON: 'zero-to-one'`);
+    await expect(loadModel({ path: bad })).rejects.toThrow(
+      `${bad}: metadata 'preprocessing' is neither a preset (imagenet, [0,1], [-1,1], [0,255]) nor JSON: 'zero-to-one'`,
+    );
   });
 });

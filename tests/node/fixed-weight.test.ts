@@ -14,14 +14,28 @@ const KEPT = 0x80000000;
 /** (hi, lo) word pairs: hand-picked rounding cases, then seeded random ones over every magnitude. */
 function cases(): [number, number][] {
   const out: [number, number][] = [
-    [0, 0], [0, 1], [0, 0xffffff], [0, 0x1000000], [0, 0x1000001], // exact up to 2^24; 2^24 + 1 is a tie (to even: down)
+    [0, 0],
+    [0, 1],
+    [0, 0xffffff],
+    [0, 0x1000000],
+    [0, 0x1000001], // exact up to 2^24; 2^24 + 1 is a tie (to even: down)
     [0, 0x1000003], // tie between ...2 and ...4: to even (up)
-    [0, 0x2000002], [0, 0x2000003], [0, 0x2000006], // s = 2: below half, above half, tie to even
+    [0, 0x2000002],
+    [0, 0x2000003],
+    [0, 0x2000006], // s = 2: below half, above half, tie to even
     [0, 0xffffffff], // rounds up to 2^32: the carry makes m = 2^24
-    [1, 0], [1, 0x80], [1, 0x81], [1, 0x180], // s = 9: 2^32 + a tie (to even: down), above half, tie (up)
-    [0x10000, 0], [0x10000, 1], // weight 1.0, and 1.0 + one unit (rounds to 1.0)
-    [0xffffff, 0xffffffff], [0x1000000, 0x80000000], [0x1000001, 0x80000000], // s = 32 (t = 0): ties on the lo word
-    [0x7fffffff, 0xffffffff], [0x40000001, 0], [0x40000003, 0x7fffffff], // s = 39 (t = 7)
+    [1, 0],
+    [1, 0x80],
+    [1, 0x81],
+    [1, 0x180], // s = 9: 2^32 + a tie (to even: down), above half, tie (up)
+    [0x10000, 0],
+    [0x10000, 1], // weight 1.0, and 1.0 + one unit (rounds to 1.0)
+    [0xffffff, 0xffffffff],
+    [0x1000000, 0x80000000],
+    [0x1000001, 0x80000000], // s = 32 (t = 0): ties on the lo word
+    [0x7fffffff, 0xffffffff],
+    [0x40000001, 0],
+    [0x40000003, 0x7fffffff], // s = 39 (t = 7)
   ];
   let s = 20261206;
   const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0);
@@ -54,7 +68,12 @@ describe.skipIf(!!why)('fixedWeight: WGSL on Dawn = the CPU twin, bit for bit', 
     const words = cases();
     const n = words.length;
     const U = GPUBufferUsage;
-    const input = bufferWith(device, 'words', Uint32Array.from(words.flatMap(([hi, lo], i) => [(hi | (i % 2 ? KEPT : 0)) >>> 0, lo])), U.STORAGE);
+    const input = bufferWith(
+      device,
+      'words',
+      Uint32Array.from(words.flatMap(([hi, lo], i) => [(hi | (i % 2 ? KEPT : 0)) >>> 0, lo])),
+      U.STORAGE,
+    );
     const output = device.createBuffer({ size: n * 4, usage: U.STORAGE | U.COPY_SRC });
     const read = device.createBuffer({ size: n * 4, usage: U.MAP_READ | U.COPY_DST });
     const code = /* wgsl */ `
@@ -68,7 +87,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     const bindings = ['read', 'write'] as const;
     const group = device.createBindGroup({
       layout: bindGroupLayout(device, [...bindings]),
-      entries: [{ binding: 0, resource: { buffer: input } }, { binding: 1, resource: { buffer: output } }],
+      entries: [
+        { binding: 0, resource: { buffer: input } },
+        { binding: 1, resource: { buffer: output } },
+      ],
     });
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();

@@ -31,7 +31,10 @@ function writeCatalog(models: InstallEntry[], def = models[0].id) {
   writeFileSync(join(root, 'models/catalog.json'), JSON.stringify({ default: def, models }));
 }
 async function failure(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(() => undefined, (err) => err);
+  const e = await p.then(
+    () => undefined,
+    (err) => err,
+  );
   expect(e).toBeInstanceOf(InstallError);
   return (e as Error).message;
 }
@@ -121,7 +124,9 @@ describe('installer', () => {
     flipByte(join(root, 'models/squeezenet1_1/group1-shard1of1.bin'));
     const [again] = await installModels({ root, mirror });
     expect(again.files.find((f) => f.name === 'group1-shard1of1.bin')!.source).toContain('mirror');
-    expect(hash(join(root, 'models/squeezenet1_1/group1-shard1of1.bin'))).toBe(hash(join(COMMITTED, 'group1-shard1of1.bin')));
+    expect(hash(join(root, 'models/squeezenet1_1/group1-shard1of1.bin'))).toBe(
+      hash(join(COMMITTED, 'group1-shard1of1.bin')),
+    );
   });
 
   it('a write failing while staging installs nothing and leaves no .staging-* folder behind', async () => {
@@ -132,8 +137,19 @@ describe('installer', () => {
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     try {
       const port = (server.address() as AddressInfo).port;
-      writeCatalog([{ ...SQUEEZE, id: 'staged', files: { 'model.json': null }, urls: [`http://127.0.0.1:${port}/{file}`], classes: undefined }]);
-      const e = await installModels({ root, mirror: null }).then(() => undefined, (err) => err as NodeJS.ErrnoException);
+      writeCatalog([
+        {
+          ...SQUEEZE,
+          id: 'staged',
+          files: { 'model.json': null },
+          urls: [`http://127.0.0.1:${port}/{file}`],
+          classes: undefined,
+        },
+      ]);
+      const e = await installModels({ root, mirror: null }).then(
+        () => undefined,
+        (err) => err as NodeJS.ErrnoException,
+      );
       expect(e, 'the install must fail').toBeInstanceOf(Error);
       expect(['ENOTDIR', 'EEXIST']).toContain(e!.code);
       expect(readdirSync(join(root, 'models')).sort()).toEqual(['catalog.json']); // no model folder, no staging folder
@@ -163,7 +179,11 @@ describe('loading errors name the file', () => {
     mkdirSync(dir);
     for (const f of FILES) cpSync(join(COMMITTED, f), join(dir, f));
   });
-  const loadError = async () => (await loadModel('squeezenet1_1', dir).then(() => undefined, (e) => e)) as Error;
+  const loadError = async () =>
+    (await loadModel('squeezenet1_1', dir).then(
+      () => undefined,
+      (e) => e,
+    )) as Error;
 
   it('missing model.json', async () => {
     rmSync(join(dir, 'model.json'));

@@ -35,11 +35,20 @@ describe.skipIf(!!why)('SqueezeNet on tfjs-webgpu in Node: WGSL unravelling = CP
       // Its kernels were compiled at load: the first unravelling creates no pipeline.
       const device = ctx.device;
       let created = 0;
-      const made = (f: (...a: any[]) => any) => (...a: any[]) => { created++; return f.apply(device, a); };
+      const made =
+        (f: (...a: any[]) => any) =>
+        (...a: any[]) => {
+          created++;
+          return f.apply(device, a);
+        };
       const [sync, async] = [device.createComputePipeline, device.createComputePipelineAsync];
       const counted: typeof unravel = async (...a) => {
         Object.assign(device, { createComputePipeline: made(sync), createComputePipelineAsync: made(async) });
-        try { return await unravel(...a); } finally { Object.assign(device, { createComputePipeline: sync, createComputePipelineAsync: async }); }
+        try {
+          return await unravel(...a);
+        } finally {
+          Object.assign(device, { createComputePipeline: sync, createComputePipelineAsync: async });
+        }
       };
       const gpu = await explain(fm, await readImage(SQUIRREL), { method: 'fixations', rules, unravel: counted });
       expect(created).toBe(0);
@@ -50,7 +59,9 @@ describe.skipIf(!!why)('SqueezeNet on tfjs-webgpu in Node: WGSL unravelling = CP
       for (let i = 0; i < cpu.kept.length; i++) {
         expect(Array.from(gpu.kept[i].indices), cpu.kept[i].name).toEqual(Array.from(cpu.kept[i].indices));
         const w = cpu.kept[i].weights;
-        gpu.kept[i].weights.forEach((v, j) => expect(Math.abs(v - w[j]), cpu.kept[i].name).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(w[j]))));
+        gpu.kept[i].weights.forEach((v, j) =>
+          expect(Math.abs(v - w[j]), cpu.kept[i].name).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(w[j]))),
+        );
       }
       expect(gpu.inputFixations.length).toBeGreaterThan(0);
       expect(gpu.inputFixations.map((f) => [f.x, f.y, f.c])).toEqual(cpu.inputFixations.map((f) => [f.x, f.y, f.c]));
@@ -65,20 +76,24 @@ describe.skipIf(!!why)('SqueezeNet on tfjs-webgpu in Node: WGSL unravelling = CP
 describe.skipIf(!!why)('GPU self-check on Dawn (SwiftShader here)', () => {
   for (const id of ['squeezenet1_1', 'mobilenet_v2', 'mobilenet_v1_025_224_tfhub', null] as const) {
     // The MobileNets are installed from the model mirror; without it their checks skip, naming the missing file.
-    it.skipIf(!!id && lacks(`node-webgpu.test.ts (${id})`, installed(`${id}/model.json`)))(`${id ?? 'every kernel kind'}: passes under the model's rules, default and reference`, async () => {
-      const { device } = await initNodeWebGpu();
-      await initNodeBackend('webgpu');
-      // The check reads only the model's graph (its kernel kinds), never its tensors: the model loads on tfjs's cpu
-      // backend, sparing a forward pass of the whole network on SwiftShader.
-      const fm = id ? await onCpu(() => loadModel(id)) : null;
-      try {
-        for (const rules of [fm?.info.rules ?? 'default', 'default', 'reference'] as const) {
-          await expect(gpuSelfCheck(device, rules, fm?.graph), JSON.stringify(rules)).resolves.toBeUndefined();
+    it.skipIf(!!id && lacks(`node-webgpu.test.ts (${id})`, installed(`${id}/model.json`)))(
+      `${id ?? 'every kernel kind'}: passes under the model's rules, default and reference`,
+      async () => {
+        const { device } = await initNodeWebGpu();
+        await initNodeBackend('webgpu');
+        // The check reads only the model's graph (its kernel kinds), never its tensors: the model loads on tfjs's cpu
+        // backend, sparing a forward pass of the whole network on SwiftShader.
+        const fm = id ? await onCpu(() => loadModel(id)) : null;
+        try {
+          for (const rules of [fm?.info.rules ?? 'default', 'default', 'reference'] as const) {
+            await expect(gpuSelfCheck(device, rules, fm?.graph), JSON.stringify(rules)).resolves.toBeUndefined();
+          }
+        } finally {
+          fm?.dispose();
         }
-      } finally {
-        fm?.dispose();
-      }
-    }, 300_000);
+      },
+      300_000,
+    );
   }
 });
 
@@ -102,19 +117,35 @@ describe.skipIf(!!why)('deterministic merged weights on Dawn', () => {
   it('the same activations unravelled four times: bit-identical weights, kept sets and compact list; = CPU within 1e-5', async () => {
     const { device } = await initNodeWebGpu();
     let s = 12345;
-    const noise = (n: number) => Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31) - 1);
+    const noise = (n: number) =>
+      Float32Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1);
     const S = 48;
     const conv = (name: string, input: string, cin: number, cout: number): GraphNode => ({
-      kind: 'conv', name, shape: [S, S, cout], inputs: [input], kernel: [3, 3], strides: [1, 1], dilations: [1, 1], pad: [1, 1],
-      depthwise: false, weights: noise(9 * cin * cout),
+      kind: 'conv',
+      name,
+      shape: [S, S, cout],
+      inputs: [input],
+      kernel: [3, 3],
+      strides: [1, 1],
+      dilations: [1, 1],
+      pad: [1, 1],
+      depthwise: false,
+      weights: noise(9 * cin * cout),
     });
     const nodes: GraphNode[] = [
       { kind: 'input', name: 'input', shape: [S, S, 3], inputs: [] },
-      conv('a', 'input', 3, 8), conv('b', 'a', 8, 8),
+      conv('a', 'input', 3, 8),
+      conv('b', 'a', 8, 8),
       { kind: 'gap', name: 'gap', shape: [8], inputs: ['b'] },
     ];
     const order = [...nodes].reverse();
-    const graph: Graph = { order, byName: new Map(order.map((n) => [n.name, n])), input: nodes[0] as Graph['input'], logits: 'gap', captures: order.map((n) => n.name) };
+    const graph: Graph = {
+      order,
+      byName: new Map(order.map((n) => [n.name, n])),
+      input: nodes[0] as Graph['input'],
+      logits: 'gap',
+      captures: order.map((n) => n.name),
+    };
     const acts = new Map(order.map((n) => [n.name, Float32Array.from(noise(size(n.shape)), (v) => Math.abs(v))]));
     const rules = resolveRules({ location: 'max', gap: 'positive', weights: 'contribution', channelRatio: 0.3 });
     const unr = GpuUnraveller.create(device, graph);
@@ -127,17 +158,22 @@ describe.skipIf(!!why)('deterministic merged weights on Dawn', () => {
         device.queue.submit([enc.finish()]);
         runs.push({ layers: await unr.readLayers(), list: await unr.readInputFixations() });
       }
-      const bits = (r: (typeof runs)[0]) => r.layers.map((l) => [l.name, [...l.indices], [...new Uint32Array(l.weights.buffer)]]);
+      const bits = (r: (typeof runs)[0]) =>
+        r.layers.map((l) => [l.name, [...l.indices], [...new Uint32Array(l.weights.buffer)]]);
       const input = runs[0].layers.at(-1)!;
       expect(input.indices.length, 'enough merging to matter').toBeGreaterThan(1000);
       for (const r of runs.slice(1)) {
         expect(bits(r)).toEqual(bits(runs[0]));
-        expect(r.list.fixations.map((f) => [f.x, f.y, f.c, f.w])).toEqual(runs[0].list.fixations.map((f) => [f.x, f.y, f.c, f.w]));
+        expect(r.list.fixations.map((f) => [f.x, f.y, f.c, f.w])).toEqual(
+          runs[0].list.fixations.map((f) => [f.x, f.y, f.c, f.w]),
+        );
       }
       const cpu = unravelCpu(graph, (n) => acts.get(n)!, 2, rules);
       cpu.layers.forEach((l, i) => {
         expect([...runs[0].layers[i].indices], l.name).toEqual([...l.indices]);
-        runs[0].layers[i].weights.forEach((w, j) => expect(Math.abs(w - l.weights[j]), l.name).toBeLessThanOrEqual(1e-5 * l.weights[j]));
+        runs[0].layers[i].weights.forEach((w, j) =>
+          expect(Math.abs(w - l.weights[j]), l.name).toBeLessThanOrEqual(1e-5 * l.weights[j]),
+        );
       });
     } finally {
       unr.destroy();

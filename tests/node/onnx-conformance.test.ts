@@ -44,24 +44,32 @@ const SKIP: Record<string, string> = {
   test_min_uint32: 'uint32 tensors (the importer computes in float32)',
   test_min_uint64: 'uint64 tensors (the importer computes in float32)',
   test_div_uint8: 'integer division (the importer computes in float32)',
-  test_quantizelinear: 'the expected output is the integer tensor itself (a final QuantizeLinear is read as its float input)',
-  test_quantizelinear_axis: 'the expected output is the integer tensor itself (a final QuantizeLinear is read as its float input)',
+  test_quantizelinear:
+    'the expected output is the integer tensor itself (a final QuantizeLinear is read as its float input)',
+  test_quantizelinear_axis:
+    'the expected output is the integer tensor itself (a final QuantizeLinear is read as its float input)',
   test_edge_pad: "Pad mode 'edge' (TF has constant and reflect/symmetric only)",
 };
 
-interface Case { name: string; ops: string[]; skip?: string }
+interface Case {
+  name: string;
+  ops: string[];
+  skip?: string;
+}
 
 function cases(): Case[] {
   if (!existsSync(DATA)) return [];
-  return readdirSync(DATA).sort().flatMap((name): Case[] => {
-    const file = join(DATA, name, 'model.onnx');
-    if (!existsSync(file)) return [];
-    const ops = [...new Set(decodeModel(readFileSync(file), file).graph!.node!.map((n) => n.opType!))];
-    if (!ops.some((o) => SUPPORTED.has(o))) return [];
-    const missing = ops.filter((o) => !SUPPORTED.has(o));
-    if (missing.length) return [{ name, ops, skip: `also uses ${missing.join(', ')}` }];
-    return [{ name, ops, skip: SKIP[name] }];
-  });
+  return readdirSync(DATA)
+    .sort()
+    .flatMap((name): Case[] => {
+      const file = join(DATA, name, 'model.onnx');
+      if (!existsSync(file)) return [];
+      const ops = [...new Set(decodeModel(readFileSync(file), file).graph!.node!.map((n) => n.opType!))];
+      if (!ops.some((o) => SUPPORTED.has(o))) return [];
+      const missing = ops.filter((o) => !SUPPORTED.has(o));
+      if (missing.length) return [{ name, ops, skip: `also uses ${missing.join(', ')}` }];
+      return [{ name, ops, skip: SKIP[name] }];
+    });
 }
 
 const ALL = cases();
@@ -77,10 +85,16 @@ afterAll(() => {
   const lines: string[] = [];
   for (const op of [...SUPPORTED].sort()) {
     const mine = ALL.filter((c) => c.ops.includes(op));
-    if (!mine.length) { lines.push(`\n${op}: no case in the suite`); continue; }
+    if (!mine.length) {
+      lines.push(`\n${op}: no case in the suite`);
+      continue;
+    }
     const ran = mine.filter((c) => !c.skip);
-    lines.push(`\n${op}: ${ran.filter((c) => results.get(c.name)?.startsWith('passed')).length}/${ran.length} ran and passed, ${mine.length - ran.length} skipped`);
-    for (const c of mine) lines.push(`  ${c.name.padEnd(52)} ${c.skip ? `skipped: ${c.skip}` : results.get(c.name) ?? 'not run'}`);
+    lines.push(
+      `\n${op}: ${ran.filter((c) => results.get(c.name)?.startsWith('passed')).length}/${ran.length} ran and passed, ${mine.length - ran.length} skipped`,
+    );
+    for (const c of mine)
+      lines.push(`  ${c.name.padEnd(52)} ${c.skip ? `skipped: ${c.skip}` : (results.get(c.name) ?? 'not run')}`);
   }
   console.log(`ONNX backend node tests (${DATA}):${lines.join('\n')}`);
 });
@@ -97,16 +111,20 @@ describe.skipIf(MISSING)('ONNX backend node tests', () => {
       const dir = join(DATA, c.name);
       const set = join(dir, 'test_data_set_0');
       const bytes = readFileSync(join(dir, 'model.onnx'));
-      const read = (kind: string, i: number) => tensorValues(decodeTensor(readFileSync(join(set, `${kind}_${i}.pb`)), c.name), `${c.name} ${kind} ${i}`);
+      const read = (kind: string, i: number) =>
+        tensorValues(decodeTensor(readFileSync(join(set, `${kind}_${i}.pb`)), c.name), `${c.name} ${kind} ${i}`);
       // The suite passes weights, shapes and bounds as graph inputs; the importer needs them constant (the
       // unravelling reads weights), so such cases run again with every input but the first bound to its test data.
-      let conv, bound = false;
+      let conv,
+        bound = false;
       try {
         conv = convertOnnx(bytes, c.name);
       } catch (e) {
         if (!CONST_INPUT.test((e as Error).message)) throw e;
         const names = decodeModel(bytes, c.name).graph!.input!.map((i) => i.name!);
-        conv = convertOnnx(bytes, c.name, { constants: new Map(names.slice(1).map((name, k) => [name, read('input', k + 1)])) });
+        conv = convertOnnx(bytes, c.name, {
+          constants: new Map(names.slice(1).map((name, k) => [name, read('input', k + 1)])),
+        });
         bound = true;
       }
       const gm = await onnxGraphModel(conv);
@@ -116,17 +134,24 @@ describe.skipIf(MISSING)('ONNX backend node tests', () => {
         const x = tf.tensor(Float32Array.from(t.data), t.shape, 'float32');
         feed[p.tf] = p.nhwc ? tf.transpose(x, [0, 2, 3, 1]) : x;
       });
-      const outs = gm.execute(feed, conv.outputs.map((o) => o.tf));
+      const outs = gm.execute(
+        feed,
+        conv.outputs.map((o) => o.tf),
+      );
       const list = Array.isArray(outs) ? outs : [outs];
       conv.outputs.forEach((o, i) => {
         const want = read('output', i);
         const got = o.nhwc ? tf.transpose(list[i], [0, 3, 1, 2]) : list[i];
         expect(got.shape, `output ${o.onnx} shape`).toEqual(want.shape);
         const g = got.dataSync();
-        let worst = 0, at = -1;
+        let worst = 0,
+          at = -1;
         want.data.forEach((w, k) => {
           const err = Math.abs(g[k] - w) / (Math.abs(w) + 1e-2);
-          if (!(err <= worst)) { worst = err; at = k; }
+          if (!(err <= worst)) {
+            worst = err;
+            at = k;
+          }
         });
         expect(worst, `output ${o.onnx}[${at}]: got ${g[at]}, expected ${want.data[at]}`).toBeLessThanOrEqual(1e-4);
       });

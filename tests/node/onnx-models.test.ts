@@ -14,8 +14,11 @@ import { lacks, mirror, photo, PHOTOS, SQUIRREL } from '../fixtures/data.ts';
 
 const ONNX = mirror('onnx');
 const IMAGES = PHOTOS;
-const NO_MIRROR = lacks('onnx-models.test.ts', ...['squeezenet1_1.onnx', 'mobilenet_v2_float.onnx', 'mobilenet_v2_int8_qdq.onnx'].map((f) => join(ONNX, f)),
-  mirror('mobilenet_v2/model.json'));
+const NO_MIRROR = lacks(
+  'onnx-models.test.ts',
+  ...['squeezenet1_1.onnx', 'mobilenet_v2_float.onnx', 'mobilenet_v2_int8_qdq.onnx'].map((f) => join(ONNX, f)),
+  mirror('mobilenet_v2/model.json'),
+);
 const NODE_TESTS = '/usr/share/libonnx-testdata/data/node';
 
 function f32(path: string): Float32Array {
@@ -34,8 +37,12 @@ async function logitsOf(m: FixationModel, input: tf.Tensor4D): Promise<Float32Ar
 /** max |a - b| / max |b|. */
 function relErr(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
-  let err = 0, scale = 0;
-  for (let i = 0; i < b.length; i++) { err = Math.max(err, Math.abs(a[i] - b[i])); scale = Math.max(scale, Math.abs(b[i])); }
+  let err = 0,
+    scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
   return err / scale;
 }
 async function timed<T>(what: string, f: () => Promise<T>): Promise<T> {
@@ -52,15 +59,30 @@ beforeAll(async () => {
   const labels = JSON.parse(readFileSync(mirror('mobilenet_v2/labels.json'), 'utf8'));
   ms.squeezeOnnx = await timed('ONNX squeezenet1_1.onnx', () => loadModel(undefined, join(ONNX, 'squeezenet1_1.onnx')));
   // The mirror's float32 conversion (the catalog's committed copy has float16 kernels: its twin within their rounding).
-  ms.squeezeTfjs = await timed('TF.js squeezenet1_1 (float32, the mirror)', () => loadModel('squeezenet1_1', mirror('squeezenet1_1')));
-  ms.mobileOnnx = await timed('ONNX mobilenet_v2_float.onnx', () => loadModel({
-    path: join(ONNX, 'mobilenet_v2_float.onnx'), info: { preprocessing: { range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1] } }, labels,
-  }));
-  ms.mobileInt8 = await timed('ONNX mobilenet_v2_int8_qdq.onnx', () => loadModel(join(ONNX, 'mobilenet_v2_int8_qdq.onnx')) /* an .onnx path as the model */);
-  ms.mobileTfjs = await timed('TF.js mobilenet_v2', async () => FixationModel.create(
-    await loadGraphModel(fileHandler(mirror('mobilenet_v2'))),
-    { id: 'mobilenet_v2', inputSize: 224, preprocessing: { range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1] }, logits: 'logits', probs: 'probs', labels },
-  ));
+  ms.squeezeTfjs = await timed('TF.js squeezenet1_1 (float32, the mirror)', () =>
+    loadModel('squeezenet1_1', mirror('squeezenet1_1')),
+  );
+  ms.mobileOnnx = await timed('ONNX mobilenet_v2_float.onnx', () =>
+    loadModel({
+      path: join(ONNX, 'mobilenet_v2_float.onnx'),
+      info: { preprocessing: { range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1] } },
+      labels,
+    }),
+  );
+  ms.mobileInt8 = await timed(
+    'ONNX mobilenet_v2_int8_qdq.onnx',
+    () => loadModel(join(ONNX, 'mobilenet_v2_int8_qdq.onnx')) /* an .onnx path as the model */,
+  );
+  ms.mobileTfjs = await timed('TF.js mobilenet_v2', async () =>
+    FixationModel.create(await loadGraphModel(fileHandler(mirror('mobilenet_v2'))), {
+      id: 'mobilenet_v2',
+      inputSize: 224,
+      preprocessing: { range: [-1, 1], mean: [0, 0, 0], std: [1, 1, 1] },
+      logits: 'logits',
+      probs: 'probs',
+      labels,
+    }),
+  );
 }, 240_000);
 afterAll(() => Object.values(ms).forEach((m) => m.dispose()));
 
@@ -70,7 +92,9 @@ describe.skipIf(NO_MIRROR)('ONNX SqueezeNet 1.1', () => {
     expect(info.inputSize).toBe(224);
     expect(info.logits).toBe('squeezenet0_flatten0_reshape0');
     expect(info.preprocessing).toEqual({ range: [0, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
-    expect(info.labels).toEqual(readFileSync(join(ONNX, 'labels_imagenet_2012.txt'), 'utf8').split('\n').filter(Boolean));
+    expect(info.labels).toEqual(
+      readFileSync(join(ONNX, 'labels_imagenet_2012.txt'), 'utf8').split('\n').filter(Boolean),
+    );
     expect(graph.input.shape).toEqual([224, 224, 3]);
   });
 
@@ -85,8 +109,12 @@ describe.skipIf(NO_MIRROR)('ONNX SqueezeNet 1.1', () => {
         const a = await explain(ms.squeezeOnnx, img, { method: 'fixations', rules });
         const b = await explain(ms.squeezeTfjs, img, { method: 'fixations', rules });
         expect(a.class.index, `${file} ${preset}`).toBe(b.class.index);
-        expect(a.inputFixations.map(({ x, y, c }) => [x, y, c]), `${file} ${preset}`).toEqual(b.inputFixations.map(({ x, y, c }) => [x, y, c]));
-        for (let i = 0; i < a.inputFixations.length; i++) expect(a.inputFixations[i].w).toBeCloseTo(b.inputFixations[i].w, 4);
+        expect(
+          a.inputFixations.map(({ x, y, c }) => [x, y, c]),
+          `${file} ${preset}`,
+        ).toEqual(b.inputFixations.map(({ x, y, c }) => [x, y, c]));
+        for (let i = 0; i < a.inputFixations.length; i++)
+          expect(a.inputFixations[i].w).toBeCloseTo(b.inputFixations[i].w, 4);
         expect(a.box).toEqual(b.box);
       }
       img.dispose();
@@ -104,14 +132,17 @@ describe.skipIf(NO_MIRROR)('ONNX MobileNetV2 (float)', () => {
       const a = await explain(ms.mobileOnnx, img, opts);
       const b = await explain(ms.mobileTfjs, img, opts);
       expect(a.class.index, file).toBe(b.class.index);
-      expect(a.inputFixations.map(({ x, y, c }) => [x, y, c]), file).toEqual(b.inputFixations.map(({ x, y, c }) => [x, y, c]));
+      expect(
+        a.inputFixations.map(({ x, y, c }) => [x, y, c]),
+        file,
+      ).toEqual(b.inputFixations.map(({ x, y, c }) => [x, y, c]));
       img.dispose();
     }
   }, 240_000);
 });
 
 describe.skipIf(NO_MIRROR)('ONNX MobileNetV2 int8 QDQ', () => {
-  it('takes raw uint8 NHWC pixels and has the float model\'s top-1 on every shared photo', async () => {
+  it("takes raw uint8 NHWC pixels and has the float model's top-1 on every shared photo", async () => {
     const { info, graph } = ms.mobileInt8;
     expect(info.preprocessing).toEqual({ range: [0, 255], mean: [0, 0, 0], std: [1, 1, 1] });
     expect(graph.input.shape).toEqual([224, 224, 3]);
@@ -122,7 +153,9 @@ describe.skipIf(NO_MIRROR)('ONNX MobileNetV2 int8 QDQ', () => {
       const a = await explain(ms.mobileInt8, img, { method: 'fixations', override: { location: 'max' } });
       const b = await explain(ms.mobileOnnx, img, { method: 'fixations', override: { location: 'max' } });
       img.dispose();
-      lines.push(`${file}: int8 ${a.class.index} ${a.class.label} (${a.class.prob.toFixed(3)}), float ${b.class.index} (${b.class.prob.toFixed(3)})`);
+      lines.push(
+        `${file}: int8 ${a.class.index} ${a.class.label} (${a.class.prob.toFixed(3)}), float ${b.class.index} (${b.class.prob.toFixed(3)})`,
+      );
       expect(a.class.index, file).toBe(b.class.index);
       expect(a.inputFixations.length).toBeGreaterThan(0);
     }
@@ -135,9 +168,13 @@ describe.skipIf(NO_MIRROR)('ONNX in the CLI', () => {
     const { main } = await import('../../src/cli/main.ts');
     const out: string[] = [];
     const log = console.log;
-    console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
+    console.log = (...a: unknown[]) => {
+      out.push(a.join(' '));
+    };
     try {
-      expect(await main(['classify', SQUIRREL, '--model-dir', join(ONNX, 'mobilenet_v2_float.onnx'), '--range=-1,1'])).toBe(0);
+      expect(
+        await main(['classify', SQUIRREL, '--model-dir', join(ONNX, 'mobilenet_v2_float.onnx'), '--range=-1,1']),
+      ).toBe(0);
       expect(await main(['classify', SQUIRREL, '--model', join(ONNX, 'squeezenet1_1.onnx')])).toBe(0);
     } finally {
       console.log = log;
@@ -149,13 +186,22 @@ describe.skipIf(NO_MIRROR)('ONNX in the CLI', () => {
 });
 
 describe.skipIf(NO_MIRROR)('ONNX errors', () => {
-  it.skipIf(lacks('onnx-models.test.ts (unsupported ops)', NODE_TESTS) && !process.env.CI)('an unsupported op names the op and the node', async () => {
-    await expect(loadModel(undefined, join(NODE_TESTS, 'test_lstm_defaults/model.onnx'))).rejects.toThrow(/test_lstm_defaults\/model\.onnx: node '\w+' \(op LSTM\): op 'LSTM' is not supported/);
-    await expect(loadModel(undefined, join(NODE_TESTS, 'test_qlinearconv/model.onnx'))).rejects.toThrow(/\(op QLinearConv\): op 'QLinearConv' is not supported/);
-  });
+  it.skipIf(lacks('onnx-models.test.ts (unsupported ops)', NODE_TESTS) && !process.env.CI)(
+    'an unsupported op names the op and the node',
+    async () => {
+      await expect(loadModel(undefined, join(NODE_TESTS, 'test_lstm_defaults/model.onnx'))).rejects.toThrow(
+        /test_lstm_defaults\/model\.onnx: node '\w+' \(op LSTM\): op 'LSTM' is not supported/,
+      );
+      await expect(loadModel(undefined, join(NODE_TESTS, 'test_qlinearconv/model.onnx'))).rejects.toThrow(
+        /\(op QLinearConv\): op 'QLinearConv' is not supported/,
+      );
+    },
+  );
   it('a file that is not ONNX, or missing, is a clear error naming the file', async () => {
     const notOnnx = join(ONNX, 'LICENSE');
-    await expect(loadModel(undefined, SQUIRREL.replace(/jpg$/, 'onnx'))).rejects.toThrow(/cannot read .*squirrel_cls\.onnx/);
+    await expect(loadModel(undefined, SQUIRREL.replace(/jpg$/, 'onnx'))).rejects.toThrow(
+      /cannot read .*squirrel_cls\.onnx/,
+    );
     const { loadOnnx } = await import('../../src/formats/onnx/index.ts');
     await expect(loadOnnx(readFileSync(notOnnx), notOnnx)).rejects.toThrow(/LICENSE: not an ONNX model/);
   });
@@ -171,7 +217,9 @@ function testVectors(dir: string, onnx: keyof typeof ms, tfjs: keyof typeof ms) 
       input.dispose();
       const vsExpected = relErr(got, f32(join(ONNX, `testvectors/${dir}/logits_${k}.f32`)));
       const vsTfjs = relErr(got, twin);
-      console.log(`${dir} vector ${k}: max rel. error vs expected ${vsExpected.toExponential(2)}, vs TF.js ${vsTfjs.toExponential(2)}`);
+      console.log(
+        `${dir} vector ${k}: max rel. error vs expected ${vsExpected.toExponential(2)}, vs TF.js ${vsTfjs.toExponential(2)}`,
+      );
       expect(vsExpected).toBeLessThan(1e-4);
       expect(vsTfjs).toBeLessThan(1e-4);
     });

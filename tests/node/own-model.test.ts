@@ -15,7 +15,12 @@ const CATALOG = JSON.parse(readFileSync(join(ROOT, 'models/catalog.json'), 'utf8
 const SQUEEZE = CATALOG.models.find((m: { id: string }) => m.id === 'squeezenet1_1');
 const SQUEEZE_DIR = join(ROOT, 'models/squeezenet1_1');
 
-interface Spec { name: string; shape: number[]; dtype: string; quantization?: { dtype: string; min?: number; scale?: number } }
+interface Spec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string; min?: number; scale?: number };
+}
 
 /**
  * Rewrite SqueezeNet's weights (decoded from the committed model, whose kernels are float16) as the tfjs converter's
@@ -30,15 +35,22 @@ function quantize(dir: string, kind: 'uint8' | 'float16'): { size: number; float
   for (const w of specs) {
     const data = tensors[w.name].dataSync();
     float32 += 4 * data.length;
-    if (w.dtype !== 'float32') { out.push(Buffer.from(new Int32Array(data).buffer)); continue; }
+    if (w.dtype !== 'float32') {
+      out.push(Buffer.from(new Int32Array(data).buffer));
+      continue;
+    }
     const v = new Float32Array(data);
     if (kind === 'float16') {
       out.push(Buffer.from(toFloat16(v, w.name).buffer));
       w.quantization = { dtype: 'float16' };
     } else {
       // tensorflowjs/quantization.py: the range is widened to include 0 and nudged so that 0 is exact.
-      let lo = 0, hi = 0;
-      for (const x of v) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
+      let lo = 0,
+        hi = 0;
+      for (const x of v) {
+        lo = Math.min(lo, x);
+        hi = Math.max(hi, x);
+      }
       const scale = (hi - lo) / 255 || 1;
       const min = -Math.round(-lo / scale) * scale;
       const q = new Uint8Array(v.length);
@@ -49,7 +61,10 @@ function quantize(dir: string, kind: 'uint8' | 'float16'): { size: number; float
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'group1-shard1of1.bin'), Buffer.concat(out));
-  writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...json, weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: specs }] }));
+  writeFileSync(
+    join(dir, 'model.json'),
+    JSON.stringify({ ...json, weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: specs }] }),
+  );
   return { size: Buffer.concat(out).length, float32 };
 }
 
@@ -65,16 +80,25 @@ async function probs(model: FixationModel, image: string): Promise<Float32Array>
 const argmax = (v: Float32Array) => v.indexOf(Math.max(...v));
 
 let tmp: string;
-beforeAll(() => { tmp = mkdtempSync(join(tmpdir(), 'cnnfix-own-')); });
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'cnnfix-own-'));
+});
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('a model with no catalog entry', () => {
   it('its facts are read off the graph: the ones the catalog gives SqueezeNet', async () => {
     const dir = join(tmp, 'plain');
     mkdirSync(dir);
-    for (const f of ['model.json', 'group1-shard1of1.bin']) writeFileSync(join(dir, f), readFileSync(join(SQUEEZE_DIR, f)));
+    for (const f of ['model.json', 'group1-shard1of1.bin'])
+      writeFileSync(join(dir, f), readFileSync(join(SQUEEZE_DIR, f)));
     const m = await loadModel({ path: dir });
-    expect(m.info).toMatchObject({ id: 'plain', inputSize: SQUEEZE.inputSize, logits: SQUEEZE.logits, probs: SQUEEZE.probs, labels: [] });
+    expect(m.info).toMatchObject({
+      id: 'plain',
+      inputSize: SQUEEZE.inputSize,
+      logits: SQUEEZE.logits,
+      probs: SQUEEZE.probs,
+      labels: [],
+    });
     expect(m.info.preprocessing).toEqual(SQUEEZE.preprocessing); // ImageNet, the default for own models
     expect(m.top(await probs(m, SQUIRREL), 1)[0]).toMatchObject({ index: 335, label: 'class 335' });
     m.dispose();
@@ -101,20 +125,35 @@ describe('a model with no catalog entry', () => {
   it('a truncated quantized shard is a clear error naming the folder and the shard', async () => {
     const dir = join(tmp, 'uint8-cut');
     const { size } = quantize(dir, 'uint8');
-    writeFileSync(join(dir, 'group1-shard1of1.bin'), readFileSync(join(dir, 'group1-shard1of1.bin')).subarray(0, size - 5000));
-    const e = (await loadModel({ path: dir }).then(() => undefined, (err) => err)) as Error;
+    writeFileSync(
+      join(dir, 'group1-shard1of1.bin'),
+      readFileSync(join(dir, 'group1-shard1of1.bin')).subarray(0, size - 5000),
+    );
+    const e = (await loadModel({ path: dir }).then(
+      () => undefined,
+      (err) => err,
+    )) as Error;
     expect(e.message).toContain(dir);
     expect(e.message).toContain(`group1-shard1of1.bin ${size - 5000} bytes`);
     expect(e.message).toContain('truncated');
   });
 });
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 function cnnfix(...args: string[]): Promise<Run> {
   return new Promise((done) => {
-    execFile(process.execPath, [join(ROOT, 'bin/cnnfix.js'), ...args], { cwd: tmp, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [join(ROOT, 'bin/cnnfix.js'), ...args],
+      { cwd: tmp, maxBuffer: 1 << 24 },
+      (err, stdout, stderr) => {
+        done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -123,28 +162,51 @@ describe('cnnfix on your own model', () => {
     const dir = join(tmp, 'mine');
     quantize(dir, 'uint8');
     const labels = join(tmp, 'names.txt');
-    writeFileSync(labels, (JSON.parse(readFileSync(join(SQUEEZE_DIR, 'labels.json'), 'utf8')) as string[]).join('\n') + '\n');
+    writeFileSync(
+      labels,
+      (JSON.parse(readFileSync(join(SQUEEZE_DIR, 'labels.json'), 'utf8')) as string[]).join('\n') + '\n',
+    );
     const out = join(tmp, 'mine-out');
-    const run = await cnnfix('explain', SQUIRREL, '--model-dir', join(dir, 'model.json'), '--labels', labels, '--out', out);
+    const run = await cnnfix(
+      'explain',
+      SQUIRREL,
+      '--model-dir',
+      join(dir, 'model.json'),
+      '--labels',
+      labels,
+      '--out',
+      out,
+    );
     expect(run.stderr).toBe('');
     expect(run.stdout).toMatch(/squirrel_cls\.jpg: 335 fox squirrel/);
     const j = JSON.parse(readFileSync(join(out, 'squirrel_cls.json'), 'utf8'));
     expect(j.model).toBe('mine');
     expect(j.layers[0].name).toBe(SQUEEZE.logits);
-    const index = readFileSync(join(out, 'index.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const index = readFileSync(join(out, 'index.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(index).toHaveLength(1);
-    expect(index[0]).toMatchObject({ file: SQUIRREL, png: join(out, 'squirrel_cls.png'), class: { index: 335 }, fixations: j.fixations.length });
+    expect(index[0]).toMatchObject({
+      file: SQUIRREL,
+      png: join(out, 'squirrel_cls.png'),
+      class: { index: 335 },
+      fixations: j.fixations.length,
+    });
   });
 
-  it.skipIf(lacks('own-model.test.ts --range', mirror('mobilenet_v2/model.json')))('--range=-1,1 alone means mean 0, std 1: MobileNetV2 from the mirror ([-1,1] inputs) ranks the fox squirrel first', async () => {
-    const mobilenet = ['classify', SQUIRREL, '--model-dir', mirror('mobilenet_v2')];
-    const top5 = (r: Run) => r.stdout.split('\n').slice(1, 6).join('\n');
-    const run = await cnnfix(...mobilenet, '--range=-1,1');
-    expect(run.stderr).toBe('');
-    expect(run.stdout.split('\n')[1]).toMatch(/^\s+0\.\d+\s+335\s+fox squirrel/);
-    expect(top5(await cnnfix(...mobilenet, '--range=-1,1', '--mean', '0', '--std', '1,1,1'))).toBe(top5(run));
-    expect(top5(await cnnfix(...mobilenet))).not.toBe(top5(run)); // the default: [0,1] and ImageNet mean/std
-  });
+  it.skipIf(lacks('own-model.test.ts --range', mirror('mobilenet_v2/model.json')))(
+    '--range=-1,1 alone means mean 0, std 1: MobileNetV2 from the mirror ([-1,1] inputs) ranks the fox squirrel first',
+    async () => {
+      const mobilenet = ['classify', SQUIRREL, '--model-dir', mirror('mobilenet_v2')];
+      const top5 = (r: Run) => r.stdout.split('\n').slice(1, 6).join('\n');
+      const run = await cnnfix(...mobilenet, '--range=-1,1');
+      expect(run.stderr).toBe('');
+      expect(run.stdout.split('\n')[1]).toMatch(/^\s+0\.\d+\s+335\s+fox squirrel/);
+      expect(top5(await cnnfix(...mobilenet, '--range=-1,1', '--mean', '0', '--std', '1,1,1'))).toBe(top5(run));
+      expect(top5(await cnnfix(...mobilenet))).not.toBe(top5(run)); // the default: [0,1] and ImageNet mean/std
+    },
+  );
 
   it('bad own-model flags are usage errors (exit 2) naming the flag and value', async () => {
     const cases: [string[], string][] = [
@@ -167,7 +229,10 @@ describe('cnnfix on your own model', () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
     expect(run.stdout.trim().split('\n')).toHaveLength(PHOTOS.length);
-    const images = readFileSync(join(out, 'index.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const images = readFileSync(join(out, 'index.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(images.map((l) => l.file.replace(/^.*\//, ''))).toEqual(PHOTOS);
     expect(images.find((l) => l.file.endsWith('squirrel_cls.jpg')).class.index).toBe(335);
     const bad = await cnnfix('explain', SQUIRREL, '--model-dir', SQUEEZE_DIR, '--labels', join(tmp, 'nope.txt'));

@@ -17,7 +17,12 @@ const CASES: { name: string; logits: number[]; index: number; want: number }[] =
   { name: 'max last', logits: [0, 0, 0, 0, 0, 0, 0, 9], index: TOP, want: 7 },
   { name: 'NaN never wins (after the first entry)', logits: [1, NaN, 3, NaN], index: TOP, want: 2 },
   { name: 'explicit class, not the max', logits: [5, 1, 2], index: 2, want: 2 },
-  { name: '1000 scores, max at 335', logits: Array.from({ length: 1000 }, (_, i) => (i === 335 ? 10 : Math.sin(i))), index: TOP, want: 335 },
+  {
+    name: '1000 scores, max at 335',
+    logits: Array.from({ length: 1000 }, (_, i) => (i === 335 ? 10 : Math.sin(i))),
+    index: TOP,
+    want: 335,
+  },
 ];
 
 describe.skipIf(!!why)('seed kernel = seedClass (WebGPU in Node)', () => {
@@ -40,10 +45,14 @@ describe.skipIf(!!why)('seed kernel = seedClass (WebGPU in Node)', () => {
       const header = bufferWith(device, 'header', Uint32Array.of(0, 12345), U.STORAGE | U.COPY_SRC);
       const group = device.createBindGroup({
         layout: bindGroupLayout(device, SEED_BINDINGS[0]),
-        entries: [{ buffer: params, size: 16 }, { buffer: weights }, { buffer: list }, { buffer: header }]
-          .map((resource, binding) => ({ binding, resource })),
+        entries: [{ buffer: params, size: 16 }, { buffer: weights }, { buffer: list }, { buffer: header }].map(
+          (resource, binding) => ({ binding, resource }),
+        ),
       });
-      const logitsGroup = device.createBindGroup({ layout: bindGroupLayout(device, SEED_BINDINGS[1]), entries: [{ binding: 0, resource: { buffer: logits } }] });
+      const logitsGroup = device.createBindGroup({
+        layout: bindGroupLayout(device, SEED_BINDINGS[1]),
+        entries: [{ binding: 0, resource: { buffer: logits } }],
+      });
       const out = device.createBuffer({ size: n * 8 + 32 + 8, usage: U.MAP_READ | U.COPY_DST });
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
@@ -64,7 +73,9 @@ describe.skipIf(!!why)('seed kernel = seedClass (WebGPU in Node)', () => {
       const h = new Uint32Array(data, n * 8 + 32, 2);
       expect(h[1]).toBe(c.want); // the class comes back in the fixation list's header
       expect(Array.from(l)).toEqual([1, 1, 0, 0, c.want]); // count 1, one workgroup, the class neuron
-      expect(Array.from({ length: n }, (_, i) => (w[2 * i] & 0x80000000 ? i : -1)).filter((i) => i >= 0)).toEqual([c.want]);
+      expect(Array.from({ length: n }, (_, i) => (w[2 * i] & 0x80000000 ? i : -1)).filter((i) => i >= 0)).toEqual([
+        c.want,
+      ]);
       expect(fixedWeightOf(w[2 * c.want], w[2 * c.want + 1])).toBe(1);
       for (const b of [params, weights, list, logits, header, out]) b.destroy();
     });

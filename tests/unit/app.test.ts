@@ -23,7 +23,12 @@ describe('containRect', () => {
   });
   it('fits a portrait frame (phone held upright) into a landscape box, and a landscape one into a portrait box', () => {
     expect(containRect(720, 1280, 800, 600)).toEqual({ left: (800 - 337.5) / 2, top: 0, width: 337.5, height: 600 });
-    expect(containRect(1280, 720, 390, 520)).toEqual({ left: 0, top: (520 - 219.375) / 2, width: 390, height: 219.375 });
+    expect(containRect(1280, 720, 390, 520)).toEqual({
+      left: 0,
+      top: (520 - 219.375) / 2,
+      width: 390,
+      height: 219.375,
+    });
   });
   it('is empty before the picture has a size', () => {
     expect(containRect(0, 0, 800, 600)).toEqual({ left: 0, top: 0, width: 0, height: 0 });
@@ -54,14 +59,27 @@ describe('IdleTracker', () => {
 
 describe('page options and the explain request', () => {
   it('reads ?kiosk, ?idle, ?backend, ?model, ?method and ignores nonsense', () => {
-    expect(pageParams('?kiosk&idle=5&backend=fallback&model=m&method=gradcam')).toMatchObject(
-      { kiosk: true, idleMs: 5000, backend: 'fallback', model: 'm', settings: { method: 'gradcam' } });
-    expect(pageParams('?idle=-3&backend=quantum&method=magic')).toMatchObject({ kiosk: false, idleMs: 60_000, backend: 'auto', settings: {} });
+    expect(pageParams('?kiosk&idle=5&backend=fallback&model=m&method=gradcam')).toMatchObject({
+      kiosk: true,
+      idleMs: 5000,
+      backend: 'fallback',
+      model: 'm',
+      settings: { method: 'gradcam' },
+    });
+    expect(pageParams('?idle=-3&backend=quantum&method=magic')).toMatchObject({
+      kiosk: false,
+      idleMs: 60_000,
+      backend: 'auto',
+      settings: {},
+    });
     expect(pageParams('?method=guided&rules=dense').settings).toEqual({ method: 'guided', rules: 'dense' });
     expect(pageParams('?method=center').settings).toEqual({}); // the centre prior is the evaluation's, not the app's
   });
   it('the rules go with the fixations method; guided feeds its density with its own (GUIDED.rules)', () => {
-    expect(explainRequest({ ...DEFAULTS, method: 'fixations', rules: 'reference' }, false)).toMatchObject({ method: 'fixations', rules: 'reference' });
+    expect(explainRequest({ ...DEFAULTS, method: 'fixations', rules: 'reference' }, false)).toMatchObject({
+      method: 'fixations',
+      rules: 'reference',
+    });
     const g = explainRequest({ ...DEFAULTS, method: 'guided', rules: 'reference' }, false);
     expect(g.method).toBe('guided');
     expect(g.rules).toBeUndefined();
@@ -80,28 +98,58 @@ describe('page options and the explain request', () => {
   it("method 'auto' (the default) runs the model's own (InitInfo.method); a chosen method wins; the layer view needs fixations", () => {
     expect(DEFAULTS.method).toBe('auto');
     expect(explainRequest(DEFAULTS, false, 'guided')).toMatchObject({ method: 'guided', rules: undefined });
-    expect(explainRequest({ ...DEFAULTS, layer: 'conv10' }, false, 'guided')).toMatchObject({ method: 'guided', withLayers: false, overlay: { layer: undefined } });
-    expect(explainRequest({ ...DEFAULTS, layer: 'conv10' }, false, 'fixations')).toMatchObject({ method: 'fixations', withLayers: true });
+    expect(explainRequest({ ...DEFAULTS, layer: 'conv10' }, false, 'guided')).toMatchObject({
+      method: 'guided',
+      withLayers: false,
+      overlay: { layer: undefined },
+    });
+    expect(explainRequest({ ...DEFAULTS, layer: 'conv10' }, false, 'fixations')).toMatchObject({
+      method: 'fixations',
+      withLayers: true,
+    });
     expect(explainRequest({ ...DEFAULTS, method: 'cam' }, false, 'guided').method).toBe('cam');
     // Before the model has said (no InitInfo yet), 'auto' is the project default.
     expect(explainRequest(DEFAULTS, false).method).toBe(DEFAULT_METHOD);
   });
   it('top-1 by default, one class as a number, several as a list; no smoothing for a still picture', () => {
-    expect(explainRequest(DEFAULTS, false, 'fixations')).toMatchObject({ classes: 'top', rules: 'default', method: 'fixations', withLayers: false,
-      overlay: { colormap: 'turbo', smoothing: SMOOTHING, points: true, heatmap: true, box: true } });
-    expect(explainRequest({ ...DEFAULTS, classes: [879] }, true)).toMatchObject({ classes: 879, overlay: { smoothing: 0 } });
+    expect(explainRequest(DEFAULTS, false, 'fixations')).toMatchObject({
+      classes: 'top',
+      rules: 'default',
+      method: 'fixations',
+      withLayers: false,
+      overlay: { colormap: 'turbo', smoothing: SMOOTHING, points: true, heatmap: true, box: true },
+    });
+    expect(explainRequest({ ...DEFAULTS, classes: [879] }, true)).toMatchObject({
+      classes: 879,
+      overlay: { smoothing: 0 },
+    });
     expect(explainRequest({ ...DEFAULTS, classes: [879, 335] }, false).classes).toEqual([879, 335]);
-    expect(explainRequest({ ...DEFAULTS, layer: 'conv10' }, false, 'fixations')).toMatchObject({ withLayers: true, overlay: { layer: 'conv10' } });
-    expect(explainRequest({ ...DEFAULTS, layer: 'conv10', method: 'cam' }, false)).toMatchObject({ withLayers: false, overlay: { layer: undefined } });
+    expect(explainRequest({ ...DEFAULTS, layer: 'conv10' }, false, 'fixations')).toMatchObject({
+      withLayers: true,
+      overlay: { layer: 'conv10' },
+    });
+    expect(explainRequest({ ...DEFAULTS, layer: 'conv10', method: 'cam' }, false)).toMatchObject({
+      withLayers: false,
+      overlay: { layer: undefined },
+    });
   });
 });
 
 describe('content security policy', () => {
-  it("allows network to this origin only, plus https origins of catalog models the browser fetches", () => {
+  it('allows network to this origin only, plus https origins of catalog models the browser fetches', () => {
     expect(contentSecurityPolicy()).toContain("connect-src 'self' blob:;");
-    expect(catalogOrigins({ models: [{}, { modelUrl: 'https://models.example.org/a/model.json' }, { modelUrl: 'http://insecure.example/x' }] }))
-      .toEqual(['https://models.example.org']);
-    expect(contentSecurityPolicy(['https://models.example.org'])).toContain("connect-src 'self' blob: https://models.example.org;");
+    expect(
+      catalogOrigins({
+        models: [
+          {},
+          { modelUrl: 'https://models.example.org/a/model.json' },
+          { modelUrl: 'http://insecure.example/x' },
+        ],
+      }),
+    ).toEqual(['https://models.example.org']);
+    expect(contentSecurityPolicy(['https://models.example.org'])).toContain(
+      "connect-src 'self' blob: https://models.example.org;",
+    );
     expect(contentSecurityPolicy()).toContain("script-src 'self' 'wasm-unsafe-eval' blob:;");
     expect(contentSecurityPolicy()).toContain("worker-src 'self' blob:");
   });
@@ -131,7 +179,9 @@ describe('<cnn-fixations> attributes', () => {
     expect(modelSource('my/model.json', page)).toEqual({ modelUrl: 'https://example.org/demo/my/model.json' });
     expect(modelSource('model.json', page)).toEqual({ modelUrl: 'https://example.org/demo/model.json' });
     expect(modelSource('net.onnx', page)).toEqual({ modelUrl: 'https://example.org/demo/net.onnx' });
-    expect(modelSource('https://models.example.com/m/model.json', page)).toEqual({ modelUrl: 'https://models.example.com/m/model.json' });
+    expect(modelSource('https://models.example.com/m/model.json', page)).toEqual({
+      modelUrl: 'https://models.example.com/m/model.json',
+    });
   });
 });
 
@@ -147,19 +197,24 @@ describe('exhibit mode: the reload at a quiet hour', () => {
 describe('frame pacing', () => {
   /** Camera frames every `period` ms for `ms`; the worker takes `work` ms per frame, two at most in flight. */
   function run(p: Pacer, period: number, ms: number, work = 0) {
-    let sent = 0, lowered = 0;
+    let sent = 0,
+      lowered = 0;
     const busyUntil: number[] = [];
     for (let t = 0; t < ms; t += period) {
       const inFlight = busyUntil.filter((b) => b > t);
       busyUntil.splice(0, busyUntil.length, ...inFlight);
       const offer = p.offer(t, inFlight.length >= 2);
-      if (offer === 'send') { sent++; busyUntil.push(Math.max(t, busyUntil.at(-1) ?? 0) + work); }
+      if (offer === 'send') {
+        sent++;
+        busyUntil.push(Math.max(t, busyUntil.at(-1) ?? 0) + work);
+      }
       if (offer === 'busy' && p.shouldLower(t)) lowered++;
     }
     return { fps: (sent * 1000) / ms, lowered };
   }
   it('sends at the target from a faster camera: 15 of 30 fps, 20 of 30, 30 of 60; halved to save power or on battery', () => {
-    const at = (target: number, period: number, patch: Partial<Pacer> = {}) => run(Object.assign(new Pacer(), { target }, patch), period, 10_000).fps;
+    const at = (target: number, period: number, patch: Partial<Pacer> = {}) =>
+      run(Object.assign(new Pacer(), { target }, patch), period, 10_000).fps;
     expect(at(15, 1000 / 30)).toBeCloseTo(15, 0);
     expect(at(20, 1000 / 30)).toBeGreaterThan(19);
     expect(at(20, 1000 / 30)).toBeLessThanOrEqual(20.1);
@@ -197,14 +252,17 @@ describe('frame pacing', () => {
 });
 
 describe('what the app says about itself', () => {
-  it('in people\'s words: the graphics chip, or without it (slower)', () => {
+  it("in people's words: the graphics chip, or without it (slower)", () => {
     expect(pathWords({ path: 'gpu' } as never)).toBe('Running on the graphics chip');
     expect(pathWords({ path: 'fallback' } as never)).toBe('Running without the graphics chip (slower)');
   });
   it('one loading line from the model bytes to the first picture', () => {
-    expect(loadingText({ step: 'model', loaded: 1.2e6, total: 4.8e6 }, 'loading', 'Loading the model…', 'none'))
-      .toEqual({ text: 'Downloading the model… 1.2 of 4.8 MB', done: 0.25 });
-    expect(loadingText({ step: 'compile' }, 'loading', 'Loading the model…', 'none')?.text).toBe('Preparing the graphics chip…');
+    expect(
+      loadingText({ step: 'model', loaded: 1.2e6, total: 4.8e6 }, 'loading', 'Loading the model…', 'none'),
+    ).toEqual({ text: 'Downloading the model… 1.2 of 4.8 MB', done: 0.25 });
+    expect(loadingText({ step: 'compile' }, 'loading', 'Loading the model…', 'none')?.text).toBe(
+      'Preparing the graphics chip…',
+    );
     expect(loadingText({ step: 'first' }, 'ready', '', 'camera')?.text).toBe('Looking at the picture…');
     expect(loadingText({ step: 'first' }, 'ready', '', 'none')).toBeNull();
     expect(loadingText(undefined, 'failed', 'boom', 'camera')).toBeNull();

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { colorize, colormap, overlayAlpha, ALPHA_LOW, ALPHA_RAMP } from '../../src/engine/colormap.ts';
 
-const near = (a: number[], b: number[], tol: number) => a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThanOrEqual(tol));
+const near = (a: number[], b: number[], tol: number) =>
+  a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThanOrEqual(tol));
 
 describe('colormap', () => {
   it('jet: dark blue, cyan-ish, green, yellow-ish, dark red', () => {

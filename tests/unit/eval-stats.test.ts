@@ -34,16 +34,20 @@ describe('intervals', () => {
 });
 
 describe('npm run eval:tables', () => {
-  const results = '# R\n\n<!-- eval:summary:begin -->\n| a | b |\n|---|---|\n| 1 | 2 |\n<!-- eval:summary:end -->\n\ntext\n<!-- eval:m1:begin -->\n### m1\n<!-- eval:m1:end -->\n';
+  const results =
+    '# R\n\n<!-- eval:summary:begin -->\n| a | b |\n|---|---|\n| 1 | 2 |\n<!-- eval:summary:end -->\n\ntext\n<!-- eval:m1:begin -->\n### m1\n<!-- eval:m1:end -->\n';
   it('reads the named tables of results.md', () => {
     const t = sections(results);
     expect([...t.keys()]).toEqual(['eval:summary', 'eval:m1']);
     expect(t.get('eval:summary')).toBe('| a | b |\n|---|---|\n| 1 | 2 |');
   });
   it('replaces the content between matching markers, and only there', () => {
-    const doc = 'intro\n<!-- eval:summary -->\nold table\n<!-- /eval:summary -->\nmiddle\n<!-- eval:m1 -->\n<!-- /eval:m1 -->\nend\n';
+    const doc =
+      'intro\n<!-- eval:summary -->\nold table\n<!-- /eval:summary -->\nmiddle\n<!-- eval:m1 -->\n<!-- /eval:m1 -->\nend\n';
     const out = fill(doc, sections(results), 'README.md');
-    expect(out).toBe('intro\n<!-- eval:summary -->\n| a | b |\n|---|---|\n| 1 | 2 |\n<!-- /eval:summary -->\nmiddle\n<!-- eval:m1 -->\n### m1\n<!-- /eval:m1 -->\nend\n');
+    expect(out).toBe(
+      'intro\n<!-- eval:summary -->\n| a | b |\n|---|---|\n| 1 | 2 |\n<!-- /eval:summary -->\nmiddle\n<!-- eval:m1 -->\n### m1\n<!-- /eval:m1 -->\nend\n',
+    );
     expect(fill(out, sections(results), 'README.md')).toBe(out); // idempotent
   });
   it('leaves a marker quoted in prose alone (markers stand alone on their lines)', () => {
@@ -52,6 +56,8 @@ describe('npm run eval:tables', () => {
     expect([...sections('say `<!-- x:begin -->` and `<!-- x:end -->`\n').keys()]).toEqual([]);
   });
   it('names the file and the marker when a marker names no table', () => {
-    expect(() => fill('<!-- eval:nope -->\n<!-- /eval:nope -->', sections(results), 'docs/x.md')).toThrow(/docs\/x.md: marker <!-- eval:nope --> names no table/);
+    expect(() => fill('<!-- eval:nope -->\n<!-- /eval:nope -->', sections(results), 'docs/x.md')).toThrow(
+      /docs\/x.md: marker <!-- eval:nope --> names no table/,
+    );
   });
 });

@@ -4,7 +4,15 @@ import { describe, expect, it } from 'vitest';
 import { BACKED, backedPoints, FAINT, guidedMap } from '../../src/engine/guided.ts';
 import { sceneRects } from '../../src/worker/scene.ts';
 import type { OverlayOptions } from '../../src/worker/api.ts';
-import { BOX_SOURCE, checkMethodFacts, DEFAULT_METHOD, GUIDED, methodFor, METHODS, resolveGuided } from '../../src/engine/methods.ts';
+import {
+  BOX_SOURCE,
+  checkMethodFacts,
+  DEFAULT_METHOD,
+  GUIDED,
+  methodFor,
+  METHODS,
+  resolveGuided,
+} from '../../src/engine/methods.ts';
 import { chooseBox, fixationBox, MIN_BOX_POINTS } from '../../src/engine/post.ts';
 import { PRESETS, resolveRules } from '../../src/engine/types.ts';
 import type { Fixation } from '../../src/engine/types.ts';
@@ -31,7 +39,7 @@ describe('guidedMap: classMap x (epsilon + density), normalised to max 1', () =>
     expect([...guidedMap(new Float32Array(3), Float32Array.of(1, 1, 1), 0.1)]).toEqual([0, 0, 0]);
   });
 
-  it('negative values count as 0 (a Grad-CAM map is ReLU\'d, a density is never negative)', () => {
+  it("negative values count as 0 (a Grad-CAM map is ReLU'd, a density is never negative)", () => {
     // [-1, 1] x (0.1 + [1, -5 -> 0]) = [0, 0.1] -> [0, 1].
     expect([...guidedMap(Float32Array.of(-1, 1), Float32Array.of(1, -5), 0.1)]).toEqual([0, 1]);
   });
@@ -42,7 +50,7 @@ describe('guidedMap: classMap x (epsilon + density), normalised to max 1', () =>
 });
 
 describe('guided knobs', () => {
-  it('defaults: the tuning set\'s pick, CAM x dense fixation density (sigma 8% of the diagonal); dense = reference rules, every positive GAP position', () => {
+  it("defaults: the tuning set's pick, CAM x dense fixation density (sigma 8% of the diagonal); dense = reference rules, every positive GAP position", () => {
     expect(GUIDED).toEqual({ epsilon: 0, rules: 'dense', sigma: 0.08, classMap: 'auto' });
     expect(resolveRules('dense')).toEqual({ ...PRESETS.reference, gap: 'positive' });
     expect(METHODS).toContain('guided');
@@ -55,18 +63,20 @@ describe('guided knobs', () => {
     expect(resolveGuided({ epsilon: undefined })).toEqual(GUIDED);
     expect(() => resolveGuided({ epsilon: -0.1 })).toThrow(/guided.epsilon=-0.1 must be a number >= 0/);
     expect(() => resolveGuided({ sigma: 0 })).toThrow(/guided.sigma=0 must be/);
-    expect(() => resolveGuided({ classMap: 'lrp' as never })).toThrow(/guided.classMap='lrp' is not one of auto, cam, gradcam/);
+    expect(() => resolveGuided({ classMap: 'lrp' as never })).toThrow(
+      /guided.classMap='lrp' is not one of auto, cam, gradcam/,
+    );
   });
 
-  it("a model's own knobs (catalog \"guided\") sit between GUIDED and the request's", () => {
+  it('a model\'s own knobs (catalog "guided") sit between GUIDED and the request\'s', () => {
     expect(resolveGuided({}, { epsilon: 1, sigma: 0.04 })).toEqual({ ...GUIDED, epsilon: 1, sigma: 0.04 });
     expect(resolveGuided({ sigma: 0.02 }, { epsilon: 1, sigma: 0.04 })).toEqual({ ...GUIDED, epsilon: 1, sigma: 0.02 });
     expect(() => resolveGuided({}, { sigma: 2 })).toThrow(/guided.sigma=2 must be/);
   });
 });
 
-describe("a model's default method (catalog \"method\")", () => {
-  it('the request\'s method, else the model\'s, else DEFAULT_METHOD', () => {
+describe('a model\'s default method (catalog "method")', () => {
+  it("the request's method, else the model's, else DEFAULT_METHOD", () => {
     expect(methodFor({})).toBe(DEFAULT_METHOD);
     expect(methodFor({ method: 'guided' })).toBe('guided');
     expect(methodFor({ method: 'guided' }, 'cam')).toBe('cam');
@@ -74,13 +84,16 @@ describe("a model's default method (catalog \"method\")", () => {
   it('a bad entry is refused at load, naming the field and the value', () => {
     expect(() => checkMethodFacts({ method: 'lrp' as never })).toThrow(/its default method: unknown method 'lrp'/);
     expect(() => checkMethodFacts({ guided: { sigma: -1 } })).toThrow(/its guided knobs: guided.sigma=-1/);
-    expect(() => checkMethodFacts({ guided: { eps: 1 } as never })).toThrow(/its guided knobs: 'eps' is not one of epsilon, rules, sigma, classMap/);
+    expect(() => checkMethodFacts({ guided: { eps: 1 } as never })).toThrow(
+      /its guided knobs: 'eps' is not one of epsilon, rules, sigma, classMap/,
+    );
     expect(() => checkMethodFacts({ method: 'guided', guided: { epsilon: 0.3 } })).not.toThrow();
   });
 });
 
-describe('the box: the fixations\' (none from too few points) or the map\'s, and which one', () => {
-  const pts = (n: number): Fixation[] => Array.from({ length: n }, (_, i) => ({ x: 10 + (i % 5), y: 20 + Math.floor(i / 5), w: 1 }));
+describe("the box: the fixations' (none from too few points) or the map's, and which one", () => {
+  const pts = (n: number): Fixation[] =>
+    Array.from({ length: n }, (_, i) => ({ x: 10 + (i % 5), y: 20 + Math.floor(i / 5), w: 1 }));
 
   it('MIN_BOX_POINTS is 20: below it the outlier rule (more than 5% of the points near) can drop no point', () => {
     expect(MIN_BOX_POINTS).toBe(20);
@@ -103,15 +116,31 @@ describe('points the guided map does not back are drawn faint', () => {
   const map = new Float32Array([1, 0.5, 0.1, 0, 0.2, 0.3, 0.19, 0]);
   it('backedPoints: the map cell a frame point falls in, against BACKED (the CAM protocol threshold)', () => {
     expect(BACKED).toBe(0.2);
-    const pts = [{ x: 0, y: 0 }, { x: 3, y: 1 }, { x: 4, y: 0 }, { x: 2, y: 3 }, { x: 4.9, y: 2.5 }, { x: 7, y: 3 }];
+    const pts = [
+      { x: 0, y: 0 },
+      { x: 3, y: 1 },
+      { x: 4, y: 0 },
+      { x: 2, y: 3 },
+      { x: 4.9, y: 2.5 },
+      { x: 7, y: 3 },
+    ];
     // cells: (0,0)=1, (1,0)=0.5, (2,0)=0.1, (1,1)=0.3, (2,1)=0.19, (3,1)=0
     expect(backedPoints(pts, map, 4, 2, 8, 4)).toEqual([true, true, false, true, false, false]);
     expect(() => backedPoints(pts, map, 3, 2, 8, 4)).toThrow(/map has 8 values, not 3x2/);
   });
   it("the worker's scene draws them at FAINT opacity, the others opaque; without `backed` every point is opaque", () => {
-    const fixations = [{ x: 0, y: 0, w: 1 }, { x: 4, y: 0, w: 1 }];
+    const fixations = [
+      { x: 0, y: 0, w: 1 },
+      { x: 4, y: 0, w: 1 },
+    ];
     const o = { points: true, box: false } as OverlayOptions;
-    const alphas = (backed?: boolean[]) => sceneRects([{ color: [1, 0, 0], fixations, box: null, backed }], { width: 8, height: 4 }, { width: 8, height: 4 }, o).map((r) => r.color[3]);
+    const alphas = (backed?: boolean[]) =>
+      sceneRects(
+        [{ color: [1, 0, 0], fixations, box: null, backed }],
+        { width: 8, height: 4 },
+        { width: 8, height: 4 },
+        o,
+      ).map((r) => r.color[3]);
     expect(alphas(backedPoints(fixations, map, 4, 2, 8, 4))).toEqual([1, FAINT]);
     expect(alphas()).toEqual([1, 1]);
   });

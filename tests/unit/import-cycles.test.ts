@@ -15,7 +15,10 @@ function sources(dir: string): string[] {
 }
 
 /** The top-level folder of src/ a file lies in ('' for src/ itself). */
-const folderOf = (file: string) => { const r = relative(SRC, file).split(sep); return r.length > 1 ? r[0] : ''; };
+const folderOf = (file: string) => {
+  const r = relative(SRC, file).split(sep);
+  return r.length > 1 ? r[0] : '';
+};
 
 /** Folder -> the folders it imports (relative specifiers, dynamic imports and new URL(...) workers included). */
 export function folderGraph(files: string[]): Map<string, Map<string, string>> {
@@ -47,13 +50,20 @@ export function findCycle(graph: Map<string, Map<string, string>>): string[] | n
         const start = path.findIndex((w) => w.startsWith(to + sep) || w.startsWith(to + '/'));
         return path.slice(Math.max(0, start));
       }
-      if (!state.has(to)) { const c = visit(to); if (c) return c; }
+      if (!state.has(to)) {
+        const c = visit(to);
+        if (c) return c;
+      }
       path.pop();
     }
     state.set(n, 'done');
     return null;
   };
-  for (const n of graph.keys()) if (!state.has(n)) { const c = visit(n); if (c) return c; }
+  for (const n of graph.keys())
+    if (!state.has(n)) {
+      const c = visit(n);
+      if (c) return c;
+    }
   return null;
 }
 
@@ -68,7 +78,10 @@ describe('imports between the top-level folders of src/', () => {
   });
 
   it('finds a cycle when there is one (the check itself)', () => {
-    const g = new Map([['a', new Map([['b', 'a/x.ts imports ../b/y.ts']])], ['b', new Map([['a', 'b/y.ts imports ../a/x.ts']])]]);
+    const g = new Map([
+      ['a', new Map([['b', 'a/x.ts imports ../b/y.ts']])],
+      ['b', new Map([['a', 'b/y.ts imports ../a/x.ts']])],
+    ]);
     expect(findCycle(g)).toEqual(['a/x.ts imports ../b/y.ts', 'b/y.ts imports ../a/x.ts']);
     expect(findCycle(new Map([['a', new Map([['b', 'a->b']])]]))).toBeNull();
   });

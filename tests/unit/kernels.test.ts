@@ -21,13 +21,29 @@ describe('override constants', () => {
   });
 
   it('drops the constants a kernel does not declare, keeps the others with their values', () => {
-    expect(declaredConstants('override COUNT: bool = false;\noverride GAP_THRESHOLD: f32 = 0.0;',
-      { COUNT: 1, MAX_LOCATION: 1, GAP_THRESHOLD: 0.75 })).toEqual({ COUNT: 1, GAP_THRESHOLD: 0.75 });
+    expect(
+      declaredConstants('override COUNT: bool = false;\noverride GAP_THRESHOLD: f32 = 0.0;', {
+        COUNT: 1,
+        MAX_LOCATION: 1,
+        GAP_THRESHOLD: 0.75,
+      }),
+    ).toEqual({ COUNT: 1, GAP_THRESHOLD: 0.75 });
     expect(declaredConstants('fn main() {}', { COUNT: 1 })).toEqual({});
   });
 
   it('every unravel kernel under every rule set gets exactly the constants it declares', () => {
-    const rules = [PRESETS.default, PRESETS.reference, resolveRules({ location: 'max', gap: 'positive', weights: 'contribution', channelRatio: 0.5, fcThreshold: 0.3, gapThreshold: 0.5 })];
+    const rules = [
+      PRESETS.default,
+      PRESETS.reference,
+      resolveRules({
+        location: 'max',
+        gap: 'positive',
+        weights: 'contribution',
+        channelRatio: 0.5,
+        fcThreshold: 0.3,
+        gapThreshold: 0.5,
+      }),
+    ];
     for (const op of Object.values(OPS)) {
       if (!op.gpu) continue;
       const code = commonWgsl + op.gpu.wgsl;
@@ -36,7 +52,8 @@ describe('override constants', () => {
         const passed = declaredConstants(code, all);
         for (const k of Object.keys(passed)) expect(code, `${op.kind}: ${k}`).toMatch(new RegExp(`override ${k}\\b`));
         // What the rules set for this kernel and it declares is all passed (nothing it needs is dropped).
-        for (const k of Object.keys(all)) if (overrideNames(code).has(k)) expect(passed[k], `${op.kind}: ${k}`).toBe(all[k]);
+        for (const k of Object.keys(all))
+          if (overrideNames(code).has(k)) expect(passed[k], `${op.kind}: ${k}`).toBe(all[k]);
       }
     }
   });

@@ -1,7 +1,15 @@
 // Post-processing (src/engine/post.ts) on hand-made points and maps; every expected value is worked out here by hand.
 // The GPU heatmap reuses gaussianKernel(), so these hand values are what catches a wrong sigma or radius.
 import { describe, expect, it } from 'vitest';
-import { camBox, classOverlay, gaussianKernel, heatmap, peak, removeOutliers, tightBox } from '../../src/engine/post.ts';
+import {
+  camBox,
+  classOverlay,
+  gaussianKernel,
+  heatmap,
+  peak,
+  removeOutliers,
+  tightBox,
+} from '../../src/engine/post.ts';
 import type { Fixation } from '../../src/engine/types.ts';
 
 const pt = (x: number, y: number, w = 1): Fixation => ({ x, y, w });
@@ -12,7 +20,9 @@ describe('REMOVE_OUTLIERS_WGSL integer threshold', () => {
   it('20 * near > n keeps exactly the points removeOutliers keeps (near > 0.05 * n in float64) for every list size', () => {
     // The GPU twin compares integers; the CPU rule multiplies by 0.05 (not exact in binary). For every list size up to
     // the fixation list's 2000 entries, both thresholds agree on every neighbour count.
-    for (let n = 1; n <= 2000; n++) for (let near = 1; near <= n; near++) if ((20 * near > n) !== (near > 0.05 * n)) expect(`${near}/${n}`).toBe('agreeing');
+    for (let n = 1; n <= 2000; n++)
+      for (let near = 1; near <= n; near++)
+        if (20 * near > n !== near > 0.05 * n) expect(`${near}/${n}`).toBe('agreeing');
   });
   it('on points: of 20, a point with one neighbour besides itself is kept (2 > 1), a point alone is not', () => {
     // 30x40: radius 5. 18 cluster points and two more far from it: 20 points, a point needs more than 1 (itself included).
@@ -23,7 +33,7 @@ describe('REMOVE_OUTLIERS_WGSL integer threshold', () => {
   });
 });
 
-describe('removeOutliers (the authors\' rule: keep a point if more than 5% of all points lie within 10% of the diagonal)', () => {
+describe("removeOutliers (the authors' rule: keep a point if more than 5% of all points lie within 10% of the diagonal)", () => {
   // A 30x40 image: diagonal 50, radius 5. The point itself counts as one of the points within the radius (as in the
   // authors' code), the radius is inclusive, and if no point survives all are kept (the reference divides by zero).
   it('counts the point itself: below 20 points nothing is removed', () => {
@@ -100,7 +110,9 @@ describe('heatmap', () => {
   it('the separable blur (many points per pixel) gives the same values as the per-point kernels', () => {
     // 2x2 with sigmaFrac 0.5: sigma = 0.5 * sqrt(8) = sqrt(2), radius 5, 11 taps >= 2 * 4 pixels: the blur branch.
     const h = heatmap([pt(0, 0)], 2, 2, 0.5);
-    expect([...h].map((v) => +v.toFixed(6))).toEqual([1, Math.exp(-1 / 4), Math.exp(-1 / 4), Math.exp(-2 / 4)].map((v) => +v.toFixed(6)));
+    expect([...h].map((v) => +v.toFixed(6))).toEqual(
+      [1, Math.exp(-1 / 4), Math.exp(-1 / 4), Math.exp(-2 / 4)].map((v) => +v.toFixed(6)),
+    );
   });
 
   it('weights add, points outside are ignored, an empty map stays 0', () => {
@@ -120,12 +132,7 @@ describe('boxes and peak', () => {
 
   // 6x4 map, max 10: threshold 2 (>= 2 is in). (0,0), (1,1), (2,2) touch only at corners: one 8-connected component
   // of 3, not three of 1. (3,2) = 1.99 is below. (5,0)-(5,1): a component of 2.
-  const map = Float32Array.from([
-    10, 0, 0, 0, 0, 3,
-    0, 2, 0, 0, 0, 3,
-    0, 0, 3, 1.99, 0, 0,
-    0, 0, 0, 0, 0, 0,
-  ]);
+  const map = Float32Array.from([10, 0, 0, 0, 0, 3, 0, 2, 0, 0, 0, 3, 0, 0, 3, 1.99, 0, 0, 0, 0, 0, 0, 0, 0]);
   it('camBox: 20% of the max, 8-connected, the largest component', () => {
     expect(camBox(map, 6, 4)).toEqual([0, 0, 2, 2]);
     // At 30% the corner chain breaks (2 < 3): the 2-cell column is the largest.
@@ -143,7 +150,8 @@ describe('boxes and peak', () => {
 describe('classOverlay (several classes, one hue each)', () => {
   it('the strongest class (the first on ties) in its colour; alpha from its value; premultiplied on request', () => {
     // Heat 1 -> alpha = opacity 0.5; 0.175 -> alpha 0.5 * (0.175 - 0.05) / 0.25 = 0.25; 0.05 and below -> 0.
-    const A = Float32Array.from([1, 0.175, 0, 0.3]), B = Float32Array.from([0.5, 0.1, 0.04, 0.3]);
+    const A = Float32Array.from([1, 0.175, 0, 0.3]),
+      B = Float32Array.from([0.5, 0.1, 0.04, 0.3]);
     const colors = ['#ff0000', '#0080ff'];
     expect([...classOverlay([A, B], colors, 0.5)]).toEqual([
       255, 0, 0, 128, 255, 0, 0, 64, 0, 128, 255, 0, 255, 0, 0, 128,

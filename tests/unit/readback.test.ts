@@ -9,7 +9,9 @@ describe('readback()', () => {
     const waited = performance.now() - t0;
     expect(err).toBeInstanceOf(ReadbackTimeoutError);
     expect(err.name).toBe('ReadbackTimeoutError');
-    expect(err.message).toBe('readback of the frame summary did not complete within 0.08 s (the GPU may be hung or lost)');
+    expect(err.message).toBe(
+      'readback of the frame summary did not complete within 0.08 s (the GPU may be hung or lost)',
+    );
     expect(waited).toBeGreaterThanOrEqual(75);
     expect(waited).toBeLessThan(2000);
   });

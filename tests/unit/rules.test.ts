@@ -44,7 +44,11 @@ async function prepare(fx: Fixture): Promise<Prepared> {
     graph: fm.graph,
     act: (n) => acts.get(n) ?? fail(`no activation captured for '${n}'`),
     logits: f.logits,
-    dispose() { disposeForward(f, [input]); input.dispose(); fm.dispose(); },
+    dispose() {
+      disposeForward(f, [input]);
+      input.dispose();
+      fm.dispose();
+    },
   };
 }
 function fail(msg: string): never {
@@ -53,8 +57,11 @@ function fail(msg: string): never {
 
 const key = (f: InputFixation) => [f.y, f.x, f.c];
 const byPos = (a: InputFixation, b: InputFixation) => a.y - b.y || a.x - b.x || a.c - b.c;
-const ruleName = (r: Rules) => `${r.location}/${r.gap}/${r.weights}` +
-  (r.gapThreshold ? `/gap>=${r.gapThreshold}` : '') + (r.channelRatio ? `/ch>=${r.channelRatio}` : '') + (r.fcThreshold ? `/fc>=${r.fcThreshold}` : '');
+const ruleName = (r: Rules) =>
+  `${r.location}/${r.gap}/${r.weights}` +
+  (r.gapThreshold ? `/gap>=${r.gapThreshold}` : '') +
+  (r.channelRatio ? `/ch>=${r.channelRatio}` : '') +
+  (r.fcThreshold ? `/fc>=${r.fcThreshold}` : '');
 
 function check(p: Prepared, e: Expected) {
   const res = unravelCpu(p.graph, p.act, e.classIndex, e.rules);
@@ -73,15 +80,20 @@ for (const [builder, make] of Object.entries(FIXTURES)) {
   const fx = make();
   describe(`${builder}: ${fx.checks}`, () => {
     let p: Prepared;
-    beforeAll(async () => { p = await prepare(fx); });
+    beforeAll(async () => {
+      p = await prepare(fx);
+    });
     afterAll(() => p?.dispose());
 
     if (!fx.noExec) {
       it('computes the hand-worked logits', () => {
-        for (const [i, v] of Object.entries(fx.logitValues)) expect(p.logits![Number(i)], `logit ${i}`).toBeCloseTo(v, 4);
+        for (const [i, v] of Object.entries(fx.logitValues))
+          expect(p.logits![Number(i)], `logit ${i}`).toBeCloseTo(v, 4);
       });
     }
-    it.each(fx.expected.map((e) => [`class ${e.classIndex}, ${ruleName(e.rules)}`, e] as const))('%s', (_t, e) => check(p, e));
+    it.each(fx.expected.map((e) => [`class ${e.classIndex}, ${ruleName(e.rules)}`, e] as const))('%s', (_t, e) =>
+      check(p, e),
+    );
   });
 }
 
@@ -110,10 +122,21 @@ describe('refused graphs', () => {
 
 describe('rule options channelRatio and fcThreshold', () => {
   it('are taken over by resolveRules, and a value outside [0, 1) is an error naming the option', () => {
-    expect(resolveRules('reference', { channelRatio: 0.9, fcThreshold: 0.5 })).toEqual(
-      { location: 'center', gap: 'argmax', weights: 'count', channelRatio: 0.9, fcThreshold: 0.5 });
-    expect(() => resolveRules('default', { channelRatio: 1 })).toThrow(/rule channelRatio=1 must be a number in \[0, 1\)/);
-    expect(() => resolveRules('default', { fcThreshold: -0.1 })).toThrow(/rule fcThreshold=-0.1 must be a number in \[0, 1\)/);
-    expect(() => resolveRules('default', { channelRatio: '0.5' as unknown as number })).toThrow(/rule channelRatio=0.5 must be a number/);
+    expect(resolveRules('reference', { channelRatio: 0.9, fcThreshold: 0.5 })).toEqual({
+      location: 'center',
+      gap: 'argmax',
+      weights: 'count',
+      channelRatio: 0.9,
+      fcThreshold: 0.5,
+    });
+    expect(() => resolveRules('default', { channelRatio: 1 })).toThrow(
+      /rule channelRatio=1 must be a number in \[0, 1\)/,
+    );
+    expect(() => resolveRules('default', { fcThreshold: -0.1 })).toThrow(
+      /rule fcThreshold=-0.1 must be a number in \[0, 1\)/,
+    );
+    expect(() => resolveRules('default', { channelRatio: '0.5' as unknown as number })).toThrow(
+      /rule channelRatio=0.5 must be a number/,
+    );
   });
 });

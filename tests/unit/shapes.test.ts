@@ -18,7 +18,8 @@ import { initNodeBackend } from '../../src/node/index.ts';
 import { GraphBuilder, kernel } from '../fixtures/graphs.ts';
 
 const F = { T: { type: 'DT_FLOAT' } };
-const H = 160, W = 224;
+const H = 160,
+  W = 224;
 
 /**
  * input [1,H,W,C] -> conv 1x1 to 2 channels (channel 0 = the sum of the input channels, channel 1 = minus it)
@@ -27,8 +28,16 @@ const H = 160, W = 224;
  */
 async function tinyModel(C: 1 | 3, info: Partial<ModelInfo> = {}): Promise<FixationModel> {
   const g = new GraphBuilder([H, W, C]);
-  g.conv('conv', 'input', kernel([1, 1, C, 2], (_u, _v, _k, c) => (c === 0 ? 1 : -1)));
-  g.op('gap', 'Mean', ['conv', g.ints('gap/axes', [1, 2])], { ...F, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } });
+  g.conv(
+    'conv',
+    'input',
+    kernel([1, 1, C, 2], (_u, _v, _k, c) => (c === 0 ? 1 : -1)),
+  );
+  g.op('gap', 'Mean', ['conv', g.ints('gap/axes', [1, 2])], {
+    ...F,
+    Tidx: { type: 'DT_INT32' },
+    keep_dims: { b: false },
+  });
   const gm = await loadGraphModel({ load: async () => g.artifacts() });
   return FixationModel.create(gm, { ...g.info(`tiny${C}`, 'gap'), ...info });
 }
@@ -56,8 +65,17 @@ describe('pixel transform of a non-square input, by hand', () => {
     expect([c.stepX, c.stepY, c.startX, c.startY, c.inputWidth, c.inputHeight]).toEqual([2, 2, 0, 10, W, H]);
     const l = pixelTransform(401, 319, { width: W, height: H }, 'letterbox');
     expect([l.stepX, l.stepY, l.startX, l.startY]).toEqual([2, 2, -23, 0]);
-    const pts = toImagePoints([{ x: 223, y: 0, c: 0, w: 1 }, { x: 0, y: 159, c: 0, w: 1 }], c);
-    expect(pts.map((p) => [p.x, p.y])).toEqual([[446, 10], [0, 328]]);
+    const pts = toImagePoints(
+      [
+        { x: 223, y: 0, c: 0, w: 1 },
+        { x: 0, y: 159, c: 0, w: 1 },
+      ],
+      c,
+    );
+    expect(pts.map((p) => [p.x, p.y])).toEqual([
+      [446, 10],
+      [0, 328],
+    ]);
   });
 
   it('a square side still works as before (400x300 photo, 224 input: crop from x = 50, step 299/223)', () => {
@@ -76,7 +94,9 @@ describe('pixel transform of a non-square input, by hand', () => {
 describe('non-square RGB model (160x224), input range [0,255], per-channel mean and std', () => {
   let fm: FixationModel;
   const pre = { range: [0, 255] as [number, number], mean: [10, 20, 30], std: [2, 4, 5] };
-  beforeAll(async () => { fm = await tinyModel(3, { preprocessing: pre }); });
+  beforeAll(async () => {
+    fm = await tinyModel(3, { preprocessing: pre });
+  });
   afterAll(() => fm?.dispose());
 
   it('reads height, width and channels from the model info and the graph', () => {
@@ -85,7 +105,11 @@ describe('non-square RGB model (160x224), input range [0,255], per-channel mean 
   });
 
   it('crop: samples exactly the marked photo pixels', () => {
-    const img = photo(447, 339, [[446, 10, [255, 0, 0]], [0, 328, [0, 255, 0]], [2, 10, [0, 0, 100]]]);
+    const img = photo(447, 339, [
+      [446, 10, [255, 0, 0]],
+      [0, 328, [0, 255, 0]],
+      [2, 10, [0, 0, 100]],
+    ]);
     const { input, transform } = fm.preprocess(img, 'crop');
     img.dispose();
     expect(input.shape).toEqual([1, H, W, 3]);
@@ -123,7 +147,9 @@ describe('non-square RGB model (160x224), input range [0,255], per-channel mean 
 
 describe('1-channel model: the luminance', () => {
   let fm: FixationModel;
-  beforeAll(async () => { fm = await tinyModel(1, { preprocessing: { range: [0, 255], mean: [0], std: [1] } }); });
+  beforeAll(async () => {
+    fm = await tinyModel(1, { preprocessing: { range: [0, 255], mean: [0], std: [1] } });
+  });
   afterAll(() => fm?.dispose());
 
   it('the dry run works: the graph starts at a [160,224,1] input', () => {
@@ -132,7 +158,12 @@ describe('1-channel model: the luminance', () => {
   });
 
   it('each network pixel is 0.299 R + 0.587 G + 0.114 B of its photo pixel', () => {
-    const img = photo(447, 339, [[446, 10, [255, 0, 0]], [0, 328, [0, 255, 0]], [2, 10, [0, 0, 255]], [4, 10, [100, 100, 100]]]);
+    const img = photo(447, 339, [
+      [446, 10, [255, 0, 0]],
+      [0, 328, [0, 255, 0]],
+      [2, 10, [0, 0, 255]],
+      [4, 10, [100, 100, 100]],
+    ]);
     const { input } = fm.preprocess(img, 'crop');
     img.dispose();
     expect(input.shape).toEqual([1, H, W, 1]);
@@ -144,7 +175,7 @@ describe('1-channel model: the luminance', () => {
     input.dispose();
   });
 
-  it('a range preset with 3 equal entries (the app\'s [-1,1]) serves 1 channel: red 255 -> 0.299 * 2 - 1', async () => {
+  it("a range preset with 3 equal entries (the app's [-1,1]) serves 1 channel: red 255 -> 0.299 * 2 - 1", async () => {
     const signed = await tinyModel(1, { preprocessing: RANGE_PRESETS.signed });
     const img = photo(447, 339, [[446, 10, [255, 0, 0]]]);
     const { input } = signed.preprocess(img, 'crop');
@@ -169,19 +200,23 @@ describe('1-channel model: the luminance', () => {
     expect(ex.fixations.map((f) => [f.x, f.y])).toEqual([[7, 5]]);
     t.dispose();
     const rgb = tf.zeros([1, H, W, 3]) as tf.Tensor4D;
-    await expect(explain(fm, rgb)).rejects.toThrow(/input tensor must be \[1,160,224,1\] for model 'tiny1', got \[1,160,224,3\]/);
+    await expect(explain(fm, rgb)).rejects.toThrow(
+      /input tensor must be \[1,160,224,1\] for model 'tiny1', got \[1,160,224,3\]/,
+    );
     rgb.dispose();
   });
 });
 
 describe('bad input shapes: clear errors', () => {
   it('a mean with 3 entries for a 1-channel model', async () => {
-    await expect(tinyModel(1, { preprocessing: { range: [0, 1], mean: [0.4, 0.5, 0.6], std: [1] } }))
-      .rejects.toThrow(/model 'tiny1': preprocessing.mean has 3 entries, the input has 1 channel\(s\) \(give 1 or 1\)/);
+    await expect(tinyModel(1, { preprocessing: { range: [0, 1], mean: [0.4, 0.5, 0.6], std: [1] } })).rejects.toThrow(
+      /model 'tiny1': preprocessing.mean has 3 entries, the input has 1 channel\(s\) \(give 1 or 1\)/,
+    );
   });
   it('model info that contradicts the input signature', async () => {
-    await expect(tinyModel(3, { inputHeight: 200 }))
-      .rejects.toThrow(/model 'tiny3': the model's input is \[-1,160,224,3\], the model info says \[1,200,224,3\]/);
+    await expect(tinyModel(3, { inputHeight: 200 })).rejects.toThrow(
+      /model 'tiny3': the model's input is \[-1,160,224,3\], the model info says \[1,200,224,3\]/,
+    );
   });
   it('2 input channels', async () => {
     await expect(tinyModel(3, { inputChannels: 2 })).rejects.toThrow(/input channels 2 are not supported/);

@@ -24,22 +24,45 @@ function method(name: string): string {
 
 /** Each internal src/gpu/device.ts uses: where it must be, checked against the installed code. */
 const PINNED: [string, () => boolean][] = [
-  ['WebGPUBackend.prototype.uploadToGPU (tensorBuffer: moves a CPU-held tensor to a GPUBuffer)', () => typeof WebGPUBackend.prototype.uploadToGPU === 'function'],
+  [
+    'WebGPUBackend.prototype.uploadToGPU (tensorBuffer: moves a CPU-held tensor to a GPUBuffer)',
+    () => typeof WebGPUBackend.prototype.uploadToGPU === 'function',
+  ],
   ['WebGPUBackend.prototype.submitQueue (flushTf)', () => typeof WebGPUBackend.prototype.submitQueue === 'function'],
-  ['WebGPUBackend.prototype.ensureCommandEncoderReady (flushTf)', () => typeof WebGPUBackend.prototype.ensureCommandEncoderReady === 'function'],
-  ['WebGPUBackend.prototype.endComputePassEncoder (flushTf)', () => typeof WebGPUBackend.prototype.endComputePassEncoder === 'function'],
-  ['backend.tensorMap, a DataStorage made in the constructor (tensorBuffer)', () => /this\.tensorMap = new DataStorage\(/.test(source)],
-  ['tensorMap.get(dataId).resource, the GPUBuffer uploadToGPU sets (tensorBuffer)',
-    () => /this\.tensorMap\.get\(dataId\)[\s\S]*tensorData\.resource != null[\s\S]*tensorData\.resource = buffer/.test(method('uploadToGPU'))],
+  [
+    'WebGPUBackend.prototype.ensureCommandEncoderReady (flushTf)',
+    () => typeof WebGPUBackend.prototype.ensureCommandEncoderReady === 'function',
+  ],
+  [
+    'WebGPUBackend.prototype.endComputePassEncoder (flushTf)',
+    () => typeof WebGPUBackend.prototype.endComputePassEncoder === 'function',
+  ],
+  [
+    'backend.tensorMap, a DataStorage made in the constructor (tensorBuffer)',
+    () => /this\.tensorMap = new DataStorage\(/.test(source),
+  ],
+  [
+    'tensorMap.get(dataId).resource, the GPUBuffer uploadToGPU sets (tensorBuffer)',
+    () =>
+      /this\.tensorMap\.get\(dataId\)[\s\S]*tensorData\.resource != null[\s\S]*tensorData\.resource = buffer/.test(
+        method('uploadToGPU'),
+      ),
+  ],
 ];
 
 describe('tfjs-backend-webgpu internals used by src/gpu/device.ts', () => {
   it('the pinned version is installed (these internals were read from 4.22.0)', () => {
-    expect(ours.dependencies['@tensorflow/tfjs-backend-webgpu'], 'package.json must pin tfjs-backend-webgpu exactly').toBe('4.22.0');
+    expect(
+      ours.dependencies['@tensorflow/tfjs-backend-webgpu'],
+      'package.json must pin tfjs-backend-webgpu exactly',
+    ).toBe('4.22.0');
     expect(pkg.version, 'installed @tensorflow/tfjs-backend-webgpu').toBe('4.22.0');
   });
   it('each internal is where src/gpu/device.ts reads it', () => {
     const missing = PINNED.filter(([, ok]) => !ok()).map(([name]) => name);
-    expect(missing, `@tensorflow/tfjs-backend-webgpu ${pkg.version} moved internals src/gpu/device.ts relies on: ${missing.join('; ')}`).toEqual([]);
+    expect(
+      missing,
+      `@tensorflow/tfjs-backend-webgpu ${pkg.version} moved internals src/gpu/device.ts relies on: ${missing.join('; ')}`,
+    ).toEqual([]);
   });
 });

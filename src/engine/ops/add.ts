@@ -6,7 +6,10 @@ import { ftz, uniformStruct, type GpuOp, type Kept, type OpModule, type StepCont
 import type { TfParse } from './tf.ts';
 
 /** Residual add: follow the larger addend; ties go to inputs[skip]. */
-export interface AddNode extends NodeBase { kind: 'add'; skip: number }
+export interface AddNode extends NodeBase {
+  kind: 'add';
+  skip: number;
+}
 
 const tf: TfParse = {
   ops: ['AddV2', 'Add', 'Mul', 'Sub', 'RealDiv', 'Div', 'Maximum', 'Minimum'],
@@ -15,7 +18,8 @@ const tf: TfParse = {
     const full = c.live.filter((i) => size(c.shapeOf(i)) === size(c.shape));
     if (full.length === 0) c.fail('no input has the output shape');
     const elementwise = !['AddV2', 'Add', 'Sub'].includes(n.op);
-    if (elementwise && full.length > 1 && n.op !== 'Mul') c.fail(`op '${n.op}' cannot be unravelled between two computed tensors (only with a constant)`);
+    if (elementwise && full.length > 1 && n.op !== 'Mul')
+      c.fail(`op '${n.op}' cannot be unravelled between two computed tensors (only with a constant)`);
     if (elementwise || full.length === 1) {
       // Bias, gate (squeeze-excitation) or scalar: follow the main input, same index. A Mul of two full-size
       // tensors (x * sigmoid(conv(x)), hard-swish) follows the shallower one, the data path the gate is computed
@@ -43,7 +47,9 @@ function addCpu(node: AddNode, kept: Kept, ctx: StepContext) {
 const Params = uniformStruct('Add', ['which', 'skip'] as const);
 
 /** GPU twin, one dispatch per addend (which = 0 | 1, every kernel writes a single input node). */
-const wgsl = Params.wgsl + /* wgsl */ `
+const wgsl =
+  Params.wgsl +
+  /* wgsl */ `
 @group(1) @binding(0) var<storage, read> a: array<f32>;
 @group(2) @binding(0) var<storage, read> b: array<f32>;
 
@@ -58,7 +64,8 @@ fn visit(o: i32, w: f32) {
 
 const gpu: GpuOp<AddNode> = {
   wgsl,
-  dispatches: (node) => node.inputs.map((input, which) => ({ input, params: Params.pack({ which, skip: node.skip }), acts: node.inputs })),
+  dispatches: (node) =>
+    node.inputs.map((input, which) => ({ input, params: Params.pack({ which, skip: node.skip }), acts: node.inputs })),
 };
 
 export const add: OpModule<AddNode> = { kind: 'add', reads: (n) => n.inputs, cpu: addCpu, gpu, tf };

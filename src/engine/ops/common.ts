@@ -76,12 +76,21 @@ export type Kept = Map<number, number>;
  * weight 1 each under 'count' (the walker sets it). No positive candidate keeps the single best one. Candidates
  * are compared as given: the callers pass ftz()'d values.
  */
-export function fanOut(ctx: StepContext, target: string, w: number, idx: ArrayLike<number>, contrib: ArrayLike<number>) {
+export function fanOut(
+  ctx: StepContext,
+  target: string,
+  w: number,
+  idx: ArrayLike<number>,
+  contrib: ArrayLike<number>,
+) {
   let total = 0;
   let best = 0;
   let positive = false; // by the sign of a candidate, not by the sum being 0
   for (let i = 0; i < contrib.length; i++) {
-    if (contrib[i] > 0) { total += contrib[i]; positive = true; }
+    if (contrib[i] > 0) {
+      total += contrib[i];
+      positive = true;
+    }
     if (contrib[i] > contrib[best]) best = i;
   }
   if (!positive) return ctx.keep(target, idx[best], w);
@@ -160,7 +169,10 @@ export const PICK_MARGIN = 2 ** -12;
  * Test-only: how the CPU twin's conv sums its window (the GPU's order: 'f32', step by step; others as a GPU compiler
  * may: 'f64' then round, 'reverse', 'fma' (each product unrounded)), and the margin (0: the exact-max rule).
  */
-export const twinForTest: { order: 'f32' | 'f64' | 'reverse' | 'fma'; margin: number } = { order: 'f32', margin: PICK_MARGIN };
+export const twinForTest: { order: 'f32' | 'f64' | 'reverse' | 'fma'; margin: number } = {
+  order: 'f32',
+  margin: PICK_MARGIN,
+};
 
 /**
  * Values a rule compares are flushed to zero below the smallest normal f32 in both twins, so that a GPU that

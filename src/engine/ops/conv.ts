@@ -2,7 +2,16 @@
 // channel close to it), then a location in it.
 // One module: the node, its TF.js parse, the CPU rule, and its WGSL twin with the code that drives it.
 import type { NodeBase } from '../types.ts';
-import { ftz, PICK_MARGIN, twinForTest, uniformStruct, type GpuOp, type Kept, type OpModule, type StepContext } from './common.ts';
+import {
+  ftz,
+  PICK_MARGIN,
+  twinForTest,
+  uniformStruct,
+  type GpuOp,
+  type Kept,
+  type OpModule,
+  type StepContext,
+} from './common.ts';
 import { attrInts, attrHW, attrStr, padBefore, type TfParse } from './tf.ts';
 
 export interface ConvNode extends NodeBase {
@@ -33,8 +42,16 @@ const tf: TfParse = {
     const dil = attrInts(n, 'dilations');
     const [dy, dx] = dil.length === 4 ? [dil[1], dil[2]] : [1, 1];
     const node: ConvNode = {
-      kind: 'conv', name: n.name, shape, inputs: [ins[0]], weights: Float32Array.from(w.values), source: ins[1],
-      kernel: [w.shape[0], w.shape[1]], strides: [sy, sx], dilations: [dy, dx], depthwise: n.op.includes('Depthwise'),
+      kind: 'conv',
+      name: n.name,
+      shape,
+      inputs: [ins[0]],
+      weights: Float32Array.from(w.values),
+      source: ins[1],
+      kernel: [w.shape[0], w.shape[1]],
+      strides: [sy, sx],
+      dilations: [dy, dx],
+      depthwise: n.op.includes('Depthwise'),
       pad: [
         padBefore(n, inShape[0], shape[0], w.shape[0], sy, dy, 0),
         padBefore(n, inShape[1], shape[1], w.shape[1], sx, dx, 1),
@@ -91,18 +108,28 @@ function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
             const tx = x0 + v * dx;
             if (tx < 0 || tx >= W) continue;
             const p = ftz(f32(f32(a[(ty * W + tx) * Cin + k] * wt[wIndex(u, v, k, c)]) * sign));
-            s.push(p); at.push(ty * W + tx);
+            s.push(p);
+            at.push(ty * W + tx);
             if (p > best) best = p;
             scale = Math.max(scale, Math.abs(p));
           }
         }
         const cut = f32(best - f32(margin * scale));
         const j = s.findIndex((p) => p >= cut);
-        if (j < 0) { iy = clamp(y0, H); ix = clamp(x0, W); } else { iy = Math.floor(at[j] / W); ix = at[j] % W; }
+        if (j < 0) {
+          iy = clamp(y0, H);
+          ix = clamp(x0, W);
+        } else {
+          iy = Math.floor(at[j] / W);
+          ix = at[j] % W;
+        }
       }
       return (iy * W + ix) * Cin + k;
     };
-    if (node.depthwise) { ctx.keep(node.inputs[0], locate(Math.floor(c / mult)), w); continue; }
+    if (node.depthwise) {
+      ctx.keep(node.inputs[0], locate(Math.floor(c / mult)), w);
+      continue;
+    }
     let best = -Infinity;
     let bestK = 0;
     for (let k = 0; k < Cin; k++) {
@@ -119,14 +146,24 @@ function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
       const [s, m] = windowSum(terms);
       contrib[k] = ftz(f32(s * sign));
       mags[k] = f32(m * Math.abs(sign));
-      if (contrib[k] > best) { best = contrib[k]; bestK = k; }
+      if (contrib[k] > best) {
+        best = contrib[k];
+        bestK = k;
+      }
     }
     // Near-ties within the margin of the two sums' error scales go to the first channel (see PICK_MARGIN). A channel
     // compared false (NaN: the sparse fallback's unread ones) is never chosen.
     const mBest = mags[bestK];
     const tolOf = (k: number) => f32(margin * Math.max(mags[k], mBest));
-    for (let k = 0; k < bestK; k++) if (contrib[k] >= f32(best - tolOf(k))) { bestK = k; break; }
-    if (ratio <= 0 || !(best > f32(margin * mBest))) { ctx.keep(node.inputs[0], locate(bestK), w); continue; }
+    for (let k = 0; k < bestK; k++)
+      if (contrib[k] >= f32(best - tolOf(k))) {
+        bestK = k;
+        break;
+      }
+    if (ratio <= 0 || !(best > f32(margin * mBest))) {
+      ctx.keep(node.inputs[0], locate(bestK), w);
+      continue;
+    }
     // channelRatio: every clearly positive channel close to the best, each with its share of their total.
     const rb = f32(ratio * best);
     const close = (k: number) => contrib[k] >= f32(rb - tolOf(k)) && contrib[k] > f32(margin * mags[k]);
@@ -141,20 +178,37 @@ function convCpu(node: ConvNode, kept: Kept, ctx: StepContext) {
  * `terms`. In the GPU's order (f32, product rounded, then added, tap by tap), or as twinForTest.order says.
  */
 function windowSum(terms: number[]): [number, number] {
-  let s = 0, m = 0;
+  let s = 0,
+    m = 0;
   const n = terms.length;
   switch (twinForTest.order) {
     case 'f32':
-      for (let i = 0; i < n; i += 2) { const p = f32(terms[i] * terms[i + 1]); s = f32(s + p); m = f32(m + Math.abs(p)); }
+      for (let i = 0; i < n; i += 2) {
+        const p = f32(terms[i] * terms[i + 1]);
+        s = f32(s + p);
+        m = f32(m + Math.abs(p));
+      }
       return [s, m];
     case 'f64':
-      for (let i = 0; i < n; i += 2) { const p = terms[i] * terms[i + 1]; s += p; m += Math.abs(p); }
+      for (let i = 0; i < n; i += 2) {
+        const p = terms[i] * terms[i + 1];
+        s += p;
+        m += Math.abs(p);
+      }
       return [f32(s), f32(m)];
     case 'reverse':
-      for (let i = n - 2; i >= 0; i -= 2) { const p = f32(terms[i] * terms[i + 1]); s = f32(s + p); m = f32(m + Math.abs(p)); }
+      for (let i = n - 2; i >= 0; i -= 2) {
+        const p = f32(terms[i] * terms[i + 1]);
+        s = f32(s + p);
+        m = f32(m + Math.abs(p));
+      }
       return [s, m];
     case 'fma': // s = fma(a, w, s): the product exact (f64 holds it), one rounding per step
-      for (let i = 0; i < n; i += 2) { const p = terms[i] * terms[i + 1]; s = f32(s + p); m = f32(m + Math.abs(p)); }
+      for (let i = 0; i < n; i += 2) {
+        const p = terms[i] * terms[i + 1];
+        s = f32(s + p);
+        m = f32(m + Math.abs(p));
+      }
       return [s, m];
   }
 }
@@ -168,7 +222,21 @@ function clamp(v: number, n: number): number {
 }
 
 const Params = uniformStruct('Conv', [
-  'H', 'W', 'Cin', 'Wo', 'Cout', 'KH', 'KW', 'sy', 'sx', 'dy', 'dx', 'pt', 'pl', 'mult', 'depthwise',
+  'H',
+  'W',
+  'Cin',
+  'Wo',
+  'Cout',
+  'KH',
+  'KW',
+  'sy',
+  'sx',
+  'dy',
+  'dx',
+  'pt',
+  'pl',
+  'mult',
+  'depthwise',
 ] as const);
 
 /**
@@ -177,7 +245,9 @@ const Params = uniformStruct('Conv', [
  * within the margin of the best (only channels before the first exact maximum can be it), and with CHANNEL_RATIO a
  * third and fourth pass take the total, then the keeps.
  */
-const wgsl = Params.wgsl + /* wgsl */ `
+const wgsl =
+  Params.wgsl +
+  /* wgsl */ `
 override MAX_LOCATION: bool = false;
 override CHANNEL_RATIO: f32 = 0.0;
 const PICK_MARGIN: f32 = ${PICK_MARGIN};
@@ -289,17 +359,39 @@ const gpu: GpuOp<ConvNode> = {
     const [, Wo, Cout] = node.shape;
     const mult = node.depthwise ? Cout / Cin : 1;
     const want = node.kernel[0] * node.kernel[1] * Cin * (node.depthwise ? mult : Cout);
-    if (node.weights.length !== want) throw new Error(`node '${node.name}' (conv): ${node.weights.length} weights, expected ${want}`);
-    const [KH, KW] = node.kernel, [sy, sx] = node.strides, [dy, dx] = node.dilations, [pt, pl] = node.pad;
-    return [{
-      input: node.inputs[0],
-      params: Params.pack({ H, W, Cin, Wo, Cout, KH, KW, sy, sx, dy, dx, pt, pl, mult, depthwise: node.depthwise ? 1 : 0 }),
-      acts: [node.inputs[0]],
-      fixed: [
-        { label: `conv weights of ${node.name}`, data: node.weights, constant: node.source },
-        { label: `scale of ${node.name}`, data: node.scale ?? new Float32Array(Cout).fill(1) },
-      ],
-    }];
+    if (node.weights.length !== want)
+      throw new Error(`node '${node.name}' (conv): ${node.weights.length} weights, expected ${want}`);
+    const [KH, KW] = node.kernel,
+      [sy, sx] = node.strides,
+      [dy, dx] = node.dilations,
+      [pt, pl] = node.pad;
+    return [
+      {
+        input: node.inputs[0],
+        params: Params.pack({
+          H,
+          W,
+          Cin,
+          Wo,
+          Cout,
+          KH,
+          KW,
+          sy,
+          sx,
+          dy,
+          dx,
+          pt,
+          pl,
+          mult,
+          depthwise: node.depthwise ? 1 : 0,
+        }),
+        acts: [node.inputs[0]],
+        fixed: [
+          { label: `conv weights of ${node.name}`, data: node.weights, constant: node.source },
+          { label: `scale of ${node.name}`, data: node.scale ?? new Float32Array(Cout).fill(1) },
+        ],
+      },
+    ];
   },
 };
 

@@ -4,13 +4,32 @@ import type { GpuOp, Kept, OpModule, StepContext } from './common.ts';
 import type { TfParse } from './tf.ts';
 
 /** `op` is the source op (a BatchNorm is folded into the conv below it by buildGraph). */
-export interface IdentityNode extends NodeBase { kind: 'identity'; op: string }
+export interface IdentityNode extends NodeBase {
+  kind: 'identity';
+  op: string;
+}
 
 /** TF.js ops that keep every element where it is (or only reshape): followed one to one. */
 export const IDENTITY_TF_OPS: readonly string[] = [
-  'Relu', 'Relu6', 'Elu', 'LeakyRelu', 'Identity', 'Softmax', 'BiasAdd', 'FusedBatchNorm', 'FusedBatchNormV3',
-  'Reshape', 'Squeeze', 'Flatten', 'StopGradient', 'Snapshot', 'Sigmoid', 'HardSwish',
-  'Tanh', 'Selu', 'Softplus', // elementwise and monotone, like the ReLUs
+  'Relu',
+  'Relu6',
+  'Elu',
+  'LeakyRelu',
+  'Identity',
+  'Softmax',
+  'BiasAdd',
+  'FusedBatchNorm',
+  'FusedBatchNormV3',
+  'Reshape',
+  'Squeeze',
+  'Flatten',
+  'StopGradient',
+  'Snapshot',
+  'Sigmoid',
+  'HardSwish',
+  'Tanh',
+  'Selu',
+  'Softplus', // elementwise and monotone, like the ReLUs
 ];
 
 const tf: TfParse = {
@@ -18,7 +37,8 @@ const tf: TfParse = {
   parse(n, c) {
     const main = c.live[0];
     if (!main) c.fail('has no non-constant input');
-    if (size(c.shapeOf(main)) !== size(c.shape)) c.fail(`changes the element count (${size(c.shapeOf(main))} -> ${size(c.shape)})`);
+    if (size(c.shapeOf(main)) !== size(c.shape))
+      c.fail(`changes the element count (${size(c.shapeOf(main))} -> ${size(c.shape)})`);
     return { kind: 'identity', op: n.op, name: n.name, shape: c.shape, inputs: [main] };
   },
 };

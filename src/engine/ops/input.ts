@@ -3,7 +3,9 @@ import type { NodeBase } from '../types.ts';
 import type { OpModule } from './common.ts';
 import type { TfParse } from './tf.ts';
 
-export interface InputNode extends NodeBase { kind: 'input' }
+export interface InputNode extends NodeBase {
+  kind: 'input';
+}
 
 const tf: TfParse = {
   ops: ['Placeholder'],

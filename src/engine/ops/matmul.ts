@@ -24,7 +24,12 @@ const tf: TfParse = {
     const transposed = attrBool(n, 'transpose_b');
     const weights = transposed ? transpose(w.values, r, k) : Float32Array.from(w.values);
     return {
-      kind: 'matmul', name: n.name, shape: c.shape, inputs: [c.ins[0]], weights, fromSpatial: c.flattenedFromMap(c.ins[0]),
+      kind: 'matmul',
+      name: n.name,
+      shape: c.shape,
+      inputs: [c.ins[0]],
+      weights,
+      fromSpatial: c.flattenedFromMap(c.ins[0]),
       ...(transposed ? {} : { source: c.ins[1] }),
     };
   },
@@ -53,7 +58,13 @@ function matmulCpu(node: MatMulNode, kept: Kept, ctx: StepContext) {
     else if (thr <= 0 || contrib[best] <= 0) fanOut(ctx, node.inputs[0], w, idx, contrib);
     else {
       const cut = Math.fround(thr * contrib[best]); // f32, as the WGSL twin's FC_THRESHOLD * max
-      fanOut(ctx, node.inputs[0], w, idx, contrib.map((v) => (v >= cut ? v : 0)));
+      fanOut(
+        ctx,
+        node.inputs[0],
+        w,
+        idx,
+        contrib.map((v) => (v >= cut ? v : 0)),
+      );
     }
   }
 }
@@ -65,7 +76,9 @@ const Params = uniformStruct('MatMul', ['N', 'M', 'fromSpatial'] as const);
  * positive contributions at or above FC_THRESHOLD * max, then the shares (fanOut); sizes are small enough for one
  * invocation per kept output.
  */
-const wgsl = Params.wgsl + /* wgsl */ `
+const wgsl =
+  Params.wgsl +
+  /* wgsl */ `
 override FC_THRESHOLD: f32 = 0.0;
 @group(1) @binding(0) var<storage, read> act: array<f32>;
 @group(0) @binding(5) var<storage, read> wt: array<f32>; // [N, M] row-major
@@ -99,11 +112,16 @@ const gpu: GpuOp<MatMulNode> = {
   dispatches(node, shape) {
     const N = size(shape(node.inputs[0]));
     const M = node.shape.at(-1)!;
-    if (node.weights.length !== N * M) throw new Error(`node '${node.name}' (matmul): ${node.weights.length} weights, expected ${N}x${M}`);
-    return [{
-      input: node.inputs[0], params: Params.pack({ N, M, fromSpatial: node.fromSpatial ? 1 : 0 }), acts: [node.inputs[0]],
-      fixed: [{ label: `matmul weights of ${node.name}`, data: node.weights, constant: node.source }],
-    }];
+    if (node.weights.length !== N * M)
+      throw new Error(`node '${node.name}' (matmul): ${node.weights.length} weights, expected ${N}x${M}`);
+    return [
+      {
+        input: node.inputs[0],
+        params: Params.pack({ N, M, fromSpatial: node.fromSpatial ? 1 : 0 }),
+        acts: [node.inputs[0]],
+        fixed: [{ label: `matmul weights of ${node.name}`, data: node.weights, constant: node.source }],
+      },
+    ];
   },
 };
 

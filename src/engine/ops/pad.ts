@@ -52,7 +52,9 @@ function mirror(i: number, n: number, mode: number): number {
 
 const Params = uniformStruct('Pad', ['Wo', 'Co', 'H', 'W', 'C', 't', 'l', 'c0', 'mode'] as const);
 
-const wgsl = Params.wgsl + /* wgsl */ `
+const wgsl =
+  Params.wgsl +
+  /* wgsl */ `
 fn mirror(i: i32, n: i32) -> i32 {
   if (p.mode == 0 || (i >= 0 && i < n)) { return i; }
   let r = select(1, 0, p.mode == 1);
@@ -74,7 +76,13 @@ const gpu: GpuOp<PadNode> = {
     const [, Wo, Co] = node.shape;
     const [H, W, C] = shape(node.inputs[0]);
     const [t, l, c0] = node.before;
-    return [{ input: node.inputs[0], params: Params.pack({ Wo, Co, H, W, C, t, l, c0, mode: PAD_MODES.indexOf(node.mode) }), acts: [] }];
+    return [
+      {
+        input: node.inputs[0],
+        params: Params.pack({ Wo, Co, H, W, C, t, l, c0, mode: PAD_MODES.indexOf(node.mode) }),
+        acts: [],
+      },
+    ];
   },
 };
 

@@ -14,7 +14,9 @@ export interface PoolNode extends NodeBase {
   pad: [number, number];
 }
 /** Mean over H and W (global average pool). */
-export interface GapNode extends NodeBase { kind: 'gap' }
+export interface GapNode extends NodeBase {
+  kind: 'gap';
+}
 
 const poolTf: TfParse = {
   ops: ['MaxPool', 'AvgPool'],
@@ -28,8 +30,13 @@ const poolTf: TfParse = {
       return { kind: 'gap', name: n.name, shape, inputs: [ins[0]] };
     }
     return {
-      kind: 'pool', name: n.name, shape, op: n.op === 'MaxPool' ? 'max' : 'avg', inputs: [ins[0]],
-      kernel: [ky, kx], strides: [sy, sx],
+      kind: 'pool',
+      name: n.name,
+      shape,
+      op: n.op === 'MaxPool' ? 'max' : 'avg',
+      inputs: [ins[0]],
+      kernel: [ky, kx],
+      strides: [sy, sx],
       pad: [padBefore(n, inShape[0], shape[0], ky, sy, 1, 0), padBefore(n, inShape[1], shape[1], kx, sx, 1, 1)],
     };
   },
@@ -39,7 +46,8 @@ const gapTf: TfParse = {
   ops: ['Mean'],
   parse(n, c) {
     const axes = [...c.need(c.ins[1]).values].map((a) => (a < 0 ? a + 4 : a)).sort();
-    if (c.shapeOf(c.ins[0]).length !== 3 || axes.join() !== '1,2') c.fail(`only a mean over H and W of an NHWC map is supported, got axes [${axes}]`);
+    if (c.shapeOf(c.ins[0]).length !== 3 || axes.join() !== '1,2')
+      c.fail(`only a mean over H and W of an NHWC map is supported, got axes [${axes}]`);
     return { kind: 'gap', name: n.name, shape: c.shape, inputs: [c.ins[0]] };
   },
 };
@@ -66,13 +74,21 @@ function poolCpu(node: PoolNode | GapNode, kept: Kept, ctx: StepContext) {
       for (let x = Math.max(x0, 0); x < Math.min(x0 + KW, W); x++) {
         const j = (y * W + x) * C + c;
         if (best < 0 || ftz(a[j]) > ftz(a[best])) best = j;
-        cand.push(j); vals.push(ftz(a[j]));
+        cand.push(j);
+        vals.push(ftz(a[j]));
       }
     }
     const cut = ftz(Math.fround(Math.fround(threshold) * ftz(a[best]))); // f32, as the WGSL twin's GAP_THRESHOLD * bestV
     if (argmaxOnly) ctx.keep(node.inputs[0], best, w);
     else if (cut <= 0) fanOut(ctx, node.inputs[0], w, cand, vals);
-    else fanOut(ctx, node.inputs[0], w, cand, vals.map((v) => (v >= cut ? v : 0)));
+    else
+      fanOut(
+        ctx,
+        node.inputs[0],
+        w,
+        cand,
+        vals.map((v) => (v >= cut ? v : 0)),
+      );
   }
 }
 
@@ -83,7 +99,9 @@ const Params = uniformStruct('Pool', ['H', 'W', 'C', 'Wo', 'KH', 'KW', 'sy', 'sx
  * 'argmax' rule keep the first maximum in row-major window order; 'positive' fans out like the CPU's fanOut,
  * over the positions with a >= GAP_THRESHOLD * max.
  */
-const wgsl = Params.wgsl + /* wgsl */ `
+const wgsl =
+  Params.wgsl +
+  /* wgsl */ `
 override GAP_POSITIVE: bool = false;
 override GAP_THRESHOLD: f32 = 0.0;
 @group(1) @binding(0) var<storage, read> act: array<f32>;
@@ -132,16 +150,29 @@ function gpu<N extends PoolNode | GapNode>(): GpuOp<N> {
     constants: (rules) => ({ GAP_POSITIVE: rules.gap === 'positive' ? 1 : 0, GAP_THRESHOLD: rules.gapThreshold ?? 0 }),
     dispatches(node, shape) {
       const [H, W, C] = shape(node.inputs[0]);
-      const window = node.kind === 'gap'
-        ? { Wo: 1, KH: H, KW: W, sy: 1, sx: 1, pt: 0, pl: 0, isMax: 0 } // one window over the whole map
-        : {
-          Wo: node.shape[1], KH: node.kernel[0], KW: node.kernel[1], sy: node.strides[0], sx: node.strides[1],
-          pt: node.pad[0], pl: node.pad[1], isMax: node.op === 'max' ? 1 : 0,
-        };
+      const window =
+        node.kind === 'gap'
+          ? { Wo: 1, KH: H, KW: W, sy: 1, sx: 1, pt: 0, pl: 0, isMax: 0 } // one window over the whole map
+          : {
+              Wo: node.shape[1],
+              KH: node.kernel[0],
+              KW: node.kernel[1],
+              sy: node.strides[0],
+              sx: node.strides[1],
+              pt: node.pad[0],
+              pl: node.pad[1],
+              isMax: node.op === 'max' ? 1 : 0,
+            };
       return [{ input: node.inputs[0], params: Params.pack({ H, W, C, ...window }), acts: [node.inputs[0]] }];
     },
   };
 }
 
-export const pool: OpModule<PoolNode> = { kind: 'pool', reads: (n) => [n.inputs[0]], cpu: poolCpu, gpu: gpu(), tf: poolTf };
+export const pool: OpModule<PoolNode> = {
+  kind: 'pool',
+  reads: (n) => [n.inputs[0]],
+  cpu: poolCpu,
+  gpu: gpu(),
+  tf: poolTf,
+};
 export const gap: OpModule<GapNode> = { kind: 'gap', reads: (n) => [n.inputs[0]], cpu: poolCpu, gpu: gpu(), tf: gapTf };

@@ -29,7 +29,15 @@ import type { TfParse } from './tf.ts';
 
 type Kind = GraphNode['kind'];
 export const OPS: { [K in Kind]: OpModule<Extract<GraphNode, { kind: K }>> } = {
-  input, conv, matmul, pool, gap, concat, add, pad, identity,
+  input,
+  conv,
+  matmul,
+  pool,
+  gap,
+  concat,
+  add,
+  pad,
+  identity,
 };
 
 /** The module of a node's kind. */

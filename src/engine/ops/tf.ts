@@ -9,7 +9,10 @@ export interface TfNode {
   input?: string[];
   attr?: Record<string, any>;
 }
-export interface ConstValue { values: Float32Array | Int32Array; shape: number[] }
+export interface ConstValue {
+  values: Float32Array | Int32Array;
+  shape: number[];
+}
 
 /** What buildGraph knows when it converts one node (see ops/registry.ts for who parses which op). */
 export interface TfContext {
@@ -63,7 +66,13 @@ export function attrHW(n: TfNode, c: TfContext, key: string): [number, number] {
 
 /** Window origin padding exactly as TF: SAME pads floor(total/2) before (asymmetric at stride 2), VALID none. */
 export function padBefore(
-  node: TfNode, inSize: number, outSize: number, k: number, s: number, d: number, axis: 0 | 1,
+  node: TfNode,
+  inSize: number,
+  outSize: number,
+  k: number,
+  s: number,
+  d: number,
+  axis: 0 | 1,
 ): number {
   const mode = attrStr(node, 'padding') ?? 'VALID';
   if (mode === 'VALID') return 0;

@@ -8,23 +8,64 @@ import { io, dispose } from '@tensorflow/tfjs-core';
 import { attr, GraphDefBuilder, type Tensor } from './graphdef.ts';
 
 type Json = Record<string, any>;
-interface LayerJson { class_name: string; config: Json; name?: string; inbound_nodes?: unknown[] }
+interface LayerJson {
+  class_name: string;
+  config: Json;
+  name?: string;
+  inbound_nodes?: unknown[];
+}
 
 const MODEL_CLASSES = ['Sequential', 'Model', 'Functional'];
-const PASS_THROUGH = ['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout'];
+const PASS_THROUGH = [
+  'Dropout',
+  'SpatialDropout1D',
+  'SpatialDropout2D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+];
 export const SUPPORTED_LAYERS = [
-  'InputLayer', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'BatchNormalization', 'Activation', 'ReLU', 'LeakyReLU',
-  'ELU', 'Softmax', 'ZeroPadding2D', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'Dense', 'Flatten',
-  'Reshape', 'Add', 'Concatenate', ...PASS_THROUGH, ...MODEL_CLASSES,
+  'InputLayer',
+  'Conv2D',
+  'DepthwiseConv2D',
+  'SeparableConv2D',
+  'BatchNormalization',
+  'Activation',
+  'ReLU',
+  'LeakyReLU',
+  'ELU',
+  'Softmax',
+  'ZeroPadding2D',
+  'MaxPooling2D',
+  'AveragePooling2D',
+  'GlobalAveragePooling2D',
+  'Dense',
+  'Flatten',
+  'Reshape',
+  'Add',
+  'Concatenate',
+  ...PASS_THROUGH,
+  ...MODEL_CLASSES,
 ];
 /** Keras activation -> TF ops applied to the previous value (swish needs its input twice). */
 const ACTIVATIONS: Record<string, Step[]> = {
-  linear: [], relu: [{ op: 'Relu' }], relu6: [{ op: 'Relu6' }], elu: [{ op: 'Elu' }], selu: [{ op: 'Selu' }],
-  sigmoid: [{ op: 'Sigmoid' }], tanh: [{ op: 'Tanh' }], softplus: [{ op: 'Softplus' }], softmax: [{ op: 'Softmax' }],
+  linear: [],
+  relu: [{ op: 'Relu' }],
+  relu6: [{ op: 'Relu6' }],
+  elu: [{ op: 'Elu' }],
+  selu: [{ op: 'Selu' }],
+  sigmoid: [{ op: 'Sigmoid' }],
+  tanh: [{ op: 'Tanh' }],
+  softplus: [{ op: 'Softplus' }],
+  softmax: [{ op: 'Softmax' }],
   swish: [{ op: 'Sigmoid' }, { op: 'Mul', inputs: [-2, -1] }],
 };
 /** One op of a layer; inputs: node names, or -k for the value k steps back (-1: the previous one; the layer input first). */
-interface Step { op: string; inputs?: (string | number)[]; attrs?: Record<string, unknown> }
+interface Step {
+  op: string;
+  inputs?: (string | number)[];
+  attrs?: Record<string, unknown>;
+}
 
 /** True for a layers-format model.json (or artifacts read from one): a Keras topology, not a GraphDef node list. */
 export function isLayersModel(json: { format?: string; modelTopology?: unknown }): boolean {
@@ -41,15 +82,22 @@ export function isLayersModel(json: { format?: string; modelTopology?: unknown }
 export function convertLayersModel(artifacts: io.ModelArtifacts, source: string): io.ModelArtifacts {
   const topology = artifacts.modelTopology as Json | undefined;
   const config: LayerJson | undefined = topology?.model_config ?? topology;
-  if (!config?.class_name) throw new Error(`${source}: not a layers model (modelTopology has no model_config / class_name)`);
-  if (!artifacts.weightSpecs || !artifacts.weightData) throw new Error(`${source}: layers model without weights (weightsManifest)`);
+  if (!config?.class_name)
+    throw new Error(`${source}: not a layers model (modelTopology has no model_config / class_name)`);
+  if (!artifacts.weightSpecs || !artifacts.weightData)
+    throw new Error(`${source}: layers model without weights (weightsManifest)`);
   const tensors = io.decodeWeights(artifacts.weightData, artifacts.weightSpecs);
-  const weights = new Map(Object.entries(tensors).map(([name, t]) =>
-    [name, { values: Float32Array.from(t.dataSync() as Float32Array), shape: t.shape }]));
+  const weights = new Map(
+    Object.entries(tensors).map(([name, t]) => [
+      name,
+      { values: Float32Array.from(t.dataSync() as Float32Array), shape: t.shape },
+    ]),
+  );
   dispose(Object.values(tensors));
   const c = new Converter(weights, source);
   const outs = c.model(config);
-  if (c.inputs.length !== 1) throw new Error(`${source}: the model must have exactly one input, it has ${c.inputs.length}`);
+  if (c.inputs.length !== 1)
+    throw new Error(`${source}: the model must have exactly one input, it has ${c.inputs.length}`);
   if (outs.length !== 1) throw new Error(`${source}: the model must have exactly one output, it has ${outs.length}`);
   const generatedBy = `${artifacts.generatedBy ?? topology?.keras_version ?? 'Keras'} (layers model ${source})`;
   return c.g.artifacts(c.inputs[0], outs[0].name, generatedBy);
@@ -59,7 +107,10 @@ class Converter {
   readonly g = new GraphDefBuilder();
   readonly inputs: Tensor[] = [];
 
-  constructor(private readonly weights: Map<string, { values: Float32Array; shape: number[] }>, private readonly source: string) {}
+  constructor(
+    private readonly weights: Map<string, { values: Float32Array; shape: number[] }>,
+    private readonly source: string,
+  ) {}
 
   /** A Sequential or Functional model applied to `inputs`; without inputs its input layers become placeholders. */
   model(json: LayerJson, inputs?: Tensor[]): Tensor[] {
@@ -69,16 +120,25 @@ class Converter {
   }
 
   private sequential(json: LayerJson, inputs?: Tensor[]): Tensor[] {
-    const layers: LayerJson[] = Array.isArray(json.config) ? json.config : json.config?.layers ?? [];
+    const layers: LayerJson[] = Array.isArray(json.config) ? json.config : (json.config?.layers ?? []);
     if (inputs && inputs.length !== 1) this.fail(json, `a Sequential model takes one input, got ${inputs.length}`);
     let cur = inputs?.[0];
     for (const l of layers) {
-      if (l.class_name === 'InputLayer') { cur ??= this.placeholder(l); continue; }
-      if (!cur && MODEL_CLASSES.includes(l.class_name)) { cur = this.one(l, this.model(l)); continue; }
+      if (l.class_name === 'InputLayer') {
+        cur ??= this.placeholder(l);
+        continue;
+      }
+      if (!cur && MODEL_CLASSES.includes(l.class_name)) {
+        cur = this.one(l, this.model(l));
+        continue;
+      }
       if (!cur) {
         const shape = l.config?.batch_input_shape ?? l.config?.batch_shape;
         if (!shape) this.fail(l, 'the first layer of the model has no input shape (batch_input_shape)');
-        cur = this.placeholder({ class_name: 'InputLayer', config: { name: `${nameOf(l)}_input`, batch_input_shape: shape } });
+        cur = this.placeholder({
+          class_name: 'InputLayer',
+          config: { name: `${nameOf(l)}_input`, batch_input_shape: shape },
+        });
       }
       cur = this.one(l, this.layer(l, [cur]));
     }
@@ -99,20 +159,26 @@ class Converter {
     for (const l of layers) {
       if (l.class_name === 'InputLayer') {
         const k = inputLayers.findIndex(([name]) => name === nameOf(l));
-        outs.set(nameOf(l), [[inputs ? inputs[k] ?? this.fail(l, 'is not one of the input_layers') : this.placeholder(l)]]);
+        outs.set(nameOf(l), [
+          [inputs ? (inputs[k] ?? this.fail(l, 'is not one of the input_layers')) : this.placeholder(l)],
+        ]);
         continue;
       }
-      (l.inbound_nodes ?? []).forEach((node, call) => pending.push({ layer: l, call, refs: inboundRefs(node, (why) => this.fail(l, why)) }));
+      (l.inbound_nodes ?? []).forEach((node, call) =>
+        pending.push({ layer: l, call, refs: inboundRefs(node, (why) => this.fail(l, why)) }),
+      );
     }
     // Apply layers as their inputs become available (a config need not list producers first).
-    for (let progress = true; pending.length && progress; ) {
+    for (let progress = true; pending.length && progress;) {
       progress = false;
       for (let i = 0; i < pending.length; i++) {
         const { layer, call, refs } = pending[i];
         const ins = refs.map(([name, node, t]) => outs.get(name)?.[node]?.[t]);
         if (ins.some((t) => !t)) continue;
         const list = outs.get(nameOf(layer)) ?? [];
-        list[call] = MODEL_CLASSES.includes(layer.class_name) ? this.model(layer, ins as Tensor[]) : this.layer(layer, ins as Tensor[]);
+        list[call] = MODEL_CLASSES.includes(layer.class_name)
+          ? this.model(layer, ins as Tensor[])
+          : this.layer(layer, ins as Tensor[]);
         outs.set(nameOf(layer), list);
         pending.splice(i--, 1);
         progress = true;
@@ -120,8 +186,14 @@ class Converter {
     }
     if (pending.length) this.fail(pending[0].layer, `its inputs ${JSON.stringify(pending[0].refs)} are never computed`);
     const outputLayers: [string, number, number][] = cfg.output_layers ?? [];
-    return outputLayers.map(([name, node, t]) =>
-      outs.get(name)?.[node]?.[t] ?? this.fail(json, `output '${name}' (node ${node}, tensor ${t}) is not computed; name an existing layer in output_layers, or ${GIVE_LOGITS}`));
+    return outputLayers.map(
+      ([name, node, t]) =>
+        outs.get(name)?.[node]?.[t] ??
+        this.fail(
+          json,
+          `output '${name}' (node ${node}, tensor ${t}) is not computed; name an existing layer in output_layers, or ${GIVE_LOGITS}`,
+        ),
+    );
   }
 
   private placeholder(l: LayerJson): Tensor {
@@ -131,7 +203,8 @@ class Converter {
     if (shape.some((d) => !(typeof d === 'number' && d > 0))) {
       this.fail(l, `the input shape must be fixed, got [${batchShape.map((d) => d ?? 'null')}]`);
     }
-    if ((l.config?.dtype ?? 'float32') !== 'float32') this.fail(l, `input dtype '${l.config.dtype}' is not supported (float32 only)`);
+    if ((l.config?.dtype ?? 'float32') !== 'float32')
+      this.fail(l, `input dtype '${l.config.dtype}' is not supported (float32 only)`);
     const t = { name: this.g.placeholder(nameOf(l), shape as number[]), shape: shape as number[] };
     this.inputs.push(t);
     return t;
@@ -142,19 +215,27 @@ class Converter {
     const name = nameOf(l);
     const x = ins[0];
     if (MODEL_CLASSES.includes(l.class_name)) return this.model(l, ins);
-    if (!['Add', 'Concatenate'].includes(l.class_name) && ins.length !== 1) this.fail(l, `expects one input, got ${ins.length}`);
-    if (cfg.data_format && cfg.data_format !== 'channels_last') this.fail(l, `data_format '${cfg.data_format}' is not supported (channels_last only)`);
+    if (!['Add', 'Concatenate'].includes(l.class_name) && ins.length !== 1)
+      this.fail(l, `expects one input, got ${ins.length}`);
+    if (cfg.data_format && cfg.data_format !== 'channels_last')
+      this.fail(l, `data_format '${cfg.data_format}' is not supported (channels_last only)`);
     if (PASS_THROUGH.includes(l.class_name)) return [x]; // inference: identity
-    const map = () => { if (x.shape.length !== 3) this.fail(l, `expects an [H,W,C] map, got [${x.shape}]`); };
+    const map = () => {
+      if (x.shape.length !== 3) this.fail(l, `expects an [H,W,C] map, got [${x.shape}]`);
+    };
     switch (l.class_name) {
-      case 'Conv2D': case 'DepthwiseConv2D': case 'SeparableConv2D': {
+      case 'Conv2D':
+      case 'DepthwiseConv2D':
+      case 'SeparableConv2D': {
         map();
         if ((cfg.groups ?? 1) !== 1) this.fail(l, `grouped convolution (groups=${cfg.groups}) is not supported`);
         const [sy, sx] = pair(cfg.strides ?? 1);
         const [dy, dx] = pair(cfg.dilation_rate ?? 1);
         const padding = this.padding(l);
         const convAttrs = {
-          strides: attr.ints([1, sy, sx, 1]), padding: attr.str(padding), data_format: attr.str('NHWC'),
+          strides: attr.ints([1, sy, sx, 1]),
+          padding: attr.str(padding),
+          data_format: attr.str('NHWC'),
           dilations: attr.ints([1, dy, dx, 1]),
         };
         const steps: Step[] = [];
@@ -172,11 +253,25 @@ class Converter {
           if (l.class_name === 'SeparableConv2D') {
             // Keras: the depthwise step takes strides/padding/dilation, then a 1x1 'valid' pointwise conv.
             const pk = this.weight(l, 'pointwise_kernel', [1, 1, channels, cfg.filters]);
-            steps.push({ op: 'Conv2D', inputs: [-1, pk], attrs: { ...convAttrs, strides: attr.ints([1, 1, 1, 1]), padding: attr.str('VALID'), dilations: attr.ints([1, 1, 1, 1]) } });
+            steps.push({
+              op: 'Conv2D',
+              inputs: [-1, pk],
+              attrs: {
+                ...convAttrs,
+                strides: attr.ints([1, 1, 1, 1]),
+                padding: attr.str('VALID'),
+                dilations: attr.ints([1, 1, 1, 1]),
+              },
+            });
             channels = cfg.filters;
           }
         }
-        if (cfg.use_bias ?? true) steps.push({ op: 'BiasAdd', inputs: [-1, this.weight(l, 'bias', [channels])], attrs: { data_format: attr.str('NHWC') } });
+        if (cfg.use_bias ?? true)
+          steps.push({
+            op: 'BiasAdd',
+            inputs: [-1, this.weight(l, 'bias', [channels])],
+            attrs: { data_format: attr.str('NHWC') },
+          });
         steps.push(...this.activation(l, cfg.activation));
         const shape = [outSize(x.shape[0], kh, sy, dy, padding), outSize(x.shape[1], kw, sx, dx, padding), channels];
         return [this.emit(name, x, steps, shape)];
@@ -187,65 +282,118 @@ class Converter {
         let shape: number[];
         if (x.shape.length === 1) {
           const k = this.weight(l, 'kernel', [n, cfg.units]);
-          steps.push({ op: 'MatMul', inputs: [-1, k], attrs: { transpose_a: attr.b(false), transpose_b: attr.b(false) } });
+          steps.push({
+            op: 'MatMul',
+            inputs: [-1, k],
+            attrs: { transpose_a: attr.b(false), transpose_b: attr.b(false) },
+          });
           shape = [cfg.units];
         } else if (x.shape.length === 3) {
           // Dense over the channels of a map is a 1x1 convolution (same weights, read as [1,1,N,units]).
           const k4 = this.weight(l, 'kernel', [n, cfg.units], [1, 1, n, cfg.units]);
-          steps.push({ op: 'Conv2D', inputs: [-1, k4], attrs: { strides: attr.ints([1, 1, 1, 1]), padding: attr.str('VALID'), data_format: attr.str('NHWC'), dilations: attr.ints([1, 1, 1, 1]) } });
+          steps.push({
+            op: 'Conv2D',
+            inputs: [-1, k4],
+            attrs: {
+              strides: attr.ints([1, 1, 1, 1]),
+              padding: attr.str('VALID'),
+              data_format: attr.str('NHWC'),
+              dilations: attr.ints([1, 1, 1, 1]),
+            },
+          });
           shape = [x.shape[0], x.shape[1], cfg.units];
         } else {
           return this.fail(l, `expects a vector or an [H,W,C] map, got [${x.shape}]`);
         }
-        if (cfg.use_bias ?? true) steps.push({ op: 'BiasAdd', inputs: [-1, this.weight(l, 'bias', [cfg.units])], attrs: { data_format: attr.str('NHWC') } });
+        if (cfg.use_bias ?? true)
+          steps.push({
+            op: 'BiasAdd',
+            inputs: [-1, this.weight(l, 'bias', [cfg.units])],
+            attrs: { data_format: attr.str('NHWC') },
+          });
         steps.push(...this.activation(l, cfg.activation));
         return [this.emit(name, x, steps, shape)];
       }
       case 'BatchNormalization': {
         const axis = Array.isArray(cfg.axis) ? cfg.axis : [cfg.axis ?? -1];
-        if (axis.length !== 1 || (axis[0] !== -1 && axis[0] !== x.shape.length)) this.fail(l, `only normalisation over the last axis is supported, got axis ${JSON.stringify(cfg.axis)}`);
+        if (axis.length !== 1 || (axis[0] !== -1 && axis[0] !== x.shape.length))
+          this.fail(l, `only normalisation over the last axis is supported, got axis ${JSON.stringify(cfg.axis)}`);
         const c = x.shape.at(-1)!;
-        const filled = (v: number) => this.g.constant(`${name}/${v ? 'gamma' : 'beta'}`, new Float32Array(c).fill(v), [c]);
-        const gamma = cfg.scale ?? true ? this.weight(l, 'gamma', [c]) : filled(1);
-        const beta = cfg.center ?? true ? this.weight(l, 'beta', [c]) : filled(0);
+        const filled = (v: number) =>
+          this.g.constant(`${name}/${v ? 'gamma' : 'beta'}`, new Float32Array(c).fill(v), [c]);
+        const gamma = (cfg.scale ?? true) ? this.weight(l, 'gamma', [c]) : filled(1);
+        const beta = (cfg.center ?? true) ? this.weight(l, 'beta', [c]) : filled(0);
         const mean = this.weight(l, 'moving_mean', [c]);
         const variance = this.weight(l, 'moving_variance', [c]);
-        return [this.emit(name, x, [{
-          op: 'FusedBatchNormV3', inputs: [-1, gamma, beta, mean, variance],
-          attrs: { epsilon: attr.f(cfg.epsilon ?? 1e-3), data_format: attr.str('NHWC'), is_training: attr.b(false) },
-        }], x.shape)];
+        return [
+          this.emit(
+            name,
+            x,
+            [
+              {
+                op: 'FusedBatchNormV3',
+                inputs: [-1, gamma, beta, mean, variance],
+                attrs: {
+                  epsilon: attr.f(cfg.epsilon ?? 1e-3),
+                  data_format: attr.str('NHWC'),
+                  is_training: attr.b(false),
+                },
+              },
+            ],
+            x.shape,
+          ),
+        ];
       }
-      case 'Activation': return [this.emit(name, x, this.activation(l, cfg.activation), x.shape)];
+      case 'Activation':
+        return [this.emit(name, x, this.activation(l, cfg.activation), x.shape)];
       case 'ReLU': {
-        const slope = cfg.negative_slope ?? 0, max = cfg.max_value ?? null;
+        const slope = cfg.negative_slope ?? 0,
+          max = cfg.max_value ?? null;
         if ((cfg.threshold ?? 0) !== 0) this.fail(l, `threshold ${cfg.threshold} is not supported`);
         if (slope !== 0 && max !== null) this.fail(l, 'negative_slope together with max_value is not supported');
-        const steps: Step[] = slope !== 0 ? [{ op: 'LeakyRelu', attrs: { alpha: attr.f(slope) } }]
-          : max === 6 ? [{ op: 'Relu6' }]
-          : max === null ? [{ op: 'Relu' }]
-          : [{ op: 'Relu' }, { op: 'Minimum', inputs: [-1, this.g.constant(`${name}/max_value`, Float32Array.of(max), [])] }];
+        const steps: Step[] =
+          slope !== 0
+            ? [{ op: 'LeakyRelu', attrs: { alpha: attr.f(slope) } }]
+            : max === 6
+              ? [{ op: 'Relu6' }]
+              : max === null
+                ? [{ op: 'Relu' }]
+                : [
+                    { op: 'Relu' },
+                    { op: 'Minimum', inputs: [-1, this.g.constant(`${name}/max_value`, Float32Array.of(max), [])] },
+                  ];
         return [this.emit(name, x, steps, x.shape)];
       }
-      case 'LeakyReLU': return [this.emit(name, x, [{ op: 'LeakyRelu', attrs: { alpha: attr.f(cfg.alpha ?? 0.3) } }], x.shape)];
+      case 'LeakyReLU':
+        return [this.emit(name, x, [{ op: 'LeakyRelu', attrs: { alpha: attr.f(cfg.alpha ?? 0.3) } }], x.shape)];
       case 'ELU':
         if ((cfg.alpha ?? 1) !== 1) this.fail(l, `alpha ${cfg.alpha} is not supported (1 only)`);
         return [this.emit(name, x, [{ op: 'Elu' }], x.shape)];
       case 'Softmax':
-        if ((cfg.axis ?? -1) !== -1 && cfg.axis !== x.shape.length) this.fail(l, `softmax over axis ${cfg.axis} is not supported (last axis only)`);
+        if ((cfg.axis ?? -1) !== -1 && cfg.axis !== x.shape.length)
+          this.fail(l, `softmax over axis ${cfg.axis} is not supported (last axis only)`);
         return [this.emit(name, x, [{ op: 'Softmax' }], x.shape)];
       case 'ZeroPadding2D': {
         map();
         const [[t, b], [le, r]] = padding2d(cfg.padding ?? 1, (why) => this.fail(l, why));
         const p = this.g.constant(`${name}/paddings`, Int32Array.of(0, 0, t, b, le, r, 0, 0), [4, 2]);
-        return [this.emit(name, x, [{ op: 'Pad', inputs: [-1, p] }], [x.shape[0] + t + b, x.shape[1] + le + r, x.shape[2]])];
+        return [
+          this.emit(name, x, [{ op: 'Pad', inputs: [-1, p] }], [x.shape[0] + t + b, x.shape[1] + le + r, x.shape[2]]),
+        ];
       }
-      case 'MaxPooling2D': case 'AveragePooling2D': {
+      case 'MaxPooling2D':
+      case 'AveragePooling2D': {
         map();
         const [ky, kx] = pair(cfg.pool_size ?? 2);
         const [sy, sx] = pair(cfg.strides ?? cfg.pool_size ?? 2);
         const padding = this.padding(l);
         const op = l.class_name === 'MaxPooling2D' ? 'MaxPool' : 'AvgPool';
-        const attrs = { ksize: attr.ints([1, ky, kx, 1]), strides: attr.ints([1, sy, sx, 1]), padding: attr.str(padding), data_format: attr.str('NHWC') };
+        const attrs = {
+          ksize: attr.ints([1, ky, kx, 1]),
+          strides: attr.ints([1, sy, sx, 1]),
+          padding: attr.str(padding),
+          data_format: attr.str('NHWC'),
+        };
         const shape = [outSize(x.shape[0], ky, sy, 1, padding), outSize(x.shape[1], kx, sx, 1, padding), x.shape[2]];
         return [this.emit(name, x, [{ op, attrs }], shape)];
       }
@@ -253,7 +401,14 @@ class Converter {
         map();
         const keep = !!(cfg.keepdims ?? cfg.keep_dims);
         const axes = this.g.constant(`${name}/reduction_indices`, Int32Array.of(1, 2), [2]);
-        return [this.emit(name, x, [{ op: 'Mean', inputs: [-1, axes], attrs: { keep_dims: attr.b(keep), Tidx: attr.int } }], keep ? [1, 1, x.shape[2]] : [x.shape[2]])];
+        return [
+          this.emit(
+            name,
+            x,
+            [{ op: 'Mean', inputs: [-1, axes], attrs: { keep_dims: attr.b(keep), Tidx: attr.int } }],
+            keep ? [1, 1, x.shape[2]] : [x.shape[2]],
+          ),
+        ];
       }
       case 'Flatten': {
         if (x.shape.length === 1) return [x];
@@ -265,13 +420,20 @@ class Converter {
         const n = x.shape.reduce((a, b) => a * b, 1);
         const known = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
         const shape = target.map((d) => (d === -1 ? n / known : d));
-        if (shape.reduce((a, b) => a * b, 1) !== n || !shape.every(Number.isInteger)) this.fail(l, `cannot reshape [${x.shape}] to [${target}]`);
+        if (shape.reduce((a, b) => a * b, 1) !== n || !shape.every(Number.isInteger))
+          this.fail(l, `cannot reshape [${x.shape}] to [${target}]`);
         return [this.reshape(name, x, shape)];
       }
       case 'Add': {
         if (ins.length < 2) this.fail(l, `expects at least two inputs, got ${ins.length}`);
-        if (ins.some((t) => t.shape.join() !== x.shape.join())) this.fail(l, `inputs must have the same shape (broadcasting is not supported), got ${ins.map((t) => `[${t.shape}]`).join(', ')}`);
-        const steps: Step[] = ins.slice(1).map((t, i) => ({ op: 'AddV2', inputs: [i === 0 ? ins[0].name : -1, t.name] }));
+        if (ins.some((t) => t.shape.join() !== x.shape.join()))
+          this.fail(
+            l,
+            `inputs must have the same shape (broadcasting is not supported), got ${ins.map((t) => `[${t.shape}]`).join(', ')}`,
+          );
+        const steps: Step[] = ins
+          .slice(1)
+          .map((t, i) => ({ op: 'AddV2', inputs: [i === 0 ? ins[0].name : -1, t.name] }));
         return [this.emit(name, x, steps, x.shape)];
       }
       case 'Concatenate': {
@@ -280,10 +442,24 @@ class Converter {
         const a = axis < 0 ? axis + rank : axis - 1; // without the batch dimension
         if (!(a >= 0 && a < rank)) this.fail(l, `cannot concatenate over axis ${axis} (batch or out of range)`);
         const bad = ins.find((t) => t.shape.length !== rank || t.shape.some((d, i) => i !== a && d !== x.shape[i]));
-        if (bad) this.fail(l, `input shapes ${ins.map((t) => `[${t.shape}]`).join(', ')} do not agree outside axis ${axis}`);
+        if (bad)
+          this.fail(l, `input shapes ${ins.map((t) => `[${t.shape}]`).join(', ')} do not agree outside axis ${axis}`);
         const ax = this.g.constant(`${name}/axis`, Int32Array.of(a + 1), []);
         const shape = x.shape.map((d, i) => (i === a ? ins.reduce((s, t) => s + t.shape[a], 0) : d));
-        return [this.emit(name, x, [{ op: 'ConcatV2', inputs: [...ins.map((t) => t.name), ax], attrs: { N: { i: String(ins.length) }, Tidx: attr.int } }], shape)];
+        return [
+          this.emit(
+            name,
+            x,
+            [
+              {
+                op: 'ConcatV2',
+                inputs: [...ins.map((t) => t.name), ax],
+                attrs: { N: { i: String(ins.length) }, Tidx: attr.int },
+              },
+            ],
+            shape,
+          ),
+        ];
       }
       default:
         return this.fail(l, `layer class not supported (supported: ${SUPPORTED_LAYERS.join(', ')})`);
@@ -307,7 +483,7 @@ class Converter {
   }
 
   private activation(l: LayerJson, act: unknown): Step[] {
-    const a = typeof act === 'string' ? act : (act as Json | undefined)?.class_name ?? 'linear';
+    const a = typeof act === 'string' ? act : ((act as Json | undefined)?.class_name ?? 'linear');
     const steps = ACTIVATIONS[String(a).replace(/^([A-Z])/, (c) => c.toLowerCase())];
     if (!steps) this.fail(l, `activation '${a}' is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
     return steps.map((s) => ({ ...s }));
@@ -325,19 +501,26 @@ class Converter {
     if (this.weights.has(want)) return want;
     const hits = [...this.weights.keys()].filter((k) => k.endsWith(`/${want}`));
     if (hits.length === 1) return hits[0];
-    return this.fail(l, hits.length ? `weight '${want}' is ambiguous (${hits.join(', ')})` : `weight '${want}' is not in the weights manifest`);
+    return this.fail(
+      l,
+      hits.length
+        ? `weight '${want}' is ambiguous (${hits.join(', ')})`
+        : `weight '${want}' is not in the weights manifest`,
+    );
   }
 
   /** A layer's weight as a graph constant (of shape `as`), checked against the shape the layer's config implies. */
   private weight(l: LayerJson, w: string, shape: number[], as = shape): string {
     const name = this.weightName(l, w);
     const t = this.weights.get(name)!;
-    if (t.shape.join() !== shape.join()) this.fail(l, `weight '${name}' has shape [${t.shape}], the layer needs [${shape}]`);
+    if (t.shape.join() !== shape.join())
+      this.fail(l, `weight '${name}' has shape [${t.shape}], the layer needs [${shape}]`);
     return this.g.constant(`${nameOf(l)}/${w}`, t.values, as);
   }
 
   private one(l: LayerJson, ts: Tensor[]): Tensor {
-    if (ts.length !== 1) this.fail(l, `has ${ts.length} outputs; only single-output layers are supported in a Sequential model`);
+    if (ts.length !== 1)
+      this.fail(l, `has ${ts.length} outputs; only single-output layers are supported in a Sequential model`);
     return ts[0];
   }
 
@@ -352,9 +535,11 @@ function nameOf(l: LayerJson): string {
 
 /** Keras 2 inbound node: [[layer, nodeIndex, tensorIndex, kwargs], ...]. */
 function inboundRefs(node: unknown, fail: (why: string) => never): [string, number, number][] {
-  if (!Array.isArray(node)) return fail(`inbound node ${JSON.stringify(node).slice(0, 120)} is not in the Keras 2 format`);
+  if (!Array.isArray(node))
+    return fail(`inbound node ${JSON.stringify(node).slice(0, 120)} is not in the Keras 2 format`);
   return node.map((r) => {
-    if (!Array.isArray(r) || typeof r[0] !== 'string') return fail(`inbound reference ${JSON.stringify(r).slice(0, 120)} is not [layer, node, tensor, kwargs]`);
+    if (!Array.isArray(r) || typeof r[0] !== 'string')
+      return fail(`inbound reference ${JSON.stringify(r).slice(0, 120)} is not [layer, node, tensor, kwargs]`);
     return [r[0], Number(r[1] ?? 0), Number(r[2] ?? 0)];
   });
 }
@@ -364,10 +549,22 @@ function pair(v: number | number[]): [number, number] {
 }
 
 function padding2d(p: unknown, fail: (why: string) => never): [[number, number], [number, number]] {
-  if (typeof p === 'number') return [[p, p], [p, p]];
+  if (typeof p === 'number')
+    return [
+      [p, p],
+      [p, p],
+    ];
   if (Array.isArray(p) && p.length === 2) {
-    if (p.every((v) => typeof v === 'number')) return [[p[0], p[0]], [p[1], p[1]]];
-    if (p.every((v) => Array.isArray(v) && v.length === 2)) return [[p[0][0], p[0][1]], [p[1][0], p[1][1]]];
+    if (p.every((v) => typeof v === 'number'))
+      return [
+        [p[0], p[0]],
+        [p[1], p[1]],
+      ];
+    if (p.every((v) => Array.isArray(v) && v.length === 2))
+      return [
+        [p[0][0], p[0][1]],
+        [p[1][0], p[1][1]],
+      ];
   }
   return fail(`padding ${JSON.stringify(p)} is not an int, [h, w] or [[top, bottom], [left, right]]`);
 }

@@ -4,7 +4,10 @@ import type { io } from '@tensorflow/tfjs-core';
 import type { TfNode } from '../../engine/graph.ts';
 
 /** A tensor of the graph being built: its node name and its shape without the batch dimension. */
-export interface Tensor { name: string; shape: number[] }
+export interface Tensor {
+  name: string;
+  shape: number[];
+}
 
 const b64 = (s: string) => btoa(s);
 export const attr = {
@@ -39,7 +42,11 @@ export class GraphDefBuilder {
 
   placeholder(name: string, shape: number[]): string {
     const n = this.unique(name);
-    this.nodes.push({ name: n, op: 'Placeholder', attr: { dtype: attr.float, shape: { shape: dims([-1, ...shape]) } } });
+    this.nodes.push({
+      name: n,
+      op: 'Placeholder',
+      attr: { dtype: attr.float, shape: { shape: dims([-1, ...shape]) } },
+    });
     return n;
   }
 
@@ -47,7 +54,11 @@ export class GraphDefBuilder {
     const n = this.unique(name);
     const dtype = values instanceof Int32Array ? 'int32' : 'float32';
     const type = dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT';
-    this.nodes.push({ name: n, op: 'Const', attr: { dtype: { type }, value: { tensor: { dtype: type, tensorShape: dims(shape) } } } });
+    this.nodes.push({
+      name: n,
+      op: 'Const',
+      attr: { dtype: { type }, value: { tensor: { dtype: type, tensorShape: dims(shape) } } },
+    });
     this.specs.push({ name: n, shape, dtype });
     this.data.push(values.slice().buffer as ArrayBuffer);
     return n;
@@ -58,7 +69,10 @@ export class GraphDefBuilder {
     const total = this.data.reduce((s, d) => s + d.byteLength, 0);
     const weightData = new Uint8Array(total);
     let off = 0;
-    for (const d of this.data) { weightData.set(new Uint8Array(d), off); off += d.byteLength; }
+    for (const d of this.data) {
+      weightData.set(new Uint8Array(d), off);
+      off += d.byteLength;
+    }
     const tensorShape = dims([-1, ...input.shape]);
     return {
       modelTopology: { node: this.nodes, library: {}, versions: { producer: 1 } },

@@ -4,7 +4,18 @@
 // NCHW; weights are transposed to TF layouts (conv HWIO, depthwise HW·C·M). Each op's rule is in ops.ts.
 import type { io } from '@tensorflow/tfjs-core';
 import type { TfNode } from '../../engine/graph.ts';
-import { Attrs, decodeModel, isFloatType, num, tensorValues, type GraphProto, type NodeProto, type TensorProto, type Tensor, type ValueInfoProto } from './proto.ts';
+import {
+  Attrs,
+  decodeModel,
+  isFloatType,
+  num,
+  tensorValues,
+  type GraphProto,
+  type NodeProto,
+  type TensorProto,
+  type Tensor,
+  type ValueInfoProto,
+} from './proto.ts';
 import { NCHW_TO_NHWC, permute } from './layout.ts';
 import { MOVES_QUANTIZED, OPS } from './ops.ts';
 
@@ -52,8 +63,20 @@ export interface OnnxConversion {
   opset: number;
 }
 
-const ELEM = ['UNDEFINED', 'FLOAT', 'UINT8', 'INT8', 'UINT16', 'INT16', 'INT32', 'INT64', 'STRING', 'BOOL', 'FLOAT16', 'DOUBLE'];
-
+const ELEM = [
+  'UNDEFINED',
+  'FLOAT',
+  'UINT8',
+  'INT8',
+  'UINT16',
+  'INT16',
+  'INT32',
+  'INT64',
+  'STRING',
+  'BOOL',
+  'FLOAT16',
+  'DOUBLE',
+];
 
 export class Converter {
   readonly nodes: TfNode[] = [];
@@ -91,19 +114,37 @@ export class Converter {
 
   emit(op: string, name: string, inputs: string[], attr: Record<string, unknown> = {}): string {
     const n = this.fresh(name);
-    this.nodes.push({ name: n, op, input: inputs, attr: { ...(op === 'Placeholder' || op === 'Const' ? {} : { T: { type: 'DT_FLOAT' } }), ...attr } });
+    this.nodes.push({
+      name: n,
+      op,
+      input: inputs,
+      attr: { ...(op === 'Placeholder' || op === 'Const' ? {} : { T: { type: 'DT_FLOAT' } }), ...attr },
+    });
     return n;
   }
 
   constant(name: string, t: Tensor, int = t.data instanceof Int32Array): string {
     const n = this.fresh(name);
     const dtype = int ? 'int32' : 'float32';
-    const data = int ? (t.data instanceof Int32Array ? t.data : new Int32Array(t.data)) : (t.data instanceof Float32Array ? t.data : new Float32Array(t.data));
+    const data = int
+      ? t.data instanceof Int32Array
+        ? t.data
+        : new Int32Array(t.data)
+      : t.data instanceof Float32Array
+        ? t.data
+        : new Float32Array(t.data);
     this.nodes.push({
-      name: n, op: 'Const', input: [],
+      name: n,
+      op: 'Const',
+      input: [],
       attr: {
         dtype: { type: int ? 'DT_INT32' : 'DT_FLOAT' },
-        value: { tensor: { dtype: int ? 'DT_INT32' : 'DT_FLOAT', tensorShape: { dim: t.shape.map((s) => ({ size: String(s) })) } } },
+        value: {
+          tensor: {
+            dtype: int ? 'DT_INT32' : 'DT_FLOAT',
+            tensorShape: { dim: t.shape.map((s) => ({ size: String(s) })) },
+          },
+        },
       },
     });
     this.specs.push({ name: n, shape: t.shape, dtype });
@@ -130,7 +171,9 @@ export class Converter {
   }
   constOf(n: NodeProto, i: number, what: string): Tensor {
     const v = this.need(n, i, what);
-    return v.c ?? this.fail(n, `${what} ('${n.input[i]}') must be a constant (an initializer or Constant), it is computed`);
+    return (
+      v.c ?? this.fail(n, `${what} ('${n.input[i]}') must be a constant (an initializer or Constant), it is computed`)
+    );
   }
   set(name: string, v: Omit<Val, 'name'>) {
     this.vals.set(name, { name, ...v });
@@ -152,14 +195,16 @@ export class Converter {
   /** The value as a TF tensor in ONNX's own layout (an NHWC-stored 4-D value is transposed back, unless trivial). */
   plain(v: Val): string {
     if (v.flat) {
-      const [C, H, W] = v.flat, N = v.shape[0];
+      const [C, H, W] = v.flat,
+        N = v.shape[0];
       const map = this.emit('Reshape', `${v.name}/map`, [this.live(v), this.ints(`${v.name}/map/shape`, [N, H, W, C])]);
       const nchw = this.emit('Transpose', `${v.name}/nchw`, [map, this.ints(`${v.name}/nchw/perm`, [0, 3, 1, 2])]);
       return this.emit('Reshape', `${v.name}/flat`, [nchw, this.ints(`${v.name}/flat/shape`, v.shape)]);
     }
     if (!v.nhwc) return this.live(v);
     const [N, C, H, W] = v.shape;
-    if (C === 1 || H * W === 1) return this.emit('Reshape', `${v.name}/nchw`, [this.live(v), this.ints(`${v.name}/nchw/shape`, [N, C, H, W])]);
+    if (C === 1 || H * W === 1)
+      return this.emit('Reshape', `${v.name}/nchw`, [this.live(v), this.ints(`${v.name}/nchw/shape`, [N, C, H, W])]);
     return this.emit('Transpose', `${v.name}/nchw`, [this.live(v), this.ints(`${v.name}/nchw/perm`, [0, 3, 1, 2])]);
   }
 
@@ -176,7 +221,10 @@ export class Converter {
     if (v.nhwc) return this.live(v);
     const shape4 = [...Array(4 - v.shape.length).fill(1), ...v.shape];
     if (v.c) return this.constant(v.name, permute({ data: v.c.data, shape: shape4 }, [0, 2, 3, 1]), v.int);
-    const r = v.shape.length === 4 ? this.live(v) : this.emit('Reshape', `${v.name}/r4`, [this.live(v), this.ints(`${v.name}/r4/shape`, shape4)]);
+    const r =
+      v.shape.length === 4
+        ? this.live(v)
+        : this.emit('Reshape', `${v.name}/r4`, [this.live(v), this.ints(`${v.name}/r4/shape`, shape4)]);
     return this.stored({ ...v, shape: shape4, tf: r }, n);
   }
 
@@ -184,7 +232,10 @@ export class Converter {
     const total = this.chunks.reduce((s, b) => s + b.byteLength, 0);
     const data = new Uint8Array(total);
     let off = 0;
-    for (const b of this.chunks) { data.set(b, off); off += b.byteLength; }
+    for (const b of this.chunks) {
+      data.set(b, off);
+      off += b.byteLength;
+    }
     return {
       modelTopology: { node: this.nodes, library: {}, versions: {} },
       weightSpecs: this.specs,
@@ -205,10 +256,15 @@ export function convertOnnx(bytes: Uint8Array, file = 'model.onnx', opts: Conver
   const model = decodeModel(bytes, file);
   // Decoded sub-messages are class instances with defaults; the generated typings only promise $Properties.
   const g = model.graph as GraphProto;
-  const nodes = g.node as NodeProto[], initializers = g.initializer as TensorProto[];
-  const graphInputs = g.input as ValueInfoProto[], graphOutputs = g.output as ValueInfoProto[];
+  const nodes = g.node as NodeProto[],
+    initializers = g.initializer as TensorProto[];
+  const graphInputs = g.input as ValueInfoProto[],
+    graphOutputs = g.output as ValueInfoProto[];
   const cv = new Converter(file);
-  cv.opset = Math.max(1, ...model.opsetImport.filter((o) => !o.domain || o.domain === 'ai.onnx').map((o) => num(o.version)));
+  cv.opset = Math.max(
+    1,
+    ...model.opsetImport.filter((o) => !o.domain || o.domain === 'ai.onnx').map((o) => num(o.version)),
+  );
 
   for (const t of initializers) {
     const c = tensorValues(t, `${file}: initializer`);
@@ -217,7 +273,8 @@ export function convertOnnx(bytes: Uint8Array, file = 'model.onnx', opts: Conver
   for (const n of nodes) for (const i of n.input) if (i) cv.consumers.set(i, [...(cv.consumers.get(i) ?? []), n]);
 
   const inputs: OnnxPort[] = [];
-  for (const [name, t] of opts.constants ?? []) cv.set(name, { shape: t.shape, nhwc: false, c: t, int: t.data instanceof Int32Array });
+  for (const [name, t] of opts.constants ?? [])
+    cv.set(name, { shape: t.shape, nhwc: false, c: t, int: t.data instanceof Int32Array });
   for (const inp of graphInputs) {
     if (cv.vals.has(inp.name)) continue; // an initializer also listed as an input (IR < 4), or a bound input
     const tt = inp.type?.tensorType;
@@ -238,10 +295,14 @@ export function convertOnnx(bytes: Uint8Array, file = 'model.onnx', opts: Conver
 
   for (const n of nodes) {
     if (cv.done.has(n)) continue;
-    if (n.domain && n.domain !== 'ai.onnx') cv.fail(n, `operator domain '${n.domain}' is not supported (only the default ONNX domain)`);
+    if (n.domain && n.domain !== 'ai.onnx')
+      cv.fail(n, `operator domain '${n.domain}' is not supported (only the default ONNX domain)`);
     const rule = OPS[n.opType];
     if (!rule) {
-      cv.fail(n, `op '${n.opType}' is not supported by the ONNX importer (supported: ${Object.keys(OPS).sort().join(', ')})`);
+      cv.fail(
+        n,
+        `op '${n.opType}' is not supported by the ONNX importer (supported: ${Object.keys(OPS).sort().join(', ')})`,
+      );
     }
     rule(n, cv);
     // A quantized tensor stays quantized through data movement until its DequantizeLinear (see ops.ts).
@@ -259,7 +320,10 @@ export function convertOnnx(bytes: Uint8Array, file = 'model.onnx', opts: Conver
     if (cv.quantized.has(name)) {
       let q = producerOf(name);
       while (q && q.opType !== 'QuantizeLinear' && MOVES_QUANTIZED.has(q.opType)) q = producerOf(q.input[0]);
-      if (q?.opType !== 'QuantizeLinear') throw new Error(`${file}: graph output '${o.name}' is a quantized integer tensor whose QuantizeLinear was not found; give the logits (--logits VALUE, the float value before it)`);
+      if (q?.opType !== 'QuantizeLinear')
+        throw new Error(
+          `${file}: graph output '${o.name}' is a quantized integer tensor whose QuantizeLinear was not found; give the logits (--logits VALUE, the float value before it)`,
+        );
       name = q.input[0];
     }
     const v = cv.vals.get(name);
@@ -268,14 +332,24 @@ export function convertOnnx(bytes: Uint8Array, file = 'model.onnx', opts: Conver
     const tf = v.tf && !v.flat && !inputs.some((i) => i.tf === v.tf) ? v.tf : cv.emit('Identity', name, [cv.plain(v)]);
     // Through the pass-throughs after it (tf2onnx quantizes the probabilities), is the output a Softmax or Sigmoid?
     let producer = producerOf(name);
-    while (producer && ['QuantizeLinear', 'DequantizeLinear', 'Identity', 'Dropout'].includes(producer.opType)) producer = producerOf(producer.input[0]);
+    while (producer && ['QuantizeLinear', 'DequantizeLinear', 'Identity', 'Dropout'].includes(producer.opType))
+      producer = producerOf(producer.input[0]);
     if (producer?.opType === 'Softmax' || producer?.opType === 'Sigmoid') {
       const before = cv.vals.get(producer.input[0]);
       if (before?.tf && !before.flat) beforeSoftmax.set(o.name, before.tf);
     }
-    return { onnx: o.name, tf, shape: v.shape, nhwc: v.nhwc, type: ELEM[o.type?.tensorType?.elemType ?? 0] ?? '?', ...(name !== o.name ? { dequantized: name } : {}) };
+    return {
+      onnx: o.name,
+      tf,
+      shape: v.shape,
+      nhwc: v.nhwc,
+      type: ELEM[o.type?.tensorType?.elemType ?? 0] ?? '?',
+      ...(name !== o.name ? { dequantized: name } : {}),
+    };
   });
-  const metadata: Record<string, string> = Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
+  const metadata: Record<string, string> = Object.fromEntries(
+    (model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']),
+  );
   return { artifacts: cv.artifacts(), inputs, outputs, beforeSoftmax, tfName, metadata, opset: cv.opset };
 }
 
@@ -288,6 +362,13 @@ const BEFORE_TRANSPOSE = new Set(['DequantizeLinear', 'QuantizeLinear', 'Sub', '
 /** Whether every path from this value reaches a Transpose to NCHW through elementwise ops only. */
 function reachesNchwTranspose(value: string, cv: Converter, depth = 0): boolean {
   const users = cv.consumers.get(value) ?? [];
-  return depth < 6 && users.length > 0 && users.every((u) => isToNchw(u) ||
-    (BEFORE_TRANSPOSE.has(u.opType) && u.input[0] === value && reachesNchwTranspose(u.output[0], cv, depth + 1)));
+  return (
+    depth < 6 &&
+    users.length > 0 &&
+    users.every(
+      (u) =>
+        isToNchw(u) ||
+        (BEFORE_TRANSPOSE.has(u.opType) && u.input[0] === value && reachesNchwTranspose(u.output[0], cv, depth + 1)),
+    )
+  );
 }

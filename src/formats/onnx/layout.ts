@@ -31,4 +31,3 @@ export function strides(shape: number[]): number[] {
   for (let d = shape.length - 2; d >= 0; d--) s[d] = s[d + 1] * shape[d + 1];
   return s;
 }
-

@@ -15,7 +15,12 @@ const out = (n: NodeProto) => n.output[0];
 function unary(op: string, attr: Record<string, unknown> = {}): Rule {
   return (n, cv) => {
     const x = cv.need(n, 0, 'X');
-    cv.set(out(n), { shape: x.shape, nhwc: x.nhwc, flat: x.flat, tf: cv.emit(op, out(n), [cv.live(asFloat(x))], attr) });
+    cv.set(out(n), {
+      shape: x.shape,
+      nhwc: x.nhwc,
+      flat: x.flat,
+      tf: cv.emit(op, out(n), [cv.live(asFloat(x))], attr),
+    });
   };
 }
 
@@ -29,7 +34,8 @@ function asFloat(v: Val): Val {
 
 export function broadcast(n: NodeProto, cv: Converter, a: number[], b: number[]): number[] {
   const r = Math.max(a.length, b.length);
-  const pa = [...Array(r - a.length).fill(1), ...a], pb = [...Array(r - b.length).fill(1), ...b];
+  const pa = [...Array(r - a.length).fill(1), ...a],
+    pb = [...Array(r - b.length).fill(1), ...b];
   return pa.map((x, i) => {
     if (x !== pb[i] && x !== 1 && pb[i] !== 1) cv.fail(n, `shapes [${a}] and [${b}] do not broadcast`);
     return x === 1 ? pb[i] : x;
@@ -38,7 +44,8 @@ export function broadcast(n: NodeProto, cv: Converter, a: number[], b: number[])
 
 /** An elementwise TF op on two values, in NHWC when the result is a 4-D map stored NHWC. */
 function binaryOp(n: NodeProto, cv: Converter, op: string, a: Val, b: Val, name: string): Val {
-  a = asFloat(a); b = asFloat(b);
+  a = asFloat(a);
+  b = asFloat(b);
   const shape = broadcast(n, cv, a.shape, b.shape);
   const nhwc = shape.length === 4 && (a.nhwc || b.nhwc);
   const ta = nhwc ? cv.storedBroadcast(a, n) : cv.plain(a);
@@ -56,7 +63,9 @@ function variadic(op: string): Rule {
     const ins = n.input.filter(Boolean).map((_, i) => cv.need(n, i, `input ${i}`));
     if (ins.length === 1) return cv.set(out(n), { ...ins[0], tf: cv.emit('Identity', out(n), [cv.live(ins[0])]) });
     let acc = ins[0];
-    ins.slice(1).forEach((v, i) => { acc = binaryOp(n, cv, op, acc, v, i === ins.length - 2 ? out(n) : `${out(n)}/${i}`); });
+    ins.slice(1).forEach((v, i) => {
+      acc = binaryOp(n, cv, op, acc, v, i === ins.length - 2 ? out(n) : `${out(n)}/${i}`);
+    });
     cv.set(out(n), acc);
   };
 }
@@ -69,7 +78,16 @@ function scalarVal(name: string, x: number): Val {
 }
 
 /** Pads [top, left] / [bottom, right] of a 2-D window op from pads / auto_pad. */
-function windowPads(n: NodeProto, cv: Converter, a: Attrs, inHW: number[], k: number[], s: number[], d: number[], ceil: boolean) {
+function windowPads(
+  n: NodeProto,
+  cv: Converter,
+  a: Attrs,
+  inHW: number[],
+  k: number[],
+  s: number[],
+  d: number[],
+  ceil: boolean,
+) {
   const auto = a.string('auto_pad', 'NOTSET');
   let pads = a.ints('pads', [0, 0, 0, 0]);
   if (pads.length !== 4) cv.fail(n, `pads must have 4 entries for a 2-D window, got [${pads}]`);
@@ -104,21 +122,29 @@ function hw2(a: Attrs, name: string, dflt: number): number[] {
 const conv: Rule = (n, cv) => {
   const a = new Attrs(n, cv.where(n));
   const x = cv.need(n, 0, 'X');
-  if (x.shape.length !== 4) cv.fail(n, `only 2-D convolutions (4-D NCHW input) are supported, got input shape [${x.shape}]`);
+  if (x.shape.length !== 4)
+    cv.fail(n, `only 2-D convolutions (4-D NCHW input) are supported, got input shape [${x.shape}]`);
   let w = cv.constOf(n, 1, 'weights W');
   let bias = cv.get(n, 2)?.c?.data;
   if (n.input[2] && !bias) cv.fail(n, `bias ('${n.input[2]}') must be a constant`);
   const [Co, Cig, kh, kw] = w.shape;
-  const Ci = x.shape[1], g = a.int('group', 1);
+  const Ci = x.shape[1],
+    g = a.int('group', 1);
   if (Cig * g !== Ci) cv.fail(n, `weights [${w.shape}] with group ${g} do not match ${Ci} input channels`);
-  const k = [kh, kw], s = hw2(a, 'strides', 1), d = hw2(a, 'dilations', 1);
+  const k = [kh, kw],
+    s = hw2(a, 'strides', 1),
+    d = hw2(a, 'dilations', 1);
   if (s.some(isNaN) || d.some(isNaN)) cv.fail(n, 'strides and dilations must have 2 entries');
   const p = windowPads(n, cv, a, x.shape.slice(2), k, s, d, false);
 
   // A BatchNormalization that alone reads this conv is folded into its weights and bias.
   const users = cv.consumers.get(out(n)) ?? [];
   let name = out(n);
-  if (users.length === 1 && users[0].opType === 'BatchNormalization' && users[0].input.slice(1).every((i) => cv.vals.get(i)?.c)) {
+  if (
+    users.length === 1 &&
+    users[0].opType === 'BatchNormalization' &&
+    users[0].input.slice(1).every((i) => cv.vals.get(i)?.c)
+  ) {
     const bn = users[0];
     const [gamma, beta, mean, variance] = [1, 2, 3, 4].map((i) => cv.constOf(bn, i, 'BatchNorm parameter').data);
     const eps = new Attrs(bn, cv.where(bn)).float('epsilon', 1e-5);
@@ -134,7 +160,8 @@ const conv: Rule = (n, cv) => {
 
   const depthwise = g > 1 && g === Ci && Cig === 1;
   let filter: Tensor;
-  if (g === 1) filter = permute(w, [2, 3, 1, 0]); // OIHW -> HWIO
+  if (g === 1)
+    filter = permute(w, [2, 3, 1, 0]); // OIHW -> HWIO
   else if (depthwise) {
     const M = Co / Ci; // output channel c*M+m reads input channel c: TF's depthwise order
     filter = permute({ data: w.data, shape: [Ci, M, kh, kw] }, [2, 3, 0, 1]);
@@ -144,21 +171,37 @@ const conv: Rule = (n, cv) => {
     const cog = Co / g;
     for (let o = 0; o < Co; o++) {
       const g0 = Math.floor(o / cog) * Cig;
-      for (let i = 0; i < Cig; i++) for (let t = 0; t < kh * kw; t++) full[((o * Ci) + g0 + i) * kh * kw + t] = w.data[(o * Cig + i) * kh * kw + t];
+      for (let i = 0; i < Cig; i++)
+        for (let t = 0; t < kh * kw; t++) full[(o * Ci + g0 + i) * kh * kw + t] = w.data[(o * Cig + i) * kh * kw + t];
     }
     filter = permute({ data: full, shape: [Co, Ci, kh, kw] }, [2, 3, 1, 0]);
   }
   const padAttr = tfPadding(x.shape.slice(2), k, s, d, p.begin, p.given);
-  const attrs = { strides: ints([1, s[0], s[1], 1]), dilations: ints([1, d[0], d[1], 1]), data_format: str('NHWC'), ...padAttr };
+  const attrs = {
+    strides: ints([1, s[0], s[1], 1]),
+    dilations: ints([1, d[0], d[1], 1]),
+    data_format: str('NHWC'),
+    ...padAttr,
+  };
   const shape = [x.shape[0], Co, ...p.outHW];
   const inputs = [cv.stored(x, n), cv.constant(`${name}/weights`, filter, false)];
   // Bias and a following activation are fused into the conv (one kernel, as in converted TF graphs).
   const act = fusableActivation(name, cv);
-  if (!bias && !act) return cv.set(name, { shape, nhwc: true, tf: cv.emit(depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', name, inputs, attrs) });
-  if (act) { cv.done.add(act.node); name = act.node.output[0]; }
+  if (!bias && !act)
+    return cv.set(name, {
+      shape,
+      nhwc: true,
+      tf: cv.emit(depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', name, inputs, attrs),
+    });
+  if (act) {
+    cv.done.add(act.node);
+    name = act.node.output[0];
+  }
   const b = cv.constant(`${name}/bias`, { data: bias ? Float32Array.from(bias) : new Float32Array(Co), shape: [Co] });
   const tf = cv.emit(depthwise ? 'FusedDepthwiseConv2dNative' : '_FusedConv2D', name, [...inputs, b], {
-    ...attrs, num_args: { i: '1' }, fused_ops: { list: { s: ['BiasAdd', ...(act ? [act.op] : [])].map(btoa) } },
+    ...attrs,
+    num_args: { i: '1' },
+    fused_ops: { list: { s: ['BiasAdd', ...(act ? [act.op] : [])].map(btoa) } },
     ...(act?.alpha !== undefined ? { leakyrelu_alpha: { f: act.alpha } } : {}),
   });
   cv.set(name, { shape, nhwc: true, tf });
@@ -168,11 +211,13 @@ const conv: Rule = (n, cv) => {
 function fusableActivation(value: string, cv: Converter): { node: NodeProto; op: string; alpha?: number } | undefined {
   const users = cv.consumers.get(value) ?? [];
   if (users.length !== 1 || users[0].input[0] !== value) return undefined;
-  const u = users[0], a = new Attrs(u, cv.where(u));
+  const u = users[0],
+    a = new Attrs(u, cv.where(u));
   if (u.opType === 'Relu') return { node: u, op: 'Relu' };
   if (u.opType === 'LeakyRelu') return { node: u, op: 'LeakyRelu', alpha: a.float('alpha', 0.01) };
   if (u.opType === 'Clip') {
-    const bound = (i: number, key: string) => (cv.opset < 11 ? (a.has(key) ? a.float(key, 0) : undefined) : cv.vals.get(u.input[i] ?? '')?.c?.data[0]);
+    const bound = (i: number, key: string) =>
+      cv.opset < 11 ? (a.has(key) ? a.float(key, 0) : undefined) : cv.vals.get(u.input[i] ?? '')?.c?.data[0];
     if (bound(1, 'min') === 0 && bound(2, 'max') === 6) return { node: u, op: 'Relu6' };
   }
   return undefined;
@@ -191,8 +236,12 @@ function tfPadding(inHW: number[], k: number[], s: number[], d: number[], begin:
   return { padding: str('EXPLICIT'), explicit_paddings: ints([0, 0, begin[0], end[0], begin[1], end[1], 0, 0]) };
 }
 
-function ints(v: number[]) { return { list: { i: v.map(String) } }; }
-function str(s: string) { return { s: btoa(s) }; }
+function ints(v: number[]) {
+  return { list: { i: v.map(String) } };
+}
+function str(s: string) {
+  return { s: btoa(s) };
+}
 
 function pool(kind: 'max' | 'avg'): Rule {
   return (n, cv) => {
@@ -202,7 +251,8 @@ function pool(kind: 'max' | 'avg'): Rule {
     if (n.output.length > 1 && n.output[1]) cv.fail(n, 'the Indices output of MaxPool is not supported');
     const k = a.ints('kernel_shape');
     if (k.length !== 2) cv.fail(n, `kernel_shape must have 2 entries, got [${k}]`);
-    const s = hw2(a, 'strides', 1), d = hw2(a, 'dilations', 1);
+    const s = hw2(a, 'strides', 1),
+      d = hw2(a, 'dilations', 1);
     if (d.some((v) => v !== 1)) cv.fail(n, `dilations [${d}] are not supported on pools`);
     if (a.int('storage_order', 0) !== 0) cv.fail(n, 'storage_order 1 is not supported');
     const inHW = x.shape.slice(2);
@@ -212,10 +262,23 @@ function pool(kind: 'max' | 'avg'): Rule {
     const padded = [...p.begin, ...p.end].some((v) => v > 0);
     if (padded) {
       // Explicit padding, then a VALID pool: max pads with the lowest float, avg with 0 and rescales below.
-      const paddings = cv.constant(`${name}/paddings`, { data: Int32Array.from([0, 0, p.begin[0], p.end[0], p.begin[1], p.end[1], 0, 0]), shape: [4, 2] }, true);
-      input = cv.emit('PadV2', `${name}/pad`, [input, paddings, cv.scalar(`${name}/pad_value`, kind === 'max' ? LOWEST : 0)]);
+      const paddings = cv.constant(
+        `${name}/paddings`,
+        { data: Int32Array.from([0, 0, p.begin[0], p.end[0], p.begin[1], p.end[1], 0, 0]), shape: [4, 2] },
+        true,
+      );
+      input = cv.emit('PadV2', `${name}/pad`, [
+        input,
+        paddings,
+        cv.scalar(`${name}/pad_value`, kind === 'max' ? LOWEST : 0),
+      ]);
     }
-    const attr = { ksize: ints([1, k[0], k[1], 1]), strides: ints([1, s[0], s[1], 1]), padding: str('VALID'), data_format: str('NHWC') };
+    const attr = {
+      ksize: ints([1, k[0], k[1], 1]),
+      strides: ints([1, s[0], s[1], 1]),
+      padding: str('VALID'),
+      data_format: str('NHWC'),
+    };
     const shape = [x.shape[0], x.shape[1], ...p.outHW];
     if (kind === 'max' || !padded) {
       cv.set(name, { shape, nhwc: true, tf: cv.emit(kind === 'max' ? 'MaxPool' : 'AvgPool', name, [input], attr) });
@@ -224,14 +287,16 @@ function pool(kind: 'max' | 'avg'): Rule {
     // Average over the counted cells only: inside the input (count_include_pad 0), or inside input + pads (1).
     const inclusive = a.int('count_include_pad', 0) === 1;
     const factor = new Float32Array(p.outHW[0] * p.outHW[1]);
-    for (let oy = 0; oy < p.outHW[0]; oy++) for (let ox = 0; ox < p.outHW[1]; ox++) {
-      const count = (i: number, o: number) => {
-        const lo = inclusive ? -p.begin[i] : 0, hi = inHW[i] + (inclusive ? p.given[i] : 0);
-        const start = o * s[i] - p.begin[i];
-        return Math.max(0, Math.min(start + k[i], hi) - Math.max(start, lo));
-      };
-      factor[oy * p.outHW[1] + ox] = (k[0] * k[1]) / (count(0, oy) * count(1, ox));
-    }
+    for (let oy = 0; oy < p.outHW[0]; oy++)
+      for (let ox = 0; ox < p.outHW[1]; ox++) {
+        const count = (i: number, o: number) => {
+          const lo = inclusive ? -p.begin[i] : 0,
+            hi = inHW[i] + (inclusive ? p.given[i] : 0);
+          const start = o * s[i] - p.begin[i];
+          return Math.max(0, Math.min(start + k[i], hi) - Math.max(start, lo));
+        };
+        factor[oy * p.outHW[1] + ox] = (k[0] * k[1]) / (count(0, oy) * count(1, ox));
+      }
     const avg = cv.emit('AvgPool', `${name}/avg`, [input], attr);
     if (factor.every((f) => f === 1)) return cv.set(name, { shape, nhwc: true, tf: cv.emit('Identity', name, [avg]) });
     const f = cv.constant(`${name}/count`, { data: factor, shape: [1, p.outHW[0], p.outHW[1], 1] });
@@ -246,7 +311,8 @@ function mean(n: NodeProto, cv: Converter, x: Val, axes: number[], keep: boolean
   const shape = keep ? x.shape.map((v, i) => (axes.includes(i) ? 1 : v)) : x.shape.filter((_, i) => !axes.includes(i));
   // On an NHWC-stored map the kept axes must stay in ONNX order (true for H,W): else reduce the NCHW tensor.
   const kept = [0, 1, 2, 3].filter((i) => !axes.includes(i));
-  const direct = x.nhwc && (keep || kept.map((i) => NCHW_TO_NHWC.indexOf(i)).every((v, i, arr) => i === 0 || arr[i - 1] < v));
+  const direct =
+    x.nhwc && (keep || kept.map((i) => NCHW_TO_NHWC.indexOf(i)).every((v, i, arr) => i === 0 || arr[i - 1] < v));
   const src = direct ? cv.live(x) : cv.plain(x);
   const tfAxes = direct ? axes.map((i) => NCHW_TO_NHWC.indexOf(i)) : axes;
   const tf = cv.emit('Mean', out(n), [src, cv.ints(`${out(n)}/axes`, tfAxes)], { keep_dims: { b: keep } });
@@ -263,7 +329,10 @@ function reshape(n: NodeProto, cv: Converter, x: Val, shape: number[]) {
     return cv.set(out(n), { shape, nhwc: false, tf, flat: [x.shape[1], x.shape[2], x.shape[3]] });
   }
   // Reshape the stored tensor directly when its order is ONNX's: no NCHW intermediate that would look like a map.
-  const tf = cv.emit('Reshape', out(n), [cv.sameOrder(x) ? cv.live(x) : cv.plain(x), cv.ints(`${out(n)}/shape`, shape)]);
+  const tf = cv.emit('Reshape', out(n), [
+    cv.sameOrder(x) ? cv.live(x) : cv.plain(x),
+    cv.ints(`${out(n)}/shape`, shape),
+  ]);
   cv.set(out(n), { shape, nhwc: false, tf });
 }
 
@@ -281,14 +350,18 @@ function softmax(n: NodeProto, cv: Converter) {
   let axis = a.int('axis', cv.opset >= 13 ? -1 : 1);
   if (axis < 0) axis += r;
   const name = out(n);
-  if (x.nhwc && axis === 1) { // the channel axis is the stored last axis
+  if (x.nhwc && axis === 1) {
+    // the channel axis is the stored last axis
     cv.set(name, { ...x, tf: cv.emit('Softmax', name, [cv.live(x)]) });
     return;
   }
   let tf: string;
   if (cv.opset < 13 && axis !== r - 1) {
     // Before opset 13, Softmax is over the flattened dimensions from axis on.
-    const two = cv.emit('Reshape', `${name}/2d`, [cv.plain(x), cv.ints(`${name}/2d/shape`, [size(x.shape.slice(0, axis)), size(x.shape.slice(axis))])]);
+    const two = cv.emit('Reshape', `${name}/2d`, [
+      cv.plain(x),
+      cv.ints(`${name}/2d/shape`, [size(x.shape.slice(0, axis)), size(x.shape.slice(axis))]),
+    ]);
     const sm = cv.emit('Softmax', `${name}/softmax`, [two]);
     tf = cv.emit('Reshape', name, [sm, cv.ints(`${name}/shape`, x.shape)]);
   } else if (axis === r - 1) tf = cv.emit('Softmax', name, [cv.plain(x)]);
@@ -329,8 +402,23 @@ function dequantize(n: NodeProto, cv: Converter) {
   }
   const shapeFor = (t: Tensor) => (perAxis ? x.shape.map((v, i) => (i === axis ? v : 1)) : t.shape);
   let v: Val = x;
-  if (zp && zp.data.some((z) => z !== 0)) v = binaryOp(n, cv, 'Sub', v, constVal(`${out(n)}/zero_point`, { data: Float32Array.from(zp.data), shape: shapeFor(zp) }), `${out(n)}/shifted`);
-  v = binaryOp(n, cv, 'Mul', v, constVal(`${out(n)}/scale`, { data: Float32Array.from(scale.data), shape: shapeFor(scale) }), out(n));
+  if (zp && zp.data.some((z) => z !== 0))
+    v = binaryOp(
+      n,
+      cv,
+      'Sub',
+      v,
+      constVal(`${out(n)}/zero_point`, { data: Float32Array.from(zp.data), shape: shapeFor(zp) }),
+      `${out(n)}/shifted`,
+    );
+  v = binaryOp(
+    n,
+    cv,
+    'Mul',
+    v,
+    constVal(`${out(n)}/scale`, { data: Float32Array.from(scale.data), shape: shapeFor(scale) }),
+    out(n),
+  );
   cv.set(out(n), v);
 }
 
@@ -346,7 +434,17 @@ function quantize(n: NodeProto, cv: Converter) {
 }
 
 /** Ops that move a quantized tensor without computing on it (tf2onnx puts them between Q and DQ). */
-export const MOVES_QUANTIZED = new Set(['Transpose', 'Squeeze', 'Unsqueeze', 'Reshape', 'Flatten', 'Identity', 'MaxPool', 'Concat', 'Pad']);
+export const MOVES_QUANTIZED = new Set([
+  'Transpose',
+  'Squeeze',
+  'Unsqueeze',
+  'Reshape',
+  'Flatten',
+  'Identity',
+  'MaxPool',
+  'Concat',
+  'Pad',
+]);
 
 function pad(n: NodeProto, cv: Converter) {
   const a = new Attrs(n, cv.where(n));
@@ -372,29 +470,55 @@ function pad(n: NodeProto, cv: Converter) {
 
 function gemm(n: NodeProto, cv: Converter) {
   const at = new Attrs(n, cv.where(n));
-  const A = cv.need(n, 0, 'A'), B = cv.need(n, 1, 'B'), C = cv.get(n, 2);
-  const alpha = at.float('alpha', 1), beta = at.float('beta', 1);
-  const tA = at.int('transA', 0) === 1, tB = at.int('transB', 0) === 1;
-  if (A.shape.length !== 2 || B.shape.length !== 2) cv.fail(n, `Gemm needs 2-D A and B, got [${A.shape}] and [${B.shape}]`);
-  const M = tA ? A.shape[1] : A.shape[0], N = tB ? B.shape[0] : B.shape[1];
+  const A = cv.need(n, 0, 'A'),
+    B = cv.need(n, 1, 'B'),
+    C = cv.get(n, 2);
+  const alpha = at.float('alpha', 1),
+    beta = at.float('beta', 1);
+  const tA = at.int('transA', 0) === 1,
+    tB = at.int('transB', 0) === 1;
+  if (A.shape.length !== 2 || B.shape.length !== 2)
+    cv.fail(n, `Gemm needs 2-D A and B, got [${A.shape}] and [${B.shape}]`);
+  const M = tA ? A.shape[1] : A.shape[0],
+    N = tB ? B.shape[0] : B.shape[1];
   const name = out(n);
-  let b: string, transB = false;
+  let b: string,
+    transB = false;
   const flatA = A.flat && B.c && !tA ? A.flat : undefined;
-  if (B.c) { // constant weights: transposed to [K, N] and scaled by alpha here
+  if (B.c) {
+    // constant weights: transposed to [K, N] and scaled by alpha here
     let w = tB ? permute(B.c, [1, 0]) : B.c;
     if (flatA) w = nhwcRows(w, flatA);
-    b = cv.constant(`${name}/weights`, { data: alpha === 1 ? asFloatT(w).data : asFloatT(w).data.map((v) => v * alpha), shape: w.shape });
-  } else { b = cv.plain(B); transB = tB; }
+    b = cv.constant(`${name}/weights`, {
+      data: alpha === 1 ? asFloatT(w).data : asFloatT(w).data.map((v) => v * alpha),
+      shape: w.shape,
+    });
+  } else {
+    b = cv.plain(B);
+    transB = tB;
+  }
   const a = flatA ? cv.live(A) : cv.plain(asFloat(A));
-  let y = cv.emit('MatMul', C || (!B.c && alpha !== 1) ? `${name}/matmul` : name, [a, b], { transpose_a: { b: tA }, transpose_b: { b: transB } });
+  let y = cv.emit('MatMul', C || (!B.c && alpha !== 1) ? `${name}/matmul` : name, [a, b], {
+    transpose_a: { b: tA },
+    transpose_b: { b: transB },
+  });
   if (!B.c && alpha !== 1) y = cv.emit('Mul', C ? `${name}/alpha` : name, [y, cv.scalar(`${name}/alpha_value`, alpha)]);
   let v: Val = { name, shape: [M, N], nhwc: false, tf: y };
   if (C) {
-    const c: Val = C.c ? constVal(C.name, { data: Float32Array.from(C.c.data, (x) => x * beta), shape: C.shape })
-      : beta === 1 ? C : binaryOp(n, cv, 'Mul', C, scalarVal(`${name}/beta`, beta), `${name}/c`);
-    v = c.c && c.shape.length === 1 && c.shape[0] === N
-      ? { name, shape: [M, N], nhwc: false, tf: cv.emit('BiasAdd', name, [y, cv.live(c)], { data_format: str('NHWC') }) }
-      : binaryOp(n, cv, 'AddV2', v, c, name);
+    const c: Val = C.c
+      ? constVal(C.name, { data: Float32Array.from(C.c.data, (x) => x * beta), shape: C.shape })
+      : beta === 1
+        ? C
+        : binaryOp(n, cv, 'Mul', C, scalarVal(`${name}/beta`, beta), `${name}/c`);
+    v =
+      c.c && c.shape.length === 1 && c.shape[0] === N
+        ? {
+            name,
+            shape: [M, N],
+            nhwc: false,
+            tf: cv.emit('BiasAdd', name, [y, cv.live(c)], { data_format: str('NHWC') }),
+          }
+        : binaryOp(n, cv, 'AddV2', v, c, name);
   }
   cv.set(name, v);
 }
@@ -405,10 +529,15 @@ function nhwcRows(w: Tensor, [C, H, W]: [number, number, number]): Tensor {
 }
 
 function matmul(n: NodeProto, cv: Converter) {
-  const A = cv.need(n, 0, 'A'), B = cv.need(n, 1, 'B');
-  if (A.shape.length < 2 || B.shape.length < 2) cv.fail(n, `1-D MatMul operands are not supported ([${A.shape}] x [${B.shape}])`);
+  const A = cv.need(n, 0, 'A'),
+    B = cv.need(n, 1, 'B');
+  if (A.shape.length < 2 || B.shape.length < 2)
+    cv.fail(n, `1-D MatMul operands are not supported ([${A.shape}] x [${B.shape}])`);
   if (A.flat && B.c && B.shape.length === 2) {
-    const tf = cv.emit('MatMul', out(n), [cv.live(A), cv.constant(`${out(n)}/weights`, nhwcRows(asFloatT(B.c), A.flat))]);
+    const tf = cv.emit('MatMul', out(n), [
+      cv.live(A),
+      cv.constant(`${out(n)}/weights`, nhwcRows(asFloatT(B.c), A.flat)),
+    ]);
     return cv.set(out(n), { shape: [A.shape[0], B.shape[1]], nhwc: false, tf });
   }
   const batch = broadcast(n, cv, A.shape.slice(0, -2), B.shape.slice(0, -2));
@@ -425,17 +554,30 @@ function concat(n: NodeProto, cv: Converter) {
   if (axis < 0) axis += r;
   const shape = ins[0].shape.slice();
   shape[axis] = ins.reduce((s, v) => s + v.shape[axis], 0);
-  if (raw.every((v) => v.c)) { // folded (shape computations)
+  if (raw.every((v) => v.c)) {
+    // folded (shape computations)
     const outer = size(shape.slice(0, axis));
     const data: number[] = [];
-    for (let i = 0; i < outer; i++) for (const v of raw) { const len = size(v.shape.slice(axis)); data.push(...v.c!.data.subarray(i * len, (i + 1) * len)); }
+    for (let i = 0; i < outer; i++)
+      for (const v of raw) {
+        const len = size(v.shape.slice(axis));
+        data.push(...v.c!.data.subarray(i * len, (i + 1) * len));
+      }
     const int = raw.every((v) => v.int);
-    return cv.set(out(n), { shape, nhwc: false, c: { data: int ? Int32Array.from(data) : Float32Array.from(data), shape }, int });
+    return cv.set(out(n), {
+      shape,
+      nhwc: false,
+      c: { data: int ? Int32Array.from(data) : Float32Array.from(data), shape },
+      int,
+    });
   }
   const nhwc = r === 4 && ins.some((v) => v.nhwc);
   const parts = ins.map((v) => (nhwc ? cv.stored(v, n) : cv.plain(v)));
   const tfAxis = nhwc ? NCHW_TO_NHWC.indexOf(axis) : axis;
-  const tf = cv.emit('ConcatV2', out(n), [...parts, cv.ints(`${out(n)}/axis`, [tfAxis])], { N: { i: String(parts.length) }, Tidx: { type: 'DT_INT32' } });
+  const tf = cv.emit('ConcatV2', out(n), [...parts, cv.ints(`${out(n)}/axis`, [tfAxis])], {
+    N: { i: String(parts.length) },
+    Tidx: { type: 'DT_INT32' },
+  });
   cv.set(out(n), { shape, nhwc, tf });
 }
 
@@ -447,11 +589,13 @@ function clip(n: NodeProto, cv: Converter) {
     const v = cv.get(n, i);
     return v ? (v.c ?? cv.fail(n, `${attr} must be a constant`)).data[0] : undefined;
   };
-  const lo = bound(1, 'min'), hi = bound(2, 'max');
+  const lo = bound(1, 'min'),
+    hi = bound(2, 'max');
   const name = out(n);
   if (lo === 0 && hi === 6) return cv.set(name, { ...x, tf: cv.emit('Relu6', name, [cv.live(x)]) });
   let v: Val = x;
-  if (lo !== undefined) v = binaryOp(n, cv, 'Maximum', v, scalarVal(`${name}/min`, lo), hi !== undefined ? `${name}/lower` : name);
+  if (lo !== undefined)
+    v = binaryOp(n, cv, 'Maximum', v, scalarVal(`${name}/min`, lo), hi !== undefined ? `${name}/lower` : name);
   if (hi !== undefined) v = binaryOp(n, cv, 'Minimum', v, scalarVal(`${name}/max`, hi), name);
   if (v === x) v = { ...x, tf: cv.emit('Identity', name, [cv.live(x)]) };
   cv.set(name, v);
@@ -467,13 +611,21 @@ function hardSigmoid(n: NodeProto, cv: Converter, x: Val, alpha: number, beta: n
 function batchNorm(n: NodeProto, cv: Converter) {
   // Reached only when not folded into the conv before it: y = x * s + (beta - mean * s), per channel (axis 1).
   const x = cv.need(n, 0, 'X');
-  if (n.output.filter(Boolean).length > 1) cv.fail(n, 'training-mode BatchNormalization (running mean/var outputs) is not supported');
+  if (n.output.filter(Boolean).length > 1)
+    cv.fail(n, 'training-mode BatchNormalization (running mean/var outputs) is not supported');
   const [gamma, beta, mu, variance] = [1, 2, 3, 4].map((i) => cv.constOf(n, i, 'BatchNorm parameter').data);
   const eps = new Attrs(n, cv.where(n)).float('epsilon', 1e-5);
   const s = Float32Array.from(gamma, (g, c) => g / Math.sqrt(variance[c] + eps));
   const b = Float32Array.from(s, (sc, c) => beta[c] - mu[c] * sc);
   const chShape = x.shape.map((v, i) => (i === 1 ? v : 1)).slice(1);
-  const scaled = binaryOp(n, cv, 'Mul', x, constVal(`${out(n)}/scale`, { data: s, shape: chShape }), `${out(n)}/scaled`);
+  const scaled = binaryOp(
+    n,
+    cv,
+    'Mul',
+    x,
+    constVal(`${out(n)}/scale`, { data: s, shape: chShape }),
+    `${out(n)}/scaled`,
+  );
   cv.set(out(n), binaryOp(n, cv, 'AddV2', scaled, constVal(`${out(n)}/offset`, { data: b, shape: chShape }), out(n)));
 }
 
@@ -483,10 +635,15 @@ function transpose(n: NodeProto, cv: Converter) {
   const perm = new Attrs(n, cv.where(n)).ints('perm', [...Array(r).keys()].reverse());
   const shape = perm.map((p) => x.shape[p]);
   // NHWC <-> NCHW transposes only change how the importer labels the stored tensor.
-  if (r === 4 && !x.nhwc && perm.join() === '0,3,1,2') return cv.set(out(n), { shape, nhwc: true, tf: x.tf, c: x.c && permute(x.c, perm), int: x.int });
+  if (r === 4 && !x.nhwc && perm.join() === '0,3,1,2')
+    return cv.set(out(n), { shape, nhwc: true, tf: x.tf, c: x.c && permute(x.c, perm), int: x.int });
   if (r === 4 && x.nhwc && perm.join() === '0,2,3,1') return cv.set(out(n), { shape, nhwc: false, tf: x.tf });
   if (x.c) return cv.set(out(n), { shape, nhwc: false, c: permute(x.c, perm), int: x.int });
-  cv.set(out(n), { shape, nhwc: false, tf: cv.emit('Transpose', out(n), [cv.plain(x), cv.ints(`${out(n)}/perm`, perm)]) });
+  cv.set(out(n), {
+    shape,
+    nhwc: false,
+    tf: cv.emit('Transpose', out(n), [cv.plain(x), cv.ints(`${out(n)}/perm`, perm)]),
+  });
 }
 
 /** Shape: shapes are static here, so it is a constant (and so is the shape arithmetic of `x.view(x.size(0), -1)`). */
@@ -496,7 +653,12 @@ function shapeOp(n: NodeProto, cv: Converter) {
   const r = x.shape.length;
   const clamp = (v: number) => Math.min(r, Math.max(0, v < 0 ? v + r : v));
   const dims = x.shape.slice(clamp(a.int('start', 0)), clamp(a.int('end', r)));
-  cv.set(out(n), { shape: [dims.length], nhwc: false, c: { data: Int32Array.from(dims), shape: [dims.length] }, int: true });
+  cv.set(out(n), {
+    shape: [dims.length],
+    nhwc: false,
+    c: { data: Int32Array.from(dims), shape: [dims.length] },
+    int: true,
+  });
 }
 
 /** Gather with constant indices: folded on constants, GatherV2 on a computed tensor. */
@@ -508,16 +670,28 @@ function gather(n: NodeProto, cv: Converter) {
   if (axis < 0) axis += r;
   const dim = x.shape[axis];
   const idx = Int32Array.from(ind.data, (v) => (v < 0 ? v + dim : v));
-  if (idx.some((v) => v < 0 || v >= dim)) cv.fail(n, `indices [${[...ind.data]}] out of range for axis ${axis} of size ${dim}`);
+  if (idx.some((v) => v < 0 || v >= dim))
+    cv.fail(n, `indices [${[...ind.data]}] out of range for axis ${axis} of size ${dim}`);
   const shape = [...x.shape.slice(0, axis), ...ind.shape, ...x.shape.slice(axis + 1)];
   if (x.c) {
-    const outer = size(x.shape.slice(0, axis)), inner = size(x.shape.slice(axis + 1));
+    const outer = size(x.shape.slice(0, axis)),
+      inner = size(x.shape.slice(axis + 1));
     const data = new (x.c.data.constructor as Float32ArrayConstructor | Int32ArrayConstructor)(size(shape));
     let k = 0;
-    for (let o = 0; o < outer; o++) for (const j of idx) for (let i = 0; i < inner; i++) data[k++] = x.c.data[(o * dim + j) * inner + i];
+    for (let o = 0; o < outer; o++)
+      for (const j of idx) for (let i = 0; i < inner; i++) data[k++] = x.c.data[(o * dim + j) * inner + i];
     return cv.set(out(n), { shape, nhwc: false, c: { data, shape }, int: x.int });
   }
-  const tf = cv.emit('GatherV2', out(n), [cv.plain(x), cv.constant(`${out(n)}/indices`, { data: idx, shape: ind.shape }, true), cv.ints(`${out(n)}/axis`, [axis])], { batch_dims: { i: '0' } });
+  const tf = cv.emit(
+    'GatherV2',
+    out(n),
+    [
+      cv.plain(x),
+      cv.constant(`${out(n)}/indices`, { data: idx, shape: ind.shape }, true),
+      cv.ints(`${out(n)}/axis`, [axis]),
+    ],
+    { batch_dims: { i: '0' } },
+  );
   cv.set(out(n), { shape, nhwc: false, tf });
 }
 
@@ -543,7 +717,8 @@ export const OPS: Record<string, Rule> = {
   Dropout: (n, cv) => {
     if (n.output[1]) cv.fail(n, 'the mask output of Dropout is not supported');
     const training = cv.get(n, 2);
-    if (training && (!training.c || training.c.data[0])) cv.fail(n, 'training-mode Dropout (random) is not supported; training_mode must be a constant false');
+    if (training && (!training.c || training.c.data[0]))
+      cv.fail(n, 'training-mode Dropout (random) is not supported; training_mode must be a constant false');
     unary('Identity')(n, cv);
   },
   Add: binary('AddV2'),
@@ -584,9 +759,16 @@ export const OPS: Record<string, Rule> = {
   Squeeze: (n, cv) => {
     const x = cv.need(n, 0, 'data');
     const r = x.shape.length;
-    const axes = (axesOf(n, cv, new Attrs(n, cv.where(n)), 1) ?? x.shape.flatMap((v, i) => (v === 1 ? [i] : []))).map((v) => (v < 0 ? v + r : v));
+    const axes = (axesOf(n, cv, new Attrs(n, cv.where(n)), 1) ?? x.shape.flatMap((v, i) => (v === 1 ? [i] : []))).map(
+      (v) => (v < 0 ? v + r : v),
+    );
     if (axes.some((i) => x.shape[i] !== 1)) cv.fail(n, `cannot squeeze axes [${axes}] of shape [${x.shape}]`);
-    reshape(n, cv, x, x.shape.filter((_, i) => !axes.includes(i)));
+    reshape(
+      n,
+      cv,
+      x,
+      x.shape.filter((_, i) => !axes.includes(i)),
+    );
   },
   Unsqueeze: (n, cv) => {
     const x = cv.need(n, 0, 'data');
@@ -604,15 +786,19 @@ export const OPS: Record<string, Rule> = {
   Transpose: transpose,
   Constant: (n, cv) => {
     const a = new Attrs(n, cv.where(n));
-    const t = a.tensor('value')
-      ?? (a.has('value_float') ? { data: Float32Array.of(a.float('value_float', 0)), shape: [] } : undefined)
-      ?? (a.has('value_floats') ? { data: Float32Array.from(a.floats('value_floats')!), shape: [a.floats('value_floats')!.length] } : undefined)
-      ?? (a.has('value_int') ? { data: Int32Array.of(a.int('value_int', 0)), shape: [] } : undefined)
-      ?? (a.has('value_ints') ? { data: Int32Array.from(a.ints('value_ints')), shape: [a.ints('value_ints').length] } : undefined)
-      ?? cv.fail(n, 'Constant without a supported value attribute');
+    const t =
+      a.tensor('value') ??
+      (a.has('value_float') ? { data: Float32Array.of(a.float('value_float', 0)), shape: [] } : undefined) ??
+      (a.has('value_floats')
+        ? { data: Float32Array.from(a.floats('value_floats')!), shape: [a.floats('value_floats')!.length] }
+        : undefined) ??
+      (a.has('value_int') ? { data: Int32Array.of(a.int('value_int', 0)), shape: [] } : undefined) ??
+      (a.has('value_ints')
+        ? { data: Int32Array.from(a.ints('value_ints')), shape: [a.ints('value_ints').length] }
+        : undefined) ??
+      cv.fail(n, 'Constant without a supported value attribute');
     cv.set(out(n), { shape: t.shape, nhwc: false, c: t, int: t.data instanceof Int32Array });
   },
   DequantizeLinear: dequantize,
   QuantizeLinear: quantize,
 };
-

@@ -71,15 +71,34 @@ export function tensorValues(t: TensorProto, where: string): Tensor {
     return a;
   };
   switch (dt) {
-    case DT.FLOAT: data = bytes ? new Float32Array(bytes.buffer, 0, n) : Float32Array.from(t.floatData); break;
-    case DT.DOUBLE: data = bytes ? new Float32Array(new Float64Array(bytes.buffer, 0, n)) : Float32Array.from(t.doubleData); break;
-    case DT.FLOAT16: data = view ? floats((i) => half(view.getUint16(2 * i, true))) : floats((i) => half(t.int32Data[i])); break;
-    case DT.UINT8: case DT.BOOL: data = bytes ? new Int32Array(bytes.subarray(0, n)) : Int32Array.from(t.int32Data); break;
-    case DT.INT8: data = bytes ? new Int32Array(new Int8Array(bytes.buffer, 0, n)) : Int32Array.from(t.int32Data); break;
-    case DT.UINT16: data = bytes ? new Int32Array(new Uint16Array(bytes.buffer, 0, n)) : Int32Array.from(t.int32Data); break;
-    case DT.INT16: data = bytes ? new Int32Array(new Int16Array(bytes.buffer, 0, n)) : Int32Array.from(t.int32Data); break;
-    case DT.INT32: data = bytes ? new Int32Array(bytes.buffer, 0, n) : Int32Array.from(t.int32Data); break;
-    case DT.INT64: data = view ? ints((i) => int64(view, i)) : ints((i) => num(t.int64Data[i])); break;
+    case DT.FLOAT:
+      data = bytes ? new Float32Array(bytes.buffer, 0, n) : Float32Array.from(t.floatData);
+      break;
+    case DT.DOUBLE:
+      data = bytes ? new Float32Array(new Float64Array(bytes.buffer, 0, n)) : Float32Array.from(t.doubleData);
+      break;
+    case DT.FLOAT16:
+      data = view ? floats((i) => half(view.getUint16(2 * i, true))) : floats((i) => half(t.int32Data[i]));
+      break;
+    case DT.UINT8:
+    case DT.BOOL:
+      data = bytes ? new Int32Array(bytes.subarray(0, n)) : Int32Array.from(t.int32Data);
+      break;
+    case DT.INT8:
+      data = bytes ? new Int32Array(new Int8Array(bytes.buffer, 0, n)) : Int32Array.from(t.int32Data);
+      break;
+    case DT.UINT16:
+      data = bytes ? new Int32Array(new Uint16Array(bytes.buffer, 0, n)) : Int32Array.from(t.int32Data);
+      break;
+    case DT.INT16:
+      data = bytes ? new Int32Array(new Int16Array(bytes.buffer, 0, n)) : Int32Array.from(t.int32Data);
+      break;
+    case DT.INT32:
+      data = bytes ? new Int32Array(bytes.buffer, 0, n) : Int32Array.from(t.int32Data);
+      break;
+    case DT.INT64:
+      data = view ? ints((i) => int64(view, i)) : ints((i) => num(t.int64Data[i]));
+      break;
     default:
       throw new Error(`${where}: tensor '${t.name}' has data type ${DT[dt] ?? dt}, which is not supported`);
   }
@@ -94,7 +113,9 @@ function int64(view: DataView, i: number): number {
 }
 
 function half(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  const s = h & 0x8000 ? -1 : 1,
+    e = (h >> 10) & 0x1f,
+    f = h & 0x3ff;
   if (e === 0) return s * f * 2 ** -24;
   if (e === 31) return f ? NaN : s * Infinity;
   return s * (1 + f / 1024) * 2 ** (e - 15);
@@ -103,10 +124,15 @@ function half(h: number): number {
 /** Typed access to a node's attributes; unknown names give the default. */
 export class Attrs {
   private readonly map: Map<string, AttributeProto>;
-  constructor(node: NodeProto, private readonly where: string) {
+  constructor(
+    node: NodeProto,
+    private readonly where: string,
+  ) {
     this.map = new Map((node.attribute as AttributeProto[]).map((a) => [a.name, a]));
   }
-  has(name: string): boolean { return this.map.has(name); }
+  has(name: string): boolean {
+    return this.map.has(name);
+  }
   int(name: string, dflt: number): number {
     const a = this.map.get(name);
     return a ? num(a.i) : dflt;

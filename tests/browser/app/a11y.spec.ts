@@ -2,16 +2,26 @@
 // and the controls reachable with the keyboard, each with a name.
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test } from '@playwright/test';
-import { APP_URL, FOX_SQUIRREL, SQUIRREL_JPG, dropFile, launch, logPage, waitForEngine, waitForTop1 } from './fixtures.ts';
+import {
+  APP_URL,
+  FOX_SQUIRREL,
+  SQUIRREL_JPG,
+  dropFile,
+  launch,
+  logPage,
+  waitForEngine,
+  waitForTop1,
+} from './fixtures.ts';
 
 test.use({ launchOptions: launch() });
 
 test('axe: no serious or critical violations; keyboard reaches the named controls', async ({ page }) => {
   logPage(page);
   await page.goto(`${APP_URL}/`);
-  const serious = async () => (await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze())
-    .violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  const serious = async () =>
+    (await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()).violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   expect(await serious()).toEqual([]);
   await waitForEngine(page);
   await dropFile(page, SQUIRREL_JPG);
@@ -31,7 +41,18 @@ test('axe: no serious or critical violations; keyboard reaches the named control
     expect(name, `tab stop ${i} (${snap}) has a name`).not.toBe('');
     names.push(name);
   }
-  for (const want of [/^Start the camera|^Back to the camera/, /^Open an image/, /^Snapshot$/, /^fox squirrel/, /heatmap/, /Find a class/, /Opacity/]) {
-    expect(names.some((n) => want.test(n)), `${want} reachable by Tab in ${JSON.stringify(names)}`).toBe(true);
+  for (const want of [
+    /^Start the camera|^Back to the camera/,
+    /^Open an image/,
+    /^Snapshot$/,
+    /^fox squirrel/,
+    /heatmap/,
+    /Find a class/,
+    /Opacity/,
+  ]) {
+    expect(
+      names.some((n) => want.test(n)),
+      `${want} reachable by Tab in ${JSON.stringify(names)}`,
+    ).toBe(true);
   }
 });

@@ -7,7 +7,9 @@ test.use({ launchOptions: launch({ camera: true }) });
 
 test('rVFC removed: the camera still produces explained frames', async ({ page }) => {
   logPage(page);
-  await page.addInitScript(() => { delete (HTMLVideoElement.prototype as Partial<HTMLVideoElement>).requestVideoFrameCallback; });
+  await page.addInitScript(() => {
+    delete (HTMLVideoElement.prototype as Partial<HTMLVideoElement>).requestVideoFrameCallback;
+  });
   await page.goto(`${APP_URL}/`);
   expect(await page.evaluate(() => 'requestVideoFrameCallback' in HTMLVideoElement.prototype)).toBe(false);
   await page.getByTestId('start-camera').click();

@@ -5,7 +5,21 @@
 import { readFileSync } from 'node:fs';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { PNG } from 'pngjs';
-import { APP_URL, FOX_SQUIRREL, SQUIRREL_BOX, countSent, expectQuiet, inBox, launch, logPage, overlayScreens, peakInPhoto, sent, waitForTop1, weightInside } from './fixtures.ts';
+import {
+  APP_URL,
+  FOX_SQUIRREL,
+  SQUIRREL_BOX,
+  countSent,
+  expectQuiet,
+  inBox,
+  launch,
+  logPage,
+  overlayScreens,
+  peakInPhoto,
+  sent,
+  waitForTop1,
+  weightInside,
+} from './fixtures.ts';
 
 test.use({ launchOptions: launch({ camera: true }), viewport: { width: 1366, height: 768 }, acceptDownloads: true });
 test.describe.configure({ mode: 'serial' });
@@ -25,8 +39,10 @@ test.beforeAll(async ({ browser }) => {
   await page.goto(`${APP_URL}/?backend=webgpu`); // the GPU path, which auto would not keep on SwiftShader
   // The browser offers installation (as Chromium does once the app qualifies).
   await page.evaluate(() => {
-    const e = Object.assign(new Event('beforeinstallprompt', { cancelable: true }),
-      { prompt: async () => {}, userChoice: Promise.resolve({ outcome: 'dismissed' }) });
+    const e = Object.assign(new Event('beforeinstallprompt', { cancelable: true }), {
+      prompt: async () => {},
+      userChoice: Promise.resolve({ outcome: 'dismissed' }),
+    });
     window.dispatchEvent(e);
   });
   await page.getByTestId('start-camera').click();
@@ -48,7 +64,14 @@ test('names the squirrel, overlays the picture where the heatmap peaks, peak ins
   // The chip's icon is drawn (inline SVG), not a glyph the font may lack: a fifth of its pixels stand out from the chip.
   const icon = PNG.sync.read(await page.getByTestId('info-icon').screenshot());
   let ink = 0;
-  for (let o = 0; o < icon.data.length; o += 4) if (Math.abs(icon.data[o] - icon.data[0]) + Math.abs(icon.data[o + 1] - icon.data[1]) + Math.abs(icon.data[o + 2] - icon.data[2]) > 90) ink++;
+  for (let o = 0; o < icon.data.length; o += 4)
+    if (
+      Math.abs(icon.data[o] - icon.data[0]) +
+        Math.abs(icon.data[o + 1] - icon.data[1]) +
+        Math.abs(icon.data[o + 2] - icon.data[2]) >
+      90
+    )
+      ink++;
   expect(ink / (icon.width * icon.height), 'the info icon is drawn').toBeGreaterThan(0.2);
   if (process.env.SHOTS_DIR) await page.screenshot({ path: `${process.env.SHOTS_DIR}/laptop-1366x768.png` });
   await page.getByTestId('path-chip').click();
@@ -84,11 +107,20 @@ test('names the squirrel, overlays the picture where the heatmap peaks, peak ins
 async function frameToStage() {
   const geo = await page.evaluate(() => {
     const app = window.__cnnfix!;
-    const v = app.video.getBoundingClientRect(), s = app.stage.getBoundingClientRect();
-    return { vx: v.x - s.x, vy: v.y - s.y, vw: v.width, vh: v.height, frame: window.__lastResult!.frameSize, dpr: devicePixelRatio };
+    const v = app.video.getBoundingClientRect(),
+      s = app.stage.getBoundingClientRect();
+    return {
+      vx: v.x - s.x,
+      vy: v.y - s.y,
+      vw: v.width,
+      vh: v.height,
+      frame: window.__lastResult!.frameSize,
+      dpr: devicePixelRatio,
+    };
   });
   const k = Math.min(geo.vw / geo.frame.width, geo.vh / geo.frame.height);
-  const ox = geo.vx + (geo.vw - k * geo.frame.width) / 2, oy = geo.vy + (geo.vh - k * geo.frame.height) / 2;
+  const ox = geo.vx + (geo.vw - k * geo.frame.width) / 2,
+    oy = geo.vy + (geo.vh - k * geo.frame.height) / 2;
   return (x: number, y: number) => [(ox + k * (x + 0.5)) * geo.dpr, (oy + k * (y + 0.5)) * geo.dpr];
 }
 
@@ -98,10 +130,17 @@ async function overlayChange() {
   const { on, off } = await overlayScreens(page, page.getByTestId('stage'));
   stageArea = on.width * on.height;
   const changed: [number, number][] = [];
-  for (let y = 0; y < on.height; y++) for (let x = 0; x < on.width; x++) {
-    const o = 4 * (y * on.width + x);
-    if (Math.abs(on.data[o] - off.data[o]) + Math.abs(on.data[o + 1] - off.data[o + 1]) + Math.abs(on.data[o + 2] - off.data[o + 2]) > 60) changed.push([x, y]);
-  }
+  for (let y = 0; y < on.height; y++)
+    for (let x = 0; x < on.width; x++) {
+      const o = 4 * (y * on.width + x);
+      if (
+        Math.abs(on.data[o] - off.data[o]) +
+          Math.abs(on.data[o + 1] - off.data[o + 1]) +
+          Math.abs(on.data[o + 2] - off.data[o + 2]) >
+        60
+      )
+        changed.push([x, y]);
+    }
   return { changed };
 }
 
@@ -113,7 +152,11 @@ test('the overlay lies exactly over the picture at laptop, phone and phone-lands
   await page.getByRole('radio', { name: 'Fixations' }).check(); // SqueezeNet's own default is guided (box from the map)
   await page.getByLabel('Rules').selectOption('dense');
   await expect(page.getByTestId('box-source')).toHaveText("box: the fixations' (the paper's)");
-  for (const [w, h] of [[1366, 768], [390, 844], [844, 390]]) {
+  for (const [w, h] of [
+    [1366, 768],
+    [390, 844],
+    [844, 390],
+  ]) {
     await page.setViewportSize({ width: w, height: h });
     const n = await page.evaluate(() => window.__cnnfix!.results);
     await page.waitForFunction((k) => window.__cnnfix!.results > k + 1, n, { timeout: 240_000 }); // resized, then redrawn
@@ -121,15 +164,32 @@ test('the overlay lies exactly over the picture at laptop, phone and phone-lands
     // Where object-fit: contain puts the frame inside the <video> element, worked out here, not by the app.
     const geo = await page.evaluate(() => {
       const app = window.__cnnfix!;
-      const v = app.video.getBoundingClientRect(), s = app.stage.getBoundingClientRect();
-      return { vx: v.x - s.x, vy: v.y - s.y, vw: v.width, vh: v.height, box: window.__lastResult!.explained[0].box!, frame: window.__lastResult!.frameSize };
+      const v = app.video.getBoundingClientRect(),
+        s = app.stage.getBoundingClientRect();
+      return {
+        vx: v.x - s.x,
+        vy: v.y - s.y,
+        vw: v.width,
+        vh: v.height,
+        box: window.__lastResult!.explained[0].box!,
+        frame: window.__lastResult!.frameSize,
+      };
     });
     const k = Math.min(geo.vw / geo.frame.width, geo.vh / geo.frame.height);
-    const ox = geo.vx + (geo.vw - k * geo.frame.width) / 2, oy = geo.vy + (geo.vh - k * geo.frame.height) / 2;
+    const ox = geo.vx + (geo.vw - k * geo.frame.width) / 2,
+      oy = geo.vy + (geo.vh - k * geo.frame.height) / 2;
     const want = [ox + k * geo.box[0], oy + k * geo.box[1], ox + k * geo.box[2], oy + k * geo.box[3]];
-    const got = [Math.min(...changed.map((p) => p[0])), Math.min(...changed.map((p) => p[1])),
-      Math.max(...changed.map((p) => p[0])), Math.max(...changed.map((p) => p[1]))];
-    for (let i = 0; i < 4; i++) expect(Math.abs(got[i] - want[i]), `${w}x${h}: box edge ${i} at ${got[i]}, expected ${want[i].toFixed(1)}`).toBeLessThan(4);
+    const got = [
+      Math.min(...changed.map((p) => p[0])),
+      Math.min(...changed.map((p) => p[1])),
+      Math.max(...changed.map((p) => p[0])),
+      Math.max(...changed.map((p) => p[1])),
+    ];
+    for (let i = 0; i < 4; i++)
+      expect(
+        Math.abs(got[i] - want[i]),
+        `${w}x${h}: box edge ${i} at ${got[i]}, expected ${want[i].toFixed(1)}`,
+      ).toBeLessThan(4);
   }
   await page.setViewportSize({ width: 1366, height: 768 });
   await page.getByRole('checkbox', { name: 'heatmap' }).check();
@@ -181,10 +241,14 @@ test('snapshot downloads the frame with its overlay (PNG) and the result (JSON)'
   });
   const [x, y] = doc.explained[0].peak.map(Math.round);
   let best = 0;
-  for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) {
-    const o = 4 * ((y + dy) * img.width + x + dx);
-    best = Math.max(best, [0, 1, 2].reduce((s, c) => s + Math.abs(img.data[o + c] - photo[o + c]), 0));
-  }
+  for (let dy = -2; dy <= 2; dy++)
+    for (let dx = -2; dx <= 2; dx++) {
+      const o = 4 * ((y + dy) * img.width + x + dx);
+      best = Math.max(
+        best,
+        [0, 1, 2].reduce((s, c) => s + Math.abs(img.data[o + c] - photo[o + c]), 0),
+      );
+    }
   expect(best, 'overlay in the snapshot at the peak').toBeGreaterThan(60);
 });
 
@@ -195,12 +259,19 @@ test('share: the picture with its overlay and label through the share sheet, els
       canShare: (d: ShareData) => !!d.files?.length,
       share: async (d: ShareData) => {
         const f = d.files![0];
-        (window as unknown as { __shared: unknown }).__shared = { name: f.name, type: f.type, text: d.text, head: Array.from(new Uint8Array(await f.arrayBuffer()).slice(0, 4)) };
+        (window as unknown as { __shared: unknown }).__shared = {
+          name: f.name,
+          type: f.type,
+          text: d.text,
+          head: Array.from(new Uint8Array(await f.arrayBuffer()).slice(0, 4)),
+        };
       },
     });
   });
   await page.getByTestId('share').click();
-  const shared = await (await page.waitForFunction(() => (window as unknown as { __shared: unknown }).__shared)).jsonValue() as { name: string; type: string; text: string; head: number[] };
+  const shared = (await (
+    await page.waitForFunction(() => (window as unknown as { __shared: unknown }).__shared)
+  ).jsonValue()) as { name: string; type: string; text: string; head: number[] };
   expect(shared.name).toMatch(/^cnnfix-.*\.png$/);
   expect(shared.type).toBe('image/png');
   expect(shared.text).toMatch(/^fox squirrel \(\d/);
@@ -212,7 +283,10 @@ test('share: the picture with its overlay and label through the share sheet, els
   const img = PNG.sync.read(readFileSync(await png.path()));
   expect([img.width, img.height]).toEqual([534, 426]);
 
-  const [clip] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByTestId('record').click()]);
+  const [clip] = await Promise.all([
+    page.waitForEvent('download', { timeout: 60_000 }),
+    page.getByTestId('record').click(),
+  ]);
   await expect(page.getByTestId('record')).toHaveText('Record 5 s');
   expect(clip.suggestedFilename()).toMatch(/^cnnfix-.*\.webm$/);
   const bytes = readFileSync(await clip.path());
@@ -229,13 +303,22 @@ async function labelInFull(view: string) {
     const root = window.__cnnfix!.shadowRoot!;
     const box = (sel: string) => root.querySelector(sel)!.getBoundingClientRect().toJSON() as DOMRect;
     const top1 = root.querySelector<HTMLElement>('.top1')!;
-    return { scroll: top1.scrollWidth, client: top1.clientWidth, name: box('.top1 .name'), prob: box('.caption .prob'), notes: box('.caption-notes'), stage: box('.stage') };
+    return {
+      scroll: top1.scrollWidth,
+      client: top1.clientWidth,
+      name: box('.top1 .name'),
+      prob: box('.caption .prob'),
+      notes: box('.caption-notes'),
+      stage: box('.stage'),
+    };
   });
   expect(c.scroll, `${view}: the label is cut`).toBeLessThanOrEqual(c.client);
   expect(c.name.left, view).toBeGreaterThanOrEqual(c.stage.left);
   expect(c.prob.left, `${view}: the probability after the name`).toBeGreaterThanOrEqual(c.name.right);
   expect(c.prob.right, `${view}: the probability on the picture`).toBeLessThanOrEqual(c.stage.right);
-  expect(c.notes.top, `${view}: the caption's second line under the label`).toBeGreaterThanOrEqual(Math.max(c.name.bottom, c.prob.bottom) - 1);
+  expect(c.notes.top, `${view}: the caption's second line under the label`).toBeGreaterThanOrEqual(
+    Math.max(c.name.bottom, c.prob.bottom) - 1,
+  );
   expect(c.notes.bottom, view).toBeLessThanOrEqual(c.stage.bottom + 1);
 }
 
@@ -282,7 +365,10 @@ test('thumb reach: at 390x844 portrait the label (in full), top 5, freeze, switc
 test('the manifest: an id, a narrow and a wide screenshot of the app, shortcuts to exhibit mode and to open an image', async () => {
   const m = await (await page.request.get(`${APP_URL}/manifest.webmanifest`)).json();
   expect(m.id).toBeTruthy();
-  expect(m.shortcuts.map((s: { short_name: string; url: string }) => [s.short_name, s.url])).toEqual([['Kiosk', './?kiosk'], ['Open image', './?open=image']]);
+  expect(m.shortcuts.map((s: { short_name: string; url: string }) => [s.short_name, s.url])).toEqual([
+    ['Kiosk', './?kiosk'],
+    ['Open image', './?open=image'],
+  ]);
   expect(m.screenshots.map((s: { form_factor: string }) => s.form_factor)).toEqual(['narrow', 'wide']);
   for (const s of m.screenshots as { src: string; sizes: string }[]) {
     const png = PNG.sync.read(await (await page.request.get(`${APP_URL}/${s.src}`)).body());
@@ -296,7 +382,8 @@ test('freeze holds the frame; a change re-explains the frozen frame once; resume
   expect(await page.evaluate(() => window.__cnnfix!.video.paused)).toBe(true);
   await page.waitForFunction(() => !window.__cnnfix!.inFlight, null, { timeout: 240_000 }); // a frame in flight lands
   await countSent(page);
-  const n = await page.evaluate(() => window.__cnnfix!.results), s = await sent(page);
+  const n = await page.evaluate(() => window.__cnnfix!.results),
+    s = await sent(page);
   await page.getByRole('checkbox', { name: 'box' }).uncheck();
   await page.waitForFunction((k) => window.__cnnfix!.results === k + 1, n, { timeout: 120_000 });
   // Exactly one frame was sent for the change, and nothing more is.

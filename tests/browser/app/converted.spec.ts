@@ -36,7 +36,9 @@ async function ownProbability(): Promise<number> {
   return p;
 }
 
-test('a Keras-converted sigmoid model: the app\'s own-model files and the element show the model\'s own present / absent', async ({ browser }) => {
+test("a Keras-converted sigmoid model: the app's own-model files and the element show the model's own present / absent", async ({
+  browser,
+}) => {
   test.setTimeout(600_000);
   const p = await ownProbability();
   const page: Page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
@@ -45,10 +47,13 @@ test('a Keras-converted sigmoid model: the app\'s own-model files and the elemen
   await page.route('**/own/keras128/*', (route) => {
     const file = new URL(route.request().url()).pathname.split('/').pop();
     if (file === 'model.json') return route.fulfill({ body: JSON.stringify(M.json), contentType: 'application/json' });
-    if (file === 'group1-shard1of1.bin') return route.fulfill({ body: Buffer.from(M.bin), contentType: 'application/octet-stream' });
+    if (file === 'group1-shard1of1.bin')
+      return route.fulfill({ body: Buffer.from(M.bin), contentType: 'application/octet-stream' });
     return route.fulfill({ status: 404, body: '' });
   });
-  await page.route('**/own/squirrel.jpg', (route) => route.fulfill({ body: readFileSync(SQUIRREL_JPG), contentType: 'image/jpeg' }));
+  await page.route('**/own/squirrel.jpg', (route) =>
+    route.fulfill({ body: readFileSync(SQUIRREL_JPG), contentType: 'image/jpeg' }),
+  );
   await page.goto(`${APP_URL}/`);
   await waitForEngine(page);
 
@@ -78,22 +83,29 @@ test('a Keras-converted sigmoid model: the app\'s own-model files and the elemen
   // A click on "absent" explains why absent (the negated logit), with its probability.
   n = await page.evaluate(() => window.__cnnfix!.results);
   await rows.filter({ hasText: 'absent' }).click();
-  await page.waitForFunction((k) => window.__cnnfix!.results > k && window.__lastResult!.explained.some((e) => e.class.index === 1), n, { timeout: FIRST_RESULT_MS });
+  await page.waitForFunction(
+    (k) => window.__cnnfix!.results > k && window.__lastResult!.explained.some((e) => e.class.index === 1),
+    n,
+    { timeout: FIRST_RESULT_MS },
+  );
   const a = await page.evaluate(() => window.__lastResult!.explained.find((e) => e.class.index === 1)!);
   expect(a.class.label).toBe('absent');
   expect(a.class.prob).toBeCloseTo(byLabel.absent, 5);
   expect(a.fixations.length).toBeGreaterThan(0);
 
   // An embedded element given the model's URL and classes="absent": the same numbers in its result event.
-  const e: FrameResult = await page.evaluate(() => new Promise<FrameResult>((done) => {
-    const el = document.createElement('cnn-fixations');
-    el.setAttribute('model', '/own/keras128/model.json');
-    el.setAttribute('source', '/own/squirrel.jpg');
-    el.setAttribute('classes', 'absent');
-    el.style.width = '320px';
-    el.addEventListener('result', (ev) => done((ev as CustomEvent<FrameResult>).detail), { once: true });
-    document.body.append(el);
-  }));
+  const e: FrameResult = await page.evaluate(
+    () =>
+      new Promise<FrameResult>((done) => {
+        const el = document.createElement('cnn-fixations');
+        el.setAttribute('model', '/own/keras128/model.json');
+        el.setAttribute('source', '/own/squirrel.jpg');
+        el.setAttribute('classes', 'absent');
+        el.style.width = '320px';
+        el.addEventListener('result', (ev) => done((ev as CustomEvent<FrameResult>).detail), { once: true });
+        document.body.append(el);
+      }),
+  );
   expect(e.explained.map((x) => [x.class.index, x.class.label])).toEqual([[1, 'absent']]);
   for (const t of e.top) expect(t.prob).toBeCloseTo(byLabel[t.label], 5);
   expect(e.explained[0].fixations.length).toBeGreaterThan(0);

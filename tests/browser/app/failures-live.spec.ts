@@ -27,11 +27,12 @@ test.beforeAll(async ({ browser }) => {
 test.afterAll(() => page?.close());
 
 test('a hidden tab pauses the loop; visible again, it resumes', async () => {
-  const setHidden = (hidden: boolean) => page.evaluate((h) => {
-    Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
-    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
-    document.dispatchEvent(new Event('visibilitychange'));
-  }, hidden);
+  const setHidden = (hidden: boolean) =>
+    page.evaluate((h) => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
   await setHidden(true);
   await expect(page.getByText('paused', { exact: true })).toBeVisible();
   expect(await page.evaluate(() => window.__cnnfix!.video.paused)).toBe(true);
@@ -46,12 +47,17 @@ test('a hidden tab pauses the loop; visible again, it resumes', async () => {
   // camera frame arrives in time is a race.
   await page.evaluate(() => {
     const w = window as unknown as { __maxInFlight: number };
-    const sample = () => { w.__maxInFlight = Math.max(w.__maxInFlight, window.__cnnfix!.framesInFlight); };
+    const sample = () => {
+      w.__maxInFlight = Math.max(w.__maxInFlight, window.__cnnfix!.framesInFlight);
+    };
     w.__maxInFlight = 0;
     setInterval(sample, 20);
     const e = window.__cnnfix!.engine as unknown as { explain: (...a: unknown[]) => unknown };
     const explain = e.explain.bind(e);
-    e.explain = (...a: unknown[]) => { sample(); return explain(...a); };
+    e.explain = (...a: unknown[]) => {
+      sample();
+      return explain(...a);
+    };
   });
   await setHidden(false);
   await page.waitForFunction((k) => window.__cnnfix!.results > k + 5, n, { timeout: 60_000 });
@@ -76,7 +82,9 @@ test('a frozen picture changed while its frame is out: the next frame goes once 
   await box.evaluate((el: HTMLElement) => {
     const w = window as unknown as { __most: number; __sends: number };
     const app = window.__cnnfix!;
-    const sample = () => { w.__most = Math.max(w.__most, app.framesInFlight); };
+    const sample = () => {
+      w.__most = Math.max(w.__most, app.framesInFlight);
+    };
     w.__most = 0;
     w.__sends = 0;
     setInterval(sample, 20);
@@ -87,14 +95,31 @@ test('a frozen picture changed while its frame is out: the next frame goes once 
     e.explain = (f, r, submitted) => {
       const k = ++w.__sends;
       sample();
-      const out = explain(f, r, submitted && (() => { submitted(); sample(); if (k === 2) { el.click(); secondSubmitted(); } }));
+      const out = explain(
+        f,
+        r,
+        submitted &&
+          (() => {
+            submitted();
+            sample();
+            if (k === 2) {
+              el.click();
+              secondSubmitted();
+            }
+          }),
+      );
       if (k !== 1) return out;
       el.click();
-      return Promise.resolve(out).then(async (res) => { await second; return res; });
+      return Promise.resolve(out).then(async (res) => {
+        await second;
+        return res;
+      });
     };
     el.click();
   });
-  await page.waitForFunction((k) => window.__cnnfix!.results >= k + 3 && !window.__cnnfix!.inFlight, n, { timeout: 60_000 });
+  await page.waitForFunction((k) => window.__cnnfix!.results >= k + 3 && !window.__cnnfix!.inFlight, n, {
+    timeout: 60_000,
+  });
   expect(await page.evaluate(() => (window as unknown as { __sends: number }).__sends)).toBe(3);
   expect(await page.evaluate(() => (window as unknown as { __most: number }).__most)).toBe(2);
   await box.setChecked(!checked); // three clicks: back to the first state
@@ -115,7 +140,9 @@ test('a lost GPU device: the worker recovers and the explanations go on', async 
 
 test('a crashed worker (error event) is restarted and the explanations go on', async () => {
   const n = await results(page);
-  await page.evaluate(() => (window.__cnnfix!.engine as any).worker.dispatchEvent(new ErrorEvent('error', { message: 'simulated crash' })));
+  await page.evaluate(() =>
+    (window.__cnnfix!.engine as any).worker.dispatchEvent(new ErrorEvent('error', { message: 'simulated crash' })),
+  );
   await expect.poll(() => page.evaluate(() => window.__cnnfix!.engine.restarts)).toBe(1);
   await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: 60_000 });
   await expect(page.getByTestId('top1')).toHaveText(TINY_LABEL);

@@ -1,6 +1,15 @@
 // Failure path: a model that does not load. The error is shown with Retry, and another model can be picked.
 import { expect, test } from '@playwright/test';
-import { APP_URL, FOX_SQUIRREL, SQUIRREL_JPG, dropFile, launch, logPage, waitForEngine, waitForTop1 } from './fixtures.ts';
+import {
+  APP_URL,
+  FOX_SQUIRREL,
+  SQUIRREL_JPG,
+  dropFile,
+  launch,
+  logPage,
+  waitForEngine,
+  waitForTop1,
+} from './fixtures.ts';
 
 test.use({ launchOptions: launch() });
 

@@ -5,7 +5,12 @@ import { CHROMIUM_ARGS } from '../../../playwright.config.ts';
 import { APP_URL, FOX_SQUIRREL, SQUIRREL_JPG, dropFile, logPage, waitForEngine, waitForTop1 } from './fixtures.ts';
 
 // Chromium without --enable-unsafe-webgpu: navigator.gpu exists but no adapter is given, as on unsupported GPUs.
-test.use({ launchOptions: { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu') } });
+test.use({
+  launchOptions: {
+    executablePath: '/usr/bin/chromium',
+    args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'),
+  },
+});
 
 test('runs on the fallback path, says so, and explains', async ({ page }) => {
   logPage(page);

@@ -18,13 +18,16 @@ let page: Page;
 
 const results = () => page.evaluate(() => window.__cnnfix!.results);
 const worker = (call: string, ...args: unknown[]) =>
-  page.evaluate(([call, args]) => (window.__cnnfix!.engine as any).api[call as string](...(args as unknown[])), [call, args] as const);
-const setHidden = (hidden: boolean) => page.evaluate((h) => {
-  Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
-  Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
-  document.dispatchEvent(new Event('visibilitychange'));
-}, hidden);
-
+  page.evaluate(([call, args]) => (window.__cnnfix!.engine as any).api[call as string](...(args as unknown[])), [
+    call,
+    args,
+  ] as const);
+const setHidden = (hidden: boolean) =>
+  page.evaluate((h) => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
 
 test.beforeAll(async ({ browser }) => {
   page = await browser.newPage();
@@ -49,14 +52,20 @@ test('lost while the tab is hidden: no recovery attempt until it is shown, then 
   await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: WAIT_MS });
   expect(await worker('__recoveryAttemptsForTest')).toEqual([]); // explained again: the count starts over
   await expect(page.getByTestId('top1')).toHaveText(TINY_LABEL);
-  expect(await page.evaluate(() => [window.__cnnfix!.engineState, window.__cnnfix!.info?.path])).toEqual(['ready', 'gpu']);
+  expect(await page.evaluate(() => [window.__cnnfix!.engineState, window.__cnnfix!.info?.path])).toEqual([
+    'ready',
+    'gpu',
+  ]);
 });
 
 test('lost again at every attempt: a clear error after 3 attempts, and Restart explains again with an overlay', async () => {
   await worker('__gpuFaultForTest', 'reject'); // requestDevice fails from now on, in this worker
   await worker('__loseDeviceForTest');
   const error = page.getByTestId('model-error');
-  await expect(error).toContainText('The GPU device was lost and could not be recovered (3 attempts without an explained frame', { timeout: 120_000 });
+  await expect(error).toContainText(
+    'The GPU device was lost and could not be recovered (3 attempts without an explained frame',
+    { timeout: 120_000 },
+  );
   await expect(error).toContainText('requestDevice failed (test fault)');
   expect(await page.evaluate(() => window.__cnnfix!.engineState)).toBe('failed');
   expect(await page.evaluate(() => window.__cnnfix!.engine.ready)).toBe(false); // no worker left running in a loop
@@ -78,7 +87,9 @@ test('WebGPU gone after a loss: a new worker on the fallback path, on a fresh ca
   const n = await results();
   await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: WAIT_MS });
   await expect(page.getByTestId('top1')).toHaveText(TINY_LABEL);
-  await expect(page.getByTestId('fallback-note')).toContainText('The GPU device was lost and WebGPU is no longer available (WebGPU: no adapter)');
+  await expect(page.getByTestId('fallback-note')).toContainText(
+    'The GPU device was lost and WebGPU is no longer available (WebGPU: no adapter)',
+  );
   const s = await page.evaluate(() => ({
     fresh: (window as any).__oldCanvas !== window.__cnnfix!.engine.canvas,
     attached: window.__cnnfix!.engine.canvas!.isConnected,

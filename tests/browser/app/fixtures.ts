@@ -14,8 +14,9 @@ export { APP_URL };
 export { BOXES_JSON, installed, lacks, mirror, photo } from '../../fixtures/data.ts';
 export const SQUIRREL_JPG = SQUIRREL;
 /** Hand-drawn squirrel box of eval/data/boxes.json, in the photo's pixels [x1, y1, x2, y2]. */
-export const SQUIRREL_BOX = (JSON.parse(readFileSync(BOXES_JSON, 'utf8')).items as { image: string; box: number[] }[])
-  .find((i) => i.image === 'squirrel_cls.jpg')!.box as [number, number, number, number];
+export const SQUIRREL_BOX = (
+  JSON.parse(readFileSync(BOXES_JSON, 'utf8')).items as { image: string; box: number[] }[]
+).find((i) => i.image === 'squirrel_cls.jpg')!.box as [number, number, number, number];
 export const SQUIRREL_SIZE = { width: 535, height: 426 };
 export const FOX_SQUIRREL = /fox squirrel/;
 
@@ -27,8 +28,24 @@ export function squirrelY4m(): string {
   const out = join(tmpdir(), 'cnnfix-app-squirrel-534x426.y4m');
   if (!existsSync(out)) {
     const tmp = `${out}.${process.pid}.tmp.y4m`;
-    execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-loop', '1', '-i', SQUIRREL_JPG, '-vf', 'crop=534:426:0:0',
-      '-t', '1', '-r', '10', '-pix_fmt', 'yuv420p', tmp]);
+    execFileSync('ffmpeg', [
+      '-loglevel',
+      'error',
+      '-y',
+      '-loop',
+      '1',
+      '-i',
+      SQUIRREL_JPG,
+      '-vf',
+      'crop=534:426:0:0',
+      '-t',
+      '1',
+      '-r',
+      '10',
+      '-pix_fmt',
+      'yuv420p',
+      tmp,
+    ]);
     renameSync(tmp, out);
   }
   return out;
@@ -49,7 +66,9 @@ export function launch(opts: { camera?: boolean; args?: string[] } = {}) {
 export const FIRST_RESULT_MS = 240_000;
 
 export function logPage(page: Page) {
-  page.on('console', (m) => { if (m.type() === 'error') console.log('[page error]', m.text().slice(0, 400)); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.log('[page error]', m.text().slice(0, 400));
+  });
   page.on('pageerror', (e) => console.log('[pageerror]', e.message));
 }
 
@@ -67,13 +86,18 @@ export async function waitForTop1(page: Page, label: RegExp) {
 export async function dropFile(page: Page, path: string, type = 'image/jpeg') {
   const b64 = readFileSync(path).toString('base64');
   const name = path.split('/').pop()!;
-  await page.getByTestId('stage').evaluate((stage, [b64, name, type]) => {
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const dt = new DataTransfer();
-    dt.items.add(new File([bytes], name, { type }));
-    stage.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true, composed: true }));
-    stage.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true, composed: true }));
-  }, [b64, name, type] as const);
+  await page.getByTestId('stage').evaluate(
+    (stage, [b64, name, type]) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], name, { type }));
+      stage.dispatchEvent(
+        new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true, composed: true }),
+      );
+      stage.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true, composed: true }));
+    },
+    [b64, name, type] as const,
+  );
 }
 
 /** Heatmap peak of the first explained class, mapped from frame pixels to the squirrel photo's pixels. */
@@ -104,10 +128,14 @@ export async function countSent(page: Page) {
     if (e.__sent !== undefined) return;
     e.__sent = 0;
     const explain = e.explain.bind(e);
-    e.explain = (...a: unknown[]) => { e.__sent!++; return explain(...a); };
+    e.explain = (...a: unknown[]) => {
+      e.__sent!++;
+      return explain(...a);
+    };
   });
 }
-export const sent = (page: Page) => page.evaluate(() => (window.__cnnfix!.engine as unknown as { __sent: number }).__sent);
+export const sent = (page: Page) =>
+  page.evaluate(() => (window.__cnnfix!.engine as unknown as { __sent: number }).__sent);
 
 /**
  * No frame in flight (one already sent may land first), and none sent during the next 30 animation frames: the
@@ -117,11 +145,14 @@ export const sent = (page: Page) => page.evaluate(() => (window.__cnnfix!.engine
 export async function expectQuiet(page: Page) {
   await page.waitForFunction(() => !window.__cnnfix!.inFlight, null, { timeout: FIRST_RESULT_MS });
   const n = await sent(page);
-  await page.evaluate(() => new Promise<void>((done) => {
-    let ticks = 0;
-    const tick = () => (++ticks >= 30 ? done() : requestAnimationFrame(tick));
-    requestAnimationFrame(tick);
-  }));
+  await page.evaluate(
+    () =>
+      new Promise<void>((done) => {
+        let ticks = 0;
+        const tick = () => (++ticks >= 30 ? done() : requestAnimationFrame(tick));
+        requestAnimationFrame(tick);
+      }),
+  );
   expect(await sent(page)).toBe(n);
   expect(await page.evaluate(() => window.__cnnfix!.inFlight)).toBe(false);
 }
@@ -147,7 +178,13 @@ export async function overlayShare(page: Page) {
   const { on, off } = await overlayScreens(page);
   let changed = 0;
   for (let o = 0; o < on.data.length; o += 4) {
-    if (Math.abs(on.data[o] - off.data[o]) + Math.abs(on.data[o + 1] - off.data[o + 1]) + Math.abs(on.data[o + 2] - off.data[o + 2]) > 60) changed++;
+    if (
+      Math.abs(on.data[o] - off.data[o]) +
+        Math.abs(on.data[o + 1] - off.data[o + 1]) +
+        Math.abs(on.data[o + 2] - off.data[o + 2]) >
+      60
+    )
+      changed++;
   }
   return changed / (on.width * on.height);
 }

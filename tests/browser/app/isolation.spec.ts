@@ -8,15 +8,23 @@ import { expect, test } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../../../playwright.config.ts';
 import { APP_URL, FOX_SQUIRREL, SQUIRREL_JPG, dropFile, logPage, waitForEngine, waitForTop1 } from './fixtures.ts';
 
-const SAFARI_17 = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15';
+const SAFARI_17 =
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15';
 
 // No --enable-unsafe-webgpu: navigator.gpu gives no adapter, as on iOS before 26 (isolation does not need WebGPU).
-test.use({ launchOptions: { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu') } });
+test.use({
+  launchOptions: {
+    executablePath: '/usr/bin/chromium',
+    args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu'),
+  },
+});
 
 test.describe('Safari without WebGPU', () => {
   test.use({ userAgent: SAFARI_17 });
 
-  test('the page is cross-origin isolated; the fallback picks threaded wasm, not WebGL, says why, and explains', async ({ page }) => {
+  test('the page is cross-origin isolated; the fallback picks threaded wasm, not WebGL, says why, and explains', async ({
+    page,
+  }) => {
     logPage(page);
     const res = await page.goto(`${APP_URL}/`);
     expect(res!.headers()['cross-origin-opener-policy']).toBe('same-origin');
@@ -26,7 +34,9 @@ test.describe('Safari without WebGPU', () => {
     const info = await page.evaluate(() => window.__cnnfix!.info!);
     expect(info.path).toBe('fallback');
     expect(info.backend).toBe('wasm');
-    expect(info.fallbackReason).toMatch(/^WebGPU: .*; Safari\/WebKit without WebGPU: tfjs's WebGL backend fails in Safari workers, so wasm SIMD$/);
+    expect(info.fallbackReason).toMatch(
+      /^WebGPU: .*; Safari\/WebKit without WebGPU: tfjs's WebGL backend fails in Safari workers, so wasm SIMD$/,
+    );
     // The threaded SIMD build (tfjs takes it when both are supported); its thread pool is half the cores, at most 4.
     expect(info.wasm).toEqual({ simd: true, threadsSupported: true, threads: expect.any(Number) });
     const cores = await page.evaluate(() => navigator.hardwareConcurrency);
@@ -44,15 +54,26 @@ test.describe('a static host that sends no headers', () => {
   let url: string;
   const DIST = resolve(import.meta.dirname, '../../../dist');
   const TYPES: Record<string, string> = {
-    '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm',
-    '.png': 'image/png', '.webmanifest': 'application/manifest+json', '.bin': 'application/octet-stream', '.txt': 'text/plain',
+    '.html': 'text/html',
+    '.js': 'text/javascript',
+    '.css': 'text/css',
+    '.json': 'application/json',
+    '.wasm': 'application/wasm',
+    '.png': 'image/png',
+    '.webmanifest': 'application/manifest+json',
+    '.bin': 'application/octet-stream',
+    '.txt': 'text/plain',
   };
   test.beforeAll(async () => {
     // dist/ is the build the app's test server made; served here with nothing but Content-Type.
     server = createServer((req, res) => {
       let file = normalize(join(DIST, decodeURIComponent(new URL(req.url!, 'http://x').pathname)));
       if (file.endsWith('/')) file = join(file, 'index.html');
-      if (!file.startsWith(DIST) || !existsSync(file) || !statSync(file).isFile()) { res.statusCode = 404; res.end(); return; }
+      if (!file.startsWith(DIST) || !existsSync(file) || !statSync(file).isFile()) {
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
       res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
       createReadStream(file).pipe(res);
     });
@@ -61,7 +82,9 @@ test.describe('a static host that sends no headers', () => {
   });
   test.afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-  test('the service worker adds COOP/COEP: isolated from the next load on, and the worker still starts', async ({ page }) => {
+  test('the service worker adds COOP/COEP: isolated from the next load on, and the worker still starts', async ({
+    page,
+  }) => {
     logPage(page);
     const first = await page.goto(url);
     expect(first!.headers()['cross-origin-embedder-policy']).toBeUndefined();

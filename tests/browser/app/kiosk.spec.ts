@@ -10,7 +10,10 @@ test.use({ launchOptions: launch({ camera: true }), viewport: { width: 1920, hei
 test.describe.configure({ mode: 'serial' });
 
 declare global {
-  interface Window { __cls: number; __wakeLocks: { requested: number; held: number } }
+  interface Window {
+    __cls: number;
+    __wakeLocks: { requested: number; held: number };
+  }
 }
 
 let page: Page;
@@ -21,21 +24,31 @@ test.beforeAll(async ({ browser }) => {
   await page.addInitScript(() => {
     // Layout shifts of the whole visit (none is caused by input here).
     window.__cls = 0;
-    new PerformanceObserver((l) => { for (const e of l.getEntries() as (PerformanceEntry & { value: number })[]) window.__cls += e.value; })
-      .observe({ type: 'layout-shift', buffered: true });
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries() as (PerformanceEntry & { value: number })[]) window.__cls += e.value;
+    }).observe({ type: 'layout-shift', buffered: true });
     // Headless Chromium has no screen to keep awake: a Screen Wake Lock that releases on hiding, as browsers do.
     window.__wakeLocks = { requested: 0, held: 0 };
     const held = new Set<EventTarget & { released: boolean }>();
     document.addEventListener('visibilitychange', () => {
       if (!document.hidden) return;
-      for (const s of held) { s.released = true; s.dispatchEvent(new Event('release')); }
+      for (const s of held) {
+        s.released = true;
+        s.dispatchEvent(new Event('release'));
+      }
       held.clear();
       window.__wakeLocks.held = 0;
     });
     Object.defineProperty(navigator, 'wakeLock', {
       value: {
         request: async () => {
-          const s = Object.assign(new EventTarget(), { released: false, release: async () => { s.released = true; held.delete(s); } });
+          const s = Object.assign(new EventTarget(), {
+            released: false,
+            release: async () => {
+              s.released = true;
+              held.delete(s);
+            },
+          });
           held.add(s);
           window.__wakeLocks.requested++;
           window.__wakeLocks.held = held.size;
@@ -65,8 +78,10 @@ test('one loading state with real progress, then the label, nothing moved; time 
   expect(model.loaded).toBe(model.total);
   for (let i = 1; i < t.length; i++) expect(t[i].at).toBeGreaterThanOrEqual(t[i - 1].at);
   const s = (a: number, b: number) => ((b - a) / 1000).toFixed(1);
-  console.log(`time to first label: ${(t[3].at / 1000).toFixed(1)} s from navigation (model ${s(t[0].at, t[1].at)} s, ` +
-    `graphics chip ${s(t[1].at, t[2].at)} s, first picture ${s(t[2].at, t[3].at)} s; ${(model.total! / 1e6).toFixed(1)} MB)`);
+  console.log(
+    `time to first label: ${(t[3].at / 1000).toFixed(1)} s from navigation (model ${s(t[0].at, t[1].at)} s, ` +
+      `graphics chip ${s(t[1].at, t[2].at)} s, first picture ${s(t[2].at, t[3].at)} s; ${(model.total! / 1e6).toFixed(1)} MB)`,
+  );
   // Cumulative layout shift while loading and labelling: web-vitals calls under 0.1 good; a moved caption or picture
   // scores far above 0.01.
   expect(await page.evaluate(() => window.__cls)).toBeLessThan(0.01);
@@ -84,7 +99,9 @@ test('large type, the legend and the caveat readable at 1920x1080, no controls',
   const size = await page.getByTestId('top1').evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
   expect(size).toBeGreaterThanOrEqual(48);
   // The label whole (its synonyms may be cut, the name never), above the legend, and nothing beside it but the probability.
-  const label = await page.getByTestId('top1').evaluate((e) => ({ fits: e.scrollWidth <= e.clientWidth, bottom: e.getBoundingClientRect().bottom }));
+  const label = await page
+    .getByTestId('top1')
+    .evaluate((e) => ({ fits: e.scrollWidth <= e.clientWidth, bottom: e.getBoundingClientRect().bottom }));
   expect(label.fits, 'the label is cut').toBe(true);
   expect(label.bottom).toBeLessThanOrEqual(box.y + 1);
   await expect(page.locator('.caption-notes')).toBeHidden();
@@ -98,17 +115,21 @@ test('large type, the legend and the caveat readable at 1920x1080, no controls',
 test('the screen is kept awake, and again after the page was hidden; the reload at a quiet hour is scheduled', async () => {
   await page.waitForFunction(() => window.__wakeLocks.held === 1);
   const before = await page.evaluate(() => window.__wakeLocks.requested);
-  const flip = (hidden: boolean) => page.evaluate((h) => {
-    Object.defineProperty(document, 'hidden', { value: h, configurable: true });
-    Object.defineProperty(document, 'visibilityState', { value: h ? 'hidden' : 'visible', configurable: true });
-    document.dispatchEvent(new Event('visibilitychange'));
-  }, hidden);
+  const flip = (hidden: boolean) =>
+    page.evaluate((h) => {
+      Object.defineProperty(document, 'hidden', { value: h, configurable: true });
+      Object.defineProperty(document, 'visibilityState', { value: h ? 'hidden' : 'visible', configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
   await flip(true);
   expect(await page.evaluate(() => window.__wakeLocks.held)).toBe(0);
   await flip(false);
   await page.waitForFunction((n) => window.__wakeLocks.requested === n + 1 && window.__wakeLocks.held === 1, before);
   // Default: 03:30 local time, within the next 24 hours.
-  const at = await page.evaluate(() => { const d = new Date(window.__cnnfix!.reloadAt!); return [d.getHours(), d.getMinutes(), d.getTime() - Date.now()]; });
+  const at = await page.evaluate(() => {
+    const d = new Date(window.__cnnfix!.reloadAt!);
+    return [d.getHours(), d.getMinutes(), d.getTime() - Date.now()];
+  });
   expect(at.slice(0, 2)).toEqual([3, 30]);
   expect(at[2]).toBeGreaterThan(0);
   expect(at[2]).toBeLessThanOrEqual(24 * 3600_000);

@@ -3,19 +3,38 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { APP_URL, FIRST_RESULT_MS, SQUIRREL_JPG, dropFile, installed, lacks, photo as photoPath, launch, logPage, waitForEngine, waitForTop1 } from './fixtures.ts';
+import {
+  APP_URL,
+  FIRST_RESULT_MS,
+  SQUIRREL_JPG,
+  dropFile,
+  installed,
+  lacks,
+  photo as photoPath,
+  launch,
+  logPage,
+  waitForEngine,
+  waitForTop1,
+} from './fixtures.ts';
 
 test.use({ launchOptions: launch() });
 const CATALOG = JSON.parse(readFileSync(join(import.meta.dirname, '../../../models/catalog.json'), 'utf8'));
 
 async function methodsWork(page: Page) {
-  for (const [name, method] of [['CAM', 'cam'], ['Grad-CAM', 'gradcam']] as const) {
+  for (const [name, method] of [
+    ['CAM', 'cam'],
+    ['Grad-CAM', 'gradcam'],
+  ] as const) {
     const before = await page.evaluate(() => window.__cnnfix!.results);
     await page.getByRole('radio', { name, exact: true }).check();
-    await page.waitForFunction(([b, m]) => {
-      const app = window.__cnnfix!;
-      return app.results > b && (app.result as unknown as { method?: string })?.method === m;
-    }, [before, method] as const, { timeout: FIRST_RESULT_MS });
+    await page.waitForFunction(
+      ([b, m]) => {
+        const app = window.__cnnfix!;
+        return app.results > b && (app.result as unknown as { method?: string })?.method === m;
+      },
+      [before, method] as const,
+      { timeout: FIRST_RESULT_MS },
+    );
     expect(await page.evaluate(() => window.__cnnfix!.engineMessage)).toBe('');
   }
 }
@@ -35,7 +54,9 @@ for (const [id, photo, label] of [
     await waitForTop1(page, label);
     // No method chosen: the model's own default (its catalog "method", guided with its own knobs) explained it.
     const entry = CATALOG.models.find((m: { id: string }) => m.id === id);
-    const first = await page.evaluate(() => window.__cnnfix!.result as unknown as { method: string; guided?: { epsilon: number; sigma: number } });
+    const first = await page.evaluate(
+      () => window.__cnnfix!.result as unknown as { method: string; guided?: { epsilon: number; sigma: number } },
+    );
     expect(first.method).toBe(entry.method);
     expect(first.guided).toMatchObject({ epsilon: entry.guided.epsilon, sigma: entry.guided.sigma });
     await methodsWork(page);

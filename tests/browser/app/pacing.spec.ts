@@ -13,11 +13,24 @@ import { expect, test, type Page } from '@playwright/test';
 import { APP_URL, launch, logPage } from './fixtures.ts';
 import { routeTinyModel } from '../worker/tiny-model.ts';
 
-test.use({ launchOptions: launch({ args: ['--use-fake-device-for-media-stream=fps=60', '--use-fake-ui-for-media-stream', '--js-flags=--expose-gc', '--enable-precise-memory-info'] }) });
+test.use({
+  launchOptions: launch({
+    args: [
+      '--use-fake-device-for-media-stream=fps=60',
+      '--use-fake-ui-for-media-stream',
+      '--js-flags=--expose-gc',
+      '--enable-precise-memory-info',
+    ],
+  }),
+});
 test.describe.configure({ mode: 'serial' });
 
 declare global {
-  interface Window { __pace: { times: number[]; delay: number }; __realExplain?: unknown; gc?: () => void }
+  interface Window {
+    __pace: { times: number[]; delay: number };
+    __realExplain?: unknown;
+    gc?: () => void;
+  }
 }
 
 let page: Page;
@@ -35,7 +48,9 @@ test.afterAll(() => page?.close());
 /** Replace the worker's explain with one that answers after `delay` ms (the last real result), recording each send. */
 async function fakePath(delay: number) {
   await page.evaluate((d) => {
-    const e = window.__cnnfix!.engine as unknown as { explain: (f: ImageBitmap, r: unknown, s?: () => void) => Promise<unknown> };
+    const e = window.__cnnfix!.engine as unknown as {
+      explain: (f: ImageBitmap, r: unknown, s?: () => void) => Promise<unknown>;
+    };
     window.__realExplain ??= e.explain;
     window.__pace = { times: [], delay: d };
     e.explain = async (frame, _req, submitted) => {
@@ -62,23 +77,33 @@ const settings = () => page.evaluate(() => window.__cnnfix!.stream!.getVideoTrac
  * thread's long tasks (ms).
  */
 async function measure(ms = 3000, target = 15) {
-  return page.evaluate(async ([ms, target]) => {
-    const v = window.__cnnfix!.video!;
-    const handed: number[] = [];
-    let blocked = 0, on = true;
-    const onFrame = () => { if (!on) return; handed.push(performance.now()); v.requestVideoFrameCallback(onFrame); };
-    v.requestVideoFrameCallback(onFrame);
-    const long = new PerformanceObserver((l) => { for (const e of l.getEntries()) blocked += e.duration; });
-    long.observe({ type: 'longtask' });
-    const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, ms));
-    const t1 = performance.now();
-    on = false;
-    long.disconnect();
-    const sent = window.__pace.times.filter((t) => t >= t0 && t < t1).length;
-    const slots = new Set(handed.filter((t) => t < t1).map((t) => Math.floor(((t - t0) * target) / 1000))).size;
-    return { sent, delivered: handed.length, slots, blocked, s: (t1 - t0) / 1000 };
-  }, [ms, target] as const);
+  return page.evaluate(
+    async ([ms, target]) => {
+      const v = window.__cnnfix!.video!;
+      const handed: number[] = [];
+      let blocked = 0,
+        on = true;
+      const onFrame = () => {
+        if (!on) return;
+        handed.push(performance.now());
+        v.requestVideoFrameCallback(onFrame);
+      };
+      v.requestVideoFrameCallback(onFrame);
+      const long = new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) blocked += e.duration;
+      });
+      long.observe({ type: 'longtask' });
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, ms));
+      const t1 = performance.now();
+      on = false;
+      long.disconnect();
+      const sent = window.__pace.times.filter((t) => t >= t0 && t < t1).length;
+      const slots = new Set(handed.filter((t) => t < t1).map((t) => Math.floor(((t - t0) * target) / 1000))).size;
+      return { sent, delivered: handed.length, slots, blocked, s: (t1 - t0) / 1000 };
+    },
+    [ms, target] as const,
+  );
 }
 
 // The picture is hidden (visibility) while rates are measured: painting a 1280x720 video through SwiftShader is this
@@ -93,7 +118,10 @@ test('frames sent per second against the target: 15 in exhibit mode, 7.5 to save
   await page.waitForFunction(() => !window.__cnnfix!.inFlight, null, { timeout: 60_000 }); // real frames in flight land
   await page.evaluate(() => (window.__cnnfix!.video!.style.visibility = 'hidden'));
   const rates: string[] = [];
-  for (const [savePower, target] of [[false, 15], [true, 7.5]] as const) {
+  for (const [savePower, target] of [
+    [false, 15],
+    [true, 7.5],
+  ] as const) {
     await page.evaluate((sp) => window.__cnnfix!.set({ savePower: sp }), savePower);
     expect(await page.evaluate(() => window.__cnnfix!.fix.targetFps)).toBe(target);
     await measure(500, target); // the change takes effect
@@ -101,10 +129,14 @@ test('frames sent per second against the target: 15 in exhibit mode, 7.5 to save
     // machine's renderer stalls for seconds under load).
     let w = await measure(3000, target);
     for (let i = 0; i < 2 && w.slots < (target * w.s) / 3; i++) w = await measure(3000, target);
-    rates.push(`target ${target}: ${(w.sent / w.s).toFixed(1)} sent/s; handed ${(w.delivered / w.s).toFixed(1)}/s in ${w.slots} of ${Math.round(target * w.s)} slots; main thread blocked ${(w.blocked / w.s / 10).toFixed(0)}%`);
+    rates.push(
+      `target ${target}: ${(w.sent / w.s).toFixed(1)} sent/s; handed ${(w.delivered / w.s).toFixed(1)}/s in ${w.slots} of ${Math.round(target * w.s)} slots; main thread blocked ${(w.blocked / w.s / 10).toFixed(0)}%`,
+    );
     // The page's thread is free to take each frame (no long task measured here after the fix; 51-86% before).
     expect(w.blocked / (w.s * 1000), rates.at(-1)).toBeLessThan(0.25);
-    expect(w.slots, `the machine handed the page too few frames: ${rates.at(-1)}`).toBeGreaterThanOrEqual((target * w.s) / 3);
+    expect(w.slots, `the machine handed the page too few frames: ${rates.at(-1)}`).toBeGreaterThanOrEqual(
+      (target * w.s) / 3,
+    );
     // Never above the target (2 frames: the window's edge and the pacer's one frame of credit)...
     expect(w.sent, rates.at(-1)).toBeLessThanOrEqual(target * w.s + 2);
     // ...and a frame in every slot of the target that had one to send: 20% for frames that came while the one before
@@ -117,11 +149,17 @@ test('frames sent per second against the target: 15 in exhibit mode, 7.5 to save
 
 test('a worker slower than the target: the capture size is lowered first', async () => {
   // From 1280x720 (a stall of this machine during the tests before may have lowered it already).
-  await page.evaluate(() => window.__cnnfix!.stream!.getVideoTracks()[0].applyConstraints({ width: { ideal: 1280 }, height: { ideal: 720 } }));
+  await page.evaluate(() =>
+    window.__cnnfix!.stream!.getVideoTracks()[0].applyConstraints({ width: { ideal: 1280 }, height: { ideal: 720 } }),
+  );
   const before = await settings();
   expect(before.height).toBe(720);
   await fakePath(400); // 2 frames in flight: 5 frames/s against a target of 15
-  await page.waitForFunction((h) => window.__cnnfix!.stream!.getVideoTracks()[0].getSettings().height! < h, before.height!, { timeout: 20_000 });
+  await page.waitForFunction(
+    (h) => window.__cnnfix!.stream!.getVideoTracks()[0].getSettings().height! < h,
+    before.height!,
+    { timeout: 20_000 },
+  );
   const after = await settings();
   console.log(`back-off: capture ${before.width}x${before.height} -> ${after.width}x${after.height}`);
   expect(after.width! / after.height!).toBeCloseTo(before.width! / before.height!, 1);
@@ -134,10 +172,11 @@ test('nothing is sent while the page is hidden or the picture frozen', async () 
     const t0 = await page.evaluate(() => performance.now());
     await page.waitForFunction((t) => window.__pace.times.some((x) => x > t), t0, { timeout: 30_000 });
   };
-  const flip = (hidden: boolean) => page.evaluate((h) => {
-    Object.defineProperty(document, 'hidden', { value: h, configurable: true });
-    document.dispatchEvent(new Event('visibilitychange'));
-  }, hidden);
+  const flip = (hidden: boolean) =>
+    page.evaluate((h) => {
+      Object.defineProperty(document, 'hidden', { value: h, configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
   await flip(true);
   await page.waitForFunction(() => !window.__cnnfix!.inFlight);
   expect(await sentPerSecond(1500)).toBe(0);
@@ -151,7 +190,8 @@ test('nothing is sent while the page is hidden or the picture frozen', async () 
 });
 
 /** Frames between the soak's two probes, after a warm-up of WARM_FRAMES. */
-const SOAK_FRAMES = 200, WARM_FRAMES = 50;
+const SOAK_FRAMES = 200,
+  WARM_FRAMES = 50;
 
 test('200 frames in exhibit mode on the real path: tensors, GPU buffers and JS heap flat', async () => {
   test.setTimeout(300_000);
@@ -160,18 +200,32 @@ test('200 frames in exhibit mode on the real path: tensors, GPU buffers and JS h
     (window.__cnnfix!.engine as unknown as { explain: unknown }).explain = window.__realExplain;
     window.__cnnfix!.fix.fps = 60; // as fast as the camera and the worker go
   });
-  const probe = () => page.evaluate(async () => {
-    window.gc!();
-    const mem = await (window.__cnnfix!.engine as unknown as { api: { memory(): Promise<{ tensors: number; bytes: number; gpuBuffers: number; gpuBytes: number }> } }).api.memory();
-    return { ...mem, heap: (performance as unknown as { memory: { usedJSHeapSize: number } }).memory.usedJSHeapSize, results: window.__cnnfix!.results };
-  });
+  const probe = () =>
+    page.evaluate(async () => {
+      window.gc!();
+      const mem = await (
+        window.__cnnfix!.engine as unknown as {
+          api: { memory(): Promise<{ tensors: number; bytes: number; gpuBuffers: number; gpuBytes: number }> };
+        }
+      ).api.memory();
+      return {
+        ...mem,
+        heap: (performance as unknown as { memory: { usedJSHeapSize: number } }).memory.usedJSHeapSize,
+        results: window.__cnnfix!.results,
+      };
+    });
   const r0 = await page.evaluate(() => window.__cnnfix!.results);
   await page.waitForFunction((n) => window.__cnnfix!.results >= n, r0 + WARM_FRAMES, { timeout: 120_000 });
   const a = await probe();
   const t0 = Date.now();
-  await page.waitForFunction((n) => window.__cnnfix!.results >= n, a.results + SOAK_FRAMES, { timeout: 240_000, polling: 500 });
+  await page.waitForFunction((n) => window.__cnnfix!.results >= n, a.results + SOAK_FRAMES, {
+    timeout: 240_000,
+    polling: 500,
+  });
   const b = await probe();
-  console.log(`soak: ${b.results - a.results} frames in ${((Date.now() - t0) / 1000).toFixed(0)} s; after warm-up: ${JSON.stringify(a)}; at the end: ${JSON.stringify(b)}`);
+  console.log(
+    `soak: ${b.results - a.results} frames in ${((Date.now() - t0) / 1000).toFixed(0)} s; after warm-up: ${JSON.stringify(a)}; at the end: ${JSON.stringify(b)}`,
+  );
   expect(b.results - a.results).toBeGreaterThanOrEqual(SOAK_FRAMES);
   expect(b.tensors).toBe(a.tensors);
   expect(b.gpuBuffers).toBe(a.gpuBuffers);

@@ -25,7 +25,10 @@ test('laptop, phone portrait and phone landscape', async ({ browser }) => {
     await page.waitForFunction((k) => window.__cnnfix!.results > k, n, { timeout: 480_000 }); // laid out and redrawn
     const path = join(DIR!, `${name}-${w}x${h}.png`);
     await page.screenshot({ path });
-    if (manifest && process.env.MANIFEST_SHOTS) { mkdirSync(PUBLIC, { recursive: true }); copyFileSync(path, join(PUBLIC, manifest)); }
+    if (manifest && process.env.MANIFEST_SHOTS) {
+      mkdirSync(PUBLIC, { recursive: true });
+      copyFileSync(path, join(PUBLIC, manifest));
+    }
   };
   mkdirSync(DIR!, { recursive: true });
   await shot('laptop', 1280, 800, 'wide.png');

@@ -5,7 +5,24 @@ import { expect, test, type Page } from '@playwright/test';
 import { CLASS_COLORS } from '../../../src/worker/api.ts';
 import { tmpdir } from 'node:os';
 import { OFF_CENTRE_SIZE, offCentreSquirrel, rgbPng } from '../../fixtures/off-centre.ts';
-import { APP_URL, BOXES_JSON, FOX_SQUIRREL, countSent, lacks, mirror, photo, dropFile, expectQuiet, inBox, launch, logPage, sent, waitForEngine, waitForTop1, weightInside } from './fixtures.ts';
+import {
+  APP_URL,
+  BOXES_JSON,
+  FOX_SQUIRREL,
+  countSent,
+  lacks,
+  mirror,
+  photo,
+  dropFile,
+  expectQuiet,
+  inBox,
+  launch,
+  logPage,
+  sent,
+  waitForEngine,
+  waitForTop1,
+  weightInside,
+} from './fixtures.ts';
 
 test.use({ launchOptions: launch() });
 test.describe.configure({ mode: 'serial' });
@@ -88,11 +105,21 @@ test('two classes on fruits.jpg (lemon, orange): the caption names them with the
     await nextResult(page, n);
   }
   const r = await page.evaluate(() => window.__lastResult!);
-  expect(r.explained.map((e) => [e.class.index, e.color])).toEqual([[951, CLASS_COLORS[0]], [950, CLASS_COLORS[1]]]);
+  expect(r.explained.map((e) => [e.class.index, e.color])).toEqual([
+    [951, CLASS_COLORS[0]],
+    [950, CLASS_COLORS[1]],
+  ]);
   await expect(page.locator('.caption .explaining')).toHaveText('fixations for lemon, orange');
   const swatches = page.locator('.caption .swatch');
   await expect(swatches).toHaveCount(2);
-  for (let i = 0; i < 2; i++) expect(await swatches.nth(i).evaluate((e) => getComputedStyle(e).backgroundColor)).toBe(`rgb(${CLASS_COLORS[i].slice(1).match(/../g)!.map((h) => parseInt(h, 16)).join(', ')})`);
+  for (let i = 0; i < 2; i++)
+    expect(await swatches.nth(i).evaluate((e) => getComputedStyle(e).backgroundColor)).toBe(
+      `rgb(${CLASS_COLORS[i]
+        .slice(1)
+        .match(/../g)!
+        .map((h) => parseInt(h, 16))
+        .join(', ')})`,
+    );
   // One colour per class: the colormap does not apply.
   await expect(page.getByLabel('Colours')).toBeDisabled();
   if (process.env.APP_CLASSES_SCREENSHOT) await page.screenshot({ path: process.env.APP_CLASSES_SCREENSHOT });
@@ -117,8 +144,9 @@ test('the method toggle reaches the worker: Grad-CAM, then back to fixations', a
 
 test('the file picker opens another photo: the butterfly is named a butterfly', async () => {
   // boxes.json lists the ImageNet classes that name each photo's object.
-  const item = (JSON.parse(readFileSync(BOXES_JSON, 'utf8')).items as { image: string; classes: number[] }[])
-    .find((i) => i.image === 'butterfly.jpg')!;
+  const item = (JSON.parse(readFileSync(BOXES_JSON, 'utf8')).items as { image: string; classes: number[] }[]).find(
+    (i) => i.image === 'butterfly.jpg',
+  )!;
   const n = await page.evaluate(() => window.__cnnfix!.results);
   const chooser = page.waitForEvent('filechooser');
   await page.getByTestId('open-image').click();
@@ -132,11 +160,15 @@ test('"load your own TF.js graph model" from files: model.json, its shard and la
   const dir = join(import.meta.dirname, '../../../models/squeezenet1_1');
   const n = await page.evaluate(() => window.__cnnfix!.results);
   await page.getByText('Load your own TF.js graph model').click();
-  await page.getByLabel(/its files/).setInputFiles(['model.json', 'group1-shard1of1.bin', 'labels.json'].map((f) => join(dir, f)));
+  await page
+    .getByLabel(/its files/)
+    .setInputFiles(['model.json', 'group1-shard1of1.bin', 'labels.json'].map((f) => join(dir, f)));
   await waitForEngine(page);
   // The picture on show (the butterfly) is explained again by the newly loaded model.
   const r = await nextResult(page, n);
-  expect(r.top[0].label).toBe(await page.evaluate(() => window.__cnnfix!.info!.labels[window.__lastResult!.top[0].index]));
+  expect(r.top[0].label).toBe(
+    await page.evaluate(() => window.__cnnfix!.info!.labels[window.__lastResult!.top[0].index]),
+  );
   expect(r.top[0].label).toMatch(/^[a-z]/); // a real label from labels.json, not "class N"
   expect(await page.evaluate(() => window.__cnnfix!.info!.modelId)).not.toBe('squeezenet1_1');
 });
@@ -145,11 +177,16 @@ test('a dropped ONNX model (.onnx + a labels file) becomes the user model: the s
   const dir = mirror('onnx');
   test.skip(lacks('still.spec.ts (ONNX)', join(dir, 'squeezenet1_1.onnx')));
   const before = await page.evaluate(() => ({ n: window.__cnnfix!.results, top: window.__lastResult!.top[0] }));
-  const files = ['squeezenet1_1.onnx', 'labels_imagenet_2012.txt'].map((name) => [name, readFileSync(join(dir, name)).toString('base64')]);
+  const files = ['squeezenet1_1.onnx', 'labels_imagenet_2012.txt'].map((name) => [
+    name,
+    readFileSync(join(dir, name)).toString('base64'),
+  ]);
   await page.getByTestId('stage').evaluate((stage, files) => {
     const dt = new DataTransfer();
     for (const [name, b64] of files) dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name));
-    stage.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true, composed: true }));
+    stage.dispatchEvent(
+      new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true, composed: true }),
+    );
     stage.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true, composed: true }));
   }, files);
   await waitForEngine(page);
@@ -159,5 +196,7 @@ test('a dropped ONNX model (.onnx + a labels file) becomes the user model: the s
   expect(await page.evaluate(() => window.__cnnfix!.info!.labels.length)).toBe(1000);
   expect(r.top[0].index).toBe(before.top.index);
   // Its label comes from the dropped text file (one label per line).
-  expect(r.top[0].label).toBe(readFileSync(join(dir, 'labels_imagenet_2012.txt'), 'utf8').split('\n')[r.top[0].index].trim());
+  expect(r.top[0].label).toBe(
+    readFileSync(join(dir, 'labels_imagenet_2012.txt'), 'utf8').split('\n')[r.top[0].index].trim(),
+  );
 });

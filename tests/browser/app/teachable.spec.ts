@@ -51,7 +51,10 @@ test('a Teachable Machine export from files: labels and range from metadata.json
   expect(info.logits).toBe('dense_Dense2/BiasAdd');
   await expect(page.getByTestId('facts-summary')).toContainText('2 labels');
 
-  for (const [photo, label] of [['orange.jpg', 'orange'], ['squirrel_cls.jpg', 'squirrel']]) {
+  for (const [photo, label] of [
+    ['orange.jpg', 'orange'],
+    ['squirrel_cls.jpg', 'squirrel'],
+  ]) {
     const n = await page.evaluate(() => window.__cnnfix!.results);
     await dropFile(page, photoPath(photo));
     const r = await nextResult(page, n);
@@ -84,7 +87,9 @@ test('cnnfix.json instead of metadata.json: its range and the labels file it nam
   writeFileSync(join(dir, 'cnnfix.json'), JSON.stringify({ preprocessing: { range: [-1, 1] }, labels: 'names.json' }));
   writeFileSync(join(dir, 'names.json'), JSON.stringify(['ORANGE', 'SQUIRREL']));
   const n = await page.evaluate(() => window.__cnnfix!.results);
-  await page.getByLabel(/its files/).setInputFiles(['model.json', 'weights.bin', 'cnnfix.json', 'names.json'].map((f) => join(dir, f)));
+  await page
+    .getByLabel(/its files/)
+    .setInputFiles(['model.json', 'weights.bin', 'cnnfix.json', 'names.json'].map((f) => join(dir, f)));
   await expect.poll(() => page.evaluate(() => window.__cnnfix!.info?.labels)).toEqual(['ORANGE', 'SQUIRREL']);
   expect(await page.evaluate(() => window.__cnnfix!.info!.preprocessing.range)).toEqual([-1, 1]);
   // The squirrel photo on show is explained again by the reloaded model.

@@ -13,8 +13,15 @@ import { launch, logPage } from './fixtures.ts';
 
 const DIST = join(import.meta.dirname, '../../../dist');
 const TYPES: Record<string, string> = {
-  '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm',
-  '.png': 'image/png', '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json', '.bin': 'application/octet-stream',
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.webmanifest': 'application/manifest+json',
+  '.bin': 'application/octet-stream',
 };
 
 test.use({ launchOptions: launch() });
@@ -23,15 +30,22 @@ let server: Server;
 let build = 1;
 let origin = '';
 test.beforeAll(async () => {
-  expect(existsSync(join(DIST, 'sw.js')), 'dist/ is built by the app tests\' web server').toBe(true);
+  expect(existsSync(join(DIST, 'sw.js')), "dist/ is built by the app tests' web server").toBe(true);
   server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const file = normalize(join(DIST, path === '/' ? 'index.html' : path));
-    if (!file.startsWith(DIST) || !existsSync(file) || !statSync(file).isFile()) { res.statusCode = 404; res.end(); return; }
+    if (!file.startsWith(DIST) || !existsSync(file) || !statSync(file).isFile()) {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
     res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
     res.setHeader('Cache-Control', 'no-cache');
     // The second build: the same app with a different service worker script (as any rebuild with a change gives).
-    if (path === '/sw.js' && build === 2) { res.end(readFileSync(file, 'utf8') + '\n// build 2\n'); return; }
+    if (path === '/sw.js' && build === 2) {
+      res.end(readFileSync(file, 'utf8') + '\n// build 2\n');
+      return;
+    }
     createReadStream(file).pipe(res);
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
@@ -57,9 +71,15 @@ test('a second build is offered with "Update", which switches to it', async ({ p
   await update.click();
   await reloaded;
   // The second build is the active worker now, none is waiting, and nothing is offered any more.
-  await expect.poll(() => page.evaluate(async () => {
-    const r = (await navigator.serviceWorker.getRegistration())!;
-    return { waiting: !!r.waiting, active: r.active?.state, controlled: !!navigator.serviceWorker.controller };
-  }), { timeout: 60_000 }).toEqual({ waiting: false, active: 'activated', controlled: true });
+  await expect
+    .poll(
+      () =>
+        page.evaluate(async () => {
+          const r = (await navigator.serviceWorker.getRegistration())!;
+          return { waiting: !!r.waiting, active: r.active?.state, controlled: !!navigator.serviceWorker.controller };
+        }),
+      { timeout: 60_000 },
+    )
+    .toEqual({ waiting: false, active: 'activated', controlled: true });
   await expect(update).toHaveCount(0);
 });

@@ -1,8 +1,19 @@
 // Kept-set comparison of two unravellings (CPU reference vs GPU), layer by layer.
 import type { KeptLayer } from '../../../src/engine/types.ts';
 
-export interface LayerDiff { name: string; cpu: number; gpu: number; jaccard: number; maxRelErr: number }
-export interface Comparison { layers: number; minJaccard: number; maxRelErr: number; worst: LayerDiff[] }
+export interface LayerDiff {
+  name: string;
+  cpu: number;
+  gpu: number;
+  jaccard: number;
+  maxRelErr: number;
+}
+export interface Comparison {
+  layers: number;
+  minJaccard: number;
+  maxRelErr: number;
+  worst: LayerDiff[];
+}
 
 export function compareLayers(cpu: KeptLayer[], gpu: KeptLayer[], weights: boolean): Comparison {
   if (cpu.length !== gpu.length) throw new Error(`layer count differs: cpu ${cpu.length}, gpu ${gpu.length}`);
@@ -19,7 +30,13 @@ export function compareLayers(cpu: KeptLayer[], gpu: KeptLayer[], weights: boole
       if (weights) maxRelErr = Math.max(maxRelErr, Math.abs(w - c.weights[k]) / Math.abs(c.weights[k]));
     });
     const union = c.indices.length + g.indices.length - both;
-    return { name: c.name, cpu: c.indices.length, gpu: g.indices.length, jaccard: union === 0 ? 1 : both / union, maxRelErr };
+    return {
+      name: c.name,
+      cpu: c.indices.length,
+      gpu: g.indices.length,
+      jaccard: union === 0 ? 1 : both / union,
+      maxRelErr,
+    };
   });
   return {
     layers: diffs.length,

@@ -7,7 +7,13 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { disposeForward, FixationModel, type ModelInfo } from '../../../src/engine/model.ts';
 import { unravelCpu } from '../../../src/engine/unravel.ts';
 import { buildGraph, size } from '../../../src/engine/graph.ts';
-import { resolveRules, type Graph, type InputFixation, type PresetName, type Rules } from '../../../src/engine/types.ts';
+import {
+  resolveRules,
+  type Graph,
+  type InputFixation,
+  type PresetName,
+  type Rules,
+} from '../../../src/engine/types.ts';
 import { gpuActivations, modelConstants, type GpuActivations } from '../../../src/gpu/activations.ts';
 import { bufferWith } from '../../../src/gpu/kernels.ts';
 import { GpuUnraveller, keepHeaviest, MAX_FIXATIONS } from '../../../src/gpu/unravel.ts';
@@ -51,11 +57,24 @@ async function initLayers(url: string) {
   fm?.dispose();
   gpu?.destroy();
   const model = await loadGraphModel(asGraphModel(tf.io.http(url), url));
-  const facts = readFacts({ metadata: await (await fetch(new URL('metadata.json', new URL(url, location.href)))).json() });
+  const facts = readFacts({
+    metadata: await (await fetch(new URL('metadata.json', new URL(url, location.href)))).json(),
+  });
   const logits = graphFacts(model, url).logits; // as the app finds them: the input of the final softmax, through reshapes
-  fm = FixationModel.create(model, { id: url, inputSize: model.inputs[0].shape![1], preprocessing: facts.preprocessing!, logits, labels: facts.labels! });
+  fm = FixationModel.create(model, {
+    id: url,
+    inputSize: model.inputs[0].shape![1],
+    preprocessing: facts.preprocessing!,
+    logits,
+    labels: facts.labels!,
+  });
   gpu = GpuUnraveller.create(device, fm.graph, modelConstants(tf.backend() as WebGPUBackend, fm));
-  return { nodes: fm.graph.order.length, activations: gpu.activationNames.length, logits, range: fm.info.preprocessing.range };
+  return {
+    nodes: fm.graph.order.length,
+    activations: gpu.activationNames.length,
+    logits,
+    range: fm.info.preprocessing.range,
+  };
 }
 
 async function loadImage(url: string): Promise<tf.Tensor3D> {
@@ -70,9 +89,10 @@ async function loadImage(url: string): Promise<tf.Tensor3D> {
 }
 
 /** Forward once; hands the captured tensors and the read-back activations to `use`, then disposes everything. */
-async function withForward<T>(url: string, use: (f: {
-  tensors: Map<string, tf.Tensor>; acts: Map<string, Float32Array>; top: number;
-}) => Promise<T>): Promise<T> {
+async function withForward<T>(
+  url: string,
+  use: (f: { tensors: Map<string, tf.Tensor>; acts: Map<string, Float32Array>; top: number }) => Promise<T>,
+): Promise<T> {
   const image = await loadImage(url);
   const { input } = fm.preprocess(image);
   image.dispose();
@@ -94,28 +114,60 @@ async function runGpuOn(unr: GpuUnraveller, acts: GpuActivations, classIndex: nu
   return { layers: await unr.readLayers(), list: await unr.readInputFixations() };
 }
 
-function compareAll(graphName: string, cpu: ReturnType<typeof unravelCpu>, g: Awaited<ReturnType<typeof runGpuOn>>, rules: Rules) {
+function compareAll(
+  graphName: string,
+  cpu: ReturnType<typeof unravelCpu>,
+  g: Awaited<ReturnType<typeof runGpuOn>>,
+  rules: Rules,
+) {
   const cmp = compareLayers(cpu.layers, g.layers, rules.weights === 'contribution');
   // The compact list must be exactly the input layer of the full readback.
   const input = g.layers[g.layers.length - 1];
   const inLayer = new Map(Array.from(input.indices, (idx, i) => [idx, input.weights[i]]));
   const listIdx = g.list.fixations.map((f) => (f.y * input.shape[1] + f.x) * input.shape[2] + f.c);
-  const listMatches = g.list.total === input.indices.length
-    && g.list.truncated === (input.indices.length > MAX_FIXATIONS)
-    && listIdx.length === Math.min(input.indices.length, MAX_FIXATIONS)
-    && listIdx.every((v, i) => inLayer.get(v) === g.list.fixations[i].w && (i === 0 || v > listIdx[i - 1]))
+  const listMatches =
+    g.list.total === input.indices.length &&
+    g.list.truncated === input.indices.length > MAX_FIXATIONS &&
+    listIdx.length === Math.min(input.indices.length, MAX_FIXATIONS) &&
+    listIdx.every((v, i) => inLayer.get(v) === g.list.fixations[i].w && (i === 0 || v > listIdx[i - 1])) &&
     // Past MAX_FIXATIONS: exactly the heaviest of the layer, ties to the lowest index (the CPU twin of the cut).
-    && String(listIdx) === String(keepHeaviest(Array.from(input.indices, (index, i) => ({ index, w: input.weights[i] })), MAX_FIXATIONS).map((f) => f.index))
+    String(listIdx) ===
+      String(
+        keepHeaviest(
+          Array.from(input.indices, (index, i) => ({ index, w: input.weights[i] })),
+          MAX_FIXATIONS,
+        ).map((f) => f.index),
+      ) &&
     // With 'count' every weight is 1, so the cut goes by index alone and must equal the CPU reference's cut exactly
     // (with 'contribution' the weights agree within float rounding only: a near-tie at the cut may differ).
-    && (rules.weights !== 'count' || String(listIdx) === String(keepHeaviest(cpu.inputFixations.map((f) => (
-      { index: (f.y * input.shape[1] + f.x) * input.shape[2] + f.c, w: f.w })), MAX_FIXATIONS).map((f) => f.index)));
-  const bad = listIdx.findIndex((v, i) => !(inLayer.get(v) === g.list.fixations[i].w && (i === 0 || v > listIdx[i - 1])));
-  const listWhy = listMatches ? null : { total: g.list.total, n: input.indices.length, len: listIdx.length, bad,
-    at: bad >= 0 ? [listIdx[bad], listIdx[bad - 1], inLayer.get(listIdx[bad]), g.list.fixations[bad].w] : null };
+    (rules.weights !== 'count' ||
+      String(listIdx) ===
+        String(
+          keepHeaviest(
+            cpu.inputFixations.map((f) => ({ index: (f.y * input.shape[1] + f.x) * input.shape[2] + f.c, w: f.w })),
+            MAX_FIXATIONS,
+          ).map((f) => f.index),
+        ));
+  const bad = listIdx.findIndex(
+    (v, i) => !(inLayer.get(v) === g.list.fixations[i].w && (i === 0 || v > listIdx[i - 1])),
+  );
+  const listWhy = listMatches
+    ? null
+    : {
+        total: g.list.total,
+        n: input.indices.length,
+        len: listIdx.length,
+        bad,
+        at: bad >= 0 ? [listIdx[bad], listIdx[bad - 1], inLayer.get(listIdx[bad]), g.list.fixations[bad].w] : null,
+      };
   return {
-    graph: graphName, ...cmp, cpuFixations: cpu.inputFixations.length, gpuFixations: g.list.total,
-    truncated: g.list.truncated, listMatches, listWhy,
+    graph: graphName,
+    ...cmp,
+    cpuFixations: cpu.inputFixations.length,
+    gpuFixations: g.list.total,
+    truncated: g.list.truncated,
+    listMatches,
+    listWhy,
   };
 }
 
@@ -138,7 +190,11 @@ async function compareImage(url: string, presets: (PresetName | Rules)[]) {
         const some = await gpu.readLayers(names);
         const subsetMatches = some.every((l, i) => {
           const all = g.layers.find((x) => x.name === names[i])!;
-          return l.name === names[i] && String(l.indices) === String(all.indices) && String(l.weights) === String(all.weights);
+          return (
+            l.name === names[i] &&
+            String(l.indices) === String(all.indices) &&
+            String(l.weights) === String(all.weights)
+          );
         });
         out.push({ classIndex: top, ...compareAll(fm.info.id, cpu, g, rules), subsetMatches });
       }
@@ -158,7 +214,10 @@ async function activationsMatch(url: string) {
       for (const name of gpu.activationNames) {
         const ref = acts.get(name)!;
         const buf = g.get(name);
-        const staging = device.createBuffer({ size: ref.byteLength, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        const staging = device.createBuffer({
+          size: ref.byteLength,
+          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        });
         const enc = device.createCommandEncoder();
         enc.copyBufferToBuffer(buf, 0, staging, 0, ref.byteLength);
         device.queue.submit([enc.finish()]);
@@ -200,7 +259,10 @@ async function timing(url: string, preset: PresetName, runs = 20) {
         await device.queue.onSubmittedWorkDone();
         const t1 = performance.now();
         await gpu.readInputFixations();
-        if (i >= 3) { gpuT.push(t1 - t0); gpuReadT.push(performance.now() - t0); }
+        if (i >= 3) {
+          gpuT.push(t1 - t0);
+          gpuReadT.push(performance.now() - t0);
+        }
         t0 = 0;
       }
     } finally {
@@ -215,7 +277,12 @@ async function timing(url: string, preset: PresetName, runs = 20) {
       a.dispose();
       copyT.push(performance.now() - t0);
     }
-    return { cpuMs: median(cpuT), gpuMs: median(gpuT), gpuWithReadbackMs: median(gpuReadT), activationCopyMs: median(copyT) };
+    return {
+      cpuMs: median(cpuT),
+      gpuMs: median(gpuT),
+      gpuWithReadbackMs: median(gpuReadT),
+      activationCopyMs: median(copyT),
+    };
   });
 }
 
@@ -250,11 +317,19 @@ async function compareFixture(name: string, opts: { cpuForward?: boolean; maxCla
     cpuActs = new Map();
     for (const n of graph.captures) cpuActs.set(n, (await fwd.tensors.get(n)!.data()) as Float32Array);
     acts = gpuActivations(device, fwd.tensors, graph.captures);
-    cleanup = () => { disposeForward(fwd, [input]); input.dispose(); fxm.dispose(); };
+    cleanup = () => {
+      disposeForward(fwd, [input]);
+      input.dispose();
+      fxm.dispose();
+    };
   }
   const unr = GpuUnraveller.create(device, graph);
   const classes = Math.min(size(graph.byName.get(graph.logits)!.shape), opts.maxClasses ?? 128);
-  let runs = 0, minJaccard = 1, maxRelErr = 0, expectedChecked = 0, truncated = 0;
+  let runs = 0,
+    minJaccard = 1,
+    maxRelErr = 0,
+    expectedChecked = 0,
+    truncated = 0;
   const failures: string[] = [];
   try {
     // Graphs with an average pool also run the 'positive' rules with a threshold, graphs with a (non-depthwise)
@@ -279,7 +354,8 @@ async function compareFixture(name: string, opts: { cpuForward?: boolean; maxCla
         minJaccard = Math.min(minJaccard, r.minJaccard);
         maxRelErr = Math.max(maxRelErr, r.maxRelErr);
         const tag = `${name} class ${ci} ${JSON.stringify(rules)}`;
-        if (r.minJaccard < 1 || !r.listMatches) failures.push(`${tag}: ${JSON.stringify(r.worst)} list ${r.listMatches}`);
+        if (r.minJaccard < 1 || !r.listMatches)
+          failures.push(`${tag}: ${JSON.stringify(r.worst)} list ${r.listMatches}`);
         for (const e of fx.expected.filter((e) => e.classIndex === ci && sameRules(e.rules, rules))) {
           expectedChecked++;
           const bad = diffFixations(g.list.fixations, e.fixations);
@@ -294,14 +370,28 @@ async function compareFixture(name: string, opts: { cpuForward?: boolean; maxCla
     tf.env().set('WEBGPU_CPU_FORWARD', false);
   }
   return {
-    fixture: name, nodes: graph.order.length, classes, runs, minJaccard, maxRelErr, truncated,
-    expectedChecked, expectedTotal: fx.expected.length, failures,
+    fixture: name,
+    nodes: graph.order.length,
+    classes,
+    runs,
+    minJaccard,
+    maxRelErr,
+    truncated,
+    expectedChecked,
+    expectedTotal: fx.expected.length,
+    failures,
   };
 }
 
 function sameRules(a: Rules, b: Rules) {
-  return a.location === b.location && a.gap === b.gap && a.weights === b.weights && (a.gapThreshold ?? 0) === (b.gapThreshold ?? 0) &&
-    (a.channelRatio ?? 0) === (b.channelRatio ?? 0) && (a.fcThreshold ?? 0) === (b.fcThreshold ?? 0);
+  return (
+    a.location === b.location &&
+    a.gap === b.gap &&
+    a.weights === b.weights &&
+    (a.gapThreshold ?? 0) === (b.gapThreshold ?? 0) &&
+    (a.channelRatio ?? 0) === (b.channelRatio ?? 0) &&
+    (a.fcThreshold ?? 0) === (b.fcThreshold ?? 0)
+  );
 }
 /** null if the same neurons with weights within 1e-5, else a description. */
 function diffFixations(got: InputFixation[], want: InputFixation[]): string | null {
@@ -315,14 +405,21 @@ function diffFixations(got: InputFixation[], want: InputFixation[]): string | nu
 async function errors() {
   const out: string[] = [];
   const attempt = async (f: () => unknown) => {
-    try { await f(); out.push('no error'); } catch (e) { out.push((e as Error).message); }
+    try {
+      await f();
+      out.push('no error');
+    } catch (e) {
+      out.push((e as Error).message);
+    }
   };
   const tiny = device.createBuffer({ size: 4, usage: GPUBufferUsage.STORAGE });
   const enc = () => device.createCommandEncoder();
   await attempt(() => gpu.encode(enc(), () => tiny, 1000, 'default'));
   await attempt(() => gpu.encode(enc(), () => tiny, 1.5, 'default'));
   await attempt(() => gpu.encode(enc(), () => tiny, 3, 'default'));
-  await attempt(() => gpu.encode(enc(), () => tiny, 3, { location: 'centre', gap: 'argmax', weights: 'count' } as unknown as Rules));
+  await attempt(() =>
+    gpu.encode(enc(), () => tiny, 3, { location: 'centre', gap: 'argmax', weights: 'count' } as unknown as Rules),
+  );
   await attempt(() => gpu.readLayers(['no/such/node']));
   tiny.destroy();
   return out;
@@ -339,9 +436,11 @@ async function memoryOf(modelId: string) {
   const catalog = await (await fetch('/models/catalog.json')).json();
   const entry = catalog.models.find((m: { id: string }) => m.id === modelId);
   const model = await loadGraphModel(`/models/${modelId}/model.json`);
-  const weightData = (model as unknown as { artifacts: { weightData?: ArrayBuffer } }).artifacts.weightData?.byteLength ?? 0;
+  const weightData =
+    (model as unknown as { artifacts: { weightData?: ArrayBuffer } }).artifacts.weightData?.byteLength ?? 0;
   const m = FixationModel.create(model, { ...entry, labels: [] } as ModelInfo);
-  const heldAfter = (m.model as unknown as { artifacts: { weightData?: ArrayBuffer } }).artifacts.weightData?.byteLength ?? 0;
+  const heldAfter =
+    (m.model as unknown as { artifacts: { weightData?: ArrayBuffer } }).artifacts.weightData?.byteLength ?? 0;
   const copy = GpuUnraveller.create(device, m.graph);
   const shared = GpuUnraveller.create(device, m.graph, modelConstants(tf.backend() as WebGPUBackend, m));
   try {
@@ -351,7 +450,10 @@ async function memoryOf(modelId: string) {
     const oneLayer = shared.bytes - before;
     await shared.readLayers();
     const allLayers = shared.bytes - before;
-    const weights = m.graph.order.reduce((s, n) => s + ((n.kind === 'conv' || n.kind === 'matmul') && n.source ? n.weights.byteLength : 0), 0);
+    const weights = m.graph.order.reduce(
+      (s, n) => s + ((n.kind === 'conv' || n.kind === 'matmul') && n.source ? n.weights.byteLength : 0),
+      0,
+    );
     return { copied: copy.bytes, shared: before, weights, oneLayer, allLayers, weightData, heldAfter };
   } finally {
     copy.destroy();
@@ -360,10 +462,30 @@ async function memoryOf(modelId: string) {
   }
 }
 
-function graphOf(): Graph { return fm.graph; }
-function fixtureNames() { return { fixtures: Object.keys(FIXTURES), gpu: Object.keys(GPU_GRAPHS) }; }
+function graphOf(): Graph {
+  return fm.graph;
+}
+function fixtureNames() {
+  return { fixtures: Object.keys(FIXTURES), gpu: Object.keys(GPU_GRAPHS) };
+}
 
-const api = { init, initLayers, memoryOf, errors, compareImage, activationsMatch, timing, graphOf, compareFixture, fixtureNames };
-declare global { interface Window { harness: typeof api; harnessReady: boolean } }
+const api = {
+  init,
+  initLayers,
+  memoryOf,
+  errors,
+  compareImage,
+  activationsMatch,
+  timing,
+  graphOf,
+  compareFixture,
+  fixtureNames,
+};
+declare global {
+  interface Window {
+    harness: typeof api;
+    harnessReady: boolean;
+  }
+}
 window.harness = api;
 window.harnessReady = true;

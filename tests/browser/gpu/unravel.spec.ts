@@ -9,7 +9,9 @@ import { installed, lacks, mirror, photo, PHOTOS } from '../../fixtures/data.ts'
 const images = PHOTOS;
 
 async function openHarness(page: Page) {
-  page.on('console', (m) => { if (m.type() === 'error') console.log(`[page] ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.log(`[page] ${m.text()}`);
+  });
   page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
   await page.route('**/shared-images/*', (route) => {
     const file = photo(decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop()!));
@@ -47,17 +49,32 @@ test('SqueezeNet: GPU unravelling equals the CPU reference on every image, both 
   console.log(`squeezenet1_1: ${info.nodes} nodes, ${info.activations} activations bound`);
   const thresholded = { location: 'max', gap: 'positive', weights: 'contribution', gapThreshold: 0.5 } as const;
   // channelRatio: a conv keeps every input channel close to the best one (fans out at each fire module).
-  const ratio = { location: 'center', gap: 'positive', weights: 'contribution', gapThreshold: 0.75, channelRatio: 0.75 } as const;
+  const ratio = {
+    location: 'center',
+    gap: 'positive',
+    weights: 'contribution',
+    gapThreshold: 0.75,
+    channelRatio: 0.75,
+  } as const;
   for (const [i, image] of images.entries()) {
     // Both presets on every image; explicit rule sets with a GAP threshold and a channel ratio on two.
-    const presets = i < 2 ? ['reference', 'default', thresholded, ratio] as const : ['reference', 'default'] as const;
-    const rs = await page.evaluate(([url, p]) => window.harness.compareImage(url, [...p]), [`/shared-images/${image}`, presets] as const);
+    const presets =
+      i < 2 ? (['reference', 'default', thresholded, ratio] as const) : (['reference', 'default'] as const);
+    const rs = await page.evaluate(([url, p]) => window.harness.compareImage(url, [...p]), [
+      `/shared-images/${image}`,
+      presets,
+    ] as const);
     for (const [k, preset] of presets.entries()) {
       const r = rs[k];
       const name = typeof preset === 'string' ? preset : JSON.stringify(preset);
-      console.log(`${image} ${name}: class ${r.classIndex}, ${r.layers} layers, min Jaccard ${r.minJaccard.toFixed(4)}, ` +
-        `max rel weight err ${r.maxRelErr.toExponential(2)}, fixations cpu ${r.cpuFixations} gpu ${r.gpuFixations}` +
-        (r.minJaccard < 1 ? `; worst ${JSON.stringify(r.worst)}` : '') + (r.listMatches && r.subsetMatches ? '' : `; list ${r.listMatches} subset ${r.subsetMatches} ${JSON.stringify(r.listWhy ?? null)}`));
+      console.log(
+        `${image} ${name}: class ${r.classIndex}, ${r.layers} layers, min Jaccard ${r.minJaccard.toFixed(4)}, ` +
+          `max rel weight err ${r.maxRelErr.toExponential(2)}, fixations cpu ${r.cpuFixations} gpu ${r.gpuFixations}` +
+          (r.minJaccard < 1 ? `; worst ${JSON.stringify(r.worst)}` : '') +
+          (r.listMatches && r.subsetMatches
+            ? ''
+            : `; list ${r.listMatches} subset ${r.subsetMatches} ${JSON.stringify(r.listWhy ?? null)}`),
+      );
       expect(r.layers).toBe(info.nodes);
       expect(r.cpuFixations).toBeGreaterThan(0);
       // Both sides read the same activations: the kept sets must be equal, so every weight is compared.
@@ -78,7 +95,10 @@ test('bad input: clear errors, and the unraveller still works afterwards', async
     "rule location='centre' is not one of center, max",
     "GPU unravelling: no node 'no/such/node' in the graph",
   ]);
-  const r = await page.evaluate((url) => window.harness.compareImage(url, ['default']).then((r) => r[0]), `/shared-images/${images[0]}`);
+  const r = await page.evaluate(
+    (url) => window.harness.compareImage(url, ['default']).then((r) => r[0]),
+    `/shared-images/${images[0]}`,
+  );
   expect(r.minJaccard).toBe(1);
   expect(r.listMatches).toBe(true);
 });
@@ -93,17 +113,26 @@ test('hand-built op graphs: GPU equals CPU for every rule combination and logit,
     ['weightsFlow', { cpuForward: true }],
     ['sharedInputIdentity', {}],
     ['grayNonSquare', {}],
-    ['wideMap', { maxClasses: 1, rules: [
-      { location: 'max', gap: 'positive', weights: 'contribution' }, { location: 'center', gap: 'argmax', weights: 'count' },
-      { location: 'max', gap: 'positive', weights: 'count' }, // over 2000 kept, all weights 1: the cut by index
-    ] }],
+    [
+      'wideMap',
+      {
+        maxClasses: 1,
+        rules: [
+          { location: 'max', gap: 'positive', weights: 'contribution' },
+          { location: 'center', gap: 'argmax', weights: 'count' },
+          { location: 'max', gap: 'positive', weights: 'count' }, // over 2000 kept, all weights 1: the cut by index
+        ],
+      },
+    ],
   ];
   expect(runs.map(([n]) => n)).toEqual(expect.arrayContaining(gpu));
   for (const [name, opts] of runs) {
     const r = await page.evaluate(([n, o]) => window.harness.compareFixture(n, o), [name, opts] as const);
-    console.log(`${name}${opts?.cpuForward ? ' (cpu forward)' : ''}: ${r.runs} runs (${r.classes} classes), ${r.nodes} layers, ` +
-      `min Jaccard ${r.minJaccard}, max rel weight err ${r.maxRelErr.toExponential(2)}, ` +
-      `hand-worked ${r.expectedChecked}/${r.expectedTotal}${r.truncated ? `, list truncated in ${r.truncated}` : ''}`);
+    console.log(
+      `${name}${opts?.cpuForward ? ' (cpu forward)' : ''}: ${r.runs} runs (${r.classes} classes), ${r.nodes} layers, ` +
+        `min Jaccard ${r.minJaccard}, max rel weight err ${r.maxRelErr.toExponential(2)}, ` +
+        `hand-worked ${r.expectedChecked}/${r.expectedTotal}${r.truncated ? `, list truncated in ${r.truncated}` : ''}`,
+    );
     expect(r.failures, name).toEqual([]);
     expect(r.runs).toBeGreaterThan(0);
     expect(r.minJaccard).toBe(1);
@@ -113,7 +142,7 @@ test('hand-built op graphs: GPU equals CPU for every rule combination and logit,
   }
 });
 
-test('activations from dataToGPU are the tensors\' f32 NHWC values', async () => {
+test("activations from dataToGPU are the tensors' f32 NHWC values", async () => {
   const rows = await page.evaluate((url) => window.harness.activationsMatch(url), `/shared-images/${images[0]}`);
   expect(rows.length).toBeGreaterThan(0);
   for (const r of rows) {
@@ -125,11 +154,15 @@ test('activations from dataToGPU are the tensors\' f32 NHWC values', async () =>
 test('timing: GPU vs CPU unravelling (printed, not asserted)', async () => {
   test.setTimeout(600_000);
   for (const preset of ['reference', 'default'] as const) {
-    const t = await page.evaluate(([url, p]) => window.harness.timing(url, p, 20),
-      [`/shared-images/squirrel_cls.jpg`, preset] as const);
-    console.log(`timing ${preset} (median of 20, SwiftShader): CPU ${t.cpuMs.toFixed(2)} ms, GPU ${t.gpuMs.toFixed(2)} ms ` +
-      `(+list readback ${t.gpuWithReadbackMs.toFixed(2)} ms), activation copies ${t.activationCopyMs.toFixed(2)} ms; ` +
-      `CPU/GPU ${(t.cpuMs / t.gpuMs).toFixed(2)}x`);
+    const t = await page.evaluate(([url, p]) => window.harness.timing(url, p, 20), [
+      `/shared-images/squirrel_cls.jpg`,
+      preset,
+    ] as const);
+    console.log(
+      `timing ${preset} (median of 20, SwiftShader): CPU ${t.cpuMs.toFixed(2)} ms, GPU ${t.gpuMs.toFixed(2)} ms ` +
+        `(+list readback ${t.gpuWithReadbackMs.toFixed(2)} ms), activation copies ${t.activationCopyMs.toFixed(2)} ms; ` +
+        `CPU/GPU ${(t.cpuMs / t.gpuMs).toFixed(2)}x`,
+    );
   }
 });
 
@@ -137,20 +170,36 @@ test('timing: GPU vs CPU unravelling (printed, not asserted)', async () => {
 test('layers MobileNet v1 0.25 (converted from Keras topology): GPU unravelling equals the CPU reference', async () => {
   test.skip(lacks('unravel.spec.ts (the layers MobileNet)', mirror('mobilenet_v1_025_224_layers/model.json')));
   test.setTimeout(900_000);
-  const li = await page.evaluate((u) => window.harness.initLayers(u), '/shared-models/mobilenet_v1_025_224_layers/model.json');
-  console.log(`mobilenet_v1_025_224_layers: ${li.nodes} nodes, ${li.activations} activations bound, logits ${li.logits}, range [${li.range}]`);
+  const li = await page.evaluate(
+    (u) => window.harness.initLayers(u),
+    '/shared-models/mobilenet_v1_025_224_layers/model.json',
+  );
+  console.log(
+    `mobilenet_v1_025_224_layers: ${li.nodes} nodes, ${li.activations} activations bound, logits ${li.logits}, range [${li.range}]`,
+  );
   expect(li.logits).toBe('conv_preds');
   expect(li.range).toEqual([-1, 1]);
   const max = { location: 'max', gap: 'positive', weights: 'contribution', gapThreshold: 0.75 } as const;
-  const ratio = { location: 'max', gap: 'positive', weights: 'contribution', gapThreshold: 0.25, channelRatio: 0.75 } as const;
+  const ratio = {
+    location: 'max',
+    gap: 'positive',
+    weights: 'contribution',
+    gapThreshold: 0.25,
+    channelRatio: 0.75,
+  } as const;
   for (const image of ['squirrel_cls.jpg', 'orange.jpg', 'butterfly.jpg']) {
     const presets = ['reference', 'default', max, ratio] as const;
-    const rs = await page.evaluate(([url, p]) => window.harness.compareImage(url, [...p]), [`/shared-images/${image}`, presets] as const);
+    const rs = await page.evaluate(([url, p]) => window.harness.compareImage(url, [...p]), [
+      `/shared-images/${image}`,
+      presets,
+    ] as const);
     for (const [k, preset] of presets.entries()) {
       const r = rs[k];
       const name = typeof preset === 'string' ? preset : JSON.stringify(preset);
-      console.log(`layers ${image} ${name}: class ${r.classIndex}, ${r.layers} layers, min Jaccard ${r.minJaccard.toFixed(4)}, ` +
-        `max rel weight err ${r.maxRelErr.toExponential(2)}, fixations cpu ${r.cpuFixations} gpu ${r.gpuFixations}`);
+      console.log(
+        `layers ${image} ${name}: class ${r.classIndex}, ${r.layers} layers, min Jaccard ${r.minJaccard.toFixed(4)}, ` +
+          `max rel weight err ${r.maxRelErr.toExponential(2)}, fixations cpu ${r.cpuFixations} gpu ${r.gpuFixations}`,
+      );
       if (image === 'squirrel_cls.jpg') expect(r.classIndex).toBe(335);
       expect(r.layers).toBe(li.nodes);
       expect(r.cpuFixations).toBeGreaterThan(0);
@@ -161,14 +210,16 @@ test('layers MobileNet v1 0.25 (converted from Keras topology): GPU unravelling 
   }
 });
 
-test('memory: weights bound from tfjs\'s buffers, layer staging sized for what is read, weight bytes dropped', async () => {
+test("memory: weights bound from tfjs's buffers, layer staging sized for what is read, weight bytes dropped", async () => {
   test.setTimeout(300_000);
   for (const id of ['squeezenet1_1', 'mobilenet_v2']) {
     if (lacks(`unravel.spec.ts memory (${id})`, installed(`${id}/model.json`))) continue;
     const m = await page.evaluate((i) => window.harness.memoryOf(i), id);
     const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MB`;
-    console.log(`${id}: unraveller GPU buffers ${mb(m.copied)} with its own weight copies -> ${mb(m.shared)} (weights ${mb(m.weights)}); ` +
-      `layer staging ${mb(m.oneLayer)} for one layer, ${mb(m.allLayers)} for all (was always all); model.json bytes held ${mb(m.weightData)} -> ${mb(m.heldAfter)}`);
+    console.log(
+      `${id}: unraveller GPU buffers ${mb(m.copied)} with its own weight copies -> ${mb(m.shared)} (weights ${mb(m.weights)}); ` +
+        `layer staging ${mb(m.oneLayer)} for one layer, ${mb(m.allLayers)} for all (was always all); model.json bytes held ${mb(m.weightData)} -> ${mb(m.heldAfter)}`,
+    );
     // Every conv/matmul weight buffer is the model's: the unraveller's own buffers shrink by the weights' bytes
     // (each copy was padded to 4 bytes at most).
     expect(m.weights).toBeGreaterThan(1e6);

@@ -6,7 +6,9 @@ import { openHarness, SQUIRREL } from './setup.ts';
 
 test.use({ launchOptions: PRESENT_LAUNCH });
 
-test("'auto' on a software adapter goes straight to the fallback, builds nothing on WebGPU, and times its start-up", async ({ page }) => {
+test("'auto' on a software adapter goes straight to the fallback, builds nothing on WebGPU, and times its start-up", async ({
+  page,
+}) => {
   test.setTimeout(600_000);
   await openHarness(page);
   const adapter = await page.evaluate(async () => {
@@ -15,7 +17,9 @@ test("'auto' on a software adapter goes straight to the fallback, builds nothing
     return [i.vendor, i.architecture, i.device, i.description].join(' ');
   });
   expect(adapter).toMatch(/swiftshader/i); // this machine's WebGPU: a CPU
-  const info = await page.evaluate(() => (window as any).h.init({ modelId: 'squeezenet1_1', backend: 'auto', canvas: { width: 160, height: 120 } }));
+  const info = await page.evaluate(() =>
+    (window as any).h.init({ modelId: 'squeezenet1_1', backend: 'auto', canvas: { width: 160, height: 120 } }),
+  );
   expect(info.auto).toEqual({ chosen: 'fallback', adapter: expect.stringMatching(/swiftshader/i), software: true });
   expect(info.path).toBe('fallback');
   expect(info.fallbackReason).toMatch(/auto: the WebGPU adapter is a software one/);

@@ -11,7 +11,8 @@ import { openHarness, SQUIRREL } from './setup.ts';
 
 test.use({ launchOptions: PRESENT_LAUNCH }); // the overlay canvas presents WebGPU
 
-const WARM = 5, COUNTED = 3;
+const WARM = 5,
+  COUNTED = 3;
 
 async function frames(page: import('@playwright/test').Page, init: object) {
   const info = await page.evaluate(async (o) => {
@@ -26,15 +27,24 @@ async function frames(page: import('@playwright/test').Page, init: object) {
     await h.explainUrl(url, {}, 320, 240);
     await h.api.__readbackTimeoutForTest(600_000);
   }, SQUIRREL);
-  const { results } = await page.evaluate(([url, n]) => (window as any).h.explainStream(url, n, {}, 320, 240), [SQUIRREL, WARM - 1 + COUNTED] as const);
+  const { results } = await page.evaluate(([url, n]) => (window as any).h.explainStream(url, n, {}, 320, 240), [
+    SQUIRREL,
+    WARM - 1 + COUNTED,
+  ] as const);
   for (const r of results) expect(r.explained[0].inputFixations.length).toBeGreaterThan(0);
   return { info, counted: results.slice(WARM - 1).map((r: any) => r.counters) };
 }
 
-test('frame cost after warm-up: no sync reads on any GPU path; no bind groups and <= 1 MB written on the WGSL path', async ({ page }) => {
+test('frame cost after warm-up: no sync reads on any GPU path; no bind groups and <= 1 MB written on the WGSL path', async ({
+  page,
+}) => {
   test.setTimeout(900_000);
   await openHarness(page);
-  const ids = (JSON.parse(readFileSync(new URL('../../../models/catalog.json', import.meta.url), 'utf8')).models as { id: string }[]).map((m) => m.id);
+  const ids = (
+    JSON.parse(readFileSync(new URL('../../../models/catalog.json', import.meta.url), 'utf8')).models as {
+      id: string;
+    }[]
+  ).map((m) => m.id);
   expect(ids.length).toBeGreaterThanOrEqual(3);
   for (const modelId of ids) {
     const { info, counted } = await frames(page, { modelId, backend: 'webgpu' });
@@ -49,7 +59,11 @@ test('frame cost after warm-up: no sync reads on any GPU path; no bind groups an
     }
   }
   // The path a phone takes after a failed self-check: WebGPU inference, the CPU unravelling reading what it needs.
-  const cpu = await frames(page, { modelId: 'squeezenet1_1', backend: 'webgpu', __gpuFaultsForTest: { kernel: 'unravel conv', mode: 'wrong' } });
+  const cpu = await frames(page, {
+    modelId: 'squeezenet1_1',
+    backend: 'webgpu',
+    __gpuFaultsForTest: { kernel: 'unravel conv', mode: 'wrong' },
+  });
   expect(cpu.info.fallbackReason).toMatch(/self-check|CPU/i);
   for (const c of cpu.counted) expect(c.syncReads).toBe(0);
   // The fallback on WebGL has a GPU too.

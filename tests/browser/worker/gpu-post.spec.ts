@@ -18,46 +18,66 @@ test.beforeAll(async ({ browser }) => {
   page = await browser.newPage();
   await openGpuHarness(page, OVERLAY);
 });
-test.afterAll(async () => { await page?.close(); });
+test.afterAll(async () => {
+  await page?.close();
+});
 
 /** A real frame explained in the worker (pipelined, overlay from the GPU list), against the CPU post of its list. */
 async function liveFrame(url: string, req: object, fit: 'crop' | 'letterbox', png?: string) {
-  return page.evaluate(async ({ url, req, fit, size, O, INPUT, png }) => {
-    const h = (window as any).h;
-    const diff = (a: Uint8Array, b: Uint8Array) => h.pixelDiff(a, b), red = (a: Uint8Array) => h.colorPixels(a, '#ff3b30');
-    const r = await h.explainUrl(url, { ...req, fit, overlay: O });
-    const live = await h.api.__overlayForTest();
-    const post = await h.api.__gpuPostForTest();
-    const [c] = r.explained;
-    const cpu = h.cpuFramePoints(c.inputFixations, r.frameSize.width, r.frameSize.height, INPUT, fit);
-    const ref: Uint8Array = await h.api.__pointsOverlayForTest(cpu.fixations, cpu.drawnBox, r.frameSize, size, O);
-    let image: string | undefined;
-    if (png) {
-      // The photo scaled to the overlay with the overlay over it, to look at.
-      const cv = new OffscreenCanvas(size.width, size.height);
-      const ctx = cv.getContext('2d')!;
-      ctx.drawImage(await createImageBitmap(await (await fetch(url)).blob()), 0, 0, size.width, size.height);
-      const px = new Uint8ClampedArray(live.pixels.length);
-      for (let p = 0; p < px.length; p += 4) {
-        const a = live.pixels[p + 3];
-        for (let k = 0; k < 3; k++) px[p + k] = a ? Math.round(live.pixels[p + k] * 255 / a) : 0;
-        px[p + 3] = a;
+  return page.evaluate(
+    async ({ url, req, fit, size, O, INPUT, png }) => {
+      const h = (window as any).h;
+      const diff = (a: Uint8Array, b: Uint8Array) => h.pixelDiff(a, b),
+        red = (a: Uint8Array) => h.colorPixels(a, '#ff3b30');
+      const r = await h.explainUrl(url, { ...req, fit, overlay: O });
+      const live = await h.api.__overlayForTest();
+      const post = await h.api.__gpuPostForTest();
+      const [c] = r.explained;
+      const cpu = h.cpuFramePoints(c.inputFixations, r.frameSize.width, r.frameSize.height, INPUT, fit);
+      const ref: Uint8Array = await h.api.__pointsOverlayForTest(cpu.fixations, cpu.drawnBox, r.frameSize, size, O);
+      let image: string | undefined;
+      if (png) {
+        // The photo scaled to the overlay with the overlay over it, to look at.
+        const cv = new OffscreenCanvas(size.width, size.height);
+        const ctx = cv.getContext('2d')!;
+        ctx.drawImage(await createImageBitmap(await (await fetch(url)).blob()), 0, 0, size.width, size.height);
+        const px = new Uint8ClampedArray(live.pixels.length);
+        for (let p = 0; p < px.length; p += 4) {
+          const a = live.pixels[p + 3];
+          for (let k = 0; k < 3; k++) px[p + k] = a ? Math.round((live.pixels[p + k] * 255) / a) : 0;
+          px[p + 3] = a;
+        }
+        ctx.drawImage(await createImageBitmap(new ImageData(px, size.width, size.height)), 0, 0);
+        const blob = await cv.convertToBlob({ type: 'image/png' });
+        image = btoa(Array.from(new Uint8Array(await blob.arrayBuffer()), (b) => String.fromCharCode(b)).join(''));
       }
-      ctx.drawImage(await createImageBitmap(new ImageData(px, size.width, size.height)), 0, 0);
-      const blob = await cv.convertToBlob({ type: 'image/png' });
-      image = btoa(Array.from(new Uint8Array(await blob.arrayBuffer()), (b) => String.fromCharCode(b)).join(''));
-    }
-    const t = cpu.t;
-    const outside = c.inputFixations.filter((f: any) => {
-      const x = f.x * t.stepX + t.startX, y = f.y * t.stepY + t.startY;
-      return x < 0 || y < 0 || x > t.srcWidth - 1 || y > t.srcHeight - 1;
-    }).length;
-    return {
-      list: c.inputFixations.length, outside, resultKept: c.fixations.length, resultBox: c.box,
-      cpu: { points: cpu.points, kept: cpu.fixations.length, box: cpu.box, sameAsResult: JSON.stringify(cpu.fixations) === JSON.stringify(c.fixations) },
-      gpu: post.stats, diff: diff(live.pixels, ref), red: red(live.pixels), refRed: red(ref), size: [live.width, live.height], image,
-    };
-  }, { url, req, fit, size: OVERLAY, O, INPUT, png });
+      const t = cpu.t;
+      const outside = c.inputFixations.filter((f: any) => {
+        const x = f.x * t.stepX + t.startX,
+          y = f.y * t.stepY + t.startY;
+        return x < 0 || y < 0 || x > t.srcWidth - 1 || y > t.srcHeight - 1;
+      }).length;
+      return {
+        list: c.inputFixations.length,
+        outside,
+        resultKept: c.fixations.length,
+        resultBox: c.box,
+        cpu: {
+          points: cpu.points,
+          kept: cpu.fixations.length,
+          box: cpu.box,
+          sameAsResult: JSON.stringify(cpu.fixations) === JSON.stringify(c.fixations),
+        },
+        gpu: post.stats,
+        diff: diff(live.pixels, ref),
+        red: red(live.pixels),
+        refRed: red(ref),
+        size: [live.width, live.height],
+        image,
+      };
+    },
+    { url, req, fit, size: OVERLAY, O, INPUT, png },
+  );
 }
 
 function expectSamePost(d: Awaited<ReturnType<typeof liveFrame>>) {
@@ -83,31 +103,59 @@ test('real frames: the overlay drawn from the GPU list equals the CPU post of th
   const many = { rules: { location: 'center', gap: 'positive', weights: 'contribution' } };
   const messi = await liveFrame('/shared-images/messi5.jpg', many, 'letterbox', 'messi');
   writeFileSync(info.outputPath('messi-letterbox-overlay.png'), Buffer.from(messi.image!, 'base64'));
-  console.log('messi5 letterbox:', JSON.stringify({ list: messi.list, outside: messi.outside, points: messi.cpu.points, kept: messi.cpu.kept, diff: messi.diff }));
+  console.log(
+    'messi5 letterbox:',
+    JSON.stringify({
+      list: messi.list,
+      outside: messi.outside,
+      points: messi.cpu.points,
+      kept: messi.cpu.kept,
+      diff: messi.diff,
+    }),
+  );
   // This frame covers both cases: fixations in the bars, and outliers removed.
   expect(messi.outside).toBeGreaterThan(0);
   expect(messi.cpu.kept).toBeLessThan(messi.cpu.points);
   expectSamePost(messi);
   const fruits = await liveFrame('/shared-images/fruits.jpg', many, 'crop');
-  console.log('fruits crop:', JSON.stringify({ list: fruits.list, points: fruits.cpu.points, kept: fruits.cpu.kept, diff: fruits.diff }));
+  console.log(
+    'fruits crop:',
+    JSON.stringify({ list: fruits.list, points: fruits.cpu.points, kept: fruits.cpu.kept, diff: fruits.diff }),
+  );
   expectSamePost(fruits);
 });
 
 /** A hand-made list through the GPU post (offscreen), against the CPU post of the same list drawn by the CPU-points path. */
-async function handList(input: { x: number; y: number; c: number; w: number }[], frame: { width: number; height: number }, fit: 'crop' | 'letterbox') {
-  return page.evaluate(async ({ input, frame, fit, size, O, INPUT }) => {
-    const h = (window as any).h;
-    const diff = (a: Uint8Array, b: Uint8Array) => h.pixelDiff(a, b), red = (a: Uint8Array) => h.colorPixels(a, '#ff3b30');
-    const cpu = h.cpuFramePoints(input, frame.width, frame.height, INPUT, fit);
-    const gpu = await h.api.__gpuPostForTest({ input, transform: cpu.t, frame, overlay: size, o: O });
-    const ref: Uint8Array = await h.api.__pointsOverlayForTest(cpu.fixations, cpu.drawnBox, frame, size, O);
-    return { t: cpu.t, cpu: { points: cpu.points, kept: cpu.fixations.length, box: cpu.box }, gpu: gpu.stats, diff: diff(gpu.pixels, ref), red: red(gpu.pixels), refRed: red(ref) };
-  }, { input, frame, fit, size: OVERLAY, O, INPUT });
+async function handList(
+  input: { x: number; y: number; c: number; w: number }[],
+  frame: { width: number; height: number },
+  fit: 'crop' | 'letterbox',
+) {
+  return page.evaluate(
+    async ({ input, frame, fit, size, O, INPUT }) => {
+      const h = (window as any).h;
+      const diff = (a: Uint8Array, b: Uint8Array) => h.pixelDiff(a, b),
+        red = (a: Uint8Array) => h.colorPixels(a, '#ff3b30');
+      const cpu = h.cpuFramePoints(input, frame.width, frame.height, INPUT, fit);
+      const gpu = await h.api.__gpuPostForTest({ input, transform: cpu.t, frame, overlay: size, o: O });
+      const ref: Uint8Array = await h.api.__pointsOverlayForTest(cpu.fixations, cpu.drawnBox, frame, size, O);
+      return {
+        t: cpu.t,
+        cpu: { points: cpu.points, kept: cpu.fixations.length, box: cpu.box },
+        gpu: gpu.stats,
+        diff: diff(gpu.pixels, ref),
+        red: red(gpu.pixels),
+        refRed: red(ref),
+      };
+    },
+    { input, frame, fit, size: OVERLAY, O, INPUT },
+  );
 }
 
 test('a hand-made list, letterboxed: bar entries dropped, channels merged, the far point removed as an outlier', async () => {
   // Frame 320x180 letterboxed into 224x224: step 319/223, rows above 48.9 and below 174.1 are bars.
-  const step = 319 / 223, startY = (179 - 319) / 2;
+  const step = 319 / 223,
+    startY = (179 - 319) / 2;
   const input: { x: number; y: number; c: number; w: number }[] = [];
   for (let i = 0; i < 30; i++) input.push({ x: 100 + (i % 6), y: 100 + Math.floor(i / 6), c: 0, w: 1 + 0.1 * i });
   for (let i = 0; i < 5; i++) input.push({ x: 100 + i, y: 100, c: 1 + (i % 2), w: 0.5 }); // same pixels: merged
@@ -136,7 +184,8 @@ test('a hand-made list, letterboxed: bar entries dropped, channels merged, the f
 test('a hand-made list where no point has enough neighbours: all are kept (the "none survive" rule)', async () => {
   // 24 points 30 input px (43 frame px) apart, radius 36.7 frame px: each has only itself (20 * 1 <= 24).
   const input = [];
-  for (let x = 30; x <= 180; x += 30) for (let y = 60; y <= 150; y += 30) input.push({ x, y, c: 1, w: x / 100 + y / 1000 });
+  for (let x = 30; x <= 180; x += 30)
+    for (let y = 60; y <= 150; y += 30) input.push({ x, y, c: 1, w: x / 100 + y / 1000 });
   const d = await handList(input, { width: 320, height: 180 }, 'letterbox');
   expect(d.cpu.points).toBe(24);
   expect(d.cpu.kept).toBe(24);
@@ -149,7 +198,12 @@ test('a hand-made list where no point has enough neighbours: all are kept (the "
 
 test('a list of fewer than MIN_BOX_POINTS points: their dots, and no box (as fixationBox on the CPU)', async () => {
   // 12 points around (100, 100) in the network input: all kept (below 20 points nothing is an outlier), no box drawn.
-  const input = Array.from({ length: 12 }, (_, i) => ({ x: 95 + (i % 4) * 3, y: 95 + Math.floor(i / 4) * 3, c: 0, w: 1 }));
+  const input = Array.from({ length: 12 }, (_, i) => ({
+    x: 95 + (i % 4) * 3,
+    y: 95 + Math.floor(i / 4) * 3,
+    c: 0,
+    w: 1,
+  }));
   const d = await handList(input, { width: 320, height: 180 }, 'letterbox');
   expect(d.cpu.kept).toBe(12);
   expect(d.gpu.kept).toBe(12);

@@ -7,7 +7,19 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { colorize, type ColormapName } from '../../../src/engine/colormap.ts';
 import { explain, type ExplainOptions } from '../../../src/engine/explain.ts';
 import { FixationModel } from '../../../src/engine/model.ts';
-import { CLASS_COLORS, classOverlay, fixationBox, heatGrid, heatmap, removeOutliers, rescalePoints, tightBox, toImagePoints, upsample, type Size } from '../../../src/engine/post.ts';
+import {
+  CLASS_COLORS,
+  classOverlay,
+  fixationBox,
+  heatGrid,
+  heatmap,
+  removeOutliers,
+  rescalePoints,
+  tightBox,
+  toImagePoints,
+  upsample,
+  type Size,
+} from '../../../src/engine/post.ts';
 import { guidedMap } from '../../../src/engine/guided.ts';
 import { pixelTransform } from '../../../src/engine/model.ts';
 import type { Fixation, InputFixation } from '../../../src/engine/types.ts';
@@ -20,7 +32,8 @@ const api = wrap<ExplainWorkerTestApi>(worker);
 async function pixels(url: string, width?: number, height?: number): Promise<ImageData> {
   const blob = await (await fetch(url)).blob();
   const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none' });
-  const w = width ?? bmp.width, h = height ?? bmp.height;
+  const w = width ?? bmp.width,
+    h = height ?? bmp.height;
   const c = new OffscreenCanvas(w, h);
   const ctx = c.getContext('2d', { willReadFrequently: true })!;
   ctx.drawImage(bmp, 0, 0, w, h);
@@ -43,7 +56,15 @@ async function reference(): Promise<FixationModel> {
   const labels = await (await fetch(`/models/${e.id}/${e.labels}`)).json();
   const gm = await loadGraphModel(`/models/${e.id}/model.json`);
   // The catalog entry's facts, its rules included: 'default' means them, as in the worker (src/worker/load.ts).
-  refModel = FixationModel.create(gm, { id: e.id, inputSize: e.inputSize, preprocessing: e.preprocessing, logits: e.logits, probs: e.probs, labels, rules: e.rules });
+  refModel = FixationModel.create(gm, {
+    id: e.id,
+    inputSize: e.inputSize,
+    preprocessing: e.preprocessing,
+    logits: e.logits,
+    probs: e.probs,
+    labels,
+    rules: e.rules,
+  });
   return refModel;
 }
 
@@ -72,7 +93,14 @@ const h = {
    * previous one is submitted and at most `maxInFlight` frames are in flight (1: one at a time). Returns the results in arrival order, the order of the worker's events
    * ('s3': frame 3 submitted, 'r3': its result arrived) and the wall time (bench: end-to-end fps when pipelined).
    */
-  async explainStream(url: string, n: number, req: ExplainRequest = {}, width?: number, height?: number, maxInFlight = 2) {
+  async explainStream(
+    url: string,
+    n: number,
+    req: ExplainRequest = {},
+    width?: number,
+    height?: number,
+    maxInFlight = 2,
+  ) {
     const img = await cached(url, width, height);
     const events: string[] = [];
     const results: unknown[] = [];
@@ -83,8 +111,21 @@ const h = {
       const bmp = await createImageBitmap(img);
       let submitted!: () => void;
       const sent = new Promise<void>((r) => (submitted = r));
-      done.push(api.explain(transfer(bmp, [bmp]), req, proxy(() => { events.push(`s${i}`); submitted(); }))
-        .then((r) => { events.push(`r${i}`); results.push(r); }));
+      done.push(
+        api
+          .explain(
+            transfer(bmp, [bmp]),
+            req,
+            proxy(() => {
+              events.push(`s${i}`);
+              submitted();
+            }),
+          )
+          .then((r) => {
+            events.push(`r${i}`);
+            results.push(r);
+          }),
+      );
       await Promise.race([sent, done[i]]);
     }
     await Promise.all(done);
@@ -97,13 +138,28 @@ const h = {
     const t = tf.tensor3d(Int32Array.from(img.data), [img.height, img.width, 4], 'int32');
     try {
       const e = await explain(fm, t, opts);
-      return { top: e.top, class: e.class, inputFixations: e.inputFixations, fixations: e.fixations, box: e.box, boxSource: e.boxSource, peak: e.peak };
+      return {
+        top: e.top,
+        class: e.class,
+        inputFixations: e.inputFixations,
+        fixations: e.fixations,
+        box: e.box,
+        boxSource: e.boxSource,
+        peak: e.peak,
+      };
     } finally {
       t.dispose();
     }
   },
   /** EMA of CPU heatmaps (oldest first), as the overlay smooths them, colormapped and premultiplied. */
-  cpuSmoothedPixels(frames: Fixation[][], smoothing: number, width: number, height: number, colormap: ColormapName, opacity: number) {
+  cpuSmoothedPixels(
+    frames: Fixation[][],
+    smoothing: number,
+    width: number,
+    height: number,
+    colormap: ColormapName,
+    opacity: number,
+  ) {
     let ema: Float32Array | null = null;
     for (const pts of frames) {
       const m = heatmap(pts, width, height);
@@ -117,7 +173,13 @@ const h = {
    */
   cpuOverlayHeatPixels(points: Fixation[], frame: Size, overlay: Size, colormap: ColormapName, opacity: number) {
     const g = heatGrid(overlay.width, overlay.height);
-    const map = upsample(heatmap(rescalePoints(points, frame, g), g.width, g.height), g.width, g.height, overlay.width, overlay.height);
+    const map = upsample(
+      heatmap(rescalePoints(points, frame, g), g.width, g.height),
+      g.width,
+      g.height,
+      overlay.width,
+      overlay.height,
+    );
     return new Uint8Array(colorize(map, colormap, opacity, true).buffer);
   },
   /**
@@ -126,7 +188,15 @@ const h = {
    */
   cpuClassOverlayPixels(points: Fixation[][], frame: Size, overlay: Size, opacity: number, grid = true) {
     const g = grid ? heatGrid(overlay.width, overlay.height) : overlay;
-    const maps = points.map((p) => upsample(heatmap(rescalePoints(p, frame, g), g.width, g.height), g.width, g.height, overlay.width, overlay.height));
+    const maps = points.map((p) =>
+      upsample(
+        heatmap(rescalePoints(p, frame, g), g.width, g.height),
+        g.width,
+        g.height,
+        overlay.width,
+        overlay.height,
+      ),
+    );
     return new Uint8Array(classOverlay(maps, CLASS_COLORS, opacity, true).buffer);
   },
   /** Per-class EMA over frames (frames[f][class] = points, oldest first), each slot on its own, in the class hues. */
@@ -140,7 +210,14 @@ const h = {
   },
   /** CPU heatmaps in their class hues, premultiplied: the twin of __heatmapForTest with several point lists. */
   cpuClassHeatmapPixels(points: Fixation[][], width: number, height: number, opacity: number) {
-    return new Uint8Array(classOverlay(points.map((p) => heatmap(p, width, height)), CLASS_COLORS, opacity, true).buffer);
+    return new Uint8Array(
+      classOverlay(
+        points.map((p) => heatmap(p, width, height)),
+        CLASS_COLORS,
+        opacity,
+        true,
+      ).buffer,
+    );
   },
   /**
    * The CPU post of a network-input list (the engine's functions: what the GPU post must equal): the pixel transform
@@ -157,7 +234,8 @@ const h = {
   /** Per-channel differences of two RGBA8 images: the largest, and how many pixels differ by more than 1. */
   pixelDiff(a: Uint8Array, b: Uint8Array) {
     if (a.length !== b.length) throw new Error(`pixelDiff: ${a.length} vs ${b.length} bytes`);
-    let max = 0, over = 0;
+    let max = 0,
+      over = 0;
     for (let p = 0; p < a.length; p += 4) {
       let d = 0;
       for (let k = 0; k < 4; k++) d = Math.max(d, Math.abs(a[p + k] - b[p + k]));
@@ -177,12 +255,31 @@ const h = {
    * The guided heat on the CPU (guidedMap of each list's heatmap() and its class map), premultiplied: one list through
    * the colormap, several in their hues: the twin of __heatmapForTest with `guide`.
    */
-  cpuGuidedPixels(points: Fixation[][], maps: Float32Array[], epsilon: number, width: number, height: number, colormap: ColormapName, opacity: number, sigma?: number) {
+  cpuGuidedPixels(
+    points: Fixation[][],
+    maps: Float32Array[],
+    epsilon: number,
+    width: number,
+    height: number,
+    colormap: ColormapName,
+    opacity: number,
+    sigma?: number,
+  ) {
     const heat = points.map((p, i) => guidedMap(maps[i], heatmap(p, width, height, sigma), epsilon));
-    return new Uint8Array((heat.length > 1 ? classOverlay(heat, CLASS_COLORS, opacity, true) : colorize(heat[0], colormap, opacity, true)).buffer);
+    return new Uint8Array(
+      (heat.length > 1 ? classOverlay(heat, CLASS_COLORS, opacity, true) : colorize(heat[0], colormap, opacity, true))
+        .buffer,
+    );
   },
   /** CPU heatmap + colormap, premultiplied: the twin of __heatmapForTest. */
-  cpuHeatmapPixels(points: Fixation[], width: number, height: number, colormap: ColormapName, opacity: number, sigma?: number) {
+  cpuHeatmapPixels(
+    points: Fixation[],
+    width: number,
+    height: number,
+    colormap: ColormapName,
+    opacity: number,
+    sigma?: number,
+  ) {
     return new Uint8Array(colorize(heatmap(points, width, height, sigma), colormap, opacity, true).buffer);
   },
 };

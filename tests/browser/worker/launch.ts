@@ -5,7 +5,12 @@ import { CHROMIUM_ARGS } from '../../../playwright.config.ts';
 
 export const PRESENT_ARGS = [
   ...CHROMIUM_ARGS,
-  '--enable-features=Vulkan,CDPScreenshotNewSurface', '--use-vulkan=swiftshader', '--use-angle=vulkan',
+  '--enable-features=Vulkan,CDPScreenshotNewSurface',
+  '--use-vulkan=swiftshader',
+  '--use-angle=vulkan',
 ];
-export const PRESENT_ENV = { ...process.env, VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json' } as Record<string, string>;
+export const PRESENT_ENV = { ...process.env, VK_ICD_FILENAMES: '/usr/lib/chromium/vk_swiftshader_icd.json' } as Record<
+  string,
+  string
+>;
 export const PRESENT_LAUNCH = { executablePath: '/usr/bin/chromium', args: PRESENT_ARGS, env: PRESENT_ENV };

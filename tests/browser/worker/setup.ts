@@ -8,7 +8,9 @@ export const SQUIRREL = '/shared-images/squirrel_cls.jpg';
 
 export async function openHarness(page: Page, log = true) {
   if (log) {
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`[page ${m.type()}]`, m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') console.log(`[page ${m.type()}]`, m.text());
+    });
     page.on('pageerror', (e) => console.log('[pageerror]', e.message));
   }
   await page.route('**/shared-images/*', (route) => {
@@ -23,7 +25,10 @@ export async function openHarness(page: Page, log = true) {
 /** The harness with the catalog SqueezeNet on the GPU path (tfjs-webgpu) drawing into an overlay canvas of this size. */
 export async function openGpuHarness(page: Page, canvas: { width: number; height: number }) {
   await openHarness(page);
-  const info = await page.evaluate((c) => (window as any).h.init({ modelId: 'squeezenet1_1', backend: 'webgpu', canvas: c }), canvas);
+  const info = await page.evaluate(
+    (c) => (window as any).h.init({ modelId: 'squeezenet1_1', backend: 'webgpu', canvas: c }),
+    canvas,
+  );
   expect(info.path).toBe('gpu');
   expect(info.backend).toBe('webgpu');
   return info;

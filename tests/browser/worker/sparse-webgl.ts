@@ -15,10 +15,12 @@ function firstDifference(want: KeptLayer[], got: KeptLayer[]): string | null {
   if (want.length !== got.length) return `${got.length} layers, expected ${want.length}`;
   for (let l = 0; l < want.length; l++) {
     const [a, b] = [want[l], got[l]];
-    if (a.name !== b.name || a.indices.length !== b.indices.length) return `layer ${a.name}: ${b.indices.length} kept, expected ${a.indices.length}`;
+    if (a.name !== b.name || a.indices.length !== b.indices.length)
+      return `layer ${a.name}: ${b.indices.length} kept, expected ${a.indices.length}`;
     for (let i = 0; i < a.indices.length; i++) {
       if (a.indices[i] !== b.indices[i]) return `layer ${a.name}: neuron ${b.indices[i]}, expected ${a.indices[i]}`;
-      if (!Object.is(a.weights[i], b.weights[i])) return `layer ${a.name}: weight ${b.weights[i]} of ${a.indices[i]}, expected ${a.weights[i]}`;
+      if (!Object.is(a.weights[i], b.weights[i]))
+        return `layer ${a.name}: weight ${b.weights[i]} of ${a.indices[i]}, expected ${a.weights[i]}`;
     }
   }
   return null;
@@ -31,7 +33,15 @@ export async function sparseVsWhole(modelId: string, imageUrl: string, over: Par
   const e = catalog.models.find((m: { id: string }) => m.id === modelId);
   const labels = await (await fetch(`/models/${e.id}/${e.labels}`)).json();
   const gm = await loadGraphModel(`/models/${e.id}/model.json`);
-  const fm = FixationModel.create(gm, { id: e.id, inputSize: e.inputSize, preprocessing: e.preprocessing, logits: e.logits, probs: e.probs, labels, rules: e.rules });
+  const fm = FixationModel.create(gm, {
+    id: e.id,
+    inputSize: e.inputSize,
+    preprocessing: e.preprocessing,
+    logits: e.logits,
+    probs: e.probs,
+    labels,
+    rules: e.rules,
+  });
   const bmp = await createImageBitmap(await (await fetch(imageUrl)).blob());
   const img = tf.browser.fromPixels(bmp);
   const { input } = fm.preprocess(img, 'crop');
@@ -47,8 +57,13 @@ export async function sparseVsWhole(modelId: string, imageUrl: string, over: Par
     const want = unravelCpu(fm.graph, (n) => whole.get(n)!, top, rules);
     const got = await sparse.unravel(f.tensors, top, rules);
     return {
-      backend: tf.getBackend(), top, fixations: want.inputFixations.length, difference: firstDifference(want.layers, got.layers),
-      bytes: sparse.bytes, reads: sparse.reads, unsettled: sparse.unsettled,
+      backend: tf.getBackend(),
+      top,
+      fixations: want.inputFixations.length,
+      difference: firstDifference(want.layers, got.layers),
+      bytes: sparse.bytes,
+      reads: sparse.reads,
+      unsettled: sparse.unsettled,
     };
   } finally {
     sparse.dispose();

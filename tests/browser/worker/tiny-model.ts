@@ -6,20 +6,35 @@ import { GraphBuilder, kernel, seeded as rng } from '../../fixtures/graphs.ts';
 
 const T = { T: { type: 'DT_FLOAT' } };
 
-
 export const TINY_CLASSES = 10;
 
 export function tinyModel(seed = 7): { json: string; weights: Buffer } {
   const r = rng(seed);
   const g = new GraphBuilder(32, 'image');
-  const c1 = g.conv('conv1', 'image', kernel([3, 3, 3, 8], () => r() * 2 - 1), { stride: 2 });
+  const c1 = g.conv(
+    'conv1',
+    'image',
+    kernel([3, 3, 3, 8], () => r() * 2 - 1),
+    { stride: 2 },
+  );
   const p1 = g.pool('pool1', 'MaxPool', g.op('relu1', 'Relu', [c1], T), 3, 2, 'SAME');
-  const c2 = g.conv('conv2', p1, kernel([1, 1, 8, TINY_CLASSES], () => r() * 2 - 0.5));
-  const gap = g.op('gap', 'Mean', [g.op('relu2', 'Relu', [c2], T), g.ints('gap/axes', [1, 2])], { ...T, Tidx: { type: 'DT_INT32' }, keep_dims: { b: false } });
+  const c2 = g.conv(
+    'conv2',
+    p1,
+    kernel([1, 1, 8, TINY_CLASSES], () => r() * 2 - 0.5),
+  );
+  const gap = g.op('gap', 'Mean', [g.op('relu2', 'Relu', [c2], T), g.ints('gap/axes', [1, 2])], {
+    ...T,
+    Tidx: { type: 'DT_INT32' },
+    keep_dims: { b: false },
+  });
   g.op('prob', 'Softmax', [gap], T);
   const a = g.artifacts();
   const json = JSON.stringify({
-    format: 'graph-model', generatedBy: a.generatedBy, convertedBy: null, modelTopology: a.modelTopology,
+    format: 'graph-model',
+    generatedBy: a.generatedBy,
+    convertedBy: null,
+    modelTopology: a.modelTopology,
     weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
   });
   return { json, weights: Buffer.from(a.weightData as ArrayBuffer) };
@@ -28,7 +43,11 @@ export function tinyModel(seed = 7): { json: string; weights: Buffer } {
 /** Serve the tiny model at /tiny-model/model.json (+ weights.bin, no labels). */
 export async function routeTinyModel(page: Page) {
   const m = tinyModel();
-  await page.route('**/tiny-model/model.json', (route) => route.fulfill({ body: m.json, contentType: 'application/json' }));
-  await page.route('**/tiny-model/weights.bin', (route) => route.fulfill({ body: m.weights, contentType: 'application/octet-stream' }));
+  await page.route('**/tiny-model/model.json', (route) =>
+    route.fulfill({ body: m.json, contentType: 'application/json' }),
+  );
+  await page.route('**/tiny-model/weights.bin', (route) =>
+    route.fulfill({ body: m.weights, contentType: 'application/octet-stream' }),
+  );
   await page.route('**/tiny-model/labels.json', (route) => route.fulfill({ status: 404, body: '' }));
 }
