@@ -157,12 +157,6 @@ export async function expectQuiet(page: Page) {
   expect(await page.evaluate(() => window.__cnnfix!.inFlight)).toBe(false);
 }
 
-/** Share of the fixations' weight that lies inside a box (frame pixels). */
-export function weightInside(fixations: { x: number; y: number; w: number }[], [x1, y1, x2, y2]: number[]): number {
-  const total = fixations.reduce((s, p) => s + p.w, 0);
-  return fixations.filter((p) => p.x >= x1 && p.x <= x2 && p.y >= y1 && p.y <= y2).reduce((s, p) => s + p.w, 0) / total;
-}
-
 /** Screenshots of `el` (default: the page's <cnn-fixations>) with (`on`) and without (`off`) the overlay layer. */
 export async function overlayScreens(page: Page, el = page.locator('cnn-fixations')) {
   const host = page.locator('cnn-fixations .overlay-host');

@@ -40,6 +40,14 @@ async function pixels(url: string, width?: number, height?: number): Promise<Ima
   bmp.close();
   return ctx.getImageData(0, 0, w, h);
 }
+/**
+ * The worker and GPU specs are about the fixations method (the catalog models' own default is guided): a request
+ * that names no method gets 'fixations'. One that has the key, even undefined (the bench: the model's own), is kept.
+ */
+function fixationsUnlessSaid<T extends { method?: unknown }>(req: T): T {
+  return 'method' in req ? req : { ...req, method: 'fixations' };
+}
+
 const cache = new Map<string, ImageData>();
 async function cached(url: string, width?: number, height?: number) {
   const key = `${url}|${width}|${height}`;
@@ -83,10 +91,10 @@ const h = {
   /** Explain a shared image (optionally resized) in the worker, sent as an ImageBitmap or a VideoFrame. */
   async explainUrl(url: string, req: ExplainRequest = {}, width?: number, height?: number, videoFrame = false) {
     const bmp = await createImageBitmap(await cached(url, width, height));
-    if (!videoFrame) return api.explain(transfer(bmp, [bmp]), req);
+    if (!videoFrame) return api.explain(transfer(bmp, [bmp]), fixationsUnlessSaid(req));
     const frame = new VideoFrame(bmp, { timestamp: 0 });
     bmp.close();
-    return api.explain(transfer(frame, [frame as unknown as Transferable]), req);
+    return api.explain(transfer(frame, [frame as unknown as Transferable]), fixationsUnlessSaid(req));
   },
   /**
    * `n` frames of a shared image sent as the app's frame loop sends them: the next one as soon as the worker says the
@@ -115,7 +123,7 @@ const h = {
         api
           .explain(
             transfer(bmp, [bmp]),
-            req,
+            fixationsUnlessSaid(req),
             proxy(() => {
               events.push(`s${i}`);
               submitted();
@@ -137,7 +145,7 @@ const h = {
     const img = await cached(url, width, height);
     const t = tf.tensor3d(Int32Array.from(img.data), [img.height, img.width, 4], 'int32');
     try {
-      const e = await explain(fm, t, opts);
+      const e = await explain(fm, t, fixationsUnlessSaid(opts));
       return {
         top: e.top,
         class: e.class,
