@@ -41,7 +41,7 @@ test.describe('Safari without WebGPU', () => {
     expect(info.wasm).toEqual({ simd: true, threadsSupported: true, threads: expect.any(Number) });
     const cores = await page.evaluate(() => navigator.hardwareConcurrency);
     expect(info.wasm!.threads).toBeGreaterThanOrEqual(Math.min(4, Math.max(1, Math.floor(cores / 2))));
-    await expect(page.getByTestId('fallback-note')).toContainText(/running wasm \(SIMD, \d+ threads?\)/);
+    await expect(page.getByTestId('fallback-note')).toContainText(/running\s+wasm \(SIMD, \d+ threads?\)/);
     await dropFile(page, SQUIRREL_JPG);
     await waitForTop1(page, FOX_SQUIRREL);
     expect(await page.evaluate(() => window.__lastResult!.top[0].index)).toBe(335);

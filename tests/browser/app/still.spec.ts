@@ -111,7 +111,7 @@ test('two classes on fruits.jpg (lemon, orange): the caption names them with the
     [951, CLASS_COLORS[0]],
     [950, CLASS_COLORS[1]],
   ]);
-  await expect(page.locator('.caption .explaining')).toHaveText('fixations for lemon, orange');
+  await expect(page.locator('.caption .explaining')).toHaveText('guided (class map x fixations) for lemon, orange');
   const swatches = page.locator('.caption .swatch');
   await expect(swatches).toHaveCount(2);
   for (let i = 0; i < 2; i++)
